@@ -1,0 +1,95 @@
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { checkSecretStrength } from "./secrets.ts";
+
+const secret = (name: string) =>
+  z.string().superRefine((value, ctx) => {
+    const strength = checkSecretStrength(value);
+    if (!strength.ok) ctx.addIssue({ code: "custom", message: `${name} is too weak: it ${strength.reason}` });
+  });
+
+const intFromString = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** The whole configuration, parsed once at boot. Unknown keys are refused so typos do not pass silently. */
+export const configSchema = z
+  .object({
+    dataDir: z.string().min(1).default("./data"),
+    host: z.string().min(1).default("127.0.0.1"),
+    port: intFromString(0, 65535).default(7411),
+    adminKey: secret("HYPHA_ADMIN_KEY").optional(),
+    metricsToken: secret("HYPHA_METRICS_TOKEN").optional(),
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    rateLimitPerMinute: intFromString(1, 100_000).default(600),
+    bodyLimitBytes: intFromString(1024, 64 * 1024 * 1024).default(1024 * 1024),
+    maxContentBytes: intFromString(16, 1024 * 1024).default(32 * 1024),
+    sweepIntervalSeconds: intFromString(1, 3600).default(30),
+    recallHalfLifeDays: z.coerce.number().positive().max(36500).default(30),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Environment variables and the config keys they set. */
+export const ENV_KEYS: Record<string, keyof Config> = {
+  HYPHA_DATA_DIR: "dataDir",
+  HYPHA_HOST: "host",
+  HYPHA_PORT: "port",
+  HYPHA_ADMIN_KEY: "adminKey",
+  HYPHA_METRICS_TOKEN: "metricsToken",
+  HYPHA_LOG_LEVEL: "logLevel",
+  HYPHA_RATE_LIMIT_PER_MINUTE: "rateLimitPerMinute",
+  HYPHA_BODY_LIMIT_BYTES: "bodyLimitBytes",
+  HYPHA_MAX_CONTENT_BYTES: "maxContentBytes",
+  HYPHA_SWEEP_INTERVAL_SECONDS: "sweepIntervalSeconds",
+  HYPHA_RECALL_HALF_LIFE_DAYS: "recallHalfLifeDays",
+};
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(
+      `cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
+    );
+  }
+  const parsed: unknown = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must hold an object`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Builds the configuration from, lowest precedence first: the file named by `HYPHA_CONFIG`,
+ * the `HYPHA_*` environment variables, and explicit overrides (command-line flags).
+ * Throws ConfigError with every problem listed.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  overrides: Partial<Record<keyof Config, unknown>> = {},
+): Config {
+  const raw: Record<string, unknown> = env.HYPHA_CONFIG ? readConfigFile(env.HYPHA_CONFIG) : {};
+  for (const [name, key] of Object.entries(ENV_KEYS)) {
+    const value = env[name];
+    if (value !== undefined && value !== "") raw[key] = value;
+  }
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value !== undefined) raw[key] = value;
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const key = issue.path.join(".") || "(root)";
+      const envName = Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0];
+      return `- ${key}${envName ? ` (${envName})` : ""}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  return result.data;
+}

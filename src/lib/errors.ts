@@ -1,0 +1,60 @@
+/**
+ * One error model: every expected failure is an AppError with a stable UPPER_SNAKE code.
+ * The HTTP layer maps codes to statuses in one place (`statusFor`).
+ */
+export const ERROR_STATUS = {
+  BAD_REQUEST: 400,
+  MALFORMED_JSON: 400,
+  UNAUTHENTICATED: 401,
+  INVALID_CREDENTIALS: 401,
+  CREDENTIALS_EXPIRED: 401,
+  CREDENTIALS_REVOKED: 401,
+  FORBIDDEN: 403,
+  INSUFFICIENT_SCOPE: 403,
+  NAMESPACE_FORBIDDEN: 403,
+  CROSS_TENANT_FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  VALIDATION_FAILED: 422,
+  LOCKED: 423,
+  AGENT_FROZEN: 423,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export type ErrorDetail = { path: string; message: string };
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetail[] | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { details?: ErrorDetail[]; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(message, { cause: opts.cause });
+    this.name = "AppError";
+    this.code = code;
+    this.details = opts.details;
+    this.headers = opts.headers;
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+export const notFound = (what = "resource") => new AppError("NOT_FOUND", `${what} not found`);
+export const forbidden = (message = "not allowed") => new AppError("FORBIDDEN", message);
+
+export function statusFor(code: ErrorCode): number {
+  return ERROR_STATUS[code];
+}

@@ -1,0 +1,45 @@
+/**
+ * The storage port. Feature stores speak SQL through these interfaces only, so one store runs on
+ * the embedded SQLite adapter and on a PostgreSQL adapter alike. Placeholders are `?`; adapters
+ * translate where their driver differs. Dialect-specific work (full-text search) branches on
+ * `dialect` inside the feature's store, never outside it.
+ */
+export type SqlValue = string | number | bigint | null | Uint8Array | boolean;
+
+export type Dialect = "sqlite" | "postgres";
+
+export interface SqlExecutor {
+  readonly dialect: Dialect;
+  all<T = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  get<T = Record<string, unknown>>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
+  run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }>;
+}
+
+export interface Database extends SqlExecutor {
+  /**
+   * Runs `fn` in one transaction: it commits when `fn` resolves and rolls back when it throws.
+   * `fn` must use the `tx` it is given and must not make network calls or slow crypto.
+   */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Adapter-specific maintenance after destructive work (checkpoints, vacuum of freed pages). */
+  compact(): Promise<void>;
+}
+
+/** A schema change, named `<feature>.<nnn>`, with its SQL per dialect. */
+export type Migration = { id: string; sqlite: string; postgres?: string };
+
+export type MigrationSet = { control: readonly Migration[]; tenant: readonly Migration[] };
+
+export interface Storage {
+  /** Instance-wide data: tenants, credentials. */
+  readonly control: Database;
+  /** A tenant's own database (created and migrated on first use). */
+  tenant(tenantId: string): Promise<Database>;
+  /** Every tenant database opened so far (the sweeper walks these). */
+  openTenants(): string[];
+  /** Removes a tenant's database and everything beside it. */
+  dropTenant(tenantId: string): Promise<void>;
+  /** True when the store answers and every known migration is applied. */
+  ready(): Promise<boolean>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,205 @@
+import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { safeJoin } from "../../lib/names.ts";
+import type { Database, Migration, MigrationSet, SqlExecutor, SqlValue, Storage } from "./port.ts";
+
+type Bindable = string | number | bigint | null | Uint8Array;
+
+function bind(params: readonly SqlValue[]): Bindable[] {
+  return params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : p === undefined ? null : p));
+}
+
+/**
+ * A node:sqlite database behind the async port. node:sqlite is synchronous, so a transaction that
+ * awaits could let another request's statement run inside it; a per-database queue serialises
+ * transactions and keeps other statements out while one is open.
+ */
+export function openSqliteDatabase(path: string): Database {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const created = path !== ":memory:" && !existsSync(path);
+  const db = new DatabaseSync(path);
+  if (created) chmodSync(path, 0o600);
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA synchronous = NORMAL");
+  db.exec("PRAGMA foreign_keys = ON");
+  db.exec("PRAGMA busy_timeout = 5000");
+  // Freed pages are zeroed so deleted content does not linger in the file.
+  db.exec("PRAGMA secure_delete = ON");
+
+  const cache = new Map<string, StatementSync>();
+  const prepare = (sql: string): StatementSync => {
+    let stmt = cache.get(sql);
+    if (!stmt) {
+      stmt = db.prepare(sql);
+      cache.set(sql, stmt);
+    }
+    return stmt;
+  };
+
+  const direct: SqlExecutor = {
+    dialect: "sqlite",
+    all: async <T>(sql: string, params: readonly SqlValue[] = []) => prepare(sql).all(...bind(params)) as T[],
+    get: async <T>(sql: string, params: readonly SqlValue[] = []) =>
+      prepare(sql).get(...bind(params)) as T | undefined,
+    run: async (sql: string, params: readonly SqlValue[] = []) => {
+      const r = prepare(sql).run(...bind(params));
+      return { changes: Number(r.changes) };
+    },
+  };
+
+  let tail: Promise<void> = Promise.resolve();
+  let busy = false;
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = async () => {
+      busy = true;
+      try {
+        return await fn();
+      } finally {
+        busy = false;
+      }
+    };
+    const result = tail.then(run, run);
+    tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  };
+  const guarded =
+    <A extends unknown[], R>(op: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> =>
+      busy ? exclusive(() => op(...args)) : op(...args);
+
+  return {
+    dialect: "sqlite",
+    all: guarded(direct.all),
+    get: guarded(direct.get),
+    run: guarded(direct.run),
+    transaction: (fn) =>
+      exclusive(async () => {
+        db.exec("BEGIN IMMEDIATE");
+        try {
+          const result = await fn(direct);
+          db.exec("COMMIT");
+          return result;
+        } catch (err) {
+          if (db.isTransaction) db.exec("ROLLBACK");
+          throw err;
+        }
+      }),
+    compact: () =>
+      exclusive(async () => {
+        db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      }),
+    // Not part of the port: used by the storage to close handles.
+    ...({ close: () => db.close(), exec: (sql: string) => db.exec(sql) } as object),
+  } as Database;
+}
+
+type ClosableDb = Database & { close(): void; exec(sql: string): void };
+
+/** Applies the migrations not yet recorded, each in its own transaction, in order. */
+export async function migrate(db: Database, migrations: readonly Migration[]): Promise<void> {
+  await db.run(
+    "CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)",
+  );
+  const done = new Set((await db.all<{ id: string }>("SELECT id FROM schema_migrations")).map((r) => r.id));
+  for (const m of migrations) {
+    if (done.has(m.id)) continue;
+    await db.transaction(async (tx) => {
+      for (const statement of splitStatements(m.sqlite)) await tx.run(statement);
+      await tx.run("INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)", [m.id, Date.now()]);
+    });
+  }
+}
+
+/** Splits a migration script on `;` at line ends, keeping trigger bodies (BEGIN ... END;) whole. */
+export function splitStatements(script: string): string[] {
+  const out: string[] = [];
+  let current = "";
+  let depth = 0;
+  for (const line of script.split("\n")) {
+    const trimmed = line.trim();
+    if (/\bBEGIN\s*$/i.test(trimmed)) depth++;
+    current += `${line}\n`;
+    if (/^END;?$/i.test(trimmed)) depth = Math.max(0, depth - 1);
+    if (depth === 0 && trimmed.endsWith(";")) {
+      if (current.trim()) out.push(current.trim());
+      current = "";
+    }
+  }
+  if (current.trim()) out.push(current.trim());
+  return out;
+}
+
+export const TENANT_ID_RE = /^tnt_[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/**
+ * The embedded store: `control.db` for instance data and one `vaults/<tenant_id>/vault.db` per tenant.
+ */
+export function openSqliteStorage(
+  dataDir: string,
+  migrations: MigrationSet,
+): Storage & { init(): Promise<void> } {
+  const control = openSqliteDatabase(safeJoin(dataDir, "control.db")) as ClosableDb;
+  const tenants = new Map<string, Promise<ClosableDb>>();
+
+  const vaultPath = (tenantId: string) => {
+    if (!TENANT_ID_RE.test(tenantId)) throw new Error("invalid tenant id");
+    return safeJoin(dataDir, "vaults", tenantId);
+  };
+
+  const tenant = (tenantId: string): Promise<Database> => {
+    let pending = tenants.get(tenantId);
+    if (!pending) {
+      const dir = vaultPath(tenantId);
+      pending = (async () => {
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        const db = openSqliteDatabase(safeJoin(dir, "vault.db")) as ClosableDb;
+        db.exec("PRAGMA auto_vacuum = FULL");
+        await migrate(db, migrations.tenant);
+        return db;
+      })();
+      pending.catch(() => tenants.delete(tenantId));
+      tenants.set(tenantId, pending);
+    }
+    return pending;
+  };
+
+  return {
+    control,
+    tenant,
+    openTenants: () => [...tenants.keys()],
+    async init() {
+      await migrate(control, migrations.control);
+    },
+    async dropTenant(tenantId) {
+      const dir = vaultPath(tenantId);
+      const pending = tenants.get(tenantId);
+      tenants.delete(tenantId);
+      if (pending) (await pending).close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async ready() {
+      try {
+        const applied = await control.all<{ id: string }>("SELECT id FROM schema_migrations");
+        const ids = new Set(applied.map((r) => r.id));
+        return migrations.control.every((m) => ids.has(m.id));
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      for (const pending of tenants.values()) {
+        try {
+          (await pending).close();
+        } catch {
+          // a vault that failed to open has nothing to close
+        }
+      }
+      tenants.clear();
+      control.close();
+    },
+  };
+}
