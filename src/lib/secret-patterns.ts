@@ -19,6 +19,15 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
   { name: "stripe_webhook_secret", pattern: /\bwhsec_[A-Za-z0-9+/=]{16,}/g },
   { name: "openai_key", pattern: /\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}/g },
   { name: "google_api_key", pattern: /\bAIza[0-9A-Za-z_-]{35}\b/g },
+  { name: "gitlab_token", pattern: /\bglpat-[A-Za-z0-9_-]{20,}/g },
+  { name: "npm_token", pattern: /\bnpm_[A-Za-z0-9]{36}\b/g },
+  { name: "huggingface_token", pattern: /\bhf_[A-Za-z0-9]{30,}\b/g },
+  { name: "sendgrid_key", pattern: /\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}/g },
+  {
+    name: "password_assignment",
+    pattern:
+      /(?<=\b(?:password|passwd|pwd|passphrase|client_secret|api[_-]?key|access[_-]?token|auth[_-]?token)["']?\s*[:=]\s*["']?)(?!\[REDACTED)[^\s"',;]{6,256}/gi,
+  },
   { name: "url_password", pattern: /(?<=[a-z][a-z0-9+.-]*:\/\/[^\s:/@]{1,128}:)[^\s@/]{1,256}(?=@)/gi },
 ];
 
