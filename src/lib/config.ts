@@ -23,7 +23,7 @@ export const configSchema = z
     rateLimitPerMinute: intFromString(1, 100_000).default(600),
     bodyLimitBytes: intFromString(1024, 64 * 1024 * 1024).default(1024 * 1024),
     maxContentBytes: intFromString(16, 1024 * 1024).default(32 * 1024),
-    sweepIntervalSeconds: intFromString(1, 3600).default(30),
+    sweepIntervalSeconds: intFromString(1, 60).default(30),
     recallHalfLifeDays: z.coerce.number().positive().max(36500).default(30),
   })
   .strict();

@@ -1,0 +1,152 @@
+import type { DestinationStream } from "pino";
+import { type Clock, systemClock } from "./lib/clock.ts";
+import type { Config } from "./lib/config.ts";
+import { createLogger, type Logger } from "./lib/logger.ts";
+import { constantTimeEqual } from "./lib/secrets.ts";
+import { auditMigrations } from "./modules/audit/audit.migrations.ts";
+import { appendAuditEvent } from "./modules/audit/audit.store.ts";
+import { registerHealthRoutes } from "./modules/health/health.routes.ts";
+import { keysMigrations } from "./modules/keys/keys.migrations.ts";
+import { registerKeyRoutes } from "./modules/keys/keys.routes.ts";
+import { createKeysService } from "./modules/keys/keys.service.ts";
+import { memoriesMigrations } from "./modules/memories/memories.migrations.ts";
+import { registerMemoryRoutes } from "./modules/memories/memories.routes.ts";
+import { createMemoriesService } from "./modules/memories/memories.service.ts";
+import { tenantsMigrations } from "./modules/tenants/tenants.migrations.ts";
+import { registerTenantRoutes } from "./modules/tenants/tenants.routes.ts";
+import { createTenantsService } from "./modules/tenants/tenants.service.ts";
+import type { Actor } from "./platform/auth/actor.ts";
+import { loadAdminKey, prepareDataDir } from "./platform/bootstrap.ts";
+import { registerPlatformRoutes } from "./platform/http/docs.routes.ts";
+import { createMetrics } from "./platform/http/metrics.ts";
+import { createRateLimiter } from "./platform/http/rate-limit.ts";
+import { type CredentialVerifier, createHttpServer } from "./platform/http/server.ts";
+import type { MigrationSet } from "./platform/storage/port.ts";
+import { openSqliteStorage } from "./platform/storage/sqlite.ts";
+
+/** Every module's migrations, in dependency order. */
+export const MIGRATIONS: MigrationSet = {
+  control: [...tenantsMigrations.control, ...keysMigrations.control, ...auditMigrations.control],
+  tenant: [...keysMigrations.tenant, ...memoriesMigrations.tenant, ...auditMigrations.tenant],
+};
+
+export type AppOptions = {
+  config: Config;
+  clock?: Clock;
+  logger?: Logger;
+  logDestination?: DestinationStream;
+};
+
+/**
+ * The composition root: opens the store, builds each module with the dependencies it names, and
+ * mounts their routes on the HTTP chokepoint. Nothing else wires modules together.
+ */
+export async function createApp(opts: AppOptions) {
+  const { config } = opts;
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? createLogger(config.logLevel, opts.logDestination);
+  const { secretsDir } = prepareDataDir(config.dataDir);
+  const adminKey = loadAdminKey(secretsDir, config.adminKey);
+  const storage = openSqliteStorage(config.dataDir, MIGRATIONS);
+  await storage.init();
+
+  const metrics = createMetrics();
+  const tenants = createTenantsService({ storage, clock });
+  const keys = createKeysService({ storage, clock, tenants });
+  const memories = createMemoriesService({
+    storage,
+    clock,
+    metrics,
+    maxContentBytes: config.maxContentBytes,
+    halfLifeDays: config.recallHalfLifeDays,
+  });
+
+  const verifyCredential: CredentialVerifier = async (secret, origin) => {
+    if (adminKey.verify(secret)) {
+      const actor: Actor = { type: "instance_admin", id: "instance_admin", tenantId: null, origin };
+      return { ok: true, kind: "admin_key", actor, rateLimitPerMinute: null };
+    }
+    if (config.metricsToken && constantTimeEqual(secret, config.metricsToken)) {
+      const actor: Actor = { type: "instance_admin", id: "instance_admin", tenantId: null, origin };
+      return { ok: true, kind: "metrics_token", actor, rateLimitPerMinute: null };
+    }
+    return keys.verify(secret, origin);
+  };
+
+  const app = await createHttpServer({
+    logger,
+    clock,
+    metrics,
+    rateLimiter: createRateLimiter(clock),
+    verifyCredential,
+    defaultRateLimitPerMinute: config.rateLimitPerMinute,
+    bodyLimitBytes: config.bodyLimitBytes,
+    onDenied: async (req, err) => {
+      const actor = req.actor;
+      const event = {
+        actor: actor ?? { type: "anonymous" as const, id: "anonymous" },
+        action: "access.denied" as const,
+        outcome: "denied" as const,
+        origin: req.origin,
+        details: { code: err.code, method: req.method, route: req.routeOptions.url ?? "unmatched" },
+      };
+      if (actor?.type === "agent") {
+        const db = await storage.tenant(actor.tenantId);
+        await db.transaction((tx) =>
+          appendAuditEvent(tx, { ...event, tenantId: actor.tenantId }, clock.now()),
+        );
+      } else {
+        await storage.control.transaction((tx) =>
+          appendAuditEvent(tx, { ...event, tenantId: null }, clock.now()),
+        );
+      }
+    },
+  });
+
+  registerHealthRoutes(app, storage);
+  registerPlatformRoutes(app, metrics.registry);
+  registerTenantRoutes(app, tenants);
+  registerKeyRoutes(app, keys);
+  registerMemoryRoutes(app, memories);
+
+  const sweeper = {
+    async runOnce(): Promise<number> {
+      const ids: string[] = [];
+      let after = "";
+      for (;;) {
+        const page = await storage.control.all<{ id: string }>(
+          "SELECT id FROM tenants WHERE id > ? ORDER BY id LIMIT 500",
+          [after],
+        );
+        if (page.length === 0) break;
+        ids.push(...page.map((r) => r.id));
+        after = page.at(-1)?.id ?? after;
+      }
+      return memories.sweep(ids);
+    },
+  };
+  let timer: NodeJS.Timeout | null = null;
+
+  return {
+    app,
+    storage,
+    logger,
+    services: { tenants, keys, memories },
+    sweeper,
+    /** The admin key, when this start generated it (print once). */
+    generatedAdminKey: adminKey.generated,
+    startSweeper() {
+      timer = setInterval(() => {
+        sweeper.runOnce().catch((err) => logger.error({ err }, "ttl sweep failed"));
+      }, config.sweepIntervalSeconds * 1000);
+      timer.unref();
+    },
+    async close() {
+      if (timer) clearInterval(timer);
+      await app.close();
+      await storage.close();
+    },
+  };
+}
+
+export type HyphaApp = Awaited<ReturnType<typeof createApp>>;

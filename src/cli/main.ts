@@ -1,0 +1,283 @@
+import { readFileSync, statSync } from "node:fs";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { type AppOptions, createApp } from "../app.ts";
+import { type Config, ConfigError, loadConfig } from "../lib/config.ts";
+import { newId } from "../lib/ids.ts";
+import { safeJoin } from "../lib/names.ts";
+import type { Actor } from "../platform/auth/actor.ts";
+
+const program = new Command()
+  .name("hypha")
+  .description("Hypha: self-hosted memory and security runtime for AI agents")
+  .showHelpAfterError();
+
+const dataOption = () => new Option("--data <dir>", "data directory (HYPHA_DATA_DIR)");
+
+function config(overrides: Partial<Record<keyof Config, unknown>> = {}): Config {
+  try {
+    return loadConfig(process.env, overrides);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`hypha: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+const cliActor = (): Actor => ({
+  type: "instance_admin",
+  id: "instance_admin",
+  tenantId: null,
+  origin: { requestId: newId("request"), ip: "cli", userAgent: "hypha-cli" },
+});
+
+/** Runs `fn` against the data directory directly (no server needed), as the instance admin. */
+async function embedded<T>(
+  opts: { data?: string },
+  fn: (app: Awaited<ReturnType<typeof createApp>>) => Promise<T>,
+) {
+  const appOpts: AppOptions = { config: config({ dataDir: opts.data, logLevel: "silent" }) };
+  const app = await createApp(appOpts);
+  try {
+    const result = await fn(app);
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    await app.close();
+  }
+}
+
+const list = (v: string) =>
+  v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError("not an integer");
+  return n;
+};
+
+program
+  .command("serve")
+  .description("start the server (embedded SQLite store)")
+  .addOption(dataOption())
+  .option("--port <n>", "port (HYPHA_PORT, default 7411)", int)
+  .option("--host <host>", "address to bind (HYPHA_HOST, default 127.0.0.1)")
+  .action(async (opts: { data?: string; port?: number; host?: string }) => {
+    const cfg = config({ dataDir: opts.data, port: opts.port, host: opts.host });
+    const hypha = await createApp({ config: cfg });
+    if (hypha.generatedAdminKey) {
+      process.stdout.write(
+        `\nInstance admin key (shown once; only its hash is stored):\n\n  ${hypha.generatedAdminKey}\n\n`,
+      );
+    }
+    hypha.startSweeper();
+    const address = await hypha.app.listen({ host: cfg.host, port: cfg.port });
+    hypha.logger.info({ address, dataDir: cfg.dataDir }, "hypha listening");
+    if (!["127.0.0.1", "::1", "localhost"].includes(cfg.host)) {
+      hypha.logger.warn({ host: cfg.host }, "bound beyond loopback: put TLS in front of this port");
+    }
+    const stop = async (signal: string) => {
+      hypha.logger.info({ signal }, "shutting down");
+      await hypha.close();
+      process.exit(0);
+    };
+    process.once("SIGINT", () => void stop("SIGINT"));
+    process.once("SIGTERM", () => void stop("SIGTERM"));
+  });
+
+const tenant = program.command("tenant").description("manage tenants (runs on the data directory)");
+tenant
+  .command("create <name>")
+  .addOption(dataOption())
+  .action((name: string, opts: { data?: string }) =>
+    embedded(opts, (app) => app.services.tenants.create(cliActor(), { name })),
+  );
+tenant
+  .command("list")
+  .addOption(dataOption())
+  .option("--limit <n>", "page size", int, 200)
+  .action((opts: { data?: string; limit: number }) =>
+    embedded(opts, (app) => app.services.tenants.list(cliActor(), { limit: opts.limit })),
+  );
+
+const key = program.command("key").description("manage API keys (runs on the data directory)");
+key
+  .command("create")
+  .requiredOption("--tenant <id>", "tenant id")
+  .requiredOption("--agent <name>", "agent identity the key acts as")
+  .requiredOption("--scopes <list>", "comma-separated: memories:read,memories:write,tenant:admin", list)
+  .option("--namespaces <list>", "restrict to these namespaces", list)
+  .option("--expires-at <iso>", "expiry time (ISO 8601)")
+  .option("--rate-limit <n>", "requests per minute", int)
+  .addOption(dataOption())
+  .action(
+    (opts: {
+      tenant: string;
+      agent: string;
+      scopes: string[];
+      namespaces?: string[];
+      expiresAt?: string;
+      rateLimit?: number;
+      data?: string;
+    }) =>
+      embedded(opts, async (app) => {
+        const { createKeyBody } = await import("../modules/keys/keys.schemas.ts");
+        const input = createKeyBody.parse({
+          agent: opts.agent,
+          scopes: opts.scopes,
+          namespaces: opts.namespaces,
+          expires_at: opts.expiresAt,
+          rate_limit_per_minute: opts.rateLimit,
+        });
+        return app.services.keys.create(cliActor(), opts.tenant, input);
+      }),
+  );
+key
+  .command("list")
+  .requiredOption("--tenant <id>", "tenant id")
+  .addOption(dataOption())
+  .action((opts: { tenant: string; data?: string }) =>
+    embedded(opts, (app) => app.services.keys.list(cliActor(), opts.tenant, { limit: 200 })),
+  );
+key
+  .command("revoke <keyId>")
+  .requiredOption("--tenant <id>", "tenant id")
+  .addOption(dataOption())
+  .action((keyId: string, opts: { tenant: string; data?: string }) =>
+    embedded(opts, (app) => app.services.keys.revoke(cliActor(), opts.tenant, keyId)),
+  );
+
+/** Memory commands talk to a running server with an agent key, like any agent would. */
+const memory = program.command("memory").description("store, recall and export memories over HTTP");
+const remote = (cmd: Command) =>
+  cmd
+    .option("--url <url>", "server URL (HYPHA_URL)", process.env.HYPHA_URL ?? "http://127.0.0.1:7411")
+    .option("--key <key>", "agent key (HYPHA_KEY)");
+
+async function call(opts: { url: string; key?: string }, method: string, path: string, body?: unknown) {
+  const apiKey = opts.key ?? process.env.HYPHA_KEY;
+  if (!apiKey) {
+    process.stderr.write("hypha: give --key or set HYPHA_KEY\n");
+    process.exit(2);
+  }
+  const res = await fetch(new URL(path, opts.url), {
+    method,
+    headers: {
+      authorization: `Bearer ${apiKey}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  (res.ok ? process.stdout : process.stderr).write(text.endsWith("\n") ? text : `${text}\n`);
+  if (!res.ok) process.exit(1);
+}
+
+remote(
+  memory
+    .command("store <content>")
+    .requiredOption("--namespace <ns>", "namespace")
+    .option("--type <type>", "memory type", "note")
+    .option("--tags <list>", "comma-separated tags", list)
+    .option("--entities <list>", "comma-separated entities", list)
+    .option("--ttl <seconds>", "time to live", int),
+).action(
+  (
+    content: string,
+    o: {
+      url: string;
+      key?: string;
+      namespace: string;
+      type: string;
+      tags?: string[];
+      entities?: string[];
+      ttl?: number;
+    },
+  ) =>
+    call(o, "POST", "/v1/memories", {
+      namespace: o.namespace,
+      content,
+      type: o.type,
+      ...(o.tags ? { tags: o.tags } : {}),
+      ...(o.entities ? { entities: o.entities } : {}),
+      ...(o.ttl ? { ttl_seconds: o.ttl } : {}),
+    }),
+);
+remote(
+  memory
+    .command("recall <query>")
+    .option("--namespaces <list>", "namespaces to search", list)
+    .option("-k <n>", "how many results", int, 10)
+    .option("--budget <tokens>", "token budget of the context block", int, 2000),
+).action(
+  (query: string, o: { url: string; key?: string; namespaces?: string[]; k: number; budget: number }) =>
+    call(o, "POST", "/v1/memories/recall", {
+      query,
+      k: o.k,
+      token_budget: o.budget,
+      ...(o.namespaces ? { namespaces: o.namespaces } : {}),
+    }),
+);
+remote(
+  memory
+    .command("export")
+    .option("--namespace <ns>", "only this namespace")
+    .option("--cursor <id>", "resume after this memory id")
+    .option("--history", "include every version"),
+).action((o: { url: string; key?: string; namespace?: string; cursor?: string; history?: boolean }) => {
+  const q = new URLSearchParams();
+  if (o.namespace) q.set("namespace", o.namespace);
+  if (o.cursor) q.set("cursor", o.cursor);
+  if (o.history) q.set("include_history", "true");
+  return call(o, "GET", `/v1/memories/export?${q}`);
+});
+
+program
+  .command("doctor")
+  .description("check the data directory, its permissions and the configuration")
+  .addOption(dataOption())
+  .action(async (opts: { data?: string }) => {
+    const problems: string[] = [];
+    const ok: string[] = [];
+    const [major] = process.versions.node.split(".").map(Number);
+    ((major ?? 0) >= 24 ? ok : problems).push(`Node.js ${process.versions.node} (24 or newer needed)`);
+    let cfg: Config | null = null;
+    try {
+      cfg = loadConfig(process.env, { dataDir: opts.data });
+      ok.push("configuration parses");
+    } catch (err) {
+      problems.push(err instanceof Error ? err.message : String(err));
+    }
+    if (cfg) {
+      const check = (path: string, want: number, what: string) => {
+        try {
+          const mode = statSync(path).mode & 0o777;
+          (mode & ~want ? problems : ok).push(
+            `${what} ${path} mode ${mode.toString(8)} (want ${want.toString(8)})`,
+          );
+        } catch {
+          problems.push(`${what} ${path} is missing (start the server once to create it)`);
+        }
+      };
+      check(cfg.dataDir, 0o700, "data directory");
+      check(safeJoin(cfg.dataDir, "secrets"), 0o700, "secrets directory");
+      if (!cfg.adminKey) check(safeJoin(cfg.dataDir, "secrets", "admin-key.sha256"), 0o600, "admin key hash");
+      try {
+        readFileSync(safeJoin(cfg.dataDir, "control.db"));
+        const app = await createApp({ config: { ...cfg, logLevel: "silent" } });
+        ((await app.storage.ready()) ? ok : problems).push(
+          "control database answers with every migration applied",
+        );
+        await app.close();
+      } catch (err) {
+        problems.push(`control database: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    for (const line of ok) process.stdout.write(`ok    ${line}\n`);
+    for (const line of problems) process.stdout.write(`FAIL  ${line}\n`);
+    process.exit(problems.length ? 1 : 0);
+  });
+
+await program.parseAsync(process.argv);

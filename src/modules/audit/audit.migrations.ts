@@ -1,0 +1,37 @@
+import type { Migration } from "../../platform/storage/port.ts";
+
+const auditTable = `
+CREATE TABLE audit_events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  ts INTEGER NOT NULL,
+  tenant_id TEXT,
+  actor_type TEXT NOT NULL,
+  actor_id TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target_ids TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  request_id TEXT,
+  client_ip TEXT,
+  user_agent TEXT,
+  details TEXT,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX audit_events_ts ON audit_events(ts);
+CREATE INDEX audit_events_action ON audit_events(action, ts);
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN
+  SELECT RAISE(ABORT, 'audit events are append-only');
+END;
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+BEGIN
+  SELECT RAISE(ABORT, 'audit events are append-only');
+END;
+`;
+
+/** The same append-only table sits in the control database (instance events) and in each vault. */
+export const auditMigrations = {
+  control: [{ id: "audit.001", sqlite: auditTable }] satisfies Migration[],
+  tenant: [{ id: "audit.001", sqlite: auditTable }] satisfies Migration[],
+};

@@ -1,0 +1,38 @@
+import type { Migration } from "../../platform/storage/port.ts";
+
+export const keysMigrations = {
+  // Maps a key hash to its tenant so a request can find the right vault; the key itself lives there.
+  control: [
+    {
+      id: "keys.001",
+      sqlite: `
+CREATE TABLE key_index (
+  hash TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  key_id TEXT NOT NULL UNIQUE
+);`,
+    },
+  ] satisfies Migration[],
+  tenant: [
+    {
+      id: "keys.001",
+      sqlite: `
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  name TEXT,
+  hash TEXT NOT NULL UNIQUE,
+  start TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  namespaces TEXT,
+  rate_limit_per_minute INTEGER,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  revoked_at INTEGER,
+  last_used_at INTEGER
+);
+CREATE INDEX api_keys_created ON api_keys(tenant_id, created_at);`,
+    },
+  ] satisfies Migration[],
+};

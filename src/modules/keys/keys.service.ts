@@ -1,0 +1,140 @@
+import type { Clock } from "../../lib/clock.ts";
+import { AppError } from "../../lib/errors.ts";
+import { newId } from "../../lib/ids.ts";
+import { displayStart, generateSecret, KEY_PREFIX, sha256Hex } from "../../lib/secrets.ts";
+import {
+  type Actor,
+  authorize,
+  authorizeTenantPath,
+  type RequestOrigin,
+  type Scope,
+} from "../../platform/auth/actor.ts";
+import type { VerifiedCredential } from "../../platform/http/server.ts";
+import type { Storage } from "../../platform/storage/port.ts";
+import { appendAuditEvent } from "../audit/audit.store.ts";
+import type { TenantsService } from "../tenants/tenants.service.ts";
+import { type CreateKeyInput, type KeyRow, toApiKey } from "./keys.schemas.ts";
+import { keysStore } from "./keys.store.ts";
+
+const LAST_USED_GRANULARITY_MS = 60_000;
+
+export function createKeysService(deps: { storage: Storage; clock: Clock; tenants: TenantsService }) {
+  const { storage, clock, tenants } = deps;
+  const lastTouched = new Map<string, number>();
+
+  return {
+    async create(actor: Actor, tenantId: string, input: CreateKeyInput) {
+      authorizeTenantPath(actor, tenantId, "write");
+      authorize(actor, "keys:create");
+      await tenants.requireActive(tenantId);
+      const now = clock.now();
+      const expiresAt = input.expires_at ? Date.parse(input.expires_at) : null;
+      if (expiresAt !== null && expiresAt <= now) {
+        throw new AppError("VALIDATION_FAILED", "expires_at must be in the future", {
+          details: [{ path: "body.expires_at", message: "must be in the future" }],
+        });
+      }
+      const key = generateSecret(KEY_PREFIX.agent);
+      const row: KeyRow = {
+        id: newId("key", now),
+        tenant_id: tenantId,
+        agent: input.agent,
+        name: input.name ?? null,
+        hash: sha256Hex(key),
+        start: displayStart(key),
+        scopes: JSON.stringify([...new Set(input.scopes)].sort()),
+        namespaces: input.namespaces ? JSON.stringify([...new Set(input.namespaces)].sort()) : null,
+        rate_limit_per_minute: input.rate_limit_per_minute ?? null,
+        created_at: now,
+        expires_at: expiresAt,
+        revoked_at: null,
+        last_used_at: null,
+      };
+      const db = await storage.tenant(tenantId);
+      await db.transaction(async (tx) => {
+        await keysStore.insert(tx, row);
+        await appendAuditEvent(
+          tx,
+          {
+            tenantId,
+            actor,
+            action: "key.created",
+            targetIds: [row.id],
+            origin: actor.origin,
+            details: { agent: row.agent, scopes: JSON.parse(row.scopes) },
+          },
+          now,
+        );
+      });
+      await storage.control.transaction((tx) => keysStore.indexInsert(tx, row.hash, tenantId, row.id));
+      return { ...toApiKey(row), key };
+    },
+
+    async list(actor: Actor, tenantId: string, page: { after?: string | undefined; limit: number }) {
+      authorizeTenantPath(actor, tenantId, "read");
+      authorize(actor, "keys:read");
+      await tenants.requireActive(tenantId);
+      const db = await storage.tenant(tenantId);
+      const rows = await keysStore.list(db, tenantId, page.after ?? "", page.limit + 1);
+      const items = rows.slice(0, page.limit).map(toApiKey);
+      return { items, next_cursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null };
+    },
+
+    async revoke(actor: Actor, tenantId: string, keyId: string) {
+      authorizeTenantPath(actor, tenantId, "write");
+      authorize(actor, "keys:revoke");
+      await tenants.requireActive(tenantId);
+      const db = await storage.tenant(tenantId);
+      const now = clock.now();
+      const row = await db.transaction(async (tx) => {
+        const existing = await keysStore.byId(tx, tenantId, keyId);
+        if (!existing) throw new AppError("NOT_FOUND", "key not found");
+        if (existing.revoked_at === null) {
+          await keysStore.revoke(tx, tenantId, keyId, now);
+          await appendAuditEvent(
+            tx,
+            { tenantId, actor, action: "key.revoked", targetIds: [keyId], origin: actor.origin },
+            now,
+          );
+        }
+        return (await keysStore.byId(tx, tenantId, keyId)) as KeyRow;
+      });
+      return toApiKey(row);
+    },
+
+    /** Resolves an agent key to its actor. Hash lookup only: the key itself is never stored. */
+    async verify(secret: string, origin: RequestOrigin): Promise<VerifiedCredential> {
+      if (!secret.startsWith(KEY_PREFIX.agent)) return { ok: false, code: "INVALID_CREDENTIALS" };
+      const hash = sha256Hex(secret);
+      const indexed = await keysStore.indexLookup(storage.control, hash);
+      if (!indexed) return { ok: false, code: "INVALID_CREDENTIALS" };
+      const db = await storage.tenant(indexed.tenant_id);
+      const row = await keysStore.byHash(db, indexed.tenant_id, hash);
+      if (!row) return { ok: false, code: "INVALID_CREDENTIALS" };
+      const now = clock.now();
+      if (row.revoked_at !== null) return { ok: false, code: "CREDENTIALS_REVOKED" };
+      if (row.expires_at !== null && row.expires_at <= now) return { ok: false, code: "CREDENTIALS_EXPIRED" };
+      const touched = lastTouched.get(row.id) ?? row.last_used_at ?? 0;
+      if (now - touched >= LAST_USED_GRANULARITY_MS) {
+        lastTouched.set(row.id, now);
+        await keysStore.touch(db, row.tenant_id, row.id, now);
+      }
+      return {
+        ok: true,
+        kind: "agent_key",
+        rateLimitPerMinute: row.rate_limit_per_minute,
+        actor: {
+          type: "agent",
+          id: row.id,
+          tenantId: row.tenant_id,
+          agent: row.agent,
+          scopes: JSON.parse(row.scopes) as Scope[],
+          namespaces: row.namespaces ? (JSON.parse(row.namespaces) as string[]) : null,
+          origin,
+        },
+      };
+    },
+  };
+}
+
+export type KeysService = ReturnType<typeof createKeysService>;

@@ -1,0 +1,51 @@
+import type { Migration } from "../../platform/storage/port.ts";
+
+export const memoriesMigrations = {
+  control: [] satisfies Migration[],
+  tenant: [
+    {
+      id: "memories.001",
+      sqlite: `
+CREATE TABLE memories (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  tenant_id TEXT NOT NULL,
+  namespace TEXT NOT NULL,
+  type TEXT NOT NULL,
+  content TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  entities TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  importance REAL NOT NULL,
+  agent TEXT NOT NULL,
+  key_id TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  valid_from INTEGER,
+  valid_to INTEGER,
+  is_current INTEGER NOT NULL,
+  embedding BLOB,
+  UNIQUE (id, version)
+);
+CREATE INDEX memories_current_ns ON memories(tenant_id, is_current, namespace, id);
+CREATE INDEX memories_current_id ON memories(tenant_id, is_current, id);
+CREATE INDEX memories_created ON memories(tenant_id, created_at);
+CREATE INDEX memories_expiry ON memories(expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE memory_labels (
+  seq INTEGER NOT NULL REFERENCES memories(seq) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (kind, value, seq)
+) WITHOUT ROWID;
+CREATE INDEX memory_labels_seq ON memory_labels(seq);
+CREATE VIRTUAL TABLE memories_fts USING fts5(
+  content, tags, entities,
+  content = '', contentless_delete = 1,
+  tokenize = 'porter unicode61 remove_diacritics 2'
+);
+INSERT INTO memories_fts(memories_fts, rank) VALUES ('secure-delete', 1);`,
+    },
+  ] satisfies Migration[],
+};

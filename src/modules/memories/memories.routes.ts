@@ -1,0 +1,166 @@
+import { Readable } from "node:stream";
+import { z } from "zod";
+import { actorOf, authErrors, page } from "../../platform/http/contracts.ts";
+import type { TypedApp } from "../../platform/http/server.ts";
+import {
+  bulkDeleteBody,
+  exportQuery,
+  listQuery,
+  memoryIdSchema,
+  memorySchema,
+  patchBody,
+  recallBody,
+  recallResponse,
+  storeBody,
+} from "./memories.schemas.ts";
+import type { MemoriesService } from "./memories.service.ts";
+
+const idParams = z.object({ id: memoryIdSchema });
+const agentOnly = { auth: { accepts: ["agent_key"] } } as const;
+const deletedSchema = z.object({ deleted: z.number().int() });
+
+export function registerMemoryRoutes(app: TypedApp, memories: MemoriesService): void {
+  app.route({
+    method: "POST",
+    url: "/v1/memories",
+    config: agentOnly,
+    schema: {
+      operationId: "storeMemory",
+      tags: ["memories"],
+      summary: "Store a memory, or a batch {memories: [...]} in one transaction",
+      body: storeBody,
+      response: {
+        201: z.union([memorySchema, z.object({ memories: z.array(memorySchema) })]),
+        ...authErrors,
+      },
+    },
+    handler: async (req, reply) => {
+      const body = req.body;
+      if ("memories" in body) {
+        return reply.status(201).send({ memories: await memories.store(actorOf(req), body.memories) });
+      }
+      const stored = await memories.store(actorOf(req), [body]);
+      return reply.status(201).send(stored[0] as (typeof stored)[number]);
+    },
+  });
+
+  app.route({
+    method: "GET",
+    url: "/v1/memories",
+    config: agentOnly,
+    schema: {
+      operationId: "listMemories",
+      tags: ["memories"],
+      summary: "List current memories, newest first, with filters and a cursor",
+      querystring: listQuery,
+      response: { 200: page(memorySchema), ...authErrors },
+    },
+    handler: async (req) => memories.list(actorOf(req), req.query),
+  });
+
+  app.route({
+    method: "DELETE",
+    url: "/v1/memories",
+    config: agentOnly,
+    schema: {
+      operationId: "bulkDeleteMemories",
+      tags: ["memories"],
+      summary: "Erase memories by ids, entity or creation range (every version, index entries too)",
+      body: bulkDeleteBody,
+      response: { 200: deletedSchema, ...authErrors },
+    },
+    handler: async (req) => memories.bulkDelete(actorOf(req), req.body),
+  });
+
+  app.route({
+    method: "POST",
+    url: "/v1/memories/recall",
+    config: agentOnly,
+    schema: {
+      operationId: "recallMemories",
+      tags: ["memories"],
+      summary: "Recall the memories relevant to a query, with a context block for a model prompt",
+      body: recallBody,
+      response: { 200: recallResponse, ...authErrors },
+    },
+    handler: async (req) => memories.recall(actorOf(req), req.body),
+  });
+
+  app.route({
+    method: "GET",
+    url: "/v1/memories/export",
+    config: agentOnly,
+    schema: {
+      operationId: "exportMemories",
+      tags: ["memories"],
+      summary: "Stream memories as NDJSON in id order; resume with ?cursor=<last id>",
+      querystring: exportQuery,
+    },
+    handler: async (req, reply) => {
+      const lines = await memories.export(actorOf(req), {
+        namespace: req.query.namespace,
+        cursor: req.query.cursor,
+        includeHistory: req.query.include_history === "true",
+      });
+      reply.header("content-type", "application/x-ndjson; charset=utf-8");
+      return reply.send(Readable.from(lines));
+    },
+  });
+
+  app.route({
+    method: "GET",
+    url: "/v1/memories/:id",
+    config: agentOnly,
+    schema: {
+      operationId: "getMemory",
+      tags: ["memories"],
+      summary: "Read a memory's current version",
+      params: idParams,
+      response: { 200: memorySchema, ...authErrors },
+    },
+    handler: async (req) => memories.get(actorOf(req), req.params.id),
+  });
+
+  app.route({
+    method: "PATCH",
+    url: "/v1/memories/:id",
+    config: agentOnly,
+    schema: {
+      operationId: "updateMemory",
+      tags: ["memories"],
+      summary: "Write a new version of a memory",
+      params: idParams,
+      body: patchBody,
+      response: { 200: memorySchema, ...authErrors },
+    },
+    handler: async (req) => memories.update(actorOf(req), req.params.id, req.body),
+  });
+
+  app.route({
+    method: "GET",
+    url: "/v1/memories/:id/history",
+    config: agentOnly,
+    schema: {
+      operationId: "memoryHistory",
+      tags: ["memories"],
+      summary: "Every version of a memory, newest first",
+      params: idParams,
+      response: { 200: z.object({ versions: z.array(memorySchema) }), ...authErrors },
+    },
+    handler: async (req) => ({ versions: await memories.history(actorOf(req), req.params.id) }),
+  });
+
+  app.route({
+    method: "DELETE",
+    url: "/v1/memories/:id",
+    config: agentOnly,
+    schema: {
+      operationId: "deleteMemory",
+      tags: ["memories"],
+      summary: "Delete a memory and all its versions",
+      params: idParams,
+      response: { 200: deletedSchema, ...authErrors },
+    },
+    handler: async (req) => memories.remove(actorOf(req), req.params.id),
+  });
+}

@@ -1,0 +1,195 @@
+import { z } from "zod";
+import { idPattern } from "../../lib/ids.ts";
+import { labelSchema, memoryTypeSchema, namespaceSchema } from "../../lib/names.ts";
+
+export const memoryIdSchema = z.string().regex(idPattern("memory"), "a memory id (mem_…)");
+const isoDate = z.iso.datetime({ offset: true });
+
+const METADATA_KEY_RE = /^[A-Za-z0-9_]{1,64}$/;
+const jsonScalar = z.union([z.string().max(2000), z.number(), z.boolean(), z.null()]);
+const metadataValue = z.union([jsonScalar, z.array(jsonScalar).max(50)]);
+export const metadataSchema = z
+  .record(z.string().regex(METADATA_KEY_RE, "metadata keys are letters, digits and _"), metadataValue)
+  .refine((m) => Object.keys(m).length <= 64, "at most 64 metadata keys")
+  .refine((m) => JSON.stringify(m).length <= 16_384, "metadata is at most 16 KiB as JSON");
+
+/** One memory to store. Content length is also checked against the configured byte limit. */
+export const memoryInput = z
+  .object({
+    namespace: namespaceSchema,
+    content: z.string().min(1).max(262_144),
+    type: memoryTypeSchema.default("note"),
+    tags: z.array(labelSchema).max(32).default([]),
+    entities: z.array(labelSchema).max(32).default([]),
+    metadata: metadataSchema.default({}),
+    importance: z.number().min(0).max(1).default(0.5),
+    ttl_seconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(10 * 365 * 86400)
+      .optional(),
+    expires_at: isoDate.optional(),
+    valid_from: isoDate.optional(),
+    valid_to: isoDate.optional(),
+  })
+  .strict()
+  .refine((m) => !(m.ttl_seconds !== undefined && m.expires_at !== undefined), {
+    message: "give ttl_seconds or expires_at, not both",
+    path: ["ttl_seconds"],
+  });
+export type MemoryInput = z.infer<typeof memoryInput>;
+
+export const storeBody = z.union([
+  memoryInput,
+  z.object({ memories: z.array(memoryInput).min(1).max(1000) }).strict(),
+]);
+
+export const patchBody = z
+  .object({
+    content: z.string().min(1).max(262_144).optional(),
+    type: memoryTypeSchema.optional(),
+    tags: z.array(labelSchema).max(32).optional(),
+    entities: z.array(labelSchema).max(32).optional(),
+    metadata: metadataSchema.optional(),
+    importance: z.number().min(0).max(1).optional(),
+    ttl_seconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(10 * 365 * 86400)
+      .optional(),
+    expires_at: isoDate.nullable().optional(),
+    valid_from: isoDate.nullable().optional(),
+    valid_to: isoDate.nullable().optional(),
+  })
+  .strict()
+  .refine((p) => Object.keys(p).length > 0, "nothing to change");
+export type MemoryPatch = z.infer<typeof patchBody>;
+
+export const memorySchema = z.object({
+  id: z.string(),
+  version: z.number().int(),
+  namespace: z.string(),
+  type: z.string(),
+  content: z.string(),
+  tags: z.array(z.string()),
+  entities: z.array(z.string()),
+  metadata: z.record(z.string(), z.unknown()),
+  importance: z.number(),
+  agent: z.string(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  expires_at: z.string().nullable(),
+  valid_from: z.string().nullable(),
+  valid_to: z.string().nullable(),
+  is_current: z.boolean(),
+});
+export type Memory = z.infer<typeof memorySchema>;
+
+export const listQuery = z.object({
+  namespace: namespaceSchema.optional(),
+  type: memoryTypeSchema.optional(),
+  tag: labelSchema.optional(),
+  entity: labelSchema.optional(),
+  created_after: isoDate.optional(),
+  created_before: isoDate.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: memoryIdSchema.optional(),
+});
+export type ListQuery = z.infer<typeof listQuery>;
+
+export const recallBody = z
+  .object({
+    query: z.string().min(1).max(4000),
+    namespaces: z.array(namespaceSchema).min(1).max(50).optional(),
+    types: z.array(memoryTypeSchema).min(1).max(20).optional(),
+    tags: z.array(labelSchema).min(1).max(20).optional(),
+    entities: z.array(labelSchema).min(1).max(20).optional(),
+    metadata: z.record(z.string().regex(METADATA_KEY_RE), jsonScalar).optional(),
+    since: isoDate.optional(),
+    until: isoDate.optional(),
+    valid_at: isoDate.optional(),
+    k: z.number().int().min(1).max(100).default(10),
+    token_budget: z.number().int().min(64).max(100_000).default(2000),
+  })
+  .strict();
+export type RecallInput = z.infer<typeof recallBody>;
+
+export const recallResult = z.object({
+  memory: memorySchema,
+  score: z.number(),
+  why: z.object({
+    relevance: z.number(),
+    bm25: z.number(),
+    recency: z.number(),
+    importance: z.number(),
+    matched_terms: z.array(z.string()),
+    in_context: z.boolean(),
+  }),
+});
+export const recallResponse = z.object({
+  results: z.array(recallResult),
+  context: z.string(),
+  context_tokens: z.number().int(),
+});
+export type RecallResponse = z.infer<typeof recallResponse>;
+
+export const bulkDeleteBody = z.union([
+  z.object({ ids: z.array(memoryIdSchema).min(1).max(1000) }).strict(),
+  z.object({ entity: labelSchema }).strict(),
+  z.object({ created_after: isoDate, created_before: isoDate }).strict(),
+]);
+export type BulkDelete = z.infer<typeof bulkDeleteBody>;
+
+export const exportQuery = z.object({
+  namespace: namespaceSchema.optional(),
+  cursor: memoryIdSchema.optional(),
+  include_history: z.enum(["true", "false"]).default("false"),
+});
+
+/** A stored row (one version). */
+export type MemoryRow = {
+  seq: number;
+  id: string;
+  version: number;
+  tenant_id: string;
+  namespace: string;
+  type: string;
+  content: string;
+  tags: string;
+  entities: string;
+  metadata: string;
+  importance: number;
+  agent: string;
+  key_id: string | null;
+  created_at: number;
+  updated_at: number;
+  expires_at: number | null;
+  valid_from: number | null;
+  valid_to: number | null;
+  is_current: number;
+};
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function toMemory(row: MemoryRow): Memory {
+  return {
+    id: row.id,
+    version: row.version,
+    namespace: row.namespace,
+    type: row.type,
+    content: row.content,
+    tags: JSON.parse(row.tags) as string[],
+    entities: JSON.parse(row.entities) as string[],
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    importance: row.importance,
+    agent: row.agent,
+    created_at: new Date(row.created_at).toISOString(),
+    updated_at: new Date(row.updated_at).toISOString(),
+    expires_at: iso(row.expires_at),
+    valid_from: iso(row.valid_from),
+    valid_to: iso(row.valid_to),
+    is_current: row.is_current === 1,
+  };
+}

@@ -1,0 +1,447 @@
+import type { Clock } from "../../lib/clock.ts";
+import { AppError } from "../../lib/errors.ts";
+import { newId } from "../../lib/ids.ts";
+import {
+  type Actor,
+  type AgentActor,
+  authorize,
+  authorizeNamespace,
+  visibleNamespaces,
+} from "../../platform/auth/actor.ts";
+import type { Metrics } from "../../platform/http/metrics.ts";
+import type { Storage } from "../../platform/storage/port.ts";
+import type { AuditAction } from "../audit/audit.schemas.ts";
+import { appendAuditEvent } from "../audit/audit.store.ts";
+import {
+  type BulkDelete,
+  type ListQuery,
+  type Memory,
+  type MemoryInput,
+  type MemoryPatch,
+  type MemoryRow,
+  type RecallInput,
+  type RecallResponse,
+  toMemory,
+} from "./memories.schemas.ts";
+import { type Filters, memoriesStore, type NewRow, type Visibility } from "./memories.store.ts";
+import { blend, formatContext, ftsQuery, matchedTerms, queryTerms, recencyScore } from "./recall.ts";
+
+export type MemoriesDeps = {
+  storage: Storage;
+  clock: Clock;
+  metrics: Metrics;
+  maxContentBytes: number;
+  halfLifeDays: number;
+};
+
+const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : null);
+const AUDIT_TARGETS_MAX = 100;
+
+function requireAgent(actor: Actor): AgentActor {
+  if (actor.type !== "agent") throw new AppError("FORBIDDEN", "memory routes need a tenant key");
+  return actor;
+}
+
+export function createMemoriesService(deps: MemoriesDeps) {
+  const { storage, clock, metrics } = deps;
+  /** Tenants whose search index has deleted terms waiting to be merged away. */
+  const indexDirty = new Set<string>();
+
+  const checkContent = (content: string, path: string) => {
+    if (Buffer.byteLength(content, "utf8") > deps.maxContentBytes) {
+      throw new AppError("VALIDATION_FAILED", `content is larger than ${deps.maxContentBytes} bytes`, {
+        details: [{ path, message: `at most ${deps.maxContentBytes} bytes` }],
+      });
+    }
+  };
+
+  const visibility = (actor: AgentActor, now: number): Visibility => ({
+    tenantId: actor.tenantId,
+    now,
+    namespaces: visibleNamespaces(actor, undefined),
+  });
+
+  const audit = (
+    tx: Parameters<typeof appendAuditEvent>[0],
+    actor: AgentActor,
+    action: AuditAction,
+    targetIds: string[],
+    now: number,
+    details?: Record<string, unknown>,
+  ) =>
+    appendAuditEvent(
+      tx,
+      {
+        tenantId: actor.tenantId,
+        actor,
+        action,
+        targetIds: targetIds.slice(0, AUDIT_TARGETS_MAX),
+        origin: actor.origin,
+        ...(details ? { details } : {}),
+      },
+      now,
+    );
+
+  function buildRow(actor: AgentActor, input: MemoryInput, now: number, path: string): NewRow {
+    authorizeNamespace(actor, input.namespace);
+    checkContent(input.content, `${path}.content`);
+    const expiresAt =
+      input.ttl_seconds !== undefined ? now + input.ttl_seconds * 1000 : (ms(input.expires_at) ?? null);
+    if (expiresAt !== null && expiresAt <= now) {
+      throw new AppError("VALIDATION_FAILED", "expires_at must be in the future", {
+        details: [{ path: `${path}.expires_at`, message: "must be in the future" }],
+      });
+    }
+    return {
+      id: newId("memory", now),
+      version: 1,
+      tenant_id: actor.tenantId,
+      namespace: input.namespace,
+      type: input.type,
+      content: input.content,
+      tags: JSON.stringify([...new Set(input.tags)]),
+      entities: JSON.stringify([...new Set(input.entities)]),
+      metadata: JSON.stringify(input.metadata),
+      importance: input.importance,
+      agent: actor.agent,
+      key_id: actor.id,
+      created_at: now,
+      updated_at: now,
+      expires_at: expiresAt,
+      valid_from: ms(input.valid_from),
+      valid_to: ms(input.valid_to),
+      is_current: 1,
+    };
+  }
+
+  return {
+    /** Stores one memory or a batch; a batch is one transaction (all or nothing). */
+    async store(actor: Actor, inputs: readonly MemoryInput[]): Promise<Memory[]> {
+      authorize(actor, "memories:write");
+      const agent = requireAgent(actor);
+      const now = clock.now();
+      const rows = inputs.map((input, i) =>
+        buildRow(agent, input, now, inputs.length > 1 ? `body.memories.${i}` : "body"),
+      );
+      const db = await storage.tenant(agent.tenantId);
+      const stored = await db.transaction(async (tx) => {
+        const out: MemoryRow[] = [];
+        for (const row of rows) out.push({ ...row, seq: await memoriesStore.insert(tx, row) });
+        await audit(
+          tx,
+          agent,
+          "memory.created",
+          out.map((r) => r.id),
+          now,
+          { count: out.length },
+        );
+        return out;
+      });
+      metrics.memoriesStored.inc(stored.length);
+      return stored.map(toMemory);
+    },
+
+    async get(actor: Actor, id: string): Promise<Memory> {
+      authorize(actor, "memories:read");
+      const agent = requireAgent(actor);
+      const now = clock.now();
+      const db = await storage.tenant(agent.tenantId);
+      return db.transaction(async (tx) => {
+        const row = await memoriesStore.get(tx, visibility(agent, now), id);
+        if (!row) throw new AppError("NOT_FOUND", "memory not found");
+        await audit(tx, agent, "memory.read", [id], now);
+        return toMemory(row);
+      });
+    },
+
+    async list(actor: Actor, q: ListQuery) {
+      authorize(actor, "memories:read");
+      const agent = requireAgent(actor);
+      if (q.namespace) authorizeNamespace(agent, q.namespace);
+      const now = clock.now();
+      const filters: Filters = {
+        namespaces: q.namespace ? [q.namespace] : undefined,
+        types: q.type ? [q.type] : undefined,
+        tags: q.tag ? [q.tag] : undefined,
+        entities: q.entity ? [q.entity] : undefined,
+        createdAfter: ms(q.created_after) ?? undefined,
+        createdBefore: ms(q.created_before) ?? undefined,
+      };
+      const db = await storage.tenant(agent.tenantId);
+      return db.transaction(async (tx) => {
+        const rows = await memoriesStore.list(tx, visibility(agent, now), filters, q.cursor, q.limit + 1);
+        const items = rows.slice(0, q.limit).map(toMemory);
+        await audit(
+          tx,
+          agent,
+          "memory.listed",
+          items.map((m) => m.id),
+          now,
+          { count: items.length },
+        );
+        return { items, next_cursor: rows.length > q.limit ? (items.at(-1)?.id ?? null) : null };
+      });
+    },
+
+    /** Writes a new version; the previous one stays in history with is_current=false. */
+    async update(actor: Actor, id: string, patch: MemoryPatch): Promise<Memory> {
+      authorize(actor, "memories:write");
+      const agent = requireAgent(actor);
+      if (patch.content !== undefined) checkContent(patch.content, "body.content");
+      const now = clock.now();
+      const db = await storage.tenant(agent.tenantId);
+      const row = await db.transaction(async (tx) => {
+        const current = await memoriesStore.get(tx, visibility(agent, now), id);
+        if (!current) throw new AppError("NOT_FOUND", "memory not found");
+        const expiresAt =
+          patch.ttl_seconds !== undefined
+            ? now + patch.ttl_seconds * 1000
+            : patch.expires_at !== undefined
+              ? ms(patch.expires_at)
+              : current.expires_at;
+        if (expiresAt !== null && expiresAt <= now) {
+          throw new AppError("VALIDATION_FAILED", "expires_at must be in the future", {
+            details: [{ path: "body.expires_at", message: "must be in the future" }],
+          });
+        }
+        const next: NewRow = {
+          ...current,
+          version: current.version + 1,
+          content: patch.content ?? current.content,
+          type: patch.type ?? current.type,
+          tags: patch.tags ? JSON.stringify([...new Set(patch.tags)]) : current.tags,
+          entities: patch.entities ? JSON.stringify([...new Set(patch.entities)]) : current.entities,
+          metadata: patch.metadata ? JSON.stringify(patch.metadata) : current.metadata,
+          importance: patch.importance ?? current.importance,
+          agent: agent.agent,
+          key_id: agent.id,
+          updated_at: now,
+          expires_at: expiresAt,
+          valid_from: patch.valid_from !== undefined ? ms(patch.valid_from) : current.valid_from,
+          valid_to: patch.valid_to !== undefined ? ms(patch.valid_to) : current.valid_to,
+          is_current: 1,
+        };
+        await memoriesStore.retire(tx, current.seq);
+        const seq = await memoriesStore.insert(tx, next);
+        await audit(tx, agent, "memory.updated", [id], now, { version: next.version });
+        return { ...next, seq };
+      });
+      metrics.memoriesStored.inc();
+      return toMemory(row);
+    },
+
+    async history(actor: Actor, id: string): Promise<Memory[]> {
+      authorize(actor, "memories:read");
+      const agent = requireAgent(actor);
+      const now = clock.now();
+      const db = await storage.tenant(agent.tenantId);
+      return db.transaction(async (tx) => {
+        const rows = await memoriesStore.history(tx, visibility(agent, now), id);
+        if (rows.length === 0) throw new AppError("NOT_FOUND", "memory not found");
+        await audit(tx, agent, "memory.history_read", [id], now);
+        return rows.map(toMemory);
+      });
+    },
+
+    /** Hard-deletes a memory with all its versions. */
+    async remove(actor: Actor, id: string): Promise<{ deleted: number }> {
+      authorize(actor, "memories:delete");
+      const agent = requireAgent(actor);
+      const now = clock.now();
+      const db = await storage.tenant(agent.tenantId);
+      const deleted = await db.transaction(async (tx) => {
+        const current = await memoriesStore.get(tx, visibility(agent, now), id);
+        if (!current) throw new AppError("NOT_FOUND", "memory not found");
+        const n = await memoriesStore.hardDelete(tx, agent.tenantId, [id]);
+        await audit(tx, agent, "memory.deleted", [id], now);
+        return n;
+      });
+      indexDirty.add(agent.tenantId);
+      return { deleted };
+    },
+
+    /**
+     * GDPR erasure: every version, label and index entry of the selected memories, then the index is
+     * merged and the log checkpointed so no trace stays in the database files.
+     */
+    async bulkDelete(actor: Actor, selector: BulkDelete): Promise<{ deleted: number }> {
+      authorize(actor, "memories:delete");
+      const agent = requireAgent(actor);
+      const now = clock.now();
+      const db = await storage.tenant(agent.tenantId);
+      const sel =
+        "ids" in selector
+          ? { ids: selector.ids }
+          : "entity" in selector
+            ? { entity: selector.entity }
+            : {
+                createdAfter: Date.parse(selector.created_after),
+                createdBefore: Date.parse(selector.created_before),
+              };
+      const deleted = await db.transaction(async (tx) => {
+        const ids = await memoriesStore.idsForDelete(tx, visibility(agent, now), sel);
+        const n = await memoriesStore.hardDelete(tx, agent.tenantId, ids);
+        await audit(tx, agent, "memory.bulk_deleted", ids, now, {
+          count: n,
+          selector: "ids" in selector ? "ids" : "entity" in selector ? "entity" : "created_range",
+        });
+        if (n > 0) await memoriesStore.optimizeIndex(tx);
+        return n;
+      });
+      if (deleted > 0) await db.compact();
+      return { deleted };
+    },
+
+    async recall(actor: Actor, input: RecallInput): Promise<RecallResponse> {
+      authorize(actor, "memories:read");
+      const agent = requireAgent(actor);
+      const now = clock.now();
+      const vis: Visibility = {
+        tenantId: agent.tenantId,
+        now,
+        namespaces: visibleNamespaces(agent, undefined),
+      };
+      if (input.namespaces) for (const ns of input.namespaces) authorizeNamespace(agent, ns);
+      const filters: Filters = {
+        namespaces: input.namespaces,
+        types: input.types,
+        tags: input.tags,
+        entities: input.entities,
+        metadata: input.metadata,
+        createdAfter: ms(input.since) ?? undefined,
+        createdBefore: ms(input.until) ?? undefined,
+        validAt: ms(input.valid_at) ?? undefined,
+      };
+      const terms = queryTerms(input.query);
+      const candidates = Math.min(500, Math.max(50, input.k * 8));
+      const db = await storage.tenant(agent.tenantId);
+      return db.transaction(async (tx) => {
+        const rows: (MemoryRow & { bm25: number })[] = terms.length
+          ? await memoriesStore.search(tx, vis, filters, ftsQuery(terms), candidates)
+          : (await memoriesStore.recent(tx, vis, filters, candidates)).map((r) => ({ ...r, bm25: 0 }));
+        const maxBm25 = rows.reduce((m, r) => Math.max(m, r.bm25), 0);
+        const ranked = rows
+          .map((row) => {
+            const recency = recencyScore(now - row.updated_at, deps.halfLifeDays);
+            const { score, relevance } = blend({
+              bm25: row.bm25,
+              maxBm25,
+              recency,
+              importance: row.importance,
+            });
+            return { row, score, relevance, recency };
+          })
+          .sort((a, b) => b.score - a.score || (a.row.id < b.row.id ? 1 : -1))
+          .slice(0, input.k);
+        const { context, included, tokens } = formatContext(
+          ranked.map(({ row }) => ({
+            id: row.id,
+            namespace: row.namespace,
+            type: row.type,
+            created_at: new Date(row.created_at).toISOString(),
+            content: row.content,
+          })),
+          input.token_budget,
+        );
+        await audit(
+          tx,
+          agent,
+          "memory.recalled",
+          ranked.map((r) => r.row.id),
+          now,
+          { count: ranked.length, terms: terms.length, context_tokens: tokens },
+        );
+        metrics.recalls.inc();
+        metrics.memoriesRecalled.inc(ranked.length);
+        return {
+          results: ranked.map(({ row, score, relevance, recency }) => ({
+            memory: toMemory(row),
+            score,
+            why: {
+              relevance,
+              bm25: Math.round(row.bm25 * 1e4) / 1e4,
+              recency: Math.round(recency * 1e4) / 1e4,
+              importance: row.importance,
+              matched_terms: matchedTerms(terms, row.content),
+              in_context: included.has(row.id),
+            },
+          })),
+          context,
+          context_tokens: tokens,
+        };
+      });
+    },
+
+    /**
+     * Streams the caller's memories as NDJSON lines in id order, starting after `cursor`.
+     * A client that is cut off resumes with the id of the last line it received.
+     */
+    async export(
+      actor: Actor,
+      q: { namespace?: string | undefined; cursor?: string | undefined; includeHistory: boolean },
+    ): Promise<AsyncGenerator<string>> {
+      authorize(actor, "memories:export");
+      const agent = requireAgent(actor);
+      if (q.namespace) authorizeNamespace(agent, q.namespace);
+      const db = await storage.tenant(agent.tenantId);
+      const now = clock.now();
+      await db.transaction((tx) =>
+        audit(tx, agent, "memory.exported", [], now, {
+          namespace: q.namespace ?? null,
+          include_history: q.includeHistory,
+          resumed: q.cursor !== undefined,
+        }),
+      );
+      const filters: Filters = { namespaces: q.namespace ? [q.namespace] : undefined };
+      const vis = visibility(agent, now);
+      async function* lines() {
+        let after = q.cursor ?? "";
+        for (;;) {
+          const rows = await memoriesStore.exportPage(db, vis, filters, after, 500, q.includeHistory);
+          if (rows.length === 0) return;
+          for (const row of rows) yield `${JSON.stringify(toMemory(row))}\n`;
+          after = rows.at(-1)?.id ?? after;
+        }
+      }
+      return lines();
+    },
+
+    /** Purges expired memories (every version) and merges indexes with deleted terms. */
+    async sweep(tenantIds: readonly string[]): Promise<number> {
+      const now = clock.now();
+      let purged = 0;
+      for (const tenantId of tenantIds) {
+        const db = await storage.tenant(tenantId);
+        for (;;) {
+          const n = await db.transaction(async (tx) => {
+            const ids = await memoriesStore.expiredIds(tx, tenantId, now, 500);
+            if (ids.length === 0) return 0;
+            const count = await memoriesStore.hardDelete(tx, tenantId, ids);
+            await appendAuditEvent(
+              tx,
+              {
+                tenantId,
+                actor: { type: "system", id: "ttl_sweeper" },
+                action: "memory.expired_purged",
+                targetIds: ids.slice(0, AUDIT_TARGETS_MAX),
+                details: { count },
+              },
+              now,
+            );
+            return count;
+          });
+          if (n === 0) break;
+          purged += n;
+          indexDirty.add(tenantId);
+        }
+        if (indexDirty.delete(tenantId)) {
+          await db.transaction((tx) => memoriesStore.optimizeIndex(tx));
+          await db.compact();
+        }
+      }
+      return purged;
+    },
+  };
+}
+
+export type MemoriesService = ReturnType<typeof createMemoriesService>;

@@ -1,0 +1,271 @@
+import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
+import type { MemoryRow } from "./memories.schemas.ts";
+
+/**
+ * Who may see what, as SQL. Every read query starts from this clause, so a hidden memory is never
+ * counted, paged or ranked: tenant, current version, not expired, and the caller's namespaces.
+ */
+export type Visibility = {
+  tenantId: string;
+  now: number;
+  /** Namespaces the caller may read, each covering its children; null = every namespace. */
+  namespaces: readonly string[] | null;
+};
+
+export function visibilityClause(
+  v: Visibility,
+  alias = "m",
+  scope: { history?: boolean; expired?: boolean } = {},
+): { sql: string; params: SqlValue[] } {
+  const parts = [`${alias}.tenant_id = ?`];
+  const params: SqlValue[] = [v.tenantId];
+  if (!scope.history) parts.push(`${alias}.is_current = 1`);
+  if (!scope.expired) {
+    parts.push(`(${alias}.expires_at IS NULL OR ${alias}.expires_at > ?)`);
+    params.push(v.now);
+  }
+  if (v.namespaces !== null) {
+    if (v.namespaces.length === 0) return { sql: "0", params: [] };
+    const ors = v.namespaces.map(
+      () => `${alias}.namespace = ? OR substr(${alias}.namespace, 1, ?) IN (?, ?)`,
+    );
+    parts.push(`(${ors.join(" OR ")})`);
+    for (const ns of v.namespaces) params.push(ns, ns.length + 1, `${ns}/`, `${ns}.`);
+  }
+  return { sql: parts.join(" AND "), params };
+}
+
+export type Filters = {
+  namespaces?: readonly string[] | undefined;
+  types?: readonly string[] | undefined;
+  tags?: readonly string[] | undefined;
+  entities?: readonly string[] | undefined;
+  metadata?: Record<string, string | number | boolean | null> | undefined;
+  createdAfter?: number | undefined;
+  createdBefore?: number | undefined;
+  validAt?: number | undefined;
+};
+
+function filterClause(f: Filters, alias = "m"): { sql: string; params: SqlValue[] } {
+  const parts: string[] = [];
+  const params: SqlValue[] = [];
+  const inList = (col: string, values: readonly string[]) => {
+    parts.push(`${alias}.${col} IN (${values.map(() => "?").join(", ")})`);
+    params.push(...values);
+  };
+  if (f.namespaces?.length) inList("namespace", f.namespaces);
+  if (f.types?.length) inList("type", f.types);
+  for (const [kind, values] of [
+    ["tag", f.tags],
+    ["entity", f.entities],
+  ] as const) {
+    if (!values?.length) continue;
+    parts.push(
+      `EXISTS (SELECT 1 FROM memory_labels l WHERE l.seq = ${alias}.seq AND l.kind = ? AND l.value IN (${values
+        .map(() => "?")
+        .join(", ")}))`,
+    );
+    params.push(kind, ...values);
+  }
+  for (const [key, value] of Object.entries(f.metadata ?? {})) {
+    // Keys are validated to [A-Za-z0-9_]; the JSON path is still passed as a parameter.
+    parts.push(`json_extract(${alias}.metadata, ?) IS ?`);
+    params.push(`$.${key}`, typeof value === "boolean" ? (value ? 1 : 0) : value);
+  }
+  if (f.createdAfter !== undefined) {
+    parts.push(`${alias}.created_at >= ?`);
+    params.push(f.createdAfter);
+  }
+  if (f.createdBefore !== undefined) {
+    parts.push(`${alias}.created_at < ?`);
+    params.push(f.createdBefore);
+  }
+  if (f.validAt !== undefined) {
+    parts.push(`(${alias}.valid_from IS NULL OR ${alias}.valid_from <= ?)`);
+    parts.push(`(${alias}.valid_to IS NULL OR ${alias}.valid_to > ?)`);
+    params.push(f.validAt, f.validAt);
+  }
+  return { sql: parts.length ? parts.join(" AND ") : "1", params };
+}
+
+export type NewRow = Omit<MemoryRow, "seq">;
+
+async function indexRow(tx: SqlExecutor, seq: number, row: NewRow) {
+  const tags = JSON.parse(row.tags) as string[];
+  const entities = JSON.parse(row.entities) as string[];
+  await tx.run("INSERT INTO memories_fts (rowid, content, tags, entities) VALUES (?, ?, ?, ?)", [
+    seq,
+    row.content,
+    tags.join(" "),
+    entities.join(" "),
+  ]);
+  for (const tag of new Set(tags)) {
+    await tx.run("INSERT INTO memory_labels (seq, kind, value) VALUES (?, 'tag', ?)", [seq, tag]);
+  }
+  for (const entity of new Set(entities)) {
+    await tx.run("INSERT INTO memory_labels (seq, kind, value) VALUES (?, 'entity', ?)", [seq, entity]);
+  }
+}
+
+/** Removes every version of the given ids: rows, labels and index entries. Returns the ids removed. */
+async function hardDelete(tx: SqlExecutor, tenantId: string, ids: readonly string[]): Promise<number> {
+  let count = 0;
+  for (const id of ids) {
+    const versions = await tx.all<{ seq: number; is_current: number }>(
+      "SELECT seq, is_current FROM memories WHERE tenant_id = ? AND id = ?",
+      [tenantId, id],
+    );
+    if (versions.length === 0) continue;
+    count++;
+    for (const v of versions) {
+      if (v.is_current === 1) await tx.run("DELETE FROM memories_fts WHERE rowid = ?", [v.seq]);
+      await tx.run("DELETE FROM memory_labels WHERE seq = ?", [v.seq]);
+    }
+    await tx.run("DELETE FROM memories WHERE tenant_id = ? AND id = ?", [tenantId, id]);
+  }
+  return count;
+}
+
+export const memoriesStore = {
+  async insert(tx: SqlExecutor, row: NewRow): Promise<number> {
+    const r = await tx.get<{ seq: number }>(
+      `INSERT INTO memories (id, version, tenant_id, namespace, type, content, tags, entities, metadata,
+         importance, agent, key_id, created_at, updated_at, expires_at, valid_from, valid_to, is_current)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+      [
+        row.id,
+        row.version,
+        row.tenant_id,
+        row.namespace,
+        row.type,
+        row.content,
+        row.tags,
+        row.entities,
+        row.metadata,
+        row.importance,
+        row.agent,
+        row.key_id,
+        row.created_at,
+        row.updated_at,
+        row.expires_at,
+        row.valid_from,
+        row.valid_to,
+        row.is_current,
+      ],
+    );
+    if (!r) throw new Error("insert returned no row");
+    if (row.is_current === 1) await indexRow(tx, r.seq, row);
+    return r.seq;
+  },
+
+  /** Marks the current version historical and drops it from the search index. */
+  async retire(tx: SqlExecutor, seq: number): Promise<void> {
+    await tx.run("UPDATE memories SET is_current = 0 WHERE seq = ?", [seq]);
+    await tx.run("DELETE FROM memories_fts WHERE rowid = ?", [seq]);
+  },
+
+  get: (db: SqlExecutor, v: Visibility, id: string) => {
+    const vis = visibilityClause(v);
+    return db.get<MemoryRow>(`SELECT m.* FROM memories m WHERE ${vis.sql} AND m.id = ?`, [...vis.params, id]);
+  },
+
+  async history(db: SqlExecutor, v: Visibility, id: string): Promise<MemoryRow[]> {
+    const current = await memoriesStore.get(db, v, id);
+    if (!current) return [];
+    return db.all<MemoryRow>("SELECT * FROM memories WHERE tenant_id = ? AND id = ? ORDER BY version DESC", [
+      v.tenantId,
+      id,
+    ]);
+  },
+
+  list(db: SqlExecutor, v: Visibility, f: Filters, before: string | undefined, limit: number) {
+    const vis = visibilityClause(v);
+    const fil = filterClause(f);
+    return db.all<MemoryRow>(
+      `SELECT m.* FROM memories m WHERE ${vis.sql} AND ${fil.sql} ${before ? "AND m.id < ?" : ""}
+       ORDER BY m.id DESC LIMIT ?`,
+      [...vis.params, ...fil.params, ...(before ? [before] : []), limit],
+    );
+  },
+
+  /** Current memories (or every version) in id order after `after`, for export. */
+  exportPage(db: SqlExecutor, v: Visibility, f: Filters, after: string, limit: number, history: boolean) {
+    const vis = visibilityClause(v);
+    const fil = filterClause(f);
+    if (!history) {
+      return db.all<MemoryRow>(
+        `SELECT m.* FROM memories m WHERE ${vis.sql} AND ${fil.sql} AND m.id > ? ORDER BY m.id LIMIT ?`,
+        [...vis.params, ...fil.params, after, limit],
+      );
+    }
+    return db.all<MemoryRow>(
+      `SELECT h.* FROM memories h WHERE h.tenant_id = ? AND h.id IN (
+         SELECT m.id FROM memories m WHERE ${vis.sql} AND ${fil.sql} AND m.id > ? ORDER BY m.id LIMIT ?)
+       ORDER BY h.id, h.version`,
+      [v.tenantId, ...vis.params, ...fil.params, after, limit],
+    );
+  },
+
+  /** BM25 candidates over the visible, filtered memories. `match` is an FTS5 query of quoted terms. */
+  search(db: SqlExecutor, v: Visibility, f: Filters, match: string, limit: number) {
+    const vis = visibilityClause(v);
+    const fil = filterClause(f);
+    return db.all<MemoryRow & { bm25: number }>(
+      `SELECT m.*, -bm25(memories_fts, 1.0, 0.5, 0.5) AS bm25
+       FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid
+       WHERE memories_fts MATCH ? AND ${vis.sql} AND ${fil.sql}
+       ORDER BY bm25(memories_fts, 1.0, 0.5, 0.5) LIMIT ?`,
+      [match, ...vis.params, ...fil.params, limit],
+    );
+  },
+
+  /** Most recent visible memories, for queries with no searchable terms. */
+  recent(db: SqlExecutor, v: Visibility, f: Filters, limit: number) {
+    return memoriesStore.list(db, v, f, undefined, limit);
+  },
+
+  hardDelete,
+
+  /** Ids (visible to the caller) matching a GDPR delete selector, over every version. */
+  async idsForDelete(
+    db: SqlExecutor,
+    v: Visibility,
+    selector: { ids?: readonly string[]; entity?: string; createdAfter?: number; createdBefore?: number },
+  ): Promise<string[]> {
+    // Every version counts (an entity named only in history is still erased), expired ones too.
+    const vis = visibilityClause(v, "m", { history: true, expired: true });
+    const base = `SELECT DISTINCT m.id FROM memories m WHERE ${vis.sql}`;
+    if (selector.ids) {
+      const rows = await db.all<{ id: string }>(
+        `${base} AND m.id IN (${selector.ids.map(() => "?").join(", ")})`,
+        [...vis.params, ...selector.ids],
+      );
+      return rows.map((r) => r.id);
+    }
+    if (selector.entity !== undefined) {
+      const rows = await db.all<{ id: string }>(
+        `${base} AND EXISTS (SELECT 1 FROM memory_labels l WHERE l.seq = m.seq AND l.kind = 'entity' AND l.value = ?)`,
+        [...vis.params, selector.entity],
+      );
+      return rows.map((r) => r.id);
+    }
+    const rows = await db.all<{ id: string }>(`${base} AND m.created_at >= ? AND m.created_at < ?`, [
+      ...vis.params,
+      selector.createdAfter ?? 0,
+      selector.createdBefore ?? 0,
+    ]);
+    return rows.map((r) => r.id);
+  },
+
+  /** Ids whose current version has expired. */
+  expiredIds: (db: SqlExecutor, tenantId: string, now: number, limit: number) =>
+    db
+      .all<{ id: string }>(
+        "SELECT id FROM memories WHERE tenant_id = ? AND is_current = 1 AND expires_at IS NOT NULL AND expires_at <= ? LIMIT ?",
+        [tenantId, now, limit],
+      )
+      .then((rows) => rows.map((r) => r.id)),
+
+  /** Merges the search index so deleted terms leave the file (FTS5 keeps them in old segments). */
+  optimizeIndex: (db: SqlExecutor) => db.run("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')"),
+};

@@ -1,0 +1,276 @@
+import swagger from "@fastify/swagger";
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from "fastify";
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from "fastify-type-provider-zod";
+import type { Clock } from "../../lib/clock.ts";
+import { AppError, type ErrorCode, statusFor } from "../../lib/errors.ts";
+import { newId } from "../../lib/ids.ts";
+import type { Logger } from "../../lib/logger.ts";
+import { redactSecrets } from "../../lib/secret-patterns.ts";
+import type { Actor, RequestOrigin } from "../auth/actor.ts";
+import type { Metrics } from "./metrics.ts";
+import type { RateLimiter } from "./rate-limit.ts";
+
+export type CredentialKind = "admin_key" | "agent_key" | "metrics_token";
+
+/** Every route declares who may call it. A route without a policy refuses to register. */
+export type AuthPolicy = { public: true } | { accepts: readonly CredentialKind[]; rateLimited?: boolean };
+
+export type VerifiedCredential =
+  | { ok: true; kind: CredentialKind; actor: Actor; rateLimitPerMinute: number | null }
+  | { ok: false; code: "INVALID_CREDENTIALS" | "CREDENTIALS_EXPIRED" | "CREDENTIALS_REVOKED" };
+
+export type CredentialVerifier = (secret: string, origin: RequestOrigin) => Promise<VerifiedCredential>;
+
+export type RouteRecord = { method: string; url: string; auth: AuthPolicy };
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Every registered route with its declared access policy (for the route-table tests). */
+    routeTable: readonly RouteRecord[];
+  }
+  interface FastifyContextConfig {
+    auth?: AuthPolicy;
+  }
+  interface FastifyRequest {
+    actor: Actor | null;
+    origin: RequestOrigin;
+  }
+}
+
+export type App = FastifyInstance;
+export type TypedApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  Logger,
+  ZodTypeProvider
+>;
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{8,128}$/;
+const TOKEN_RE = /^[A-Za-z0-9._~+/=-]{8,1024}$/;
+
+/** Reads the presented credential from Authorization: Bearer or one of its alias headers. */
+export function extractCredential(req: FastifyRequest): { secret: string } | { error: ErrorCode } | null {
+  const auth = req.headers.authorization;
+  if (auth !== undefined) {
+    const m = /^Bearer +(\S+)$/i.exec(auth);
+    if (!m?.[1] || !TOKEN_RE.test(m[1])) return { error: "INVALID_CREDENTIALS" };
+    return { secret: m[1] };
+  }
+  for (const header of ["x-agent-key", "x-admin-key", "x-metrics-token"]) {
+    const value = req.headers[header];
+    if (value === undefined) continue;
+    if (typeof value !== "string" || !TOKEN_RE.test(value)) return { error: "INVALID_CREDENTIALS" };
+    return { secret: value };
+  }
+  return null;
+}
+
+function wwwAuthenticate(code: ErrorCode): string {
+  return code === "UNAUTHENTICATED"
+    ? 'Bearer realm="hypha"'
+    : `Bearer realm="hypha", error="invalid_token", error_description="${code.toLowerCase()}"`;
+}
+
+function mapFrameworkError(err: FastifyError): AppError {
+  if (err.validation) {
+    const where = err.validationContext ?? "request";
+    return new AppError("VALIDATION_FAILED", `invalid ${where}`, {
+      details: err.validation.slice(0, 20).map((v) => ({
+        path: `${where}${v.instancePath ?? ""}`.replace(/\//g, "."),
+        message: v.message ?? "invalid",
+      })),
+    });
+  }
+  switch (err.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new AppError("PAYLOAD_TOO_LARGE", "request body too large");
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return new AppError("UNSUPPORTED_MEDIA_TYPE", "send application/json");
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+      return new AppError("MALFORMED_JSON", "the body is not valid JSON");
+  }
+  if (err instanceof SyntaxError || err.name === "SyntaxError") {
+    return new AppError("MALFORMED_JSON", "the body is not valid JSON");
+  }
+  if (err.statusCode === 404) return new AppError("NOT_FOUND", "not found");
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    return new AppError("BAD_REQUEST", "bad request");
+  }
+  return new AppError("INTERNAL", "internal error");
+}
+
+export type ServerDeps = {
+  logger: Logger;
+  clock: Clock;
+  metrics: Metrics;
+  rateLimiter: RateLimiter;
+  verifyCredential: CredentialVerifier;
+  defaultRateLimitPerMinute: number;
+  bodyLimitBytes: number;
+  /** Called for every refused request once the caller is known (audit of denials). */
+  onDenied?: (req: FastifyRequest, err: AppError) => Promise<void>;
+};
+
+/**
+ * The HTTP chokepoint: request ids, authentication by route policy, per-key rate limits, the one
+ * error envelope, metrics, and the OpenAPI document. Features only add routes.
+ */
+export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: deps.bodyLimitBytes,
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID_RE.test(given) ? given : newId("request");
+    },
+    logController: new LogController({ requestIdLogLabel: "requestId", disableRequestLogging: true }),
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.removeContentTypeParser("text/plain");
+
+  app.decorateRequest("actor", null);
+  app.decorateRequest("origin", undefined as unknown as RequestOrigin);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Hypha API",
+        version: "1",
+        description: "Memory and security runtime for AI agents.",
+      },
+      components: {
+        securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  const routeTable: RouteRecord[] = [];
+  app.decorate("routeTable", routeTable);
+  app.addHook("onRoute", (route) => {
+    const policy = route.config?.auth;
+    if (!policy) throw new Error(`route ${String(route.method)} ${route.url} declares no auth policy`);
+    for (const method of [route.method].flat()) {
+      if (method === "HEAD") continue;
+      routeTable.push({ method, url: route.url, auth: policy });
+    }
+  });
+
+  const started = new WeakMap<FastifyRequest, bigint>();
+
+  app.addHook("onRequest", async (req, reply) => {
+    started.set(req, process.hrtime.bigint());
+    req.origin = {
+      requestId: req.id,
+      ip: req.ip,
+      userAgent:
+        typeof req.headers["user-agent"] === "string" ? req.headers["user-agent"].slice(0, 256) : null,
+    };
+    reply.header("x-request-id", req.id);
+    if (req.is404) return;
+    const policy = req.routeOptions.config.auth;
+    if (!policy) throw new AppError("FORBIDDEN", "route has no access policy");
+    if ("public" in policy) return;
+
+    const presented = extractCredential(req);
+    if (presented === null) throw new AppError("UNAUTHENTICATED", "credentials required");
+    if ("error" in presented) throw new AppError(presented.error, "malformed credentials");
+    const verified = await deps.verifyCredential(presented.secret, req.origin);
+    if (!verified.ok) throw new AppError(verified.code, "invalid credentials");
+    req.actor = verified.actor;
+    if (!policy.accepts.includes(verified.kind)) {
+      throw new AppError("FORBIDDEN", "this credential cannot call this route");
+    }
+    if (policy.rateLimited !== false && verified.kind === "agent_key") {
+      const limit = verified.rateLimitPerMinute ?? deps.defaultRateLimitPerMinute;
+      const d = deps.rateLimiter.hit(verified.actor.id, limit);
+      reply.header("ratelimit-limit", d.limit);
+      reply.header("ratelimit-remaining", d.remaining);
+      reply.header("ratelimit-reset", d.resetSeconds);
+      reply.header("ratelimit-policy", `${d.limit};w=60`);
+      if (!d.allowed) {
+        deps.metrics.rateLimited.inc();
+        throw new AppError("RATE_LIMITED", "rate limit exceeded", {
+          headers: { "retry-after": String(d.resetSeconds) },
+        });
+      }
+    }
+  });
+
+  app.addHook("onResponse", async (req, reply) => {
+    const route = req.is404 ? "unmatched" : (req.routeOptions.url ?? "unmatched");
+    const t0 = started.get(req);
+    deps.metrics.requests.inc({ route, method: req.method, status: String(reply.statusCode) });
+    if (t0 !== undefined) {
+      deps.metrics.latency.observe({ route, method: req.method }, Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+    req.log.info(
+      {
+        requestId: req.id,
+        tenantId: req.actor?.tenantId ?? undefined,
+        method: req.method,
+        route,
+        status: reply.statusCode,
+        ms: reply.elapsedTime.toFixed(2),
+      },
+      "request",
+    );
+  });
+
+  app.setNotFoundHandler(async (req, reply) => {
+    return sendError(req, reply, new AppError("NOT_FOUND", "no such route"));
+  });
+
+  async function sendError(req: FastifyRequest, reply: FastifyReply, err: AppError) {
+    if (err.status === 401) reply.header("www-authenticate", wwwAuthenticate(err.code));
+    for (const [k, v] of Object.entries(err.headers ?? {})) reply.header(k, v);
+    if ((err.status === 403 || err.status === 423 || err.status === 429) && deps.onDenied) {
+      try {
+        await deps.onDenied(req, err);
+      } catch (auditErr) {
+        req.log.error({ err: auditErr }, "could not audit a denial");
+      }
+    }
+    return reply.status(err.status).send({
+      error: {
+        code: err.code,
+        message: redactSecrets(err.message),
+        requestId: req.id,
+        ...(err.details ? { details: err.details } : {}),
+      },
+    });
+  }
+
+  app.setErrorHandler(async (error: FastifyError | AppError, req, reply) => {
+    const appErr = error instanceof AppError ? error : mapFrameworkError(error as FastifyError);
+    if (appErr.status >= 500) {
+      req.log.error({ err: error, requestId: req.id }, "request failed");
+    }
+    return sendError(req, reply, appErr);
+  });
+
+  return app;
+}
+
+export { statusFor };

@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { createApp, type HyphaApp } from "../src/app.ts";
+import { manualClock } from "../src/lib/clock.ts";
+import { type Config, loadConfig } from "../src/lib/config.ts";
+import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
+
+export type Res = { status: number; headers: Headers; body: unknown; text: string };
+export type Req = {
+  key?: string | null;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+};
+
+/** Captures every log line the server writes, for assertions on what never reaches a log. */
+export function logSink() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  return { lines, stream };
+}
+
+/**
+ * A real server on 127.0.0.1 with its own data directory, a manual clock and a known admin key.
+ * Requests go through real HTTP (fetch), the store is a real SQLite file.
+ */
+export async function startServer(overrides: Partial<Record<keyof Config, unknown>> = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), "hypha-test-"));
+  const adminKey = generateSecret(KEY_PREFIX.admin);
+  const clock = manualClock(Date.parse("2026-06-01T12:00:00Z"));
+  const logs = logSink();
+  const config = loadConfig({}, { dataDir, adminKey, logLevel: "info", port: 0, ...overrides });
+  const hypha: HyphaApp = await createApp({ config, clock, logDestination: logs.stream });
+  const address = await hypha.app.listen({ host: "127.0.0.1", port: 0 });
+
+  async function request(method: string, path: string, req: Req = {}): Promise<Res> {
+    const headers: Record<string, string> = { ...(req.headers ?? {}) };
+    const key = req.key === undefined ? adminKey : req.key;
+    if (key !== null && headers.authorization === undefined) headers.authorization = `Bearer ${key}`;
+    let body: string | undefined;
+    if (req.rawBody !== undefined) body = req.rawBody;
+    else if (req.body !== undefined) body = JSON.stringify(req.body);
+    if (body !== undefined && headers["content-type"] === undefined)
+      headers["content-type"] = "application/json";
+    const res = await fetch(address + path, { method, headers, ...(body !== undefined ? { body } : {}) });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // not JSON (NDJSON, HTML, metrics)
+    }
+    return { status: res.status, headers: res.headers, body: parsed, text };
+  }
+
+  async function createTenant(name = `t-${Math.random().toString(36).slice(2, 10)}`): Promise<string> {
+    const res = await request("POST", "/v1/tenants", { body: { name } });
+    if (res.status !== 201) throw new Error(`tenant create failed: ${res.status} ${res.text}`);
+    return (res.body as { id: string }).id;
+  }
+
+  async function createKey(
+    tenantId: string,
+    body: Record<string, unknown> = {},
+  ): Promise<{ id: string; key: string }> {
+    const res = await request("POST", `/v1/tenants/${tenantId}/keys`, {
+      body: { agent: "agent-1", scopes: ["memories:read", "memories:write"], ...body },
+    });
+    if (res.status !== 201) throw new Error(`key create failed: ${res.status} ${res.text}`);
+    return res.body as { id: string; key: string };
+  }
+
+  /** A fresh tenant with a read-write agent key. */
+  async function seedTenant() {
+    const tenantId = await createTenant();
+    const { key, id: keyId } = await createKey(tenantId);
+    return { tenantId, key, keyId };
+  }
+
+  async function storeMemory(key: string, memory: Record<string, unknown>) {
+    const res = await request("POST", "/v1/memories", { key, body: { namespace: "default", ...memory } });
+    if (res.status !== 201) throw new Error(`store failed: ${res.status} ${res.text}`);
+    return res.body as { id: string; version: number; content: string };
+  }
+
+  return {
+    url: address,
+    dataDir,
+    adminKey,
+    clock,
+    logs: logs.lines,
+    hypha,
+    request,
+    createTenant,
+    createKey,
+    seedTenant,
+    storeMemory,
+    async close() {
+      await hypha.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export type TestServer = Awaited<ReturnType<typeof startServer>>;
+
+export function errorCode(res: Res): string | undefined {
+  return (res.body as { error?: { code?: string } } | null)?.error?.code;
+}
