@@ -92,6 +92,7 @@ describe("classifyAddress ranges", () => {
     ["169.254.169.254", "cloudMetadata", "169.254.169.254"],
     ["fd00:ec2::254", "cloudMetadata", "fd00:ec2::254"],
     ["100.100.100.200", "cloudMetadata", "100.100.100.200"],
+    ["169.254.170.2", "cloudMetadata", "169.254.170.2"],
     ["168.63.129.16", "cloudMetadata", "168.63.129.16"],
     ["100.64.0.1", "carrierGradeNat", "100.64.0.1"],
     ["224.0.0.1", "multicast", "224.0.0.1"],

@@ -188,6 +188,34 @@ describe("fetch: connection pinned to the checked address (DNS rebinding)", () =
   });
 });
 
+describe("fetch: IPv6", () => {
+  test("an allowlisted IPv6 literal is fetched from that address", async () => {
+    const server = await startHttp((_req, res) => res.end("v6"), "::1");
+    const guard = createEgressGuard({
+      allow: { cidrs: ["::1/128"] },
+      timeoutMs: 5_000,
+      maxResponseBytes: 1024,
+    });
+    const result = await guard.fetch(`http://[::1]:${server.port}/`);
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.equal(result.address, "::1");
+    assert.equal(server.seen[0]?.host, `[::1]:${server.port}`);
+  });
+
+  test("a name resolving to an allowlisted IPv6 address is fetched through the pinned lookup", async () => {
+    const server = await startHttp((_req, res) => res.end("v6"), "::1");
+    const guard = createEgressGuard({
+      allow: { cidrs: ["::1/128"] },
+      resolver: fixedResolver(["::1"]).resolver,
+      timeoutMs: 5_000,
+      maxResponseBytes: 1024,
+    });
+    const result = await guard.fetch(`http://six.test:${server.port}/`);
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.equal(result.address, "::1");
+  });
+});
+
 describe("fetch: redirects", () => {
   test("a 302 is returned as REDIRECT_NOT_FOLLOWED and its target is never requested", async () => {
     const server = await startHttp((req, res) => {

@@ -380,7 +380,7 @@ export function createEgressGuard(options: EgressGuardOptions): EgressGuard {
       const res = await agent.request({
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
-        method: (init.method ?? "GET").toUpperCase() as "GET",
+        method: (init.method ?? "GET").toUpperCase(),
         headers,
         body: init.body ?? null,
         signal,
