@@ -71,6 +71,20 @@ async function startHttp(
   return local;
 }
 
+/** Two servers on one port: "checked" on 127.0.0.2, "rebound" on 127.0.0.1 (retried if the port is taken). */
+async function startPair(): Promise<{ checked: Local; rebound: Local }> {
+  for (let attempt = 0; ; attempt += 1) {
+    const checked = await startHttp((_req, res) => res.end("checked"), "127.0.0.2");
+    try {
+      const rebound = await startHttp((_req, res) => res.end("rebound"), "127.0.0.1", checked.port);
+      return { checked, rebound };
+    } catch (err) {
+      await checked.close();
+      if (attempt >= 4) throw err;
+    }
+  }
+}
+
 /** Always answers the same table; records the names asked. */
 function fixedResolver(addresses: string[]) {
   let queries = 0;
@@ -86,8 +100,7 @@ describe("fetch: connection pinned to the checked address (DNS rebinding)", () =
     // The "good" server is on 127.0.0.2 (the only allowlisted address); an "attacker target" listens on
     // 127.0.0.1 at the same port. The checked answer stands in for a public address: the test may only
     // send traffic to loopback.
-    const checked = await startHttp((_req, res) => res.end("checked"), "127.0.0.2");
-    const rebound = await startHttp((_req, res) => res.end("rebound"), "127.0.0.1", checked.port);
+    const { checked, rebound } = await startPair();
     let queries = 0;
     const rebinding: Resolver = async () => {
       queries += 1;
