@@ -227,21 +227,26 @@ export type ConnectorConfigInput = z.input<typeof connectorConfigSchema>;
 export type ConnectorConfig = z.output<typeof connectorConfigSchema>;
 
 /** The timestamp tolerance a connector's verifier applies (0 for schemes without a timestamp). */
-export function toleranceSecFor(config: {
-  source: ConnectorSource;
-  options: { toleranceSec?: number | undefined };
-}): number {
-  if (config.source === "github" || config.source === "bearer" || config.source === "jwt") return 0;
-  return config.options.toleranceSec ?? DEFAULT_TOLERANCE_SEC;
+export function toleranceSecFor(config: ConnectorConfig): number {
+  switch (config.source) {
+    case "slack":
+    case "stripe":
+    case "standard":
+      return config.options.toleranceSec ?? DEFAULT_TOLERANCE_SEC;
+    case "generic_hmac":
+      return config.options.timestampHeader === undefined
+        ? 0
+        : (config.options.toleranceSec ?? DEFAULT_TOLERANCE_SEC);
+    default:
+      return 0;
+  }
 }
 
 /**
  * How long delivery ids are remembered. Never shorter than twice the tolerance: a capture must not
  * outlive its id record while its timestamp still passes (tolerance applies on both sides of now).
  */
-export function replayWindowSecFor(
-  config: Pick<ConnectorConfig, "source" | "options" | "replayWindowSec">,
-): number {
+export function replayWindowSecFor(config: ConnectorConfig): number {
   return Math.max(config.replayWindowSec ?? DEFAULT_REPLAY_WINDOW_SEC, 2 * toleranceSecFor(config));
 }
 
