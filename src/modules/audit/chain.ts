@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from "node:crypto";
 import type { Clock } from "../../lib/clock.ts";
 
 /**
@@ -9,6 +9,9 @@ import type { Clock } from "../../lib/clock.ts";
  * Deleting the newest rows leaves a valid shorter chain; signed checkpoints, kept outside the database,
  * catch that.
  */
+
+/** An HMAC key: raw bytes, or a KeyObject (faster when one key hashes many events). */
+export type HmacKey = Buffer | KeyObject;
 
 export type AuditOutcome = "success" | "denied" | "error";
 
@@ -139,7 +142,7 @@ function hashedContent(event: Omit<StoredAuditEvent, "hash">): Record<string, un
 }
 
 /** HMAC-SHA256(auditKey, canonicalJson(event without hash)), hex. */
-export function computeEventHash(event: Omit<StoredAuditEvent, "hash">, auditKey: Buffer): string {
+export function computeEventHash(event: Omit<StoredAuditEvent, "hash">, auditKey: HmacKey): string {
   return createHmac("sha256", auditKey)
     .update(canonicalJson(hashedContent(event)), "utf8")
     .digest("hex");
@@ -153,7 +156,7 @@ export function computeEventHash(event: Omit<StoredAuditEvent, "hash">, auditKey
 export function sealEvent(
   input: AuditEventInput,
   head: ChainHead | null,
-  auditKey: Buffer,
+  auditKey: HmacKey,
   clock: Clock,
 ): AuditEvent {
   // Copied field by field: stray properties of the input never enter the stored event.
@@ -193,7 +196,7 @@ function sameHash(a: string | null | undefined, b: string | null | undefined): b
 
 function checkpointSignature(
   cp: Pick<AuditCheckpoint, "tenantId" | "seq" | "hash" | "ts">,
-  checkpointKey: Buffer,
+  checkpointKey: HmacKey,
 ): string {
   // The "kind" tag keeps a checkpoint signature from ever doubling as an event hash.
   const content = {
@@ -209,7 +212,7 @@ function checkpointSignature(
 /** Signs the head of a tenant's chain. Store the result outside the database. */
 export function signCheckpoint(
   head: { tenantId: string; seq: number; hash: string },
-  checkpointKey: Buffer,
+  checkpointKey: HmacKey,
   clock: Clock,
 ): AuditCheckpoint {
   const unsigned = {
@@ -226,7 +229,7 @@ export type CheckpointVerification = { ok: true } | { ok: false; reason: "CHECKP
 /** Checks a checkpoint's signature and, when given, that it belongs to `tenantId`. */
 export function verifyCheckpoint(
   cp: AuditCheckpoint,
-  checkpointKey: Buffer,
+  checkpointKey: HmacKey,
   tenantId?: string,
 ): CheckpointVerification {
   const invalid = { ok: false, reason: "CHECKPOINT_INVALID" } as const;
@@ -239,7 +242,7 @@ export function verifyCheckpoint(
 
 export type VerifyChainOptions = {
   tenantId: string;
-  checkpointKey: Buffer;
+  checkpointKey: HmacKey;
   /** Signed heads seen earlier; any of them beyond the last stored event means the tail was deleted. */
   checkpoints?: readonly AuditCheckpoint[];
   /**
@@ -260,9 +263,10 @@ export type VerifyChainOptions = {
  */
 export function verifyChain(
   events: readonly StoredAuditEvent[],
-  auditKey: Buffer,
+  auditKey: HmacKey,
   opts?: VerifyChainOptions,
 ): ChainVerification {
+  const key = Buffer.isBuffer(auditKey) ? createSecretKey(auditKey) : auditKey;
   const anchor = opts?.anchor ?? null;
   const checkpoints = [...(opts?.checkpoints ?? [])].sort((a, b) => a.seq - b.seq);
   if (opts) {
@@ -288,7 +292,7 @@ export function verifyChain(
     }
     let computed: string;
     try {
-      computed = computeEventHash(event, auditKey);
+      computed = computeEventHash(event, key);
     } catch {
       return { ok: false, firstBadSeq: expected, reason: "HASH_MISMATCH" };
     }
@@ -335,7 +339,7 @@ export type RetentionPlan =
  */
 export function planRetention(
   events: readonly StoredAuditEvent[],
-  auditKey: Buffer,
+  auditKey: HmacKey,
   opts: RetentionOptions,
 ): RetentionPlan {
   const verified = verifyChain(events, auditKey, opts);
