@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import type { RouteRecord } from "../src/platform/http/server.ts";
+import { errorCode, type TestServer } from "./harness.ts";
+
+/** Ids the samples point at: the caller's own objects and another tenant's. */
+export type Fixture = {
+  tenantId: string;
+  otherTenantId: string;
+  memoryId: string;
+  otherMemoryId: string;
+  /** A key of `tenantId` that no request authenticates with (the revoke sample spends it). */
+  keyId: string;
+  otherKeyId: string;
+  /** Read-write agent key of `tenantId`. */
+  key: string;
+  /** tenant:admin key of `tenantId`. */
+  adminKey: string;
+};
+
+export type Sample = {
+  /** A valid request for this route, as the caller of `tenantId`. */
+  path: (f: Fixture) => string;
+  body?: (f: Fixture) => unknown;
+  /** Which agent key is enough: null when only the instance admin (or a metrics token) may call. */
+  agentScope: "any" | "memories:read" | "memories:write" | "tenant:admin" | null;
+  /** Same request aimed at the other tenant's object or path, and the status it must get. */
+  crossTenant?: { path: (f: Fixture) => string; status: 403 | 404 };
+};
+
+/**
+ * One entry per route. The route-table test fails when a route has no entry here, so every new
+ * route gets the shared security cases.
+ */
+export const SAMPLES: Record<string, Sample> = {
+  "GET /openapi.json": { path: () => "/openapi.json", agentScope: "any" },
+  "GET /docs": { path: () => "/docs", agentScope: "any" },
+  "GET /metrics": { path: () => "/metrics", agentScope: null },
+  "POST /v1/tenants": { path: () => "/v1/tenants", body: () => ({ name: `n${Math.random()}`.replace(".", "") }), agentScope: null },
+  "GET /v1/tenants": { path: () => "/v1/tenants", agentScope: null },
+  "GET /v1/tenants/:tenant_id": {
+    path: (f) => `/v1/tenants/${f.tenantId}`,
+    agentScope: "any",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}`, status: 404 },
+  },
+  "POST /v1/tenants/:tenant_id/keys": {
+    path: (f) => `/v1/tenants/${f.tenantId}/keys`,
+    body: () => ({ agent: "sec", scopes: ["memories:read"] }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/keys`, status: 403 },
+  },
+  "GET /v1/tenants/:tenant_id/keys": {
+    path: (f) => `/v1/tenants/${f.tenantId}/keys`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/keys`, status: 404 },
+  },
+  "DELETE /v1/tenants/:tenant_id/keys/:key_id": {
+    path: (f) => `/v1/tenants/${f.tenantId}/keys/${f.keyId}`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/keys/${f.otherKeyId}`, status: 404 },
+  },
+  "POST /v1/memories": {
+    path: () => "/v1/memories",
+    body: () => ({ namespace: "sec", content: "security suite" }),
+    agentScope: "memories:write",
+  },
+  "GET /v1/memories": { path: () => "/v1/memories", agentScope: "memories:read" },
+  "DELETE /v1/memories": {
+    path: () => "/v1/memories",
+    body: (f) => ({ ids: [f.otherMemoryId] }),
+    agentScope: "memories:write",
+  },
+  "POST /v1/memories/recall": {
+    path: () => "/v1/memories/recall",
+    body: () => ({ query: "security" }),
+    agentScope: "memories:read",
+  },
+  "GET /v1/memories/export": { path: () => "/v1/memories/export", agentScope: "memories:read" },
+  "GET /v1/memories/:id": {
+    path: (f) => `/v1/memories/${f.memoryId}`,
+    agentScope: "memories:read",
+    crossTenant: { path: (f) => `/v1/memories/${f.otherMemoryId}`, status: 404 },
+  },
+  "PATCH /v1/memories/:id": {
+    path: (f) => `/v1/memories/${f.memoryId}`,
+    body: () => ({ importance: 0.9 }),
+    agentScope: "memories:write",
+    crossTenant: { path: (f) => `/v1/memories/${f.otherMemoryId}`, status: 404 },
+  },
+  "GET /v1/memories/:id/history": {
+    path: (f) => `/v1/memories/${f.memoryId}/history`,
+    agentScope: "memories:read",
+    crossTenant: { path: (f) => `/v1/memories/${f.otherMemoryId}/history`, status: 404 },
+  },
+  "DELETE /v1/memories/:id": {
+    path: (f) => `/v1/memories/${f.memoryId}`,
+    agentScope: "memories:write",
+    crossTenant: { path: (f) => `/v1/memories/${f.otherMemoryId}`, status: 404 },
+  },
+};
+
+export const routeName = (r: Pick<RouteRecord, "method" | "url">) => `${r.method} ${r.url}`;
+
+/** Builds two tenants with keys and a memory each. */
+export async function buildFixture(s: TestServer): Promise<Fixture> {
+  const tenantId = await s.createTenant();
+  const otherTenantId = await s.createTenant();
+  const { key } = await s.createKey(tenantId);
+  const { id: keyId } = await s.createKey(tenantId, { agent: "spare" });
+  const { key: adminKey } = await s.createKey(tenantId, { scopes: ["tenant:admin"] });
+  const { key: otherKey, id: otherKeyId } = await s.createKey(otherTenantId);
+  const memoryId = (await s.storeMemory(key, { content: "own memory" })).id;
+  const otherMemoryId = (await s.storeMemory(otherKey, { content: "other tenant memory" })).id;
+  return { tenantId, otherTenantId, memoryId, otherMemoryId, keyId, otherKeyId, key, adminKey };
+}
+
+/** The credential that a sample's route accepts as its rightful caller. */
+export function rightfulKey(s: TestServer, f: Fixture, sample: Sample): string {
+  if (sample.agentScope === null) return s.adminKey;
+  return sample.agentScope === "tenant:admin" ? f.adminKey : f.key;
+}
+
+export async function expectUnauthenticated(
+  s: TestServer,
+  method: string,
+  path: string,
+  req: { key?: string | null; headers?: Record<string, string> },
+  code: string,
+) {
+  const res = await s.request(method, path, { ...req, body: method === "GET" ? undefined : {} });
+  assert.equal(res.status, 401, `${method} ${path}: ${res.text}`);
+  assert.equal(errorCode(res), code, `${method} ${path}`);
+  assert.match(res.headers.get("www-authenticate") ?? "", /^Bearer realm="hypha"/);
+  assert.ok((res.body as { error: { requestId: string } }).error.requestId);
+}
