@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { PiiType } from "./guardrails.schemas.ts";
+import { detectInjection, injectionScore } from "./injection.ts";
 import { detectPii } from "./pii.ts";
 
 /**
@@ -80,4 +81,104 @@ export function scorePii(items: readonly PresidioItem[]): TypeScore[] {
     precision: c.tp + c.fp === 0 ? 1 : c.tp / (c.tp + c.fp),
     recall: c.tp + c.fn === 0 ? 1 : c.tp / (c.tp + c.fn),
   }));
+}
+
+// ---------------------------------------------------------------- prompt injection (BIPIA)
+
+export type EmbedPosition = "prepend" | "middle" | "append";
+export const EMBED_POSITIONS: readonly EmbedPosition[] = ["prepend", "middle", "append"];
+
+export type Bipia = { attacks: { category: string; text: string }[]; emails: string[] };
+
+export function loadBipia(dir = resolve(DATA_DIR, "prompt-injection/bipia")): Bipia {
+  const byCategory = JSON.parse(readFileSync(resolve(dir, "text_attack_test.json"), "utf8")) as Record<
+    string,
+    string[]
+  >;
+  const attacks = Object.entries(byCategory).flatMap(([category, list]) =>
+    list.map((text) => ({ category, text })),
+  );
+  const emails = readFileSync(resolve(dir, "email_test.jsonl"), "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => (JSON.parse(l) as { context: string }).context);
+  return { attacks, emails };
+}
+
+/**
+ * Puts an attack into a benign email the way an attacker controlling part of a delivery would:
+ * `prepend` — the attack, a line break, the email; `append` — the email, a line break, the attack;
+ * `middle` — the attack, followed by a space, inserted at the sentence or line boundary closest to
+ * the middle of the email (after `.`, `!` or `?` plus whitespace, or after a line break), or
+ * appended on its own line when the email has no inner boundary.
+ */
+export function embedAttack(email: string, attack: string, position: EmbedPosition): string {
+  if (position === "prepend") return `${attack}\n${email}`;
+  if (position === "append") return `${email}\n${attack}`;
+  const mid = email.length / 2;
+  let best = -1;
+  for (const m of email.matchAll(/[.!?]\s+|\n/g)) {
+    const at = m.index + m[0].length;
+    if (at >= email.length) continue;
+    if (best < 0 || Math.abs(at - mid) < Math.abs(best - mid)) best = at;
+  }
+  if (best < 0) return `${email}\n${attack}`;
+  return `${email.slice(0, best)}${attack} ${email.slice(best)}`;
+}
+
+export type InjectionScore = {
+  threshold: number;
+  trials: number;
+  detected: number;
+  detectionRate: number;
+  byPosition: Record<EmbedPosition, number>;
+  byCategory: { category: string; rate: number }[];
+  benign: number;
+  falsePositives: number;
+  falsePositiveRate: number;
+};
+
+/**
+ * Detection = some injection finding at or above `threshold` (what the inbound injection check of
+ * the guardrails does with no judge). Every attack is embedded into every benign email at every
+ * position; the false-positive rate is over the benign emails alone.
+ */
+export function scoreInjection(data: Bipia, threshold = 0.5): InjectionScore {
+  const hit = (text: string) => injectionScore(detectInjection(text)) >= threshold;
+  const byPosition: Record<EmbedPosition, number> = { prepend: 0, middle: 0, append: 0 };
+  const perCategory = new Map<string, { hit: number; total: number }>();
+  let detected = 0;
+  let trials = 0;
+  for (const attack of data.attacks) {
+    const cat = perCategory.get(attack.category) ?? { hit: 0, total: 0 };
+    perCategory.set(attack.category, cat);
+    for (const email of data.emails) {
+      for (const position of EMBED_POSITIONS) {
+        trials++;
+        cat.total++;
+        if (hit(embedAttack(email, attack.text, position))) {
+          detected++;
+          cat.hit++;
+          byPosition[position]++;
+        }
+      }
+    }
+  }
+  const perPositionTrials = data.attacks.length * data.emails.length;
+  const falsePositives = data.emails.filter(hit).length;
+  return {
+    threshold,
+    trials,
+    detected,
+    detectionRate: trials === 0 ? 0 : detected / trials,
+    byPosition: {
+      prepend: byPosition.prepend / perPositionTrials,
+      middle: byPosition.middle / perPositionTrials,
+      append: byPosition.append / perPositionTrials,
+    },
+    byCategory: [...perCategory].map(([category, c]) => ({ category, rate: c.hit / c.total })),
+    benign: data.emails.length,
+    falsePositives,
+    falsePositiveRate: data.emails.length === 0 ? 0 : falsePositives / data.emails.length,
+  };
 }

@@ -278,7 +278,7 @@ function findSsns(text: string, out: PiiFinding[]): void {
 
 const IPV4 = /(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d]|\.\d)/g;
 const IPV6 =
-  /(?<![\p{L}\p{N}:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\p{L}\p{N}:])/gu;
+  /(?<![\p{L}\p{N}:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?![\p{L}\p{N}:])/gu;
 
 function findIps(text: string, out: PiiFinding[]): void {
   for (const m of text.matchAll(IPV4)) {
@@ -339,12 +339,12 @@ const CUE_NAME = new RegExp(
 const LOWER_CUE_NAME = /\bmy name is[ ]+(\p{Ll}{2,}(?:[ ]\p{Ll}\.?)?[ ]\p{Ll}{2,})(?=[ .,!?]|$)/gu;
 const HEADER_NAME = new RegExp(String.raw`^(${NAME_SEQ})[ \t]*$`, "gmu");
 const SIGNOFF_NAME = new RegExp(
-  String.raw`(?:Regards|Sincerely|Cheers|Thanks|Thank you|Best|Yours)[,!]?[ \t]*\n+[ \t]*(${NAME_SEQ})`,
+  String.raw`(?:[Rr]egards|[Ss]incerely|Cheers|Thanks|Thank you|Best|[Yy]ours(?: truly)?|[Ww]ishes)[,!]?[ \t]*\n+[ \t]*(${NAME_SEQ})`,
   "gu",
 );
 /** Capitalised words that start sentences or label things far more often than they name people. */
 const NOT_NAMES = new Set(
-  "The A An And Or But If In On At To For Of With From By As Is It This That These Those I We You He She They My Our Your His Her Their Please Thanks Thank Hello Hi Dear Yes No Not Here There Date Name Phone Mobile Fax Desk Email E-mail Address Website Personal Info Suite Apt Street Road Avenue Unit Box Office Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August September October November December Team Inc Ltd Sent Subject Regards Sincerely Best Customer Support Service Services Account Card Bank Payment Total Invoice Order Today Tomorrow Yesterday Going Looking Writing Sorry Happy Glad Afraid Sure Just New All Any Some Will Can Could Would Should Mercury"
+  "The A An And Or But If In On At To For Of With From By As Is It This That These Those I We You He She They My Our Your His Her Their Please Thanks Thank Hello Hi Dear Yes No Not Here There Date Name Phone Mobile Fax Desk Email E-mail Address Website Personal Info Suite Apt Street Road Avenue Unit Box Office Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August September October November December Team Inc Ltd Sent Subject Regards Sincerely Best Customer Support Service Services Account Card Bank Payment Total Invoice Order Today Tomorrow Yesterday Going Looking Writing Sorry Happy Glad Afraid Sure Just New All Any Some Will Can Could Would Should"
     .split(" ")
     .map((w) => w.toLowerCase()),
 );
