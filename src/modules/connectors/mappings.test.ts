@@ -107,6 +107,8 @@ describe("sanitising", () => {
     assert.ok(capped.endsWith("…"));
     assert.ok(!/[\uD800-\uDBFF]…$/.test(capped));
     assert.equal(capContent("a\u0000b\r\nc\u001b", 100), "ab\nc");
+    assert.equal(capContent("😀".repeat(10), 10), "😀".repeat(10), "exactly max code points is kept whole");
+    assert.equal(capContent("a".repeat(25), 10), `${"a".repeat(9)}…`);
   });
 });
 

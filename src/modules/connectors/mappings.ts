@@ -84,8 +84,12 @@ export function capContent(raw: string, maxChars: number): string {
     // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
     .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, "")
     .trim();
-  const chars = Array.from(cleaned);
-  return chars.length <= maxChars ? cleaned : `${chars.slice(0, maxChars - 1).join("")}…`;
+  // UTF-16 length bounds the code-point count from above, so short text needs no splitting; long text
+  // only needs its first 2×max units examined (max code points take at most that many).
+  if (cleaned.length <= maxChars) return cleaned;
+  const head = Array.from(cleaned.slice(0, maxChars * 2));
+  if (head.length <= maxChars && cleaned.length <= maxChars * 2) return cleaned;
+  return `${head.slice(0, maxChars - 1).join("")}…`;
 }
 
 function metadataString(value: string): string {
