@@ -4,7 +4,10 @@ import type { Config } from "./lib/config.ts";
 import { createLogger, type Logger } from "./lib/logger.ts";
 import { constantTimeEqual } from "./lib/secrets.ts";
 import { auditMigrations } from "./modules/audit/audit.migrations.ts";
-import { appendAuditEvent } from "./modules/audit/audit.store.ts";
+import { registerAuditRoutes } from "./modules/audit/audit.routes.ts";
+import { createAuditService } from "./modules/audit/audit.service.ts";
+import { createAuditTrail, createAuthFailureAudit } from "./modules/audit/audit.trail.ts";
+import { loadCheckpointKey } from "./modules/audit/checkpoint-key.ts";
 import { registerHealthRoutes } from "./modules/health/health.routes.ts";
 import { keysMigrations } from "./modules/keys/keys.migrations.ts";
 import { registerKeyRoutes } from "./modules/keys/keys.routes.ts";
@@ -12,9 +15,12 @@ import { createKeysService } from "./modules/keys/keys.service.ts";
 import { memoriesMigrations } from "./modules/memories/memories.migrations.ts";
 import { registerMemoryRoutes } from "./modules/memories/memories.routes.ts";
 import { createMemoriesService } from "./modules/memories/memories.service.ts";
+import { tenantKeysMigrations } from "./modules/tenant-keys/tenant-keys.migrations.ts";
+import { INSTANCE_CHAIN, openTenantKeys } from "./modules/tenant-keys/tenant-keys.service.ts";
 import { tenantsMigrations } from "./modules/tenants/tenants.migrations.ts";
 import { registerTenantRoutes } from "./modules/tenants/tenants.routes.ts";
 import { createTenantsService } from "./modules/tenants/tenants.service.ts";
+import { createVault } from "./modules/vault/vault.ts";
 import type { Actor } from "./platform/auth/actor.ts";
 import { loadAdminKey, prepareDataDir } from "./platform/bootstrap.ts";
 import { registerPlatformRoutes } from "./platform/http/docs.routes.ts";
@@ -26,7 +32,12 @@ import { openSqliteStorage } from "./platform/storage/sqlite.ts";
 
 /** Every module's migrations, in dependency order. */
 export const MIGRATIONS: MigrationSet = {
-  control: [...tenantsMigrations.control, ...keysMigrations.control, ...auditMigrations.control],
+  control: [
+    ...tenantsMigrations.control,
+    ...keysMigrations.control,
+    ...auditMigrations.control,
+    ...tenantKeysMigrations.control,
+  ],
   tenant: [...keysMigrations.tenant, ...memoriesMigrations.tenant, ...auditMigrations.tenant],
 };
 
@@ -50,16 +61,59 @@ export async function createApp(opts: AppOptions) {
   const storage = openSqliteStorage(config.dataDir, MIGRATIONS);
   await storage.init();
 
+  const tenantKeys = await openTenantKeys({
+    storage,
+    clock,
+    source: { dataDir: config.dataDir, masterKey: config.masterKey, masterKeyFile: config.masterKeyFile },
+  });
+  await tenantKeys.ensure(INSTANCE_CHAIN);
+  // Cached before any control transaction needs it (it must not read the control database inside one).
+  await tenantKeys.auditKey(INSTANCE_CHAIN);
+  for (const { id } of await storage.control.all<{ id: string }>("SELECT id FROM tenants")) {
+    await tenantKeys.ensure(id);
+  }
+  const trail = createAuditTrail({
+    storage,
+    clock,
+    logger,
+    dataDir: config.dataDir,
+    auditKey: tenantKeys.auditKey,
+    checkpointKey: loadCheckpointKey(secretsDir),
+  });
+  const authFailures = createAuthFailureAudit({ append: trail.append, storage, clock });
+
   const metrics = createMetrics();
-  const tenants = createTenantsService({ storage, clock });
-  const keys = createKeysService({ storage, clock, tenants });
+  const vault = createVault({
+    dataDir: config.dataDir,
+    cipher: tenantKeys.cipher,
+    modes: async (tenantId) => {
+      const row = await tenants.requireActive(tenantId);
+      return { encryption: row.encryption, storage: row.storage };
+    },
+  });
+  const tenants = createTenantsService({
+    storage,
+    clock,
+    audit: trail.append,
+    provisionKey: tenantKeys.provision,
+    shredKey: tenantKeys.shred,
+    afterDelete: async (tenantId) => {
+      tenantKeys.forget(tenantId);
+      vault.forget(tenantId);
+      trail.forget(tenantId);
+    },
+  });
+  const keys = createKeysService({ storage, clock, tenants, audit: trail.append });
   const memories = createMemoriesService({
     storage,
     clock,
     metrics,
     maxContentBytes: config.maxContentBytes,
     halfLifeDays: config.recallHalfLifeDays,
+    audit: trail.append,
+    vault,
   });
+  const audit = createAuditService({ trail, clock, requireTenant: tenants.requireActive });
 
   const verifyCredential: CredentialVerifier = async (secret, origin) => {
     if (adminKey.verify(secret)) {
@@ -83,6 +137,10 @@ export async function createApp(opts: AppOptions) {
     bodyLimitBytes: config.bodyLimitBytes,
     onDenied: async (req, err) => {
       const actor = req.actor;
+      if (err.status === 401) {
+        await authFailures.record(req.origin, err.code, req.routeOptions.url ?? "unmatched");
+        return;
+      }
       const event = {
         actor: actor ?? { type: "anonymous" as const, id: "anonymous" },
         action: "access.denied" as const,
@@ -92,12 +150,10 @@ export async function createApp(opts: AppOptions) {
       };
       if (actor?.type === "agent") {
         const db = await storage.tenant(actor.tenantId);
-        await db.transaction((tx) =>
-          appendAuditEvent(tx, { ...event, tenantId: actor.tenantId }, clock.now()),
-        );
+        await db.transaction((tx) => trail.append(tx, { ...event, tenantId: actor.tenantId }, clock.now()));
       } else {
         await storage.control.transaction((tx) =>
-          appendAuditEvent(tx, { ...event, tenantId: null }, clock.now()),
+          trail.append(tx, { ...event, tenantId: null }, clock.now()),
         );
       }
     },
@@ -108,6 +164,7 @@ export async function createApp(opts: AppOptions) {
   registerTenantRoutes(app, tenants);
   registerKeyRoutes(app, keys);
   registerMemoryRoutes(app, memories);
+  registerAuditRoutes(app, audit);
 
   const sweeper = {
     async runOnce(): Promise<number> {
@@ -131,7 +188,7 @@ export async function createApp(opts: AppOptions) {
     app,
     storage,
     logger,
-    services: { tenants, keys, memories },
+    services: { tenants, keys, memories, audit, tenantKeys, trail },
     sweeper,
     /** The admin key, when this start generated it (print once). */
     generatedAdminKey: adminKey.generated,
@@ -144,6 +201,8 @@ export async function createApp(opts: AppOptions) {
     async close() {
       if (timer) clearInterval(timer);
       await app.close();
+      await authFailures.flush();
+      await trail.flush();
       await storage.close();
     },
   };

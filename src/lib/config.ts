@@ -25,6 +25,9 @@ export const configSchema = z
     maxContentBytes: intFromString(16, 1024 * 1024).default(32 * 1024),
     sweepIntervalSeconds: intFromString(1, 60).default(30),
     recallHalfLifeDays: z.coerce.number().positive().max(36500).default(30),
+    /** The master key (base64, or `<version>:<base64>,…` during a rotation); else a keyring file. */
+    masterKey: z.string().min(1).max(10_000).optional(),
+    masterKeyFile: z.string().min(1).max(4096).optional(),
   })
   .strict();
 
@@ -43,6 +46,8 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_MAX_CONTENT_BYTES: "maxContentBytes",
   HYPHA_SWEEP_INTERVAL_SECONDS: "sweepIntervalSeconds",
   HYPHA_RECALL_HALF_LIFE_DAYS: "recallHalfLifeDays",
+  HYPHA_MASTER_KEY: "masterKey",
+  HYPHA_MASTER_KEY_FILE: "masterKeyFile",
 };
 
 export class ConfigError extends Error {

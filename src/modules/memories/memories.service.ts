@@ -11,7 +11,8 @@ import {
 import type { Metrics } from "../../platform/http/metrics.ts";
 import type { Storage } from "../../platform/storage/port.ts";
 import type { AuditAction } from "../audit/audit.schemas.ts";
-import { appendAuditEvent } from "../audit/audit.store.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
+import type { RowCodec } from "../vault/row-codec.ts";
 import {
   type BulkDelete,
   type ListQuery,
@@ -32,7 +33,30 @@ export type MemoriesDeps = {
   metrics: Metrics;
   maxContentBytes: number;
   halfLifeDays: number;
+  audit: AuditSink;
+  vault: MemoryVault;
 };
+
+/** How a tenant's rows are stored, and what must follow a committed change (the markdown mirror). */
+export type MemoryVault = {
+  codec(tenantId: string): Promise<RowCodec>;
+  written(tenantId: string, memories: readonly Memory[]): Promise<void>;
+  removed(tenantId: string, ids: readonly string[]): Promise<void>;
+};
+
+/** Tag and entity filters in their stored form; metadata on blind labels when the rows are sealed. */
+function storedFilters(codec: RowCodec, f: Filters): Filters {
+  const out: Filters = {
+    ...f,
+    tags: f.tags?.map((v) => codec.label("tag", v)),
+    entities: f.entities?.map((v) => codec.label("entity", v)),
+  };
+  if (codec.encrypted && f.metadata) {
+    out.metadataLabels = Object.entries(f.metadata).map(([k, v]) => codec.metaLabel(k, v));
+    out.metadata = undefined;
+  }
+  return out;
+}
 
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : null);
 const AUDIT_TARGETS_MAX = 100;
@@ -62,14 +86,14 @@ export function createMemoriesService(deps: MemoriesDeps) {
   });
 
   const audit = (
-    tx: Parameters<typeof appendAuditEvent>[0],
+    tx: Parameters<AuditSink>[0],
     actor: AgentActor,
     action: AuditAction,
     targetIds: string[],
     now: number,
     details?: Record<string, unknown>,
   ) =>
-    appendAuditEvent(
+    deps.audit(
       tx,
       {
         tenantId: actor.tenantId,
@@ -124,9 +148,13 @@ export function createMemoriesService(deps: MemoriesDeps) {
         buildRow(agent, input, now, inputs.length > 1 ? `body.memories.${i}` : "body"),
       );
       const db = await storage.tenant(agent.tenantId);
+      const codec = await deps.vault.codec(agent.tenantId);
       const stored = await db.transaction(async (tx) => {
         const out: MemoryRow[] = [];
-        for (const row of rows) out.push({ ...row, seq: await memoriesStore.insert(tx, row) });
+        for (const row of rows) {
+          const sealed = codec.seal(row);
+          out.push({ ...row, seq: await memoriesStore.insert(tx, sealed.row, sealed.index) });
+        }
         await audit(
           tx,
           agent,
@@ -138,7 +166,9 @@ export function createMemoriesService(deps: MemoriesDeps) {
         return out;
       });
       metrics.memoriesStored.inc(stored.length);
-      return stored.map(toMemory);
+      const memories = stored.map(toMemory);
+      await deps.vault.written(agent.tenantId, memories);
+      return memories;
     },
 
     async get(actor: Actor, id: string): Promise<Memory> {
@@ -146,11 +176,12 @@ export function createMemoriesService(deps: MemoriesDeps) {
       const agent = requireAgent(actor);
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
+      const codec = await deps.vault.codec(agent.tenantId);
       return db.transaction(async (tx) => {
         const row = await memoriesStore.get(tx, visibility(agent, now), id);
         if (!row) throw new AppError("NOT_FOUND", "memory not found");
         await audit(tx, agent, "memory.read", [id], now);
-        return toMemory(row);
+        return toMemory(codec.open(row));
       });
     },
 
@@ -168,9 +199,16 @@ export function createMemoriesService(deps: MemoriesDeps) {
         createdBefore: ms(q.created_before) ?? undefined,
       };
       const db = await storage.tenant(agent.tenantId);
+      const codec = await deps.vault.codec(agent.tenantId);
       return db.transaction(async (tx) => {
-        const rows = await memoriesStore.list(tx, visibility(agent, now), filters, q.cursor, q.limit + 1);
-        const items = rows.slice(0, q.limit).map(toMemory);
+        const rows = await memoriesStore.list(
+          tx,
+          visibility(agent, now),
+          storedFilters(codec, filters),
+          q.cursor,
+          q.limit + 1,
+        );
+        const items = rows.slice(0, q.limit).map((r) => toMemory(codec.open(r)));
         await audit(
           tx,
           agent,
@@ -190,9 +228,11 @@ export function createMemoriesService(deps: MemoriesDeps) {
       if (patch.content !== undefined) checkContent(patch.content, "body.content");
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
+      const codec = await deps.vault.codec(agent.tenantId);
       const row = await db.transaction(async (tx) => {
-        const current = await memoriesStore.get(tx, visibility(agent, now), id);
-        if (!current) throw new AppError("NOT_FOUND", "memory not found");
+        const found = await memoriesStore.get(tx, visibility(agent, now), id);
+        if (!found) throw new AppError("NOT_FOUND", "memory not found");
+        const current = codec.open(found);
         const expiresAt =
           patch.ttl_seconds !== undefined
             ? now + patch.ttl_seconds * 1000
@@ -222,12 +262,15 @@ export function createMemoriesService(deps: MemoriesDeps) {
           is_current: 1,
         };
         await memoriesStore.retire(tx, current.seq);
-        const seq = await memoriesStore.insert(tx, next);
+        const sealed = codec.seal(next);
+        const seq = await memoriesStore.insert(tx, sealed.row, sealed.index);
         await audit(tx, agent, "memory.updated", [id], now, { version: next.version });
         return { ...next, seq };
       });
       metrics.memoriesStored.inc();
-      return toMemory(row);
+      const memory = toMemory(row);
+      await deps.vault.written(agent.tenantId, [memory]);
+      return memory;
     },
 
     async history(actor: Actor, id: string): Promise<Memory[]> {
@@ -235,11 +278,12 @@ export function createMemoriesService(deps: MemoriesDeps) {
       const agent = requireAgent(actor);
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
+      const codec = await deps.vault.codec(agent.tenantId);
       return db.transaction(async (tx) => {
         const rows = await memoriesStore.history(tx, visibility(agent, now), id);
         if (rows.length === 0) throw new AppError("NOT_FOUND", "memory not found");
         await audit(tx, agent, "memory.history_read", [id], now);
-        return rows.map(toMemory);
+        return rows.map((r) => toMemory(codec.open(r)));
       });
     },
 
@@ -257,6 +301,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
         return n;
       });
       indexDirty.add(agent.tenantId);
+      await deps.vault.removed(agent.tenantId, [id]);
       return { deleted };
     },
 
@@ -269,17 +314,20 @@ export function createMemoriesService(deps: MemoriesDeps) {
       const agent = requireAgent(actor);
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
+      const codec = await deps.vault.codec(agent.tenantId);
       const sel =
         "ids" in selector
           ? { ids: selector.ids }
           : "entity" in selector
-            ? { entity: selector.entity }
+            ? { entity: codec.label("entity", selector.entity) }
             : {
                 createdAfter: Date.parse(selector.created_after),
                 createdBefore: Date.parse(selector.created_before),
               };
+      let removedIds: string[] = [];
       const deleted = await db.transaction(async (tx) => {
         const ids = await memoriesStore.idsForDelete(tx, visibility(agent, now), sel);
+        removedIds = ids;
         const n = await memoriesStore.hardDelete(tx, agent.tenantId, ids);
         await audit(tx, agent, "memory.bulk_deleted", ids, now, {
           count: n,
@@ -289,6 +337,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
         return n;
       });
       if (deleted > 0) await db.compact();
+      await deps.vault.removed(agent.tenantId, removedIds);
       return { deleted };
     },
 
@@ -315,10 +364,13 @@ export function createMemoriesService(deps: MemoriesDeps) {
       const terms = queryTerms(input.query);
       const candidates = Math.min(500, Math.max(50, input.k * 8));
       const db = await storage.tenant(agent.tenantId);
+      const codec = await deps.vault.codec(agent.tenantId);
+      const stored = storedFilters(codec, filters);
       return db.transaction(async (tx) => {
-        const rows: (MemoryRow & { bm25: number })[] = terms.length
-          ? await memoriesStore.search(tx, vis, filters, ftsQuery(terms), candidates)
-          : (await memoriesStore.recent(tx, vis, filters, candidates)).map((r) => ({ ...r, bm25: 0 }));
+        const found: (MemoryRow & { bm25: number })[] = terms.length
+          ? await memoriesStore.search(tx, vis, stored, ftsQuery(codec.queryTokens(terms)), candidates)
+          : (await memoriesStore.recent(tx, vis, stored, candidates)).map((r) => ({ ...r, bm25: 0 }));
+        const rows = found.map((r) => codec.open(r));
         const maxBm25 = rows.reduce((m, r) => Math.max(m, r.bm25), 0);
         const ranked = rows
           .map((row) => {
@@ -394,12 +446,13 @@ export function createMemoriesService(deps: MemoriesDeps) {
       );
       const filters: Filters = { namespaces: q.namespace ? [q.namespace] : undefined };
       const vis = visibility(agent, now);
+      const codec = await deps.vault.codec(agent.tenantId);
       async function* lines() {
         let after = q.cursor ?? "";
         for (;;) {
           const rows = await memoriesStore.exportPage(db, vis, filters, after, 500, q.includeHistory);
           if (rows.length === 0) return;
-          for (const row of rows) yield `${JSON.stringify(toMemory(row))}\n`;
+          for (const row of rows) yield `${JSON.stringify(toMemory(codec.open(row)))}\n`;
           after = rows.at(-1)?.id ?? after;
         }
       }
@@ -415,9 +468,9 @@ export function createMemoriesService(deps: MemoriesDeps) {
         for (;;) {
           const n = await db.transaction(async (tx) => {
             const ids = await memoriesStore.expiredIds(tx, tenantId, now, 500);
-            if (ids.length === 0) return 0;
+            if (ids.length === 0) return { count: 0, ids };
             const count = await memoriesStore.hardDelete(tx, tenantId, ids);
-            await appendAuditEvent(
+            await deps.audit(
               tx,
               {
                 tenantId,
@@ -428,10 +481,11 @@ export function createMemoriesService(deps: MemoriesDeps) {
               },
               now,
             );
-            return count;
+            return { count, ids };
           });
-          if (n === 0) break;
-          purged += n;
+          if (n.count === 0) break;
+          await deps.vault.removed(tenantId, n.ids);
+          purged += n.count;
           indexDirty.add(tenantId);
         }
         if (indexDirty.delete(tenantId)) {

@@ -1,4 +1,5 @@
 import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
+import { type IndexEntry, plainIndex } from "../vault/row-codec.ts";
 import type { MemoryRow } from "./memories.schemas.ts";
 
 /**
@@ -41,6 +42,8 @@ export type Filters = {
   tags?: readonly string[] | undefined;
   entities?: readonly string[] | undefined;
   metadata?: Record<string, string | number | boolean | null> | undefined;
+  /** Encrypted tenants filter metadata on blind labels (kind 'meta') instead of the JSON column. */
+  metadataLabels?: readonly string[] | undefined;
   createdAfter?: number | undefined;
   createdBefore?: number | undefined;
   validAt?: number | undefined;
@@ -72,6 +75,12 @@ function filterClause(f: Filters, alias = "m"): { sql: string; params: SqlValue[
     parts.push(`json_extract(${alias}.metadata, ?) IS ?`);
     params.push(`$.${key}`, typeof value === "boolean" ? (value ? 1 : 0) : value);
   }
+  for (const label of f.metadataLabels ?? []) {
+    parts.push(
+      `EXISTS (SELECT 1 FROM memory_labels l WHERE l.seq = ${alias}.seq AND l.kind = 'meta' AND l.value = ?)`,
+    );
+    params.push(label);
+  }
   if (f.createdAfter !== undefined) {
     parts.push(`${alias}.created_at >= ?`);
     params.push(f.createdAfter);
@@ -90,20 +99,19 @@ function filterClause(f: Filters, alias = "m"): { sql: string; params: SqlValue[
 
 export type NewRow = Omit<MemoryRow, "seq">;
 
-async function indexRow(tx: SqlExecutor, seq: number, row: NewRow) {
-  const tags = JSON.parse(row.tags) as string[];
-  const entities = JSON.parse(row.entities) as string[];
+async function indexRow(tx: SqlExecutor, seq: number, index: IndexEntry) {
   await tx.run("INSERT INTO memories_fts (rowid, content, tags, entities) VALUES (?, ?, ?, ?)", [
     seq,
-    row.content,
-    tags.join(" "),
-    entities.join(" "),
+    index.content,
+    index.tags,
+    index.entities,
   ]);
-  for (const tag of new Set(tags)) {
-    await tx.run("INSERT INTO memory_labels (seq, kind, value) VALUES (?, 'tag', ?)", [seq, tag]);
-  }
-  for (const entity of new Set(entities)) {
-    await tx.run("INSERT INTO memory_labels (seq, kind, value) VALUES (?, 'entity', ?)", [seq, entity]);
+  for (const label of index.labels) {
+    await tx.run("INSERT OR IGNORE INTO memory_labels (seq, kind, value) VALUES (?, ?, ?)", [
+      seq,
+      label.kind,
+      label.value,
+    ]);
   }
 }
 
@@ -127,7 +135,8 @@ async function hardDelete(tx: SqlExecutor, tenantId: string, ids: readonly strin
 }
 
 export const memoriesStore = {
-  async insert(tx: SqlExecutor, row: NewRow): Promise<number> {
+  /** Inserts a row as stored (sealed for encrypted tenants) with its index entry. */
+  async insert(tx: SqlExecutor, row: NewRow, index: IndexEntry = plainIndex(row)): Promise<number> {
     const r = await tx.get<{ seq: number }>(
       `INSERT INTO memories (id, version, tenant_id, namespace, type, content, tags, entities, metadata,
          importance, agent, key_id, created_at, updated_at, expires_at, valid_from, valid_to, is_current)
@@ -154,7 +163,7 @@ export const memoriesStore = {
       ],
     );
     if (!r) throw new Error("insert returned no row");
-    if (row.is_current === 1) await indexRow(tx, r.seq, row);
+    if (row.is_current === 1) await indexRow(tx, r.seq, index);
     return r.seq;
   },
 

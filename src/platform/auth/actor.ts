@@ -1,13 +1,14 @@
 import { AppError } from "../../lib/errors.ts";
 
 /** Scopes an agent key can carry. */
-export const SCOPES = ["memories:read", "memories:write", "tenant:admin"] as const;
+export const SCOPES = ["memories:read", "memories:write", "tenant:admin", "audit:read"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The typed vocabulary of actions a service checks before it does anything. */
 export const ACTIONS = {
   "tenants:create": "instance",
   "tenants:read": "instance",
+  "tenants:delete": "instance",
   "keys:create": "tenant:admin",
   "keys:read": "tenant:admin",
   "keys:revoke": "tenant:admin",
@@ -16,6 +17,8 @@ export const ACTIONS = {
   "memories:delete": "memories:write",
   "memories:export": "memories:read",
   "metrics:read": "instance",
+  "audit:read": "audit:read",
+  "audit:verify": "audit:read",
 } as const satisfies Record<string, Scope | "instance">;
 export type Action = keyof typeof ACTIONS;
 
@@ -44,7 +47,7 @@ export type AgentActor = Extract<Actor, { type: "agent" }>;
 export function authorize(actor: Actor, action: Action): void {
   const needs = ACTIONS[action];
   if (actor.type === "instance_admin") {
-    if (needs === "instance" || needs === "tenant:admin") return;
+    if (needs === "instance" || needs === "tenant:admin" || needs === "audit:read") return;
     throw new AppError("FORBIDDEN", "the instance admin key cannot act on tenant data; use a tenant key");
   }
   if (needs === "instance") throw new AppError("FORBIDDEN", "this action needs the instance admin key");
