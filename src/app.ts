@@ -20,6 +20,7 @@ import { INSTANCE_CHAIN, openTenantKeys } from "./modules/tenant-keys/tenant-key
 import { tenantsMigrations } from "./modules/tenants/tenants.migrations.ts";
 import { registerTenantRoutes } from "./modules/tenants/tenants.routes.ts";
 import { createTenantsService } from "./modules/tenants/tenants.service.ts";
+import { createVaultFiles } from "./modules/vault/vault.files.ts";
 import { createVault } from "./modules/vault/vault.ts";
 import type { Actor } from "./platform/auth/actor.ts";
 import { loadAdminKey, prepareDataDir } from "./platform/bootstrap.ts";
@@ -114,6 +115,9 @@ export async function createApp(opts: AppOptions) {
     vault,
   });
   const audit = createAuditService({ trail, clock, requireTenant: tenants.requireActive });
+  const vaultFiles = createVaultFiles({ memories, requireTenant: tenants.requireActive });
+  const rotateMaster = (actor: Actor, opts: { retire: boolean }) =>
+    tenantKeys.rotateMaster(actor, opts, trail.append);
 
   const verifyCredential: CredentialVerifier = async (secret, origin) => {
     if (adminKey.verify(secret)) {
@@ -188,7 +192,7 @@ export async function createApp(opts: AppOptions) {
     app,
     storage,
     logger,
-    services: { tenants, keys, memories, audit, tenantKeys, trail },
+    services: { tenants, keys, memories, audit, tenantKeys, trail, vaultFiles, rotateMaster },
     sweeper,
     /** The admin key, when this start generated it (print once). */
     generatedAdminKey: adminKey.generated,

@@ -9,6 +9,7 @@ import {
   rmSync,
   statSync,
 } from "node:fs";
+import { dirname } from "node:path";
 import type { Clock } from "../../lib/clock.ts";
 import { AppError } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
@@ -195,7 +196,7 @@ export function createAuditTrail(deps: AuditTrailDeps) {
     for (;;) {
       const rows = await auditStore.after(db, last, PAGE);
       if (rows.length === 0 || dropped.has(chainId)) break;
-      mkdirSync(safeJoin(files.jsonl, ".."), { recursive: true, mode: 0o700 });
+      mkdirSync(dirname(files.jsonl), { recursive: true, mode: 0o700 });
       // Open, append, close per batch: a rotated or truncated file is simply reopened.
       appendFileSync(files.jsonl, rows.map((r) => `${JSON.stringify(toView(r))}\n`).join(""), {
         mode: 0o600,

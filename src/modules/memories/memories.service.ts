@@ -459,6 +459,83 @@ export function createMemoriesService(deps: MemoriesDeps) {
       return lines();
     },
 
+    /** Every current memory of a tenant, decrypted, for the operator's plain-markdown export. */
+    async vaultExport(actor: Actor, tenantId: string): Promise<Memory[]> {
+      authorize(actor, "vault:export");
+      const db = await storage.tenant(tenantId);
+      const codec = await deps.vault.codec(tenantId);
+      const now = clock.now();
+      const vis: Visibility = { tenantId, now, namespaces: null };
+      const out: Memory[] = [];
+      for (let after = ""; ; ) {
+        const rows = await memoriesStore.exportPage(db, vis, {}, after, 500, false);
+        if (rows.length === 0) break;
+        for (const row of rows) out.push(toMemory(codec.open(row)));
+        after = rows.at(-1)?.id ?? after;
+      }
+      await db.transaction((tx) =>
+        deps.audit(
+          tx,
+          { tenantId, actor, action: "vault.exported", origin: actor.origin, details: { count: out.length } },
+          now,
+        ),
+      );
+      return out;
+    },
+
+    /** Stores memories read from a plain-markdown vault, keeping their ids; ids already present are skipped. */
+    async vaultImport(actor: Actor, tenantId: string, items: readonly Memory[]) {
+      authorize(actor, "vault:import");
+      for (const m of items) checkContent(m.content, `${m.id}.content`);
+      const db = await storage.tenant(tenantId);
+      const codec = await deps.vault.codec(tenantId);
+      const now = clock.now();
+      const imported = await db.transaction(async (tx) => {
+        const done: Memory[] = [];
+        for (const m of items) {
+          if (await memoriesStore.exists(tx, tenantId, m.id)) continue;
+          const row: NewRow = {
+            id: m.id,
+            version: m.version,
+            tenant_id: tenantId,
+            namespace: m.namespace,
+            type: m.type,
+            content: m.content,
+            tags: JSON.stringify(m.tags),
+            entities: JSON.stringify(m.entities),
+            metadata: JSON.stringify(m.metadata),
+            importance: m.importance,
+            agent: m.agent,
+            key_id: null,
+            created_at: Date.parse(m.created_at),
+            updated_at: Date.parse(m.updated_at),
+            expires_at: ms(m.expires_at),
+            valid_from: ms(m.valid_from),
+            valid_to: ms(m.valid_to),
+            is_current: 1,
+          };
+          const sealed = codec.seal(row);
+          await memoriesStore.insert(tx, sealed.row, sealed.index);
+          done.push(m);
+        }
+        await deps.audit(
+          tx,
+          {
+            tenantId,
+            actor,
+            action: "vault.imported",
+            targetIds: done.slice(0, AUDIT_TARGETS_MAX).map((m) => m.id),
+            origin: actor.origin,
+            details: { count: done.length, skipped: items.length - done.length },
+          },
+          now,
+        );
+        return done;
+      });
+      await deps.vault.written(tenantId, imported);
+      return { imported: imported.length, skipped: items.length - imported.length };
+    },
+
     /** Purges expired memories (every version) and merges indexes with deleted terms. */
     async sweep(tenantIds: readonly string[]): Promise<number> {
       const now = clock.now();

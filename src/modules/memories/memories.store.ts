@@ -235,6 +235,11 @@ export const memoriesStore = {
 
   hardDelete,
 
+  /** True when any version of `id` exists in the tenant, visible or not. */
+  exists: async (db: SqlExecutor, tenantId: string, id: string) =>
+    (await db.get("SELECT 1 AS x FROM memories WHERE tenant_id = ? AND id = ? LIMIT 1", [tenantId, id])) !==
+    undefined,
+
   /** Ids (visible to the caller) matching a GDPR delete selector, over every version. */
   async idsForDelete(
     db: SqlExecutor,

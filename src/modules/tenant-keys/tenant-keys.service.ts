@@ -15,7 +15,9 @@ import {
   writeKeyringFile,
 } from "../../lib/crypto/index.ts";
 import { AppError } from "../../lib/errors.ts";
+import { type Actor, authorize } from "../../platform/auth/actor.ts";
 import type { SqlExecutor, Storage } from "../../platform/storage/port.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
 import { tenantKeysStore } from "./tenant-keys.store.ts";
 
 /** The chain id (and key id) of instance-level audit events, kept in the control database. */
@@ -144,7 +146,8 @@ export async function openTenantKeys(deps: { storage: Storage; clock: Clock; sou
      * meets the new version. With `retire`, versions no record uses any more are then dropped, so backups
      * of the control database taken before the rotation no longer unwrap.
      */
-    async rotateMaster(opts: { retire: boolean }): Promise<RotationReport> {
+    async rotateMaster(actor: Actor, opts: { retire: boolean }, audit: AuditSink): Promise<RotationReport> {
+      authorize(actor, "keys:rotate_master");
       if (loaded.source === "env" || keyringPath === null) {
         throw new AppError(
           "CONFLICT",
@@ -183,6 +186,25 @@ export async function openTenantKeys(deps: { storage: Storage; clock: Clock; sou
         }
         writeKeyringFile(keyringPath, ring);
       }
+      const now = clock.now();
+      await storage.control.transaction((tx) =>
+        audit(
+          tx,
+          {
+            tenantId: null,
+            actor,
+            action: "keys.master_rotated",
+            origin: actor.origin,
+            details: {
+              active_version: report.active_version,
+              rewrapped: report.rewrapped,
+              failed: report.failed.length,
+              retired_versions: report.retired_versions,
+            },
+          },
+          now,
+        ),
+      );
       return report;
     },
 

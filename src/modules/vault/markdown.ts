@@ -3,8 +3,8 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
 import { idPattern } from "../../lib/ids.ts";
-import { safeJoin } from "../../lib/names.ts";
-import { type Memory, memorySchema } from "../memories/memories.schemas.ts";
+import { labelSchema, memoryTypeSchema, namespaceSchema, safeJoin } from "../../lib/names.ts";
+import { type Memory, memorySchema, metadataSchema } from "../memories/memories.schemas.ts";
 
 /**
  * The plain-markdown layout of a vault: one `<memory id>.md` per current memory, YAML front matter
@@ -17,6 +17,18 @@ export function toMarkdown(m: Memory): string {
 
 const frontSchema = memorySchema.omit({ content: true, is_current: true }).extend({
   id: z.string().regex(idPattern("memory")),
+  version: z.number().int().min(1),
+  namespace: namespaceSchema,
+  type: memoryTypeSchema,
+  tags: z.array(labelSchema).max(32),
+  entities: z.array(labelSchema).max(32),
+  metadata: metadataSchema,
+  importance: z.number().min(0).max(1),
+  created_at: z.iso.datetime({ offset: true }),
+  updated_at: z.iso.datetime({ offset: true }),
+  expires_at: z.iso.datetime({ offset: true }).nullable(),
+  valid_from: z.iso.datetime({ offset: true }).nullable(),
+  valid_to: z.iso.datetime({ offset: true }).nullable(),
 });
 
 export type MarkdownParse = { ok: true; memory: Memory } | { ok: false; message: string };
