@@ -92,7 +92,7 @@ describe("encryption at rest", () => {
     const plain = await tenant({ encryption: "none" });
     await s.storeMemory(plain.key, { content: `The ${w0} plan`, tags: [w1] });
     const plainFiles = filesOf(join(s.dataDir, "vaults", plain.id));
-    assert.ok(plainFiles.some((b) => b.includes(w0)));
+    assert.ok(plainFiles.some((b) => b.includes(w0 ?? "")));
   });
 
   test("search on an encrypted tenant: stemming, BM25 order, tag, entity and metadata filters match a plaintext tenant", async () => {
