@@ -370,7 +370,8 @@ export function createMemoriesService(deps: MemoriesDeps) {
         const found: (MemoryRow & { bm25: number })[] = terms.length
           ? await memoriesStore.search(tx, vis, stored, ftsQuery(codec.queryTokens(terms)), candidates)
           : (await memoriesStore.recent(tx, vis, stored, candidates)).map((r) => ({ ...r, bm25: 0 }));
-        const rows = found.map((r) => codec.open(r));
+        // Ranking reads plaintext columns only; just the returned memories are decrypted.
+        const rows = found;
         const maxBm25 = rows.reduce((m, r) => Math.max(m, r.bm25), 0);
         const ranked = rows
           .map((row) => {
@@ -384,7 +385,8 @@ export function createMemoriesService(deps: MemoriesDeps) {
             return { row, score, relevance, recency };
           })
           .sort((a, b) => b.score - a.score || (a.row.id < b.row.id ? 1 : -1))
-          .slice(0, input.k);
+          .slice(0, input.k)
+          .map((r) => ({ ...r, row: codec.open(r.row) }));
         const { context, included, tokens } = formatContext(
           ranked.map(({ row }) => ({
             id: row.id,
