@@ -35,7 +35,11 @@ export const SAMPLES: Record<string, Sample> = {
   "GET /openapi.json": { path: () => "/openapi.json", agentScope: "any" },
   "GET /docs": { path: () => "/docs", agentScope: "any" },
   "GET /metrics": { path: () => "/metrics", agentScope: null },
-  "POST /v1/tenants": { path: () => "/v1/tenants", body: () => ({ name: `n${Math.random()}`.replace(".", "") }), agentScope: null },
+  "POST /v1/tenants": {
+    path: () => "/v1/tenants",
+    body: () => ({ name: `n${Math.random()}`.replace(".", "") }),
+    agentScope: null,
+  },
   "GET /v1/tenants": { path: () => "/v1/tenants", agentScope: null },
   "GET /v1/tenants/:tenant_id": {
     path: (f) => `/v1/tenants/${f.tenantId}`,
