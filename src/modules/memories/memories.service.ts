@@ -313,26 +313,34 @@ export function createMemoriesService(deps: MemoriesDeps) {
         validAt: ms(input.valid_at) ?? undefined,
       };
       const terms = queryTerms(input.query);
-      const candidates = Math.min(500, Math.max(50, input.k * 8));
+      const pool = Math.min(500, Math.max(50, input.k * 8));
       const db = await storage.tenant(agent.tenantId);
       return db.transaction(async (tx) => {
-        const rows: (MemoryRow & { bm25: number })[] = terms.length
-          ? await memoriesStore.search(tx, vis, filters, ftsQuery(terms), candidates)
-          : (await memoriesStore.recent(tx, vis, filters, candidates)).map((r) => ({ ...r, bm25: 0 }));
-        const maxBm25 = rows.reduce((m, r) => Math.max(m, r.bm25), 0);
-        const ranked = rows
-          .map((row) => {
-            const recency = recencyScore(now - row.updated_at, deps.halfLifeDays);
-            const { score, relevance } = blend({
-              bm25: row.bm25,
-              maxBm25,
-              recency,
-              importance: row.importance,
-            });
-            return { row, score, relevance, recency };
+        const candidates = terms.length
+          ? await memoriesStore.search(tx, vis, filters, ftsQuery(terms), pool)
+          : await memoriesStore.recentCandidates(tx, vis, filters, pool);
+        const maxBm25 = candidates.reduce((m, c) => Math.max(m, c.bm25), 0);
+        const top = candidates
+          .map((c) => {
+            const recency = recencyScore(now - c.updated_at, deps.halfLifeDays);
+            const { score, relevance } = blend({ bm25: c.bm25, maxBm25, recency, importance: c.importance });
+            return { c, score, relevance, recency };
           })
-          .sort((a, b) => b.score - a.score || (a.row.id < b.row.id ? 1 : -1))
+          .sort((a, b) => b.score - a.score || (a.c.id < b.c.id ? 1 : -1))
           .slice(0, input.k);
+        const rowsBySeq = new Map(
+          (
+            await memoriesStore.bySeqs(
+              tx,
+              agent.tenantId,
+              top.map((t) => t.c.seq),
+            )
+          ).map((r) => [r.seq, r]),
+        );
+        const ranked = top.flatMap((t) => {
+          const row = rowsBySeq.get(t.c.seq);
+          return row ? [{ ...t, row, bm25: t.c.bm25 }] : [];
+        });
         const { context, included, tokens } = formatContext(
           ranked.map(({ row }) => ({
             id: row.id,
@@ -354,12 +362,12 @@ export function createMemoriesService(deps: MemoriesDeps) {
         metrics.recalls.inc();
         metrics.memoriesRecalled.inc(ranked.length);
         return {
-          results: ranked.map(({ row, score, relevance, recency }) => ({
+          results: ranked.map(({ row, score, relevance, recency, bm25 }) => ({
             memory: toMemory(row),
             score,
             why: {
               relevance,
-              bm25: Math.round(row.bm25 * 1e4) / 1e4,
+              bm25: Math.round(bm25 * 1e4) / 1e4,
               recency: Math.round(recency * 1e4) / 1e4,
               importance: row.importance,
               matched_terms: matchedTerms(terms, row.content),
