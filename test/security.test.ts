@@ -64,8 +64,10 @@ describe("shared security suite, applied to every route", async () => {
       const res = await s.request(r.method, sample.path(f), {
         key: rightfulKey(s, f, sample),
         body: sample.body?.(f),
+        ...(sample.headers ? { headers: sample.headers } : {}),
       });
-      assert.ok(res.status >= 200 && res.status < 300, `${routeName(r)} → ${res.status} ${res.text.slice(0, 200)}`);
+      const ok = sample.okStatus ? res.status === sample.okStatus : res.status >= 200 && res.status < 300;
+      assert.ok(ok, `${routeName(r)} → ${res.status} ${res.text.slice(0, 200)}`);
     }
     // Put back what the samples consumed (the memory they deleted).
     f.memoryId = (await s.storeMemory(f.key, { content: "own memory again" })).id;
@@ -80,7 +82,7 @@ describe("shared security suite, applied to every route", async () => {
   });
 
   test("malformed credentials → 401, on every route", async () => {
-    const bad = [
+    const bad: Record<string, string>[] = [
       { authorization: "Basic dXNlcjpwYXNz" },
       { authorization: "Bearer" },
       { authorization: "Bearer a b" },
