@@ -220,6 +220,18 @@ describe("MCP over Streamable HTTP (/mcp on the gateway)", () => {
     assert.equal(rest.status, 429);
   });
 
+  test("an MCP response carries the request id and the key's rate-limit headers, like REST", async () => {
+    const res = await s.request("POST", "/mcp", {
+      key: tenant.key,
+      headers: { accept: "application/json, text/event-stream", "x-request-id": "trace-mcp-0001" },
+      body: { jsonrpc: "2.0", id: 1, method: "tools/list" },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("x-request-id"), "trace-mcp-0001");
+    assert.ok(res.headers.get("ratelimit-remaining"));
+    assert.equal((res.body as { result: { tools: unknown[] } }).result.tools.length, 7);
+  });
+
   test("JSON-RPC batches are refused (one rate-limited request carries one message)", async () => {
     const res = await s.request("POST", "/mcp", {
       key: tenant.key,
