@@ -9,6 +9,7 @@ import { registerHealthRoutes } from "./modules/health/health.routes.ts";
 import { keysMigrations } from "./modules/keys/keys.migrations.ts";
 import { registerKeyRoutes } from "./modules/keys/keys.routes.ts";
 import { createKeysService } from "./modules/keys/keys.service.ts";
+import { registerMcpRoutes } from "./modules/mcp/mcp.routes.ts";
 import { memoriesMigrations } from "./modules/memories/memories.migrations.ts";
 import { registerMemoryRoutes } from "./modules/memories/memories.routes.ts";
 import { createMemoriesService } from "./modules/memories/memories.service.ts";
@@ -108,6 +109,7 @@ export async function createApp(opts: AppOptions) {
   registerTenantRoutes(app, tenants);
   registerKeyRoutes(app, keys);
   registerMemoryRoutes(app, memories);
+  registerMcpRoutes(app, { memories, storage, clock });
 
   const sweeper = {
     async runOnce(): Promise<number> {

@@ -23,6 +23,10 @@ export type Sample = {
   body?: (f: Fixture) => unknown;
   /** Which agent key is enough: null when only the instance admin (or a metrics token) may call. */
   agentScope: "any" | "memories:read" | "memories:write" | "tenant:admin" | null;
+  /** Extra headers the rightful request needs (e.g. the Accept header MCP requires). */
+  headers?: Record<string, string>;
+  /** The rightful caller's status when it is not a 2xx (a 405 that names the allowed method). */
+  okStatus?: number;
   /** Same request aimed at the other tenant's object or path, and the status it must get. */
   crossTenant?: { path: (f: Fixture) => string; status: 403 | 404 };
 };
@@ -78,6 +82,7 @@ export const SAMPLES: Record<string, Sample> = {
     body: () => ({ query: "security" }),
     agentScope: "memories:read",
   },
+  "GET /v1/namespaces": { path: () => "/v1/namespaces", agentScope: "memories:read" },
   "GET /v1/memories/export": { path: () => "/v1/memories/export", agentScope: "memories:read" },
   "GET /v1/memories/:id": {
     path: (f) => `/v1/memories/${f.memoryId}`,
@@ -100,6 +105,18 @@ export const SAMPLES: Record<string, Sample> = {
     agentScope: "memories:write",
     crossTenant: { path: (f) => `/v1/memories/${f.otherMemoryId}`, status: 404 },
   },
+  "POST /mcp": {
+    path: () => "/mcp",
+    body: () => ({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "sec", version: "1" } },
+    }),
+    headers: { accept: "application/json, text/event-stream" },
+    agentScope: "any",
+  },
+  "GET /mcp": { path: () => "/mcp", agentScope: "any", okStatus: 405 },
 };
 
 export const routeName = (r: Pick<RouteRecord, "method" | "url">) => `${r.method} ${r.url}`;

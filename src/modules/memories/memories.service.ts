@@ -183,6 +183,14 @@ export function createMemoriesService(deps: MemoriesDeps) {
       });
     },
 
+    /** The namespaces that hold memories the caller can see, with counts (first 1000 by name). */
+    async namespaces(actor: Actor): Promise<{ namespace: string; count: number }[]> {
+      authorize(actor, "memories:read");
+      const agent = requireAgent(actor);
+      const db = await storage.tenant(agent.tenantId);
+      return memoriesStore.namespaces(db, visibility(agent, clock.now()), 1000);
+    },
+
     /** Writes a new version; the previous one stays in history with is_current=false. */
     async update(actor: Actor, id: string, patch: MemoryPatch): Promise<Memory> {
       authorize(actor, "memories:write");

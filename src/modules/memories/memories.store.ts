@@ -209,6 +209,16 @@ export const memoriesStore = {
     );
   },
 
+  /** Namespaces holding visible memories, with how many each holds. */
+  namespaces(db: SqlExecutor, v: Visibility, limit: number) {
+    const vis = visibilityClause(v);
+    return db.all<{ namespace: string; count: number }>(
+      `SELECT m.namespace AS namespace, COUNT(*) AS count FROM memories m WHERE ${vis.sql}
+       GROUP BY m.namespace ORDER BY m.namespace LIMIT ?`,
+      [...vis.params, limit],
+    );
+  },
+
   /**
    * BM25 candidates over the visible, filtered memories. `match` is an FTS5 query of quoted terms.
    * Only the ranking columns are read here; `bySeqs` loads the rows that make the final cut.
