@@ -73,6 +73,7 @@ program
       );
     }
     hypha.startSweeper();
+    hypha.startWorkers();
     const address = await hypha.app.listen({ host: cfg.host, port: cfg.port });
     hypha.logger.info({ address, dataDir: cfg.dataDir }, "hypha listening");
     if (!["127.0.0.1", "::1", "localhost"].includes(cfg.host)) {
