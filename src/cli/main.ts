@@ -5,6 +5,7 @@ import { type Config, ConfigError, loadConfig } from "../lib/config.ts";
 import { newId } from "../lib/ids.ts";
 import { safeJoin } from "../lib/names.ts";
 import type { Actor } from "../platform/auth/actor.ts";
+import { registerConnectorCommands } from "./connector.ts";
 
 const program = new Command()
   .name("hypha")
@@ -280,5 +281,7 @@ program
     for (const line of problems) process.stdout.write(`FAIL  ${line}\n`);
     process.exit(problems.length ? 1 : 0);
   });
+
+registerConnectorCommands(program, { embedded, actor: cliActor, dataOption });
 
 await program.parseAsync(process.argv);
