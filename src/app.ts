@@ -5,6 +5,8 @@ import { createLogger, type Logger } from "./lib/logger.ts";
 import { constantTimeEqual } from "./lib/secrets.ts";
 import { auditMigrations } from "./modules/audit/audit.migrations.ts";
 import { appendAuditEvent } from "./modules/audit/audit.store.ts";
+import { connectorsMigrations } from "./modules/connectors/connectors.migrations.ts";
+import { createConnectorsModule } from "./modules/connectors/connectors.module.ts";
 import { registerHealthRoutes } from "./modules/health/health.routes.ts";
 import { keysMigrations } from "./modules/keys/keys.migrations.ts";
 import { registerKeyRoutes } from "./modules/keys/keys.routes.ts";
@@ -18,6 +20,7 @@ import { registerTenantRoutes } from "./modules/tenants/tenants.routes.ts";
 import { createTenantsService } from "./modules/tenants/tenants.service.ts";
 import type { Actor } from "./platform/auth/actor.ts";
 import { loadAdminKey, prepareDataDir } from "./platform/bootstrap.ts";
+import { createEventBus } from "./platform/events/bus.ts";
 import { registerPlatformRoutes } from "./platform/http/docs.routes.ts";
 import { createMetrics } from "./platform/http/metrics.ts";
 import { createRateLimiter } from "./platform/http/rate-limit.ts";
@@ -28,7 +31,12 @@ import { openSqliteStorage } from "./platform/storage/sqlite.ts";
 /** Every module's migrations, in dependency order. */
 export const MIGRATIONS: MigrationSet = {
   control: [...tenantsMigrations.control, ...keysMigrations.control, ...auditMigrations.control],
-  tenant: [...keysMigrations.tenant, ...memoriesMigrations.tenant, ...auditMigrations.tenant],
+  tenant: [
+    ...keysMigrations.tenant,
+    ...memoriesMigrations.tenant,
+    ...auditMigrations.tenant,
+    ...connectorsMigrations.tenant,
+  ],
 };
 
 export type AppOptions = {
@@ -52,6 +60,10 @@ export async function createApp(opts: AppOptions) {
   await storage.init();
 
   const metrics = createMetrics();
+  const events = createEventBus({
+    clock,
+    onListenerError: (err, event) => logger.error({ err, type: event.type }, "event listener failed"),
+  });
   const tenants = createTenantsService({ storage, clock });
   const keys = createKeysService({ storage, clock, tenants });
   const memories = createMemoriesService({
@@ -60,6 +72,16 @@ export async function createApp(opts: AppOptions) {
     metrics,
     maxContentBytes: config.maxContentBytes,
     halfLifeDays: config.recallHalfLifeDays,
+    events,
+  });
+  const connectors = createConnectorsModule({
+    storage,
+    clock,
+    logger,
+    tenants,
+    events,
+    maxContentBytes: config.maxContentBytes,
+    egressAllow: config.egressAllow,
   });
 
   const verifyCredential: CredentialVerifier = async (secret, origin) => {
@@ -110,6 +132,7 @@ export async function createApp(opts: AppOptions) {
   registerKeyRoutes(app, keys);
   registerMemoryRoutes(app, memories);
   registerMcpRoutes(app, { memories, storage, clock });
+  connectors.registerRoutes(app);
 
   const sweeper = {
     async runOnce(): Promise<number> {
@@ -133,7 +156,8 @@ export async function createApp(opts: AppOptions) {
     app,
     storage,
     logger,
-    services: { tenants, keys, memories },
+    services: { tenants, keys, memories, connectors },
+    events,
     sweeper,
     /** The admin key, when this start generated it (print once). */
     generatedAdminKey: adminKey.generated,
@@ -143,8 +167,13 @@ export async function createApp(opts: AppOptions) {
       }, config.sweepIntervalSeconds * 1000);
       timer.unref();
     },
+    /** Starts the webhook inbox worker and the outbound webhook sender (recovering pending work). */
+    startWorkers() {
+      connectors.start();
+    },
     async close() {
       if (timer) clearInterval(timer);
+      await connectors.stop();
       await app.close();
       await storage.close();
     },

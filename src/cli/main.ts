@@ -6,6 +6,7 @@ import { type Config, ConfigError, loadConfig } from "../lib/config.ts";
 import { newId } from "../lib/ids.ts";
 import { safeJoin } from "../lib/names.ts";
 import type { Actor } from "../platform/auth/actor.ts";
+import { registerConnectorCommands } from "./connector.ts";
 
 const program = new Command()
   .name("hypha")
@@ -74,6 +75,7 @@ program
       );
     }
     hypha.startSweeper();
+    hypha.startWorkers();
     const address = await hypha.app.listen({ host: cfg.host, port: cfg.port });
     hypha.logger.info({ address, dataDir: cfg.dataDir }, "hypha listening");
     if (!["127.0.0.1", "::1", "localhost"].includes(cfg.host)) {
@@ -324,5 +326,7 @@ program
     for (const line of problems) process.stdout.write(`FAIL  ${line}\n`);
     process.exit(problems.length ? 1 : 0);
   });
+
+registerConnectorCommands(program, { embedded, actor: cliActor, dataOption });
 
 await program.parseAsync(process.argv);

@@ -25,6 +25,14 @@ export const configSchema = z
     maxContentBytes: intFromString(16, 1024 * 1024).default(32 * 1024),
     sweepIntervalSeconds: intFromString(1, 60).default(30),
     recallHalfLifeDays: z.coerce.number().positive().max(36500).default(30),
+    /** CIDRs and host names outbound webhooks may reach although the egress guard blocks them. */
+    egressAllow: z
+      .union([z.string(), z.array(z.string())])
+      .transform((v) =>
+        (typeof v === "string" ? v.split(",") : v).map((s) => s.trim()).filter((s) => s !== ""),
+      )
+      .pipe(z.array(z.string().min(1).max(253)).max(100))
+      .default([]),
   })
   .strict();
 
@@ -43,6 +51,7 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_MAX_CONTENT_BYTES: "maxContentBytes",
   HYPHA_SWEEP_INTERVAL_SECONDS: "sweepIntervalSeconds",
   HYPHA_RECALL_HALF_LIFE_DAYS: "recallHalfLifeDays",
+  HYPHA_EGRESS_ALLOW: "egressAllow",
 };
 
 export class ConfigError extends Error {

@@ -8,6 +8,7 @@ import {
   authorizeNamespace,
   visibleNamespaces,
 } from "../../platform/auth/actor.ts";
+import type { EventBus } from "../../platform/events/bus.ts";
 import type { Metrics } from "../../platform/http/metrics.ts";
 import type { Storage } from "../../platform/storage/port.ts";
 import type { AuditAction } from "../audit/audit.schemas.ts";
@@ -32,6 +33,8 @@ export type MemoriesDeps = {
   metrics: Metrics;
   maxContentBytes: number;
   halfLifeDays: number;
+  /** Hears of memory writes after they commit (live stream, outbound webhooks). */
+  events?: EventBus;
 };
 
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : null);
@@ -138,6 +141,11 @@ export function createMemoriesService(deps: MemoriesDeps) {
         return out;
       });
       metrics.memoriesStored.inc(stored.length);
+      deps.events?.publish(agent.tenantId, "memory.created", {
+        ids: stored.slice(0, 100).map((r) => r.id),
+        count: stored.length,
+        agent: agent.agent,
+      });
       return stored.map(toMemory);
     },
 
@@ -265,6 +273,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
         return n;
       });
       indexDirty.add(agent.tenantId);
+      deps.events?.publish(agent.tenantId, "memory.deleted", { ids: [id], count: deleted });
       return { deleted };
     },
 
@@ -286,7 +295,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
                 createdAfter: Date.parse(selector.created_after),
                 createdBefore: Date.parse(selector.created_before),
               };
-      const deleted = await db.transaction(async (tx) => {
+      const removed = await db.transaction(async (tx) => {
         const ids = await memoriesStore.idsForDelete(tx, visibility(agent, now), sel);
         const n = await memoriesStore.hardDelete(tx, agent.tenantId, ids);
         await audit(tx, agent, "memory.bulk_deleted", ids, now, {
@@ -294,9 +303,16 @@ export function createMemoriesService(deps: MemoriesDeps) {
           selector: "ids" in selector ? "ids" : "entity" in selector ? "entity" : "created_range",
         });
         if (n > 0) await memoriesStore.optimizeIndex(tx);
-        return n;
+        return { n, ids };
       });
-      if (deleted > 0) await db.compact();
+      if (removed.n > 0) {
+        await db.compact();
+        deps.events?.publish(agent.tenantId, "memory.deleted", {
+          ids: removed.ids.slice(0, 100),
+          count: removed.n,
+        });
+      }
+      const deleted = removed.n;
       return { deleted };
     },
 

@@ -16,6 +16,11 @@ export const ACTIONS = {
   "memories:delete": "memories:write",
   "memories:export": "memories:read",
   "metrics:read": "instance",
+  "connectors:manage": "tenant:admin",
+  "connectors:read": "tenant:admin",
+  "deadletters:manage": "tenant:admin",
+  "stream:read": "tenant:admin",
+  "webhooks:manage": "tenant:admin",
 } as const satisfies Record<string, Scope | "instance">;
 export type Action = keyof typeof ACTIONS;
 
