@@ -8,10 +8,13 @@ import { registerAuditRoutes } from "./modules/audit/audit.routes.ts";
 import { createAuditService } from "./modules/audit/audit.service.ts";
 import { createAuditTrail, createAuthFailureAudit } from "./modules/audit/audit.trail.ts";
 import { loadCheckpointKey } from "./modules/audit/checkpoint-key.ts";
+import { connectorsMigrations } from "./modules/connectors/connectors.migrations.ts";
+import { createConnectorsModule } from "./modules/connectors/connectors.module.ts";
 import { registerHealthRoutes } from "./modules/health/health.routes.ts";
 import { keysMigrations } from "./modules/keys/keys.migrations.ts";
 import { registerKeyRoutes } from "./modules/keys/keys.routes.ts";
 import { createKeysService } from "./modules/keys/keys.service.ts";
+import { registerMcpRoutes } from "./modules/mcp/mcp.routes.ts";
 import { memoriesMigrations } from "./modules/memories/memories.migrations.ts";
 import { registerMemoryRoutes } from "./modules/memories/memories.routes.ts";
 import { createMemoriesService } from "./modules/memories/memories.service.ts";
@@ -24,6 +27,7 @@ import { createVaultFiles } from "./modules/vault/vault.files.ts";
 import { createVault } from "./modules/vault/vault.ts";
 import type { Actor } from "./platform/auth/actor.ts";
 import { loadAdminKey, prepareDataDir } from "./platform/bootstrap.ts";
+import { createEventBus } from "./platform/events/bus.ts";
 import { registerPlatformRoutes } from "./platform/http/docs.routes.ts";
 import { createMetrics } from "./platform/http/metrics.ts";
 import { createRateLimiter } from "./platform/http/rate-limit.ts";
@@ -39,7 +43,12 @@ export const MIGRATIONS: MigrationSet = {
     ...auditMigrations.control,
     ...tenantKeysMigrations.control,
   ],
-  tenant: [...keysMigrations.tenant, ...memoriesMigrations.tenant, ...auditMigrations.tenant],
+  tenant: [
+    ...keysMigrations.tenant,
+    ...memoriesMigrations.tenant,
+    ...auditMigrations.tenant,
+    ...connectorsMigrations.tenant,
+  ],
 };
 
 export type AppOptions = {
@@ -84,6 +93,10 @@ export async function createApp(opts: AppOptions) {
   const authFailures = createAuthFailureAudit({ append: trail.append, storage, clock });
 
   const metrics = createMetrics();
+  const events = createEventBus({
+    clock,
+    onListenerError: (err, event) => logger.error({ err, type: event.type }, "event listener failed"),
+  });
   const vault = createVault({
     dataDir: config.dataDir,
     cipher: tenantKeys.cipher,
@@ -113,6 +126,19 @@ export async function createApp(opts: AppOptions) {
     halfLifeDays: config.recallHalfLifeDays,
     audit: trail.append,
     vault,
+    events,
+  });
+  const connectors = createConnectorsModule({
+    storage,
+    clock,
+    logger,
+    tenants,
+    events,
+    audit: trail.append,
+    cipher: tenantKeys.cipher,
+    memories,
+    maxContentBytes: config.maxContentBytes,
+    egressAllow: config.egressAllow,
   });
   const audit = createAuditService({ trail, clock, requireTenant: tenants.requireActive });
   const vaultFiles = createVaultFiles({ memories, requireTenant: tenants.requireActive });
@@ -169,6 +195,8 @@ export async function createApp(opts: AppOptions) {
   registerKeyRoutes(app, keys);
   registerMemoryRoutes(app, memories);
   registerAuditRoutes(app, audit);
+  registerMcpRoutes(app, { memories, storage, clock, audit: trail.append });
+  connectors.registerRoutes(app);
 
   const sweeper = {
     async runOnce(): Promise<number> {
@@ -192,7 +220,8 @@ export async function createApp(opts: AppOptions) {
     app,
     storage,
     logger,
-    services: { tenants, keys, memories, audit, tenantKeys, trail, vaultFiles, rotateMaster },
+    services: { tenants, keys, memories, audit, tenantKeys, trail, vaultFiles, rotateMaster, connectors },
+    events,
     sweeper,
     /** The admin key, when this start generated it (print once). */
     generatedAdminKey: adminKey.generated,
@@ -202,8 +231,13 @@ export async function createApp(opts: AppOptions) {
       }, config.sweepIntervalSeconds * 1000);
       timer.unref();
     },
+    /** Starts the webhook inbox worker and the outbound webhook sender (recovering pending work). */
+    startWorkers() {
+      connectors.start();
+    },
     async close() {
       if (timer) clearInterval(timer);
+      await connectors.stop();
       await app.close();
       await authFailures.flush();
       await trail.flush();

@@ -28,6 +28,14 @@ export const configSchema = z
     /** The master key (base64, or `<version>:<base64>,…` during a rotation); else a keyring file. */
     masterKey: z.string().min(1).max(10_000).optional(),
     masterKeyFile: z.string().min(1).max(4096).optional(),
+    /** CIDRs and host names outbound webhooks may reach although the egress guard blocks them. */
+    egressAllow: z
+      .union([z.string(), z.array(z.string())])
+      .transform((v) =>
+        (typeof v === "string" ? v.split(",") : v).map((s) => s.trim()).filter((s) => s !== ""),
+      )
+      .pipe(z.array(z.string().min(1).max(253)).max(100))
+      .default([]),
   })
   .strict();
 
@@ -48,6 +56,7 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_RECALL_HALF_LIFE_DAYS: "recallHalfLifeDays",
   HYPHA_MASTER_KEY: "masterKey",
   HYPHA_MASTER_KEY_FILE: "masterKeyFile",
+  HYPHA_EGRESS_ALLOW: "egressAllow",
 };
 
 export class ConfigError extends Error {

@@ -29,10 +29,19 @@ export const AUDIT_ACTIONS = [
   "auth.failed",
   "auth.locked",
   "access.denied",
+  "connector.created",
+  "connector.updated",
+  "connector.deleted",
+  "delivery.processed",
+  "delivery.dead_lettered",
+  "delivery.replayed",
+  "webhook.created",
+  "webhook.deleted",
+  "webhook.disabled",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-export type AuditActorType = "instance_admin" | "agent" | "system" | "anonymous";
+export type AuditActorType = "instance_admin" | "agent" | "system" | "anonymous" | "connector";
 
 export type AuditEventInput = {
   /** The tenant whose chain records the event; null for the instance chain (control database). */
@@ -60,6 +69,12 @@ export const SUSPICIOUS_ACTIONS: readonly string[] = [
   "keys.master_rotated",
   "tenant.deleted",
   "audit.retention_applied",
+  "connector.created",
+  "connector.updated",
+  "connector.deleted",
+  "webhook.created",
+  "webhook.deleted",
+  "webhook.disabled",
 ];
 /** Action prefixes that are always security-relevant (kill switches, signature checks). */
 export const SUSPICIOUS_PREFIXES: readonly string[] = ["killswitch.", "signature."];

@@ -8,8 +8,9 @@ import {
   authorizeNamespace,
   visibleNamespaces,
 } from "../../platform/auth/actor.ts";
+import type { EventBus } from "../../platform/events/bus.ts";
 import type { Metrics } from "../../platform/http/metrics.ts";
-import type { Storage } from "../../platform/storage/port.ts";
+import type { SqlExecutor, Storage } from "../../platform/storage/port.ts";
 import type { AuditAction } from "../audit/audit.schemas.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
 import type { RowCodec } from "../vault/row-codec.ts";
@@ -35,6 +36,8 @@ export type MemoriesDeps = {
   halfLifeDays: number;
   audit: AuditSink;
   vault: MemoryVault;
+  /** Hears of memory writes after they commit (live stream, outbound webhooks). */
+  events?: EventBus;
 };
 
 /** How a tenant's rows are stored, and what must follow a committed change (the markdown mirror). */
@@ -168,6 +171,11 @@ export function createMemoriesService(deps: MemoriesDeps) {
       metrics.memoriesStored.inc(stored.length);
       const memories = stored.map(toMemory);
       await deps.vault.written(agent.tenantId, memories);
+      deps.events?.publish(agent.tenantId, "memory.created", {
+        ids: stored.slice(0, 100).map((r) => r.id),
+        count: stored.length,
+        agent: agent.agent,
+      });
       return memories;
     },
 
@@ -219,6 +227,14 @@ export function createMemoriesService(deps: MemoriesDeps) {
         );
         return { items, next_cursor: rows.length > q.limit ? (items.at(-1)?.id ?? null) : null };
       });
+    },
+
+    /** The namespaces that hold memories the caller can see, with counts (first 1000 by name). */
+    async namespaces(actor: Actor): Promise<{ namespace: string; count: number }[]> {
+      authorize(actor, "memories:read");
+      const agent = requireAgent(actor);
+      const db = await storage.tenant(agent.tenantId);
+      return memoriesStore.namespaces(db, visibility(agent, clock.now()), 1000);
     },
 
     /** Writes a new version; the previous one stays in history with is_current=false. */
@@ -302,6 +318,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
       });
       indexDirty.add(agent.tenantId);
       await deps.vault.removed(agent.tenantId, [id]);
+      deps.events?.publish(agent.tenantId, "memory.deleted", { ids: [id], count: deleted });
       return { deleted };
     },
 
@@ -324,20 +341,25 @@ export function createMemoriesService(deps: MemoriesDeps) {
                 createdAfter: Date.parse(selector.created_after),
                 createdBefore: Date.parse(selector.created_before),
               };
-      let removedIds: string[] = [];
-      const deleted = await db.transaction(async (tx) => {
+      const removed = await db.transaction(async (tx) => {
         const ids = await memoriesStore.idsForDelete(tx, visibility(agent, now), sel);
-        removedIds = ids;
         const n = await memoriesStore.hardDelete(tx, agent.tenantId, ids);
         await audit(tx, agent, "memory.bulk_deleted", ids, now, {
           count: n,
           selector: "ids" in selector ? "ids" : "entity" in selector ? "entity" : "created_range",
         });
         if (n > 0) await memoriesStore.optimizeIndex(tx);
-        return n;
+        return { n, ids };
       });
-      if (deleted > 0) await db.compact();
-      await deps.vault.removed(agent.tenantId, removedIds);
+      if (removed.n > 0) {
+        await db.compact();
+        deps.events?.publish(agent.tenantId, "memory.deleted", {
+          ids: removed.ids.slice(0, 100),
+          count: removed.n,
+        });
+      }
+      await deps.vault.removed(agent.tenantId, removed.ids);
+      const deleted = removed.n;
       return { deleted };
     },
 
@@ -362,31 +384,37 @@ export function createMemoriesService(deps: MemoriesDeps) {
         validAt: ms(input.valid_at) ?? undefined,
       };
       const terms = queryTerms(input.query);
-      const candidates = Math.min(500, Math.max(50, input.k * 8));
+      const pool = Math.min(500, Math.max(50, input.k * 8));
       const db = await storage.tenant(agent.tenantId);
       const codec = await deps.vault.codec(agent.tenantId);
       const stored = storedFilters(codec, filters);
       return db.transaction(async (tx) => {
-        const found: (MemoryRow & { bm25: number })[] = terms.length
-          ? await memoriesStore.search(tx, vis, stored, ftsQuery(codec.queryTokens(terms)), candidates)
-          : (await memoriesStore.recent(tx, vis, stored, candidates)).map((r) => ({ ...r, bm25: 0 }));
-        // Ranking reads plaintext columns only; just the returned memories are decrypted.
-        const rows = found;
-        const maxBm25 = rows.reduce((m, r) => Math.max(m, r.bm25), 0);
-        const ranked = rows
-          .map((row) => {
-            const recency = recencyScore(now - row.updated_at, deps.halfLifeDays);
-            const { score, relevance } = blend({
-              bm25: row.bm25,
-              maxBm25,
-              recency,
-              importance: row.importance,
-            });
-            return { row, score, relevance, recency };
+        const candidates = terms.length
+          ? await memoriesStore.search(tx, vis, stored, ftsQuery(codec.queryTokens(terms)), pool)
+          : await memoriesStore.recentCandidates(tx, vis, stored, pool);
+        const maxBm25 = candidates.reduce((m, c) => Math.max(m, c.bm25), 0);
+        const top = candidates
+          .map((c) => {
+            const recency = recencyScore(now - c.updated_at, deps.halfLifeDays);
+            const { score, relevance } = blend({ bm25: c.bm25, maxBm25, recency, importance: c.importance });
+            return { c, score, relevance, recency };
           })
-          .sort((a, b) => b.score - a.score || (a.row.id < b.row.id ? 1 : -1))
-          .slice(0, input.k)
-          .map((r) => ({ ...r, row: codec.open(r.row) }));
+          .sort((a, b) => b.score - a.score || (a.c.id < b.c.id ? 1 : -1))
+          .slice(0, input.k);
+        const rowsBySeq = new Map(
+          (
+            await memoriesStore.bySeqs(
+              tx,
+              agent.tenantId,
+              top.map((t) => t.c.seq),
+            )
+          ).map((r) => [r.seq, r]),
+        );
+        const ranked = top.flatMap((t) => {
+          const row = rowsBySeq.get(t.c.seq);
+          // Ranking reads plaintext columns only; just the returned memories are decrypted.
+          return row ? [{ ...t, row: codec.open(row), bm25: t.c.bm25 }] : [];
+        });
         const { context, included, tokens } = formatContext(
           ranked.map(({ row }) => ({
             id: row.id,
@@ -408,12 +436,12 @@ export function createMemoriesService(deps: MemoriesDeps) {
         metrics.recalls.inc();
         metrics.memoriesRecalled.inc(ranked.length);
         return {
-          results: ranked.map(({ row, score, relevance, recency }) => ({
+          results: ranked.map(({ row, score, relevance, recency, bm25 }) => ({
             memory: toMemory(row),
             score,
             why: {
               relevance,
-              bm25: Math.round(row.bm25 * 1e4) / 1e4,
+              bm25: Math.round(bm25 * 1e4) / 1e4,
               recency: Math.round(recency * 1e4) / 1e4,
               importance: row.importance,
               matched_terms: matchedTerms(terms, row.content),
@@ -536,6 +564,33 @@ export function createMemoriesService(deps: MemoriesDeps) {
       });
       await deps.vault.written(tenantId, imported);
       return { imported: imported.length, skipped: items.length - imported.length };
+    },
+
+    /**
+     * For writers that commit memories inside a transaction of their own (the connector inbox, whose
+     * inbox state and audit event must commit with the memories): rows are checked, sealed and indexed
+     * exactly as `store` does it, and `committed` runs the after-commit steps (markdown mirror,
+     * metrics). Authorization is the caller's: it is not an agent.
+     */
+    async writer(tenantId: string) {
+      const codec = await deps.vault.codec(tenantId);
+      return {
+        async insert(tx: SqlExecutor, rows: readonly NewRow[]): Promise<void> {
+          for (const [i, row] of rows.entries()) {
+            if (row.tenant_id !== tenantId) throw new Error("a row of another tenant");
+            checkContent(row.content, `memories.${i}.content`);
+            const sealed = codec.seal(row);
+            await memoriesStore.insert(tx, sealed.row, sealed.index);
+          }
+        },
+        async committed(rows: readonly NewRow[]): Promise<void> {
+          metrics.memoriesStored.inc(rows.length);
+          await deps.vault.written(
+            tenantId,
+            rows.map((row) => toMemory({ ...row, seq: 0 })),
+          );
+        },
+      };
     },
 
     /** Purges expired memories (every version) and merges indexes with deleted terms. */

@@ -22,6 +22,11 @@ export const ACTIONS = {
   "metrics:read": "instance",
   "audit:read": "audit:read",
   "audit:verify": "audit:read",
+  "connectors:manage": "tenant:admin",
+  "connectors:read": "tenant:admin",
+  "deadletters:manage": "tenant:admin",
+  "stream:read": "tenant:admin",
+  "webhooks:manage": "tenant:admin",
 } as const satisfies Record<string, Scope | "instance">;
 export type Action = keyof typeof ACTIONS;
 

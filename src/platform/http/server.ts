@@ -26,8 +26,14 @@ import type { RateLimiter } from "./rate-limit.ts";
 
 export type CredentialKind = "admin_key" | "agent_key" | "metrics_token";
 
-/** Every route declares who may call it. A route without a policy refuses to register. */
-export type AuthPolicy = { public: true } | { accepts: readonly CredentialKind[]; rateLimited?: boolean };
+/**
+ * Every route declares who may call it. A route without a policy refuses to register. `webhook`
+ * routes carry no API key: the handler authenticates each request by its signature before reading it.
+ */
+export type AuthPolicy =
+  | { public: true }
+  | { webhook: true }
+  | { accepts: readonly CredentialKind[]; rateLimited?: boolean };
 
 export type VerifiedCredential =
   | { ok: true; kind: CredentialKind; actor: Actor; rateLimitPerMinute: number | null }
@@ -191,7 +197,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
     if (req.is404) return;
     const policy = req.routeOptions.config.auth;
     if (!policy) throw new AppError("FORBIDDEN", "route has no access policy");
-    if ("public" in policy) return;
+    if ("public" in policy || "webhook" in policy) return;
 
     const presented = extractCredential(req);
     if (presented === null) throw new AppError("UNAUTHENTICATED", "credentials required");
