@@ -22,7 +22,12 @@ export function sealField(
 }
 
 /** Decrypts a sealed field; an altered, moved or plaintext value is a 500 that reveals nothing. */
-export function openField(cipher: TenantCipher, recordId: string, field: SealedField, stored: string): Buffer {
+export function openField(
+  cipher: TenantCipher,
+  recordId: string,
+  field: SealedField,
+  stored: string,
+): Buffer {
   const result = cipher.decrypt(recordId, field, stored);
   if (!result.ok) {
     throw new AppError("INTERNAL", "a stored connector record failed its integrity check", {
