@@ -95,6 +95,15 @@ describe("connectors and MCP under the keyed audit trail and encryption at rest"
     const c = await connector(t.id, "gh", { maxContentChars: 8000 });
     const worker = s.hypha.services.connectors.worker;
 
+    // A bad signature is a failed authentication: folded per address into the instance chain.
+    s.clock.advance(60_000);
+    const forged = issue(0, "forged");
+    assert.equal((await deliver(c.ingest_path, forged, "chain-0", "not-the-secret-0123456789")).status, 401);
+    const failures = (await s.request("GET", "/v1/audit/events?action=auth.failed&limit=50")).body as {
+      items: AuditItem[];
+    };
+    assert.ok(failures.items.some((e) => e.details?.route === "/v1/ingest/:tenant_id/:connector_id"));
+
     const good = issue(1, "Checkout button misaligned");
     assert.equal((await deliver(c.ingest_path, good, "chain-1")).status, 202);
     assert.equal(await worker.drain(), 1);
@@ -280,6 +289,18 @@ describe("connectors and MCP under the keyed audit trail and encryption at rest"
     assert.equal(queued?.n, 0);
     // The connector that owns the secret still verifies with it.
     assert.equal((await deliver(a.ingest_path, body, "moved-2")).status, 202);
+  });
+
+  test("deleting a tenant with deliveries still pending leaves no vault behind: the worker skips it", async () => {
+    const t = await tenant();
+    const c = await connector(t.id, "gh");
+    const body = issue(31, "pending at deletion");
+    assert.equal((await deliver(c.ingest_path, body, "gone-1")).status, 202);
+    assert.equal((await s.request("DELETE", `/v1/tenants/${t.id}`)).status, 200);
+    assert.equal(existsSync(t.vault), false);
+    await s.hypha.services.connectors.worker.tick();
+    await s.hypha.services.connectors.outbound.tick();
+    assert.equal(existsSync(t.vault), false, "the vault is not recreated");
   });
 
   test("the typed client drives connectors, ingestion, dead letters, webhooks, the stream, the audit trail and tenant deletion", async () => {

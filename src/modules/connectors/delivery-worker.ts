@@ -233,8 +233,12 @@ export function createDeliveryWorker(deps: {
 
   async function run(tenantIds: Iterable<string>): Promise<number> {
     let total = 0;
-    for (const tenantId of [...tenantIds]) {
+    const ids = [...tenantIds];
+    const active = new Set(ids.length > 0 ? await deps.listTenants() : []);
+    for (const tenantId of ids) {
       hot.delete(tenantId);
+      // A tenant deleted since it was notified: its vault is gone and must not be recreated.
+      if (!active.has(tenantId)) continue;
       try {
         const r = await runTenant(tenantId);
         total += r.done;

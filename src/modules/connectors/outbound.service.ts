@@ -281,8 +281,12 @@ export function createOutboundService(deps: {
   async function run(ids: Iterable<string>): Promise<number> {
     await Promise.all([...enqueueing]);
     let n = 0;
-    for (const tenantId of [...ids]) {
+    const tenantIds = [...ids];
+    const active = new Set(tenantIds.length > 0 ? await deps.listTenants() : []);
+    for (const tenantId of tenantIds) {
       hot.delete(tenantId);
+      // A tenant deleted since: its vault is gone and must not be recreated.
+      if (!active.has(tenantId)) continue;
       n += await runTenant(tenantId);
     }
     return n;
