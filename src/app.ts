@@ -90,11 +90,10 @@ export async function createApp(opts: AppOptions) {
         origin: req.origin,
         details: { code: err.code, method: req.method, route: req.routeOptions.url ?? "unmatched" },
       };
-      if (actor?.type === "agent") {
-        const db = await storage.tenant(actor.tenantId);
-        await db.transaction((tx) =>
-          appendAuditEvent(tx, { ...event, tenantId: actor.tenantId }, clock.now()),
-        );
+      if (actor && actor.tenantId !== null) {
+        const tenantId = actor.tenantId;
+        const db = await storage.tenant(tenantId);
+        await db.transaction((tx) => appendAuditEvent(tx, { ...event, tenantId }, clock.now()));
       } else {
         await storage.control.transaction((tx) =>
           appendAuditEvent(tx, { ...event, tenantId: null }, clock.now()),

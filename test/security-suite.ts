@@ -10,6 +10,8 @@ export type Fixture = {
   otherMemoryId: string;
   /** A key of `tenantId` that no request authenticates with (the revoke sample spends it). */
   keyId: string;
+  /** A key of `tenantId` that the rotate sample replaces. */
+  rotateKeyId: string;
   otherKeyId: string;
   /** Read-write agent key of `tenantId`. */
   key: string;
@@ -57,6 +59,12 @@ export const SAMPLES: Record<string, Sample> = {
     path: (f) => `/v1/tenants/${f.tenantId}/keys/${f.keyId}`,
     agentScope: "tenant:admin",
     crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/keys/${f.otherKeyId}`, status: 404 },
+  },
+  "POST /v1/tenants/:tenant_id/keys/:key_id/rotate": {
+    path: (f) => `/v1/tenants/${f.tenantId}/keys/${f.rotateKeyId}/rotate`,
+    body: () => ({ grace_seconds: 60 }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/keys/${f.otherKeyId}/rotate`, status: 404 },
   },
   "POST /v1/memories": {
     path: () => "/v1/memories",
@@ -106,11 +114,12 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
   const otherTenantId = await s.createTenant();
   const { key } = await s.createKey(tenantId);
   const { id: keyId } = await s.createKey(tenantId, { agent: "spare" });
+  const { id: rotateKeyId } = await s.createKey(tenantId, { agent: "rotating" });
   const { key: adminKey } = await s.createKey(tenantId, { scopes: ["tenant:admin"] });
   const { key: otherKey, id: otherKeyId } = await s.createKey(otherTenantId);
   const memoryId = (await s.storeMemory(key, { content: "own memory" })).id;
   const otherMemoryId = (await s.storeMemory(otherKey, { content: "other tenant memory" })).id;
-  return { tenantId, otherTenantId, memoryId, otherMemoryId, keyId, otherKeyId, key, adminKey };
+  return { tenantId, otherTenantId, memoryId, otherMemoryId, keyId, rotateKeyId, otherKeyId, key, adminKey };
 }
 
 /** The credential that a sample's route accepts as its rightful caller. */

@@ -80,7 +80,7 @@ describe("shared security suite, applied to every route", async () => {
   });
 
   test("malformed credentials → 401, on every route", async () => {
-    const bad = [
+    const bad: Record<string, string>[] = [
       { authorization: "Basic dXNlcjpwYXNz" },
       { authorization: "Bearer" },
       { authorization: "Bearer a b" },

@@ -5,6 +5,19 @@ export type AuditAction =
   | "tenant.created"
   | "key.created"
   | "key.revoked"
+  | "key.rotated"
+  | "user.created"
+  | "user.updated"
+  | "auth.login"
+  | "auth.login_failed"
+  | "auth.locked"
+  | "auth.refreshed"
+  | "auth.refresh_reused"
+  | "auth.logout"
+  | "auth.jwt_rotated"
+  | "oidc.configured"
+  | "grant.created"
+  | "grant.revoked"
   | "key.listed"
   | "memory.created"
   | "memory.read"
@@ -21,7 +34,7 @@ export type AuditAction =
 
 export type AuditEventInput = {
   tenantId: string | null;
-  actor: { type: "instance_admin" | "agent" | "system" | "anonymous"; id: string };
+  actor: { type: "instance_admin" | "agent" | "user" | "system" | "anonymous"; id: string };
   action: AuditAction;
   targetIds?: string[];
   outcome?: "success" | "denied" | "error";

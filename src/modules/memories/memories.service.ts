@@ -3,9 +3,11 @@ import { AppError } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import {
   type Actor,
-  type AgentActor,
   authorize,
   authorizeNamespace,
+  authorName,
+  namespaceCovers,
+  type TenantActor,
   visibleNamespaces,
 } from "../../platform/auth/actor.ts";
 import type { Metrics } from "../../platform/http/metrics.ts";
@@ -26,20 +28,39 @@ import {
 import { type Filters, memoriesStore, type NewRow, type Visibility } from "./memories.store.ts";
 import { blend, formatContext, ftsQuery, matchedTerms, queryTerms, recencyScore } from "./recall.ts";
 
+/** A namespace another namespace may read (from the grants module). */
+export type NamespaceGrantView = { grantee: string; namespace: string; types: readonly string[] | null };
+
 export type MemoriesDeps = {
   storage: Storage;
   clock: Clock;
   metrics: Metrics;
   maxContentBytes: number;
   halfLifeDays: number;
+  /** Active cross-namespace grants of a tenant; none when absent. */
+  activeGrants?: (tenantId: string, now: number) => Promise<readonly NamespaceGrantView[]>;
 };
+
+/**
+ * Recall multiplies the score of a memory the caller reaches only through a grant or because it is
+ * public (outside its own namespaces) by this factor, so its own memories rank first.
+ */
+export const GRANTED_SCORE_FACTOR = 0.5;
 
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : null);
 const AUDIT_TARGETS_MAX = 100;
 
-function requireAgent(actor: Actor): AgentActor {
-  if (actor.type !== "agent") throw new AppError("FORBIDDEN", "memory routes need a tenant key");
+/** Memories belong to a tenant: only its agents (keys) and users act on them. */
+function requireTenantActor(actor: Actor): TenantActor {
+  if (actor.type !== "agent" && actor.type !== "user") {
+    throw new AppError("FORBIDDEN", "memory routes need a tenant key or a user token");
+  }
   return actor;
+}
+
+/** Whether `namespace` is one of the caller's own (not reached through a grant or `public`). */
+function ownNamespace(actor: TenantActor, namespace: string): boolean {
+  return actor.namespaces === null || actor.namespaces.some((ns) => namespaceCovers(ns, namespace));
 }
 
 export function createMemoriesService(deps: MemoriesDeps) {
@@ -55,15 +76,21 @@ export function createMemoriesService(deps: MemoriesDeps) {
     }
   };
 
-  const visibility = (actor: AgentActor, now: number): Visibility => ({
-    tenantId: actor.tenantId,
-    now,
-    namespaces: visibleNamespaces(actor, undefined),
-  });
+  /** What the caller sees: grants apply to agents restricted to namespaces, and to reads only. */
+  const visibility = async (actor: TenantActor, now: number, mode: "read" | "write"): Promise<Visibility> => {
+    const namespaces = visibleNamespaces(actor, undefined);
+    let grants: Visibility["grants"] = [];
+    if (mode === "read" && namespaces !== null && deps.activeGrants) {
+      grants = (await deps.activeGrants(actor.tenantId, now)).filter((g) =>
+        namespaces.some((ns) => namespaceCovers(ns, g.grantee)),
+      );
+    }
+    return { tenantId: actor.tenantId, now, namespaces, principal: authorName(actor), mode, grants };
+  };
 
   const audit = (
     tx: Parameters<typeof appendAuditEvent>[0],
-    actor: AgentActor,
+    actor: TenantActor,
     action: AuditAction,
     targetIds: string[],
     now: number,
@@ -82,7 +109,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
       now,
     );
 
-  function buildRow(actor: AgentActor, input: MemoryInput, now: number, path: string): NewRow {
+  function buildRow(actor: TenantActor, input: MemoryInput, now: number, path: string): NewRow {
     authorizeNamespace(actor, input.namespace);
     checkContent(input.content, `${path}.content`);
     const expiresAt =
@@ -103,14 +130,17 @@ export function createMemoriesService(deps: MemoriesDeps) {
       entities: JSON.stringify([...new Set(input.entities)]),
       metadata: JSON.stringify(input.metadata),
       importance: input.importance,
-      agent: actor.agent,
-      key_id: actor.id,
+      agent: authorName(actor),
+      key_id: actor.type === "agent" ? actor.id : null,
       created_at: now,
       updated_at: now,
       expires_at: expiresAt,
       valid_from: ms(input.valid_from),
       valid_to: ms(input.valid_to),
       is_current: 1,
+      access: input.access,
+      allowed_agents: input.allowed_agents ? JSON.stringify([...new Set(input.allowed_agents)].sort()) : null,
+      owner: authorName(actor),
     };
   }
 
@@ -118,7 +148,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
     /** Stores one memory or a batch; a batch is one transaction (all or nothing). */
     async store(actor: Actor, inputs: readonly MemoryInput[]): Promise<Memory[]> {
       authorize(actor, "memories:write");
-      const agent = requireAgent(actor);
+      const agent = requireTenantActor(actor);
       const now = clock.now();
       const rows = inputs.map((input, i) =>
         buildRow(agent, input, now, inputs.length > 1 ? `body.memories.${i}` : "body"),
@@ -143,11 +173,11 @@ export function createMemoriesService(deps: MemoriesDeps) {
 
     async get(actor: Actor, id: string): Promise<Memory> {
       authorize(actor, "memories:read");
-      const agent = requireAgent(actor);
+      const agent = requireTenantActor(actor);
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
       return db.transaction(async (tx) => {
-        const row = await memoriesStore.get(tx, visibility(agent, now), id);
+        const row = await memoriesStore.get(tx, await visibility(agent, now, "read"), id);
         if (!row) throw new AppError("NOT_FOUND", "memory not found");
         await audit(tx, agent, "memory.read", [id], now);
         return toMemory(row);
@@ -156,7 +186,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
 
     async list(actor: Actor, q: ListQuery) {
       authorize(actor, "memories:read");
-      const agent = requireAgent(actor);
+      const agent = requireTenantActor(actor);
       if (q.namespace) authorizeNamespace(agent, q.namespace);
       const now = clock.now();
       const filters: Filters = {
@@ -168,8 +198,9 @@ export function createMemoriesService(deps: MemoriesDeps) {
         createdBefore: ms(q.created_before) ?? undefined,
       };
       const db = await storage.tenant(agent.tenantId);
+      const vis = await visibility(agent, now, "read");
       return db.transaction(async (tx) => {
-        const rows = await memoriesStore.list(tx, visibility(agent, now), filters, q.cursor, q.limit + 1);
+        const rows = await memoriesStore.list(tx, vis, filters, q.cursor, q.limit + 1);
         const items = rows.slice(0, q.limit).map(toMemory);
         await audit(
           tx,
@@ -186,13 +217,20 @@ export function createMemoriesService(deps: MemoriesDeps) {
     /** Writes a new version; the previous one stays in history with is_current=false. */
     async update(actor: Actor, id: string, patch: MemoryPatch): Promise<Memory> {
       authorize(actor, "memories:write");
-      const agent = requireAgent(actor);
+      const agent = requireTenantActor(actor);
       if (patch.content !== undefined) checkContent(patch.content, "body.content");
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
+      const vis = await visibility(agent, now, "write");
       const row = await db.transaction(async (tx) => {
-        const current = await memoriesStore.get(tx, visibility(agent, now), id);
+        const current = await memoriesStore.get(tx, vis, id);
         if (!current) throw new AppError("NOT_FOUND", "memory not found");
+        if (
+          (patch.access !== undefined || patch.allowed_agents !== undefined) &&
+          current.owner !== vis.principal
+        ) {
+          throw new AppError("FORBIDDEN", "only the owner of a memory can change who may read it");
+        }
         const expiresAt =
           patch.ttl_seconds !== undefined
             ? now + patch.ttl_seconds * 1000
@@ -213,13 +251,20 @@ export function createMemoriesService(deps: MemoriesDeps) {
           entities: patch.entities ? JSON.stringify([...new Set(patch.entities)]) : current.entities,
           metadata: patch.metadata ? JSON.stringify(patch.metadata) : current.metadata,
           importance: patch.importance ?? current.importance,
-          agent: agent.agent,
-          key_id: agent.id,
+          agent: authorName(agent),
+          key_id: agent.type === "agent" ? agent.id : null,
           updated_at: now,
           expires_at: expiresAt,
           valid_from: patch.valid_from !== undefined ? ms(patch.valid_from) : current.valid_from,
           valid_to: patch.valid_to !== undefined ? ms(patch.valid_to) : current.valid_to,
           is_current: 1,
+          access: patch.access ?? current.access,
+          allowed_agents:
+            patch.allowed_agents === undefined
+              ? current.allowed_agents
+              : patch.allowed_agents === null
+                ? null
+                : JSON.stringify([...new Set(patch.allowed_agents)].sort()),
         };
         await memoriesStore.retire(tx, current.seq);
         const seq = await memoriesStore.insert(tx, next);
@@ -231,12 +276,13 @@ export function createMemoriesService(deps: MemoriesDeps) {
     },
 
     async history(actor: Actor, id: string): Promise<Memory[]> {
-      authorize(actor, "memories:read");
-      const agent = requireAgent(actor);
+      authorize(actor, "memories:history");
+      const agent = requireTenantActor(actor);
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
+      const vis = await visibility(agent, now, "read");
       return db.transaction(async (tx) => {
-        const rows = await memoriesStore.history(tx, visibility(agent, now), id);
+        const rows = await memoriesStore.history(tx, vis, id);
         if (rows.length === 0) throw new AppError("NOT_FOUND", "memory not found");
         await audit(tx, agent, "memory.history_read", [id], now);
         return rows.map(toMemory);
@@ -246,11 +292,12 @@ export function createMemoriesService(deps: MemoriesDeps) {
     /** Hard-deletes a memory with all its versions. */
     async remove(actor: Actor, id: string): Promise<{ deleted: number }> {
       authorize(actor, "memories:delete");
-      const agent = requireAgent(actor);
+      const agent = requireTenantActor(actor);
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
+      const vis = await visibility(agent, now, "write");
       const deleted = await db.transaction(async (tx) => {
-        const current = await memoriesStore.get(tx, visibility(agent, now), id);
+        const current = await memoriesStore.get(tx, vis, id);
         if (!current) throw new AppError("NOT_FOUND", "memory not found");
         const n = await memoriesStore.hardDelete(tx, agent.tenantId, [id]);
         await audit(tx, agent, "memory.deleted", [id], now);
@@ -266,7 +313,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
      */
     async bulkDelete(actor: Actor, selector: BulkDelete): Promise<{ deleted: number }> {
       authorize(actor, "memories:delete");
-      const agent = requireAgent(actor);
+      const agent = requireTenantActor(actor);
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
       const sel =
@@ -278,8 +325,9 @@ export function createMemoriesService(deps: MemoriesDeps) {
                 createdAfter: Date.parse(selector.created_after),
                 createdBefore: Date.parse(selector.created_before),
               };
+      const vis = await visibility(agent, now, "write");
       const deleted = await db.transaction(async (tx) => {
-        const ids = await memoriesStore.idsForDelete(tx, visibility(agent, now), sel);
+        const ids = await memoriesStore.idsForDelete(tx, vis, sel);
         const n = await memoriesStore.hardDelete(tx, agent.tenantId, ids);
         await audit(tx, agent, "memory.bulk_deleted", ids, now, {
           count: n,
@@ -293,14 +341,10 @@ export function createMemoriesService(deps: MemoriesDeps) {
     },
 
     async recall(actor: Actor, input: RecallInput): Promise<RecallResponse> {
-      authorize(actor, "memories:read");
-      const agent = requireAgent(actor);
+      authorize(actor, "memories:recall");
+      const agent = requireTenantActor(actor);
       const now = clock.now();
-      const vis: Visibility = {
-        tenantId: agent.tenantId,
-        now,
-        namespaces: visibleNamespaces(agent, undefined),
-      };
+      const vis = await visibility(agent, now, "read");
       if (input.namespaces) for (const ns of input.namespaces) authorizeNamespace(agent, ns);
       const filters: Filters = {
         namespaces: input.namespaces,
@@ -323,13 +367,15 @@ export function createMemoriesService(deps: MemoriesDeps) {
         const ranked = rows
           .map((row) => {
             const recency = recencyScore(now - row.updated_at, deps.halfLifeDays);
-            const { score, relevance } = blend({
+            const blended = blend({
               bm25: row.bm25,
               maxBm25,
               recency,
               importance: row.importance,
             });
-            return { row, score, relevance, recency };
+            const own = ownNamespace(agent, row.namespace);
+            const score = own ? blended.score : Math.round(blended.score * GRANTED_SCORE_FACTOR * 1e6) / 1e6;
+            return { row, score, relevance: blended.relevance, recency };
           })
           .sort((a, b) => b.score - a.score || (a.row.id < b.row.id ? 1 : -1))
           .slice(0, input.k);
@@ -381,7 +427,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
       q: { namespace?: string | undefined; cursor?: string | undefined; includeHistory: boolean },
     ): Promise<AsyncGenerator<string>> {
       authorize(actor, "memories:export");
-      const agent = requireAgent(actor);
+      const agent = requireTenantActor(actor);
       if (q.namespace) authorizeNamespace(agent, q.namespace);
       const db = await storage.tenant(agent.tenantId);
       const now = clock.now();
@@ -393,7 +439,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
         }),
       );
       const filters: Filters = { namespaces: q.namespace ? [q.namespace] : undefined };
-      const vis = visibility(agent, now);
+      const vis = await visibility(agent, now, "read");
       async function* lines() {
         let after = q.cursor ?? "";
         for (;;) {

@@ -3,14 +3,62 @@ import type { MemoryRow } from "./memories.schemas.ts";
 
 /**
  * Who may see what, as SQL. Every read query starts from this clause, so a hidden memory is never
- * counted, paged or ranked: tenant, current version, not expired, and the caller's namespaces.
+ * counted, paged or ranked: tenant, current version, not expired, the caller's namespaces (widened
+ * for reads by namespace grants and `public` memories), and per-memory access (`private` memories
+ * only for their owner and the agents they name).
  */
 export type Visibility = {
   tenantId: string;
   now: number;
-  /** Namespaces the caller may read, each covering its children; null = every namespace. */
+  /** Namespaces the caller may use, each covering its children; null = every namespace. */
   namespaces: readonly string[] | null;
+  /** The caller as memories name authors (agent name, or `user:<id>`). */
+  principal: string;
+  /** `read` lets grants and public memories widen the namespaces; `write` never does. */
+  mode: "read" | "write";
+  /** Namespaces granted to the caller's namespaces for reading, optionally limited to types. */
+  grants: readonly { namespace: string; types: readonly string[] | null }[];
 };
+
+function namespaceMatch(alias: string, ns: string): { sql: string; params: SqlValue[] } {
+  return {
+    sql: `(${alias}.namespace = ? OR substr(${alias}.namespace, 1, ?) IN (?, ?))`,
+    params: [ns, ns.length + 1, `${ns}/`, `${ns}.`],
+  };
+}
+
+/** Namespace, grant, public and private rules on one row (the current version). */
+function accessClause(v: Visibility, a: string): { sql: string; params: SqlValue[] } {
+  const parts: string[] = [];
+  const params: SqlValue[] = [];
+  if (v.namespaces !== null) {
+    const ors: string[] = [];
+    for (const ns of v.namespaces) {
+      const m = namespaceMatch(a, ns);
+      ors.push(m.sql);
+      params.push(...m.params);
+    }
+    if (v.mode === "read") {
+      for (const g of v.grants) {
+        const m = namespaceMatch(a, g.namespace);
+        if (g.types === null || g.types.length === 0) {
+          ors.push(m.sql);
+          params.push(...m.params);
+        } else {
+          ors.push(`(${m.sql} AND ${a}.type IN (${g.types.map(() => "?").join(", ")}))`);
+          params.push(...m.params, ...g.types);
+        }
+      }
+      ors.push(`${a}.access = 'public'`);
+    }
+    parts.push(ors.length ? `(${ors.join(" OR ")})` : "0");
+  }
+  parts.push(
+    `(${a}.access <> 'private' OR ${a}.owner = ? OR EXISTS (SELECT 1 FROM json_each(${a}.allowed_agents) j WHERE j.value = ?))`,
+  );
+  params.push(v.principal, v.principal);
+  return { sql: parts.join(" AND "), params };
+}
 
 export function visibilityClause(
   v: Visibility,
@@ -24,13 +72,17 @@ export function visibilityClause(
     parts.push(`(${alias}.expires_at IS NULL OR ${alias}.expires_at > ?)`);
     params.push(v.now);
   }
-  if (v.namespaces !== null) {
-    if (v.namespaces.length === 0) return { sql: "0", params: [] };
-    const ors = v.namespaces.map(
-      () => `${alias}.namespace = ? OR substr(${alias}.namespace, 1, ?) IN (?, ?)`,
+  if (scope.history) {
+    // Over every version, who may see a memory is decided by its current version.
+    const acc = accessClause(v, "c");
+    parts.push(
+      `EXISTS (SELECT 1 FROM memories c WHERE c.tenant_id = ${alias}.tenant_id AND c.id = ${alias}.id AND c.is_current = 1 AND ${acc.sql})`,
     );
-    parts.push(`(${ors.join(" OR ")})`);
-    for (const ns of v.namespaces) params.push(ns, ns.length + 1, `${ns}/`, `${ns}.`);
+    params.push(...acc.params);
+  } else {
+    const acc = accessClause(v, alias);
+    parts.push(acc.sql);
+    params.push(...acc.params);
   }
   return { sql: parts.join(" AND "), params };
 }
@@ -130,8 +182,9 @@ export const memoriesStore = {
   async insert(tx: SqlExecutor, row: NewRow): Promise<number> {
     const r = await tx.get<{ seq: number }>(
       `INSERT INTO memories (id, version, tenant_id, namespace, type, content, tags, entities, metadata,
-         importance, agent, key_id, created_at, updated_at, expires_at, valid_from, valid_to, is_current)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+         importance, agent, key_id, created_at, updated_at, expires_at, valid_from, valid_to, is_current,
+         access, allowed_agents, owner)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
       [
         row.id,
         row.version,
@@ -151,6 +204,9 @@ export const memoriesStore = {
         row.valid_from,
         row.valid_to,
         row.is_current,
+        row.access,
+        row.allowed_agents,
+        row.owner,
       ],
     );
     if (!r) throw new Error("insert returned no row");
