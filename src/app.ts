@@ -6,6 +6,13 @@ import { constantTimeEqual } from "./lib/secrets.ts";
 import { auditMigrations } from "./modules/audit/audit.migrations.ts";
 import { appendAuditEvent } from "./modules/audit/audit.store.ts";
 import { registerHealthRoutes } from "./modules/health/health.routes.ts";
+import { registerAuthRoutes } from "./modules/identity/auth.routes.ts";
+import { createAuthService } from "./modules/identity/auth.service.ts";
+import { identityMigrations } from "./modules/identity/identity.migrations.ts";
+import { createLoginThrottle } from "./modules/identity/login-throttle.ts";
+import { oidcFetch } from "./modules/identity/oidc-fetch.ts";
+import { registerUserRoutes } from "./modules/identity/users.routes.ts";
+import { createUsersService } from "./modules/identity/users.service.ts";
 import { keysMigrations } from "./modules/keys/keys.migrations.ts";
 import { registerKeyRoutes } from "./modules/keys/keys.routes.ts";
 import { createKeysService } from "./modules/keys/keys.service.ts";
@@ -24,10 +31,18 @@ import { type CredentialVerifier, createHttpServer } from "./platform/http/serve
 import type { MigrationSet } from "./platform/storage/port.ts";
 import { openSqliteStorage } from "./platform/storage/sqlite.ts";
 
+/** A person's access token: a compact JWS (people's tokens are JWTs, keys are `hy?_` strings). */
+const JWT_SHAPE = /^eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
 /** Every module's migrations, in dependency order. */
 export const MIGRATIONS: MigrationSet = {
   control: [...tenantsMigrations.control, ...keysMigrations.control, ...auditMigrations.control],
-  tenant: [...keysMigrations.tenant, ...memoriesMigrations.tenant, ...auditMigrations.tenant],
+  tenant: [
+    ...keysMigrations.tenant,
+    ...memoriesMigrations.tenant,
+    ...auditMigrations.tenant,
+    ...identityMigrations.tenant,
+  ],
 };
 
 export type AppOptions = {
@@ -51,7 +66,26 @@ export async function createApp(opts: AppOptions) {
   await storage.init();
 
   const metrics = createMetrics();
-  const tenants = createTenantsService({ storage, clock });
+  const tenants = createTenantsService({
+    storage,
+    clock,
+    onCreated: (tenantId) => auth.initTenant(tenantId),
+  });
+  const auth = createAuthService({
+    storage,
+    clock,
+    tenants,
+    issuer: config.tokenIssuer,
+    throttle: createLoginThrottle(clock, {
+      maxFailures: config.loginMaxFailures,
+      windowMs: config.loginFailureWindowSeconds * 1000,
+      lockMs: config.loginLockSeconds * 1000,
+      maxPerAddress: config.loginMaxPerAddress,
+    }),
+    oidcFetch: oidcFetch({ allowLocal: config.oidcAllowInsecureLocal }),
+    oidcAllowLoopbackHttp: config.oidcAllowInsecureLocal,
+  });
+  const users = createUsersService({ storage, clock, tenants });
   const keys = createKeysService({ storage, clock, tenants });
   const memories = createMemoriesService({
     storage,
@@ -70,6 +104,7 @@ export async function createApp(opts: AppOptions) {
       const actor: Actor = { type: "instance_admin", id: "instance_admin", tenantId: null, origin };
       return { ok: true, kind: "metrics_token", actor, rateLimitPerMinute: null };
     }
+    if (JWT_SHAPE.test(secret)) return auth.verifyUserToken(secret, origin);
     return keys.verify(secret, origin);
   };
 
@@ -81,6 +116,8 @@ export async function createApp(opts: AppOptions) {
     verifyCredential,
     defaultRateLimitPerMinute: config.rateLimitPerMinute,
     bodyLimitBytes: config.bodyLimitBytes,
+    allowedHosts: config.allowedHosts,
+    trustedProxies: config.trustedProxies,
     onDenied: async (req, err) => {
       const actor = req.actor;
       const event = {
@@ -106,6 +143,8 @@ export async function createApp(opts: AppOptions) {
   registerPlatformRoutes(app, metrics.registry);
   registerTenantRoutes(app, tenants);
   registerKeyRoutes(app, keys);
+  registerUserRoutes(app, users);
+  registerAuthRoutes(app, auth, { allowedOrigins: config.allowedOrigins });
   registerMemoryRoutes(app, memories);
 
   const sweeper = {
@@ -130,7 +169,7 @@ export async function createApp(opts: AppOptions) {
     app,
     storage,
     logger,
-    services: { tenants, keys, memories },
+    services: { tenants, keys, memories, users, auth },
     sweeper,
     /** The admin key, when this start generated it (print once). */
     generatedAdminKey: adminKey.generated,

@@ -13,6 +13,9 @@ export type Fixture = {
   /** A key of `tenantId` that the rotate sample replaces. */
   rotateKeyId: string;
   otherKeyId: string;
+  /** A user of `tenantId`, and one of the other tenant. */
+  userId: string;
+  otherUserId: string;
   /** Read-write agent key of `tenantId`. */
   key: string;
   /** tenant:admin key of `tenantId`. */
@@ -66,6 +69,44 @@ export const SAMPLES: Record<string, Sample> = {
     agentScope: "tenant:admin",
     crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/keys/${f.otherKeyId}/rotate`, status: 404 },
   },
+  "POST /v1/tenants/:tenant_id/users": {
+    path: (f) => `/v1/tenants/${f.tenantId}/users`,
+    body: () => ({ email: `u${Math.random().toString(36).slice(2)}@example.com`, roles: ["VIEWER"] }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/users`, status: 403 },
+  },
+  "GET /v1/tenants/:tenant_id/users": {
+    path: (f) => `/v1/tenants/${f.tenantId}/users`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/users`, status: 404 },
+  },
+  "GET /v1/tenants/:tenant_id/users/:user_id": {
+    path: (f) => `/v1/tenants/${f.tenantId}/users/${f.userId}`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/users/${f.otherUserId}`, status: 404 },
+  },
+  "PATCH /v1/tenants/:tenant_id/users/:user_id": {
+    path: (f) => `/v1/tenants/${f.tenantId}/users/${f.userId}`,
+    body: () => ({ roles: ["VIEWER", "DEVELOPER"] }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/users/${f.otherUserId}`, status: 404 },
+  },
+  "POST /v1/tenants/:tenant_id/jwt/rotate": {
+    path: (f) => `/v1/tenants/${f.tenantId}/jwt/rotate`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/jwt/rotate`, status: 403 },
+  },
+  "GET /v1/tenants/:tenant_id/oidc": {
+    path: (f) => `/v1/tenants/${f.tenantId}/oidc`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/oidc`, status: 404 },
+  },
+  "PUT /v1/tenants/:tenant_id/oidc": {
+    path: (f) => `/v1/tenants/${f.tenantId}/oidc`,
+    body: () => OIDC_SAMPLE,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/oidc`, status: 403 },
+  },
   "POST /v1/memories": {
     path: () => "/v1/memories",
     body: () => ({ namespace: "sec", content: "security suite" }),
@@ -106,6 +147,12 @@ export const SAMPLES: Record<string, Sample> = {
   },
 };
 
+const OIDC_SAMPLE = {
+  issuer: "https://idp.example.com",
+  client_id: "hypha",
+  role_mapping: { claim: "groups", map: { engineers: "DEVELOPER" } },
+};
+
 export const routeName = (r: Pick<RouteRecord, "method" | "url">) => `${r.method} ${r.url}`;
 
 /** Builds two tenants with keys and a memory each. */
@@ -118,8 +165,23 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
   const { key: adminKey } = await s.createKey(tenantId, { scopes: ["tenant:admin"] });
   const { key: otherKey, id: otherKeyId } = await s.createKey(otherTenantId);
   const memoryId = (await s.storeMemory(key, { content: "own memory" })).id;
+  const userId = await s.createUser(tenantId, { roles: ["VIEWER"] });
+  const otherUserId = await s.createUser(otherTenantId, { roles: ["VIEWER"] });
+  await s.request("PUT", `/v1/tenants/${tenantId}/oidc`, { body: OIDC_SAMPLE });
   const otherMemoryId = (await s.storeMemory(otherKey, { content: "other tenant memory" })).id;
-  return { tenantId, otherTenantId, memoryId, otherMemoryId, keyId, rotateKeyId, otherKeyId, key, adminKey };
+  return {
+    tenantId,
+    otherTenantId,
+    memoryId,
+    otherMemoryId,
+    keyId,
+    rotateKeyId,
+    otherKeyId,
+    userId,
+    otherUserId,
+    key,
+    adminKey,
+  };
 }
 
 /** The credential that a sample's route accepts as its rightful caller. */

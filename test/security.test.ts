@@ -13,7 +13,16 @@ import {
   SAMPLES,
 } from "./security-suite.ts";
 
-const PUBLIC_ROUTES = new Set(["GET /healthz", "GET /health/live", "GET /health/ready"]);
+const PUBLIC_ROUTES = new Set([
+  "GET /healthz",
+  "GET /health/live",
+  "GET /health/ready",
+  // Sign-in routes: the way to obtain a credential (refresh and logout check their cookie and CSRF token).
+  "POST /v1/auth/login",
+  "POST /v1/auth/oidc",
+  "POST /v1/auth/refresh",
+  "POST /v1/auth/logout",
+]);
 
 describe("shared security suite, applied to every route", async () => {
   let s: TestServer;

@@ -7,7 +7,12 @@ import { appendAuditEvent } from "../audit/audit.store.ts";
 import { type Tenant, type TenantRow, toTenant } from "./tenants.schemas.ts";
 import { tenantsStore } from "./tenants.store.ts";
 
-export function createTenantsService(deps: { storage: Storage; clock: Clock }) {
+export function createTenantsService(deps: {
+  storage: Storage;
+  clock: Clock;
+  /** Per-tenant setup other modules need at creation (the tenant's own token signing secret). */
+  onCreated?: (tenantId: string) => Promise<void>;
+}) {
   const { storage, clock } = deps;
   return {
     async create(actor: Actor, input: { name: string }): Promise<Tenant> {
@@ -31,6 +36,7 @@ export function createTenantsService(deps: { storage: Storage; clock: Clock }) {
         );
       });
       await storage.tenant(row.id);
+      await deps.onCreated?.(row.id);
       return toTenant(row);
     },
 
