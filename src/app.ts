@@ -5,6 +5,9 @@ import { createLogger, type Logger } from "./lib/logger.ts";
 import { constantTimeEqual } from "./lib/secrets.ts";
 import { auditMigrations } from "./modules/audit/audit.migrations.ts";
 import { appendAuditEvent } from "./modules/audit/audit.store.ts";
+import { grantsMigrations } from "./modules/grants/grants.migrations.ts";
+import { registerGrantRoutes } from "./modules/grants/grants.routes.ts";
+import { createGrantsService } from "./modules/grants/grants.service.ts";
 import { registerHealthRoutes } from "./modules/health/health.routes.ts";
 import { registerAuthRoutes } from "./modules/identity/auth.routes.ts";
 import { createAuthService } from "./modules/identity/auth.service.ts";
@@ -42,6 +45,7 @@ export const MIGRATIONS: MigrationSet = {
     ...memoriesMigrations.tenant,
     ...auditMigrations.tenant,
     ...identityMigrations.tenant,
+    ...grantsMigrations.tenant,
   ],
 };
 
@@ -87,7 +91,9 @@ export async function createApp(opts: AppOptions) {
   });
   const users = createUsersService({ storage, clock, tenants });
   const keys = createKeysService({ storage, clock, tenants });
+  const grants = createGrantsService({ storage, clock, tenants });
   const memories = createMemoriesService({
+    activeGrants: (tenantId, now) => grants.active(tenantId, now),
     storage,
     clock,
     metrics,
@@ -144,6 +150,7 @@ export async function createApp(opts: AppOptions) {
   registerTenantRoutes(app, tenants);
   registerKeyRoutes(app, keys);
   registerUserRoutes(app, users);
+  registerGrantRoutes(app, grants);
   registerAuthRoutes(app, auth, { allowedOrigins: config.allowedOrigins });
   registerMemoryRoutes(app, memories);
 
@@ -169,7 +176,7 @@ export async function createApp(opts: AppOptions) {
     app,
     storage,
     logger,
-    services: { tenants, keys, memories, users, auth },
+    services: { tenants, keys, memories, users, auth, grants },
     sweeper,
     /** The admin key, when this start generated it (print once). */
     generatedAdminKey: adminKey.generated,

@@ -16,6 +16,9 @@ export type Fixture = {
   /** A user of `tenantId`, and one of the other tenant. */
   userId: string;
   otherUserId: string;
+  /** A namespace grant of `tenantId`, and one of the other tenant. */
+  grantId: string;
+  otherGrantId: string;
   /** Read-write agent key of `tenantId`. */
   key: string;
   /** tenant:admin key of `tenantId`. */
@@ -107,6 +110,22 @@ export const SAMPLES: Record<string, Sample> = {
     agentScope: "tenant:admin",
     crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/oidc`, status: 403 },
   },
+  "POST /v1/tenants/:tenant_id/grants": {
+    path: (f) => `/v1/tenants/${f.tenantId}/grants`,
+    body: () => ({ grantee: "team-a", namespace: "team-b" }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/grants`, status: 403 },
+  },
+  "GET /v1/tenants/:tenant_id/grants": {
+    path: (f) => `/v1/tenants/${f.tenantId}/grants`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/grants`, status: 404 },
+  },
+  "DELETE /v1/tenants/:tenant_id/grants/:grant_id": {
+    path: (f) => `/v1/tenants/${f.tenantId}/grants/${f.grantId}`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/grants/${f.otherGrantId}`, status: 404 },
+  },
   "POST /v1/memories": {
     path: () => "/v1/memories",
     body: () => ({ namespace: "sec", content: "security suite" }),
@@ -168,6 +187,11 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
   const userId = await s.createUser(tenantId, { roles: ["VIEWER"] });
   const otherUserId = await s.createUser(otherTenantId, { roles: ["VIEWER"] });
   await s.request("PUT", `/v1/tenants/${tenantId}/oidc`, { body: OIDC_SAMPLE });
+  const grant = async (t: string) =>
+    ((await s.request("POST", `/v1/tenants/${t}/grants`, { body: { grantee: "x", namespace: "y" } })).body as { id: string })
+      .id;
+  const grantId = await grant(tenantId);
+  const otherGrantId = await grant(otherTenantId);
   const otherMemoryId = (await s.storeMemory(otherKey, { content: "other tenant memory" })).id;
   return {
     tenantId,
@@ -179,6 +203,8 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
     otherKeyId,
     userId,
     otherUserId,
+    grantId,
+    otherGrantId,
     key,
     adminKey,
   };
