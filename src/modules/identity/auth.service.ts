@@ -525,6 +525,9 @@ export function createAuthService(deps: AuthDeps) {
       if (user.status !== "active") return { ok: false, code: "CREDENTIALS_REVOKED" };
       const current = rolesOf(user);
       const roles = result.claims.roles.filter((r) => current.includes(r));
+      // What both the token's roles and the user's current roles allow.
+      const now = actionsForRoles(current);
+      const actions = new Set([...actionsForRoles(result.claims.roles)].filter((a) => now.has(a)));
       return {
         ok: true,
         kind: "user_token",
@@ -535,7 +538,7 @@ export function createAuthService(deps: AuthDeps) {
           tenantId: tid,
           email: user.email,
           roles,
-          actions: actionsForRoles(roles),
+          actions,
           namespaces: null,
           origin,
         },
