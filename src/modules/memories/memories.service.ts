@@ -176,8 +176,9 @@ export function createMemoriesService(deps: MemoriesDeps) {
       const agent = requireTenantActor(actor);
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
+      const vis = await visibility(agent, now, "read");
       return db.transaction(async (tx) => {
-        const row = await memoriesStore.get(tx, await visibility(agent, now, "read"), id);
+        const row = await memoriesStore.get(tx, vis, id);
         if (!row) throw new AppError("NOT_FOUND", "memory not found");
         await audit(tx, agent, "memory.read", [id], now);
         return toMemory(row);
