@@ -296,7 +296,7 @@ describe("API keys: scopes, capabilities, rate plans, rotation", () => {
     }
     const k = (await s.createKey(t, { scopes: ["read"], rate_limit_per_minute: 60 })).key;
     let last = 0;
-    for (let i = 0; i < 61; i++) last = await can(k, "GET", "/v1/tenants/" + t);
+    for (let i = 0; i < 61; i++) last = await can(k, "GET", `/v1/tenants/${t}`);
     assert.equal(last, 429);
     const d = (await s.createKey(t, { scopes: ["read"] })).key;
     const res = await s.request("GET", `/v1/tenants/${t}`, { key: d });
