@@ -5,6 +5,8 @@ import { createLogger, type Logger } from "./lib/logger.ts";
 import { constantTimeEqual } from "./lib/secrets.ts";
 import { auditMigrations } from "./modules/audit/audit.migrations.ts";
 import { appendAuditEvent } from "./modules/audit/audit.store.ts";
+import { connectorsMigrations } from "./modules/connectors/connectors.migrations.ts";
+import { createConnectorsModule } from "./modules/connectors/connectors.module.ts";
 import { grantsMigrations } from "./modules/grants/grants.migrations.ts";
 import { registerGrantRoutes } from "./modules/grants/grants.routes.ts";
 import { createGrantsService } from "./modules/grants/grants.service.ts";
@@ -19,6 +21,7 @@ import { createUsersService } from "./modules/identity/users.service.ts";
 import { keysMigrations } from "./modules/keys/keys.migrations.ts";
 import { registerKeyRoutes } from "./modules/keys/keys.routes.ts";
 import { createKeysService } from "./modules/keys/keys.service.ts";
+import { registerMcpRoutes } from "./modules/mcp/mcp.routes.ts";
 import { memoriesMigrations } from "./modules/memories/memories.migrations.ts";
 import { registerMemoryRoutes } from "./modules/memories/memories.routes.ts";
 import { createMemoriesService } from "./modules/memories/memories.service.ts";
@@ -27,6 +30,7 @@ import { registerTenantRoutes } from "./modules/tenants/tenants.routes.ts";
 import { createTenantsService } from "./modules/tenants/tenants.service.ts";
 import type { Actor } from "./platform/auth/actor.ts";
 import { loadAdminKey, prepareDataDir } from "./platform/bootstrap.ts";
+import { createEventBus } from "./platform/events/bus.ts";
 import { registerPlatformRoutes } from "./platform/http/docs.routes.ts";
 import { createMetrics } from "./platform/http/metrics.ts";
 import { createRateLimiter } from "./platform/http/rate-limit.ts";
@@ -46,6 +50,7 @@ export const MIGRATIONS: MigrationSet = {
     ...auditMigrations.tenant,
     ...identityMigrations.tenant,
     ...grantsMigrations.tenant,
+    ...connectorsMigrations.tenant,
   ],
 };
 
@@ -70,6 +75,10 @@ export async function createApp(opts: AppOptions) {
   await storage.init();
 
   const metrics = createMetrics();
+  const events = createEventBus({
+    clock,
+    onListenerError: (err, event) => logger.error({ err, type: event.type }, "event listener failed"),
+  });
   const tenants = createTenantsService({
     storage,
     clock,
@@ -99,6 +108,16 @@ export async function createApp(opts: AppOptions) {
     metrics,
     maxContentBytes: config.maxContentBytes,
     halfLifeDays: config.recallHalfLifeDays,
+    events,
+  });
+  const connectors = createConnectorsModule({
+    storage,
+    clock,
+    logger,
+    tenants,
+    events,
+    maxContentBytes: config.maxContentBytes,
+    egressAllow: config.egressAllow,
   });
 
   const verifyCredential: CredentialVerifier = async (secret, origin) => {
@@ -153,6 +172,8 @@ export async function createApp(opts: AppOptions) {
   registerGrantRoutes(app, grants);
   registerAuthRoutes(app, auth, { allowedOrigins: config.allowedOrigins });
   registerMemoryRoutes(app, memories);
+  registerMcpRoutes(app, { memories, storage, clock });
+  connectors.registerRoutes(app);
 
   const sweeper = {
     async runOnce(): Promise<number> {
@@ -176,7 +197,8 @@ export async function createApp(opts: AppOptions) {
     app,
     storage,
     logger,
-    services: { tenants, keys, memories, users, auth, grants },
+    services: { tenants, keys, memories, users, auth, grants, connectors },
+    events,
     sweeper,
     /** The admin key, when this start generated it (print once). */
     generatedAdminKey: adminKey.generated,
@@ -186,8 +208,13 @@ export async function createApp(opts: AppOptions) {
       }, config.sweepIntervalSeconds * 1000);
       timer.unref();
     },
+    /** Starts the webhook inbox worker and the outbound webhook sender (recovering pending work). */
+    startWorkers() {
+      connectors.start();
+    },
     async close() {
       if (timer) clearInterval(timer);
+      await connectors.stop();
       await app.close();
       await storage.close();
     },

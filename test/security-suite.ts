@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import type { RouteRecord } from "../src/platform/http/server.ts";
 import { errorCode, type TestServer } from "./harness.ts";
 
@@ -23,6 +24,14 @@ export type Fixture = {
   key: string;
   /** tenant:admin key of `tenantId`. */
   adminKey: string;
+  /** A connector of `tenantId` and one of the other tenant. */
+  connectorId: string;
+  otherConnectorId: string;
+  /** A dead-letter-shaped delivery id (no such delivery needs to exist for the shared cases). */
+  deliveryId: string;
+  /** An outbound webhook of `tenantId` (the delete sample spends it) and one of the other tenant. */
+  webhookId: string;
+  otherWebhookId: string;
 };
 
 export type Sample = {
@@ -31,6 +40,10 @@ export type Sample = {
   body?: (f: Fixture) => unknown;
   /** Which agent key is enough: null when only the instance admin (or a metrics token) may call. */
   agentScope: "any" | "memories:read" | "memories:write" | "tenant:admin" | null;
+  /** Extra headers the rightful request needs (e.g. the Accept header MCP requires). */
+  headers?: Record<string, string>;
+  /** The rightful caller's status when it is not a 2xx (a 405 that names the allowed method). */
+  okStatus?: number;
   /** Same request aimed at the other tenant's object or path, and the status it must get. */
   crossTenant?: { path: (f: Fixture) => string; status: 403 | 404 };
 };
@@ -43,7 +56,11 @@ export const SAMPLES: Record<string, Sample> = {
   "GET /openapi.json": { path: () => "/openapi.json", agentScope: "any" },
   "GET /docs": { path: () => "/docs", agentScope: "any" },
   "GET /metrics": { path: () => "/metrics", agentScope: null },
-  "POST /v1/tenants": { path: () => "/v1/tenants", body: () => ({ name: `n${Math.random()}`.replace(".", "") }), agentScope: null },
+  "POST /v1/tenants": {
+    path: () => "/v1/tenants",
+    body: () => ({ name: `n${Math.random()}`.replace(".", "") }),
+    agentScope: null,
+  },
   "GET /v1/tenants": { path: () => "/v1/tenants", agentScope: null },
   "GET /v1/tenants/:tenant_id": {
     path: (f) => `/v1/tenants/${f.tenantId}`,
@@ -142,6 +159,7 @@ export const SAMPLES: Record<string, Sample> = {
     body: () => ({ query: "security" }),
     agentScope: "memories:read",
   },
+  "GET /v1/namespaces": { path: () => "/v1/namespaces", agentScope: "memories:read" },
   "GET /v1/memories/export": { path: () => "/v1/memories/export", agentScope: "memories:read" },
   "GET /v1/memories/:id": {
     path: (f) => `/v1/memories/${f.memoryId}`,
@@ -159,11 +177,98 @@ export const SAMPLES: Record<string, Sample> = {
     agentScope: "memories:read",
     crossTenant: { path: (f) => `/v1/memories/${f.otherMemoryId}/history`, status: 404 },
   },
+  "POST /v1/tenants/:tenant_id/connectors": {
+    path: (f) => `/v1/tenants/${f.tenantId}/connectors`,
+    body: () => ({
+      name: `sec-${Math.random().toString(36).slice(2, 8)}`,
+      config: { source: "github", secret: "s".repeat(16), mapping: { namespace: "sec" } },
+    }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/connectors`, status: 403 },
+  },
+  "GET /v1/tenants/:tenant_id/connectors": {
+    path: (f) => `/v1/tenants/${f.tenantId}/connectors`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/connectors`, status: 404 },
+  },
+  "GET /v1/tenants/:tenant_id/connectors/:connector_id": {
+    path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.connectorId}`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.otherConnectorId}`, status: 404 },
+  },
+  "PATCH /v1/tenants/:tenant_id/connectors/:connector_id": {
+    path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.connectorId}`,
+    body: () => ({ name: `renamed-${Math.random().toString(36).slice(2, 8)}` }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.otherConnectorId}`, status: 404 },
+  },
+  "DELETE /v1/tenants/:tenant_id/connectors/:connector_id": {
+    path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.connectorId}`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.otherConnectorId}`, status: 404 },
+  },
+  "GET /v1/tenants/:tenant_id/connectors/:connector_id/health": {
+    path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.connectorId}/health`,
+    agentScope: "tenant:admin",
+    crossTenant: {
+      path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.otherConnectorId}/health`,
+      status: 404,
+    },
+  },
+  "GET /admin/webhooks/dead-letters/:tenant_id": {
+    path: (f) => `/admin/webhooks/dead-letters/${f.tenantId}`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/admin/webhooks/dead-letters/${f.otherTenantId}`, status: 404 },
+  },
+  "POST /admin/webhooks/replay/:tenant_id/:event_id": {
+    path: (f) => `/admin/webhooks/replay/${f.tenantId}/${f.deliveryId}`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/admin/webhooks/replay/${f.otherTenantId}/${f.deliveryId}`, status: 403 },
+  },
+  "POST /admin/webhooks/replay/:tenant_id": {
+    path: (f) => `/admin/webhooks/replay/${f.tenantId}`,
+    body: () => ({ limit: 10 }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/admin/webhooks/replay/${f.otherTenantId}`, status: 403 },
+  },
+  "POST /v1/tenants/:tenant_id/webhooks": {
+    path: (f) => `/v1/tenants/${f.tenantId}/webhooks`,
+    body: () => ({ url: "https://93.184.215.14/hook", events: ["memory.created"] }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/webhooks`, status: 403 },
+  },
+  "GET /v1/tenants/:tenant_id/webhooks": {
+    path: (f) => `/v1/tenants/${f.tenantId}/webhooks`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/webhooks`, status: 404 },
+  },
+  "DELETE /v1/tenants/:tenant_id/webhooks/:webhook_id": {
+    path: (f) => `/v1/tenants/${f.tenantId}/webhooks/${f.webhookId}`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/webhooks/${f.otherWebhookId}`, status: 404 },
+  },
+  "GET /admin/stream/:tenant_id": {
+    path: (f) => `/admin/stream/${f.tenantId}?follow=false`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/admin/stream/${f.otherTenantId}?follow=false`, status: 404 },
+  },
   "DELETE /v1/memories/:id": {
     path: (f) => `/v1/memories/${f.memoryId}`,
     agentScope: "memories:write",
     crossTenant: { path: (f) => `/v1/memories/${f.otherMemoryId}`, status: 404 },
   },
+  "POST /mcp": {
+    path: () => "/mcp",
+    body: () => ({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "sec", version: "1" } },
+    }),
+    headers: { accept: "application/json, text/event-stream" },
+    agentScope: "any",
+  },
+  "GET /mcp": { path: () => "/mcp", agentScope: "any", okStatus: 405 },
 };
 
 const OIDC_SAMPLE = {
@@ -188,11 +293,40 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
   const otherUserId = await s.createUser(otherTenantId, { roles: ["VIEWER"] });
   await s.request("PUT", `/v1/tenants/${tenantId}/oidc`, { body: OIDC_SAMPLE });
   const grant = async (t: string) =>
-    ((await s.request("POST", `/v1/tenants/${t}/grants`, { body: { grantee: "x", namespace: "y" } })).body as { id: string })
-      .id;
+    (
+      (await s.request("POST", `/v1/tenants/${t}/grants`, { body: { grantee: "x", namespace: "y" } }))
+        .body as { id: string }
+    ).id;
   const grantId = await grant(tenantId);
   const otherGrantId = await grant(otherTenantId);
   const otherMemoryId = (await s.storeMemory(otherKey, { content: "other tenant memory" })).id;
+  const connector = () => ({
+    name: `c-${Math.random().toString(36).slice(2, 8)}`,
+    config: { source: "github", secret: "s".repeat(16), mapping: { namespace: "sec" } },
+  });
+  const made = async (path: string, body: unknown) => {
+    const res = await s.request("POST", path, { body });
+    if (res.status !== 201) throw new Error(`fixture ${path}: ${res.status} ${res.text}`);
+    return (res.body as { id: string }).id;
+  };
+  const connectorId = await made(`/v1/tenants/${tenantId}/connectors`, connector());
+  const otherConnectorId = await made(`/v1/tenants/${otherTenantId}/connectors`, connector());
+  const hook = { url: "https://93.184.215.14/hook", events: ["memory.created"] };
+  const webhookId = await made(`/v1/tenants/${tenantId}/webhooks`, hook);
+  const otherWebhookId = await made(`/v1/tenants/${otherTenantId}/webhooks`, hook);
+  // One signed delivery, so the replay sample has a real (not dead) delivery to point at.
+  const body = JSON.stringify({ zen: "fixture" });
+  const ingest = await fetch(`${s.url}/v1/ingest/${tenantId}/${connectorId}`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": "ping",
+      "x-github-delivery": `fixture-${connectorId}`,
+      "x-hub-signature-256": `sha256=${createHmac("sha256", "s".repeat(16)).update(body).digest("hex")}`,
+    },
+    body,
+  });
+  const deliveryId = ((await ingest.json()) as { id: string }).id;
   return {
     tenantId,
     otherTenantId,
@@ -207,6 +341,11 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
     otherGrantId,
     key,
     adminKey,
+    connectorId,
+    otherConnectorId,
+    deliveryId,
+    webhookId,
+    otherWebhookId,
   };
 }
 

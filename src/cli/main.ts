@@ -1,10 +1,12 @@
 import { readFileSync, statSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { type AppOptions, createApp } from "../app.ts";
+import { createHyphaClient, type HyphaClient, HyphaError } from "../client/index.ts";
 import { type Config, ConfigError, loadConfig } from "../lib/config.ts";
 import { newId } from "../lib/ids.ts";
 import { safeJoin } from "../lib/names.ts";
 import type { Actor } from "../platform/auth/actor.ts";
+import { registerConnectorCommands } from "./connector.ts";
 
 const program = new Command()
   .name("hypha")
@@ -73,6 +75,7 @@ program
       );
     }
     hypha.startSweeper();
+    hypha.startWorkers();
     const address = await hypha.app.listen({ host: cfg.host, port: cfg.port });
     hypha.logger.info({ address, dataDir: cfg.dataDir }, "hypha listening");
     if (!["127.0.0.1", "::1", "localhost"].includes(cfg.host)) {
@@ -203,23 +206,27 @@ const remote = (cmd: Command) =>
     .option("--url <url>", "server URL (HYPHA_URL)", process.env.HYPHA_URL ?? "http://127.0.0.1:7411")
     .option("--key <key>", "agent key (HYPHA_KEY)");
 
-async function call(opts: { url: string; key?: string }, method: string, path: string, body?: unknown) {
+/**
+ * Runs `fn` with a typed client for the server at --url with the agent key from --key or
+ * HYPHA_KEY, printing its result as JSON; an API error goes to stderr as its envelope (exit 1).
+ */
+async function call(opts: { url: string; key?: string }, fn: (client: HyphaClient) => Promise<unknown>) {
   const apiKey = opts.key ?? process.env.HYPHA_KEY;
   if (!apiKey) {
     process.stderr.write("hypha: give --key or set HYPHA_KEY\n");
     process.exit(2);
   }
-  const res = await fetch(new URL(path, opts.url), {
-    method,
-    headers: {
-      authorization: `Bearer ${apiKey}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  (res.ok ? process.stdout : process.stderr).write(text.endsWith("\n") ? text : `${text}\n`);
-  if (!res.ok) process.exit(1);
+  try {
+    const result = await fn(createHyphaClient({ url: opts.url, key: apiKey }));
+    if (result !== undefined) process.stdout.write(`${JSON.stringify(result)}\n`);
+  } catch (err) {
+    if (!(err instanceof HyphaError)) throw err;
+    const { code, message, requestId, details } = err;
+    process.stderr.write(
+      `${JSON.stringify({ error: { code, message, requestId, ...(details ? { details } : {}) } })}\n`,
+    );
+    process.exit(1);
+  }
 }
 
 remote(
@@ -243,14 +250,16 @@ remote(
       ttl?: number;
     },
   ) =>
-    call(o, "POST", "/v1/memories", {
-      namespace: o.namespace,
-      content,
-      type: o.type,
-      ...(o.tags ? { tags: o.tags } : {}),
-      ...(o.entities ? { entities: o.entities } : {}),
-      ...(o.ttl ? { ttl_seconds: o.ttl } : {}),
-    }),
+    call(o, (client) =>
+      client.storeMemory({
+        namespace: o.namespace,
+        content,
+        type: o.type,
+        ...(o.tags ? { tags: o.tags } : {}),
+        ...(o.entities ? { entities: o.entities } : {}),
+        ...(o.ttl ? { ttl_seconds: o.ttl } : {}),
+      }),
+    ),
 );
 remote(
   memory
@@ -260,12 +269,14 @@ remote(
     .option("--budget <tokens>", "token budget of the context block", int, 2000),
 ).action(
   (query: string, o: { url: string; key?: string; namespaces?: string[]; k: number; budget: number }) =>
-    call(o, "POST", "/v1/memories/recall", {
-      query,
-      k: o.k,
-      token_budget: o.budget,
-      ...(o.namespaces ? { namespaces: o.namespaces } : {}),
-    }),
+    call(o, (client) =>
+      client.recallMemories({
+        query,
+        k: o.k,
+        token_budget: o.budget,
+        ...(o.namespaces ? { namespaces: o.namespaces } : {}),
+      }),
+    ),
 );
 remote(
   memory
@@ -273,13 +284,49 @@ remote(
     .option("--namespace <ns>", "only this namespace")
     .option("--cursor <id>", "resume after this memory id")
     .option("--history", "include every version"),
-).action((o: { url: string; key?: string; namespace?: string; cursor?: string; history?: boolean }) => {
-  const q = new URLSearchParams();
-  if (o.namespace) q.set("namespace", o.namespace);
-  if (o.cursor) q.set("cursor", o.cursor);
-  if (o.history) q.set("include_history", "true");
-  return call(o, "GET", `/v1/memories/export?${q}`);
-});
+).action((o: { url: string; key?: string; namespace?: string; cursor?: string; history?: boolean }) =>
+  call(o, async (client) => {
+    const lines = client.exportMemories({
+      ...(o.namespace ? { namespace: o.namespace } : {}),
+      ...(o.cursor ? { cursor: o.cursor } : {}),
+      includeHistory: o.history === true,
+    });
+    for await (const m of lines) process.stdout.write(`${JSON.stringify(m)}\n`);
+  }),
+);
+
+program
+  .command("mcp")
+  .description(
+    "MCP server on stdio for desktop clients: a bridge to a running server (--url, --key), " +
+      "or embedded on a data directory for one local user (--data)",
+  )
+  .option("--url <url>", "bridge to this server (HYPHA_URL)")
+  .option("--key <key>", "agent key for the bridge (HYPHA_KEY)")
+  .addOption(dataOption())
+  .option("--tenant-name <name>", "embedded: the local tenant, created on first use", "local")
+  .option("--agent <name>", "embedded: the agent name the local key acts as", "local-user")
+  .action(async (o: { url?: string; key?: string; data?: string; tenantName: string; agent: string }) => {
+    const { serveStdioBridge, serveStdioEmbedded } = await import("./mcp.ts");
+    const url = o.url ?? process.env.HYPHA_URL;
+    if (url && o.data) {
+      process.stderr.write("hypha: give --url (bridge) or --data (embedded), not both\n");
+      process.exit(2);
+    }
+    if (url) {
+      const apiKey = o.key ?? process.env.HYPHA_KEY;
+      if (!apiKey) {
+        process.stderr.write("hypha: the bridge needs --key or HYPHA_KEY\n");
+        process.exit(2);
+      }
+      return serveStdioBridge({ url, key: apiKey });
+    }
+    return serveStdioEmbedded({
+      config: config({ dataDir: o.data, logLevel: "warn" }),
+      tenantName: o.tenantName,
+      agent: o.agent,
+    });
+  });
 
 program
   .command("doctor")
@@ -326,5 +373,7 @@ program
     for (const line of problems) process.stdout.write(`FAIL  ${line}\n`);
     process.exit(problems.length ? 1 : 0);
   });
+
+registerConnectorCommands(program, { embedded, actor: cliActor, dataOption });
 
 await program.parseAsync(process.argv);

@@ -59,6 +59,14 @@ export const configSchema = z
     loginMaxPerAddress: intFromString(1, 10_000).default(30),
     /** Reach OIDC providers over plain http on loopback and private addresses (local providers only). */
     oidcAllowInsecureLocal: boolFromString.default(false),
+    /** CIDRs and host names outbound webhooks may reach although the egress guard blocks them. */
+    egressAllow: z
+      .union([z.string(), z.array(z.string())])
+      .transform((v) =>
+        (typeof v === "string" ? v.split(",") : v).map((s) => s.trim()).filter((s) => s !== ""),
+      )
+      .pipe(z.array(z.string().min(1).max(253)).max(100))
+      .default([]),
   })
   .strict();
 
@@ -86,6 +94,7 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_LOGIN_LOCK_SECONDS: "loginLockSeconds",
   HYPHA_LOGIN_MAX_PER_ADDRESS: "loginMaxPerAddress",
   HYPHA_OIDC_ALLOW_INSECURE_LOCAL: "oidcAllowInsecureLocal",
+  HYPHA_EGRESS_ALLOW: "egressAllow",
 };
 
 export class ConfigError extends Error {

@@ -30,11 +30,20 @@ export type AuditAction =
   | "memory.exported"
   | "memory.expired_purged"
   | "auth.failed"
+  | "connector.created"
+  | "connector.updated"
+  | "connector.deleted"
+  | "delivery.processed"
+  | "delivery.dead_lettered"
+  | "delivery.replayed"
+  | "webhook.created"
+  | "webhook.deleted"
+  | "webhook.disabled"
   | "access.denied";
 
 export type AuditEventInput = {
   tenantId: string | null;
-  actor: { type: "instance_admin" | "agent" | "user" | "system" | "anonymous"; id: string };
+  actor: { type: "instance_admin" | "agent" | "user" | "system" | "anonymous" | "connector"; id: string };
   action: AuditAction;
   targetIds?: string[];
   outcome?: "success" | "denied" | "error";

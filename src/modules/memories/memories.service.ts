@@ -10,6 +10,7 @@ import {
   type TenantActor,
   visibleNamespaces,
 } from "../../platform/auth/actor.ts";
+import type { EventBus } from "../../platform/events/bus.ts";
 import type { Metrics } from "../../platform/http/metrics.ts";
 import type { Storage } from "../../platform/storage/port.ts";
 import type { AuditAction } from "../audit/audit.schemas.ts";
@@ -39,6 +40,8 @@ export type MemoriesDeps = {
   halfLifeDays: number;
   /** Active cross-namespace grants of a tenant; none when absent. */
   activeGrants?: (tenantId: string, now: number) => Promise<readonly NamespaceGrantView[]>;
+  /** Hears of memory writes after they commit (live stream, outbound webhooks). */
+  events?: EventBus;
 };
 
 /**
@@ -168,6 +171,11 @@ export function createMemoriesService(deps: MemoriesDeps) {
         return out;
       });
       metrics.memoriesStored.inc(stored.length);
+      deps.events?.publish(agent.tenantId, "memory.created", {
+        ids: stored.slice(0, 100).map((r) => r.id),
+        count: stored.length,
+        agent: authorName(agent),
+      });
       return stored.map(toMemory);
     },
 
@@ -213,6 +221,15 @@ export function createMemoriesService(deps: MemoriesDeps) {
         );
         return { items, next_cursor: rows.length > q.limit ? (items.at(-1)?.id ?? null) : null };
       });
+    },
+
+    /** The namespaces that hold memories the caller can see, with counts (first 1000 by name). */
+    async namespaces(actor: Actor): Promise<{ namespace: string; count: number }[]> {
+      authorize(actor, "memories:read");
+      const agent = requireTenantActor(actor);
+      const db = await storage.tenant(agent.tenantId);
+      const vis = await visibility(agent, clock.now(), "read");
+      return memoriesStore.namespaces(db, vis, 1000);
     },
 
     /** Writes a new version; the previous one stays in history with is_current=false. */
@@ -305,6 +322,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
         return n;
       });
       indexDirty.add(agent.tenantId);
+      deps.events?.publish(agent.tenantId, "memory.deleted", { ids: [id], count: deleted });
       return { deleted };
     },
 
@@ -327,7 +345,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
                 createdBefore: Date.parse(selector.created_before),
               };
       const vis = await visibility(agent, now, "write");
-      const deleted = await db.transaction(async (tx) => {
+      const removed = await db.transaction(async (tx) => {
         const ids = await memoriesStore.idsForDelete(tx, vis, sel);
         const n = await memoriesStore.hardDelete(tx, agent.tenantId, ids);
         await audit(tx, agent, "memory.bulk_deleted", ids, now, {
@@ -335,9 +353,16 @@ export function createMemoriesService(deps: MemoriesDeps) {
           selector: "ids" in selector ? "ids" : "entity" in selector ? "entity" : "created_range",
         });
         if (n > 0) await memoriesStore.optimizeIndex(tx);
-        return n;
+        return { n, ids };
       });
-      if (deleted > 0) await db.compact();
+      if (removed.n > 0) {
+        await db.compact();
+        deps.events?.publish(agent.tenantId, "memory.deleted", {
+          ids: removed.ids.slice(0, 100),
+          count: removed.n,
+        });
+      }
+      const deleted = removed.n;
       return { deleted };
     },
 
@@ -358,28 +383,36 @@ export function createMemoriesService(deps: MemoriesDeps) {
         validAt: ms(input.valid_at) ?? undefined,
       };
       const terms = queryTerms(input.query);
-      const candidates = Math.min(500, Math.max(50, input.k * 8));
+      const pool = Math.min(500, Math.max(50, input.k * 8));
       const db = await storage.tenant(agent.tenantId);
       return db.transaction(async (tx) => {
-        const rows: (MemoryRow & { bm25: number })[] = terms.length
-          ? await memoriesStore.search(tx, vis, filters, ftsQuery(terms), candidates)
-          : (await memoriesStore.recent(tx, vis, filters, candidates)).map((r) => ({ ...r, bm25: 0 }));
-        const maxBm25 = rows.reduce((m, r) => Math.max(m, r.bm25), 0);
-        const ranked = rows
-          .map((row) => {
-            const recency = recencyScore(now - row.updated_at, deps.halfLifeDays);
-            const blended = blend({
-              bm25: row.bm25,
-              maxBm25,
-              recency,
-              importance: row.importance,
-            });
-            const own = ownNamespace(agent, row.namespace);
+        const candidates = terms.length
+          ? await memoriesStore.search(tx, vis, filters, ftsQuery(terms), pool)
+          : await memoriesStore.recentCandidates(tx, vis, filters, pool);
+        const maxBm25 = candidates.reduce((m, c) => Math.max(m, c.bm25), 0);
+        const top = candidates
+          .map((c) => {
+            const recency = recencyScore(now - c.updated_at, deps.halfLifeDays);
+            const blended = blend({ bm25: c.bm25, maxBm25, recency, importance: c.importance });
+            const own = ownNamespace(agent, c.namespace);
             const score = own ? blended.score : Math.round(blended.score * GRANTED_SCORE_FACTOR * 1e6) / 1e6;
-            return { row, score, relevance: blended.relevance, recency };
+            return { c, score, relevance: blended.relevance, recency };
           })
-          .sort((a, b) => b.score - a.score || (a.row.id < b.row.id ? 1 : -1))
+          .sort((a, b) => b.score - a.score || (a.c.id < b.c.id ? 1 : -1))
           .slice(0, input.k);
+        const rowsBySeq = new Map(
+          (
+            await memoriesStore.bySeqs(
+              tx,
+              agent.tenantId,
+              top.map((t) => t.c.seq),
+            )
+          ).map((r) => [r.seq, r]),
+        );
+        const ranked = top.flatMap((t) => {
+          const row = rowsBySeq.get(t.c.seq);
+          return row ? [{ ...t, row, bm25: t.c.bm25 }] : [];
+        });
         const { context, included, tokens } = formatContext(
           ranked.map(({ row }) => ({
             id: row.id,
@@ -401,12 +434,12 @@ export function createMemoriesService(deps: MemoriesDeps) {
         metrics.recalls.inc();
         metrics.memoriesRecalled.inc(ranked.length);
         return {
-          results: ranked.map(({ row, score, relevance, recency }) => ({
+          results: ranked.map(({ row, score, relevance, recency, bm25 }) => ({
             memory: toMemory(row),
             score,
             why: {
               relevance,
-              bm25: Math.round(row.bm25 * 1e4) / 1e4,
+              bm25: Math.round(bm25 * 1e4) / 1e4,
               recency: Math.round(recency * 1e4) / 1e4,
               importance: row.importance,
               matched_terms: matchedTerms(terms, row.content),

@@ -142,6 +142,16 @@ function filterClause(f: Filters, alias = "m"): { sql: string; params: SqlValue[
 
 export type NewRow = Omit<MemoryRow, "seq">;
 
+/** What ranking needs of a memory before its row is loaded. */
+export type Candidate = {
+  seq: number;
+  id: string;
+  namespace: string;
+  updated_at: number;
+  importance: number;
+  bm25: number;
+};
+
 async function indexRow(tx: SqlExecutor, seq: number, row: NewRow) {
   const tags = JSON.parse(row.tags) as string[];
   const entities = JSON.parse(row.entities) as string[];
@@ -262,12 +272,25 @@ export const memoriesStore = {
     );
   },
 
-  /** BM25 candidates over the visible, filtered memories. `match` is an FTS5 query of quoted terms. */
+  /** Namespaces holding visible memories, with how many each holds. */
+  namespaces(db: SqlExecutor, v: Visibility, limit: number) {
+    const vis = visibilityClause(v);
+    return db.all<{ namespace: string; count: number }>(
+      `SELECT m.namespace AS namespace, COUNT(*) AS count FROM memories m WHERE ${vis.sql}
+       GROUP BY m.namespace ORDER BY m.namespace LIMIT ?`,
+      [...vis.params, limit],
+    );
+  },
+
+  /**
+   * BM25 candidates over the visible, filtered memories. `match` is an FTS5 query of quoted terms.
+   * Only the ranking columns are read here; `bySeqs` loads the rows that make the final cut.
+   */
   search(db: SqlExecutor, v: Visibility, f: Filters, match: string, limit: number) {
     const vis = visibilityClause(v);
     const fil = filterClause(f);
-    return db.all<MemoryRow & { bm25: number }>(
-      `SELECT m.*, -bm25(memories_fts, 1.0, 0.5, 0.5) AS bm25
+    return db.all<Candidate>(
+      `SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance, -bm25(memories_fts, 1.0, 0.5, 0.5) AS bm25
        FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid
        WHERE memories_fts MATCH ? AND ${vis.sql} AND ${fil.sql}
        ORDER BY bm25(memories_fts, 1.0, 0.5, 0.5) LIMIT ?`,
@@ -275,9 +298,24 @@ export const memoriesStore = {
     );
   },
 
-  /** Most recent visible memories, for queries with no searchable terms. */
-  recent(db: SqlExecutor, v: Visibility, f: Filters, limit: number) {
-    return memoriesStore.list(db, v, f, undefined, limit);
+  /** Most recent visible memories as candidates, for queries with no searchable terms. */
+  recentCandidates(db: SqlExecutor, v: Visibility, f: Filters, limit: number) {
+    const vis = visibilityClause(v);
+    const fil = filterClause(f);
+    return db.all<Candidate>(
+      `SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance, 0 AS bm25 FROM memories m
+       WHERE ${vis.sql} AND ${fil.sql} ORDER BY m.id DESC LIMIT ?`,
+      [...vis.params, ...fil.params, limit],
+    );
+  },
+
+  /** Full rows for candidates already checked for visibility (tenant filter kept as a second wall). */
+  bySeqs(db: SqlExecutor, tenantId: string, seqs: readonly number[]) {
+    if (seqs.length === 0) return Promise.resolve([] as MemoryRow[]);
+    return db.all<MemoryRow>(
+      `SELECT * FROM memories WHERE tenant_id = ? AND seq IN (${seqs.map(() => "?").join(", ")})`,
+      [tenantId, ...seqs],
+    );
   },
 
   hardDelete,

@@ -59,6 +59,16 @@ export const ACTIONS = {
   "memories:export": rule("read", "memories.export", READERS),
   "memories:write": rule("write", "memories.write", ["DEVELOPER"]),
   "memories:delete": rule("write", "memories.delete", ["DEVELOPER"]),
+  // The MCP transport itself needs no scope: every tool checks the memory action it performs.
+  "mcp:connect": rule("any", "mcp.connect"),
+  "connectors:read": rule("admin", "connectors.read"),
+  "connectors:manage": rule("admin", "connectors.manage"),
+  // Named by the signed ingest route for the route table; no key or token is accepted there.
+  "connectors:ingest": rule("admin", "connectors.ingest"),
+  "deadletters:manage": rule("admin", "connectors.deadletters.manage"),
+  "webhooks:manage": rule("admin", "webhooks.manage"),
+  // Tenant-wide event feed (ids of every memory written, private ones included): admins only.
+  "stream:read": rule("admin", "stream.read"),
 } as const satisfies Record<string, ActionRule>;
 export type Action = keyof typeof ACTIONS;
 export const ACTION_NAMES = Object.keys(ACTIONS) as Action[];

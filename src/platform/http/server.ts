@@ -30,10 +30,13 @@ export type CredentialKind = "admin_key" | "agent_key" | "metrics_token" | "user
 /**
  * Every route declares who may call it: the credential kinds it accepts and the action it needs.
  * A route without a policy, or a non-public route without an action, refuses to register; the
- * chokepoint also checks the action on every request (services check it again).
+ * chokepoint also checks the action on every request (services check it again). `webhook` routes
+ * carry no API key or token: the handler authenticates each request by its signature before reading
+ * it; their action names what the route does (route table, audit), no caller is authorized for it.
  */
 export type AuthPolicy =
   | { public: true }
+  | { webhook: true; action: Action }
   | { accepts: readonly CredentialKind[]; action: Action; rateLimited?: boolean };
 
 export type VerifiedCredential =
@@ -221,6 +224,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
     if (!policy) throw new AppError("FORBIDDEN", "route has no access policy");
     if ("public" in policy) return;
     if (!isAction(policy.action)) throw new AppError("FORBIDDEN", "route declares no action");
+    if ("webhook" in policy) return;
 
     const presented = extractCredential(req);
     if (presented === null) throw new AppError("UNAUTHENTICATED", "credentials required");

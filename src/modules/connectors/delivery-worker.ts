@@ -1,0 +1,283 @@
+import type { Clock } from "../../lib/clock.ts";
+import { newId } from "../../lib/ids.ts";
+import type { Logger } from "../../lib/logger.ts";
+import type { EventBus } from "../../platform/events/bus.ts";
+import type { Database, Storage } from "../../platform/storage/port.ts";
+import { appendAuditEvent } from "../audit/audit.store.ts";
+import { memoryInput } from "../memories/memories.schemas.ts";
+import { memoriesStore, type NewRow } from "../memories/memories.store.ts";
+import { storedConfig } from "./connectors.contracts.ts";
+import { connectorsStore, type DeliveryRow } from "./connectors.store.ts";
+import { mapDelivery } from "./mappings.ts";
+
+export type Backoff = { baseMs: number; maxMs: number; maxAttempts: number };
+
+export const DEFAULT_BACKOFF: Backoff = { baseMs: 1000, maxMs: 15 * 60_000, maxAttempts: 6 };
+
+/** Delay before attempt `attempt + 1`, after `attempt` failures: base · 2^(attempt-1), capped. */
+export function backoffDelay(b: Backoff, attempt: number): number {
+  return Math.min(b.maxMs, b.baseMs * 2 ** Math.max(0, attempt - 1));
+}
+
+class DeliveryError extends Error {
+  override name = "DeliveryError";
+}
+
+const BATCH = 100;
+
+/**
+ * Turns inbox deliveries into memories. Each delivery is one transaction in the tenant's vault: the
+ * memories, the inbox row's move to `done` (guarded on `status = 'pending'`) and the audit event
+ * commit together, so a delivery produces its memories exactly once even if the process dies at any
+ * point. A failure is retried with exponential backoff; after `maxAttempts` the delivery is a dead
+ * letter, with its error and raw payload, until an operator replays it.
+ */
+export function createDeliveryWorker(deps: {
+  storage: Storage;
+  clock: Clock;
+  events: EventBus;
+  logger: Logger;
+  maxContentBytes: number;
+  /** Every tenant id (a full scan at start and by `drain`). */
+  listTenants: () => Promise<string[]>;
+  backoff?: Backoff;
+}) {
+  const { storage, clock, events, logger } = deps;
+  const backoff = deps.backoff ?? DEFAULT_BACKOFF;
+  /** Tenants that may have due work: notified ones and those with retries scheduled. */
+  const hot = new Set<string>();
+  let running: Promise<number> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let wake: NodeJS.Timeout | null = null;
+
+  function drafts(row: DeliveryRow, config: ReturnType<typeof storedConfig>) {
+    const payloadText = Buffer.from(row.body).toString("utf8");
+    let payload: unknown;
+    try {
+      payload = JSON.parse(payloadText);
+    } catch {
+      payload = undefined;
+    }
+    const result = mapDelivery({
+      config,
+      headers: JSON.parse(row.headers) as Record<string, string>,
+      payload,
+      deliveryId: row.delivery_id,
+    });
+    const checked = result.drafts.map((d, i) => {
+      const parsed = memoryInput.safeParse({
+        namespace: d.namespace,
+        type: d.type,
+        content: d.content,
+        tags: d.tags,
+        entities: d.entities,
+        metadata: d.metadata,
+      });
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new DeliveryError(`draft ${i}: ${issue?.path.join(".") ?? ""} ${issue?.message ?? "invalid"}`);
+      }
+      if (Buffer.byteLength(parsed.data.content, "utf8") > deps.maxContentBytes) {
+        throw new DeliveryError(`draft ${i}: content is larger than ${deps.maxContentBytes} bytes`);
+      }
+      return parsed.data;
+    });
+    return { checked, ignored: result.ignored };
+  }
+
+  async function processOne(db: Database, row: DeliveryRow): Promise<void> {
+    const now = clock.now();
+    try {
+      const connector = await connectorsStore.byId(db, row.tenant_id, row.connector_id);
+      if (!connector) throw new DeliveryError("connector no longer exists");
+      const { checked, ignored } = drafts(row, storedConfig(connector));
+      const memoryRows: NewRow[] = checked.map((d) => ({
+        id: newId("memory", now),
+        version: 1,
+        tenant_id: row.tenant_id,
+        namespace: d.namespace,
+        type: d.type,
+        content: d.content,
+        tags: JSON.stringify([...new Set(d.tags)]),
+        entities: JSON.stringify([...new Set(d.entities)]),
+        metadata: JSON.stringify(d.metadata),
+        importance: d.importance,
+        agent: `connector:${connector.name}`,
+        key_id: connector.id,
+        created_at: now,
+        updated_at: now,
+        expires_at: null,
+        valid_from: null,
+        valid_to: null,
+        is_current: 1,
+        // Readable by every agent of the tenant that may read the namespace; owned by the connector
+        // (by id: names can be changed and reused), which no key or person can act as.
+        access: "shared",
+        allowed_agents: null,
+        owner: `connector:${connector.id}`,
+      }));
+      const ids = memoryRows.map((m) => m.id);
+      const committed = await db.transaction(async (tx) => {
+        const finished = await connectorsStore.finish(
+          tx,
+          row.id,
+          memoryRows.length === 0 ? "ignored" : "done",
+          ids,
+          ignored ? `ignored: ${ignored.reason}` : null,
+          now,
+        );
+        if (!finished) return false;
+        for (const m of memoryRows) await memoriesStore.insert(tx, m);
+        await connectorsStore.bumpHealth(tx, row.connector_id, { processed: 1 });
+        await appendAuditEvent(
+          tx,
+          {
+            tenantId: row.tenant_id,
+            actor: { type: "connector", id: row.connector_id },
+            action: "delivery.processed",
+            targetIds: [row.id, ...ids].slice(0, 100),
+            details: { memories: ids.length, ...(ignored ? { ignored: ignored.reason } : {}) },
+          },
+          now,
+        );
+        return true;
+      });
+      if (!committed) return;
+      if (ids.length > 0) {
+        events.publish(row.tenant_id, "memory.created", {
+          ids,
+          count: ids.length,
+          connector_id: row.connector_id,
+          delivery: row.id,
+        });
+      }
+      events.publish(row.tenant_id, "ingest.processed", {
+        connector_id: row.connector_id,
+        delivery: row.id,
+        memories: ids.length,
+      });
+    } catch (err) {
+      await fail(db, row, err, now);
+    }
+  }
+
+  async function fail(db: Database, row: DeliveryRow, err: unknown, now: number): Promise<void> {
+    const message = (err instanceof DeliveryError ? err.message : "processing failed").slice(0, 500);
+    if (!(err instanceof DeliveryError))
+      logger.error({ err, delivery: row.id }, "delivery processing failed");
+    const attempt = row.attempts + 1;
+    if (attempt >= backoff.maxAttempts) {
+      const dead = await db.transaction(async (tx) => {
+        const moved = await connectorsStore.deadLetter(tx, row.id, message, now);
+        if (!moved) return false;
+        await connectorsStore.bumpHealth(tx, row.connector_id, { failures: 1 });
+        await appendAuditEvent(
+          tx,
+          {
+            tenantId: row.tenant_id,
+            actor: { type: "connector", id: row.connector_id },
+            action: "delivery.dead_lettered",
+            outcome: "error",
+            targetIds: [row.id],
+            details: { attempts: attempt, error: message },
+          },
+          now,
+        );
+        return true;
+      });
+      if (dead) {
+        events.publish(row.tenant_id, "dead_letter.created", {
+          connector_id: row.connector_id,
+          delivery: row.id,
+          attempts: attempt,
+          error: message,
+        });
+      }
+      return;
+    }
+    await db.transaction(async (tx) => {
+      await connectorsStore.retryLater(tx, row.id, message, now + backoffDelay(backoff, attempt));
+      await connectorsStore.bumpHealth(tx, row.connector_id, { failures: 1 });
+    });
+  }
+
+  /** Processes every due delivery of one tenant; true when some are still scheduled for later. */
+  async function runTenant(tenantId: string): Promise<{ done: number; later: boolean }> {
+    const db = await storage.tenant(tenantId);
+    let done = 0;
+    for (;;) {
+      const due = await connectorsStore.due(db, clock.now(), BATCH);
+      for (const row of due) await processOne(db, row);
+      done += due.length;
+      if (due.length < BATCH) break;
+    }
+    return { done, later: (await connectorsStore.nextDueAt(db)) !== null };
+  }
+
+  async function run(tenantIds: Iterable<string>): Promise<number> {
+    let total = 0;
+    for (const tenantId of [...tenantIds]) {
+      hot.delete(tenantId);
+      try {
+        const r = await runTenant(tenantId);
+        total += r.done;
+        if (r.later) hot.add(tenantId);
+      } catch (err) {
+        hot.add(tenantId);
+        logger.error({ err, tenantId }, "delivery worker failed on a tenant");
+      }
+    }
+    return total;
+  }
+
+  /** Runs one pass at a time; a caller arriving during a pass waits for it and then runs its own. */
+  async function exclusive(fn: () => Promise<number>): Promise<number> {
+    while (running) await running.catch(() => 0);
+    running = fn();
+    try {
+      return await running;
+    } finally {
+      running = null;
+    }
+  }
+
+  return {
+    /** Processes every delivery due now, in every tenant (tests, start-up recovery). */
+    drain(): Promise<number> {
+      return exclusive(async () => run(await deps.listTenants()));
+    },
+    /** Processes the tenants known to have work. */
+    tick(): Promise<number> {
+      return exclusive(() => run(hot));
+    },
+    /** A delivery was committed for this tenant: process it soon. */
+    notify(tenantId: string): void {
+      hot.add(tenantId);
+      if (timer && !wake) {
+        wake = setTimeout(() => {
+          wake = null;
+          this.tick().catch((err) => logger.error({ err }, "delivery worker tick failed"));
+        }, 0);
+        wake.unref();
+      }
+    },
+    /** Starts the loop: recovers every tenant's pending deliveries, then polls the known ones. */
+    start(intervalMs = 500): void {
+      if (timer) return;
+      timer = setInterval(() => {
+        this.tick().catch((err) => logger.error({ err }, "delivery worker tick failed"));
+      }, intervalMs);
+      timer.unref();
+      this.drain().catch((err) => logger.error({ err }, "delivery worker recovery failed"));
+    },
+    async stop(): Promise<void> {
+      if (timer) clearInterval(timer);
+      if (wake) clearTimeout(wake);
+      timer = null;
+      wake = null;
+      while (running) await running.catch(() => 0);
+    },
+  };
+}
+
+export type DeliveryWorker = ReturnType<typeof createDeliveryWorker>;
