@@ -3,6 +3,7 @@
  * writing its own section of docs/benchmarks.md. Benchmarks never run inside the test suite.
  */
 const suites: Record<string, () => Promise<unknown>> = {
+  "audit-crypto": async () => (await import("./audit-crypto.ts")).run(),
   core: async () => (await import("./core.ts")).run(),
   guardrails: async () => (await import("./guardrails.ts")).run(),
   ingest: async () => (await import("./ingest.ts")).run(),

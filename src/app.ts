@@ -4,7 +4,10 @@ import type { Config } from "./lib/config.ts";
 import { createLogger, type Logger } from "./lib/logger.ts";
 import { constantTimeEqual } from "./lib/secrets.ts";
 import { auditMigrations } from "./modules/audit/audit.migrations.ts";
-import { appendAuditEvent } from "./modules/audit/audit.store.ts";
+import { registerAuditRoutes } from "./modules/audit/audit.routes.ts";
+import { createAuditService } from "./modules/audit/audit.service.ts";
+import { createAuditTrail, createAuthFailureAudit } from "./modules/audit/audit.trail.ts";
+import { loadCheckpointKey } from "./modules/audit/checkpoint-key.ts";
 import { connectorsMigrations } from "./modules/connectors/connectors.migrations.ts";
 import { createConnectorsModule } from "./modules/connectors/connectors.module.ts";
 import { grantsMigrations } from "./modules/grants/grants.migrations.ts";
@@ -25,9 +28,13 @@ import { registerMcpRoutes } from "./modules/mcp/mcp.routes.ts";
 import { memoriesMigrations } from "./modules/memories/memories.migrations.ts";
 import { registerMemoryRoutes } from "./modules/memories/memories.routes.ts";
 import { createMemoriesService } from "./modules/memories/memories.service.ts";
+import { tenantKeysMigrations } from "./modules/tenant-keys/tenant-keys.migrations.ts";
+import { INSTANCE_CHAIN, openTenantKeys } from "./modules/tenant-keys/tenant-keys.service.ts";
 import { tenantsMigrations } from "./modules/tenants/tenants.migrations.ts";
 import { registerTenantRoutes } from "./modules/tenants/tenants.routes.ts";
 import { createTenantsService } from "./modules/tenants/tenants.service.ts";
+import { createVaultFiles } from "./modules/vault/vault.files.ts";
+import { createVault } from "./modules/vault/vault.ts";
 import type { Actor } from "./platform/auth/actor.ts";
 import { loadAdminKey, prepareDataDir } from "./platform/bootstrap.ts";
 import { createEventBus } from "./platform/events/bus.ts";
@@ -43,7 +50,12 @@ const JWT_SHAPE = /^eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 /** Every module's migrations, in dependency order. */
 export const MIGRATIONS: MigrationSet = {
-  control: [...tenantsMigrations.control, ...keysMigrations.control, ...auditMigrations.control],
+  control: [
+    ...tenantsMigrations.control,
+    ...keysMigrations.control,
+    ...auditMigrations.control,
+    ...tenantKeysMigrations.control,
+  ],
   tenant: [
     ...keysMigrations.tenant,
     ...memoriesMigrations.tenant,
@@ -74,20 +86,60 @@ export async function createApp(opts: AppOptions) {
   const storage = openSqliteStorage(config.dataDir, MIGRATIONS);
   await storage.init();
 
+  const tenantKeys = await openTenantKeys({
+    storage,
+    clock,
+    source: { dataDir: config.dataDir, masterKey: config.masterKey, masterKeyFile: config.masterKeyFile },
+  });
+  await tenantKeys.ensure(INSTANCE_CHAIN);
+  // Cached before any control transaction needs it (it must not read the control database inside one).
+  await tenantKeys.auditKey(INSTANCE_CHAIN);
+  for (const { id } of await storage.control.all<{ id: string }>("SELECT id FROM tenants")) {
+    await tenantKeys.ensure(id);
+  }
+  const trail = createAuditTrail({
+    storage,
+    clock,
+    logger,
+    dataDir: config.dataDir,
+    auditKey: tenantKeys.auditKey,
+    checkpointKey: loadCheckpointKey(secretsDir),
+  });
+  const authFailures = createAuthFailureAudit({ append: trail.append, storage, clock });
+
   const metrics = createMetrics();
   const events = createEventBus({
     clock,
     onListenerError: (err, event) => logger.error({ err, type: event.type }, "event listener failed"),
   });
+  const vault = createVault({
+    dataDir: config.dataDir,
+    cipher: tenantKeys.cipher,
+    modes: async (tenantId) => {
+      const row = await tenants.requireActive(tenantId);
+      return { encryption: row.encryption, storage: row.storage };
+    },
+  });
   const tenants = createTenantsService({
     storage,
     clock,
+    audit: trail.append,
+    provisionKey: tenantKeys.provision,
+    shredKey: tenantKeys.shred,
+    afterDelete: async (tenantId) => {
+      tenantKeys.forget(tenantId);
+      vault.forget(tenantId);
+      trail.forget(tenantId);
+      auth.forget(tenantId);
+    },
     onCreated: (tenantId) => auth.initTenant(tenantId),
   });
   const auth = createAuthService({
     storage,
     clock,
     tenants,
+    audit: trail.append,
+    cipher: tenantKeys.cipher,
     issuer: config.tokenIssuer,
     throttle: createLoginThrottle(clock, {
       maxFailures: config.loginMaxFailures,
@@ -98,9 +150,9 @@ export async function createApp(opts: AppOptions) {
     oidcFetch: oidcFetch({ allowLocal: config.oidcAllowInsecureLocal }),
     oidcAllowLoopbackHttp: config.oidcAllowInsecureLocal,
   });
-  const users = createUsersService({ storage, clock, tenants });
-  const keys = createKeysService({ storage, clock, tenants });
-  const grants = createGrantsService({ storage, clock, tenants });
+  const users = createUsersService({ storage, clock, tenants, audit: trail.append });
+  const keys = createKeysService({ storage, clock, tenants, audit: trail.append });
+  const grants = createGrantsService({ storage, clock, tenants, audit: trail.append });
   const memories = createMemoriesService({
     activeGrants: (tenantId, now) => grants.active(tenantId, now),
     storage,
@@ -108,6 +160,8 @@ export async function createApp(opts: AppOptions) {
     metrics,
     maxContentBytes: config.maxContentBytes,
     halfLifeDays: config.recallHalfLifeDays,
+    audit: trail.append,
+    vault,
     events,
   });
   const connectors = createConnectorsModule({
@@ -116,9 +170,16 @@ export async function createApp(opts: AppOptions) {
     logger,
     tenants,
     events,
+    audit: trail.append,
+    cipher: tenantKeys.cipher,
+    memories,
     maxContentBytes: config.maxContentBytes,
     egressAllow: config.egressAllow,
   });
+  const audit = createAuditService({ trail, clock, requireTenant: tenants.requireActive });
+  const vaultFiles = createVaultFiles({ memories, requireTenant: tenants.requireActive });
+  const rotateMaster = (actor: Actor, opts: { retire: boolean }) =>
+    tenantKeys.rotateMaster(actor, opts, trail.append);
 
   const verifyCredential: CredentialVerifier = async (secret, origin) => {
     if (adminKey.verify(secret)) {
@@ -145,6 +206,10 @@ export async function createApp(opts: AppOptions) {
     trustedProxies: config.trustedProxies,
     onDenied: async (req, err) => {
       const actor = req.actor;
+      if (err.status === 401) {
+        await authFailures.record(req.origin, err.code, req.routeOptions.url ?? "unmatched");
+        return;
+      }
       const event = {
         actor: actor ?? { type: "anonymous" as const, id: "anonymous" },
         action: "access.denied" as const,
@@ -155,10 +220,10 @@ export async function createApp(opts: AppOptions) {
       if (actor && actor.tenantId !== null) {
         const tenantId = actor.tenantId;
         const db = await storage.tenant(tenantId);
-        await db.transaction((tx) => appendAuditEvent(tx, { ...event, tenantId }, clock.now()));
+        await db.transaction((tx) => trail.append(tx, { ...event, tenantId }, clock.now()));
       } else {
         await storage.control.transaction((tx) =>
-          appendAuditEvent(tx, { ...event, tenantId: null }, clock.now()),
+          trail.append(tx, { ...event, tenantId: null }, clock.now()),
         );
       }
     },
@@ -172,7 +237,8 @@ export async function createApp(opts: AppOptions) {
   registerGrantRoutes(app, grants);
   registerAuthRoutes(app, auth, { allowedOrigins: config.allowedOrigins });
   registerMemoryRoutes(app, memories);
-  registerMcpRoutes(app, { memories, storage, clock });
+  registerAuditRoutes(app, audit);
+  registerMcpRoutes(app, { memories, storage, clock, audit: trail.append });
   connectors.registerRoutes(app);
 
   const sweeper = {
@@ -197,7 +263,20 @@ export async function createApp(opts: AppOptions) {
     app,
     storage,
     logger,
-    services: { tenants, keys, memories, users, auth, grants, connectors },
+    services: {
+      tenants,
+      keys,
+      memories,
+      users,
+      auth,
+      grants,
+      audit,
+      tenantKeys,
+      trail,
+      vaultFiles,
+      rotateMaster,
+      connectors,
+    },
     events,
     sweeper,
     /** The admin key, when this start generated it (print once). */
@@ -216,6 +295,8 @@ export async function createApp(opts: AppOptions) {
       if (timer) clearInterval(timer);
       await connectors.stop();
       await app.close();
+      await authFailures.flush();
+      await trail.flush();
       await storage.close();
     },
   };

@@ -24,6 +24,10 @@ export type Fixture = {
   key: string;
   /** tenant:admin key of `tenantId`. */
   adminKey: string;
+  /** audit:read key of `tenantId`. */
+  auditKey: string;
+  /** A tenant that exists only to be deleted by the tenant-delete sample. */
+  spareTenantId: string;
   /** A connector of `tenantId` and one of the other tenant. */
   connectorId: string;
   otherConnectorId: string;
@@ -39,7 +43,7 @@ export type Sample = {
   path: (f: Fixture) => string;
   body?: (f: Fixture) => unknown;
   /** Which agent key is enough: null when only the instance admin (or a metrics token) may call. */
-  agentScope: "any" | "memories:read" | "memories:write" | "tenant:admin" | null;
+  agentScope: "any" | "memories:read" | "memories:write" | "tenant:admin" | "audit:read" | null;
   /** Extra headers the rightful request needs (e.g. the Accept header MCP requires). */
   headers?: Record<string, string>;
   /** The rightful caller's status when it is not a 2xx (a 405 that names the allowed method). */
@@ -66,6 +70,17 @@ export const SAMPLES: Record<string, Sample> = {
     path: (f) => `/v1/tenants/${f.tenantId}`,
     agentScope: "any",
     crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}`, status: 404 },
+  },
+  "DELETE /v1/tenants/:tenant_id": { path: (f) => `/v1/tenants/${f.spareTenantId}`, agentScope: null },
+  "GET /v1/audit/events": {
+    path: () => "/v1/audit/events?suspicious=true",
+    agentScope: "audit:read",
+    crossTenant: { path: (f) => `/v1/audit/events?tenant_id=${f.otherTenantId}`, status: 404 },
+  },
+  "GET /v1/audit/verify": {
+    path: () => "/v1/audit/verify",
+    agentScope: "audit:read",
+    crossTenant: { path: (f) => `/v1/audit/verify?tenant_id=${f.otherTenantId}`, status: 404 },
   },
   "POST /v1/tenants/:tenant_id/keys": {
     path: (f) => `/v1/tenants/${f.tenantId}/keys`,
@@ -287,6 +302,8 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
   const { id: keyId } = await s.createKey(tenantId, { agent: "spare" });
   const { id: rotateKeyId } = await s.createKey(tenantId, { agent: "rotating" });
   const { key: adminKey } = await s.createKey(tenantId, { scopes: ["tenant:admin"] });
+  const { key: auditKey } = await s.createKey(tenantId, { agent: "auditor", scopes: ["audit:read"] });
+  const spareTenantId = await s.createTenant();
   const { key: otherKey, id: otherKeyId } = await s.createKey(otherTenantId);
   const memoryId = (await s.storeMemory(key, { content: "own memory" })).id;
   const userId = await s.createUser(tenantId, { roles: ["VIEWER"] });
@@ -341,6 +358,8 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
     otherGrantId,
     key,
     adminKey,
+    auditKey,
+    spareTenantId,
     connectorId,
     otherConnectorId,
     deliveryId,
@@ -352,6 +371,7 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
 /** The credential that a sample's route accepts as its rightful caller. */
 export function rightfulKey(s: TestServer, f: Fixture, sample: Sample): string {
   if (sample.agentScope === null) return s.adminKey;
+  if (sample.agentScope === "audit:read") return f.auditKey;
   return sample.agentScope === "tenant:admin" ? f.adminKey : f.key;
 }
 

@@ -157,7 +157,7 @@ describe("shared security suite, applied to every route", async () => {
           ? []
           : sample.agentScope === null
             ? [f.key, adminOnlyKey]
-            : sample.agentScope === "tenant:admin"
+            : sample.agentScope === "tenant:admin" || sample.agentScope === "audit:read"
               ? [f.key, readOnlyKey]
               : sample.agentScope === "memories:write"
                 ? [readOnlyKey, adminOnlyKey]

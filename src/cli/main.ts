@@ -198,6 +198,117 @@ user
     const input = updateUserBody.parse({ roles: opts.roles });
     return embedded(opts, (app) => app.services.users.update(cliActor(), opts.tenant, userId, input));
   });
+/** `24h`, `7d`, `30m` or an ISO time, as an ISO time. */
+const sinceArg = (v: string): string => {
+  const m = /^(\d{1,6})([mhd])$/.exec(v);
+  if (m) {
+    const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "m" | "h" | "d"];
+    return new Date(Date.now() - Number(m[1]) * unit).toISOString();
+  }
+  if (Number.isNaN(Date.parse(v))) throw new InvalidArgumentError("give 24h, 7d, 30m or an ISO time");
+  return new Date(Date.parse(v)).toISOString();
+};
+
+const audit = program
+  .command("audit")
+  .description("read, verify and prune the audit trail (runs on the data directory)");
+audit
+  .command("events", { isDefault: true })
+  .description("list events, newest first")
+  .option("--tenant <id>", "a tenant's chain (default: the instance chain)")
+  .option("--suspicious", "only security-relevant events")
+  .option("--since <when>", "24h, 7d, 30m or an ISO time", sinceArg)
+  .option("--action <name>", "an action, or a prefix such as memory.*")
+  .option("--limit <n>", "how many", int, 100)
+  .addOption(dataOption())
+  .action(
+    (o: {
+      tenant?: string;
+      suspicious?: boolean;
+      since?: string;
+      action?: string;
+      limit: number;
+      data?: string;
+    }) =>
+      embedded(o, async (app) => {
+        const { auditQuery } = await import("../modules/audit/audit.schemas.ts");
+        const q = auditQuery.parse({
+          tenant_id: o.tenant,
+          suspicious: o.suspicious ? "true" : "false",
+          since: o.since,
+          action: o.action,
+          limit: o.limit,
+        });
+        return app.services.audit.events(cliActor(), q);
+      }),
+  );
+audit
+  .command("verify")
+  .description("verify a chain; exits 1 and names the first bad seq when it fails")
+  .option("--tenant <id>", "a tenant's chain (default: the instance chain)")
+  .addOption(dataOption())
+  .action(async (o: { tenant?: string; data?: string }) => {
+    let ok = true;
+    await embedded(o, async (app) => {
+      const result = await app.services.audit.verify(cliActor(), o.tenant);
+      ok = result.ok;
+      return result;
+    });
+    process.exitCode = ok ? 0 : 1;
+  });
+audit
+  .command("retain")
+  .description("drop events older than --before, leaving a signed anchor (itself audited)")
+  .requiredOption("--before <when>", "90d, 24h or an ISO time", sinceArg)
+  .option("--tenant <id>", "a tenant's chain (default: the instance chain)")
+  .addOption(dataOption())
+  .action((o: { before: string; tenant?: string; data?: string }) =>
+    embedded(o, (app) =>
+      app.services.trail.applyRetention(
+        o.tenant ?? "instance",
+        Date.parse(o.before),
+        cliActor(),
+        cliActor().origin,
+      ),
+    ),
+  );
+
+const keys = program.command("keys").description("master key operations (runs on the data directory)");
+keys
+  .command("rotate-master")
+  .description("add a master key version and re-wrap every tenant key under it, while the server runs")
+  .option("--retire", "then drop master versions no tenant key uses (old backups stop unwrapping)")
+  .addOption(dataOption())
+  .action((o: { retire?: boolean; data?: string }) =>
+    embedded(o, (app) => app.services.rotateMaster(cliActor(), { retire: o.retire === true })),
+  );
+
+const vaultCmd = program
+  .command("vault")
+  .description("plain-markdown export and import of a tenant's memories");
+vaultCmd
+  .command("export")
+  .requiredOption("--tenant <id>", "tenant id")
+  .requiredOption("--out <dir>", "directory to write <memory id>.md files into")
+  .addOption(dataOption())
+  .action((o: { tenant: string; out: string; data?: string }) =>
+    embedded(o, (app) => app.services.vaultFiles.exportTo(cliActor(), o.tenant, o.out)),
+  );
+vaultCmd
+  .command("import")
+  .requiredOption("--tenant <id>", "tenant id")
+  .requiredOption("--in <dir>", "directory of <memory id>.md files")
+  .addOption(dataOption())
+  .action((o: { tenant: string; in: string; data?: string }) =>
+    embedded(o, (app) => app.services.vaultFiles.importFrom(cliActor(), o.tenant, o.in)),
+  );
+tenant
+  .command("delete <tenantId>")
+  .description("delete a tenant and crypto-shred its data key and vault")
+  .addOption(dataOption())
+  .action((tenantId: string, opts: { data?: string }) =>
+    embedded(opts, (app) => app.services.tenants.remove(cliActor(), tenantId)),
+  );
 
 /** Memory commands talk to a running server with an agent key, like any agent would. */
 const memory = program.command("memory").description("store, recall and export memories over HTTP");

@@ -12,6 +12,7 @@
  * ```
  */
 import type { z } from "zod";
+import type { auditEventSchema, auditQuery, VerifyResponse } from "../modules/audit/audit.schemas.ts";
 import type {
   bulkReplayBody,
   ConnectorHealth,
@@ -46,9 +47,18 @@ import type {
   RecallResponse,
   recallBody,
 } from "../modules/memories/memories.schemas.ts";
-import type { createTenantBody, Tenant } from "../modules/tenants/tenants.schemas.ts";
+import type { createTenantBody, deletedTenantSchema, Tenant } from "../modules/tenants/tenants.schemas.ts";
 
-export type { ApiKey, ConnectorConfig, ConnectorHealth, ConnectorView, Memory, RecallResponse, Tenant };
+export type {
+  ApiKey,
+  ConnectorConfig,
+  ConnectorHealth,
+  ConnectorView,
+  Memory,
+  RecallResponse,
+  Tenant,
+  VerifyResponse,
+};
 export type MemoryCreate = z.input<typeof memoryInput>;
 export type MemoryPatch = z.input<typeof patchBody>;
 export type RecallRequest = z.input<typeof recallBody>;
@@ -60,6 +70,7 @@ export type PageQuery = { limit?: number; cursor?: string };
 export type Page<T> = { items: T[]; next_cursor: string | null };
 export type ExportQuery = { namespace?: string; cursor?: string; includeHistory?: boolean };
 export type Status = { status: "ok" };
+export type DeletedTenant = z.infer<typeof deletedTenantSchema>;
 export type CreateConnectorRequest = z.input<typeof createConnectorBody>;
 /** A new `config` replaces the old one; leave out `secret`/`secretEnv` to keep the stored secret. */
 export type UpdateConnectorRequest = {
@@ -73,6 +84,11 @@ export type BulkReplayRequest = z.input<typeof bulkReplayBody>;
 export type Webhook = z.infer<typeof webhookSchema>;
 export type CreatedWebhook = z.infer<typeof createdWebhookSchema>;
 export type CreateWebhookRequest = z.input<typeof createWebhookBody>;
+export type AuditEvent = z.infer<typeof auditEventSchema>;
+export type AuditEventsQuery = Omit<Partial<z.input<typeof auditQuery>>, "cursor" | "limit"> & {
+  cursor?: number | string;
+  limit?: number;
+};
 /** A signed delivery as the sender made it: the exact bytes and the headers carrying the signature. */
 export type WebhookDelivery = { body: string | Uint8Array; headers: Record<string, string> };
 export type IngestResult =
@@ -166,6 +182,8 @@ export interface HyphaClient {
   /** Streams memories (NDJSON) as they arrive; resume a cut export with `cursor` = last id seen. */
   exportMemories(query?: ExportQuery): AsyncGenerator<Memory>;
   listNamespaces(): Promise<{ items: { namespace: string; count: number }[] }>;
+  /** Deletes a tenant and crypto-shreds its data (instance admin key). */
+  deleteTenant(tenantId: string): Promise<DeletedTenant>;
   createConnector(tenantId: string, input: CreateConnectorRequest): Promise<ConnectorView>;
   listConnectors(tenantId: string, page?: PageQuery): Promise<Page<ConnectorView>>;
   getConnector(tenantId: string, connectorId: string): Promise<ConnectorView>;
@@ -192,6 +210,9 @@ export interface HyphaClient {
   deleteWebhook(tenantId: string, webhookId: string): Promise<Webhook>;
   /** A tenant's live events (SSE). With `follow: false` it yields the buffered events and ends. */
   streamTenantEvents(tenantId: string, query?: StreamQuery): AsyncGenerator<StreamEvent>;
+  listAuditEvents(query?: AuditEventsQuery): Promise<Page<AuditEvent>>;
+  /** Verifies the instance chain, or a tenant's with `tenantId`. */
+  verifyAuditChain(query?: { tenantId?: string }): Promise<VerifyResponse>;
   // Identity and access: people, sessions, OIDC, signing secrets, key rotation, namespace grants.
   createUser(tenantId: string, input: CreateUserRequest): Promise<User>;
   listUsers(tenantId: string, page?: PageQuery): Promise<Page<User>>;
@@ -442,6 +463,7 @@ export function createHyphaClient(opts: HyphaClientOptions): HyphaClient {
     exportMemories,
     listNamespaces: () =>
       json<{ items: { namespace: string; count: number }[] }>({ method: "GET", path: "/v1/namespaces" }),
+    deleteTenant: (tenantId: string) => json<DeletedTenant>({ method: "DELETE", path: tenantPath(tenantId) }),
     createConnector: (tenantId: string, input: CreateConnectorRequest) =>
       json<ConnectorView>({ method: "POST", path: tenantPath(tenantId, "connectors"), body: input }),
     listConnectors: (tenantId: string, page: PageQuery = {}) =>
@@ -491,6 +513,10 @@ export function createHyphaClient(opts: HyphaClientOptions): HyphaClient {
     deleteWebhook: (tenantId: string, webhookId: string) =>
       json<Webhook>({ method: "DELETE", path: tenantPath(tenantId, "webhooks", webhookId) }),
     streamTenantEvents,
+    listAuditEvents: (query: AuditEventsQuery = {}) =>
+      json<Page<AuditEvent>>({ method: "GET", path: "/v1/audit/events", query }),
+    verifyAuditChain: (query: { tenantId?: string } = {}) =>
+      json<VerifyResponse>({ method: "GET", path: "/v1/audit/verify", query: { tenant_id: query.tenantId } }),
     // Identity and access.
     createUser: (tenantId: string, input: CreateUserRequest) =>
       json<User>({ method: "POST", path: tenantPath(tenantId, "users"), body: input }),

@@ -95,10 +95,11 @@ export const bulkReplayBody = z.strictObject({
 
 export const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-export const storedConfig = (row: ConnectorRow): ConnectorConfig =>
+/** A connector's config as parsed, with its inline secret once the caller has opened it. */
+export const storedConfig = (row: ConnectorRow, secret: string | null): ConnectorConfig =>
   ({
     ...(JSON.parse(row.config) as ConnectorConfig),
-    ...(row.secret === null ? {} : { secret: row.secret }),
+    ...(secret === null ? {} : { secret }),
   }) as ConnectorConfig;
 
 export function toConnectorView(row: ConnectorRow): ConnectorView {
@@ -144,8 +145,8 @@ export function toHealth(
   };
 }
 
-export function toDeadLetter(row: DeliveryRow) {
-  const body = Buffer.from(row.body);
+/** The dead-letter view of an inbox row, given its opened payload. */
+export function toDeadLetter(row: DeliveryRow, body: Buffer) {
   const text = body.toString("utf8");
   const utf8 = Buffer.from(text, "utf8").equals(body);
   return {

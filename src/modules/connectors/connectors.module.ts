@@ -5,12 +5,14 @@ import type { Logger } from "../../lib/logger.ts";
 import type { EventBus } from "../../platform/events/bus.ts";
 import type { TypedApp } from "../../platform/http/server.ts";
 import type { Storage } from "../../platform/storage/port.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
 import { registerStreamRoutes } from "../stream/stream.routes.ts";
 import type { TenantsService } from "../tenants/tenants.service.ts";
 import { registerConnectorRoutes } from "./connectors.routes.ts";
+import type { CipherOf } from "./connectors.sealing.ts";
 import { createConnectorsService } from "./connectors.service.ts";
 import { createDeadLettersService } from "./dead-letters.service.ts";
-import { type Backoff, createDeliveryWorker } from "./delivery-worker.ts";
+import { type Backoff, createDeliveryWorker, type MemoryWriterSource } from "./delivery-worker.ts";
 import { createInboundVerifier } from "./inbound.ts";
 import { registerIngestRoutes } from "./ingest.routes.ts";
 import { createIngestService } from "./ingest.service.ts";
@@ -39,6 +41,12 @@ export function createConnectorsModule(deps: {
   logger: Logger;
   tenants: TenantsService;
   events: EventBus;
+  /** The keyed audit trail (`trail.append`): every connector event joins the tenant's chain. */
+  audit: AuditSink;
+  /** The tenant field cipher: connector and webhook secrets and raw payloads are sealed with it. */
+  cipher: CipherOf;
+  /** The memories service: deliveries become memories through its writer (sealed like REST writes). */
+  memories: MemoryWriterSource;
   maxContentBytes: number;
   egressAllow: readonly string[];
   env?: Readonly<Record<string, string | undefined>>;
@@ -46,7 +54,7 @@ export function createConnectorsModule(deps: {
   backoff?: Backoff;
   outboundPolicy?: OutboundPolicy;
 }) {
-  const { storage, clock, logger, tenants, events } = deps;
+  const { storage, clock, logger, tenants, events, audit, cipher } = deps;
   const listTenants = async () =>
     (
       await storage.control.all<{ id: string }>("SELECT id FROM tenants WHERE status = 'active' ORDER BY id")
@@ -59,12 +67,15 @@ export function createConnectorsModule(deps: {
       maxResponseBytes: 64 * 1024,
     });
 
-  const connectors = createConnectorsService({ storage, clock, tenants });
+  const connectors = createConnectorsService({ storage, clock, tenants, audit, cipher });
   const worker = createDeliveryWorker({
     storage,
     clock,
     events,
     logger,
+    audit,
+    cipher,
+    memories: deps.memories,
     maxContentBytes: deps.maxContentBytes,
     listTenants,
     ...(deps.backoff ? { backoff: deps.backoff } : {}),
@@ -85,6 +96,7 @@ export function createConnectorsModule(deps: {
     events,
     logger,
     env: deps.env ?? process.env,
+    cipher,
     onAccepted: (tenantId) => worker.notify(tenantId),
   });
   const deadLetters = createDeadLettersService({
@@ -92,6 +104,8 @@ export function createConnectorsModule(deps: {
     clock,
     tenants,
     events,
+    audit,
+    cipher,
     onRequeued: (tenantId) => worker.notify(tenantId),
   });
   const outbound = createOutboundService({
@@ -101,6 +115,8 @@ export function createConnectorsModule(deps: {
     events,
     egress,
     logger,
+    audit,
+    cipher,
     listTenants,
     ...(deps.outboundPolicy ? { policy: deps.outboundPolicy } : {}),
   });

@@ -3,7 +3,7 @@ import { AppError } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/actor.ts";
 import type { Storage } from "../../platform/storage/port.ts";
-import { appendAuditEvent } from "../audit/audit.store.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
 import type { TenantsService } from "../tenants/tenants.service.ts";
 import {
   type CreateConnectorInput,
@@ -13,6 +13,7 @@ import {
   type UpdateConnectorInput,
 } from "./connectors.contracts.ts";
 import { type ConnectorConfig, connectorConfigSchema } from "./connectors.schemas.ts";
+import { type CipherOf, openField, sealField } from "./connectors.sealing.ts";
 import { type ConnectorRow, connectorsStore } from "./connectors.store.ts";
 
 /** Splits a parsed config into what is stored as JSON and the inline secret (kept in its own column). */
@@ -32,10 +33,24 @@ function validationError(issues: readonly { path: PropertyKey[]; message: string
 
 /**
  * Connector configuration per tenant. The inline signing secret sits in the tenant's vault beside the
- * config and never leaves this service: views show only whether one is configured.
+ * config, sealed with the tenant cipher (bound to the connector id), and never leaves this service:
+ * views show only whether one is configured.
  */
-export function createConnectorsService(deps: { storage: Storage; clock: Clock; tenants: TenantsService }) {
+export function createConnectorsService(deps: {
+  storage: Storage;
+  clock: Clock;
+  tenants: TenantsService;
+  audit: AuditSink;
+  cipher: CipherOf;
+}) {
   const { storage, clock, tenants } = deps;
+
+  const sealSecret = async (tenantId: string, connectorId: string, secret: string | null) =>
+    secret === null ? null : sealField(await deps.cipher(tenantId), connectorId, "secret", secret);
+  const openSecret = async (row: ConnectorRow) =>
+    row.secret === null
+      ? null
+      : openField(await deps.cipher(row.tenant_id), row.id, "secret", row.secret).toString("utf8");
 
   async function load(tenantId: string, connectorId: string): Promise<ConnectorRow> {
     const db = await storage.tenant(tenantId);
@@ -51,13 +66,14 @@ export function createConnectorsService(deps: { storage: Storage; clock: Clock; 
       await tenants.requireActive(tenantId);
       const now = clock.now();
       const { json, secret } = split(input.config);
+      const id = newId("connector", now);
       const row: ConnectorRow = {
-        id: newId("connector", now),
+        id,
         tenant_id: tenantId,
         name: input.name,
         source: input.config.source,
         config: json,
-        secret,
+        secret: await sealSecret(tenantId, id, secret),
         created_at: now,
         updated_at: now,
       };
@@ -67,7 +83,7 @@ export function createConnectorsService(deps: { storage: Storage; clock: Clock; 
           throw new AppError("CONFLICT", "a connector with this name exists");
         }
         await connectorsStore.insert(tx, row);
-        await appendAuditEvent(
+        await deps.audit(
           tx,
           {
             tenantId,
@@ -106,34 +122,42 @@ export function createConnectorsService(deps: { storage: Storage; clock: Clock; 
       await tenants.requireActive(tenantId);
       const now = clock.now();
       const db = await storage.tenant(tenantId);
+      const cipher = await deps.cipher(tenantId);
       const row = await db.transaction(async (tx) => {
         const existing = await connectorsStore.byId(tx, tenantId, connectorId);
         if (!existing) throw new AppError("NOT_FOUND", "connector not found");
         const next: ConnectorRow = { ...existing, name: input.name ?? existing.name, updated_at: now };
         let rotated = false;
         if (input.config !== undefined) {
+          const current =
+            existing.secret === null
+              ? null
+              : openField(cipher, existing.id, "secret", existing.secret).toString("utf8");
           const given = input.config as Record<string, unknown> | null;
           const keepSecret =
             typeof given === "object" &&
             given !== null &&
             given.secret === undefined &&
             given.secretEnv === undefined &&
-            existing.secret !== null;
-          const parsed = connectorConfigSchema.safeParse(
-            keepSecret ? { ...given, secret: existing.secret } : given,
-          );
+            current !== null;
+          const parsed = connectorConfigSchema.safeParse(keepSecret ? { ...given, secret: current } : given);
           if (!parsed.success) throw validationError(parsed.error.issues);
           const { json, secret } = split(parsed.data);
-          rotated = secret !== existing.secret;
+          rotated = secret !== current;
           next.config = json;
-          next.secret = secret;
+          next.secret =
+            secret === null
+              ? null
+              : rotated
+                ? sealField(cipher, existing.id, "secret", secret)
+                : existing.secret;
           next.source = parsed.data.source;
         }
         if (next.name !== existing.name && (await connectorsStore.byName(tx, tenantId, next.name))) {
           throw new AppError("CONFLICT", "a connector with this name exists");
         }
         await connectorsStore.update(tx, next);
-        await appendAuditEvent(
+        await deps.audit(
           tx,
           {
             tenantId,
@@ -160,7 +184,7 @@ export function createConnectorsService(deps: { storage: Storage; clock: Clock; 
         const existing = await connectorsStore.byId(tx, tenantId, connectorId);
         if (!existing) throw new AppError("NOT_FOUND", "connector not found");
         await connectorsStore.remove(tx, tenantId, connectorId);
-        await appendAuditEvent(
+        await deps.audit(
           tx,
           { tenantId, actor, action: "connector.deleted", targetIds: [connectorId], origin: actor.origin },
           now,
@@ -195,7 +219,7 @@ export function createConnectorsService(deps: { storage: Storage; clock: Clock; 
       }
       const db = await storage.tenant(tenantId);
       const row = await connectorsStore.byId(db, tenantId, connectorId);
-      return row ? { row, config: storedConfig(row) } : undefined;
+      return row ? { row, config: storedConfig(row, await openSecret(row)) } : undefined;
     },
   };
 }

@@ -8,7 +8,7 @@ export type ConnectorRow = {
   source: string;
   /** The parsed config without its inline secret, as JSON. */
   config: string;
-  /** The inline signing secret; never leaves the service. */
+  /** The inline signing secret, sealed with the tenant cipher (`connectors.sealing.ts`); never leaves the service. */
   secret: string | null;
   created_at: number;
   updated_at: number;
@@ -23,7 +23,8 @@ export type DeliveryRow = {
   delivery_id: string;
   status: DeliveryStatus;
   headers: string;
-  body: Uint8Array;
+  /** The raw payload, sealed with the tenant cipher (record = this row's id, field `payload`). */
+  body: string;
   attempts: number;
   next_attempt_at: number;
   last_error: string | null;

@@ -3,9 +3,10 @@ import { AppError } from "../../lib/errors.ts";
 import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/actor.ts";
 import type { EventBus } from "../../platform/events/bus.ts";
 import type { SqlExecutor, Storage } from "../../platform/storage/port.ts";
-import { appendAuditEvent } from "../audit/audit.store.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
 import type { TenantsService } from "../tenants/tenants.service.ts";
 import { toDeadLetter } from "./connectors.contracts.ts";
+import { type CipherOf, openField } from "./connectors.sealing.ts";
 import { connectorsStore } from "./connectors.store.ts";
 
 /**
@@ -18,6 +19,8 @@ export function createDeadLettersService(deps: {
   clock: Clock;
   tenants: TenantsService;
   events: EventBus;
+  audit: AuditSink;
+  cipher: CipherOf;
   onRequeued: (tenantId: string) => void;
 }) {
   const { storage, clock, tenants, events } = deps;
@@ -25,7 +28,7 @@ export function createDeadLettersService(deps: {
   async function requeue(tx: SqlExecutor, actor: Actor, tenantId: string, id: string, now: number) {
     const moved = await connectorsStore.requeue(tx, tenantId, id, now);
     if (moved) {
-      await appendAuditEvent(
+      await deps.audit(
         tx,
         { tenantId, actor, action: "delivery.replayed", targetIds: [id], origin: actor.origin },
         now,
@@ -45,7 +48,10 @@ export function createDeadLettersService(deps: {
       await tenants.requireActive(tenantId);
       const db = await storage.tenant(tenantId);
       const rows = await connectorsStore.deadLetters(db, tenantId, q.after ?? "", q.limit + 1, q.connectorId);
-      const items = rows.slice(0, q.limit).map(toDeadLetter);
+      const cipher = await deps.cipher(tenantId);
+      const items = rows
+        .slice(0, q.limit)
+        .map((row) => toDeadLetter(row, openField(cipher, row.id, "payload", row.body)));
       return { items, next_cursor: rows.length > q.limit ? (items.at(-1)?.id ?? null) : null };
     },
 

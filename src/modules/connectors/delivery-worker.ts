@@ -2,11 +2,12 @@ import type { Clock } from "../../lib/clock.ts";
 import { newId } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/logger.ts";
 import type { EventBus } from "../../platform/events/bus.ts";
-import type { Database, Storage } from "../../platform/storage/port.ts";
-import { appendAuditEvent } from "../audit/audit.store.ts";
+import type { Database, SqlExecutor, Storage } from "../../platform/storage/port.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
 import { memoryInput } from "../memories/memories.schemas.ts";
-import { memoriesStore, type NewRow } from "../memories/memories.store.ts";
+import type { NewRow } from "../memories/memories.store.ts";
 import { storedConfig } from "./connectors.contracts.ts";
+import { type CipherOf, openField } from "./connectors.sealing.ts";
 import { connectorsStore, type DeliveryRow } from "./connectors.store.ts";
 import { mapDelivery } from "./mappings.ts";
 
@@ -26,10 +27,22 @@ class DeliveryError extends Error {
 const BATCH = 100;
 
 /**
+ * How the worker writes memories: through the memories service, so rows are sealed and indexed like
+ * REST writes (encrypted tenants) and mirrored after commit (markdown tenants).
+ */
+export type MemoryWriterSource = {
+  writer(tenantId: string): Promise<{
+    insert(tx: SqlExecutor, rows: readonly NewRow[]): Promise<void>;
+    committed(rows: readonly NewRow[]): Promise<void>;
+  }>;
+};
+
+/**
  * Turns inbox deliveries into memories. Each delivery is one transaction in the tenant's vault: the
  * memories, the inbox row's move to `done` (guarded on `status = 'pending'`) and the audit event
  * commit together, so a delivery produces its memories exactly once even if the process dies at any
- * point. A failure is retried with exponential backoff; after `maxAttempts` the delivery is a dead
+ * point. Memories go through the memories service's writer (sealed like any other write) and the
+ * audit event through the keyed trail. A failure is retried with exponential backoff; after `maxAttempts` the delivery is a dead
  * letter, with its error and raw payload, until an operator replays it.
  */
 export function createDeliveryWorker(deps: {
@@ -38,6 +51,9 @@ export function createDeliveryWorker(deps: {
   events: EventBus;
   logger: Logger;
   maxContentBytes: number;
+  audit: AuditSink;
+  cipher: CipherOf;
+  memories: MemoryWriterSource;
   /** Every tenant id (a full scan at start and by `drain`). */
   listTenants: () => Promise<string[]>;
   backoff?: Backoff;
@@ -50,8 +66,8 @@ export function createDeliveryWorker(deps: {
   let timer: NodeJS.Timeout | null = null;
   let wake: NodeJS.Timeout | null = null;
 
-  function drafts(row: DeliveryRow, config: ReturnType<typeof storedConfig>) {
-    const payloadText = Buffer.from(row.body).toString("utf8");
+  function drafts(row: DeliveryRow, config: ReturnType<typeof storedConfig>, body: Buffer) {
+    const payloadText = body.toString("utf8");
     let payload: unknown;
     try {
       payload = JSON.parse(payloadText);
@@ -90,7 +106,9 @@ export function createDeliveryWorker(deps: {
     try {
       const connector = await connectorsStore.byId(db, row.tenant_id, row.connector_id);
       if (!connector) throw new DeliveryError("connector no longer exists");
-      const { checked, ignored } = drafts(row, storedConfig(connector));
+      const body = openField(await deps.cipher(row.tenant_id), row.id, "payload", row.body);
+      // Mapping needs the config only: the signing secret stays sealed.
+      const { checked, ignored } = drafts(row, storedConfig(connector, null), body);
       const memoryRows: NewRow[] = checked.map((d) => ({
         id: newId("memory", now),
         version: 1,
@@ -117,6 +135,7 @@ export function createDeliveryWorker(deps: {
         owner: `connector:${connector.id}`,
       }));
       const ids = memoryRows.map((m) => m.id);
+      const writer = await deps.memories.writer(row.tenant_id);
       const committed = await db.transaction(async (tx) => {
         const finished = await connectorsStore.finish(
           tx,
@@ -127,9 +146,9 @@ export function createDeliveryWorker(deps: {
           now,
         );
         if (!finished) return false;
-        for (const m of memoryRows) await memoriesStore.insert(tx, m);
+        await writer.insert(tx, memoryRows);
         await connectorsStore.bumpHealth(tx, row.connector_id, { processed: 1 });
-        await appendAuditEvent(
+        await deps.audit(
           tx,
           {
             tenantId: row.tenant_id,
@@ -143,6 +162,9 @@ export function createDeliveryWorker(deps: {
         return true;
       });
       if (!committed) return;
+      await writer
+        .committed(memoryRows)
+        .catch((err: unknown) => logger.error({ err, delivery: row.id }, "after-commit memory step failed"));
       if (ids.length > 0) {
         events.publish(row.tenant_id, "memory.created", {
           ids,
@@ -171,7 +193,7 @@ export function createDeliveryWorker(deps: {
         const moved = await connectorsStore.deadLetter(tx, row.id, message, now);
         if (!moved) return false;
         await connectorsStore.bumpHealth(tx, row.connector_id, { failures: 1 });
-        await appendAuditEvent(
+        await deps.audit(
           tx,
           {
             tenantId: row.tenant_id,
@@ -216,8 +238,12 @@ export function createDeliveryWorker(deps: {
 
   async function run(tenantIds: Iterable<string>): Promise<number> {
     let total = 0;
-    for (const tenantId of [...tenantIds]) {
+    const ids = [...tenantIds];
+    const active = new Set(ids.length > 0 ? await deps.listTenants() : []);
+    for (const tenantId of ids) {
       hot.delete(tenantId);
+      // A tenant deleted since it was notified: its vault is gone and must not be recreated.
+      if (!active.has(tenantId)) continue;
       try {
         const r = await runTenant(tenantId);
         total += r.done;

@@ -4,6 +4,7 @@ import type { Logger } from "../../lib/logger.ts";
 import type { EventBus } from "../../platform/events/bus.ts";
 import type { Storage } from "../../platform/storage/port.ts";
 import { replayWindowSecFor, resolveConnectorSecret } from "./connectors.schemas.ts";
+import { type CipherOf, sealField } from "./connectors.sealing.ts";
 import type { ConnectorsService } from "./connectors.service.ts";
 import { connectorsStore, sqlReplayStore } from "./connectors.store.ts";
 import type { InboundVerifier } from "./inbound.ts";
@@ -42,7 +43,7 @@ function keptHeaders(headers: InboundHeaders): Record<string, string> {
  * Verified webhook ingestion. The order is fixed: raw body, secret, signature check, and only then
  * JSON parsing, delivery id, replay check. A verified delivery is committed to the tenant's inbox (with
  * its replay record, in one transaction) before it is acknowledged; turning it into memories is the
- * worker's job.
+ * worker's job. The raw payload is kept sealed with the tenant cipher.
  */
 export function createIngestService(deps: {
   storage: Storage;
@@ -52,6 +53,8 @@ export function createIngestService(deps: {
   events: EventBus;
   logger: Logger;
   env: Readonly<Record<string, string | undefined>>;
+  /** The tenant cipher that seals each raw payload in the inbox. */
+  cipher: CipherOf;
   /** Called after a delivery is committed (wakes the worker). */
   onAccepted?: (tenantId: string) => void;
 }) {
@@ -104,6 +107,7 @@ export function createIngestService(deps: {
       if (!id.ok) return { kind: "unidentified" };
 
       const deliveryRowId = newId("delivery", now);
+      const sealedBody = sealField(await deps.cipher(tenantId), deliveryRowId, "payload", body);
       const latencyMs = Number(process.hrtime.bigint() - input.startedAt) / 1e6;
       const accepted = await db.transaction(async (tx) => {
         const guard = createReplayGuard({ store: sqlReplayStore(tx, now), clock });
@@ -117,7 +121,7 @@ export function createIngestService(deps: {
             delivery_id: id.deliveryId,
             status: "pending",
             headers: JSON.stringify(keptHeaders(headers)),
-            body,
+            body: sealedBody,
             attempts: 0,
             next_attempt_at: now,
             last_error: null,

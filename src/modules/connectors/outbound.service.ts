@@ -8,9 +8,10 @@ import type { Logger } from "../../lib/logger.ts";
 import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/actor.ts";
 import type { BusEvent, EventBus } from "../../platform/events/bus.ts";
 import type { Database, SqlExecutor, Storage } from "../../platform/storage/port.ts";
-import { appendAuditEvent } from "../audit/audit.store.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
 import type { TenantsService } from "../tenants/tenants.service.ts";
 import { iso } from "./connectors.contracts.ts";
+import { type CipherOf, openField, sealField } from "./connectors.sealing.ts";
 import { type Backoff, backoffDelay } from "./delivery-worker.ts";
 import { HYPHA_SIGNATURE_HEADER, signOutbound } from "./outbound-signing.ts";
 
@@ -52,6 +53,7 @@ type WebhookRow = {
   tenant_id: string;
   url: string;
   events: string;
+  /** The signing secret, sealed with the tenant cipher (record = the webhook id). */
   secret: string;
   status: "active" | "disabled";
   consecutive_failures: number;
@@ -133,6 +135,8 @@ export function createOutboundService(deps: {
   events: EventBus;
   egress: EgressGuard;
   logger: Logger;
+  audit: AuditSink;
+  cipher: CipherOf;
   listTenants: () => Promise<string[]>;
   policy?: OutboundPolicy;
 }) {
@@ -189,7 +193,7 @@ export function createOutboundService(deps: {
         "UPDATE outbound_deliveries SET status = 'cancelled' WHERE webhook_id = ? AND status = 'pending'",
         [row.id],
       );
-      await appendAuditEvent(
+      await deps.audit(
         tx,
         {
           tenantId: row.tenant_id,
@@ -213,12 +217,13 @@ export function createOutboundService(deps: {
       return;
     }
     const now = clock.now();
+    const secret = openField(await deps.cipher(tenantId), sub.id, "secret", sub.secret).toString("utf8");
     const result = await egress.fetch(sub.url, {
       method: "POST",
       headers: {
         "content-type": "application/json",
         "user-agent": "hypha-webhooks/1",
-        [HYPHA_SIGNATURE_HEADER.toLowerCase()]: signOutbound(sub.secret, d.payload, now),
+        [HYPHA_SIGNATURE_HEADER.toLowerCase()]: signOutbound(secret, d.payload, now),
         "x-hypha-delivery": d.id,
         "x-hypha-event": d.event_type,
       },
@@ -276,8 +281,12 @@ export function createOutboundService(deps: {
   async function run(ids: Iterable<string>): Promise<number> {
     await Promise.all([...enqueueing]);
     let n = 0;
-    for (const tenantId of [...ids]) {
+    const tenantIds = [...ids];
+    const active = new Set(tenantIds.length > 0 ? await deps.listTenants() : []);
+    for (const tenantId of tenantIds) {
       hot.delete(tenantId);
+      // A tenant deleted since: its vault is gone and must not be recreated.
+      if (!active.has(tenantId)) continue;
       n += await runTenant(tenantId);
     }
     return n;
@@ -305,12 +314,14 @@ export function createOutboundService(deps: {
         });
       }
       const now = clock.now();
+      const id = newId("webhook", now);
+      const secret = `whsec_${randomBytes(32).toString("base64url")}`;
       const row: WebhookRow = {
-        id: newId("webhook", now),
+        id,
         tenant_id: tenantId,
         url: input.url,
         events: JSON.stringify([...new Set(input.events)].sort()),
-        secret: `whsec_${randomBytes(32).toString("base64url")}`,
+        secret: sealField(await deps.cipher(tenantId), id, "secret", secret),
         status: "active",
         consecutive_failures: 0,
         created_at: now,
@@ -326,7 +337,7 @@ export function createOutboundService(deps: {
            VALUES (?, ?, ?, ?, ?, 'active', 0, ?)`,
           [row.id, tenantId, row.url, row.events, row.secret, now],
         );
-        await appendAuditEvent(
+        await deps.audit(
           tx,
           {
             tenantId,
@@ -339,7 +350,7 @@ export function createOutboundService(deps: {
           now,
         );
       });
-      return { ...toView(row), secret: row.secret };
+      return { ...toView(row), secret };
     },
 
     async list(actor: Actor, tenantId: string, page: { after?: string | undefined; limit: number }) {
@@ -362,7 +373,7 @@ export function createOutboundService(deps: {
         const row = await store.byId(tx, tenantId, id);
         if (!row) throw new AppError("NOT_FOUND", "webhook not found");
         await tx.run("DELETE FROM outbound_webhooks WHERE tenant_id = ? AND id = ?", [tenantId, id]);
-        await appendAuditEvent(
+        await deps.audit(
           tx,
           { tenantId, actor, action: "webhook.deleted", targetIds: [id], origin: actor.origin },
           now,

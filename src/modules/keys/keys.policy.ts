@@ -13,6 +13,7 @@
  * | `memories:write` | write                | `memories`                          |
  * | `tenant:admin`   | admin                | `keys`, `users`, `tenant`, `grants`, |
  * |                  |                      | `connectors`, `webhooks`, `stream`  |
+ * | `audit:read`     | admin                | `audit` (read and verify the trail) |
  *
  * An action is allowed when some scope grants its level and covers its capability, and, when the
  * key lists capabilities, one of them covers the action's capability too (capabilities narrow, they
@@ -40,6 +41,7 @@ export const SCOPE_GRANTS: Record<Scope, ScopeGrant> = {
     levels: ["admin"],
     capabilities: ["keys", "users", "tenant", "grants", "connectors", "webhooks", "stream"],
   },
+  "audit:read": { levels: ["admin"], capabilities: ["audit"] },
 };
 
 function isScope(value: string): value is Scope {

@@ -6,7 +6,7 @@ import type { AgentActor } from "../../platform/auth/actor.ts";
 import { actorOf } from "../../platform/http/contracts.ts";
 import type { TypedApp } from "../../platform/http/server.ts";
 import type { Storage } from "../../platform/storage/port.ts";
-import { appendAuditEvent } from "../audit/audit.store.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
 import type { MemoriesService } from "../memories/memories.service.ts";
 import { describeError, serviceBackend } from "./mcp.backend.ts";
 import { createMemoryMcpServer } from "./mcp.tools.ts";
@@ -15,6 +15,8 @@ export type McpRouteDeps = {
   memories: MemoriesService;
   storage: Storage;
   clock: Clock;
+  /** The keyed audit trail (`trail.append`). */
+  audit: AuditSink;
 };
 
 /**
@@ -42,7 +44,7 @@ export function registerMcpRoutes(app: TypedApp, deps: McpRouteDeps): void {
   async function auditDenial(actor: AgentActor, err: AppError, tool: string) {
     const db = await deps.storage.tenant(actor.tenantId);
     await db.transaction((tx) =>
-      appendAuditEvent(
+      deps.audit(
         tx,
         {
           tenantId: actor.tenantId,

@@ -146,7 +146,7 @@ export type ServerDeps = {
   allowedHosts?: readonly string[];
   /** Addresses or CIDRs of proxies whose X-Forwarded-For is believed; empty believes none. */
   trustedProxies?: readonly string[];
-  /** Called for every refused request once the caller is known (audit of denials). */
+  /** Called for every refused request (401, 403, 423, 429): the audit of failures and denials. */
   onDenied?: (req: FastifyRequest, err: AppError) => Promise<void>;
 };
 
@@ -286,7 +286,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
   async function sendError(req: FastifyRequest, reply: FastifyReply, err: AppError) {
     if (err.status === 401) reply.header("www-authenticate", wwwAuthenticate(err.code));
     for (const [k, v] of Object.entries(err.headers ?? {})) reply.header(k, v);
-    if ((err.status === 403 || err.status === 423 || err.status === 429) && deps.onDenied) {
+    if ([401, 403, 423, 429].includes(err.status) && deps.onDenied) {
       try {
         await deps.onDenied(req, err);
       } catch (auditErr) {
