@@ -306,9 +306,17 @@ describe("one authorization chokepoint", () => {
         path: P(`/admin/stream/${t}?follow=false`),
         allowed: ["ADMIN"],
       },
+      { name: "audit events", method: "GET", path: P("/v1/audit/events"), allowed: ["ADMIN", "AUDIT_ADMIN"] },
+      {
+        name: "audit verify",
+        method: "GET",
+        path: P("/v1/audit/verify"),
+        allowed: ["ADMIN", "AUDIT_ADMIN"],
+      },
       { name: "MCP (agent keys only)", method: "POST", path: P("/mcp"), body: {}, allowed: [] },
       { name: "list tenants (instance)", method: "GET", path: P("/v1/tenants"), allowed: [] },
       { name: "metrics (instance)", method: "GET", path: P("/metrics"), allowed: [] },
+      { name: "delete tenant (instance)", method: "DELETE", path: P(`/v1/tenants/${t}`), allowed: [] },
     ];
     for (const c of cases) {
       for (const role of ["ADMIN", "AUDIT_ADMIN", "DEVELOPER", "VIEWER"]) {
@@ -374,6 +382,30 @@ describe("API keys: scopes, capabilities, rate plans, rotation", () => {
     const r = (await s.createKey(t, { scopes: ["memories:read"] })).key;
     assert.equal(await can(r, "GET", `/v1/tenants/${t}/connectors`), 403);
     assert.equal(await can(w, "GET", `/admin/stream/${t}?follow=false`), 403);
+  });
+
+  test("audit:read is a legacy alias for reading and verifying the own tenant's trail only; admin keys read it, read and tenant:admin keys do not", async () => {
+    const auditor = (await s.createKey(t, { scopes: ["audit:read"] })).key;
+    const admin = (await s.createKey(t, { scopes: ["admin"] })).key;
+    const read = (await s.createKey(t, { scopes: ["read"] })).key;
+    const tenantAdmin = (await s.createKey(t, { scopes: ["tenant:admin"] })).key;
+    for (const key of [auditor, admin]) {
+      assert.equal(await can(key, "GET", "/v1/audit/events"), 200);
+      assert.equal(await can(key, "GET", "/v1/audit/verify"), 200);
+    }
+    for (const key of [read, tenantAdmin]) {
+      assert.equal(await can(key, "GET", "/v1/audit/events"), 403);
+      assert.equal(await can(key, "GET", "/v1/audit/verify"), 403);
+    }
+    assert.equal(await can(auditor, "GET", "/v1/memories"), 403, "audit:read reads no memories");
+    assert.equal(await can(auditor, "GET", `/v1/tenants/${t}/keys`), 403, "nor keys");
+    assert.equal(await can(auditor, "DELETE", `/v1/tenants/${t}`), 403, "tenant deletion is the instance's");
+    const other = await s.createTenant();
+    assert.equal(
+      await can(auditor, "GET", `/v1/audit/events?tenant_id=${other}`),
+      404,
+      "another tenant's trail is absent",
+    );
   });
 
   test("capabilities narrow a key on segment boundaries: memories.recall recalls but cannot list or write", async () => {
