@@ -55,15 +55,9 @@ export async function run(): Promise<void> {
       agent: "bench",
       scopes: ["memories:read", "memories:write"],
     });
-    return {
-      type: "agent",
-      id: k.id,
-      tenantId: t.id,
-      agent: "bench",
-      scopes: ["memories:read", "memories:write"],
-      namespaces: null,
-      origin: admin.origin,
-    };
+    const verified = await app.services.keys.verify(k.key, admin.origin);
+    if (!verified.ok || verified.actor.type !== "agent") throw new Error("bench key did not verify");
+    return verified.actor;
   };
   const rows: string[] = [];
   const figures: Record<string, ReturnType<typeof stats>> = {};
@@ -77,6 +71,7 @@ export async function run(): Promise<void> {
       entities: [],
       metadata: { n: i % 10 },
       importance: 0.5,
+      access: "shared" as const,
     });
     for (let i = 0; i < CORPUS; i += 100) {
       await app.services.memories.store(

@@ -112,6 +112,7 @@ export async function run(): Promise<void> {
         entities: [],
         metadata: {},
         importance: Math.round(corpus.rand() * 100) / 100,
+        access: "shared" as const,
       }));
       const t0 = performance.now();
       await app.services.memories.store(actor, items);
@@ -152,6 +153,7 @@ export async function run(): Promise<void> {
         entities: [],
         metadata: { dia_id: turn.dia_id },
         importance: 0.5,
+        access: "shared" as const,
       })),
     );
     const idOf = new Map(stored.map((m) => [String(m.metadata.dia_id), m.id]));

@@ -10,7 +10,17 @@ import { createAuditTrail, createAuthFailureAudit } from "./modules/audit/audit.
 import { loadCheckpointKey } from "./modules/audit/checkpoint-key.ts";
 import { connectorsMigrations } from "./modules/connectors/connectors.migrations.ts";
 import { createConnectorsModule } from "./modules/connectors/connectors.module.ts";
+import { grantsMigrations } from "./modules/grants/grants.migrations.ts";
+import { registerGrantRoutes } from "./modules/grants/grants.routes.ts";
+import { createGrantsService } from "./modules/grants/grants.service.ts";
 import { registerHealthRoutes } from "./modules/health/health.routes.ts";
+import { registerAuthRoutes } from "./modules/identity/auth.routes.ts";
+import { createAuthService } from "./modules/identity/auth.service.ts";
+import { identityMigrations } from "./modules/identity/identity.migrations.ts";
+import { createLoginThrottle } from "./modules/identity/login-throttle.ts";
+import { oidcFetch } from "./modules/identity/oidc-fetch.ts";
+import { registerUserRoutes } from "./modules/identity/users.routes.ts";
+import { createUsersService } from "./modules/identity/users.service.ts";
 import { keysMigrations } from "./modules/keys/keys.migrations.ts";
 import { registerKeyRoutes } from "./modules/keys/keys.routes.ts";
 import { createKeysService } from "./modules/keys/keys.service.ts";
@@ -35,6 +45,9 @@ import { type CredentialVerifier, createHttpServer } from "./platform/http/serve
 import type { MigrationSet } from "./platform/storage/port.ts";
 import { openSqliteStorage } from "./platform/storage/sqlite.ts";
 
+/** A person's access token: a compact JWS (people's tokens are JWTs, keys are `hy?_` strings). */
+const JWT_SHAPE = /^eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
 /** Every module's migrations, in dependency order. */
 export const MIGRATIONS: MigrationSet = {
   control: [
@@ -47,6 +60,8 @@ export const MIGRATIONS: MigrationSet = {
     ...keysMigrations.tenant,
     ...memoriesMigrations.tenant,
     ...auditMigrations.tenant,
+    ...identityMigrations.tenant,
+    ...grantsMigrations.tenant,
     ...connectorsMigrations.tenant,
   ],
 };
@@ -115,10 +130,31 @@ export async function createApp(opts: AppOptions) {
       tenantKeys.forget(tenantId);
       vault.forget(tenantId);
       trail.forget(tenantId);
+      auth.forget(tenantId);
     },
+    onCreated: (tenantId) => auth.initTenant(tenantId),
   });
+  const auth = createAuthService({
+    storage,
+    clock,
+    tenants,
+    audit: trail.append,
+    cipher: tenantKeys.cipher,
+    issuer: config.tokenIssuer,
+    throttle: createLoginThrottle(clock, {
+      maxFailures: config.loginMaxFailures,
+      windowMs: config.loginFailureWindowSeconds * 1000,
+      lockMs: config.loginLockSeconds * 1000,
+      maxPerAddress: config.loginMaxPerAddress,
+    }),
+    oidcFetch: oidcFetch({ allowLocal: config.oidcAllowInsecureLocal }),
+    oidcAllowLoopbackHttp: config.oidcAllowInsecureLocal,
+  });
+  const users = createUsersService({ storage, clock, tenants, audit: trail.append });
   const keys = createKeysService({ storage, clock, tenants, audit: trail.append });
+  const grants = createGrantsService({ storage, clock, tenants, audit: trail.append });
   const memories = createMemoriesService({
+    activeGrants: (tenantId, now) => grants.active(tenantId, now),
     storage,
     clock,
     metrics,
@@ -154,6 +190,7 @@ export async function createApp(opts: AppOptions) {
       const actor: Actor = { type: "instance_admin", id: "instance_admin", tenantId: null, origin };
       return { ok: true, kind: "metrics_token", actor, rateLimitPerMinute: null };
     }
+    if (JWT_SHAPE.test(secret)) return auth.verifyUserToken(secret, origin);
     return keys.verify(secret, origin);
   };
 
@@ -165,6 +202,8 @@ export async function createApp(opts: AppOptions) {
     verifyCredential,
     defaultRateLimitPerMinute: config.rateLimitPerMinute,
     bodyLimitBytes: config.bodyLimitBytes,
+    allowedHosts: config.allowedHosts,
+    trustedProxies: config.trustedProxies,
     onDenied: async (req, err) => {
       const actor = req.actor;
       if (err.status === 401) {
@@ -178,9 +217,10 @@ export async function createApp(opts: AppOptions) {
         origin: req.origin,
         details: { code: err.code, method: req.method, route: req.routeOptions.url ?? "unmatched" },
       };
-      if (actor?.type === "agent") {
-        const db = await storage.tenant(actor.tenantId);
-        await db.transaction((tx) => trail.append(tx, { ...event, tenantId: actor.tenantId }, clock.now()));
+      if (actor && actor.tenantId !== null) {
+        const tenantId = actor.tenantId;
+        const db = await storage.tenant(tenantId);
+        await db.transaction((tx) => trail.append(tx, { ...event, tenantId }, clock.now()));
       } else {
         await storage.control.transaction((tx) =>
           trail.append(tx, { ...event, tenantId: null }, clock.now()),
@@ -193,6 +233,9 @@ export async function createApp(opts: AppOptions) {
   registerPlatformRoutes(app, metrics.registry);
   registerTenantRoutes(app, tenants);
   registerKeyRoutes(app, keys);
+  registerUserRoutes(app, users);
+  registerGrantRoutes(app, grants);
+  registerAuthRoutes(app, auth, { allowedOrigins: config.allowedOrigins });
   registerMemoryRoutes(app, memories);
   registerAuditRoutes(app, audit);
   registerMcpRoutes(app, { memories, storage, clock, audit: trail.append });
@@ -220,7 +263,20 @@ export async function createApp(opts: AppOptions) {
     app,
     storage,
     logger,
-    services: { tenants, keys, memories, audit, tenantKeys, trail, vaultFiles, rotateMaster, connectors },
+    services: {
+      tenants,
+      keys,
+      memories,
+      users,
+      auth,
+      grants,
+      audit,
+      tenantKeys,
+      trail,
+      vaultFiles,
+      rotateMaster,
+      connectors,
+    },
     events,
     sweeper,
     /** The admin key, when this start generated it (print once). */

@@ -77,6 +77,18 @@ export async function startServer(overrides: Partial<Record<keyof Config, unknow
     return res.body as { id: string; key: string };
   }
 
+  /** Creates a user (as the instance admin) and returns its id. */
+  async function createUser(
+    tenantId: string,
+    body: { email?: string; password?: string; roles?: string[] } = {},
+  ): Promise<string> {
+    const res = await request("POST", `/v1/tenants/${tenantId}/users`, {
+      body: { email: `u-${Math.random().toString(36).slice(2, 10)}@example.com`, roles: ["VIEWER"], ...body },
+    });
+    if (res.status !== 201) throw new Error(`user create failed: ${res.status} ${res.text}`);
+    return (res.body as { id: string }).id;
+  }
+
   /** A fresh tenant with a read-write agent key. */
   async function seedTenant() {
     const tenantId = await createTenant();
@@ -100,6 +112,7 @@ export async function startServer(overrides: Partial<Record<keyof Config, unknow
     request,
     createTenant,
     createKey,
+    createUser,
     seedTenant,
     storeMemory,
     async close() {

@@ -203,11 +203,11 @@ describe("MCP over Streamable HTTP (/mcp on the gateway)", () => {
 
   test("MCP requests are charged to the key's rate limit, shared with REST", async () => {
     const tenantId = await s.createTenant();
-    const { key } = await s.createKey(tenantId, { rate_limit_per_minute: 8 });
+    const { key } = await s.createKey(tenantId, { rate_limit_per_minute: 60 });
     const client = await httpClient(s.url, key);
     let refused: unknown = null;
     try {
-      for (let i = 0; i < 10 && refused === null; i++) {
+      for (let i = 0; i < 62 && refused === null; i++) {
         await ok(client, "memory_list", {}).catch((err: unknown) => {
           refused = err;
         });

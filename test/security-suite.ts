@@ -11,7 +11,15 @@ export type Fixture = {
   otherMemoryId: string;
   /** A key of `tenantId` that no request authenticates with (the revoke sample spends it). */
   keyId: string;
+  /** A key of `tenantId` that the rotate sample replaces. */
+  rotateKeyId: string;
   otherKeyId: string;
+  /** A user of `tenantId`, and one of the other tenant. */
+  userId: string;
+  otherUserId: string;
+  /** A namespace grant of `tenantId`, and one of the other tenant. */
+  grantId: string;
+  otherGrantId: string;
   /** Read-write agent key of `tenantId`. */
   key: string;
   /** tenant:admin key of `tenantId`. */
@@ -89,6 +97,66 @@ export const SAMPLES: Record<string, Sample> = {
     path: (f) => `/v1/tenants/${f.tenantId}/keys/${f.keyId}`,
     agentScope: "tenant:admin",
     crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/keys/${f.otherKeyId}`, status: 404 },
+  },
+  "POST /v1/tenants/:tenant_id/keys/:key_id/rotate": {
+    path: (f) => `/v1/tenants/${f.tenantId}/keys/${f.rotateKeyId}/rotate`,
+    body: () => ({ grace_seconds: 60 }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/keys/${f.otherKeyId}/rotate`, status: 404 },
+  },
+  "POST /v1/tenants/:tenant_id/users": {
+    path: (f) => `/v1/tenants/${f.tenantId}/users`,
+    body: () => ({ email: `u${Math.random().toString(36).slice(2)}@example.com`, roles: ["VIEWER"] }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/users`, status: 403 },
+  },
+  "GET /v1/tenants/:tenant_id/users": {
+    path: (f) => `/v1/tenants/${f.tenantId}/users`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/users`, status: 404 },
+  },
+  "GET /v1/tenants/:tenant_id/users/:user_id": {
+    path: (f) => `/v1/tenants/${f.tenantId}/users/${f.userId}`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/users/${f.otherUserId}`, status: 404 },
+  },
+  "PATCH /v1/tenants/:tenant_id/users/:user_id": {
+    path: (f) => `/v1/tenants/${f.tenantId}/users/${f.userId}`,
+    body: () => ({ roles: ["VIEWER", "DEVELOPER"] }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/users/${f.otherUserId}`, status: 404 },
+  },
+  "POST /v1/tenants/:tenant_id/jwt/rotate": {
+    path: (f) => `/v1/tenants/${f.tenantId}/jwt/rotate`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/jwt/rotate`, status: 403 },
+  },
+  "GET /v1/tenants/:tenant_id/oidc": {
+    path: (f) => `/v1/tenants/${f.tenantId}/oidc`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/oidc`, status: 404 },
+  },
+  "PUT /v1/tenants/:tenant_id/oidc": {
+    path: (f) => `/v1/tenants/${f.tenantId}/oidc`,
+    body: () => OIDC_SAMPLE,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/oidc`, status: 403 },
+  },
+  "POST /v1/tenants/:tenant_id/grants": {
+    path: (f) => `/v1/tenants/${f.tenantId}/grants`,
+    body: () => ({ grantee: "team-a", namespace: "team-b" }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/grants`, status: 403 },
+  },
+  "GET /v1/tenants/:tenant_id/grants": {
+    path: (f) => `/v1/tenants/${f.tenantId}/grants`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/grants`, status: 404 },
+  },
+  "DELETE /v1/tenants/:tenant_id/grants/:grant_id": {
+    path: (f) => `/v1/tenants/${f.tenantId}/grants/${f.grantId}`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/grants/${f.otherGrantId}`, status: 404 },
   },
   "POST /v1/memories": {
     path: () => "/v1/memories",
@@ -218,6 +286,12 @@ export const SAMPLES: Record<string, Sample> = {
   "GET /mcp": { path: () => "/mcp", agentScope: "any", okStatus: 405 },
 };
 
+const OIDC_SAMPLE = {
+  issuer: "https://idp.example.com",
+  client_id: "hypha",
+  role_mapping: { claim: "groups", map: { engineers: "DEVELOPER" } },
+};
+
 export const routeName = (r: Pick<RouteRecord, "method" | "url">) => `${r.method} ${r.url}`;
 
 /** Builds two tenants with keys and a memory each. */
@@ -226,11 +300,22 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
   const otherTenantId = await s.createTenant();
   const { key } = await s.createKey(tenantId);
   const { id: keyId } = await s.createKey(tenantId, { agent: "spare" });
+  const { id: rotateKeyId } = await s.createKey(tenantId, { agent: "rotating" });
   const { key: adminKey } = await s.createKey(tenantId, { scopes: ["tenant:admin"] });
   const { key: auditKey } = await s.createKey(tenantId, { agent: "auditor", scopes: ["audit:read"] });
   const spareTenantId = await s.createTenant();
   const { key: otherKey, id: otherKeyId } = await s.createKey(otherTenantId);
   const memoryId = (await s.storeMemory(key, { content: "own memory" })).id;
+  const userId = await s.createUser(tenantId, { roles: ["VIEWER"] });
+  const otherUserId = await s.createUser(otherTenantId, { roles: ["VIEWER"] });
+  await s.request("PUT", `/v1/tenants/${tenantId}/oidc`, { body: OIDC_SAMPLE });
+  const grant = async (t: string) =>
+    (
+      (await s.request("POST", `/v1/tenants/${t}/grants`, { body: { grantee: "x", namespace: "y" } }))
+        .body as { id: string }
+    ).id;
+  const grantId = await grant(tenantId);
+  const otherGrantId = await grant(otherTenantId);
   const otherMemoryId = (await s.storeMemory(otherKey, { content: "other tenant memory" })).id;
   const connector = () => ({
     name: `c-${Math.random().toString(36).slice(2, 8)}`,
@@ -265,7 +350,12 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
     memoryId,
     otherMemoryId,
     keyId,
+    rotateKeyId,
     otherKeyId,
+    userId,
+    otherUserId,
+    grantId,
+    otherGrantId,
     key,
     adminKey,
     auditKey,

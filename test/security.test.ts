@@ -13,7 +13,16 @@ import {
   SAMPLES,
 } from "./security-suite.ts";
 
-const PUBLIC_ROUTES = new Set(["GET /healthz", "GET /health/live", "GET /health/ready"]);
+const PUBLIC_ROUTES = new Set([
+  "GET /healthz",
+  "GET /health/live",
+  "GET /health/ready",
+  // Sign-in routes: the way to obtain a credential (refresh and logout check their cookie and CSRF token).
+  "POST /v1/auth/login",
+  "POST /v1/auth/oidc",
+  "POST /v1/auth/refresh",
+  "POST /v1/auth/logout",
+]);
 /** Routes without an API key whose handler authenticates each request by its webhook signature. */
 const WEBHOOK_ROUTES = new Set(["POST /v1/ingest/:tenant_id/:connector_id"]);
 
@@ -200,6 +209,9 @@ describe("shared security suite, applied to every route", async () => {
   });
 
   test("path traversal in tenant ids and namespaces is refused and touches no file", async () => {
+    // Other test files create and remove their own hypha-test-* directories meanwhile.
+    const outside = () => readdirSync(dirname(s.dataDir)).filter((d) => !d.startsWith("hypha-test-")).length;
+    const before = outside();
     for (const path of [
       "/v1/tenants/..%2F..%2Fetc/keys",
       "/v1/tenants/../../etc/keys",
@@ -213,6 +225,7 @@ describe("shared security suite, applied to every route", async () => {
       const res = await s.request("POST", "/v1/memories", { key: f.key, body: { namespace, content: "x" } });
       assert.equal(res.status, 422, namespace);
     }
+    assert.equal(outside(), before);
     for (const outside of ["etc", "vaults", "control"]) {
       assert.equal(existsSync(join(dirname(s.dataDir), outside)), false, outside);
     }

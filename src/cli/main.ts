@@ -152,6 +152,52 @@ key
     embedded(opts, (app) => app.services.keys.revoke(cliActor(), opts.tenant, keyId)),
   );
 
+const user = program
+  .command("user")
+  .description("manage users (people) of a tenant (runs on the data directory)");
+user
+  .command("create <email>")
+  .requiredOption("--tenant <id>", "tenant id")
+  .requiredOption("--roles <list>", "comma-separated: ADMIN,AUDIT_ADMIN,DEVELOPER,VIEWER", list)
+  .option("--password-stdin", "read the password from standard input (never from an argument)")
+  .addOption(dataOption())
+  .action(
+    async (
+      email: string,
+      opts: { tenant: string; roles: string[]; passwordStdin?: boolean; data?: string },
+    ) => {
+      const password = opts.passwordStdin ? readFileSync(0, "utf8").replace(/\r?\n$/, "") : undefined;
+      const { createUserBody } = await import("../modules/identity/users.schemas.ts");
+      const input = createUserBody.parse({ email, roles: opts.roles, ...(password ? { password } : {}) });
+      return embedded(opts, (app) => app.services.users.create(cliActor(), opts.tenant, input));
+    },
+  );
+user
+  .command("list")
+  .requiredOption("--tenant <id>", "tenant id")
+  .addOption(dataOption())
+  .action((opts: { tenant: string; data?: string }) =>
+    embedded(opts, (app) => app.services.users.list(cliActor(), opts.tenant, { limit: 200 })),
+  );
+user
+  .command("disable <userId>")
+  .requiredOption("--tenant <id>", "tenant id")
+  .addOption(dataOption())
+  .action((userId: string, opts: { tenant: string; data?: string }) =>
+    embedded(opts, (app) =>
+      app.services.users.update(cliActor(), opts.tenant, userId, { status: "disabled" }),
+    ),
+  );
+user
+  .command("set-role <userId>")
+  .requiredOption("--tenant <id>", "tenant id")
+  .requiredOption("--roles <list>", "comma-separated roles", list)
+  .addOption(dataOption())
+  .action(async (userId: string, opts: { tenant: string; roles: string[]; data?: string }) => {
+    const { updateUserBody } = await import("../modules/identity/users.schemas.ts");
+    const input = updateUserBody.parse({ roles: opts.roles });
+    return embedded(opts, (app) => app.services.users.update(cliActor(), opts.tenant, userId, input));
+  });
 /** `24h`, `7d`, `30m` or an ISO time, as an ISO time. */
 const sinceArg = (v: string): string => {
   const m = /^(\d{1,6})([mhd])$/.exec(v);

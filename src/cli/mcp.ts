@@ -5,11 +5,12 @@ import type { Config } from "../lib/config.ts";
 import { AppError } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { createLogger } from "../lib/logger.ts";
+import { actionsForKey } from "../modules/keys/keys.policy.ts";
 import type { ApiKey } from "../modules/keys/keys.schemas.ts";
 import { clientBackend, describeError, serviceBackend } from "../modules/mcp/mcp.backend.ts";
 import { createMemoryMcpServer } from "../modules/mcp/mcp.tools.ts";
 import type { Tenant } from "../modules/tenants/tenants.schemas.ts";
-import type { Actor, AgentActor, RequestOrigin, Scope } from "../platform/auth/actor.ts";
+import type { Actor, AgentActor, RequestOrigin } from "../platform/auth/actor.ts";
 
 /** The name of the key that embedded mode acts with; revoke it to shut embedded access off. */
 export const EMBEDDED_KEY_NAME = "mcp-embedded";
@@ -87,7 +88,9 @@ export async function localActor(
     id: key.id,
     tenantId: tenant.id,
     agent: key.agent,
-    scopes: key.scopes as Scope[],
+    scopes: key.scopes,
+    capabilities: key.capabilities,
+    actions: actionsForKey(key.scopes, key.capabilities),
     namespaces: key.namespaces,
   };
 }

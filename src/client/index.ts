@@ -27,7 +27,17 @@ import type {
   createWebhookBody,
   webhookSchema,
 } from "../modules/connectors/outbound.service.ts";
-import type { ApiKey, createKeyBody } from "../modules/keys/keys.schemas.ts";
+import type { createGrantBody, grantSchema } from "../modules/grants/grants.schemas.ts";
+import type {
+  jwtRotatedSchema,
+  loginBody,
+  oidcConfigBody,
+  oidcConfigSchema,
+  oidcLoginBody,
+  sessionSchema,
+} from "../modules/identity/auth.schemas.ts";
+import type { createUserBody, updateUserBody, userSchema } from "../modules/identity/users.schemas.ts";
+import type { ApiKey, createKeyBody, rotateKeyBody } from "../modules/keys/keys.schemas.ts";
 import type {
   bulkDeleteBody,
   listQuery,
@@ -88,6 +98,21 @@ export type IngestResult =
 export type StreamQuery = { follow?: boolean; lastEventId?: string };
 /** One Server-Sent Event of a tenant's stream; `data` is its JSON payload. */
 export type StreamEvent = { id: string | null; event: string; data: Record<string, unknown> };
+export type User = z.infer<typeof userSchema>;
+export type CreateUserRequest = z.input<typeof createUserBody>;
+export type UpdateUserRequest = z.input<typeof updateUserBody>;
+export type LoginRequest = z.input<typeof loginBody>;
+export type OidcLoginRequest = z.input<typeof oidcLoginBody>;
+export type Session = z.infer<typeof sessionSchema>;
+export type SignedIn = Session & { refresh_token: string | null };
+/** What `refreshSession` and `logout` need: the refresh token and the CSRF token of its session. */
+export type SessionCookie = { refresh_token: string; csrf_token: string };
+export type JwtRotated = z.infer<typeof jwtRotatedSchema>;
+export type OidcConfig = z.infer<typeof oidcConfigSchema>;
+export type OidcConfigRequest = z.input<typeof oidcConfigBody>;
+export type RotateKeyRequest = z.input<typeof rotateKeyBody>;
+export type Grant = z.infer<typeof grantSchema>;
+export type CreateGrantRequest = z.input<typeof createGrantBody>;
 
 /** A failed call: the server's stable error code, the HTTP status and the request id to quote. */
 export class HyphaError extends Error {
@@ -188,6 +213,30 @@ export interface HyphaClient {
   listAuditEvents(query?: AuditEventsQuery): Promise<Page<AuditEvent>>;
   /** Verifies the instance chain, or a tenant's with `tenantId`. */
   verifyAuditChain(query?: { tenantId?: string }): Promise<VerifyResponse>;
+  // Identity and access: people, sessions, OIDC, signing secrets, key rotation, namespace grants.
+  createUser(tenantId: string, input: CreateUserRequest): Promise<User>;
+  listUsers(tenantId: string, page?: PageQuery): Promise<Page<User>>;
+  getUser(tenantId: string, userId: string): Promise<User>;
+  updateUser(tenantId: string, userId: string, input: UpdateUserRequest): Promise<User>;
+  /**
+   * Signs a person in. No API key is sent. `refresh_token` is read from the Set-Cookie answer (null
+   * where the platform hides it); pass it with `csrf_token` to `refreshSession` and `logout`.
+   */
+  login(input: LoginRequest): Promise<SignedIn>;
+  /** Signs in with an ID token from the tenant's OpenID Connect provider. */
+  loginOidc(input: OidcLoginRequest): Promise<SignedIn>;
+  /** A new access token and a new refresh token; the one given is spent. */
+  refreshSession(session: SessionCookie): Promise<SignedIn>;
+  /** Ends the session family of the refresh token. */
+  logout(session: SessionCookie): Promise<void>;
+  rotateTenantJwtSecret(tenantId: string): Promise<JwtRotated>;
+  getOidcConfig(tenantId: string): Promise<OidcConfig>;
+  putOidcConfig(tenantId: string, input: OidcConfigRequest): Promise<OidcConfig>;
+  /** A new key with the same agent, scopes and namespaces (shown once); the old works for the grace. */
+  rotateKey(tenantId: string, keyId: string, input?: RotateKeyRequest): Promise<ApiKey & { key: string }>;
+  createGrant(tenantId: string, input: CreateGrantRequest): Promise<Grant>;
+  listGrants(tenantId: string, page?: PageQuery): Promise<Page<Grant>>;
+  revokeGrant(tenantId: string, grantId: string): Promise<Grant>;
 }
 
 type Query = Record<string, string | number | boolean | undefined>;
@@ -362,6 +411,21 @@ export function createHyphaClient(opts: HyphaClientOptions): HyphaClient {
   const tenantPath = (tenantId: string, ...rest: string[]) =>
     [`/v1/tenants/${seg(tenantId)}`, ...rest.map(seg)].join("/");
 
+  // Sign-in calls carry no API key: a password, an ID token, or the refresh cookie and CSRF token.
+  const cookieDelivery = (session: SessionCookie): WebhookDelivery => ({
+    body: "{}",
+    headers: { cookie: `hypha_refresh=${session.refresh_token}`, "x-csrf-token": session.csrf_token },
+  });
+  async function signIn(path: string, raw: WebhookDelivery): Promise<SignedIn> {
+    const res = await send({ method: "POST", path, raw });
+    let refresh: string | null = null;
+    for (const c of res.headers.getSetCookie()) {
+      const m = /^hypha_refresh=([^;]+)/.exec(c);
+      if (m?.[1]) refresh = m[1];
+    }
+    return { ...((await res.json()) as Session), refresh_token: refresh };
+  }
+
   const client = {
     healthz: () => json<Status>({ method: "GET", path: "/healthz" }),
     healthLive: () => json<Status>({ method: "GET", path: "/health/live" }),
@@ -453,6 +517,41 @@ export function createHyphaClient(opts: HyphaClientOptions): HyphaClient {
       json<Page<AuditEvent>>({ method: "GET", path: "/v1/audit/events", query }),
     verifyAuditChain: (query: { tenantId?: string } = {}) =>
       json<VerifyResponse>({ method: "GET", path: "/v1/audit/verify", query: { tenant_id: query.tenantId } }),
+    // Identity and access.
+    createUser: (tenantId: string, input: CreateUserRequest) =>
+      json<User>({ method: "POST", path: tenantPath(tenantId, "users"), body: input }),
+    listUsers: (tenantId: string, page: PageQuery = {}) =>
+      json<Page<User>>({ method: "GET", path: tenantPath(tenantId, "users"), query: page }),
+    getUser: (tenantId: string, userId: string) =>
+      json<User>({ method: "GET", path: tenantPath(tenantId, "users", userId) }),
+    updateUser: (tenantId: string, userId: string, input: UpdateUserRequest) =>
+      json<User>({ method: "PATCH", path: tenantPath(tenantId, "users", userId), body: input }),
+    login: (input: LoginRequest) => signIn("/v1/auth/login", { body: JSON.stringify(input), headers: {} }),
+    loginOidc: (input: OidcLoginRequest) =>
+      signIn("/v1/auth/oidc", { body: JSON.stringify(input), headers: {} }),
+    refreshSession: (session: SessionCookie) => signIn("/v1/auth/refresh", cookieDelivery(session)),
+    logout: async (session: SessionCookie) => {
+      const res = await send({ method: "POST", path: "/v1/auth/logout", raw: cookieDelivery(session) });
+      await res.body?.cancel();
+    },
+    rotateTenantJwtSecret: (tenantId: string) =>
+      json<JwtRotated>({ method: "POST", path: tenantPath(tenantId, "jwt", "rotate") }),
+    getOidcConfig: (tenantId: string) =>
+      json<OidcConfig>({ method: "GET", path: tenantPath(tenantId, "oidc") }),
+    putOidcConfig: (tenantId: string, input: OidcConfigRequest) =>
+      json<OidcConfig>({ method: "PUT", path: tenantPath(tenantId, "oidc"), body: input }),
+    rotateKey: (tenantId: string, keyId: string, input: RotateKeyRequest = {}) =>
+      json<ApiKey & { key: string }>({
+        method: "POST",
+        path: tenantPath(tenantId, "keys", keyId, "rotate"),
+        body: input,
+      }),
+    createGrant: (tenantId: string, input: CreateGrantRequest) =>
+      json<Grant>({ method: "POST", path: tenantPath(tenantId, "grants"), body: input }),
+    listGrants: (tenantId: string, page: PageQuery = {}) =>
+      json<Page<Grant>>({ method: "GET", path: tenantPath(tenantId, "grants"), query: page }),
+    revokeGrant: (tenantId: string, grantId: string) =>
+      json<Grant>({ method: "DELETE", path: tenantPath(tenantId, "grants", grantId) }),
   };
   return client as HyphaClient;
 }

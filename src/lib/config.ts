@@ -11,6 +11,24 @@ const secret = (name: string) =>
 
 const intFromString = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** A list from a config file array or a comma-separated environment variable. */
+const listOf = <T extends z.ZodType>(item: T) =>
+  z.preprocess(
+    (v) =>
+      typeof v === "string"
+        ? v
+            .split(",")
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : v,
+    z.array(item).max(100),
+  );
+
+const CIDR_RE = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]{2,39})(?:\/\d{1,3})?$/;
+const HOST_RE = /^[a-z0-9.-]{1,253}(?::\d{1,5})?$|^\[[0-9a-f:]{2,39}\](?::\d{1,5})?$/;
+const ORIGIN_RE = /^https?:\/\/[a-z0-9.-]{1,253}(?::\d{1,5})?$/;
+const boolFromString = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
+
 /** The whole configuration, parsed once at boot. Unknown keys are refused so typos do not pass silently. */
 export const configSchema = z
   .object({
@@ -25,6 +43,22 @@ export const configSchema = z
     maxContentBytes: intFromString(16, 1024 * 1024).default(32 * 1024),
     sweepIntervalSeconds: intFromString(1, 60).default(30),
     recallHalfLifeDays: z.coerce.number().positive().max(36500).default(30),
+    /** Proxies whose X-Forwarded-For is believed (addresses or CIDRs); empty: none, use the peer. */
+    trustedProxies: listOf(z.string().regex(CIDR_RE, "an IP address or CIDR")).default([]),
+    /** Host header values served (`name` or `name:port`); empty serves any. */
+    allowedHosts: listOf(z.string().toLowerCase().regex(HOST_RE, "a host name")).default([]),
+    /** Origins allowed to call the cookie routes besides the server's own (`https://app.example`). */
+    allowedOrigins: listOf(z.string().toLowerCase().regex(ORIGIN_RE, "an origin")).default([]),
+    /** `iss` of the access tokens this instance mints. */
+    tokenIssuer: z.string().min(1).max(200).default("hypha"),
+    /** Failed sign-ins within the window that lock an account, and for how long. */
+    loginMaxFailures: intFromString(1, 100).default(3),
+    loginFailureWindowSeconds: intFromString(10, 86_400).default(600),
+    loginLockSeconds: intFromString(10, 7 * 86_400).default(3600),
+    /** Sign-in attempts one client address may make per window, whatever the account. */
+    loginMaxPerAddress: intFromString(1, 10_000).default(30),
+    /** Reach OIDC providers over plain http on loopback and private addresses (local providers only). */
+    oidcAllowInsecureLocal: boolFromString.default(false),
     /** The master key (base64, or `<version>:<base64>,…` during a rotation); else a keyring file. */
     masterKey: z.string().min(1).max(10_000).optional(),
     masterKeyFile: z.string().min(1).max(4096).optional(),
@@ -54,6 +88,15 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_MAX_CONTENT_BYTES: "maxContentBytes",
   HYPHA_SWEEP_INTERVAL_SECONDS: "sweepIntervalSeconds",
   HYPHA_RECALL_HALF_LIFE_DAYS: "recallHalfLifeDays",
+  HYPHA_TRUSTED_PROXIES: "trustedProxies",
+  HYPHA_ALLOWED_HOSTS: "allowedHosts",
+  HYPHA_ALLOWED_ORIGINS: "allowedOrigins",
+  HYPHA_TOKEN_ISSUER: "tokenIssuer",
+  HYPHA_LOGIN_MAX_FAILURES: "loginMaxFailures",
+  HYPHA_LOGIN_FAILURE_WINDOW_SECONDS: "loginFailureWindowSeconds",
+  HYPHA_LOGIN_LOCK_SECONDS: "loginLockSeconds",
+  HYPHA_LOGIN_MAX_PER_ADDRESS: "loginMaxPerAddress",
+  HYPHA_OIDC_ALLOW_INSECURE_LOCAL: "oidcAllowInsecureLocal",
   HYPHA_MASTER_KEY: "masterKey",
   HYPHA_MASTER_KEY_FILE: "masterKeyFile",
   HYPHA_EGRESS_ALLOW: "egressAllow",

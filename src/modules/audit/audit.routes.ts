@@ -7,7 +7,7 @@ export function registerAuditRoutes(app: TypedApp, audit: AuditService): void {
   app.route({
     method: "GET",
     url: "/v1/audit/events",
-    config: { auth: { accepts: ["admin_key", "agent_key"] } },
+    config: { auth: { accepts: ["admin_key", "agent_key", "user_token"], action: "audit:read" } },
     schema: {
       operationId: "listAuditEvents",
       tags: ["audit"],
@@ -21,7 +21,7 @@ export function registerAuditRoutes(app: TypedApp, audit: AuditService): void {
   app.route({
     method: "GET",
     url: "/v1/audit/verify",
-    config: { auth: { accepts: ["admin_key", "agent_key"] } },
+    config: { auth: { accepts: ["admin_key", "agent_key", "user_token"], action: "audit:verify" } },
     schema: {
       operationId: "verifyAuditChain",
       tags: ["audit"],

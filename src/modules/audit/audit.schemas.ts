@@ -9,8 +9,19 @@ export const AUDIT_ACTIONS = [
   "tenant.deleted",
   "key.created",
   "key.revoked",
+  "key.rotated",
   "key.listed",
   "keys.master_rotated",
+  "user.created",
+  "user.updated",
+  "auth.login",
+  "auth.refreshed",
+  "auth.refresh_reused",
+  "auth.logout",
+  "auth.jwt_rotated",
+  "oidc.configured",
+  "grant.created",
+  "grant.revoked",
   "memory.created",
   "memory.read",
   "memory.listed",
@@ -41,7 +52,7 @@ export const AUDIT_ACTIONS = [
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-export type AuditActorType = "instance_admin" | "agent" | "system" | "anonymous" | "connector";
+export type AuditActorType = "instance_admin" | "agent" | "user" | "system" | "anonymous" | "connector";
 
 export type AuditEventInput = {
   /** The tenant whose chain records the event; null for the instance chain (control database). */
@@ -66,7 +77,15 @@ export const SUSPICIOUS_ACTIONS: readonly string[] = [
   "access.denied",
   "key.created",
   "key.revoked",
+  "key.rotated",
   "keys.master_rotated",
+  "user.created",
+  "user.updated",
+  "auth.refresh_reused",
+  "auth.jwt_rotated",
+  "oidc.configured",
+  "grant.created",
+  "grant.revoked",
   "tenant.deleted",
   "audit.retention_applied",
   "connector.created",

@@ -14,8 +14,8 @@ const ms = (iso: string | undefined) => (iso ? Date.parse(iso) : undefined);
 
 /**
  * Reading and verifying the trail. The instance admin reads the instance chain, or any tenant's with
- * `tenant_id`; an agent key with `audit:read` reads its own tenant's chain only (another tenant's looks
- * absent). Reading the trail is itself audited.
+ * `tenant_id`; an agent key with `audit:read` (or `admin`) and an ADMIN or AUDIT_ADMIN person read their
+ * own tenant's chain only (another tenant's looks absent). Reading the trail is itself audited.
  */
 export function createAuditService(deps: {
   trail: AuditTrail;
@@ -26,7 +26,8 @@ export function createAuditService(deps: {
 
   async function chainFor(actor: Actor, tenantId: string | undefined): Promise<string> {
     if (tenantId !== undefined) authorizeTenantPath(actor, tenantId, "read");
-    const chain = actor.type === "agent" ? actor.tenantId : (tenantId ?? INSTANCE_CHAIN);
+    const chain =
+      actor.type === "agent" || actor.type === "user" ? actor.tenantId : (tenantId ?? INSTANCE_CHAIN);
     if (chain !== INSTANCE_CHAIN) await deps.requireTenant(chain);
     return chain;
   }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { Action } from "../../platform/auth/actor.ts";
 import { actorOf, authErrors, page, pageQuery } from "../../platform/http/contracts.ts";
 import type { TypedApp } from "../../platform/http/server.ts";
 import {
@@ -17,7 +18,9 @@ import {
 import type { ConnectorsService } from "./connectors.service.ts";
 import type { DeadLettersService } from "./dead-letters.service.ts";
 
-const tenantAdmin = { auth: { accepts: ["admin_key", "agent_key"] as const } };
+/** Tenant administration: the instance admin key, a tenant key with `admin`, or an ADMIN person. */
+const tenantAdmin = (action: Action) =>
+  ({ auth: { accepts: ["admin_key", "agent_key", "user_token"], action } }) as const;
 
 export function registerConnectorRoutes(
   app: TypedApp,
@@ -27,7 +30,7 @@ export function registerConnectorRoutes(
   app.route({
     method: "POST",
     url: "/v1/tenants/:tenant_id/connectors",
-    config: tenantAdmin,
+    config: tenantAdmin("connectors:manage"),
     schema: {
       operationId: "createConnector",
       tags: ["connectors"],
@@ -43,7 +46,7 @@ export function registerConnectorRoutes(
   app.route({
     method: "GET",
     url: "/v1/tenants/:tenant_id/connectors",
-    config: tenantAdmin,
+    config: tenantAdmin("connectors:read"),
     schema: {
       operationId: "listConnectors",
       tags: ["connectors"],
@@ -62,7 +65,7 @@ export function registerConnectorRoutes(
   app.route({
     method: "GET",
     url: "/v1/tenants/:tenant_id/connectors/:connector_id",
-    config: tenantAdmin,
+    config: tenantAdmin("connectors:read"),
     schema: {
       operationId: "getConnector",
       tags: ["connectors"],
@@ -76,7 +79,7 @@ export function registerConnectorRoutes(
   app.route({
     method: "PATCH",
     url: "/v1/tenants/:tenant_id/connectors/:connector_id",
-    config: tenantAdmin,
+    config: tenantAdmin("connectors:manage"),
     schema: {
       operationId: "updateConnector",
       tags: ["connectors"],
@@ -92,7 +95,7 @@ export function registerConnectorRoutes(
   app.route({
     method: "GET",
     url: "/v1/tenants/:tenant_id/connectors/:connector_id/health",
-    config: tenantAdmin,
+    config: tenantAdmin("connectors:read"),
     schema: {
       operationId: "connectorHealth",
       tags: ["connectors"],
@@ -106,7 +109,7 @@ export function registerConnectorRoutes(
   app.route({
     method: "DELETE",
     url: "/v1/tenants/:tenant_id/connectors/:connector_id",
-    config: tenantAdmin,
+    config: tenantAdmin("connectors:manage"),
     schema: {
       operationId: "deleteConnector",
       tags: ["connectors"],
@@ -120,7 +123,7 @@ export function registerConnectorRoutes(
   app.route({
     method: "GET",
     url: "/admin/webhooks/dead-letters/:tenant_id",
-    config: tenantAdmin,
+    config: tenantAdmin("deadletters:manage"),
     schema: {
       operationId: "listDeadLetters",
       tags: ["connectors"],
@@ -140,7 +143,7 @@ export function registerConnectorRoutes(
   app.route({
     method: "POST",
     url: "/admin/webhooks/replay/:tenant_id/:event_id",
-    config: tenantAdmin,
+    config: tenantAdmin("deadletters:manage"),
     schema: {
       operationId: "replayDeadLetter",
       tags: ["connectors"],
@@ -154,7 +157,7 @@ export function registerConnectorRoutes(
   app.route({
     method: "POST",
     url: "/admin/webhooks/replay/:tenant_id",
-    config: tenantAdmin,
+    config: tenantAdmin("deadletters:manage"),
     schema: {
       operationId: "replayDeadLetters",
       tags: ["connectors"],

@@ -128,6 +128,11 @@ export function createDeliveryWorker(deps: {
         valid_from: null,
         valid_to: null,
         is_current: 1,
+        // Readable by every agent of the tenant that may read the namespace; owned by the connector
+        // (by id: names can be changed and reused), which no key or person can act as.
+        access: "shared",
+        allowed_agents: null,
+        owner: `connector:${connector.id}`,
       }));
       const ids = memoryRows.map((m) => m.id);
       const writer = await deps.memories.writer(row.tenant_id);

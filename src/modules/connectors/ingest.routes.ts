@@ -24,7 +24,7 @@ export function registerIngestRoutes(app: TypedApp, ingest: IngestService): void
     scope.route({
       method: "POST",
       url: "/v1/ingest/:tenant_id/:connector_id",
-      config: { auth: { webhook: true } },
+      config: { auth: { webhook: true, action: "connectors:ingest" } },
       schema: {
         operationId: "ingestWebhook",
         tags: ["connectors"],

@@ -1,3 +1,4 @@
+import type { Action } from "../../platform/auth/actor.ts";
 import { actorOf, authErrors, page, pageQuery } from "../../platform/http/contracts.ts";
 import type { TypedApp } from "../../platform/http/server.ts";
 import { tenantParams } from "./connectors.contracts.ts";
@@ -9,13 +10,15 @@ import {
   webhookSchema,
 } from "./outbound.service.ts";
 
-const tenantAdmin = { auth: { accepts: ["admin_key", "agent_key"] as const } };
+/** Tenant administration: the instance admin key, a tenant key with `admin`, or an ADMIN person. */
+const tenantAdmin = (action: Action) =>
+  ({ auth: { accepts: ["admin_key", "agent_key", "user_token"], action } }) as const;
 
 export function registerOutboundRoutes(app: TypedApp, outbound: OutboundService): void {
   app.route({
     method: "POST",
     url: "/v1/tenants/:tenant_id/webhooks",
-    config: tenantAdmin,
+    config: tenantAdmin("webhooks:manage"),
     schema: {
       operationId: "createWebhook",
       tags: ["webhooks"],
@@ -31,7 +34,7 @@ export function registerOutboundRoutes(app: TypedApp, outbound: OutboundService)
   app.route({
     method: "GET",
     url: "/v1/tenants/:tenant_id/webhooks",
-    config: tenantAdmin,
+    config: tenantAdmin("webhooks:manage"),
     schema: {
       operationId: "listWebhooks",
       tags: ["webhooks"],
@@ -47,7 +50,7 @@ export function registerOutboundRoutes(app: TypedApp, outbound: OutboundService)
   app.route({
     method: "DELETE",
     url: "/v1/tenants/:tenant_id/webhooks/:webhook_id",
-    config: tenantAdmin,
+    config: tenantAdmin("webhooks:manage"),
     schema: {
       operationId: "deleteWebhook",
       tags: ["webhooks"],

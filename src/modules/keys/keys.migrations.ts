@@ -34,5 +34,12 @@ CREATE TABLE api_keys (
 );
 CREATE INDEX api_keys_created ON api_keys(tenant_id, created_at);`,
     },
+    {
+      // Fine-grained capabilities, and the key a rotated key was replaced by.
+      id: "keys.002",
+      sqlite: `
+ALTER TABLE api_keys ADD COLUMN capabilities TEXT;
+ALTER TABLE api_keys ADD COLUMN rotated_to TEXT;`,
+    },
   ] satisfies Migration[],
 };

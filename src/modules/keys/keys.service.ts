@@ -2,17 +2,12 @@ import type { Clock } from "../../lib/clock.ts";
 import { AppError } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import { displayStart, generateSecret, KEY_PREFIX, sha256Hex } from "../../lib/secrets.ts";
-import {
-  type Actor,
-  authorize,
-  authorizeTenantPath,
-  type RequestOrigin,
-  type Scope,
-} from "../../platform/auth/actor.ts";
+import { type Actor, authorize, authorizeTenantPath, type RequestOrigin } from "../../platform/auth/actor.ts";
 import type { VerifiedCredential } from "../../platform/http/server.ts";
 import type { Storage } from "../../platform/storage/port.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
 import type { TenantsService } from "../tenants/tenants.service.ts";
+import { actionsForKey } from "./keys.policy.ts";
 import { type CreateKeyInput, type KeyRow, toApiKey } from "./keys.schemas.ts";
 import { keysStore } from "./keys.store.ts";
 
@@ -48,12 +43,14 @@ export function createKeysService(deps: {
         hash: sha256Hex(key),
         start: displayStart(key),
         scopes: JSON.stringify([...new Set(input.scopes)].sort()),
+        capabilities: input.capabilities ? JSON.stringify([...new Set(input.capabilities)].sort()) : null,
         namespaces: input.namespaces ? JSON.stringify([...new Set(input.namespaces)].sort()) : null,
         rate_limit_per_minute: input.rate_limit_per_minute ?? null,
         created_at: now,
         expires_at: expiresAt,
         revoked_at: null,
         last_used_at: null,
+        rotated_to: null,
       };
       const db = await storage.tenant(tenantId);
       await db.transaction(async (tx) => {
@@ -116,6 +113,53 @@ export function createKeysService(deps: {
       return toApiKey(row);
     },
 
+    /**
+     * Replaces a key with a new one carrying the same agent, scopes, capabilities, namespaces and
+     * rate plan. The old key keeps working for `graceSeconds` (both work meanwhile), then expires.
+     */
+    async rotate(actor: Actor, tenantId: string, keyId: string, graceSeconds: number) {
+      authorizeTenantPath(actor, tenantId, "write");
+      authorize(actor, "keys:rotate");
+      await tenants.requireActive(tenantId);
+      const db = await storage.tenant(tenantId);
+      const now = clock.now();
+      const key = generateSecret(KEY_PREFIX.agent);
+      const row = await db.transaction(async (tx) => {
+        const old = await keysStore.byId(tx, tenantId, keyId);
+        if (!old) throw new AppError("NOT_FOUND", "key not found");
+        if (old.revoked_at !== null || (old.expires_at !== null && old.expires_at <= now)) {
+          throw new AppError("CONFLICT", "a revoked or expired key cannot be rotated");
+        }
+        if (old.rotated_to !== null) throw new AppError("CONFLICT", "this key was already rotated");
+        const next: KeyRow = {
+          ...old,
+          id: newId("key", now),
+          hash: sha256Hex(key),
+          start: displayStart(key),
+          created_at: now,
+          last_used_at: null,
+          rotated_to: null,
+        };
+        await keysStore.insert(tx, next);
+        await keysStore.markRotated(tx, tenantId, old.id, next.id, now + graceSeconds * 1000);
+        await audit(
+          tx,
+          {
+            tenantId,
+            actor,
+            action: "key.rotated",
+            targetIds: [old.id, next.id],
+            origin: actor.origin,
+            details: { grace_seconds: graceSeconds },
+          },
+          now,
+        );
+        return next;
+      });
+      await storage.control.transaction((tx) => keysStore.indexInsert(tx, row.hash, tenantId, row.id));
+      return { ...toApiKey(row), key };
+    },
+
     /** Resolves an agent key to its actor. Hash lookup only: the key itself is never stored. */
     async verify(secret: string, origin: RequestOrigin): Promise<VerifiedCredential> {
       if (!secret.startsWith(KEY_PREFIX.agent)) return { ok: false, code: "INVALID_CREDENTIALS" };
@@ -133,6 +177,8 @@ export function createKeysService(deps: {
         lastTouched.set(row.id, now);
         await keysStore.touch(db, row.tenant_id, row.id, now);
       }
+      const scopes = JSON.parse(row.scopes) as string[];
+      const capabilities = row.capabilities ? (JSON.parse(row.capabilities) as string[]) : null;
       return {
         ok: true,
         kind: "agent_key",
@@ -142,7 +188,9 @@ export function createKeysService(deps: {
           id: row.id,
           tenantId: row.tenant_id,
           agent: row.agent,
-          scopes: JSON.parse(row.scopes) as Scope[],
+          scopes,
+          capabilities,
+          actions: actionsForKey(scopes, capabilities),
           namespaces: row.namespaces ? (JSON.parse(row.namespaces) as string[]) : null,
           origin,
         },

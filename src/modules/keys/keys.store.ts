@@ -4,8 +4,9 @@ import type { KeyRow } from "./keys.schemas.ts";
 export const keysStore = {
   insert: (tx: SqlExecutor, r: KeyRow) =>
     tx.run(
-      `INSERT INTO api_keys (id, tenant_id, agent, name, hash, start, scopes, namespaces, rate_limit_per_minute,
-         created_at, expires_at, revoked_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO api_keys (id, tenant_id, agent, name, hash, start, scopes, capabilities, namespaces,
+         rate_limit_per_minute, created_at, expires_at, revoked_at, last_used_at, rotated_to)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         r.id,
         r.tenant_id,
@@ -14,12 +15,14 @@ export const keysStore = {
         r.hash,
         r.start,
         r.scopes,
+        r.capabilities,
         r.namespaces,
         r.rate_limit_per_minute,
         r.created_at,
         r.expires_at,
         r.revoked_at,
         r.last_used_at,
+        r.rotated_to,
       ],
     ),
   byId: (db: SqlExecutor, tenantId: string, id: string) =>
@@ -38,6 +41,13 @@ export const keysStore = {
       tenantId,
       id,
     ]),
+  /** Marks a key replaced and makes it expire at the end of its grace period. */
+  markRotated: (tx: SqlExecutor, tenantId: string, id: string, to: string, expiresAt: number) =>
+    tx.run(
+      `UPDATE api_keys SET rotated_to = ?, expires_at = CASE WHEN expires_at IS NULL OR expires_at > ? THEN ? ELSE expires_at END
+       WHERE tenant_id = ? AND id = ?`,
+      [to, expiresAt, expiresAt, tenantId, id],
+    ),
   touch: (db: SqlExecutor, tenantId: string, id: string, at: number) =>
     db.run("UPDATE api_keys SET last_used_at = ? WHERE tenant_id = ? AND id = ?", [at, tenantId, id]),
 

@@ -62,7 +62,7 @@ export function registerMcpRoutes(app: TypedApp, deps: McpRouteDeps): void {
   app.route({
     method: "POST",
     url: "/mcp",
-    config: { auth: { accepts: ["agent_key"] } },
+    config: { auth: { accepts: ["agent_key"], action: "mcp:connect" } },
     schema: { hide: true, body: jsonRpcMessage },
     handler: async (req, reply) => {
       const actor = actorOf(req);
@@ -111,7 +111,7 @@ export function registerMcpRoutes(app: TypedApp, deps: McpRouteDeps): void {
   app.route({
     method: "GET",
     url: "/mcp",
-    config: { auth: { accepts: ["agent_key"] } },
+    config: { auth: { accepts: ["agent_key"], action: "mcp:connect" } },
     schema: { hide: true },
     handler: async () => {
       // Stateless: no server-initiated stream. The MCP spec's answer for that is 405.

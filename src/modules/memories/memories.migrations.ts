@@ -49,5 +49,14 @@ CREATE VIRTUAL TABLE memories_fts USING fts5(
 );
 INSERT INTO memories_fts(memories_fts, rank) VALUES ('secure-delete', 1);`,
     },
+    {
+      // Per-memory access: private (owner and allowed agents), shared (the namespace), public (the tenant).
+      id: "memories.002",
+      sqlite: `
+ALTER TABLE memories ADD COLUMN access TEXT NOT NULL DEFAULT 'shared' CHECK (access IN ('private', 'shared', 'public'));
+ALTER TABLE memories ADD COLUMN allowed_agents TEXT;
+ALTER TABLE memories ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+UPDATE memories SET owner = agent;`,
+    },
   ] satisfies Migration[],
 };

@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import { z } from "zod";
+import type { Action } from "../../platform/auth/actor.ts";
 import { actorOf, authErrors, page } from "../../platform/http/contracts.ts";
 import type { TypedApp } from "../../platform/http/server.ts";
 import {
@@ -16,14 +17,16 @@ import {
 import type { MemoriesService } from "./memories.service.ts";
 
 const idParams = z.object({ id: memoryIdSchema });
-const agentOnly = { auth: { accepts: ["agent_key"] } } as const;
+/** Memory routes serve agents (keys) and people (user tokens); each names its action. */
+const tenantCaller = (action: Action) =>
+  ({ auth: { accepts: ["agent_key", "user_token"], action } }) as const;
 const deletedSchema = z.object({ deleted: z.number().int() });
 
 export function registerMemoryRoutes(app: TypedApp, memories: MemoriesService): void {
   app.route({
     method: "POST",
     url: "/v1/memories",
-    config: agentOnly,
+    config: tenantCaller("memories:write"),
     schema: {
       operationId: "storeMemory",
       tags: ["memories"],
@@ -47,7 +50,7 @@ export function registerMemoryRoutes(app: TypedApp, memories: MemoriesService): 
   app.route({
     method: "GET",
     url: "/v1/memories",
-    config: agentOnly,
+    config: tenantCaller("memories:read"),
     schema: {
       operationId: "listMemories",
       tags: ["memories"],
@@ -61,7 +64,7 @@ export function registerMemoryRoutes(app: TypedApp, memories: MemoriesService): 
   app.route({
     method: "DELETE",
     url: "/v1/memories",
-    config: agentOnly,
+    config: tenantCaller("memories:delete"),
     schema: {
       operationId: "bulkDeleteMemories",
       tags: ["memories"],
@@ -75,7 +78,7 @@ export function registerMemoryRoutes(app: TypedApp, memories: MemoriesService): 
   app.route({
     method: "POST",
     url: "/v1/memories/recall",
-    config: agentOnly,
+    config: tenantCaller("memories:recall"),
     schema: {
       operationId: "recallMemories",
       tags: ["memories"],
@@ -89,7 +92,7 @@ export function registerMemoryRoutes(app: TypedApp, memories: MemoriesService): 
   app.route({
     method: "GET",
     url: "/v1/memories/export",
-    config: agentOnly,
+    config: tenantCaller("memories:export"),
     schema: {
       operationId: "exportMemories",
       tags: ["memories"],
@@ -110,7 +113,7 @@ export function registerMemoryRoutes(app: TypedApp, memories: MemoriesService): 
   app.route({
     method: "GET",
     url: "/v1/memories/:id",
-    config: agentOnly,
+    config: tenantCaller("memories:read"),
     schema: {
       operationId: "getMemory",
       tags: ["memories"],
@@ -124,7 +127,7 @@ export function registerMemoryRoutes(app: TypedApp, memories: MemoriesService): 
   app.route({
     method: "PATCH",
     url: "/v1/memories/:id",
-    config: agentOnly,
+    config: tenantCaller("memories:write"),
     schema: {
       operationId: "updateMemory",
       tags: ["memories"],
@@ -139,7 +142,7 @@ export function registerMemoryRoutes(app: TypedApp, memories: MemoriesService): 
   app.route({
     method: "GET",
     url: "/v1/memories/:id/history",
-    config: agentOnly,
+    config: tenantCaller("memories:history"),
     schema: {
       operationId: "memoryHistory",
       tags: ["memories"],
@@ -153,7 +156,7 @@ export function registerMemoryRoutes(app: TypedApp, memories: MemoriesService): 
   app.route({
     method: "DELETE",
     url: "/v1/memories/:id",
-    config: agentOnly,
+    config: tenantCaller("memories:delete"),
     schema: {
       operationId: "deleteMemory",
       tags: ["memories"],
@@ -167,7 +170,7 @@ export function registerMemoryRoutes(app: TypedApp, memories: MemoriesService): 
   app.route({
     method: "GET",
     url: "/v1/namespaces",
-    config: agentOnly,
+    config: tenantCaller("memories:read"),
     schema: {
       operationId: "listNamespaces",
       tags: ["memories"],

@@ -5,6 +5,17 @@ import { labelSchema, memoryTypeSchema, namespaceSchema } from "../../lib/names.
 export const memoryIdSchema = z.string().regex(idPattern("memory"), "a memory id (mem_…)");
 const isoDate = z.iso.datetime({ offset: true });
 
+/** Who may read a memory: its owner and named agents, its namespace, or every key of the tenant. */
+export const MEMORY_ACCESS = ["private", "shared", "public"] as const;
+export type MemoryAccess = (typeof MEMORY_ACCESS)[number];
+/** Agent names (as keys carry them) or `user:<id>` for people. */
+const principalSchema = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$/, "an agent name or user:<id>");
+const allowedAgentsSchema = z.array(principalSchema).max(50);
+
 const METADATA_KEY_RE = /^[A-Za-z0-9_]{1,64}$/;
 const jsonScalar = z.union([z.string().max(2000), z.number(), z.boolean(), z.null()]);
 const metadataValue = z.union([jsonScalar, z.array(jsonScalar).max(50)]);
@@ -32,6 +43,8 @@ export const memoryInput = z
     expires_at: isoDate.optional(),
     valid_from: isoDate.optional(),
     valid_to: isoDate.optional(),
+    access: z.enum(MEMORY_ACCESS).default("shared"),
+    allowed_agents: allowedAgentsSchema.optional(),
   })
   .strict()
   .refine((m) => !(m.ttl_seconds !== undefined && m.expires_at !== undefined), {
@@ -62,6 +75,8 @@ export const patchBody = z
     expires_at: isoDate.nullable().optional(),
     valid_from: isoDate.nullable().optional(),
     valid_to: isoDate.nullable().optional(),
+    access: z.enum(MEMORY_ACCESS).optional(),
+    allowed_agents: allowedAgentsSchema.nullable().optional(),
   })
   .strict()
   .refine((p) => Object.keys(p).length > 0, "nothing to change");
@@ -84,6 +99,9 @@ export const memorySchema = z.object({
   valid_from: z.string().nullable(),
   valid_to: z.string().nullable(),
   is_current: z.boolean(),
+  access: z.enum(MEMORY_ACCESS),
+  allowed_agents: z.array(z.string()),
+  owner: z.string(),
 });
 export type Memory = z.infer<typeof memorySchema>;
 
@@ -169,6 +187,9 @@ export type MemoryRow = {
   valid_from: number | null;
   valid_to: number | null;
   is_current: number;
+  access: MemoryAccess;
+  allowed_agents: string | null;
+  owner: string;
 };
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -191,5 +212,8 @@ export function toMemory(row: MemoryRow): Memory {
     valid_from: iso(row.valid_from),
     valid_to: iso(row.valid_to),
     is_current: row.is_current === 1,
+    access: row.access,
+    allowed_agents: row.allowed_agents ? (JSON.parse(row.allowed_agents) as string[]) : [],
+    owner: row.owner,
   };
 }

@@ -3,9 +3,11 @@ import { AppError } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import {
   type Actor,
-  type AgentActor,
   authorize,
   authorizeNamespace,
+  authorName,
+  namespaceCovers,
+  type TenantActor,
   visibleNamespaces,
 } from "../../platform/auth/actor.ts";
 import type { EventBus } from "../../platform/events/bus.ts";
@@ -28,17 +30,28 @@ import {
 import { type Filters, memoriesStore, type NewRow, type Visibility } from "./memories.store.ts";
 import { blend, formatContext, ftsQuery, matchedTerms, queryTerms, recencyScore } from "./recall.ts";
 
+/** A namespace another namespace may read (from the grants module). */
+export type NamespaceGrantView = { grantee: string; namespace: string; types: readonly string[] | null };
+
 export type MemoriesDeps = {
   storage: Storage;
   clock: Clock;
   metrics: Metrics;
   maxContentBytes: number;
   halfLifeDays: number;
+  /** Active cross-namespace grants of a tenant; none when absent. */
+  activeGrants?: (tenantId: string, now: number) => Promise<readonly NamespaceGrantView[]>;
   audit: AuditSink;
   vault: MemoryVault;
   /** Hears of memory writes after they commit (live stream, outbound webhooks). */
   events?: EventBus;
 };
+
+/**
+ * Recall multiplies the score of a memory the caller reaches only through a grant or because it is
+ * public (outside its own namespaces) by this factor, so its own memories rank first.
+ */
+export const GRANTED_SCORE_FACTOR = 0.5;
 
 /** How a tenant's rows are stored, and what must follow a committed change (the markdown mirror). */
 export type MemoryVault = {
@@ -64,9 +77,17 @@ function storedFilters(codec: RowCodec, f: Filters): Filters {
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : null);
 const AUDIT_TARGETS_MAX = 100;
 
-function requireAgent(actor: Actor): AgentActor {
-  if (actor.type !== "agent") throw new AppError("FORBIDDEN", "memory routes need a tenant key");
+/** Memories belong to a tenant: only its agents (keys) and users act on them. */
+function requireTenantActor(actor: Actor): TenantActor {
+  if (actor.type !== "agent" && actor.type !== "user") {
+    throw new AppError("FORBIDDEN", "memory routes need a tenant key or a user token");
+  }
   return actor;
+}
+
+/** Whether `namespace` is one of the caller's own (not reached through a grant or `public`). */
+function ownNamespace(actor: TenantActor, namespace: string): boolean {
+  return actor.namespaces === null || actor.namespaces.some((ns) => namespaceCovers(ns, namespace));
 }
 
 export function createMemoriesService(deps: MemoriesDeps) {
@@ -82,15 +103,21 @@ export function createMemoriesService(deps: MemoriesDeps) {
     }
   };
 
-  const visibility = (actor: AgentActor, now: number): Visibility => ({
-    tenantId: actor.tenantId,
-    now,
-    namespaces: visibleNamespaces(actor, undefined),
-  });
+  /** What the caller sees: grants apply to agents restricted to namespaces, and to reads only. */
+  const visibility = async (actor: TenantActor, now: number, mode: "read" | "write"): Promise<Visibility> => {
+    const namespaces = visibleNamespaces(actor, undefined);
+    let grants: Visibility["grants"] = [];
+    if (mode === "read" && namespaces !== null && deps.activeGrants) {
+      grants = (await deps.activeGrants(actor.tenantId, now)).filter((g) =>
+        namespaces.some((ns) => namespaceCovers(ns, g.grantee)),
+      );
+    }
+    return { tenantId: actor.tenantId, now, namespaces, principal: authorName(actor), mode, grants };
+  };
 
   const audit = (
     tx: Parameters<AuditSink>[0],
-    actor: AgentActor,
+    actor: TenantActor,
     action: AuditAction,
     targetIds: string[],
     now: number,
@@ -109,7 +136,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
       now,
     );
 
-  function buildRow(actor: AgentActor, input: MemoryInput, now: number, path: string): NewRow {
+  function buildRow(actor: TenantActor, input: MemoryInput, now: number, path: string): NewRow {
     authorizeNamespace(actor, input.namespace);
     checkContent(input.content, `${path}.content`);
     const expiresAt =
@@ -130,14 +157,17 @@ export function createMemoriesService(deps: MemoriesDeps) {
       entities: JSON.stringify([...new Set(input.entities)]),
       metadata: JSON.stringify(input.metadata),
       importance: input.importance,
-      agent: actor.agent,
-      key_id: actor.id,
+      agent: authorName(actor),
+      key_id: actor.type === "agent" ? actor.id : null,
       created_at: now,
       updated_at: now,
       expires_at: expiresAt,
       valid_from: ms(input.valid_from),
       valid_to: ms(input.valid_to),
       is_current: 1,
+      access: input.access,
+      allowed_agents: input.allowed_agents ? JSON.stringify([...new Set(input.allowed_agents)].sort()) : null,
+      owner: authorName(actor),
     };
   }
 
@@ -145,7 +175,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
     /** Stores one memory or a batch; a batch is one transaction (all or nothing). */
     async store(actor: Actor, inputs: readonly MemoryInput[]): Promise<Memory[]> {
       authorize(actor, "memories:write");
-      const agent = requireAgent(actor);
+      const agent = requireTenantActor(actor);
       const now = clock.now();
       const rows = inputs.map((input, i) =>
         buildRow(agent, input, now, inputs.length > 1 ? `body.memories.${i}` : "body"),
@@ -174,19 +204,20 @@ export function createMemoriesService(deps: MemoriesDeps) {
       deps.events?.publish(agent.tenantId, "memory.created", {
         ids: stored.slice(0, 100).map((r) => r.id),
         count: stored.length,
-        agent: agent.agent,
+        agent: authorName(agent),
       });
       return memories;
     },
 
     async get(actor: Actor, id: string): Promise<Memory> {
       authorize(actor, "memories:read");
-      const agent = requireAgent(actor);
+      const agent = requireTenantActor(actor);
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
+      const vis = await visibility(agent, now, "read");
       const codec = await deps.vault.codec(agent.tenantId);
       return db.transaction(async (tx) => {
-        const row = await memoriesStore.get(tx, visibility(agent, now), id);
+        const row = await memoriesStore.get(tx, vis, id);
         if (!row) throw new AppError("NOT_FOUND", "memory not found");
         await audit(tx, agent, "memory.read", [id], now);
         return toMemory(codec.open(row));
@@ -195,7 +226,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
 
     async list(actor: Actor, q: ListQuery) {
       authorize(actor, "memories:read");
-      const agent = requireAgent(actor);
+      const agent = requireTenantActor(actor);
       if (q.namespace) authorizeNamespace(agent, q.namespace);
       const now = clock.now();
       const filters: Filters = {
@@ -207,15 +238,10 @@ export function createMemoriesService(deps: MemoriesDeps) {
         createdBefore: ms(q.created_before) ?? undefined,
       };
       const db = await storage.tenant(agent.tenantId);
+      const vis = await visibility(agent, now, "read");
       const codec = await deps.vault.codec(agent.tenantId);
       return db.transaction(async (tx) => {
-        const rows = await memoriesStore.list(
-          tx,
-          visibility(agent, now),
-          storedFilters(codec, filters),
-          q.cursor,
-          q.limit + 1,
-        );
+        const rows = await memoriesStore.list(tx, vis, storedFilters(codec, filters), q.cursor, q.limit + 1);
         const items = rows.slice(0, q.limit).map((r) => toMemory(codec.open(r)));
         await audit(
           tx,
@@ -232,23 +258,31 @@ export function createMemoriesService(deps: MemoriesDeps) {
     /** The namespaces that hold memories the caller can see, with counts (first 1000 by name). */
     async namespaces(actor: Actor): Promise<{ namespace: string; count: number }[]> {
       authorize(actor, "memories:read");
-      const agent = requireAgent(actor);
+      const agent = requireTenantActor(actor);
       const db = await storage.tenant(agent.tenantId);
-      return memoriesStore.namespaces(db, visibility(agent, clock.now()), 1000);
+      const vis = await visibility(agent, clock.now(), "read");
+      return memoriesStore.namespaces(db, vis, 1000);
     },
 
     /** Writes a new version; the previous one stays in history with is_current=false. */
     async update(actor: Actor, id: string, patch: MemoryPatch): Promise<Memory> {
       authorize(actor, "memories:write");
-      const agent = requireAgent(actor);
+      const agent = requireTenantActor(actor);
       if (patch.content !== undefined) checkContent(patch.content, "body.content");
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
+      const vis = await visibility(agent, now, "write");
       const codec = await deps.vault.codec(agent.tenantId);
       const row = await db.transaction(async (tx) => {
-        const found = await memoriesStore.get(tx, visibility(agent, now), id);
+        const found = await memoriesStore.get(tx, vis, id);
         if (!found) throw new AppError("NOT_FOUND", "memory not found");
         const current = codec.open(found);
+        if (
+          (patch.access !== undefined || patch.allowed_agents !== undefined) &&
+          current.owner !== vis.principal
+        ) {
+          throw new AppError("FORBIDDEN", "only the owner of a memory can change who may read it");
+        }
         const expiresAt =
           patch.ttl_seconds !== undefined
             ? now + patch.ttl_seconds * 1000
@@ -269,13 +303,20 @@ export function createMemoriesService(deps: MemoriesDeps) {
           entities: patch.entities ? JSON.stringify([...new Set(patch.entities)]) : current.entities,
           metadata: patch.metadata ? JSON.stringify(patch.metadata) : current.metadata,
           importance: patch.importance ?? current.importance,
-          agent: agent.agent,
-          key_id: agent.id,
+          agent: authorName(agent),
+          key_id: agent.type === "agent" ? agent.id : null,
           updated_at: now,
           expires_at: expiresAt,
           valid_from: patch.valid_from !== undefined ? ms(patch.valid_from) : current.valid_from,
           valid_to: patch.valid_to !== undefined ? ms(patch.valid_to) : current.valid_to,
           is_current: 1,
+          access: patch.access ?? current.access,
+          allowed_agents:
+            patch.allowed_agents === undefined
+              ? current.allowed_agents
+              : patch.allowed_agents === null
+                ? null
+                : JSON.stringify([...new Set(patch.allowed_agents)].sort()),
         };
         await memoriesStore.retire(tx, current.seq);
         const sealed = codec.seal(next);
@@ -290,13 +331,14 @@ export function createMemoriesService(deps: MemoriesDeps) {
     },
 
     async history(actor: Actor, id: string): Promise<Memory[]> {
-      authorize(actor, "memories:read");
-      const agent = requireAgent(actor);
+      authorize(actor, "memories:history");
+      const agent = requireTenantActor(actor);
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
+      const vis = await visibility(agent, now, "read");
       const codec = await deps.vault.codec(agent.tenantId);
       return db.transaction(async (tx) => {
-        const rows = await memoriesStore.history(tx, visibility(agent, now), id);
+        const rows = await memoriesStore.history(tx, vis, id);
         if (rows.length === 0) throw new AppError("NOT_FOUND", "memory not found");
         await audit(tx, agent, "memory.history_read", [id], now);
         return rows.map((r) => toMemory(codec.open(r)));
@@ -306,11 +348,12 @@ export function createMemoriesService(deps: MemoriesDeps) {
     /** Hard-deletes a memory with all its versions. */
     async remove(actor: Actor, id: string): Promise<{ deleted: number }> {
       authorize(actor, "memories:delete");
-      const agent = requireAgent(actor);
+      const agent = requireTenantActor(actor);
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
+      const vis = await visibility(agent, now, "write");
       const deleted = await db.transaction(async (tx) => {
-        const current = await memoriesStore.get(tx, visibility(agent, now), id);
+        const current = await memoriesStore.get(tx, vis, id);
         if (!current) throw new AppError("NOT_FOUND", "memory not found");
         const n = await memoriesStore.hardDelete(tx, agent.tenantId, [id]);
         await audit(tx, agent, "memory.deleted", [id], now);
@@ -328,7 +371,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
      */
     async bulkDelete(actor: Actor, selector: BulkDelete): Promise<{ deleted: number }> {
       authorize(actor, "memories:delete");
-      const agent = requireAgent(actor);
+      const agent = requireTenantActor(actor);
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
       const codec = await deps.vault.codec(agent.tenantId);
@@ -341,8 +384,9 @@ export function createMemoriesService(deps: MemoriesDeps) {
                 createdAfter: Date.parse(selector.created_after),
                 createdBefore: Date.parse(selector.created_before),
               };
+      const vis = await visibility(agent, now, "write");
       const removed = await db.transaction(async (tx) => {
-        const ids = await memoriesStore.idsForDelete(tx, visibility(agent, now), sel);
+        const ids = await memoriesStore.idsForDelete(tx, vis, sel);
         const n = await memoriesStore.hardDelete(tx, agent.tenantId, ids);
         await audit(tx, agent, "memory.bulk_deleted", ids, now, {
           count: n,
@@ -364,14 +408,10 @@ export function createMemoriesService(deps: MemoriesDeps) {
     },
 
     async recall(actor: Actor, input: RecallInput): Promise<RecallResponse> {
-      authorize(actor, "memories:read");
-      const agent = requireAgent(actor);
+      authorize(actor, "memories:recall");
+      const agent = requireTenantActor(actor);
       const now = clock.now();
-      const vis: Visibility = {
-        tenantId: agent.tenantId,
-        now,
-        namespaces: visibleNamespaces(agent, undefined),
-      };
+      const vis = await visibility(agent, now, "read");
       if (input.namespaces) for (const ns of input.namespaces) authorizeNamespace(agent, ns);
       const filters: Filters = {
         namespaces: input.namespaces,
@@ -396,8 +436,10 @@ export function createMemoriesService(deps: MemoriesDeps) {
         const top = candidates
           .map((c) => {
             const recency = recencyScore(now - c.updated_at, deps.halfLifeDays);
-            const { score, relevance } = blend({ bm25: c.bm25, maxBm25, recency, importance: c.importance });
-            return { c, score, relevance, recency };
+            const blended = blend({ bm25: c.bm25, maxBm25, recency, importance: c.importance });
+            const own = ownNamespace(agent, c.namespace);
+            const score = own ? blended.score : Math.round(blended.score * GRANTED_SCORE_FACTOR * 1e6) / 1e6;
+            return { c, score, relevance: blended.relevance, recency };
           })
           .sort((a, b) => b.score - a.score || (a.c.id < b.c.id ? 1 : -1))
           .slice(0, input.k);
@@ -463,7 +505,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
       q: { namespace?: string | undefined; cursor?: string | undefined; includeHistory: boolean },
     ): Promise<AsyncGenerator<string>> {
       authorize(actor, "memories:export");
-      const agent = requireAgent(actor);
+      const agent = requireTenantActor(actor);
       if (q.namespace) authorizeNamespace(agent, q.namespace);
       const db = await storage.tenant(agent.tenantId);
       const now = clock.now();
@@ -475,7 +517,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
         }),
       );
       const filters: Filters = { namespaces: q.namespace ? [q.namespace] : undefined };
-      const vis = visibility(agent, now);
+      const vis = await visibility(agent, now, "read");
       const codec = await deps.vault.codec(agent.tenantId);
       async function* lines() {
         let after = q.cursor ?? "";
@@ -495,7 +537,8 @@ export function createMemoriesService(deps: MemoriesDeps) {
       const db = await storage.tenant(tenantId);
       const codec = await deps.vault.codec(tenantId);
       const now = clock.now();
-      const vis: Visibility = { tenantId, now, namespaces: null };
+      // The operator's export holds every memory, private ones included (it is a backup of the vault).
+      const vis: Visibility = { tenantId, now, namespaces: null, principal: null, mode: "read", grants: [] };
       const out: Memory[] = [];
       for (let after = ""; ; ) {
         const rows = await memoriesStore.exportPage(db, vis, {}, after, 500, false);
@@ -543,6 +586,11 @@ export function createMemoriesService(deps: MemoriesDeps) {
             valid_from: ms(m.valid_from),
             valid_to: ms(m.valid_to),
             is_current: 1,
+            access: m.access,
+            allowed_agents: m.allowed_agents.length
+              ? JSON.stringify([...new Set(m.allowed_agents)].sort())
+              : null,
+            owner: m.owner,
           };
           const sealed = codec.seal(row);
           await memoriesStore.insert(tx, sealed.row, sealed.index);

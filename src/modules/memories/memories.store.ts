@@ -4,14 +4,67 @@ import type { MemoryRow } from "./memories.schemas.ts";
 
 /**
  * Who may see what, as SQL. Every read query starts from this clause, so a hidden memory is never
- * counted, paged or ranked: tenant, current version, not expired, and the caller's namespaces.
+ * counted, paged or ranked: tenant, current version, not expired, the caller's namespaces (widened
+ * for reads by namespace grants and `public` memories), and per-memory access (`private` memories
+ * only for their owner and the agents they name).
  */
 export type Visibility = {
   tenantId: string;
   now: number;
-  /** Namespaces the caller may read, each covering its children; null = every namespace. */
+  /** Namespaces the caller may use, each covering its children; null = every namespace. */
   namespaces: readonly string[] | null;
+  /**
+   * The caller as memories name authors (agent name, or `user:<id>`); null only for the operator's
+   * whole-vault export, which sees private memories too.
+   */
+  principal: string | null;
+  /** `read` lets grants and public memories widen the namespaces; `write` never does. */
+  mode: "read" | "write";
+  /** Namespaces granted to the caller's namespaces for reading, optionally limited to types. */
+  grants: readonly { namespace: string; types: readonly string[] | null }[];
 };
+
+function namespaceMatch(alias: string, ns: string): { sql: string; params: SqlValue[] } {
+  return {
+    sql: `(${alias}.namespace = ? OR substr(${alias}.namespace, 1, ?) IN (?, ?))`,
+    params: [ns, ns.length + 1, `${ns}/`, `${ns}.`],
+  };
+}
+
+/** Namespace, grant, public and private rules on one row (the current version). */
+function accessClause(v: Visibility, a: string): { sql: string; params: SqlValue[] } {
+  const parts: string[] = [];
+  const params: SqlValue[] = [];
+  if (v.namespaces !== null) {
+    const ors: string[] = [];
+    for (const ns of v.namespaces) {
+      const m = namespaceMatch(a, ns);
+      ors.push(m.sql);
+      params.push(...m.params);
+    }
+    if (v.mode === "read") {
+      for (const g of v.grants) {
+        const m = namespaceMatch(a, g.namespace);
+        if (g.types === null || g.types.length === 0) {
+          ors.push(m.sql);
+          params.push(...m.params);
+        } else {
+          ors.push(`(${m.sql} AND ${a}.type IN (${g.types.map(() => "?").join(", ")}))`);
+          params.push(...m.params, ...g.types);
+        }
+      }
+      ors.push(`${a}.access = 'public'`);
+    }
+    parts.push(ors.length ? `(${ors.join(" OR ")})` : "0");
+  }
+  if (v.principal !== null) {
+    parts.push(
+      `(${a}.access <> 'private' OR ${a}.owner = ? OR EXISTS (SELECT 1 FROM json_each(${a}.allowed_agents) j WHERE j.value = ?))`,
+    );
+    params.push(v.principal, v.principal);
+  }
+  return { sql: parts.length ? parts.join(" AND ") : "1", params };
+}
 
 export function visibilityClause(
   v: Visibility,
@@ -25,13 +78,17 @@ export function visibilityClause(
     parts.push(`(${alias}.expires_at IS NULL OR ${alias}.expires_at > ?)`);
     params.push(v.now);
   }
-  if (v.namespaces !== null) {
-    if (v.namespaces.length === 0) return { sql: "0", params: [] };
-    const ors = v.namespaces.map(
-      () => `${alias}.namespace = ? OR substr(${alias}.namespace, 1, ?) IN (?, ?)`,
+  if (scope.history) {
+    // Over every version, who may see a memory is decided by its current version.
+    const acc = accessClause(v, "c");
+    parts.push(
+      `EXISTS (SELECT 1 FROM memories c WHERE c.tenant_id = ${alias}.tenant_id AND c.id = ${alias}.id AND c.is_current = 1 AND ${acc.sql})`,
     );
-    parts.push(`(${ors.join(" OR ")})`);
-    for (const ns of v.namespaces) params.push(ns, ns.length + 1, `${ns}/`, `${ns}.`);
+    params.push(...acc.params);
+  } else {
+    const acc = accessClause(v, alias);
+    parts.push(acc.sql);
+    params.push(...acc.params);
   }
   return { sql: parts.join(" AND "), params };
 }
@@ -100,7 +157,14 @@ function filterClause(f: Filters, alias = "m"): { sql: string; params: SqlValue[
 export type NewRow = Omit<MemoryRow, "seq">;
 
 /** What ranking needs of a memory before its row is loaded. */
-export type Candidate = { seq: number; id: string; updated_at: number; importance: number; bm25: number };
+export type Candidate = {
+  seq: number;
+  id: string;
+  namespace: string;
+  updated_at: number;
+  importance: number;
+  bm25: number;
+};
 
 async function indexRow(tx: SqlExecutor, seq: number, index: IndexEntry) {
   await tx.run("INSERT INTO memories_fts (rowid, content, tags, entities) VALUES (?, ?, ?, ?)", [
@@ -142,8 +206,9 @@ export const memoriesStore = {
   async insert(tx: SqlExecutor, row: NewRow, index: IndexEntry = plainIndex(row)): Promise<number> {
     const r = await tx.get<{ seq: number }>(
       `INSERT INTO memories (id, version, tenant_id, namespace, type, content, tags, entities, metadata,
-         importance, agent, key_id, created_at, updated_at, expires_at, valid_from, valid_to, is_current)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+         importance, agent, key_id, created_at, updated_at, expires_at, valid_from, valid_to, is_current,
+         access, allowed_agents, owner)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
       [
         row.id,
         row.version,
@@ -163,6 +228,9 @@ export const memoriesStore = {
         row.valid_from,
         row.valid_to,
         row.is_current,
+        row.access,
+        row.allowed_agents,
+        row.owner,
       ],
     );
     if (!r) throw new Error("insert returned no row");
@@ -236,7 +304,7 @@ export const memoriesStore = {
     const vis = visibilityClause(v);
     const fil = filterClause(f);
     return db.all<Candidate>(
-      `SELECT m.seq, m.id, m.updated_at, m.importance, -bm25(memories_fts, 1.0, 0.5, 0.5) AS bm25
+      `SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance, -bm25(memories_fts, 1.0, 0.5, 0.5) AS bm25
        FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid
        WHERE memories_fts MATCH ? AND ${vis.sql} AND ${fil.sql}
        ORDER BY bm25(memories_fts, 1.0, 0.5, 0.5) LIMIT ?`,
@@ -249,7 +317,7 @@ export const memoriesStore = {
     const vis = visibilityClause(v);
     const fil = filterClause(f);
     return db.all<Candidate>(
-      `SELECT m.seq, m.id, m.updated_at, m.importance, 0 AS bm25 FROM memories m
+      `SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance, 0 AS bm25 FROM memories m
        WHERE ${vis.sql} AND ${fil.sql} ORDER BY m.id DESC LIMIT ?`,
       [...vis.params, ...fil.params, limit],
     );

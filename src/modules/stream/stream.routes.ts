@@ -40,7 +40,7 @@ export function registerStreamRoutes(
   app.route({
     method: "GET",
     url: "/admin/stream/:tenant_id",
-    config: { auth: { accepts: ["admin_key", "agent_key"] } },
+    config: { auth: { accepts: ["admin_key", "agent_key", "user_token"], action: "stream:read" } },
     schema: {
       operationId: "streamTenantEvents",
       tags: ["stream"],

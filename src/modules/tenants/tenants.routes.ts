@@ -8,7 +8,7 @@ export function registerTenantRoutes(app: TypedApp, tenants: TenantsService): vo
   app.route({
     method: "POST",
     url: "/v1/tenants",
-    config: { auth: { accepts: ["admin_key"] } },
+    config: { auth: { accepts: ["admin_key"], action: "tenants:create" } },
     schema: {
       operationId: "createTenant",
       tags: ["tenants"],
@@ -22,7 +22,7 @@ export function registerTenantRoutes(app: TypedApp, tenants: TenantsService): vo
   app.route({
     method: "GET",
     url: "/v1/tenants",
-    config: { auth: { accepts: ["admin_key"] } },
+    config: { auth: { accepts: ["admin_key"], action: "tenants:read" } },
     schema: {
       operationId: "listTenants",
       tags: ["tenants"],
@@ -36,7 +36,7 @@ export function registerTenantRoutes(app: TypedApp, tenants: TenantsService): vo
   app.route({
     method: "GET",
     url: "/v1/tenants/:tenant_id",
-    config: { auth: { accepts: ["admin_key", "agent_key"] } },
+    config: { auth: { accepts: ["admin_key", "agent_key", "user_token"], action: "tenant:read" } },
     schema: {
       operationId: "getTenant",
       tags: ["tenants"],
@@ -50,7 +50,7 @@ export function registerTenantRoutes(app: TypedApp, tenants: TenantsService): vo
   app.route({
     method: "DELETE",
     url: "/v1/tenants/:tenant_id",
-    config: { auth: { accepts: ["admin_key"] } },
+    config: { auth: { accepts: ["admin_key"], action: "tenants:delete" } },
     schema: {
       operationId: "deleteTenant",
       tags: ["tenants"],

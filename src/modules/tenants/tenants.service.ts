@@ -17,6 +17,8 @@ export type TenantsDeps = {
   shredKey: (tx: SqlExecutor, tenantId: string) => Promise<unknown>;
   /** After commit: drop cached keys, forwarding state and files of a deleted tenant. */
   afterDelete: (tenantId: string) => Promise<void>;
+  /** Per-tenant setup other modules need at creation (the tenant's own token signing secret). */
+  onCreated?: (tenantId: string) => Promise<void>;
 };
 
 export function createTenantsService(deps: TenantsDeps) {
@@ -54,6 +56,7 @@ export function createTenantsService(deps: TenantsDeps) {
         );
       });
       await storage.tenant(row.id);
+      await deps.onCreated?.(row.id);
       return toTenant(row);
     },
 

@@ -1,41 +1,106 @@
 import { AppError } from "../../lib/errors.ts";
 
-/** Scopes an agent key can carry. */
-export const SCOPES = ["memories:read", "memories:write", "tenant:admin", "audit:read"] as const;
+/** Legacy scopes an agent key can carry, kept as aliases (see `keyGrants` in the keys module). */
+export const LEGACY_SCOPES = ["memories:read", "memories:write", "tenant:admin", "audit:read"] as const;
+export type LegacyScope = (typeof LEGACY_SCOPES)[number];
+/** Coarse scopes: admin ⊇ write ⊇ read. */
+export const COARSE_SCOPES = ["read", "write", "admin"] as const;
+export type CoarseScope = (typeof COARSE_SCOPES)[number];
+export const SCOPES = [...COARSE_SCOPES, ...LEGACY_SCOPES] as const;
 export type Scope = (typeof SCOPES)[number];
 
-/** The typed vocabulary of actions a service checks before it does anything. */
+/** Roles of people. ADMIN satisfies every role check of its tenant. */
+export const ROLES = ["ADMIN", "AUDIT_ADMIN", "DEVELOPER", "VIEWER"] as const;
+export type Role = (typeof ROLES)[number];
+
+/**
+ * An action's requirement. `level` is the coarse scope a key needs (`instance`: only the instance
+ * admin; `any`: any authenticated caller); `capability` is the fine-grained name a key's
+ * capabilities must cover; `roles` are the user roles allowed besides ADMIN.
+ */
+export type ActionRule = {
+  level: CoarseScope | "instance" | "any";
+  capability: string;
+  roles: readonly Role[];
+};
+
+const rule = (level: ActionRule["level"], capability: string, roles: readonly Role[] = []): ActionRule => ({
+  level,
+  capability,
+  roles,
+});
+const READERS: readonly Role[] = ["DEVELOPER", "VIEWER"];
+
+/** The typed vocabulary of actions: every route and every service method names one. */
 export const ACTIONS = {
-  "tenants:create": "instance",
-  "tenants:read": "instance",
-  "tenants:delete": "instance",
-  "keys:rotate_master": "instance",
-  "vault:export": "instance",
-  "vault:import": "instance",
-  "keys:create": "tenant:admin",
-  "keys:read": "tenant:admin",
-  "keys:revoke": "tenant:admin",
-  "memories:read": "memories:read",
-  "memories:write": "memories:write",
-  "memories:delete": "memories:write",
-  "memories:export": "memories:read",
-  "metrics:read": "instance",
-  "audit:read": "audit:read",
-  "audit:verify": "audit:read",
-  "connectors:manage": "tenant:admin",
-  "connectors:read": "tenant:admin",
-  "deadletters:manage": "tenant:admin",
-  "stream:read": "tenant:admin",
-  "webhooks:manage": "tenant:admin",
-} as const satisfies Record<string, Scope | "instance">;
+  "platform:docs": rule("any", "platform.docs", ["DEVELOPER", "VIEWER", "AUDIT_ADMIN"]),
+  "metrics:read": rule("instance", "platform.metrics"),
+  "tenants:create": rule("instance", "tenants.create"),
+  "tenants:read": rule("instance", "tenants.read"),
+  "tenants:delete": rule("instance", "tenants.delete"),
+  "keys:rotate_master": rule("instance", "keys.master.rotate"),
+  "vault:export": rule("instance", "vault.export"),
+  "vault:import": rule("instance", "vault.import"),
+  "tenant:read": rule("any", "tenant.read", ["DEVELOPER", "VIEWER", "AUDIT_ADMIN"]),
+  "tenant:jwt_rotate": rule("admin", "tenant.jwt.rotate"),
+  "oidc:read": rule("admin", "tenant.oidc.read"),
+  "oidc:configure": rule("admin", "tenant.oidc.write"),
+  "users:create": rule("admin", "users.create"),
+  "users:read": rule("admin", "users.read"),
+  "users:update": rule("admin", "users.update"),
+  "keys:create": rule("admin", "keys.create", ["DEVELOPER"]),
+  "keys:read": rule("admin", "keys.read", ["DEVELOPER"]),
+  "keys:revoke": rule("admin", "keys.revoke", ["DEVELOPER"]),
+  "keys:rotate": rule("admin", "keys.rotate", ["DEVELOPER"]),
+  "grants:create": rule("admin", "grants.create"),
+  "grants:read": rule("admin", "grants.read"),
+  "grants:revoke": rule("admin", "grants.revoke"),
+  // The trail names every actor and memory id of the tenant (private ones included): admin level.
+  "audit:read": rule("admin", "audit.read", ["AUDIT_ADMIN"]),
+  "audit:verify": rule("admin", "audit.verify", ["AUDIT_ADMIN"]),
+  "approvals:decide": rule("write", "approvals.decide", ["DEVELOPER"]),
+  "memories:read": rule("read", "memories.read", READERS),
+  "memories:recall": rule("read", "memories.recall", READERS),
+  "memories:history": rule("read", "memories.history", READERS),
+  "memories:export": rule("read", "memories.export", READERS),
+  "memories:write": rule("write", "memories.write", ["DEVELOPER"]),
+  "memories:delete": rule("write", "memories.delete", ["DEVELOPER"]),
+  // The MCP transport itself needs no scope: every tool checks the memory action it performs.
+  "mcp:connect": rule("any", "mcp.connect"),
+  "connectors:read": rule("admin", "connectors.read"),
+  "connectors:manage": rule("admin", "connectors.manage"),
+  // Named by the signed ingest route for the route table; no key or token is accepted there.
+  "connectors:ingest": rule("admin", "connectors.ingest"),
+  "deadletters:manage": rule("admin", "connectors.deadletters.manage"),
+  "webhooks:manage": rule("admin", "webhooks.manage"),
+  // Tenant-wide event feed (ids of every memory written, private ones included): admins only.
+  "stream:read": rule("admin", "stream.read"),
+} as const satisfies Record<string, ActionRule>;
 export type Action = keyof typeof ACTIONS;
+export const ACTION_NAMES = Object.keys(ACTIONS) as Action[];
+
+export function isAction(value: unknown): value is Action {
+  return typeof value === "string" && Object.hasOwn(ACTIONS, value);
+}
+
+/** The actions a set of roles allows. ADMIN allows every tenant action (never instance actions). */
+export function actionsForRoles(roles: readonly Role[]): ReadonlySet<Action> {
+  const out = new Set<Action>();
+  for (const action of ACTION_NAMES) {
+    const r: ActionRule = ACTIONS[action];
+    if (r.level === "instance") continue;
+    if (roles.includes("ADMIN") || r.roles.some((role) => roles.includes(role))) out.add(action);
+  }
+  return out;
+}
 
 /** Where a request came from: carried into audit events and logs. */
 export type RequestOrigin = { requestId: string; ip: string; userAgent: string | null };
 
 /**
  * Who is calling. Services receive it explicitly; nothing reads a "current user" global.
- * The instance admin manages tenants and keys but owns no tenant data.
+ * The instance admin manages tenants and keys but owns no tenant data. Agents (keys) and users
+ * (people) carry `actions`: what they may do, computed once when their credential was verified.
  */
 export type Actor =
   | { type: "instance_admin"; id: "instance_admin"; tenantId: null; origin: RequestOrigin }
@@ -44,24 +109,54 @@ export type Actor =
       id: string; // key id
       tenantId: string;
       agent: string;
-      scopes: readonly Scope[];
+      scopes: readonly string[];
+      /** Fine-grained capabilities the key is limited to (null: not limited). */
+      capabilities: readonly string[] | null;
+      actions: ReadonlySet<Action>;
       namespaces: readonly string[] | null;
+      origin: RequestOrigin;
+    }
+  | {
+      type: "user";
+      id: string; // user id
+      tenantId: string;
+      email: string;
+      roles: readonly Role[];
+      actions: ReadonlySet<Action>;
+      namespaces: null;
       origin: RequestOrigin;
     };
 
 export type AgentActor = Extract<Actor, { type: "agent" }>;
+export type UserActor = Extract<Actor, { type: "user" }>;
+export type TenantActor = AgentActor | UserActor;
 
-/** Throws unless the actor may perform `action` at all (scope check; tenant and namespace come after). */
+/** How memories name their author: the agent name of a key, `user:<id>` for a person. */
+export function authorName(actor: TenantActor): string {
+  return actor.type === "agent" ? actor.agent : `user:${actor.id}`;
+}
+
+/**
+ * Throws unless the actor may perform `action` at all (tenant and namespace checks come after).
+ * Fails closed: an unknown action or actor type denies.
+ */
 export function authorize(actor: Actor, action: Action): void {
-  const needs = ACTIONS[action];
+  const r: ActionRule | undefined = isAction(action) ? ACTIONS[action] : undefined;
+  if (r === undefined) throw new AppError("FORBIDDEN", "unknown action");
   if (actor.type === "instance_admin") {
-    if (needs === "instance" || needs === "tenant:admin" || needs === "audit:read") return;
+    if (r.level === "instance" || r.level === "admin" || r.level === "any") return;
     throw new AppError("FORBIDDEN", "the instance admin key cannot act on tenant data; use a tenant key");
   }
-  if (needs === "instance") throw new AppError("FORBIDDEN", "this action needs the instance admin key");
-  if (!actor.scopes.includes(needs)) {
-    throw new AppError("INSUFFICIENT_SCOPE", `this action needs the scope ${needs}`);
+  if (r.level === "instance") throw new AppError("FORBIDDEN", "this action needs the instance admin key");
+  if (actor.type === "agent") {
+    if (actor.actions.has(action)) return;
+    throw new AppError("INSUFFICIENT_SCOPE", `this key may not perform ${action}`);
   }
+  if (actor.type === "user") {
+    if (actor.actions.has(action)) return;
+    throw new AppError("FORBIDDEN", `your role does not allow ${action}`);
+  }
+  throw new AppError("FORBIDDEN", "unknown caller");
 }
 
 /**

@@ -12,7 +12,13 @@ export function registerPlatformRoutes(app: TypedApp, registry: Registry): void 
   app.route({
     method: "GET",
     url: "/openapi.json",
-    config: { auth: { accepts: ["admin_key", "agent_key", "metrics_token"], rateLimited: false } },
+    config: {
+      auth: {
+        accepts: ["admin_key", "agent_key", "metrics_token", "user_token"],
+        action: "platform:docs",
+        rateLimited: false,
+      },
+    },
     schema: { hide: true },
     handler: async () => app.swagger(),
   });
@@ -20,7 +26,13 @@ export function registerPlatformRoutes(app: TypedApp, registry: Registry): void 
   app.route({
     method: "GET",
     url: "/docs",
-    config: { auth: { accepts: ["admin_key", "agent_key", "metrics_token"], rateLimited: false } },
+    config: {
+      auth: {
+        accepts: ["admin_key", "agent_key", "metrics_token", "user_token"],
+        action: "platform:docs",
+        rateLimited: false,
+      },
+    },
     schema: { hide: true },
     handler: async (_req, reply) => {
       const doc = app.swagger() as unknown as OpenApiDoc;
@@ -43,7 +55,7 @@ export function registerPlatformRoutes(app: TypedApp, registry: Registry): void 
   app.route({
     method: "GET",
     url: "/metrics",
-    config: { auth: { accepts: ["admin_key", "metrics_token"], rateLimited: false } },
+    config: { auth: { accepts: ["admin_key", "metrics_token"], action: "metrics:read", rateLimited: false } },
     schema: { hide: true },
     handler: async (_req, reply) => {
       reply.header("content-type", registry.contentType);

@@ -20,20 +20,24 @@ import { AppError, type ErrorCode, statusFor } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/logger.ts";
 import { redactSecrets } from "../../lib/secret-patterns.ts";
-import type { Actor, RequestOrigin } from "../auth/actor.ts";
+import { type Action, type Actor, authorize, isAction, type RequestOrigin } from "../auth/actor.ts";
 import type { Metrics } from "./metrics.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 
-export type CredentialKind = "admin_key" | "agent_key" | "metrics_token";
+/** `user_token`: a person's access token (a JWT, recognised by its shape). */
+export type CredentialKind = "admin_key" | "agent_key" | "metrics_token" | "user_token";
 
 /**
- * Every route declares who may call it. A route without a policy refuses to register. `webhook`
- * routes carry no API key: the handler authenticates each request by its signature before reading it.
+ * Every route declares who may call it: the credential kinds it accepts and the action it needs.
+ * A route without a policy, or a non-public route without an action, refuses to register; the
+ * chokepoint also checks the action on every request (services check it again). `webhook` routes
+ * carry no API key or token: the handler authenticates each request by its signature before reading
+ * it; their action names what the route does (route table, audit), no caller is authorized for it.
  */
 export type AuthPolicy =
   | { public: true }
-  | { webhook: true }
-  | { accepts: readonly CredentialKind[]; rateLimited?: boolean };
+  | { webhook: true; action: Action }
+  | { accepts: readonly CredentialKind[]; action: Action; rateLimited?: boolean };
 
 export type VerifiedCredential =
   | { ok: true; kind: CredentialKind; actor: Actor; rateLimitPerMinute: number | null }
@@ -86,6 +90,15 @@ export function extractCredential(req: FastifyRequest): { secret: string } | { e
   return null;
 }
 
+/** Whether a Host header names an allowed host (`name` or `name:port`, case-insensitive). */
+export function hostAllowed(host: string | undefined, allowed: ReadonlySet<string>): boolean {
+  if (typeof host !== "string" || host.length === 0 || host.length > 300) return false;
+  const h = host.toLowerCase();
+  if (allowed.has(h)) return true;
+  const withoutPort = h.replace(/:\d{1,5}$/, "");
+  return allowed.has(withoutPort);
+}
+
 function wwwAuthenticate(code: ErrorCode): string {
   return code === "UNAUTHENTICATED"
     ? 'Bearer realm="hypha"'
@@ -129,6 +142,10 @@ export type ServerDeps = {
   verifyCredential: CredentialVerifier;
   defaultRateLimitPerMinute: number;
   bodyLimitBytes: number;
+  /** Host header values served; empty serves any. */
+  allowedHosts?: readonly string[];
+  /** Addresses or CIDRs of proxies whose X-Forwarded-For is believed; empty believes none. */
+  trustedProxies?: readonly string[];
   /** Called for every refused request (401, 403, 423, 429): the audit of failures and denials. */
   onDenied?: (req: FastifyRequest, err: AppError) => Promise<void>;
 };
@@ -147,7 +164,9 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
     },
     logController: new LogController({ requestIdLogLabel: "requestId", disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    trustProxy: deps.trustedProxies && deps.trustedProxies.length > 0 ? [...deps.trustedProxies] : false,
   }).withTypeProvider<ZodTypeProvider>();
+  const allowedHosts = new Set((deps.allowedHosts ?? []).map((h) => h.toLowerCase()));
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -177,6 +196,9 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
   app.addHook("onRoute", (route) => {
     const policy = route.config?.auth;
     if (!policy) throw new Error(`route ${String(route.method)} ${route.url} declares no auth policy`);
+    if (!("public" in policy) && !isAction(policy.action)) {
+      throw new Error(`route ${String(route.method)} ${route.url} declares no action`);
+    }
     for (const method of [route.method].flat()) {
       if (method === "HEAD") continue;
       routeTable.push({ method, url: route.url, auth: policy });
@@ -194,10 +216,15 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
         typeof req.headers["user-agent"] === "string" ? req.headers["user-agent"].slice(0, 256) : null,
     };
     reply.header("x-request-id", req.id);
+    if (allowedHosts.size > 0 && !hostAllowed(req.headers.host, allowedHosts)) {
+      throw new AppError("BAD_REQUEST", "this host name is not served here");
+    }
     if (req.is404) return;
     const policy = req.routeOptions.config.auth;
     if (!policy) throw new AppError("FORBIDDEN", "route has no access policy");
-    if ("public" in policy || "webhook" in policy) return;
+    if ("public" in policy) return;
+    if (!isAction(policy.action)) throw new AppError("FORBIDDEN", "route declares no action");
+    if ("webhook" in policy) return;
 
     const presented = extractCredential(req);
     if (presented === null) throw new AppError("UNAUTHENTICATED", "credentials required");
@@ -208,7 +235,15 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
     if (!policy.accepts.includes(verified.kind)) {
       throw new AppError("FORBIDDEN", "this credential cannot call this route");
     }
-    if (policy.rateLimited !== false && verified.kind === "agent_key") {
+    try {
+      authorize(verified.actor, policy.action);
+    } catch (err) {
+      // A check that fails for any reason denies.
+      if (err instanceof AppError && err.status === 403) throw err;
+      req.log.error({ err }, "authorization check failed");
+      throw new AppError("FORBIDDEN", "access denied");
+    }
+    if (policy.rateLimited !== false && (verified.kind === "agent_key" || verified.kind === "user_token")) {
       const limit = verified.rateLimitPerMinute ?? deps.defaultRateLimitPerMinute;
       const d = deps.rateLimiter.hit(verified.actor.id, limit);
       reply.header("ratelimit-limit", d.limit);
