@@ -5,9 +5,14 @@ import { createLogger, type Logger } from "./lib/logger.ts";
 import { constantTimeEqual } from "./lib/secrets.ts";
 import { auditMigrations } from "./modules/audit/audit.migrations.ts";
 import { appendAuditEvent } from "./modules/audit/audit.store.ts";
+import { governanceMigrations } from "./modules/governance/governance.migrations.ts";
+import { registerGovernanceHooks, registerGovernanceRoutes } from "./modules/governance/governance.routes.ts";
+import { createGovernanceService, type GovernanceEvent } from "./modules/governance/governance.service.ts";
+import { createMemoryScreen } from "./modules/governance/memory-screen.ts";
 import { grantsMigrations } from "./modules/grants/grants.migrations.ts";
 import { registerGrantRoutes } from "./modules/grants/grants.routes.ts";
 import { createGrantsService } from "./modules/grants/grants.service.ts";
+import { createGuardrails } from "./modules/guardrails/index.ts";
 import { registerHealthRoutes } from "./modules/health/health.routes.ts";
 import { registerAuthRoutes } from "./modules/identity/auth.routes.ts";
 import { createAuthService } from "./modules/identity/auth.service.ts";
@@ -19,6 +24,7 @@ import { createUsersService } from "./modules/identity/users.service.ts";
 import { keysMigrations } from "./modules/keys/keys.migrations.ts";
 import { registerKeyRoutes } from "./modules/keys/keys.routes.ts";
 import { createKeysService } from "./modules/keys/keys.service.ts";
+import { keysStore } from "./modules/keys/keys.store.ts";
 import { memoriesMigrations } from "./modules/memories/memories.migrations.ts";
 import { registerMemoryRoutes } from "./modules/memories/memories.routes.ts";
 import { createMemoriesService } from "./modules/memories/memories.service.ts";
@@ -39,13 +45,19 @@ const JWT_SHAPE = /^eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 /** Every module's migrations, in dependency order. */
 export const MIGRATIONS: MigrationSet = {
-  control: [...tenantsMigrations.control, ...keysMigrations.control, ...auditMigrations.control],
+  control: [
+    ...tenantsMigrations.control,
+    ...keysMigrations.control,
+    ...auditMigrations.control,
+    ...governanceMigrations.control,
+  ],
   tenant: [
     ...keysMigrations.tenant,
     ...memoriesMigrations.tenant,
     ...auditMigrations.tenant,
     ...identityMigrations.tenant,
     ...grantsMigrations.tenant,
+    ...governanceMigrations.tenant,
   ],
 };
 
@@ -92,7 +104,43 @@ export async function createApp(opts: AppOptions) {
   const users = createUsersService({ storage, clock, tenants });
   const keys = createKeysService({ storage, clock, tenants });
   const grants = createGrantsService({ storage, clock, tenants });
+  async function allTenantIds(): Promise<string[]> {
+    const ids: string[] = [];
+    let after = "";
+    for (;;) {
+      const page = await storage.control.all<{ id: string }>(
+        "SELECT id FROM tenants WHERE id > ? ORDER BY id LIMIT 500",
+        [after],
+      );
+      if (page.length === 0) break;
+      ids.push(...page.map((r) => r.id));
+      after = page.at(-1)?.id ?? after;
+    }
+    return ids;
+  }
+  // Governance announces through these listeners; the event bus subscribes here.
+  const governanceListeners = new Set<(event: GovernanceEvent) => void>();
+  const rateLimiter = createRateLimiter(clock);
+  const governance = createGovernanceService({
+    storage,
+    clock,
+    tenants,
+    rateLimiter,
+    allTenantIds,
+    keyExists: async (tenantId, keyId) =>
+      (await keysStore.byId(await storage.tenant(tenantId), tenantId, keyId)) !== undefined,
+    publish: (event) => {
+      for (const listener of governanceListeners) listener(event);
+    },
+  });
+  const screen = createMemoryScreen({
+    guardrails: createGuardrails({ clock }),
+    policyFor: (tenantId) => governance.policyFor(tenantId),
+    storage,
+    clock,
+  });
   const memories = createMemoriesService({
+    screen,
     activeGrants: (tenantId, now) => grants.active(tenantId, now),
     storage,
     clock,
@@ -118,7 +166,8 @@ export async function createApp(opts: AppOptions) {
     logger,
     clock,
     metrics,
-    rateLimiter: createRateLimiter(clock),
+    rateLimiter,
+    agentGate: (actor) => governance.gateAgent(actor),
     verifyCredential,
     defaultRateLimitPerMinute: config.rateLimitPerMinute,
     bodyLimitBytes: config.bodyLimitBytes,
@@ -145,6 +194,7 @@ export async function createApp(opts: AppOptions) {
     },
   });
 
+  registerGovernanceHooks(app, governance);
   registerHealthRoutes(app, storage);
   registerPlatformRoutes(app, metrics.registry);
   registerTenantRoutes(app, tenants);
@@ -153,21 +203,11 @@ export async function createApp(opts: AppOptions) {
   registerGrantRoutes(app, grants);
   registerAuthRoutes(app, auth, { allowedOrigins: config.allowedOrigins });
   registerMemoryRoutes(app, memories);
+  registerGovernanceRoutes(app, governance);
 
   const sweeper = {
     async runOnce(): Promise<number> {
-      const ids: string[] = [];
-      let after = "";
-      for (;;) {
-        const page = await storage.control.all<{ id: string }>(
-          "SELECT id FROM tenants WHERE id > ? ORDER BY id LIMIT 500",
-          [after],
-        );
-        if (page.length === 0) break;
-        ids.push(...page.map((r) => r.id));
-        after = page.at(-1)?.id ?? after;
-      }
-      return memories.sweep(ids);
+      return memories.sweep(await allTenantIds());
     },
   };
   let timer: NodeJS.Timeout | null = null;
@@ -176,7 +216,12 @@ export async function createApp(opts: AppOptions) {
     app,
     storage,
     logger,
-    services: { tenants, keys, memories, users, auth, grants },
+    services: { tenants, keys, memories, users, auth, grants, governance, screen },
+    /** Subscribes to governance events (approval.requested/decided, agent.*, anomaly.*); returns an unsubscribe. */
+    onGovernanceEvent(listener: (event: GovernanceEvent) => void): () => void {
+      governanceListeners.add(listener);
+      return () => governanceListeners.delete(listener);
+    },
     sweeper,
     /** The admin key, when this start generated it (print once). */
     generatedAdminKey: adminKey.generated,

@@ -195,7 +195,7 @@ describe("memories", () => {
     await s.storeMemory(key, { content: evil });
     for (let i = 0; i < 20; i++) await s.storeMemory(key, { content: `note number ${i} ${"filler ".repeat(40)}` });
     const r = (
-      await s.request("POST", "/v1/memories/recall", { key, body: { query: "note", k: 25, token_budget: 400 } })
+      await s.request("POST", "/v1/memories/recall", { key, body: { query: "note", k: 25, token_budget: 400, include_quarantined: true } })
     ).body as Recall;
     assert.ok(r.context.length / 4 <= 400, "within budget");
     assert.equal(r.context.match(/<memory /g)?.length, r.results.filter((x) => x.why.in_context).length);

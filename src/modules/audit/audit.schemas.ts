@@ -30,6 +30,19 @@ export type AuditAction =
   | "memory.exported"
   | "memory.expired_purged"
   | "auth.failed"
+  | "policy.updated"
+  | "approval.requested"
+  | "approval.voted"
+  | "approval.decided"
+  | "approval.consumed"
+  | "approval.cancelled"
+  | "override.set"
+  | "override.lifted"
+  | "agent.paused"
+  | "agent.resumed"
+  | "anomaly.recall_volume"
+  | "guardrail.flagged"
+  | "guardrail.blocked"
   | "access.denied";
 
 export type AuditEventInput = {

@@ -28,6 +28,20 @@ import {
 import { type Filters, memoriesStore, type NewRow, type Visibility } from "./memories.store.ts";
 import { blend, formatContext, ftsQuery, matchedTerms, queryTerms, recencyScore } from "./recall.ts";
 
+/**
+ * Guardrails on what enters and leaves memory (the governance module provides it). `inbound`
+ * returns the text to store (hidden characters stripped, masked) and whether to quarantine it, or
+ * throws GUARDRAIL_BLOCKED; `outbound` returns the text that may leave, or null to withhold it.
+ */
+export type MemoryScreen = {
+  inbound(
+    actor: TenantActor,
+    content: string,
+    path: string,
+  ): Promise<{ content: string; quarantined: boolean; flags: unknown }>;
+  outbound(actor: TenantActor, content: string): Promise<{ content: string; flagged: boolean } | null>;
+};
+
 /** A namespace another namespace may read (from the grants module). */
 export type NamespaceGrantView = { grantee: string; namespace: string; types: readonly string[] | null };
 
@@ -39,6 +53,7 @@ export type MemoriesDeps = {
   halfLifeDays: number;
   /** Active cross-namespace grants of a tenant; none when absent. */
   activeGrants?: (tenantId: string, now: number) => Promise<readonly NamespaceGrantView[]>;
+  screen?: MemoryScreen;
 };
 
 /**
@@ -109,7 +124,19 @@ export function createMemoriesService(deps: MemoriesDeps) {
       now,
     );
 
-  function buildRow(actor: TenantActor, input: MemoryInput, now: number, path: string): NewRow {
+  /** Content as the guardrails let it in; `flags` go into the audit event of the write. */
+  const screenIn = async (actor: TenantActor, content: string, path: string) =>
+    deps.screen
+      ? deps.screen.inbound(actor, content, path)
+      : { content, quarantined: false, flags: null as unknown };
+
+  function buildRow(
+    actor: TenantActor,
+    input: MemoryInput,
+    now: number,
+    path: string,
+    screened: { content: string; quarantined: boolean },
+  ): NewRow {
     authorizeNamespace(actor, input.namespace);
     checkContent(input.content, `${path}.content`);
     const expiresAt =
@@ -125,7 +152,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
       tenant_id: actor.tenantId,
       namespace: input.namespace,
       type: input.type,
-      content: input.content,
+      content: screened.content,
       tags: JSON.stringify([...new Set(input.tags)]),
       entities: JSON.stringify([...new Set(input.entities)]),
       metadata: JSON.stringify(input.metadata),
@@ -141,6 +168,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
       access: input.access,
       allowed_agents: input.allowed_agents ? JSON.stringify([...new Set(input.allowed_agents)].sort()) : null,
       owner: authorName(actor),
+      quarantined: screened.quarantined ? 1 : 0,
     };
   }
 
@@ -150,9 +178,25 @@ export function createMemoriesService(deps: MemoriesDeps) {
       authorize(actor, "memories:write");
       const agent = requireTenantActor(actor);
       const now = clock.now();
+      const paths = inputs.map((_, i) => (inputs.length > 1 ? `body.memories.${i}` : "body"));
+      for (const [i, input] of inputs.entries()) {
+        authorizeNamespace(agent, input.namespace);
+        checkContent(input.content, `${paths[i]}.content`);
+      }
+      const screened: Awaited<ReturnType<typeof screenIn>>[] = [];
+      for (const [i, input] of inputs.entries()) {
+        screened.push(await screenIn(agent, input.content, `${paths[i]}.content`));
+      }
       const rows = inputs.map((input, i) =>
-        buildRow(agent, input, now, inputs.length > 1 ? `body.memories.${i}` : "body"),
+        buildRow(
+          agent,
+          input,
+          now,
+          paths[i] ?? "body",
+          screened[i] ?? { content: input.content, quarantined: false },
+        ),
       );
+      const flagged = screened.flatMap((s, i) => (s.flags ? [{ id: rows[i]?.id, verdict: s.flags }] : []));
       const db = await storage.tenant(agent.tenantId);
       const stored = await db.transaction(async (tx) => {
         const out: MemoryRow[] = [];
@@ -163,8 +207,21 @@ export function createMemoriesService(deps: MemoriesDeps) {
           "memory.created",
           out.map((r) => r.id),
           now,
-          { count: out.length },
+          { count: out.length, quarantined: out.filter((r) => r.quarantined === 1).length },
         );
+        if (flagged.length > 0) {
+          await audit(
+            tx,
+            agent,
+            "guardrail.flagged",
+            flagged.map((f) => f.id ?? ""),
+            now,
+            {
+              source: "write",
+              verdicts: flagged.slice(0, 20).map((f) => f.verdict),
+            },
+          );
+        }
         return out;
       });
       metrics.memoriesStored.inc(stored.length);
@@ -220,6 +277,8 @@ export function createMemoriesService(deps: MemoriesDeps) {
       authorize(actor, "memories:write");
       const agent = requireTenantActor(actor);
       if (patch.content !== undefined) checkContent(patch.content, "body.content");
+      const screened =
+        patch.content !== undefined ? await screenIn(agent, patch.content, "body.content") : null;
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
       const vis = await visibility(agent, now, "write");
@@ -246,7 +305,8 @@ export function createMemoriesService(deps: MemoriesDeps) {
         const next: NewRow = {
           ...current,
           version: current.version + 1,
-          content: patch.content ?? current.content,
+          content: screened?.content ?? current.content,
+          quarantined: screened ? (screened.quarantined ? 1 : 0) : current.quarantined,
           type: patch.type ?? current.type,
           tags: patch.tags ? JSON.stringify([...new Set(patch.tags)]) : current.tags,
           entities: patch.entities ? JSON.stringify([...new Set(patch.entities)]) : current.entities,
@@ -270,6 +330,12 @@ export function createMemoriesService(deps: MemoriesDeps) {
         await memoriesStore.retire(tx, current.seq);
         const seq = await memoriesStore.insert(tx, next);
         await audit(tx, agent, "memory.updated", [id], now, { version: next.version });
+        if (screened?.flags) {
+          await audit(tx, agent, "guardrail.flagged", [id], now, {
+            source: "write",
+            verdicts: [screened.flags],
+          });
+        }
         return { ...next, seq };
       });
       metrics.memoriesStored.inc();
@@ -356,6 +422,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
         createdAfter: ms(input.since) ?? undefined,
         createdBefore: ms(input.until) ?? undefined,
         validAt: ms(input.valid_at) ?? undefined,
+        excludeQuarantined: !input.include_quarantined,
       };
       const terms = queryTerms(input.query);
       const candidates = Math.min(500, Math.max(50, input.k * 8));
@@ -365,7 +432,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
           ? await memoriesStore.search(tx, vis, filters, ftsQuery(terms), candidates)
           : (await memoriesStore.recent(tx, vis, filters, candidates)).map((r) => ({ ...r, bm25: 0 }));
         const maxBm25 = rows.reduce((m, r) => Math.max(m, r.bm25), 0);
-        const ranked = rows
+        const scored = rows
           .map((row) => {
             const recency = recencyScore(now - row.updated_at, deps.halfLifeDays);
             const blended = blend({
@@ -380,6 +447,21 @@ export function createMemoriesService(deps: MemoriesDeps) {
           })
           .sort((a, b) => b.score - a.score || (a.row.id < b.row.id ? 1 : -1))
           .slice(0, input.k);
+        // Outbound guardrails: masked text leaves, blocked text does not (pure CPU, no I/O).
+        const ranked: typeof scored = [];
+        let withheld = 0;
+        let flagged = 0;
+        for (const r of scored) {
+          const out = deps.screen
+            ? await deps.screen.outbound(agent, r.row.content)
+            : { content: r.row.content, flagged: false };
+          if (out === null) {
+            withheld++;
+            continue;
+          }
+          if (out.flagged) flagged++;
+          ranked.push(out.content === r.row.content ? r : { ...r, row: { ...r.row, content: out.content } });
+        }
         const { context, included, tokens } = formatContext(
           ranked.map(({ row }) => ({
             id: row.id,
@@ -387,6 +469,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
             type: row.type,
             created_at: new Date(row.created_at).toISOString(),
             content: row.content,
+            quarantined: row.quarantined === 1,
           })),
           input.token_budget,
         );
@@ -396,7 +479,12 @@ export function createMemoriesService(deps: MemoriesDeps) {
           "memory.recalled",
           ranked.map((r) => r.row.id),
           now,
-          { count: ranked.length, terms: terms.length, context_tokens: tokens },
+          {
+            count: ranked.length,
+            terms: terms.length,
+            context_tokens: tokens,
+            ...(withheld + flagged > 0 ? { guardrails: { withheld, flagged } } : {}),
+          },
         );
         metrics.recalls.inc();
         metrics.memoriesRecalled.inc(ranked.length);
