@@ -190,7 +190,8 @@ describe("risk tiers and approvals", () => {
       assert.equal(ok.length, 1, results.map((r) => r.status).join(","));
       assert.ok(results.filter((r) => r.status !== 200).every((r) => r.status === 409));
       const final = (await s.request("GET", `/v1/approvals/${a.id}`, { key: dev1 })).body as Approval;
-      assert.equal(final.status, (ok[0]?.body as Approval).status);
+      const winner = ok[0]?.body as Approval | undefined;
+      assert.equal(final.status, winner?.status);
     }
   });
 

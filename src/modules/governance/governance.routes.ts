@@ -77,17 +77,15 @@ export function registerGovernanceHooks(app: TypedApp, governance: GovernanceSer
             : 0;
       if (size > 0) await governance.recordRecallVolume(actor, size);
     }
-    return payload;
-  });
-
-  app.addHook("onResponse", async (req, reply) => {
-    const actor = req.actor;
-    if (actor?.type !== "agent") return;
-    try {
-      await governance.recordOutcome(actor, reply.statusCode);
-    } catch (err) {
-      req.log.error({ err }, "anomaly detector failed");
+    // Before the answer leaves, so the caller's next request already meets a pause.
+    if (actor?.type === "agent") {
+      try {
+        await governance.recordOutcome(actor, reply.statusCode);
+      } catch (err) {
+        req.log.error({ err }, "anomaly detector failed");
+      }
     }
+    return payload;
   });
 }
 
