@@ -4,7 +4,13 @@ import type { Config } from "./lib/config.ts";
 import { createLogger, type Logger } from "./lib/logger.ts";
 import { constantTimeEqual } from "./lib/secrets.ts";
 import { auditMigrations } from "./modules/audit/audit.migrations.ts";
-import { appendAuditEvent } from "./modules/audit/audit.store.ts";
+import { registerAuditRoutes } from "./modules/audit/audit.routes.ts";
+import { createAuditService } from "./modules/audit/audit.service.ts";
+import { createAuditTrail, createAuthFailureAudit } from "./modules/audit/audit.trail.ts";
+import { loadCheckpointKey } from "./modules/audit/checkpoint-key.ts";
+import { connectorsMigrations } from "./modules/connectors/connectors.migrations.ts";
+import { createConnectorsModule } from "./modules/connectors/connectors.module.ts";
+import { governanceToBus } from "./modules/governance/governance.events.ts";
 import { governanceMigrations } from "./modules/governance/governance.migrations.ts";
 import { registerGovernanceHooks, registerGovernanceRoutes } from "./modules/governance/governance.routes.ts";
 import { createGovernanceService, type GovernanceEvent } from "./modules/governance/governance.service.ts";
@@ -25,14 +31,20 @@ import { keysMigrations } from "./modules/keys/keys.migrations.ts";
 import { registerKeyRoutes } from "./modules/keys/keys.routes.ts";
 import { createKeysService } from "./modules/keys/keys.service.ts";
 import { keysStore } from "./modules/keys/keys.store.ts";
+import { registerMcpRoutes } from "./modules/mcp/mcp.routes.ts";
 import { memoriesMigrations } from "./modules/memories/memories.migrations.ts";
 import { registerMemoryRoutes } from "./modules/memories/memories.routes.ts";
 import { createMemoriesService } from "./modules/memories/memories.service.ts";
+import { tenantKeysMigrations } from "./modules/tenant-keys/tenant-keys.migrations.ts";
+import { INSTANCE_CHAIN, openTenantKeys } from "./modules/tenant-keys/tenant-keys.service.ts";
 import { tenantsMigrations } from "./modules/tenants/tenants.migrations.ts";
 import { registerTenantRoutes } from "./modules/tenants/tenants.routes.ts";
 import { createTenantsService } from "./modules/tenants/tenants.service.ts";
+import { createVaultFiles } from "./modules/vault/vault.files.ts";
+import { createVault } from "./modules/vault/vault.ts";
 import type { Actor } from "./platform/auth/actor.ts";
 import { loadAdminKey, prepareDataDir } from "./platform/bootstrap.ts";
+import { createEventBus } from "./platform/events/bus.ts";
 import { registerPlatformRoutes } from "./platform/http/docs.routes.ts";
 import { createMetrics } from "./platform/http/metrics.ts";
 import { createRateLimiter } from "./platform/http/rate-limit.ts";
@@ -49,6 +61,7 @@ export const MIGRATIONS: MigrationSet = {
     ...tenantsMigrations.control,
     ...keysMigrations.control,
     ...auditMigrations.control,
+    ...tenantKeysMigrations.control,
     ...governanceMigrations.control,
   ],
   tenant: [
@@ -57,6 +70,7 @@ export const MIGRATIONS: MigrationSet = {
     ...auditMigrations.tenant,
     ...identityMigrations.tenant,
     ...grantsMigrations.tenant,
+    ...connectorsMigrations.tenant,
     ...governanceMigrations.tenant,
   ],
 };
@@ -81,16 +95,60 @@ export async function createApp(opts: AppOptions) {
   const storage = openSqliteStorage(config.dataDir, MIGRATIONS);
   await storage.init();
 
+  const tenantKeys = await openTenantKeys({
+    storage,
+    clock,
+    source: { dataDir: config.dataDir, masterKey: config.masterKey, masterKeyFile: config.masterKeyFile },
+  });
+  await tenantKeys.ensure(INSTANCE_CHAIN);
+  // Cached before any control transaction needs it (it must not read the control database inside one).
+  await tenantKeys.auditKey(INSTANCE_CHAIN);
+  for (const { id } of await storage.control.all<{ id: string }>("SELECT id FROM tenants")) {
+    await tenantKeys.ensure(id);
+  }
+  const trail = createAuditTrail({
+    storage,
+    clock,
+    logger,
+    dataDir: config.dataDir,
+    auditKey: tenantKeys.auditKey,
+    checkpointKey: loadCheckpointKey(secretsDir),
+  });
+  const authFailures = createAuthFailureAudit({ append: trail.append, storage, clock });
+
   const metrics = createMetrics();
+  const events = createEventBus({
+    clock,
+    onListenerError: (err, event) => logger.error({ err, type: event.type }, "event listener failed"),
+  });
+  const vault = createVault({
+    dataDir: config.dataDir,
+    cipher: tenantKeys.cipher,
+    modes: async (tenantId) => {
+      const row = await tenants.requireActive(tenantId);
+      return { encryption: row.encryption, storage: row.storage };
+    },
+  });
   const tenants = createTenantsService({
     storage,
     clock,
+    audit: trail.append,
+    provisionKey: tenantKeys.provision,
+    shredKey: tenantKeys.shred,
+    afterDelete: async (tenantId) => {
+      tenantKeys.forget(tenantId);
+      vault.forget(tenantId);
+      trail.forget(tenantId);
+      auth.forget(tenantId);
+    },
     onCreated: (tenantId) => auth.initTenant(tenantId),
   });
   const auth = createAuthService({
     storage,
     clock,
     tenants,
+    audit: trail.append,
+    cipher: tenantKeys.cipher,
     issuer: config.tokenIssuer,
     throttle: createLoginThrottle(clock, {
       maxFailures: config.loginMaxFailures,
@@ -101,9 +159,9 @@ export async function createApp(opts: AppOptions) {
     oidcFetch: oidcFetch({ allowLocal: config.oidcAllowInsecureLocal }),
     oidcAllowLoopbackHttp: config.oidcAllowInsecureLocal,
   });
-  const users = createUsersService({ storage, clock, tenants });
-  const keys = createKeysService({ storage, clock, tenants });
-  const grants = createGrantsService({ storage, clock, tenants });
+  const users = createUsersService({ storage, clock, tenants, audit: trail.append });
+  const keys = createKeysService({ storage, clock, tenants, audit: trail.append });
+  const grants = createGrantsService({ storage, clock, tenants, audit: trail.append });
   async function allTenantIds(): Promise<string[]> {
     const ids: string[] = [];
     let after = "";
@@ -118,8 +176,12 @@ export async function createApp(opts: AppOptions) {
     }
     return ids;
   }
-  // Governance announces through these listeners; the event bus subscribes here.
+  // Governance announces through these listeners; the event bus is one of them (below).
   const governanceListeners = new Set<(event: GovernanceEvent) => void>();
+  const toBus = governanceToBus({ events, allTenantIds });
+  governanceListeners.add((event) => {
+    toBus(event).catch((err) => logger.error({ err, type: event.type }, "governance event not published"));
+  });
   const rateLimiter = createRateLimiter(clock);
   const governance = createGovernanceService({
     storage,
@@ -127,6 +189,7 @@ export async function createApp(opts: AppOptions) {
     tenants,
     rateLimiter,
     allTenantIds,
+    audit: trail.append,
     keyExists: async (tenantId, keyId) =>
       (await keysStore.byId(await storage.tenant(tenantId), tenantId, keyId)) !== undefined,
     publish: (event) => {
@@ -138,6 +201,7 @@ export async function createApp(opts: AppOptions) {
     policyFor: (tenantId) => governance.policyFor(tenantId),
     storage,
     clock,
+    audit: trail.append,
   });
   const memories = createMemoriesService({
     screen,
@@ -147,7 +211,28 @@ export async function createApp(opts: AppOptions) {
     metrics,
     maxContentBytes: config.maxContentBytes,
     halfLifeDays: config.recallHalfLifeDays,
+    audit: trail.append,
+    vault,
+    events,
   });
+  const connectors = createConnectorsModule({
+    storage,
+    clock,
+    logger,
+    tenants,
+    events,
+    audit: trail.append,
+    cipher: tenantKeys.cipher,
+    memories,
+    maxContentBytes: config.maxContentBytes,
+    egressAllow: config.egressAllow,
+    tenantAllowed: (tenantId) => governance.tenantAllowed(tenantId),
+    screen: (tenantId, text) => screen.ingest(tenantId, text),
+  });
+  const audit = createAuditService({ trail, clock, requireTenant: tenants.requireActive });
+  const vaultFiles = createVaultFiles({ memories, requireTenant: tenants.requireActive });
+  const rotateMaster = (actor: Actor, opts: { retire: boolean }) =>
+    tenantKeys.rotateMaster(actor, opts, trail.append);
 
   const verifyCredential: CredentialVerifier = async (secret, origin) => {
     if (adminKey.verify(secret)) {
@@ -175,6 +260,10 @@ export async function createApp(opts: AppOptions) {
     trustedProxies: config.trustedProxies,
     onDenied: async (req, err) => {
       const actor = req.actor;
+      if (err.status === 401) {
+        await authFailures.record(req.origin, err.code, req.routeOptions.url ?? "unmatched");
+        return;
+      }
       const event = {
         actor: actor ?? { type: "anonymous" as const, id: "anonymous" },
         action: "access.denied" as const,
@@ -185,10 +274,10 @@ export async function createApp(opts: AppOptions) {
       if (actor && actor.tenantId !== null) {
         const tenantId = actor.tenantId;
         const db = await storage.tenant(tenantId);
-        await db.transaction((tx) => appendAuditEvent(tx, { ...event, tenantId }, clock.now()));
+        await db.transaction((tx) => trail.append(tx, { ...event, tenantId }, clock.now()));
       } else {
         await storage.control.transaction((tx) =>
-          appendAuditEvent(tx, { ...event, tenantId: null }, clock.now()),
+          trail.append(tx, { ...event, tenantId: null }, clock.now()),
         );
       }
     },
@@ -203,6 +292,9 @@ export async function createApp(opts: AppOptions) {
   registerGrantRoutes(app, grants);
   registerAuthRoutes(app, auth, { allowedOrigins: config.allowedOrigins });
   registerMemoryRoutes(app, memories);
+  registerAuditRoutes(app, audit);
+  registerMcpRoutes(app, { memories, storage, clock, audit: trail.append });
+  connectors.registerRoutes(app);
   registerGovernanceRoutes(app, governance);
 
   const sweeper = {
@@ -216,8 +308,24 @@ export async function createApp(opts: AppOptions) {
     app,
     storage,
     logger,
-    services: { tenants, keys, memories, users, auth, grants, governance, screen },
-    /** Subscribes to governance events (approval.requested/decided, agent.*, anomaly.*); returns an unsubscribe. */
+    services: {
+      tenants,
+      keys,
+      memories,
+      users,
+      auth,
+      grants,
+      audit,
+      tenantKeys,
+      trail,
+      vaultFiles,
+      rotateMaster,
+      connectors,
+      governance,
+      screen,
+    },
+    events,
+    /** Subscribes to governance events (approval.*, agent.*, anomaly.*); returns an unsubscribe. */
     onGovernanceEvent(listener: (event: GovernanceEvent) => void): () => void {
       governanceListeners.add(listener);
       return () => governanceListeners.delete(listener);
@@ -231,9 +339,16 @@ export async function createApp(opts: AppOptions) {
       }, config.sweepIntervalSeconds * 1000);
       timer.unref();
     },
+    /** Starts the webhook inbox worker and the outbound webhook sender (recovering pending work). */
+    startWorkers() {
+      connectors.start();
+    },
     async close() {
       if (timer) clearInterval(timer);
+      await connectors.stop();
       await app.close();
+      await authFailures.flush();
+      await trail.flush();
       await storage.close();
     },
   };

@@ -23,8 +23,32 @@ describe("one authorization chokepoint", () => {
     for (const r of s.hypha.app.routeTable) {
       if ("public" in r.auth) continue;
       assert.ok(isAction(r.auth.action), `${routeName(r)} declares no action`);
+      if ("webhook" in r.auth) continue; // authenticated by its signature, no credential kind
       assert.ok(r.auth.accepts.length > 0, `${routeName(r)} accepts no credential`);
     }
+  });
+
+  test("a signed webhook route must still name its action, or it refuses to register", async () => {
+    const app = await createHttpServer({
+      logger: createLogger("silent"),
+      clock: s.clock,
+      metrics: createMetrics(),
+      rateLimiter: createRateLimiter(s.clock),
+      verifyCredential: async () => ({ ok: false, code: "INVALID_CREDENTIALS" }),
+      defaultRateLimitPerMinute: 600,
+      bodyLimitBytes: 1024,
+    });
+    assert.throws(
+      () =>
+        app.route({
+          method: "POST",
+          url: "/v1/unnamed-hook",
+          config: { auth: { webhook: true } as never },
+          handler: async () => ({}),
+        }),
+      /declares no action/,
+    );
+    await app.close();
   });
 
   test("a route without an action refuses to register (default deny)", async () => {
@@ -90,6 +114,18 @@ describe("one authorization chokepoint", () => {
     const mem = await s.storeMemory(adminKey, { content: "role table" });
     const spareKey = async () => (await s.createKey(t, { agent: "spare" })).id;
     const targetUser = await s.createUser(t, { roles: ["VIEWER"] });
+    const connectorBody = (name: string) => ({
+      name,
+      config: { source: "github", secret: "s".repeat(16), mapping: { namespace: "role" } },
+    });
+    const spareConnector = async () => {
+      const res = await s.request("POST", `/v1/tenants/${t}/connectors`, {
+        key: adminKey,
+        body: connectorBody(`spare-${Math.random().toString(36).slice(2, 10)}`),
+      });
+      assert.equal(res.status, 201, res.text);
+      return (res.body as { id: string }).id;
+    };
     type Case = {
       name: string;
       method: string;
@@ -205,8 +241,82 @@ describe("one authorization chokepoint", () => {
         path: P("/openapi.json"),
         allowed: ["ADMIN", "AUDIT_ADMIN", "DEVELOPER", "VIEWER"],
       },
+      {
+        name: "list namespaces",
+        method: "GET",
+        path: P("/v1/namespaces"),
+        allowed: ["ADMIN", "DEVELOPER", "VIEWER"],
+      },
+      {
+        name: "create connectors",
+        method: "POST",
+        path: P(`/v1/tenants/${t}/connectors`),
+        body: connectorBody("role-table"),
+        allowed: ["ADMIN"],
+      },
+      { name: "list connectors", method: "GET", path: P(`/v1/tenants/${t}/connectors`), allowed: ["ADMIN"] },
+      {
+        name: "connector health",
+        method: "GET",
+        path: async () => `/v1/tenants/${t}/connectors/${await spareConnector()}/health`,
+        allowed: ["ADMIN"],
+      },
+      {
+        name: "update connectors",
+        method: "PATCH",
+        path: async () => `/v1/tenants/${t}/connectors/${await spareConnector()}`,
+        body: { config: connectorBody("x").config },
+        allowed: ["ADMIN"],
+      },
+      {
+        name: "delete connectors",
+        method: "DELETE",
+        path: async () => `/v1/tenants/${t}/connectors/${await spareConnector()}`,
+        allowed: ["ADMIN"],
+      },
+      {
+        name: "dead letters",
+        method: "GET",
+        path: P(`/admin/webhooks/dead-letters/${t}`),
+        allowed: ["ADMIN"],
+      },
+      {
+        name: "replay dead letters",
+        method: "POST",
+        path: P(`/admin/webhooks/replay/${t}`),
+        body: { limit: 10 },
+        allowed: ["ADMIN"],
+      },
+      {
+        name: "create outbound webhooks",
+        method: "POST",
+        path: P(`/v1/tenants/${t}/webhooks`),
+        body: { url: "https://93.184.215.14/hook", events: ["memory.created"] },
+        allowed: ["ADMIN"],
+      },
+      {
+        name: "list outbound webhooks",
+        method: "GET",
+        path: P(`/v1/tenants/${t}/webhooks`),
+        allowed: ["ADMIN"],
+      },
+      {
+        name: "event stream",
+        method: "GET",
+        path: P(`/admin/stream/${t}?follow=false`),
+        allowed: ["ADMIN"],
+      },
+      { name: "audit events", method: "GET", path: P("/v1/audit/events"), allowed: ["ADMIN", "AUDIT_ADMIN"] },
+      {
+        name: "audit verify",
+        method: "GET",
+        path: P("/v1/audit/verify"),
+        allowed: ["ADMIN", "AUDIT_ADMIN"],
+      },
+      { name: "MCP (agent keys only)", method: "POST", path: P("/mcp"), body: {}, allowed: [] },
       { name: "list tenants (instance)", method: "GET", path: P("/v1/tenants"), allowed: [] },
       { name: "metrics (instance)", method: "GET", path: P("/metrics"), allowed: [] },
+      { name: "delete tenant (instance)", method: "DELETE", path: P(`/v1/tenants/${t}`), allowed: [] },
     ];
     for (const c of cases) {
       for (const role of ["ADMIN", "AUDIT_ADMIN", "DEVELOPER", "VIEWER"]) {
@@ -264,6 +374,38 @@ describe("API keys: scopes, capabilities, rate plans, rotation", () => {
     assert.equal(await can(w, "GET", "/v1/memories"), 403);
     assert.equal(await can(a, "GET", "/v1/memories"), 403);
     assert.equal(await can(a, "GET", `/v1/tenants/${t}/users`), 200);
+    // tenant:admin keeps managing what it managed before: connectors, webhooks, dead letters, the stream.
+    assert.equal(await can(a, "GET", `/v1/tenants/${t}/connectors`), 200);
+    assert.equal(await can(a, "GET", `/v1/tenants/${t}/webhooks`), 200);
+    assert.equal(await can(a, "GET", `/admin/webhooks/dead-letters/${t}`), 200);
+    assert.equal(await can(a, "GET", `/admin/stream/${t}?follow=false`), 200);
+    const r = (await s.createKey(t, { scopes: ["memories:read"] })).key;
+    assert.equal(await can(r, "GET", `/v1/tenants/${t}/connectors`), 403);
+    assert.equal(await can(w, "GET", `/admin/stream/${t}?follow=false`), 403);
+  });
+
+  test("audit:read is a legacy alias for reading and verifying the own tenant's trail only; admin keys read it, read and tenant:admin keys do not", async () => {
+    const auditor = (await s.createKey(t, { scopes: ["audit:read"] })).key;
+    const admin = (await s.createKey(t, { scopes: ["admin"] })).key;
+    const read = (await s.createKey(t, { scopes: ["read"] })).key;
+    const tenantAdmin = (await s.createKey(t, { scopes: ["tenant:admin"] })).key;
+    for (const key of [auditor, admin]) {
+      assert.equal(await can(key, "GET", "/v1/audit/events"), 200);
+      assert.equal(await can(key, "GET", "/v1/audit/verify"), 200);
+    }
+    for (const key of [read, tenantAdmin]) {
+      assert.equal(await can(key, "GET", "/v1/audit/events"), 403);
+      assert.equal(await can(key, "GET", "/v1/audit/verify"), 403);
+    }
+    assert.equal(await can(auditor, "GET", "/v1/memories"), 403, "audit:read reads no memories");
+    assert.equal(await can(auditor, "GET", `/v1/tenants/${t}/keys`), 403, "nor keys");
+    assert.equal(await can(auditor, "DELETE", `/v1/tenants/${t}`), 403, "tenant deletion is the instance's");
+    const other = await s.createTenant();
+    assert.equal(
+      await can(auditor, "GET", `/v1/audit/events?tenant_id=${other}`),
+      404,
+      "another tenant's trail is absent",
+    );
   });
 
   test("capabilities narrow a key on segment boundaries: memories.recall recalls but cannot list or write", async () => {

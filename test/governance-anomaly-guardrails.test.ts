@@ -22,11 +22,16 @@ describe("anomaly detection (manual clock)", () => {
     s.hypha.onGovernanceEvent((e) => events.push(e));
     t = await s.createTenant();
     admin = (await signedInUser(s, t, ["ADMIN"])).token;
-    await setPolicy({ anomaly: { enforce: true } });
+    // No policy is set: these tests prove the defaults are enforced.
   });
   after(() => s.close());
 
-  test("more than 100 requests a minute from one agent key → 429; the window slides with the clock", async () => {
+  test("by default, more than 100 requests a minute from one agent key → 429; the window slides with the clock", async () => {
+    const policy = (await s.request("GET", `/v1/tenants/${t}/policy`, { key: admin })).body as {
+      anomaly: { enforce: boolean; max_requests_per_minute: number };
+    };
+    assert.equal(policy.anomaly.enforce, true);
+    assert.equal(policy.anomaly.max_requests_per_minute, 100);
     const { key } = await s.createKey(t, { scopes: ["read"] });
     for (let i = 0; i < 100; i++) {
       const res = await s.request("GET", `/v1/tenants/${t}`, { key });
@@ -38,6 +43,26 @@ describe("anomaly detection (manual clock)", () => {
     assert.ok(Number(over.headers.get("retry-after")) >= 1);
     s.clock.advance(120_000);
     assert.equal((await s.request("GET", `/v1/tenants/${t}`, { key })).status, 200);
+  });
+
+  test("the cap and the key's rate plan both apply: the lower wins", async () => {
+    const slow = (await s.createKey(t, { scopes: ["read"], rate_limit_per_minute: 60 })).key;
+    for (let i = 0; i < 60; i++)
+      assert.equal((await s.request("GET", `/v1/tenants/${t}`, { key: slow })).status, 200);
+    assert.equal(
+      (await s.request("GET", `/v1/tenants/${t}`, { key: slow })).status,
+      429,
+      "the plan (60) wins",
+    );
+    const fast = (await s.createKey(t, { scopes: ["read"], rate_limit_per_minute: 600 })).key;
+    for (let i = 0; i < 100; i++)
+      assert.equal((await s.request("GET", `/v1/tenants/${t}`, { key: fast })).status, 200);
+    assert.equal(
+      (await s.request("GET", `/v1/tenants/${t}`, { key: fast })).status,
+      429,
+      "the cap (100) wins",
+    );
+    s.clock.advance(120_000);
   });
 
   test("the request threshold is the tenant's to set, and is off unless enforced", async () => {

@@ -30,11 +30,15 @@ describe("kill switch", () => {
     assert.equal(res.status, 200, res.text);
     let checked = 0;
     for (const r of s.hypha.app.routeTable) {
-      if ("public" in r.auth || !r.auth.accepts.includes("agent_key")) continue;
+      if ("public" in r.auth || "webhook" in r.auth || !r.auth.accepts.includes("agent_key")) continue;
       const sample = SAMPLES[routeName(r)];
       assert.ok(sample, routeName(r));
       const key = sample.agentScope === null ? f.adminKey : rightfulKey(s, f, sample);
-      const denied = await s.request(r.method, sample.path(f), { key, body: sample.body?.(f) });
+      const denied = await s.request(r.method, sample.path(f), {
+        key,
+        body: sample.body?.(f),
+        ...(sample.headers ? { headers: sample.headers } : {}),
+      });
       assert.equal(denied.status, 423, `${routeName(r)}: ${denied.text.slice(0, 200)}`);
       assert.equal(errorCode(denied), "AGENT_FROZEN", routeName(r));
       checked++;
@@ -59,14 +63,20 @@ describe("kill switch", () => {
     });
     assert.equal(lift.status, 200);
     assert.equal((await s.request("GET", "/v1/memories", { key: f.key })).status, 200);
-    const db = await s.hypha.storage.control.all<{ action: string }>(
-      "SELECT action FROM audit_events WHERE action LIKE 'override.%' AND tenant_id = ? ORDER BY seq",
-      [f.tenantId],
+    // Audited in the instance chain (where freezes live) and in the tenant's own chain.
+    const control = await s.hypha.storage.control.all<{ action: string }>(
+      "SELECT action FROM audit_events WHERE action LIKE 'override.%' AND details LIKE ? ORDER BY seq",
+      [`%${f.tenantId}%`],
     );
-    assert.deepEqual(
-      db.map((r) => r.action),
-      ["override.set", "override.lifted"],
+    const own = await (await s.hypha.storage.tenant(f.tenantId)).all<{ action: string }>(
+      "SELECT action FROM audit_events WHERE action LIKE 'override.%' ORDER BY seq",
     );
+    for (const rows of [control, own]) {
+      assert.deepEqual(
+        rows.map((r) => r.action),
+        ["override.set", "override.lifted"],
+      );
+    }
     assert.ok(events.some((e) => e.type === "agent.frozen"));
     // The denials were audited in the tenant's trail.
     const tdb = await s.hypha.storage.tenant(f.tenantId);

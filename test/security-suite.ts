@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import type { RouteRecord } from "../src/platform/http/server.ts";
 import { errorCode, type TestServer } from "./harness.ts";
 
@@ -30,6 +31,18 @@ export type Fixture = {
   approvalId: string;
   rejectApprovalId: string;
   otherApprovalId: string;
+  /** audit:read key of `tenantId`. */
+  auditKey: string;
+  /** A tenant that exists only to be deleted by the tenant-delete sample. */
+  spareTenantId: string;
+  /** A connector of `tenantId` and one of the other tenant. */
+  connectorId: string;
+  otherConnectorId: string;
+  /** A dead-letter-shaped delivery id (no such delivery needs to exist for the shared cases). */
+  deliveryId: string;
+  /** An outbound webhook of `tenantId` (the delete sample spends it) and one of the other tenant. */
+  webhookId: string;
+  otherWebhookId: string;
 };
 
 export type Sample = {
@@ -37,7 +50,11 @@ export type Sample = {
   path: (f: Fixture) => string;
   body?: (f: Fixture) => unknown;
   /** Which agent key is enough: null when only the instance admin (or a metrics token) may call. */
-  agentScope: "any" | "memories:read" | "memories:write" | "tenant:admin" | null;
+  agentScope: "any" | "memories:read" | "memories:write" | "tenant:admin" | "audit:read" | null;
+  /** Extra headers the rightful request needs (e.g. the Accept header MCP requires). */
+  headers?: Record<string, string>;
+  /** The rightful caller's status when it is not a 2xx (a 405 that names the allowed method). */
+  okStatus?: number;
   /** The rightful caller is a person (a DEVELOPER's token) rather than a key. */
   caller?: "user";
   /** Same request aimed at the other tenant's object or path, and the status it must get. */
@@ -52,12 +69,27 @@ export const SAMPLES: Record<string, Sample> = {
   "GET /openapi.json": { path: () => "/openapi.json", agentScope: "any" },
   "GET /docs": { path: () => "/docs", agentScope: "any" },
   "GET /metrics": { path: () => "/metrics", agentScope: null },
-  "POST /v1/tenants": { path: () => "/v1/tenants", body: () => ({ name: `n${Math.random()}`.replace(".", "") }), agentScope: null },
+  "POST /v1/tenants": {
+    path: () => "/v1/tenants",
+    body: () => ({ name: `n${Math.random()}`.replace(".", "") }),
+    agentScope: null,
+  },
   "GET /v1/tenants": { path: () => "/v1/tenants", agentScope: null },
   "GET /v1/tenants/:tenant_id": {
     path: (f) => `/v1/tenants/${f.tenantId}`,
     agentScope: "any",
     crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}`, status: 404 },
+  },
+  "DELETE /v1/tenants/:tenant_id": { path: (f) => `/v1/tenants/${f.spareTenantId}`, agentScope: null },
+  "GET /v1/audit/events": {
+    path: () => "/v1/audit/events?suspicious=true",
+    agentScope: "audit:read",
+    crossTenant: { path: (f) => `/v1/audit/events?tenant_id=${f.otherTenantId}`, status: 404 },
+  },
+  "GET /v1/audit/verify": {
+    path: () => "/v1/audit/verify",
+    agentScope: "audit:read",
+    crossTenant: { path: (f) => `/v1/audit/verify?tenant_id=${f.otherTenantId}`, status: 404 },
   },
   "POST /v1/tenants/:tenant_id/keys": {
     path: (f) => `/v1/tenants/${f.tenantId}/keys`,
@@ -185,6 +217,7 @@ export const SAMPLES: Record<string, Sample> = {
     body: () => ({ query: "security" }),
     agentScope: "memories:read",
   },
+  "GET /v1/namespaces": { path: () => "/v1/namespaces", agentScope: "memories:read" },
   "GET /v1/memories/export": { path: () => "/v1/memories/export", agentScope: "memories:read" },
   "GET /v1/memories/:id": {
     path: (f) => `/v1/memories/${f.memoryId}`,
@@ -202,17 +235,107 @@ export const SAMPLES: Record<string, Sample> = {
     agentScope: "memories:read",
     crossTenant: { path: (f) => `/v1/memories/${f.otherMemoryId}/history`, status: 404 },
   },
+  "POST /v1/tenants/:tenant_id/connectors": {
+    path: (f) => `/v1/tenants/${f.tenantId}/connectors`,
+    body: () => ({
+      name: `sec-${Math.random().toString(36).slice(2, 8)}`,
+      config: { source: "github", secret: "s".repeat(16), mapping: { namespace: "sec" } },
+    }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/connectors`, status: 403 },
+  },
+  "GET /v1/tenants/:tenant_id/connectors": {
+    path: (f) => `/v1/tenants/${f.tenantId}/connectors`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/connectors`, status: 404 },
+  },
+  "GET /v1/tenants/:tenant_id/connectors/:connector_id": {
+    path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.connectorId}`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.otherConnectorId}`, status: 404 },
+  },
+  "PATCH /v1/tenants/:tenant_id/connectors/:connector_id": {
+    path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.connectorId}`,
+    body: () => ({ name: `renamed-${Math.random().toString(36).slice(2, 8)}` }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.otherConnectorId}`, status: 404 },
+  },
+  "DELETE /v1/tenants/:tenant_id/connectors/:connector_id": {
+    path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.connectorId}`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.otherConnectorId}`, status: 404 },
+  },
+  "GET /v1/tenants/:tenant_id/connectors/:connector_id/health": {
+    path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.connectorId}/health`,
+    agentScope: "tenant:admin",
+    crossTenant: {
+      path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.otherConnectorId}/health`,
+      status: 404,
+    },
+  },
+  "GET /admin/webhooks/dead-letters/:tenant_id": {
+    path: (f) => `/admin/webhooks/dead-letters/${f.tenantId}`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/admin/webhooks/dead-letters/${f.otherTenantId}`, status: 404 },
+  },
+  "POST /admin/webhooks/replay/:tenant_id/:event_id": {
+    path: (f) => `/admin/webhooks/replay/${f.tenantId}/${f.deliveryId}`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/admin/webhooks/replay/${f.otherTenantId}/${f.deliveryId}`, status: 403 },
+  },
+  "POST /admin/webhooks/replay/:tenant_id": {
+    path: (f) => `/admin/webhooks/replay/${f.tenantId}`,
+    body: () => ({ limit: 10 }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/admin/webhooks/replay/${f.otherTenantId}`, status: 403 },
+  },
+  "POST /v1/tenants/:tenant_id/webhooks": {
+    path: (f) => `/v1/tenants/${f.tenantId}/webhooks`,
+    body: () => ({ url: "https://93.184.215.14/hook", events: ["memory.created"] }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/webhooks`, status: 403 },
+  },
+  "GET /v1/tenants/:tenant_id/webhooks": {
+    path: (f) => `/v1/tenants/${f.tenantId}/webhooks`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/webhooks`, status: 404 },
+  },
+  "DELETE /v1/tenants/:tenant_id/webhooks/:webhook_id": {
+    path: (f) => `/v1/tenants/${f.tenantId}/webhooks/${f.webhookId}`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/webhooks/${f.otherWebhookId}`, status: 404 },
+  },
+  "GET /admin/stream/:tenant_id": {
+    path: (f) => `/admin/stream/${f.tenantId}?follow=false`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/admin/stream/${f.otherTenantId}?follow=false`, status: 404 },
+  },
   "DELETE /v1/memories/:id": {
     path: (f) => `/v1/memories/${f.memoryId}`,
     agentScope: "memories:write",
     crossTenant: { path: (f) => `/v1/memories/${f.otherMemoryId}`, status: 404 },
   },
+  "POST /mcp": {
+    path: () => "/mcp",
+    body: () => ({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "sec", version: "1" } },
+    }),
+    headers: { accept: "application/json, text/event-stream" },
+    agentScope: "any",
+  },
+  "GET /mcp": { path: () => "/mcp", agentScope: "any", okStatus: 405 },
 };
 
 /** Export needs one approval in the fixture's tenants (and nothing else does), so approvals exist. */
 const FIXTURE_POLICY = {
   tiers: { exportMemories: "critical", createKey: "low", revokeKey: "low", rotateKey: "low" },
   approvals: { critical: 1 },
+  // The shared cases fire many refused requests with one key on purpose: anomaly enforcement (on by
+  // default, proved in governance-anomaly-guardrails.test.ts) is off for the fixture's tenants.
+  anomaly: { enforce: false },
 };
 
 const OIDC_SAMPLE = {
@@ -231,14 +354,18 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
   const { id: keyId } = await s.createKey(tenantId, { agent: "spare" });
   const { id: rotateKeyId } = await s.createKey(tenantId, { agent: "rotating" });
   const { key: adminKey } = await s.createKey(tenantId, { scopes: ["tenant:admin"] });
+  const { key: auditKey } = await s.createKey(tenantId, { agent: "auditor", scopes: ["audit:read"] });
+  const spareTenantId = await s.createTenant();
   const { key: otherKey, id: otherKeyId } = await s.createKey(otherTenantId);
   const memoryId = (await s.storeMemory(key, { content: "own memory" })).id;
   const userId = await s.createUser(tenantId, { roles: ["VIEWER"] });
   const otherUserId = await s.createUser(otherTenantId, { roles: ["VIEWER"] });
   await s.request("PUT", `/v1/tenants/${tenantId}/oidc`, { body: OIDC_SAMPLE });
   const grant = async (t: string) =>
-    ((await s.request("POST", `/v1/tenants/${t}/grants`, { body: { grantee: "x", namespace: "y" } })).body as { id: string })
-      .id;
+    (
+      (await s.request("POST", `/v1/tenants/${t}/grants`, { body: { grantee: "x", namespace: "y" } }))
+        .body as { id: string }
+    ).id;
   const grantId = await grant(tenantId);
   const otherGrantId = await grant(otherTenantId);
   const otherMemoryId = (await s.storeMemory(otherKey, { content: "other tenant memory" })).id;
@@ -252,6 +379,33 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
   const approvalId = await pending(tenantId, key);
   const rejectApprovalId = await pending(tenantId, key);
   const otherApprovalId = await pending(otherTenantId, otherKey);
+  const connector = () => ({
+    name: `c-${Math.random().toString(36).slice(2, 8)}`,
+    config: { source: "github", secret: "s".repeat(16), mapping: { namespace: "sec" } },
+  });
+  const made = async (path: string, body: unknown) => {
+    const res = await s.request("POST", path, { body });
+    if (res.status !== 201) throw new Error(`fixture ${path}: ${res.status} ${res.text}`);
+    return (res.body as { id: string }).id;
+  };
+  const connectorId = await made(`/v1/tenants/${tenantId}/connectors`, connector());
+  const otherConnectorId = await made(`/v1/tenants/${otherTenantId}/connectors`, connector());
+  const hook = { url: "https://93.184.215.14/hook", events: ["memory.created"] };
+  const webhookId = await made(`/v1/tenants/${tenantId}/webhooks`, hook);
+  const otherWebhookId = await made(`/v1/tenants/${otherTenantId}/webhooks`, hook);
+  // One signed delivery, so the replay sample has a real (not dead) delivery to point at.
+  const body = JSON.stringify({ zen: "fixture" });
+  const ingest = await fetch(`${s.url}/v1/ingest/${tenantId}/${connectorId}`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": "ping",
+      "x-github-delivery": `fixture-${connectorId}`,
+      "x-hub-signature-256": `sha256=${createHmac("sha256", "s".repeat(16)).update(body).digest("hex")}`,
+    },
+    body,
+  });
+  const deliveryId = ((await ingest.json()) as { id: string }).id;
   return {
     tenantId,
     otherTenantId,
@@ -271,6 +425,13 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
     approvalId,
     rejectApprovalId,
     otherApprovalId,
+    auditKey,
+    spareTenantId,
+    connectorId,
+    otherConnectorId,
+    deliveryId,
+    webhookId,
+    otherWebhookId,
   };
 }
 
@@ -279,7 +440,10 @@ async function developer(s: TestServer, tenantId: string): Promise<() => Promise
   const password = "correct horse battery staple";
   await s.createUser(tenantId, { email, password, roles: ["DEVELOPER"] });
   return async () => {
-    const res = await s.request("POST", "/v1/auth/login", { key: null, body: { tenant_id: tenantId, email, password } });
+    const res = await s.request("POST", "/v1/auth/login", {
+      key: null,
+      body: { tenant_id: tenantId, email, password },
+    });
     return (res.body as { access_token: string }).access_token;
   };
 }
@@ -288,6 +452,7 @@ async function developer(s: TestServer, tenantId: string): Promise<() => Promise
 export function rightfulKey(s: TestServer, f: Fixture, sample: Sample): string {
   if (sample.caller === "user") return f.userToken;
   if (sample.agentScope === null) return s.adminKey;
+  if (sample.agentScope === "audit:read") return f.auditKey;
   return sample.agentScope === "tenant:admin" ? f.adminKey : f.key;
 }
 

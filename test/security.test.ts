@@ -23,6 +23,8 @@ const PUBLIC_ROUTES = new Set([
   "POST /v1/auth/refresh",
   "POST /v1/auth/logout",
 ]);
+/** Routes without an API key whose handler authenticates each request by its webhook signature. */
+const WEBHOOK_ROUTES = new Set(["POST /v1/ingest/:tenant_id/:connector_id"]);
 
 describe("shared security suite, applied to every route", async () => {
   let s: TestServer;
@@ -35,7 +37,9 @@ describe("shared security suite, applied to every route", async () => {
   before(async () => {
     s = await startServer({ bodyLimitBytes: 64 * 1024 });
     f = await buildFixture(s);
-    const revoked = await s.createKey(f.tenantId, { scopes: ["memories:read", "memories:write", "tenant:admin"] });
+    const revoked = await s.createKey(f.tenantId, {
+      scopes: ["memories:read", "memories:write", "tenant:admin"],
+    });
     await s.request("DELETE", `/v1/tenants/${f.tenantId}/keys/${revoked.id}`);
     revokedKey = revoked.key;
     expiringKey = (
@@ -56,12 +60,13 @@ describe("shared security suite, applied to every route", async () => {
     for (const r of routes()) {
       assert.ok(r.auth, routeName(r));
       assert.equal("public" in r.auth, PUBLIC_ROUTES.has(routeName(r)), `${routeName(r)} public?`);
+      assert.equal("webhook" in r.auth, WEBHOOK_ROUTES.has(routeName(r)), `${routeName(r)} webhook-signed?`);
     }
   });
 
   test("route table: every non-public route has a security-suite sample", () => {
     for (const r of routes()) {
-      if (PUBLIC_ROUTES.has(routeName(r))) continue;
+      if (PUBLIC_ROUTES.has(routeName(r)) || WEBHOOK_ROUTES.has(routeName(r))) continue;
       assert.ok(SAMPLES[routeName(r)], `no security sample for ${routeName(r)}`);
     }
   });
@@ -73,8 +78,10 @@ describe("shared security suite, applied to every route", async () => {
       const res = await s.request(r.method, sample.path(f), {
         key: rightfulKey(s, f, sample),
         body: sample.body?.(f),
+        ...(sample.headers ? { headers: sample.headers } : {}),
       });
-      assert.ok(res.status >= 200 && res.status < 300, `${routeName(r)} → ${res.status} ${res.text.slice(0, 200)}`);
+      const ok = sample.okStatus ? res.status === sample.okStatus : res.status >= 200 && res.status < 300;
+      assert.ok(ok, `${routeName(r)} → ${res.status} ${res.text.slice(0, 200)}`);
       if (r.url.endsWith("/jwt/rotate")) f.userToken = await f.signIn();
     }
     // Put back what the samples consumed (the memory they deleted).
@@ -102,7 +109,13 @@ describe("shared security suite, applied to every route", async () => {
       const sample = SAMPLES[routeName(r)];
       if (!sample) continue;
       for (const headers of bad) {
-        await expectUnauthenticated(s, r.method, sample.path(f), { key: null, headers }, "INVALID_CREDENTIALS");
+        await expectUnauthenticated(
+          s,
+          r.method,
+          sample.path(f),
+          { key: null, headers },
+          "INVALID_CREDENTIALS",
+        );
       }
     }
   });
@@ -114,8 +127,20 @@ describe("shared security suite, applied to every route", async () => {
         const sample = SAMPLES[routeName(r)];
         if (!sample) continue;
         const path = sample.path(f);
-        await expectUnauthenticated(s, r.method, path, { key: generateSecret(KEY_PREFIX.agent) }, "INVALID_CREDENTIALS");
-        await expectUnauthenticated(s, r.method, path, { key: generateSecret(KEY_PREFIX.admin) }, "INVALID_CREDENTIALS");
+        await expectUnauthenticated(
+          s,
+          r.method,
+          path,
+          { key: generateSecret(KEY_PREFIX.agent) },
+          "INVALID_CREDENTIALS",
+        );
+        await expectUnauthenticated(
+          s,
+          r.method,
+          path,
+          { key: generateSecret(KEY_PREFIX.admin) },
+          "INVALID_CREDENTIALS",
+        );
         await expectUnauthenticated(s, r.method, path, { key: revokedKey }, "CREDENTIALS_REVOKED");
         await expectUnauthenticated(s, r.method, path, { key: expiringKey }, "CREDENTIALS_EXPIRED");
       }
@@ -132,15 +157,19 @@ describe("shared security suite, applied to every route", async () => {
         sample.agentScope === "any"
           ? []
           : sample.agentScope === null
-          ? [f.key, adminOnlyKey]
-          : sample.agentScope === "tenant:admin"
-            ? [f.key, readOnlyKey]
-            : sample.agentScope === "memories:write"
-              ? [readOnlyKey, adminOnlyKey]
-              : [adminOnlyKey];
+            ? [f.key, adminOnlyKey]
+            : sample.agentScope === "tenant:admin" || sample.agentScope === "audit:read"
+              ? [f.key, readOnlyKey]
+              : sample.agentScope === "memories:write"
+                ? [readOnlyKey, adminOnlyKey]
+                : [adminOnlyKey];
       for (const key of wrong) {
         const res = await s.request(r.method, sample.path(f), { key, body: sample.body?.(f) });
-        assert.equal(res.status, 403, `${routeName(r)} with a key lacking ${sample.agentScope}: ${res.text.slice(0, 200)}`);
+        assert.equal(
+          res.status,
+          403,
+          `${routeName(r)} with a key lacking ${sample.agentScope}: ${res.text.slice(0, 200)}`,
+        );
         assert.ok(["FORBIDDEN", "INSUFFICIENT_SCOPE"].includes(errorCode(res) ?? ""));
       }
     }
@@ -198,8 +227,14 @@ describe("shared security suite, applied to every route", async () => {
       assert.equal(res.status, 422, namespace);
     }
     assert.equal(outside(), before);
+    for (const outside of ["etc", "vaults", "control"]) {
+      assert.equal(existsSync(join(dirname(s.dataDir), outside)), false, outside);
+    }
     assert.equal(existsSync(join(s.dataDir, "etc")), false);
-    assert.deepEqual(readdirSync(join(s.dataDir, "vaults")).filter((d) => !d.startsWith("tnt_")), []);
+    assert.deepEqual(
+      readdirSync(join(s.dataDir, "vaults")).filter((d) => !d.startsWith("tnt_")),
+      [],
+    );
   });
 
   test("oversize, malformed and non-JSON bodies → 413, 400, 415 with stable codes, on every body route", async () => {
@@ -208,13 +243,20 @@ describe("shared security suite, applied to every route", async () => {
       if (!sample?.body) continue;
       const key = rightfulKey(s, f, sample);
       const path = sample.path(f);
-      const big = await s.request(r.method, path, { key, rawBody: JSON.stringify({ content: "x".repeat(70_000) }) });
+      const big = await s.request(r.method, path, {
+        key,
+        rawBody: JSON.stringify({ content: "x".repeat(70_000) }),
+      });
       assert.equal(big.status, 413, routeName(r));
       assert.equal(errorCode(big), "PAYLOAD_TOO_LARGE");
       const malformed = await s.request(r.method, path, { key, rawBody: '{"namespace": "a", ' });
       assert.equal(malformed.status, 400, routeName(r));
       assert.equal(errorCode(malformed), "MALFORMED_JSON");
-      const text = await s.request(r.method, path, { key, rawBody: "hello", headers: { "content-type": "text/plain" } });
+      const text = await s.request(r.method, path, {
+        key,
+        rawBody: "hello",
+        headers: { "content-type": "text/plain" },
+      });
       assert.equal(text.status, 415, routeName(r));
       assert.equal(errorCode(text), "UNSUPPORTED_MEDIA_TYPE");
       const invalid = await s.request(r.method, path, { key, body: { unexpected: true } });
@@ -231,7 +273,10 @@ describe("shared security suite, applied to every route", async () => {
   });
 
   test("every response carries a request id; a sane incoming X-Request-Id is echoed", async () => {
-    const res = await s.request("GET", "/healthz", { key: null, headers: { "x-request-id": "trace-12345678" } });
+    const res = await s.request("GET", "/healthz", {
+      key: null,
+      headers: { "x-request-id": "trace-12345678" },
+    });
     assert.equal(res.headers.get("x-request-id"), "trace-12345678");
     const bad = await s.request("GET", "/healthz", { key: null, headers: { "x-request-id": "<script>" } });
     assert.match(bad.headers.get("x-request-id") ?? "", /^req_/);

@@ -138,8 +138,8 @@ describe("tenants and keys", () => {
     );
     assert.ok(events.some((e) => e.action === "key.created" && e.target_ids.includes(keyId)));
     const control = await s.hypha.storage.control.all<{ action: string; tenant_id: string }>(
-      "SELECT action, tenant_id FROM audit_events WHERE action = 'tenant.created' AND tenant_id = ?",
-      [tenantId],
+      "SELECT action, tenant_id FROM audit_events WHERE action = 'tenant.created' AND target_ids = ?",
+      [JSON.stringify([tenantId])],
     );
     assert.equal(control.length, 1);
   });

@@ -1,10 +1,12 @@
 import { readFileSync, statSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { type AppOptions, createApp } from "../app.ts";
+import { createHyphaClient, type HyphaClient, HyphaError } from "../client/index.ts";
 import { type Config, ConfigError, loadConfig } from "../lib/config.ts";
 import { newId } from "../lib/ids.ts";
 import { safeJoin } from "../lib/names.ts";
 import type { Actor } from "../platform/auth/actor.ts";
+import { registerConnectorCommands } from "./connector.ts";
 
 const program = new Command()
   .name("hypha")
@@ -73,6 +75,7 @@ program
       );
     }
     hypha.startSweeper();
+    hypha.startWorkers();
     const address = await hypha.app.listen({ host: cfg.host, port: cfg.port });
     hypha.logger.info({ address, dataDir: cfg.dataDir }, "hypha listening");
     if (!["127.0.0.1", "::1", "localhost"].includes(cfg.host)) {
@@ -195,6 +198,117 @@ user
     const input = updateUserBody.parse({ roles: opts.roles });
     return embedded(opts, (app) => app.services.users.update(cliActor(), opts.tenant, userId, input));
   });
+/** `24h`, `7d`, `30m` or an ISO time, as an ISO time. */
+const sinceArg = (v: string): string => {
+  const m = /^(\d{1,6})([mhd])$/.exec(v);
+  if (m) {
+    const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "m" | "h" | "d"];
+    return new Date(Date.now() - Number(m[1]) * unit).toISOString();
+  }
+  if (Number.isNaN(Date.parse(v))) throw new InvalidArgumentError("give 24h, 7d, 30m or an ISO time");
+  return new Date(Date.parse(v)).toISOString();
+};
+
+const audit = program
+  .command("audit")
+  .description("read, verify and prune the audit trail (runs on the data directory)");
+audit
+  .command("events", { isDefault: true })
+  .description("list events, newest first")
+  .option("--tenant <id>", "a tenant's chain (default: the instance chain)")
+  .option("--suspicious", "only security-relevant events")
+  .option("--since <when>", "24h, 7d, 30m or an ISO time", sinceArg)
+  .option("--action <name>", "an action, or a prefix such as memory.*")
+  .option("--limit <n>", "how many", int, 100)
+  .addOption(dataOption())
+  .action(
+    (o: {
+      tenant?: string;
+      suspicious?: boolean;
+      since?: string;
+      action?: string;
+      limit: number;
+      data?: string;
+    }) =>
+      embedded(o, async (app) => {
+        const { auditQuery } = await import("../modules/audit/audit.schemas.ts");
+        const q = auditQuery.parse({
+          tenant_id: o.tenant,
+          suspicious: o.suspicious ? "true" : "false",
+          since: o.since,
+          action: o.action,
+          limit: o.limit,
+        });
+        return app.services.audit.events(cliActor(), q);
+      }),
+  );
+audit
+  .command("verify")
+  .description("verify a chain; exits 1 and names the first bad seq when it fails")
+  .option("--tenant <id>", "a tenant's chain (default: the instance chain)")
+  .addOption(dataOption())
+  .action(async (o: { tenant?: string; data?: string }) => {
+    let ok = true;
+    await embedded(o, async (app) => {
+      const result = await app.services.audit.verify(cliActor(), o.tenant);
+      ok = result.ok;
+      return result;
+    });
+    process.exitCode = ok ? 0 : 1;
+  });
+audit
+  .command("retain")
+  .description("drop events older than --before, leaving a signed anchor (itself audited)")
+  .requiredOption("--before <when>", "90d, 24h or an ISO time", sinceArg)
+  .option("--tenant <id>", "a tenant's chain (default: the instance chain)")
+  .addOption(dataOption())
+  .action((o: { before: string; tenant?: string; data?: string }) =>
+    embedded(o, (app) =>
+      app.services.trail.applyRetention(
+        o.tenant ?? "instance",
+        Date.parse(o.before),
+        cliActor(),
+        cliActor().origin,
+      ),
+    ),
+  );
+
+const keys = program.command("keys").description("master key operations (runs on the data directory)");
+keys
+  .command("rotate-master")
+  .description("add a master key version and re-wrap every tenant key under it, while the server runs")
+  .option("--retire", "then drop master versions no tenant key uses (old backups stop unwrapping)")
+  .addOption(dataOption())
+  .action((o: { retire?: boolean; data?: string }) =>
+    embedded(o, (app) => app.services.rotateMaster(cliActor(), { retire: o.retire === true })),
+  );
+
+const vaultCmd = program
+  .command("vault")
+  .description("plain-markdown export and import of a tenant's memories");
+vaultCmd
+  .command("export")
+  .requiredOption("--tenant <id>", "tenant id")
+  .requiredOption("--out <dir>", "directory to write <memory id>.md files into")
+  .addOption(dataOption())
+  .action((o: { tenant: string; out: string; data?: string }) =>
+    embedded(o, (app) => app.services.vaultFiles.exportTo(cliActor(), o.tenant, o.out)),
+  );
+vaultCmd
+  .command("import")
+  .requiredOption("--tenant <id>", "tenant id")
+  .requiredOption("--in <dir>", "directory of <memory id>.md files")
+  .addOption(dataOption())
+  .action((o: { tenant: string; in: string; data?: string }) =>
+    embedded(o, (app) => app.services.vaultFiles.importFrom(cliActor(), o.tenant, o.in)),
+  );
+tenant
+  .command("delete <tenantId>")
+  .description("delete a tenant and crypto-shred its data key and vault")
+  .addOption(dataOption())
+  .action((tenantId: string, opts: { data?: string }) =>
+    embedded(opts, (app) => app.services.tenants.remove(cliActor(), tenantId)),
+  );
 
 /** Memory commands talk to a running server with an agent key, like any agent would. */
 const memory = program.command("memory").description("store, recall and export memories over HTTP");
@@ -203,23 +317,27 @@ const remote = (cmd: Command) =>
     .option("--url <url>", "server URL (HYPHA_URL)", process.env.HYPHA_URL ?? "http://127.0.0.1:7411")
     .option("--key <key>", "agent key (HYPHA_KEY)");
 
-async function call(opts: { url: string; key?: string }, method: string, path: string, body?: unknown) {
+/**
+ * Runs `fn` with a typed client for the server at --url with the agent key from --key or
+ * HYPHA_KEY, printing its result as JSON; an API error goes to stderr as its envelope (exit 1).
+ */
+async function call(opts: { url: string; key?: string }, fn: (client: HyphaClient) => Promise<unknown>) {
   const apiKey = opts.key ?? process.env.HYPHA_KEY;
   if (!apiKey) {
     process.stderr.write("hypha: give --key or set HYPHA_KEY\n");
     process.exit(2);
   }
-  const res = await fetch(new URL(path, opts.url), {
-    method,
-    headers: {
-      authorization: `Bearer ${apiKey}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  (res.ok ? process.stdout : process.stderr).write(text.endsWith("\n") ? text : `${text}\n`);
-  if (!res.ok) process.exit(1);
+  try {
+    const result = await fn(createHyphaClient({ url: opts.url, key: apiKey }));
+    if (result !== undefined) process.stdout.write(`${JSON.stringify(result)}\n`);
+  } catch (err) {
+    if (!(err instanceof HyphaError)) throw err;
+    const { code, message, requestId, details } = err;
+    process.stderr.write(
+      `${JSON.stringify({ error: { code, message, requestId, ...(details ? { details } : {}) } })}\n`,
+    );
+    process.exit(1);
+  }
 }
 
 remote(
@@ -243,14 +361,16 @@ remote(
       ttl?: number;
     },
   ) =>
-    call(o, "POST", "/v1/memories", {
-      namespace: o.namespace,
-      content,
-      type: o.type,
-      ...(o.tags ? { tags: o.tags } : {}),
-      ...(o.entities ? { entities: o.entities } : {}),
-      ...(o.ttl ? { ttl_seconds: o.ttl } : {}),
-    }),
+    call(o, (client) =>
+      client.storeMemory({
+        namespace: o.namespace,
+        content,
+        type: o.type,
+        ...(o.tags ? { tags: o.tags } : {}),
+        ...(o.entities ? { entities: o.entities } : {}),
+        ...(o.ttl ? { ttl_seconds: o.ttl } : {}),
+      }),
+    ),
 );
 remote(
   memory
@@ -260,12 +380,14 @@ remote(
     .option("--budget <tokens>", "token budget of the context block", int, 2000),
 ).action(
   (query: string, o: { url: string; key?: string; namespaces?: string[]; k: number; budget: number }) =>
-    call(o, "POST", "/v1/memories/recall", {
-      query,
-      k: o.k,
-      token_budget: o.budget,
-      ...(o.namespaces ? { namespaces: o.namespaces } : {}),
-    }),
+    call(o, (client) =>
+      client.recallMemories({
+        query,
+        k: o.k,
+        token_budget: o.budget,
+        ...(o.namespaces ? { namespaces: o.namespaces } : {}),
+      }),
+    ),
 );
 remote(
   memory
@@ -273,13 +395,49 @@ remote(
     .option("--namespace <ns>", "only this namespace")
     .option("--cursor <id>", "resume after this memory id")
     .option("--history", "include every version"),
-).action((o: { url: string; key?: string; namespace?: string; cursor?: string; history?: boolean }) => {
-  const q = new URLSearchParams();
-  if (o.namespace) q.set("namespace", o.namespace);
-  if (o.cursor) q.set("cursor", o.cursor);
-  if (o.history) q.set("include_history", "true");
-  return call(o, "GET", `/v1/memories/export?${q}`);
-});
+).action((o: { url: string; key?: string; namespace?: string; cursor?: string; history?: boolean }) =>
+  call(o, async (client) => {
+    const lines = client.exportMemories({
+      ...(o.namespace ? { namespace: o.namespace } : {}),
+      ...(o.cursor ? { cursor: o.cursor } : {}),
+      includeHistory: o.history === true,
+    });
+    for await (const m of lines) process.stdout.write(`${JSON.stringify(m)}\n`);
+  }),
+);
+
+program
+  .command("mcp")
+  .description(
+    "MCP server on stdio for desktop clients: a bridge to a running server (--url, --key), " +
+      "or embedded on a data directory for one local user (--data)",
+  )
+  .option("--url <url>", "bridge to this server (HYPHA_URL)")
+  .option("--key <key>", "agent key for the bridge (HYPHA_KEY)")
+  .addOption(dataOption())
+  .option("--tenant-name <name>", "embedded: the local tenant, created on first use", "local")
+  .option("--agent <name>", "embedded: the agent name the local key acts as", "local-user")
+  .action(async (o: { url?: string; key?: string; data?: string; tenantName: string; agent: string }) => {
+    const { serveStdioBridge, serveStdioEmbedded } = await import("./mcp.ts");
+    const url = o.url ?? process.env.HYPHA_URL;
+    if (url && o.data) {
+      process.stderr.write("hypha: give --url (bridge) or --data (embedded), not both\n");
+      process.exit(2);
+    }
+    if (url) {
+      const apiKey = o.key ?? process.env.HYPHA_KEY;
+      if (!apiKey) {
+        process.stderr.write("hypha: the bridge needs --key or HYPHA_KEY\n");
+        process.exit(2);
+      }
+      return serveStdioBridge({ url, key: apiKey });
+    }
+    return serveStdioEmbedded({
+      config: config({ dataDir: o.data, logLevel: "warn" }),
+      tenantName: o.tenantName,
+      agent: o.agent,
+    });
+  });
 
 program
   .command("doctor")
@@ -326,5 +484,7 @@ program
     for (const line of problems) process.stdout.write(`FAIL  ${line}\n`);
     process.exit(problems.length ? 1 : 0);
   });
+
+registerConnectorCommands(program, { embedded, actor: cliActor, dataOption });
 
 await program.parseAsync(process.argv);

@@ -59,6 +59,17 @@ export const configSchema = z
     loginMaxPerAddress: intFromString(1, 10_000).default(30),
     /** Reach OIDC providers over plain http on loopback and private addresses (local providers only). */
     oidcAllowInsecureLocal: boolFromString.default(false),
+    /** The master key (base64, or `<version>:<base64>,…` during a rotation); else a keyring file. */
+    masterKey: z.string().min(1).max(10_000).optional(),
+    masterKeyFile: z.string().min(1).max(4096).optional(),
+    /** CIDRs and host names outbound webhooks may reach although the egress guard blocks them. */
+    egressAllow: z
+      .union([z.string(), z.array(z.string())])
+      .transform((v) =>
+        (typeof v === "string" ? v.split(",") : v).map((s) => s.trim()).filter((s) => s !== ""),
+      )
+      .pipe(z.array(z.string().min(1).max(253)).max(100))
+      .default([]),
   })
   .strict();
 
@@ -86,6 +97,9 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_LOGIN_LOCK_SECONDS: "loginLockSeconds",
   HYPHA_LOGIN_MAX_PER_ADDRESS: "loginMaxPerAddress",
   HYPHA_OIDC_ALLOW_INSECURE_LOCAL: "oidcAllowInsecureLocal",
+  HYPHA_MASTER_KEY: "masterKey",
+  HYPHA_MASTER_KEY_FILE: "masterKeyFile",
+  HYPHA_EGRESS_ALLOW: "egressAllow",
 };
 
 export class ConfigError extends Error {

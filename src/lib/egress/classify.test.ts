@@ -14,26 +14,13 @@ type Vectors = { public: string[]; private: string[]; invalid: string[] };
 const vectors = JSON.parse(readFileSync(VECTORS_PATH, "utf8")) as Vectors;
 
 /**
- * Entries the upstream list calls public that the product policy blocks on purpose. The requirement
- * names multicast as blocked, and IPv6 outside global unicast 2000::/3 is IETF-reserved space (no
- * internet host lives there, so blocking it costs nothing); fec0::/10 is deprecated site-local.
+ * Entries the upstream list calls public that the product policy blocks on purpose: multicast is
+ * required to be blocked, and these two sit in 224.0.0.0/4. Nothing else is an exception: IPv6
+ * outside 2000::/3 is allowed unless a special-purpose range covers it.
  */
 const PUBLIC_BUT_BLOCKED_BY_POLICY: Record<string, RangeName> = {
   "226.84.185.150": "multicast",
   "227.202.96.196": "multicast",
-  "::1fff:0.0.0.0": "reserved",
-  "64:ff9a::0.0.0.0": "reserved",
-  "64:ff9a::255.255.255.255": "reserved",
-  "::1fff:10.0.0.0": "reserved",
-  "::1fff:0:0.0.0.0": "reserved",
-  "::1fff:0:10.0.0.0": "reserved",
-  "99::": "reserved",
-  "99::ffff:ffff:ffff:ffff": "reserved",
-  "101::": "reserved",
-  "101::ffff:ffff:ffff:ffff": "reserved",
-  "fb00::": "reserved",
-  "fbff:ffff:ffff:ffff:ffff:ffff:ffff:ffff": "reserved",
-  "fec0::": "siteLocal",
 };
 
 describe("classifyAddress against frenchbread/private-ip vectors", () => {
@@ -54,13 +41,21 @@ describe("classifyAddress against frenchbread/private-ip vectors", () => {
       .filter((ip) => !(ip in PUBLIC_BUT_BLOCKED_BY_POLICY))
       .filter((ip) => classifyAddress(ip).blocked);
     assert.deepEqual(wronglyBlocked, []);
-    assert.equal(vectors.public.length - Object.keys(PUBLIC_BUT_BLOCKED_BY_POLICY).length, 16);
+    assert.equal(vectors.public.length - Object.keys(PUBLIC_BUT_BLOCKED_BY_POLICY).length, 29);
   });
 
   test("the policy exceptions are blocked under the stated range", () => {
     for (const [ip, range] of Object.entries(PUBLIC_BUT_BLOCKED_BY_POLICY)) {
       assert.ok(vectors.public.includes(ip), `${ip} is in the public list`);
       assert.deepEqual([ip, classifyAddress(ip).blocked, classifyAddress(ip).range], [ip, true, range]);
+    }
+  });
+
+  test("public IPv6 vectors outside 2000::/3 and in no special-purpose range are allowed as public", () => {
+    const outside = ["::1fff:0.0.0.0", "64:ff9a::0.0.0.0", "99::", "101::", "fb00::", "fec0::"];
+    for (const ip of outside) {
+      assert.ok(vectors.public.includes(ip), `${ip} is in the public list`);
+      assert.deepEqual([ip, classifyAddress(ip).blocked, classifyAddress(ip).range], [ip, false, "public"]);
     }
   });
 
@@ -106,6 +101,7 @@ describe("classifyAddress ranges", () => {
     ["192.0.2.1", "documentation", "192.0.2.1"],
     ["2001:db8::1", "documentation", "2001:db8::1"],
     ["3fff::1", "documentation", "3fff::1"],
+    ["5f00::1", "segmentRouting", "5f00::1"],
   ];
   for (const [ip, range, address] of cases) {
     test(`${ip} is blocked as ${range}`, () => {

@@ -1,10 +1,10 @@
 /**
  * Address classification for the egress guard: which IP destinations an outbound request may reach.
  *
- * The policy is an allowlist of the public internet, not a blocklist of known-bad ranges: IPv6 is
- * public only inside global unicast 2000::/3 (everything else is reserved by the IETF, and no
- * legitimate webhook receiver lives there), and every IANA special-purpose range of either family is
- * blocked. Transition forms that carry an IPv4 address inside an IPv6 one (IPv4-mapped,
+ * Every IANA special-purpose range of either family is blocked, as are multicast, broadcast and the
+ * reserved IPv4 240/4; any other address is public. IPv6 space outside global unicast 2000::/3 that
+ * no special-purpose entry covers is treated as public: it is unallocated today, and blocking it
+ * would refuse addresses that are not private by any registry. Transition forms that carry an IPv4 address inside an IPv6 one (IPv4-mapped,
  * IPv4-compatible, NAT64, 6to4, Teredo) are blocked as a whole, and the embedded IPv4 address is
  * classified too, so that allowlisting a transition prefix never opens a path to a private IPv4 host.
  *
@@ -23,7 +23,6 @@ export type RangeName =
   | "private"
   | "uniqueLocal"
   | "linkLocal"
-  | "siteLocal"
   | "cloudMetadata"
   | "carrierGradeNat"
   | "multicast"
@@ -37,6 +36,7 @@ export type RangeName =
   | "6to4Relay"
   | "discardOnly"
   | "orchidV2"
+  | "segmentRouting"
   | "ipv4Mapped"
   | "ipv4Compatible"
   | "nat64"
@@ -115,14 +115,12 @@ const IPV6_RULES: readonly Rule<ipaddr.IPv6>[] = [
   v6("2001:db8::/32", "documentation"),
   v6("2002::/16", "6to4", "6to4"),
   v6("3fff::/20", "documentation"),
+  v6("5f00::/16", "segmentRouting"), // SRv6 SIDs (RFC 9602), never globally reachable
   v6("fd00:ec2::254/128", "cloudMetadata"), // AWS IMDS over IPv6
   v6("fc00::/7", "uniqueLocal"),
   v6("fe80::/10", "linkLocal"),
-  v6("fec0::/10", "siteLocal"),
   v6("ff00::/8", "multicast"),
 ];
-
-const GLOBAL_UNICAST_V6 = ipaddr.IPv6.parseCIDR("2000::/3");
 
 /** Characters that can appear in an IP literal in any notation the URL parser accepts (plus a zone id). */
 const LITERAL_CHARS = /^[0-9A-Za-z.:[\]%_-]+$/;
@@ -201,6 +199,5 @@ export function classifyAddress(ip: string): AddressClassification {
     }
     return result;
   }
-  if (!a6.match(GLOBAL_UNICAST_V6)) return { blocked: true, range: "reserved", address, family: 6 };
   return { blocked: false, range: "public", address, family: 6 };
 }

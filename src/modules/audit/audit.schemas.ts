@@ -1,57 +1,177 @@
+import { z } from "zod";
 import type { RequestOrigin } from "../../platform/auth/actor.ts";
 
 /** Typed event names: `<object>.<verb in past tense>`. */
-export type AuditAction =
-  | "tenant.created"
-  | "key.created"
-  | "key.revoked"
-  | "key.rotated"
-  | "user.created"
-  | "user.updated"
-  | "auth.login"
-  | "auth.login_failed"
-  | "auth.locked"
-  | "auth.refreshed"
-  | "auth.refresh_reused"
-  | "auth.logout"
-  | "auth.jwt_rotated"
-  | "oidc.configured"
-  | "grant.created"
-  | "grant.revoked"
-  | "key.listed"
-  | "memory.created"
-  | "memory.read"
-  | "memory.listed"
-  | "memory.updated"
-  | "memory.history_read"
-  | "memory.deleted"
-  | "memory.bulk_deleted"
-  | "memory.recalled"
-  | "memory.exported"
-  | "memory.expired_purged"
-  | "auth.failed"
-  | "policy.updated"
-  | "approval.requested"
-  | "approval.voted"
-  | "approval.decided"
-  | "approval.consumed"
-  | "approval.cancelled"
-  | "override.set"
-  | "override.lifted"
-  | "agent.paused"
-  | "agent.resumed"
-  | "anomaly.recall_volume"
-  | "guardrail.flagged"
-  | "guardrail.blocked"
-  | "access.denied";
+export const AUDIT_ACTIONS = [
+  "tenant.created",
+  "tenant.read",
+  "tenant.listed",
+  "tenant.deleted",
+  "key.created",
+  "key.revoked",
+  "key.rotated",
+  "key.listed",
+  "keys.master_rotated",
+  "user.created",
+  "user.updated",
+  "auth.login",
+  "auth.refreshed",
+  "auth.refresh_reused",
+  "auth.logout",
+  "auth.jwt_rotated",
+  "oidc.configured",
+  "grant.created",
+  "grant.revoked",
+  "memory.created",
+  "memory.read",
+  "memory.listed",
+  "memory.updated",
+  "memory.history_read",
+  "memory.deleted",
+  "memory.bulk_deleted",
+  "memory.recalled",
+  "memory.exported",
+  "memory.expired_purged",
+  "vault.exported",
+  "vault.imported",
+  "audit.read",
+  "audit.verified",
+  "audit.retention_applied",
+  "auth.failed",
+  "auth.locked",
+  "access.denied",
+  "connector.created",
+  "connector.updated",
+  "connector.deleted",
+  "delivery.processed",
+  "delivery.dead_lettered",
+  "delivery.replayed",
+  "webhook.created",
+  "webhook.deleted",
+  "webhook.disabled",
+  "policy.updated",
+  "approval.requested",
+  "approval.voted",
+  "approval.decided",
+  "approval.consumed",
+  "approval.cancelled",
+  "override.set",
+  "override.lifted",
+  "agent.paused",
+  "agent.resumed",
+  "anomaly.recall_volume",
+  "guardrail.flagged",
+  "guardrail.blocked",
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+export type AuditActorType = "instance_admin" | "agent" | "user" | "system" | "anonymous" | "connector";
 
 export type AuditEventInput = {
+  /** The tenant whose chain records the event; null for the instance chain (control database). */
   tenantId: string | null;
-  actor: { type: "instance_admin" | "agent" | "user" | "system" | "anonymous"; id: string };
+  actor: { type: AuditActorType; id: string };
   action: AuditAction;
   targetIds?: string[];
   outcome?: "success" | "denied" | "error";
-  origin?: RequestOrigin | undefined;
+  /** Where the request came from; absent fields are recorded as null. */
+  origin?: Partial<Record<keyof RequestOrigin, string | null>> | undefined;
   /** Never content, never secrets: ids, counts, codes. */
   details?: Record<string, unknown>;
 };
+
+/**
+ * Security-relevant events: every denial or error, failed logins and lockouts, and changes to keys,
+ * tenants, kill switches and the trail itself.
+ */
+export const SUSPICIOUS_ACTIONS: readonly string[] = [
+  "auth.failed",
+  "auth.locked",
+  "access.denied",
+  "key.created",
+  "key.revoked",
+  "key.rotated",
+  "keys.master_rotated",
+  "user.created",
+  "user.updated",
+  "auth.refresh_reused",
+  "auth.jwt_rotated",
+  "oidc.configured",
+  "grant.created",
+  "grant.revoked",
+  "tenant.deleted",
+  "audit.retention_applied",
+  "connector.created",
+  "connector.updated",
+  "connector.deleted",
+  "webhook.created",
+  "webhook.deleted",
+  "webhook.disabled",
+  "policy.updated",
+  "override.set",
+  "override.lifted",
+  "agent.paused",
+  "agent.resumed",
+  "anomaly.recall_volume",
+  "guardrail.blocked",
+];
+/** Action prefixes that are always security-relevant (kill switches, signature checks). */
+export const SUSPICIOUS_PREFIXES: readonly string[] = ["killswitch.", "signature."];
+
+export const auditEventSchema = z.object({
+  seq: z.number().int(),
+  id: z.string(),
+  ts: z.string(),
+  tenant_id: z.string().nullable(),
+  actor: z.object({ type: z.string(), id: z.string() }),
+  action: z.string(),
+  target_ids: z.array(z.string()),
+  outcome: z.string(),
+  request_id: z.string().nullable(),
+  client_ip: z.string().nullable(),
+  user_agent: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()).nullable(),
+  prev_hash: z.string().nullable(),
+  hash: z.string().nullable(),
+});
+export type AuditEventView = z.infer<typeof auditEventSchema>;
+
+const isoDate = z.iso.datetime({ offset: true });
+const tenantParam = z.string().regex(/^tnt_[0-9A-HJKMNP-TV-Z]{26}$/, "a tenant id (tnt_…)");
+
+export const auditQuery = z.object({
+  tenant_id: tenantParam.optional(),
+  since: isoDate.optional(),
+  until: isoDate.optional(),
+  actor: z
+    .string()
+    .max(128)
+    .regex(/^[A-Za-z0-9_.:@-]+$/)
+    .optional(),
+  action: z
+    .string()
+    .max(64)
+    .regex(/^[a-z_]+(?:\.[a-z_]+)?(?:\.\*)?$|^[a-z_]+\.\*$/, "an action name, or a prefix ending in .*")
+    .optional(),
+  outcome: z.enum(["success", "denied", "error"]).optional(),
+  suspicious: z.enum(["true", "false"]).default("false"),
+  cursor: z.coerce.number().int().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+export type AuditQuery = z.infer<typeof auditQuery>;
+
+export const auditPage = z.object({ items: z.array(auditEventSchema), next_cursor: z.string().nullable() });
+
+export const verifyQuery = z.object({ tenant_id: tenantParam.optional() });
+
+export const verifyResponse = z.object({
+  chain: z.string(),
+  ok: z.boolean(),
+  last_seq: z.number().int().nullable(),
+  count: z.number().int().nullable(),
+  first_bad_seq: z.number().int().nullable(),
+  reason: z.string().nullable(),
+  checkpoints: z.number().int(),
+  anchor_seq: z.number().int().nullable(),
+});
+export type VerifyResponse = z.infer<typeof verifyResponse>;

@@ -1,66 +1,7 @@
-import { createHash } from "node:crypto";
-import { newId } from "../../lib/ids.ts";
-import { redactDeep } from "../../lib/secret-patterns.ts";
-import type { SqlExecutor } from "../../platform/storage/port.ts";
-import type { AuditEventInput } from "./audit.schemas.ts";
+import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
+import type { AuditEvent } from "./chain.ts";
 
-const GENESIS = "0".repeat(64);
-
-function canonical(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
-}
-
-/**
- * Appends one event inside the caller's transaction, chained to the previous event's hash.
- * Details pass through the secret registry so no credential can be written into the trail.
- */
-export async function appendAuditEvent(tx: SqlExecutor, event: AuditEventInput, now: number): Promise<void> {
-  const prev = await tx.get<{ hash: string }>("SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1");
-  const prevHash = prev?.hash ?? GENESIS;
-  const row = {
-    id: newId("event", now),
-    ts: now,
-    tenantId: event.tenantId,
-    actorType: event.actor.type,
-    actorId: event.actor.id,
-    action: event.action,
-    targetIds: event.targetIds ?? [],
-    outcome: event.outcome ?? "success",
-    requestId: event.origin?.requestId ?? null,
-    clientIp: event.origin?.ip ?? null,
-    userAgent: event.origin?.userAgent ?? null,
-    details: event.details ? redactDeep(event.details) : null,
-    prevHash,
-  };
-  const hash = createHash("sha256").update(canonical(row)).digest("hex");
-  await tx.run(
-    `INSERT INTO audit_events (id, ts, tenant_id, actor_type, actor_id, action, target_ids, outcome,
-       request_id, client_ip, user_agent, details, prev_hash, hash)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [
-      row.id,
-      row.ts,
-      row.tenantId,
-      row.actorType,
-      row.actorId,
-      row.action,
-      JSON.stringify(row.targetIds),
-      row.outcome,
-      row.requestId,
-      row.clientIp,
-      row.userAgent,
-      row.details ? JSON.stringify(row.details) : null,
-      prevHash,
-      hash,
-    ],
-  );
-}
-
+/** A stored event; any column may have been tampered with, so everything is read as it is. */
 export type AuditRow = {
   seq: number;
   id: string;
@@ -72,9 +13,124 @@ export type AuditRow = {
   target_ids: string;
   outcome: string;
   request_id: string | null;
+  client_ip: string | null;
+  user_agent: string | null;
   details: string | null;
+  prev_hash: string | null;
+  hash: string | null;
 };
 
-export async function listAuditEvents(db: SqlExecutor, afterSeq = 0, limit = 100): Promise<AuditRow[]> {
-  return db.all<AuditRow>("SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?", [afterSeq, limit]);
+export type AuditFilters = {
+  since?: number | undefined;
+  until?: number | undefined;
+  actorId?: string | undefined;
+  /** Exact action, or a prefix when it ends in ".*". */
+  action?: string | undefined;
+  outcome?: string | undefined;
+  suspicious?: { actions: readonly string[]; prefixes: readonly string[] } | undefined;
+};
+
+function filterClause(f: AuditFilters): { sql: string; params: SqlValue[] } {
+  const parts: string[] = [];
+  const params: SqlValue[] = [];
+  if (f.since !== undefined) {
+    parts.push("ts >= ?");
+    params.push(f.since);
+  }
+  if (f.until !== undefined) {
+    parts.push("ts < ?");
+    params.push(f.until);
+  }
+  if (f.actorId !== undefined) {
+    parts.push("actor_id = ?");
+    params.push(f.actorId);
+  }
+  if (f.action !== undefined) {
+    if (f.action.endsWith(".*")) {
+      parts.push("substr(action, 1, ?) = ?");
+      const prefix = f.action.slice(0, -1);
+      params.push(prefix.length, prefix);
+    } else {
+      parts.push("action = ?");
+      params.push(f.action);
+    }
+  }
+  if (f.outcome !== undefined) {
+    parts.push("outcome = ?");
+    params.push(f.outcome);
+  }
+  if (f.suspicious) {
+    const ors = ["outcome <> 'success'"];
+    if (f.suspicious.actions.length) {
+      ors.push(`action IN (${f.suspicious.actions.map(() => "?").join(", ")})`);
+      params.push(...f.suspicious.actions);
+    }
+    for (const prefix of f.suspicious.prefixes) {
+      ors.push("substr(action, 1, ?) = ?");
+      params.push(prefix.length, prefix);
+    }
+    parts.push(`(${ors.join(" OR ")})`);
+  }
+  return { sql: parts.length ? parts.join(" AND ") : "1", params };
 }
+
+export const auditStore = {
+  head: (tx: SqlExecutor) =>
+    tx.get<{ seq: number; hash: string }>("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"),
+
+  /** The newest retention anchor (a signed checkpoint, JSON), if retention ever ran. */
+  latestAnchor: async (db: SqlExecutor) =>
+    (await db.get<{ anchor: string }>("SELECT anchor FROM audit_retention ORDER BY through_seq DESC LIMIT 1"))
+      ?.anchor,
+
+  insert: (tx: SqlExecutor, id: string, e: AuditEvent, tsMs: number) =>
+    tx.run(
+      `INSERT INTO audit_events (seq, id, ts, tenant_id, actor_type, actor_id, action, target_ids, outcome,
+         request_id, client_ip, user_agent, details, prev_hash, hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        e.seq,
+        id,
+        tsMs,
+        e.tenantId,
+        e.actorType,
+        e.actorId,
+        e.action,
+        JSON.stringify(e.targetIds),
+        e.outcome,
+        e.requestId,
+        e.clientIp,
+        e.userAgent,
+        e.details === undefined ? null : JSON.stringify(e.details),
+        e.prevHash,
+        e.hash,
+      ],
+    ),
+
+  /** Events after `seq`, oldest first (verification, forwarding). */
+  after: (db: SqlExecutor, seq: number, limit: number) =>
+    db.all<AuditRow>("SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?", [seq, limit]),
+
+  /** Newest first, before the cursor seq. */
+  page(db: SqlExecutor, f: AuditFilters, beforeSeq: number | undefined, limit: number) {
+    const fil = filterClause(f);
+    return db.all<AuditRow>(
+      `SELECT * FROM audit_events WHERE ${fil.sql} ${beforeSeq !== undefined ? "AND seq < ?" : ""}
+       ORDER BY seq DESC LIMIT ?`,
+      [...fil.params, ...(beforeSeq !== undefined ? [beforeSeq] : []), limit],
+    );
+  },
+
+  /** Records the anchor first: the delete trigger lets through only rows at or below it. */
+  async dropThrough(tx: SqlExecutor, throughSeq: number, anchor: string, now: number): Promise<number> {
+    const n = await tx.get<{ n: number }>("SELECT count(*) AS n FROM audit_events WHERE seq <= ?", [
+      throughSeq,
+    ]);
+    await tx.run(
+      "INSERT INTO audit_retention (through_seq, anchor, dropped, created_at) VALUES (?, ?, ?, ?)",
+      [throughSeq, anchor, n?.n ?? 0, now],
+    );
+    const r = await tx.run("DELETE FROM audit_events WHERE seq <= ?", [throughSeq]);
+    return r.changes;
+  },
+};

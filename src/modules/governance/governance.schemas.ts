@@ -37,9 +37,9 @@ const approverCount = z.number().int().min(0).max(10);
 /**
  * A tenant's governance policy. `parse({})` is the documented baseline: no tier needs approval
  * (so nothing changes until an admin asks for it), approvals expire after an hour, and a recall
- * answer more than 10× the key's running average is flagged. With `anomaly.enforce`, an agent key is
- * also limited to 100 requests a minute and paused above 50 % errors over at least 20 requests in
- * 5 minutes.
+ * answer more than 10× the key's running average is flagged. With `anomaly.enforce` (on by default), an
+ * agent key is also limited to 100 requests a minute and paused above 50 % errors over at least 20
+ * requests in 5 minutes.
  */
 export const tenantPolicySchema = z
   .object({
@@ -67,10 +67,10 @@ export const tenantPolicySchema = z
     anomaly: z
       .object({
         /**
-         * Whether the request cap and the error-rate pause are enforced. Off by default so existing
-         * tenants keep behaving as before; recall volume is flagged either way (it only audits).
+         * Whether the request cap and the error-rate pause are enforced (on by default; a tenant may
+         * turn them off or raise the thresholds). Recall volume is flagged either way (it only audits).
          */
-        enforce: z.boolean().default(false),
+        enforce: z.boolean().default(true),
         /** Requests a minute one agent key may make (on top of its own rate plan, the lower wins). */
         max_requests_per_minute: z.number().int().min(1).max(100_000).default(100),
         error_rate: z.number().gt(0).max(1).default(0.5),

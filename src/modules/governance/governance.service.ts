@@ -14,7 +14,7 @@ import {
 import type { RateLimiter } from "../../platform/http/rate-limit.ts";
 import type { SqlExecutor, Storage } from "../../platform/storage/port.ts";
 import type { AuditEventInput } from "../audit/audit.schemas.ts";
-import { appendAuditEvent } from "../audit/audit.store.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
 import type { TenantsService } from "../tenants/tenants.service.ts";
 import { createErrorRateTracker, createRecallVolumeTracker } from "./anomaly.ts";
 import {
@@ -60,6 +60,8 @@ export type GovernanceDeps = {
   keyExists: (tenantId: string, keyId: string) => Promise<boolean>;
   /** Every tenant id (a global freeze cancels pending approvals everywhere). */
   allTenantIds: () => Promise<string[]>;
+  /** The keyed audit trail's append: every change is audited in its own transaction. */
+  audit: AuditSink;
   publish?: (event: GovernanceEvent) => void;
 };
 
@@ -102,7 +104,7 @@ export function createGovernanceService(deps: GovernanceDeps) {
   const errorRates = createErrorRateTracker(clock);
   const recallVolumes = createRecallVolumeTracker();
 
-  const audit = (tx: SqlExecutor, e: AuditEventInput) => appendAuditEvent(tx, e, clock.now());
+  const audit = (tx: SqlExecutor, e: AuditEventInput) => deps.audit(tx, e, clock.now());
   const actorRef = (actor: Actor) => ({ type: actor.type, id: actor.id });
 
   async function policyFor(tenantId: string): Promise<TenantPolicy> {
@@ -227,6 +229,17 @@ export function createGovernanceService(deps: GovernanceDeps) {
       }
     },
 
+    /** The kill switch for keyless work of a tenant (ingestion, outbound delivery): false while frozen. */
+    async tenantAllowed(tenantId: string): Promise<boolean> {
+      try {
+        await this.checkAgentAllowed({ tenantId });
+        return true;
+      } catch (err) {
+        if (err instanceof AppError && err.code === "AGENT_FROZEN") return false;
+        throw err;
+      }
+    },
+
     /** The chokepoint's agent gate: kill switch, pause, then the tenant's anomaly request rate. */
     async gateAgent(actor: AgentActor): Promise<void> {
       await this.checkAgentAllowed({ tenantId: actor.tenantId, keyId: actor.id, agent: actor.agent });
@@ -261,18 +274,26 @@ export function createGovernanceService(deps: GovernanceDeps) {
         set_by: `${actor.type}:${actor.id}`,
         set_at: now,
       };
+      const event: AuditEventInput = {
+        tenantId: null,
+        actor: actorRef(actor),
+        action: input.frozen ? "override.set" : "override.lifted",
+        targetIds: [target],
+        origin: actor.origin,
+        details: { scope: input.scope, reason: input.reason, tenant_id: input.tenant_id ?? null },
+      };
+      // Freezes live in the control database: the instance chain records the change in the same
+      // transaction; the tenant's own chain then records it too (a separate database file).
       await storage.control.transaction(async (tx) => {
         if (input.frozen) await store.upsertFreeze(tx, row);
         else await store.deleteFreeze(tx, target);
-        await audit(tx, {
-          tenantId: input.tenant_id ?? null,
-          actor: actorRef(actor),
-          action: input.frozen ? "override.set" : "override.lifted",
-          targetIds: [target],
-          origin: actor.origin,
-          details: { scope: input.scope, reason: input.reason },
-        });
+        await audit(tx, event);
       });
+      if (input.tenant_id) {
+        const tenantId = input.tenant_id;
+        const db = await storage.tenant(tenantId);
+        await db.transaction((tx) => audit(tx, { ...event, tenantId }));
+      }
       let cancelled = 0;
       if (input.frozen) {
         const match = {

@@ -2,7 +2,7 @@ import type { Clock } from "../../lib/clock.ts";
 import { AppError } from "../../lib/errors.ts";
 import type { TenantActor } from "../../platform/auth/actor.ts";
 import type { Storage } from "../../platform/storage/port.ts";
-import { appendAuditEvent } from "../audit/audit.store.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
 import type { GuardrailPolicy, Guardrails, GuardrailVerdict } from "../guardrails/index.ts";
 import type { TenantPolicy } from "./governance.schemas.ts";
 
@@ -39,8 +39,13 @@ export type ScreenedWrite = { content: string; quarantined: boolean; flags: Verd
 export type MemoryScreen = {
   /** Inspects text entering memory: strips hidden characters, masks, quarantines or blocks (422). */
   inbound(actor: TenantActor, content: string, path: string): Promise<ScreenedWrite>;
-  /** Inspects text leaving memory: null when the tenant's policy blocks it from leaving. */
-  outbound(actor: TenantActor, content: string): Promise<{ content: string; flagged: boolean } | null>;
+  /**
+   * The inspection of text leaving memory, with the tenant's policy read now (so callers resolve it
+   * before opening a transaction): null when the policy blocks the text from leaving.
+   */
+  outboundFor(
+    actor: TenantActor,
+  ): Promise<(content: string) => Promise<{ content: string; flagged: boolean } | null>>;
   /** The same inbound inspection for ingested deliveries (connectors), at their own threshold. */
   ingest(tenantId: string, content: string): Promise<ScreenedWrite | { blocked: VerdictSummary }>;
 };
@@ -55,6 +60,8 @@ export function createMemoryScreen(deps: {
   policyFor: (tenantId: string) => Promise<TenantPolicy>;
   storage: Storage;
   clock: Clock;
+  /** The keyed audit trail's append (same transaction as the change). */
+  audit: AuditSink;
 }): MemoryScreen {
   const policyWith = (p: TenantPolicy, threshold: number): GuardrailPolicy => ({
     ...p.guardrails,
@@ -69,7 +76,7 @@ export function createMemoryScreen(deps: {
   ) {
     const db = await deps.storage.tenant(tenantId);
     await db.transaction((tx) =>
-      appendAuditEvent(
+      deps.audit(
         tx,
         {
           tenantId,
@@ -117,14 +124,14 @@ export function createMemoryScreen(deps: {
       return toWrite(v);
     },
 
-    async outbound(actor, content) {
+    async outboundFor(actor) {
       const p = await deps.policyFor(actor.tenantId);
-      const v = await deps.guardrails.inspectOutbound(content, {
-        tenantId: actor.tenantId,
-        policy: policyWith(p, p.guardrails.injectionThreshold),
-      });
-      if (v.action === "block") return null;
-      return { content: v.text, flagged: v.action !== "allow" };
+      const policy = policyWith(p, p.guardrails.injectionThreshold);
+      return async (content) => {
+        const v = await deps.guardrails.inspectOutbound(content, { tenantId: actor.tenantId, policy });
+        if (v.action === "block") return null;
+        return { content: v.text, flagged: v.action !== "allow" };
+      };
     },
 
     async ingest(tenantId, content) {

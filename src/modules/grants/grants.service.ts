@@ -3,7 +3,7 @@ import { AppError } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/actor.ts";
 import type { Storage } from "../../platform/storage/port.ts";
-import { appendAuditEvent } from "../audit/audit.store.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
 import type { TenantsService } from "../tenants/tenants.service.ts";
 import { type CreateGrantInput, type GrantRow, toGrant } from "./grants.schemas.ts";
 import { grantsStore } from "./grants.store.ts";
@@ -13,8 +13,13 @@ import { grantsStore } from "./grants.store.ts";
  * (optionally only some memory types) until an expiry. Grants widen reads only, never writes; recall
  * ranks memories reached through a grant below the caller's own.
  */
-export function createGrantsService(deps: { storage: Storage; clock: Clock; tenants: TenantsService }) {
-  const { storage, clock, tenants } = deps;
+export function createGrantsService(deps: {
+  storage: Storage;
+  clock: Clock;
+  tenants: TenantsService;
+  audit: AuditSink;
+}) {
+  const { storage, clock, tenants, audit } = deps;
   return {
     async create(actor: Actor, tenantId: string, input: CreateGrantInput) {
       authorizeTenantPath(actor, tenantId, "write");
@@ -40,7 +45,7 @@ export function createGrantsService(deps: { storage: Storage; clock: Clock; tena
       const db = await storage.tenant(tenantId);
       await db.transaction(async (tx) => {
         await grantsStore.insert(tx, row);
-        await appendAuditEvent(
+        await audit(
           tx,
           {
             tenantId,
@@ -77,7 +82,7 @@ export function createGrantsService(deps: { storage: Storage; clock: Clock; tena
         if (!existing) throw new AppError("NOT_FOUND", "grant not found");
         if (existing.revoked_at === null) {
           await grantsStore.revoke(tx, tenantId, grantId, now);
-          await appendAuditEvent(
+          await audit(
             tx,
             { tenantId, actor, action: "grant.revoked", targetIds: [grantId], origin: actor.origin },
             now,

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../../lib/clock.ts";
+import type { TenantCipher } from "../../lib/crypto/index.ts";
 import { AppError } from "../../lib/errors.ts";
 import { isId, newId } from "../../lib/ids.ts";
 import { constantTimeEqual, sha256Hex } from "../../lib/secrets.ts";
@@ -14,7 +15,7 @@ import {
 import type { VerifiedCredential } from "../../platform/http/server.ts";
 import type { Database, SqlExecutor, Storage } from "../../platform/storage/port.ts";
 import type { AuditEventInput } from "../audit/audit.schemas.ts";
-import { appendAuditEvent } from "../audit/audit.store.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
 import type { TenantsService } from "../tenants/tenants.service.ts";
 import type { LoginInput, OidcConfigInput, Session } from "./auth.schemas.ts";
 import { identityStore, type JwtSecretRow, type SessionRow } from "./identity.store.ts";
@@ -40,6 +41,10 @@ export type AuthDeps = {
   storage: Storage;
   clock: Clock;
   tenants: TenantsService;
+  /** The keyed audit trail: events join the tenant's chain in the change's transaction. */
+  audit: AuditSink;
+  /** The tenant field cipher: signing secrets are stored sealed with it. */
+  cipher: (tenantId: string) => Promise<TenantCipher>;
   throttle: LoginThrottle;
   issuer: string;
   /** The fetch the OIDC verifiers use (the egress-guarded one in production). */
@@ -52,16 +57,26 @@ export type IssuedSession = { session: Session; refreshToken: string };
 const ANONYMOUS = { type: "anonymous" as const, id: "anonymous" };
 const invalid = () => new AppError("INVALID_CREDENTIALS", "invalid credentials");
 
-function secretsOf(rows: readonly JwtSecretRow[]): TenantSigningSecret[] {
-  return rows.map((r) => ({ version: r.version, key: new Uint8Array(r.secret) }));
+/** Associated data of a sealed signing secret: the tenant (bound by the cipher), its version, the field. */
+const secretRecord = (version: string) => `jwt:${version}`;
+const SECRET_FIELD = "secret";
+
+/** The signing secrets that open under the tenant cipher; an altered or moved one is skipped. */
+function secretsOf(cipher: TenantCipher, rows: readonly JwtSecretRow[]): TenantSigningSecret[] {
+  const out: TenantSigningSecret[] = [];
+  for (const r of rows) {
+    const opened = cipher.decrypt(secretRecord(r.version), SECRET_FIELD, r.sealed);
+    if (opened.ok) out.push({ version: r.version, key: new Uint8Array(opened.plaintext) });
+  }
+  return out;
 }
 
-function newJwtSecret(now: number): JwtSecretRow {
-  return {
-    version: `v${now.toString(36)}${randomBytes(3).toString("hex")}`,
-    secret: randomBytes(32),
-    created_at: now,
-  };
+/** A new random signing secret, sealed for storage; the plaintext is returned for immediate use. */
+function newJwtSecret(cipher: TenantCipher, now: number): { row: JwtSecretRow; secret: TenantSigningSecret } {
+  const version = `v${now.toString(36)}${randomBytes(3).toString("hex")}`;
+  const key = randomBytes(32);
+  const row = { version, sealed: cipher.encrypt(secretRecord(version), SECRET_FIELD, key), created_at: now };
+  return { row, secret: { version, key: new Uint8Array(key) } };
 }
 
 /**
@@ -74,7 +89,7 @@ export function createAuthService(deps: AuthDeps) {
   const verifiers = new Map<string, { json: string; verifier: OidcVerifier }>();
 
   const audit = (tx: SqlExecutor, event: Omit<AuditEventInput, "tenantId"> & { tenantId: string }) =>
-    appendAuditEvent(tx, event, clock.now());
+    deps.audit(tx, event, clock.now());
 
   /** The tenant's vault if the tenant exists and is active; null otherwise (no vault is created). */
   async function activeVault(tenantId: string): Promise<Database | null> {
@@ -87,15 +102,16 @@ export function createAuthService(deps: AuthDeps) {
     return storage.tenant(tenantId);
   }
 
-  async function ensureSecret(db: Database): Promise<TenantSigningSecret[]> {
+  async function ensureSecret(db: Database, tenantId: string): Promise<TenantSigningSecret[]> {
+    const cipher = await deps.cipher(tenantId);
     const existing = await identityStore.jwtSecrets(db);
-    if (existing.length > 0) return secretsOf(existing);
+    if (existing.length > 0) return secretsOf(cipher, existing);
     return db.transaction(async (tx) => {
       const again = await identityStore.jwtSecrets(tx);
-      if (again.length > 0) return secretsOf(again);
-      const row = newJwtSecret(clock.now());
-      await identityStore.replaceJwtSecret(tx, row);
-      return secretsOf([row]);
+      if (again.length > 0) return secretsOf(cipher, again);
+      const fresh = newJwtSecret(cipher, clock.now());
+      await identityStore.replaceJwtSecret(tx, fresh.row);
+      return [fresh.secret];
     });
   }
 
@@ -125,8 +141,10 @@ export function createAuthService(deps: AuthDeps) {
   }
 
   async function accessTokenFor(db: Database, tenantId: string, user: UserRow, roles: readonly Role[]) {
-    const [secret] = await ensureSecret(db);
-    if (!secret) throw new Error("tenant has no signing secret");
+    const [secret] = await ensureSecret(db, tenantId);
+    if (!secret) {
+      throw new AppError("INTERNAL", "the tenant's signing secret failed its integrity check");
+    }
     const { token } = await mintAccessToken({
       tenantId,
       subject: user.id,
@@ -192,7 +210,12 @@ export function createAuthService(deps: AuthDeps) {
   return {
     /** Gives a new tenant its own signing secret. */
     async initTenant(tenantId: string): Promise<void> {
-      await ensureSecret(await storage.tenant(tenantId));
+      await ensureSecret(await storage.tenant(tenantId), tenantId);
+    },
+
+    /** Drops what is cached for a deleted tenant (its OIDC verifier). */
+    forget(tenantId: string): void {
+      verifiers.delete(tenantId);
     },
 
     /** Replaces the tenant's signing secret: every access token of the tenant stops verifying at once. */
@@ -201,7 +224,7 @@ export function createAuthService(deps: AuthDeps) {
       authorize(actor, "tenant:jwt_rotate");
       await tenants.requireActive(tenantId);
       const db = await storage.tenant(tenantId);
-      const row = newJwtSecret(clock.now());
+      const { row } = newJwtSecret(await deps.cipher(tenantId), clock.now());
       await db.transaction(async (tx) => {
         await identityStore.replaceJwtSecret(tx, row);
         await audit(tx, {
@@ -238,15 +261,27 @@ export function createAuthService(deps: AuthDeps) {
             if (user && lockUntil !== null) {
               await identityStore.updateUser(tx, input.tenant_id, user.id, { locked_until: lockUntil }, now);
             }
+            // Per account, besides the instance chain's per-address record of the 401.
             await audit(tx, {
               tenantId: input.tenant_id,
               actor: ANONYMOUS,
-              action: lockUntil !== null ? "auth.locked" : "auth.login_failed",
+              action: "auth.failed",
               targetIds: user ? [user.id] : [],
               outcome: "denied",
               origin,
-              details: { method: "password" },
+              details: { method: "password", account: user ? "known" : "unknown" },
             });
+            if (lockUntil !== null) {
+              await audit(tx, {
+                tenantId: input.tenant_id,
+                actor: { type: "system", id: "login-throttle" },
+                action: "auth.locked",
+                targetIds: user ? [user.id] : [],
+                outcome: "denied",
+                origin,
+                details: { method: "password", locked_until: new Date(lockUntil).toISOString() },
+              });
+            }
           });
         }
         throw invalid();
@@ -418,7 +453,7 @@ export function createAuthService(deps: AuthDeps) {
           audit(tx, {
             tenantId,
             actor: ANONYMOUS,
-            action: "auth.login_failed",
+            action: "auth.failed",
             outcome: "denied",
             origin,
             details: { method: "oidc", reason },
@@ -506,7 +541,7 @@ export function createAuthService(deps: AuthDeps) {
       const result = await verifyAccessToken(token, {
         resolveTenantSecret: async (tid) => {
           const db = await activeVault(tid);
-          return db ? secretsOf(await identityStore.jwtSecrets(db)) : null;
+          return db ? secretsOf(await deps.cipher(tid), await identityStore.jwtSecrets(db)) : null;
         },
         issuer: deps.issuer,
         clock,

@@ -45,5 +45,18 @@ CREATE TABLE oidc_config (
   updated_at INTEGER NOT NULL
 );`,
     },
+    {
+      // Signing secrets are sealed with the tenant cipher from now on; plaintext ones are dropped
+      // (secure_delete zeroes them) and a new sealed secret is made on first use.
+      id: "identity.002",
+      sqlite: `
+DELETE FROM jwt_secrets;
+DROP TABLE jwt_secrets;
+CREATE TABLE jwt_secrets (
+  version TEXT PRIMARY KEY,
+  sealed TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);`,
+    },
   ] satisfies Migration[],
 };

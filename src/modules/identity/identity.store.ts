@@ -13,7 +13,8 @@ export type SessionRow = {
   revoked_at: number | null;
 };
 
-export type JwtSecretRow = { version: string; secret: Uint8Array; created_at: number };
+/** A tenant's token signing secret, sealed with the tenant cipher (record `jwt:<version>`, field `secret`). */
+export type JwtSecretRow = { version: string; sealed: string; created_at: number };
 
 /** The only SQL of the identity module: users, sessions, JWT secrets and the OIDC configuration. */
 export const identityStore = {
@@ -97,9 +98,9 @@ export const identityStore = {
   /** Replaces every secret with one new version: tokens signed before stop verifying at once. */
   replaceJwtSecret: async (tx: SqlExecutor, row: JwtSecretRow) => {
     await tx.run("DELETE FROM jwt_secrets");
-    await tx.run("INSERT INTO jwt_secrets (version, secret, created_at) VALUES (?, ?, ?)", [
+    await tx.run("INSERT INTO jwt_secrets (version, sealed, created_at) VALUES (?, ?, ?)", [
       row.version,
-      row.secret,
+      row.sealed,
       row.created_at,
     ]);
   },

@@ -3,7 +3,7 @@ import { AppError } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import { type Actor, authorize, authorizeTenantPath, type Role } from "../../platform/auth/actor.ts";
 import type { Storage } from "../../platform/storage/port.ts";
-import { appendAuditEvent } from "../audit/audit.store.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
 import type { TenantsService } from "../tenants/tenants.service.ts";
 import { identityStore } from "./identity.store.ts";
 import { checkPasswordPolicy, hashPassword } from "./passwords.ts";
@@ -26,8 +26,13 @@ function policyError(password: string): AppError | null {
 const sortedRoles = (roles: readonly Role[]) => JSON.stringify([...new Set(roles)].sort());
 
 /** People of a tenant: email, argon2id password hash, roles (stored server-side), status. */
-export function createUsersService(deps: { storage: Storage; clock: Clock; tenants: TenantsService }) {
-  const { storage, clock, tenants } = deps;
+export function createUsersService(deps: {
+  storage: Storage;
+  clock: Clock;
+  tenants: TenantsService;
+  audit: AuditSink;
+}) {
+  const { storage, clock, tenants, audit } = deps;
 
   return {
     async create(actor: Actor, tenantId: string, input: CreateUserInput): Promise<User> {
@@ -60,7 +65,7 @@ export function createUsersService(deps: { storage: Storage; clock: Clock; tenan
           throw new AppError("CONFLICT", "a user with that email exists");
         }
         await identityStore.insertUser(tx, row);
-        await appendAuditEvent(
+        await audit(
           tx,
           {
             tenantId,
@@ -123,7 +128,7 @@ export function createUsersService(deps: { storage: Storage; clock: Clock; tenan
         if (input.status === "disabled" || passwordHash !== undefined) {
           await identityStore.revokeUserSessions(tx, userId, now);
         }
-        await appendAuditEvent(
+        await audit(
           tx,
           {
             tenantId,

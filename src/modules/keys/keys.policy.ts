@@ -11,7 +11,9 @@
  * | `admin`          | read, write, admin   | —                                   |
  * | `memories:read`  | read                 | `memories`                          |
  * | `memories:write` | write                | `memories`                          |
- * | `tenant:admin`   | admin                | `keys`, `users`, `tenant`, `grants` |
+ * | `tenant:admin`   | admin                | `keys`, `users`, `tenant`, `grants`, |
+ * |                  |                      | `connectors`, `webhooks`, `stream`  |
+ * | `audit:read`     | admin                | `audit` (read and verify the trail) |
  *
  * An action is allowed when some scope grants its level and covers its capability, and, when the
  * key lists capabilities, one of them covers the action's capability too (capabilities narrow, they
@@ -35,7 +37,11 @@ export const SCOPE_GRANTS: Record<Scope, ScopeGrant> = {
   admin: { levels: ["read", "write", "admin"], capabilities: null },
   "memories:read": { levels: ["read"], capabilities: ["memories"] },
   "memories:write": { levels: ["write"], capabilities: ["memories"] },
-  "tenant:admin": { levels: ["admin"], capabilities: ["keys", "users", "tenant", "grants"] },
+  "tenant:admin": {
+    levels: ["admin"],
+    capabilities: ["keys", "users", "tenant", "grants", "connectors", "webhooks", "stream"],
+  },
+  "audit:read": { levels: ["admin"], capabilities: ["audit"] },
 };
 
 function isScope(value: string): value is Scope {

@@ -14,8 +14,8 @@ export const agentNameSchema = z
   .min(1)
   .max(100)
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$/, "letters, digits and _ . : @ -")
-  // `user:<id>` names people as memory authors; no key may pose as one.
-  .refine((name) => !name.toLowerCase().startsWith("user:"), "agent names may not start with user:");
+  // `user:<id>` names people and `connector:<…>` connectors as memory authors; no key may pose as one.
+  .refine((name) => !/^(user|connector):/i.test(name), "agent names may not start with user: or connector:");
 
 export const createKeyBody = z
   .object({

@@ -5,7 +5,7 @@ import { displayStart, generateSecret, KEY_PREFIX, sha256Hex } from "../../lib/s
 import { type Actor, authorize, authorizeTenantPath, type RequestOrigin } from "../../platform/auth/actor.ts";
 import type { VerifiedCredential } from "../../platform/http/server.ts";
 import type { Storage } from "../../platform/storage/port.ts";
-import { appendAuditEvent } from "../audit/audit.store.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
 import type { TenantsService } from "../tenants/tenants.service.ts";
 import { actionsForKey } from "./keys.policy.ts";
 import { type CreateKeyInput, type KeyRow, toApiKey } from "./keys.schemas.ts";
@@ -13,8 +13,13 @@ import { keysStore } from "./keys.store.ts";
 
 const LAST_USED_GRANULARITY_MS = 60_000;
 
-export function createKeysService(deps: { storage: Storage; clock: Clock; tenants: TenantsService }) {
-  const { storage, clock, tenants } = deps;
+export function createKeysService(deps: {
+  storage: Storage;
+  clock: Clock;
+  tenants: TenantsService;
+  audit: AuditSink;
+}) {
+  const { storage, clock, tenants, audit } = deps;
   const lastTouched = new Map<string, number>();
 
   return {
@@ -50,7 +55,7 @@ export function createKeysService(deps: { storage: Storage; clock: Clock; tenant
       const db = await storage.tenant(tenantId);
       await db.transaction(async (tx) => {
         await keysStore.insert(tx, row);
-        await appendAuditEvent(
+        await audit(
           tx,
           {
             tenantId,
@@ -72,7 +77,16 @@ export function createKeysService(deps: { storage: Storage; clock: Clock; tenant
       authorize(actor, "keys:read");
       await tenants.requireActive(tenantId);
       const db = await storage.tenant(tenantId);
-      const rows = await keysStore.list(db, tenantId, page.after ?? "", page.limit + 1);
+      const now = clock.now();
+      const rows = await db.transaction(async (tx) => {
+        const found = await keysStore.list(tx, tenantId, page.after ?? "", page.limit + 1);
+        await audit(
+          tx,
+          { tenantId, actor, action: "key.listed", origin: actor.origin, details: { count: found.length } },
+          now,
+        );
+        return found;
+      });
       const items = rows.slice(0, page.limit).map(toApiKey);
       return { items, next_cursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null };
     },
@@ -88,7 +102,7 @@ export function createKeysService(deps: { storage: Storage; clock: Clock; tenant
         if (!existing) throw new AppError("NOT_FOUND", "key not found");
         if (existing.revoked_at === null) {
           await keysStore.revoke(tx, tenantId, keyId, now);
-          await appendAuditEvent(
+          await audit(
             tx,
             { tenantId, actor, action: "key.revoked", targetIds: [keyId], origin: actor.origin },
             now,
@@ -128,7 +142,7 @@ export function createKeysService(deps: { storage: Storage; clock: Clock; tenant
         };
         await keysStore.insert(tx, next);
         await keysStore.markRotated(tx, tenantId, old.id, next.id, now + graceSeconds * 1000);
-        await appendAuditEvent(
+        await audit(
           tx,
           {
             tenantId,

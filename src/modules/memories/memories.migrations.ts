@@ -1,5 +1,7 @@
 import type { Migration } from "../../platform/storage/port.ts";
 
+// A vault holds one tenant, so tenant_id is constant in it: SQLite indexes lead with selective
+// columns instead (a shared PostgreSQL schema leads with tenant_id).
 export const memoriesMigrations = {
   control: [] satisfies Migration[],
   tenant: [
@@ -29,9 +31,9 @@ CREATE TABLE memories (
   embedding BLOB,
   UNIQUE (id, version)
 );
-CREATE INDEX memories_current_ns ON memories(tenant_id, is_current, namespace, id);
-CREATE INDEX memories_current_id ON memories(tenant_id, is_current, id);
-CREATE INDEX memories_created ON memories(tenant_id, created_at);
+CREATE INDEX memories_current_id ON memories(is_current, id);
+CREATE INDEX memories_namespace ON memories(namespace, is_current, id);
+CREATE INDEX memories_created ON memories(created_at);
 CREATE INDEX memories_expiry ON memories(expires_at) WHERE expires_at IS NOT NULL;
 CREATE TABLE memory_labels (
   seq INTEGER NOT NULL REFERENCES memories(seq) ON DELETE CASCADE,

@@ -166,4 +166,20 @@ export function registerMemoryRoutes(app: TypedApp, memories: MemoriesService): 
     },
     handler: async (req) => memories.remove(actorOf(req), req.params.id),
   });
+
+  app.route({
+    method: "GET",
+    url: "/v1/namespaces",
+    config: tenantCaller("memories:read"),
+    schema: {
+      operationId: "listNamespaces",
+      tags: ["memories"],
+      summary: "The namespaces holding memories this key can see, with counts",
+      response: {
+        200: z.object({ items: z.array(z.object({ namespace: z.string(), count: z.number().int() })) }),
+        ...authErrors,
+      },
+    },
+    handler: async (req) => ({ items: await memories.namespaces(actorOf(req)) }),
+  });
 }

@@ -10,10 +10,12 @@ import {
   type TenantActor,
   visibleNamespaces,
 } from "../../platform/auth/actor.ts";
+import type { EventBus } from "../../platform/events/bus.ts";
 import type { Metrics } from "../../platform/http/metrics.ts";
-import type { Storage } from "../../platform/storage/port.ts";
+import type { SqlExecutor, Storage } from "../../platform/storage/port.ts";
 import type { AuditAction } from "../audit/audit.schemas.ts";
-import { appendAuditEvent } from "../audit/audit.store.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
+import type { RowCodec } from "../vault/row-codec.ts";
 import {
   type BulkDelete,
   type ListQuery,
@@ -39,7 +41,9 @@ export type MemoryScreen = {
     content: string,
     path: string,
   ): Promise<{ content: string; quarantined: boolean; flags: unknown }>;
-  outbound(actor: TenantActor, content: string): Promise<{ content: string; flagged: boolean } | null>;
+  outboundFor(
+    actor: TenantActor,
+  ): Promise<(content: string) => Promise<{ content: string; flagged: boolean } | null>>;
 };
 
 /** A namespace another namespace may read (from the grants module). */
@@ -53,6 +57,10 @@ export type MemoriesDeps = {
   halfLifeDays: number;
   /** Active cross-namespace grants of a tenant; none when absent. */
   activeGrants?: (tenantId: string, now: number) => Promise<readonly NamespaceGrantView[]>;
+  audit: AuditSink;
+  vault: MemoryVault;
+  /** Hears of memory writes after they commit (live stream, outbound webhooks). */
+  events?: EventBus;
   screen?: MemoryScreen;
 };
 
@@ -61,6 +69,27 @@ export type MemoriesDeps = {
  * public (outside its own namespaces) by this factor, so its own memories rank first.
  */
 export const GRANTED_SCORE_FACTOR = 0.5;
+
+/** How a tenant's rows are stored, and what must follow a committed change (the markdown mirror). */
+export type MemoryVault = {
+  codec(tenantId: string): Promise<RowCodec>;
+  written(tenantId: string, memories: readonly Memory[]): Promise<void>;
+  removed(tenantId: string, ids: readonly string[]): Promise<void>;
+};
+
+/** Tag and entity filters in their stored form; metadata on blind labels when the rows are sealed. */
+function storedFilters(codec: RowCodec, f: Filters): Filters {
+  const out: Filters = {
+    ...f,
+    tags: f.tags?.map((v) => codec.label("tag", v)),
+    entities: f.entities?.map((v) => codec.label("entity", v)),
+  };
+  if (codec.encrypted && f.metadata) {
+    out.metadataLabels = Object.entries(f.metadata).map(([k, v]) => codec.metaLabel(k, v));
+    out.metadata = undefined;
+  }
+  return out;
+}
 
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : null);
 const AUDIT_TARGETS_MAX = 100;
@@ -104,14 +133,14 @@ export function createMemoriesService(deps: MemoriesDeps) {
   };
 
   const audit = (
-    tx: Parameters<typeof appendAuditEvent>[0],
+    tx: Parameters<AuditSink>[0],
     actor: TenantActor,
     action: AuditAction,
     targetIds: string[],
     now: number,
     details?: Record<string, unknown>,
   ) =>
-    appendAuditEvent(
+    deps.audit(
       tx,
       {
         tenantId: actor.tenantId,
@@ -198,9 +227,13 @@ export function createMemoriesService(deps: MemoriesDeps) {
       );
       const flagged = screened.flatMap((s, i) => (s.flags ? [{ id: rows[i]?.id, verdict: s.flags }] : []));
       const db = await storage.tenant(agent.tenantId);
+      const codec = await deps.vault.codec(agent.tenantId);
       const stored = await db.transaction(async (tx) => {
         const out: MemoryRow[] = [];
-        for (const row of rows) out.push({ ...row, seq: await memoriesStore.insert(tx, row) });
+        for (const row of rows) {
+          const sealed = codec.seal(row);
+          out.push({ ...row, seq: await memoriesStore.insert(tx, sealed.row, sealed.index) });
+        }
         await audit(
           tx,
           agent,
@@ -225,7 +258,14 @@ export function createMemoriesService(deps: MemoriesDeps) {
         return out;
       });
       metrics.memoriesStored.inc(stored.length);
-      return stored.map(toMemory);
+      const memories = stored.map(toMemory);
+      await deps.vault.written(agent.tenantId, memories);
+      deps.events?.publish(agent.tenantId, "memory.created", {
+        ids: stored.slice(0, 100).map((r) => r.id),
+        count: stored.length,
+        agent: authorName(agent),
+      });
+      return memories;
     },
 
     async get(actor: Actor, id: string): Promise<Memory> {
@@ -234,11 +274,12 @@ export function createMemoriesService(deps: MemoriesDeps) {
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
       const vis = await visibility(agent, now, "read");
+      const codec = await deps.vault.codec(agent.tenantId);
       return db.transaction(async (tx) => {
         const row = await memoriesStore.get(tx, vis, id);
         if (!row) throw new AppError("NOT_FOUND", "memory not found");
         await audit(tx, agent, "memory.read", [id], now);
-        return toMemory(row);
+        return toMemory(codec.open(row));
       });
     },
 
@@ -257,9 +298,10 @@ export function createMemoriesService(deps: MemoriesDeps) {
       };
       const db = await storage.tenant(agent.tenantId);
       const vis = await visibility(agent, now, "read");
+      const codec = await deps.vault.codec(agent.tenantId);
       return db.transaction(async (tx) => {
-        const rows = await memoriesStore.list(tx, vis, filters, q.cursor, q.limit + 1);
-        const items = rows.slice(0, q.limit).map(toMemory);
+        const rows = await memoriesStore.list(tx, vis, storedFilters(codec, filters), q.cursor, q.limit + 1);
+        const items = rows.slice(0, q.limit).map((r) => toMemory(codec.open(r)));
         await audit(
           tx,
           agent,
@@ -272,6 +314,15 @@ export function createMemoriesService(deps: MemoriesDeps) {
       });
     },
 
+    /** The namespaces that hold memories the caller can see, with counts (first 1000 by name). */
+    async namespaces(actor: Actor): Promise<{ namespace: string; count: number }[]> {
+      authorize(actor, "memories:read");
+      const agent = requireTenantActor(actor);
+      const db = await storage.tenant(agent.tenantId);
+      const vis = await visibility(agent, clock.now(), "read");
+      return memoriesStore.namespaces(db, vis, 1000);
+    },
+
     /** Writes a new version; the previous one stays in history with is_current=false. */
     async update(actor: Actor, id: string, patch: MemoryPatch): Promise<Memory> {
       authorize(actor, "memories:write");
@@ -282,9 +333,11 @@ export function createMemoriesService(deps: MemoriesDeps) {
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
       const vis = await visibility(agent, now, "write");
+      const codec = await deps.vault.codec(agent.tenantId);
       const row = await db.transaction(async (tx) => {
-        const current = await memoriesStore.get(tx, vis, id);
-        if (!current) throw new AppError("NOT_FOUND", "memory not found");
+        const found = await memoriesStore.get(tx, vis, id);
+        if (!found) throw new AppError("NOT_FOUND", "memory not found");
+        const current = codec.open(found);
         if (
           (patch.access !== undefined || patch.allowed_agents !== undefined) &&
           current.owner !== vis.principal
@@ -328,7 +381,8 @@ export function createMemoriesService(deps: MemoriesDeps) {
                 : JSON.stringify([...new Set(patch.allowed_agents)].sort()),
         };
         await memoriesStore.retire(tx, current.seq);
-        const seq = await memoriesStore.insert(tx, next);
+        const sealed = codec.seal(next);
+        const seq = await memoriesStore.insert(tx, sealed.row, sealed.index);
         await audit(tx, agent, "memory.updated", [id], now, { version: next.version });
         if (screened?.flags) {
           await audit(tx, agent, "guardrail.flagged", [id], now, {
@@ -339,7 +393,9 @@ export function createMemoriesService(deps: MemoriesDeps) {
         return { ...next, seq };
       });
       metrics.memoriesStored.inc();
-      return toMemory(row);
+      const memory = toMemory(row);
+      await deps.vault.written(agent.tenantId, [memory]);
+      return memory;
     },
 
     async history(actor: Actor, id: string): Promise<Memory[]> {
@@ -348,11 +404,12 @@ export function createMemoriesService(deps: MemoriesDeps) {
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
       const vis = await visibility(agent, now, "read");
+      const codec = await deps.vault.codec(agent.tenantId);
       return db.transaction(async (tx) => {
         const rows = await memoriesStore.history(tx, vis, id);
         if (rows.length === 0) throw new AppError("NOT_FOUND", "memory not found");
         await audit(tx, agent, "memory.history_read", [id], now);
-        return rows.map(toMemory);
+        return rows.map((r) => toMemory(codec.open(r)));
       });
     },
 
@@ -371,6 +428,8 @@ export function createMemoriesService(deps: MemoriesDeps) {
         return n;
       });
       indexDirty.add(agent.tenantId);
+      await deps.vault.removed(agent.tenantId, [id]);
+      deps.events?.publish(agent.tenantId, "memory.deleted", { ids: [id], count: deleted });
       return { deleted };
     },
 
@@ -383,17 +442,18 @@ export function createMemoriesService(deps: MemoriesDeps) {
       const agent = requireTenantActor(actor);
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
+      const codec = await deps.vault.codec(agent.tenantId);
       const sel =
         "ids" in selector
           ? { ids: selector.ids }
           : "entity" in selector
-            ? { entity: selector.entity }
+            ? { entity: codec.label("entity", selector.entity) }
             : {
                 createdAfter: Date.parse(selector.created_after),
                 createdBefore: Date.parse(selector.created_before),
               };
       const vis = await visibility(agent, now, "write");
-      const deleted = await db.transaction(async (tx) => {
+      const removed = await db.transaction(async (tx) => {
         const ids = await memoriesStore.idsForDelete(tx, vis, sel);
         const n = await memoriesStore.hardDelete(tx, agent.tenantId, ids);
         await audit(tx, agent, "memory.bulk_deleted", ids, now, {
@@ -401,9 +461,17 @@ export function createMemoriesService(deps: MemoriesDeps) {
           selector: "ids" in selector ? "ids" : "entity" in selector ? "entity" : "created_range",
         });
         if (n > 0) await memoriesStore.optimizeIndex(tx);
-        return n;
+        return { n, ids };
       });
-      if (deleted > 0) await db.compact();
+      if (removed.n > 0) {
+        await db.compact();
+        deps.events?.publish(agent.tenantId, "memory.deleted", {
+          ids: removed.ids.slice(0, 100),
+          count: removed.n,
+        });
+      }
+      await deps.vault.removed(agent.tenantId, removed.ids);
+      const deleted = removed.n;
       return { deleted };
     },
 
@@ -425,36 +493,47 @@ export function createMemoriesService(deps: MemoriesDeps) {
         excludeQuarantined: !input.include_quarantined,
       };
       const terms = queryTerms(input.query);
-      const candidates = Math.min(500, Math.max(50, input.k * 8));
+      const pool = Math.min(500, Math.max(50, input.k * 8));
       const db = await storage.tenant(agent.tenantId);
+      const codec = await deps.vault.codec(agent.tenantId);
+      const stored = storedFilters(codec, filters);
+      // Resolved before the transaction: reading the tenant's policy inside it would wait on itself.
+      const outbound = deps.screen ? await deps.screen.outboundFor(agent) : null;
       return db.transaction(async (tx) => {
-        const rows: (MemoryRow & { bm25: number })[] = terms.length
-          ? await memoriesStore.search(tx, vis, filters, ftsQuery(terms), candidates)
-          : (await memoriesStore.recent(tx, vis, filters, candidates)).map((r) => ({ ...r, bm25: 0 }));
-        const maxBm25 = rows.reduce((m, r) => Math.max(m, r.bm25), 0);
-        const scored = rows
-          .map((row) => {
-            const recency = recencyScore(now - row.updated_at, deps.halfLifeDays);
-            const blended = blend({
-              bm25: row.bm25,
-              maxBm25,
-              recency,
-              importance: row.importance,
-            });
-            const own = ownNamespace(agent, row.namespace);
+        const candidates = terms.length
+          ? await memoriesStore.search(tx, vis, stored, ftsQuery(codec.queryTokens(terms)), pool)
+          : await memoriesStore.recentCandidates(tx, vis, stored, pool);
+        const maxBm25 = candidates.reduce((m, c) => Math.max(m, c.bm25), 0);
+        const top = candidates
+          .map((c) => {
+            const recency = recencyScore(now - c.updated_at, deps.halfLifeDays);
+            const blended = blend({ bm25: c.bm25, maxBm25, recency, importance: c.importance });
+            const own = ownNamespace(agent, c.namespace);
             const score = own ? blended.score : Math.round(blended.score * GRANTED_SCORE_FACTOR * 1e6) / 1e6;
-            return { row, score, relevance: blended.relevance, recency };
+            return { c, score, relevance: blended.relevance, recency };
           })
-          .sort((a, b) => b.score - a.score || (a.row.id < b.row.id ? 1 : -1))
+          .sort((a, b) => b.score - a.score || (a.c.id < b.c.id ? 1 : -1))
           .slice(0, input.k);
+        const rowsBySeq = new Map(
+          (
+            await memoriesStore.bySeqs(
+              tx,
+              agent.tenantId,
+              top.map((t) => t.c.seq),
+            )
+          ).map((r) => [r.seq, r]),
+        );
+        const opened = top.flatMap((t) => {
+          const row = rowsBySeq.get(t.c.seq);
+          // Ranking reads plaintext columns only; just the returned memories are decrypted.
+          return row ? [{ ...t, row: codec.open(row), bm25: t.c.bm25 }] : [];
+        });
         // Outbound guardrails: masked text leaves, blocked text does not (pure CPU, no I/O).
-        const ranked: typeof scored = [];
+        const ranked: typeof opened = [];
         let withheld = 0;
         let flagged = 0;
-        for (const r of scored) {
-          const out = deps.screen
-            ? await deps.screen.outbound(agent, r.row.content)
-            : { content: r.row.content, flagged: false };
+        for (const r of opened) {
+          const out = outbound ? await outbound(r.row.content) : { content: r.row.content, flagged: false };
           if (out === null) {
             withheld++;
             continue;
@@ -489,12 +568,12 @@ export function createMemoriesService(deps: MemoriesDeps) {
         metrics.recalls.inc();
         metrics.memoriesRecalled.inc(ranked.length);
         return {
-          results: ranked.map(({ row, score, relevance, recency }) => ({
+          results: ranked.map(({ row, score, relevance, recency, bm25 }) => ({
             memory: toMemory(row),
             score,
             why: {
               relevance,
-              bm25: Math.round(row.bm25 * 1e4) / 1e4,
+              bm25: Math.round(bm25 * 1e4) / 1e4,
               recency: Math.round(recency * 1e4) / 1e4,
               importance: row.importance,
               matched_terms: matchedTerms(terms, row.content),
@@ -529,16 +608,128 @@ export function createMemoriesService(deps: MemoriesDeps) {
       );
       const filters: Filters = { namespaces: q.namespace ? [q.namespace] : undefined };
       const vis = await visibility(agent, now, "read");
+      const codec = await deps.vault.codec(agent.tenantId);
       async function* lines() {
         let after = q.cursor ?? "";
         for (;;) {
           const rows = await memoriesStore.exportPage(db, vis, filters, after, 500, q.includeHistory);
           if (rows.length === 0) return;
-          for (const row of rows) yield `${JSON.stringify(toMemory(row))}\n`;
+          for (const row of rows) yield `${JSON.stringify(toMemory(codec.open(row)))}\n`;
           after = rows.at(-1)?.id ?? after;
         }
       }
       return lines();
+    },
+
+    /** Every current memory of a tenant, decrypted, for the operator's plain-markdown export. */
+    async vaultExport(actor: Actor, tenantId: string): Promise<Memory[]> {
+      authorize(actor, "vault:export");
+      const db = await storage.tenant(tenantId);
+      const codec = await deps.vault.codec(tenantId);
+      const now = clock.now();
+      // The operator's export holds every memory, private ones included (it is a backup of the vault).
+      const vis: Visibility = { tenantId, now, namespaces: null, principal: null, mode: "read", grants: [] };
+      const out: Memory[] = [];
+      for (let after = ""; ; ) {
+        const rows = await memoriesStore.exportPage(db, vis, {}, after, 500, false);
+        if (rows.length === 0) break;
+        for (const row of rows) out.push(toMemory(codec.open(row)));
+        after = rows.at(-1)?.id ?? after;
+      }
+      await db.transaction((tx) =>
+        deps.audit(
+          tx,
+          { tenantId, actor, action: "vault.exported", origin: actor.origin, details: { count: out.length } },
+          now,
+        ),
+      );
+      return out;
+    },
+
+    /** Stores memories read from a plain-markdown vault, keeping their ids; ids already present are skipped. */
+    async vaultImport(actor: Actor, tenantId: string, items: readonly Memory[]) {
+      authorize(actor, "vault:import");
+      for (const m of items) checkContent(m.content, `${m.id}.content`);
+      const db = await storage.tenant(tenantId);
+      const codec = await deps.vault.codec(tenantId);
+      const now = clock.now();
+      const imported = await db.transaction(async (tx) => {
+        const done: Memory[] = [];
+        for (const m of items) {
+          if (await memoriesStore.exists(tx, tenantId, m.id)) continue;
+          const row: NewRow = {
+            id: m.id,
+            version: m.version,
+            tenant_id: tenantId,
+            namespace: m.namespace,
+            type: m.type,
+            content: m.content,
+            tags: JSON.stringify(m.tags),
+            entities: JSON.stringify(m.entities),
+            metadata: JSON.stringify(m.metadata),
+            importance: m.importance,
+            agent: m.agent,
+            key_id: null,
+            created_at: Date.parse(m.created_at),
+            updated_at: Date.parse(m.updated_at),
+            expires_at: ms(m.expires_at),
+            valid_from: ms(m.valid_from),
+            valid_to: ms(m.valid_to),
+            is_current: 1,
+            access: m.access,
+            quarantined: m.quarantined ? 1 : 0,
+            allowed_agents: m.allowed_agents.length
+              ? JSON.stringify([...new Set(m.allowed_agents)].sort())
+              : null,
+            owner: m.owner,
+          };
+          const sealed = codec.seal(row);
+          await memoriesStore.insert(tx, sealed.row, sealed.index);
+          done.push(m);
+        }
+        await deps.audit(
+          tx,
+          {
+            tenantId,
+            actor,
+            action: "vault.imported",
+            targetIds: done.slice(0, AUDIT_TARGETS_MAX).map((m) => m.id),
+            origin: actor.origin,
+            details: { count: done.length, skipped: items.length - done.length },
+          },
+          now,
+        );
+        return done;
+      });
+      await deps.vault.written(tenantId, imported);
+      return { imported: imported.length, skipped: items.length - imported.length };
+    },
+
+    /**
+     * For writers that commit memories inside a transaction of their own (the connector inbox, whose
+     * inbox state and audit event must commit with the memories): rows are checked, sealed and indexed
+     * exactly as `store` does it, and `committed` runs the after-commit steps (markdown mirror,
+     * metrics). Authorization is the caller's: it is not an agent.
+     */
+    async writer(tenantId: string) {
+      const codec = await deps.vault.codec(tenantId);
+      return {
+        async insert(tx: SqlExecutor, rows: readonly NewRow[]): Promise<void> {
+          for (const [i, row] of rows.entries()) {
+            if (row.tenant_id !== tenantId) throw new Error("a row of another tenant");
+            checkContent(row.content, `memories.${i}.content`);
+            const sealed = codec.seal(row);
+            await memoriesStore.insert(tx, sealed.row, sealed.index);
+          }
+        },
+        async committed(rows: readonly NewRow[]): Promise<void> {
+          metrics.memoriesStored.inc(rows.length);
+          await deps.vault.written(
+            tenantId,
+            rows.map((row) => toMemory({ ...row, seq: 0 })),
+          );
+        },
+      };
     },
 
     /** Purges expired memories (every version) and merges indexes with deleted terms. */
@@ -550,9 +741,9 @@ export function createMemoriesService(deps: MemoriesDeps) {
         for (;;) {
           const n = await db.transaction(async (tx) => {
             const ids = await memoriesStore.expiredIds(tx, tenantId, now, 500);
-            if (ids.length === 0) return 0;
+            if (ids.length === 0) return { count: 0, ids };
             const count = await memoriesStore.hardDelete(tx, tenantId, ids);
-            await appendAuditEvent(
+            await deps.audit(
               tx,
               {
                 tenantId,
@@ -563,10 +754,11 @@ export function createMemoriesService(deps: MemoriesDeps) {
               },
               now,
             );
-            return count;
+            return { count, ids };
           });
-          if (n === 0) break;
-          purged += n;
+          if (n.count === 0) break;
+          await deps.vault.removed(tenantId, n.ids);
+          purged += n.count;
           indexDirty.add(tenantId);
         }
         if (indexDirty.delete(tenantId)) {

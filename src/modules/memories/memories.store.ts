@@ -1,4 +1,5 @@
 import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
+import { type IndexEntry, plainIndex } from "../vault/row-codec.ts";
 import type { MemoryRow } from "./memories.schemas.ts";
 
 /**
@@ -12,8 +13,11 @@ export type Visibility = {
   now: number;
   /** Namespaces the caller may use, each covering its children; null = every namespace. */
   namespaces: readonly string[] | null;
-  /** The caller as memories name authors (agent name, or `user:<id>`). */
-  principal: string;
+  /**
+   * The caller as memories name authors (agent name, or `user:<id>`); null only for the operator's
+   * whole-vault export, which sees private memories too.
+   */
+  principal: string | null;
   /** `read` lets grants and public memories widen the namespaces; `write` never does. */
   mode: "read" | "write";
   /** Namespaces granted to the caller's namespaces for reading, optionally limited to types. */
@@ -53,11 +57,13 @@ function accessClause(v: Visibility, a: string): { sql: string; params: SqlValue
     }
     parts.push(ors.length ? `(${ors.join(" OR ")})` : "0");
   }
-  parts.push(
-    `(${a}.access <> 'private' OR ${a}.owner = ? OR EXISTS (SELECT 1 FROM json_each(${a}.allowed_agents) j WHERE j.value = ?))`,
-  );
-  params.push(v.principal, v.principal);
-  return { sql: parts.join(" AND "), params };
+  if (v.principal !== null) {
+    parts.push(
+      `(${a}.access <> 'private' OR ${a}.owner = ? OR EXISTS (SELECT 1 FROM json_each(${a}.allowed_agents) j WHERE j.value = ?))`,
+    );
+    params.push(v.principal, v.principal);
+  }
+  return { sql: parts.length ? parts.join(" AND ") : "1", params };
 }
 
 export function visibilityClause(
@@ -93,6 +99,8 @@ export type Filters = {
   tags?: readonly string[] | undefined;
   entities?: readonly string[] | undefined;
   metadata?: Record<string, string | number | boolean | null> | undefined;
+  /** Encrypted tenants filter metadata on blind labels (kind 'meta') instead of the JSON column. */
+  metadataLabels?: readonly string[] | undefined;
   createdAfter?: number | undefined;
   createdBefore?: number | undefined;
   validAt?: number | undefined;
@@ -126,6 +134,12 @@ function filterClause(f: Filters, alias = "m"): { sql: string; params: SqlValue[
     parts.push(`json_extract(${alias}.metadata, ?) IS ?`);
     params.push(`$.${key}`, typeof value === "boolean" ? (value ? 1 : 0) : value);
   }
+  for (const label of f.metadataLabels ?? []) {
+    parts.push(
+      `EXISTS (SELECT 1 FROM memory_labels l WHERE l.seq = ${alias}.seq AND l.kind = 'meta' AND l.value = ?)`,
+    );
+    params.push(label);
+  }
   if (f.createdAfter !== undefined) {
     parts.push(`${alias}.created_at >= ?`);
     params.push(f.createdAfter);
@@ -145,20 +159,29 @@ function filterClause(f: Filters, alias = "m"): { sql: string; params: SqlValue[
 
 export type NewRow = Omit<MemoryRow, "seq">;
 
-async function indexRow(tx: SqlExecutor, seq: number, row: NewRow) {
-  const tags = JSON.parse(row.tags) as string[];
-  const entities = JSON.parse(row.entities) as string[];
+/** What ranking needs of a memory before its row is loaded. */
+export type Candidate = {
+  seq: number;
+  id: string;
+  namespace: string;
+  updated_at: number;
+  importance: number;
+  bm25: number;
+};
+
+async function indexRow(tx: SqlExecutor, seq: number, index: IndexEntry) {
   await tx.run("INSERT INTO memories_fts (rowid, content, tags, entities) VALUES (?, ?, ?, ?)", [
     seq,
-    row.content,
-    tags.join(" "),
-    entities.join(" "),
+    index.content,
+    index.tags,
+    index.entities,
   ]);
-  for (const tag of new Set(tags)) {
-    await tx.run("INSERT INTO memory_labels (seq, kind, value) VALUES (?, 'tag', ?)", [seq, tag]);
-  }
-  for (const entity of new Set(entities)) {
-    await tx.run("INSERT INTO memory_labels (seq, kind, value) VALUES (?, 'entity', ?)", [seq, entity]);
+  for (const label of index.labels) {
+    await tx.run("INSERT OR IGNORE INTO memory_labels (seq, kind, value) VALUES (?, ?, ?)", [
+      seq,
+      label.kind,
+      label.value,
+    ]);
   }
 }
 
@@ -182,7 +205,8 @@ async function hardDelete(tx: SqlExecutor, tenantId: string, ids: readonly strin
 }
 
 export const memoriesStore = {
-  async insert(tx: SqlExecutor, row: NewRow): Promise<number> {
+  /** Inserts a row as stored (sealed for encrypted tenants) with its index entry. */
+  async insert(tx: SqlExecutor, row: NewRow, index: IndexEntry = plainIndex(row)): Promise<number> {
     const r = await tx.get<{ seq: number }>(
       `INSERT INTO memories (id, version, tenant_id, namespace, type, content, tags, entities, metadata,
          importance, agent, key_id, created_at, updated_at, expires_at, valid_from, valid_to, is_current,
@@ -214,7 +238,7 @@ export const memoriesStore = {
       ],
     );
     if (!r) throw new Error("insert returned no row");
-    if (row.is_current === 1) await indexRow(tx, r.seq, row);
+    if (row.is_current === 1) await indexRow(tx, r.seq, index);
     return r.seq;
   },
 
@@ -266,12 +290,25 @@ export const memoriesStore = {
     );
   },
 
-  /** BM25 candidates over the visible, filtered memories. `match` is an FTS5 query of quoted terms. */
+  /** Namespaces holding visible memories, with how many each holds. */
+  namespaces(db: SqlExecutor, v: Visibility, limit: number) {
+    const vis = visibilityClause(v);
+    return db.all<{ namespace: string; count: number }>(
+      `SELECT m.namespace AS namespace, COUNT(*) AS count FROM memories m WHERE ${vis.sql}
+       GROUP BY m.namespace ORDER BY m.namespace LIMIT ?`,
+      [...vis.params, limit],
+    );
+  },
+
+  /**
+   * BM25 candidates over the visible, filtered memories. `match` is an FTS5 query of quoted terms.
+   * Only the ranking columns are read here; `bySeqs` loads the rows that make the final cut.
+   */
   search(db: SqlExecutor, v: Visibility, f: Filters, match: string, limit: number) {
     const vis = visibilityClause(v);
     const fil = filterClause(f);
-    return db.all<MemoryRow & { bm25: number }>(
-      `SELECT m.*, -bm25(memories_fts, 1.0, 0.5, 0.5) AS bm25
+    return db.all<Candidate>(
+      `SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance, -bm25(memories_fts, 1.0, 0.5, 0.5) AS bm25
        FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid
        WHERE memories_fts MATCH ? AND ${vis.sql} AND ${fil.sql}
        ORDER BY bm25(memories_fts, 1.0, 0.5, 0.5) LIMIT ?`,
@@ -279,12 +316,32 @@ export const memoriesStore = {
     );
   },
 
-  /** Most recent visible memories, for queries with no searchable terms. */
-  recent(db: SqlExecutor, v: Visibility, f: Filters, limit: number) {
-    return memoriesStore.list(db, v, f, undefined, limit);
+  /** Most recent visible memories as candidates, for queries with no searchable terms. */
+  recentCandidates(db: SqlExecutor, v: Visibility, f: Filters, limit: number) {
+    const vis = visibilityClause(v);
+    const fil = filterClause(f);
+    return db.all<Candidate>(
+      `SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance, 0 AS bm25 FROM memories m
+       WHERE ${vis.sql} AND ${fil.sql} ORDER BY m.id DESC LIMIT ?`,
+      [...vis.params, ...fil.params, limit],
+    );
+  },
+
+  /** Full rows for candidates already checked for visibility (tenant filter kept as a second wall). */
+  bySeqs(db: SqlExecutor, tenantId: string, seqs: readonly number[]) {
+    if (seqs.length === 0) return Promise.resolve([] as MemoryRow[]);
+    return db.all<MemoryRow>(
+      `SELECT * FROM memories WHERE tenant_id = ? AND seq IN (${seqs.map(() => "?").join(", ")})`,
+      [tenantId, ...seqs],
+    );
   },
 
   hardDelete,
+
+  /** True when any version of `id` exists in the tenant, visible or not. */
+  exists: async (db: SqlExecutor, tenantId: string, id: string) =>
+    (await db.get("SELECT 1 AS x FROM memories WHERE tenant_id = ? AND id = ? LIMIT 1", [tenantId, id])) !==
+    undefined,
 
   /** Ids (visible to the caller) matching a GDPR delete selector, over every version. */
   async idsForDelete(

@@ -12,6 +12,13 @@ CREATE TABLE tenants (
   created_at INTEGER NOT NULL
 );`,
     },
+    {
+      // Tenants created before field encryption keep their plaintext rows ('none').
+      id: "tenants.002",
+      sqlite: `
+ALTER TABLE tenants ADD COLUMN encryption TEXT NOT NULL DEFAULT 'none';
+ALTER TABLE tenants ADD COLUMN storage TEXT NOT NULL DEFAULT 'sqlite';`,
+    },
   ] satisfies Migration[],
   tenant: [] satisfies Migration[],
 };

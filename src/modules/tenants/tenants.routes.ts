@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { actorOf, authErrors, page, pageQuery } from "../../platform/http/contracts.ts";
 import type { TypedApp } from "../../platform/http/server.ts";
-import { createTenantBody, tenantIdSchema, tenantSchema } from "./tenants.schemas.ts";
+import { createTenantBody, deletedTenantSchema, tenantIdSchema, tenantSchema } from "./tenants.schemas.ts";
 import type { TenantsService } from "./tenants.service.ts";
 
 export function registerTenantRoutes(app: TypedApp, tenants: TenantsService): void {
@@ -45,5 +45,19 @@ export function registerTenantRoutes(app: TypedApp, tenants: TenantsService): vo
       response: { 200: tenantSchema, ...authErrors },
     },
     handler: async (req) => tenants.get(actorOf(req), req.params.tenant_id),
+  });
+
+  app.route({
+    method: "DELETE",
+    url: "/v1/tenants/:tenant_id",
+    config: { auth: { accepts: ["admin_key"], action: "tenants:delete" } },
+    schema: {
+      operationId: "deleteTenant",
+      tags: ["tenants"],
+      summary: "Delete a tenant and crypto-shred its data (instance admin)",
+      params: z.object({ tenant_id: tenantIdSchema }),
+      response: { 200: deletedTenantSchema, ...authErrors },
+    },
+    handler: async (req) => tenants.remove(actorOf(req), req.params.tenant_id),
   });
 }

@@ -2,26 +2,38 @@ import type { Clock } from "../../lib/clock.ts";
 import { AppError } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/actor.ts";
-import type { Storage } from "../../platform/storage/port.ts";
-import { appendAuditEvent } from "../audit/audit.store.ts";
-import { type Tenant, type TenantRow, toTenant } from "./tenants.schemas.ts";
+import type { SqlExecutor, Storage } from "../../platform/storage/port.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
+import { type CreateTenantInput, type Tenant, type TenantRow, toTenant } from "./tenants.schemas.ts";
 import { tenantsStore } from "./tenants.store.ts";
 
-export function createTenantsService(deps: {
+export type TenantsDeps = {
   storage: Storage;
   clock: Clock;
+  audit: AuditSink;
+  /** Wraps a new data key for the tenant inside the creating transaction. */
+  provisionKey: (tx: SqlExecutor, tenantId: string, now: number) => Promise<void>;
+  /** Deletes the wrapped data key inside the deleting transaction (crypto-shredding). */
+  shredKey: (tx: SqlExecutor, tenantId: string) => Promise<unknown>;
+  /** After commit: drop cached keys, forwarding state and files of a deleted tenant. */
+  afterDelete: (tenantId: string) => Promise<void>;
   /** Per-tenant setup other modules need at creation (the tenant's own token signing secret). */
   onCreated?: (tenantId: string) => Promise<void>;
-}) {
-  const { storage, clock } = deps;
+};
+
+export function createTenantsService(deps: TenantsDeps) {
+  const { storage, clock, audit } = deps;
   return {
-    async create(actor: Actor, input: { name: string }): Promise<Tenant> {
+    async create(actor: Actor, input: CreateTenantInput): Promise<Tenant> {
       authorize(actor, "tenants:create");
       const now = clock.now();
+      const storageMode = input.storage ?? "sqlite";
       const row: TenantRow = {
         id: newId("tenant", now),
         name: input.name,
         status: "active",
+        encryption: input.encryption ?? (storageMode === "markdown" ? "none" : "aes-gcm"),
+        storage: storageMode,
         created_at: now,
       };
       await storage.control.transaction(async (tx) => {
@@ -29,9 +41,17 @@ export function createTenantsService(deps: {
           throw new AppError("CONFLICT", "a tenant with that name exists");
         }
         await tenantsStore.insert(tx, row);
-        await appendAuditEvent(
+        await deps.provisionKey(tx, row.id, now);
+        await audit(
           tx,
-          { tenantId: row.id, actor, action: "tenant.created", targetIds: [row.id], origin: actor.origin },
+          {
+            tenantId: null,
+            actor,
+            action: "tenant.created",
+            targetIds: [row.id],
+            origin: actor.origin,
+            details: { encryption: row.encryption, storage: row.storage },
+          },
           now,
         );
       });
@@ -42,16 +62,70 @@ export function createTenantsService(deps: {
 
     async list(actor: Actor, page: { after?: string | undefined; limit: number }) {
       authorize(actor, "tenants:read");
-      const rows = await tenantsStore.list(storage.control, page.after ?? "", page.limit + 1);
+      const now = clock.now();
+      const rows = await storage.control.transaction(async (tx) => {
+        const found = await tenantsStore.list(tx, page.after ?? "", page.limit + 1);
+        await audit(
+          tx,
+          {
+            tenantId: null,
+            actor,
+            action: "tenant.listed",
+            origin: actor.origin,
+            details: { count: found.length },
+          },
+          now,
+        );
+        return found;
+      });
       const items = rows.slice(0, page.limit).map(toTenant);
       return { items, next_cursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null };
     },
 
     async get(actor: Actor, tenantId: string): Promise<Tenant> {
       authorizeTenantPath(actor, tenantId, "read");
-      const row = await tenantsStore.byId(storage.control, tenantId);
-      if (!row) throw new AppError("NOT_FOUND", "tenant not found");
+      const now = clock.now();
+      const row = await storage.control.transaction(async (tx) => {
+        const found = await tenantsStore.byId(tx, tenantId);
+        if (!found) throw new AppError("NOT_FOUND", "tenant not found");
+        await audit(
+          tx,
+          { tenantId: null, actor, action: "tenant.read", targetIds: [tenantId], origin: actor.origin },
+          now,
+        );
+        return found;
+      });
       return toTenant(row);
+    },
+
+    /**
+     * Deletes a tenant: its row, its keys' index, and its wrapped data key in one transaction (the
+     * key is gone, so copies of the vault, backups included, cannot be decrypted), then its vault.
+     */
+    async remove(actor: Actor, tenantId: string): Promise<{ id: string; deleted: true }> {
+      authorize(actor, "tenants:delete");
+      const now = clock.now();
+      await storage.control.transaction(async (tx) => {
+        const found = await tenantsStore.byId(tx, tenantId);
+        if (!found) throw new AppError("NOT_FOUND", "tenant not found");
+        await deps.shredKey(tx, tenantId);
+        await tenantsStore.remove(tx, tenantId);
+        await audit(
+          tx,
+          {
+            tenantId: null,
+            actor,
+            action: "tenant.deleted",
+            targetIds: [tenantId],
+            origin: actor.origin,
+            details: { name: found.name, crypto_shredded: true },
+          },
+          now,
+        );
+      });
+      await deps.afterDelete(tenantId);
+      await storage.dropTenant(tenantId);
+      return { id: tenantId, deleted: true };
     },
 
     /** Resolves an existing, active tenant or throws NOT_FOUND (used before touching a vault). */

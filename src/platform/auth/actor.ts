@@ -1,7 +1,7 @@
 import { AppError } from "../../lib/errors.ts";
 
 /** Legacy scopes an agent key can carry, kept as aliases (see `keyGrants` in the keys module). */
-export const LEGACY_SCOPES = ["memories:read", "memories:write", "tenant:admin"] as const;
+export const LEGACY_SCOPES = ["memories:read", "memories:write", "tenant:admin", "audit:read"] as const;
 export type LegacyScope = (typeof LEGACY_SCOPES)[number];
 /** Coarse scopes: admin ⊇ write ⊇ read. */
 export const COARSE_SCOPES = ["read", "write", "admin"] as const;
@@ -37,6 +37,10 @@ export const ACTIONS = {
   "metrics:read": rule("instance", "platform.metrics"),
   "tenants:create": rule("instance", "tenants.create"),
   "tenants:read": rule("instance", "tenants.read"),
+  "tenants:delete": rule("instance", "tenants.delete"),
+  "keys:rotate_master": rule("instance", "keys.master.rotate"),
+  "vault:export": rule("instance", "vault.export"),
+  "vault:import": rule("instance", "vault.import"),
   "tenant:read": rule("any", "tenant.read", ["DEVELOPER", "VIEWER", "AUDIT_ADMIN"]),
   "tenant:jwt_rotate": rule("admin", "tenant.jwt.rotate"),
   "oidc:read": rule("admin", "tenant.oidc.read"),
@@ -51,7 +55,9 @@ export const ACTIONS = {
   "grants:create": rule("admin", "grants.create"),
   "grants:read": rule("admin", "grants.read"),
   "grants:revoke": rule("admin", "grants.revoke"),
-  "audit:read": rule("read", "audit.read", ["AUDIT_ADMIN"]),
+  // The trail names every actor and memory id of the tenant (private ones included): admin level.
+  "audit:read": rule("admin", "audit.read", ["AUDIT_ADMIN"]),
+  "audit:verify": rule("admin", "audit.verify", ["AUDIT_ADMIN"]),
   "approvals:decide": rule("write", "approvals.decide", ["DEVELOPER"]),
   // Any key may see the approvals it asked for (the service narrows agents to their own).
   "approvals:read": rule("any", "approvals.read", ["DEVELOPER", "VIEWER", "AUDIT_ADMIN"]),
@@ -65,6 +71,16 @@ export const ACTIONS = {
   "memories:export": rule("read", "memories.export", READERS),
   "memories:write": rule("write", "memories.write", ["DEVELOPER"]),
   "memories:delete": rule("write", "memories.delete", ["DEVELOPER"]),
+  // The MCP transport itself needs no scope: every tool checks the memory action it performs.
+  "mcp:connect": rule("any", "mcp.connect"),
+  "connectors:read": rule("admin", "connectors.read"),
+  "connectors:manage": rule("admin", "connectors.manage"),
+  // Named by the signed ingest route for the route table; no key or token is accepted there.
+  "connectors:ingest": rule("admin", "connectors.ingest"),
+  "deadletters:manage": rule("admin", "connectors.deadletters.manage"),
+  "webhooks:manage": rule("admin", "webhooks.manage"),
+  // Tenant-wide event feed (ids of every memory written, private ones included): admins only.
+  "stream:read": rule("admin", "stream.read"),
 } as const satisfies Record<string, ActionRule>;
 export type Action = keyof typeof ACTIONS;
 export const ACTION_NAMES = Object.keys(ACTIONS) as Action[];

@@ -1,5 +1,26 @@
 import type { Clock } from "../../lib/clock.ts";
 
+/**
+ * When one more request would fit: the previous window's weight shrinks linearly, so solve
+ * `previous · (1 − x) + current + 1 ≤ limit` for the fraction x of this window, or, if the current
+ * window alone is full, the same in the next window with this one as "previous".
+ */
+function secondsUntilAllowed(
+  w: { current: number; previous: number },
+  now: number,
+  start: number,
+  limit: number,
+  windowMs = 60_000,
+): number {
+  let at: number;
+  if (w.current + 1 <= limit && w.previous > 0) {
+    at = start + windowMs * (1 - (limit - w.current - 1) / w.previous);
+  } else {
+    at = start + windowMs + windowMs * Math.max(0, 1 - (limit - 1) / Math.max(1, w.current));
+  }
+  return Math.max(1, Math.ceil((at - now) / 1000));
+}
+
 export type RateDecision = { allowed: boolean; limit: number; remaining: number; resetSeconds: number };
 
 /**
@@ -30,9 +51,16 @@ export function createRateLimiter(clock: Clock, windowMs = 60_000) {
       }
       const overlap = 1 - (now - start) / windowMs;
       const used = w.previous * overlap + w.current;
-      const resetSeconds = Math.max(1, Math.ceil((start + windowMs - now) / 1000));
-      if (used + 1 > limit) return { allowed: false, limit, remaining: 0, resetSeconds };
+      if (used + 1 > limit) {
+        return {
+          allowed: false,
+          limit,
+          remaining: 0,
+          resetSeconds: secondsUntilAllowed(w, now, start, limit),
+        };
+      }
       w.current += 1;
+      const resetSeconds = Math.max(1, Math.ceil((start + windowMs - now) / 1000));
       return { allowed: true, limit, remaining: Math.max(0, Math.floor(limit - used - 1)), resetSeconds };
     },
   };

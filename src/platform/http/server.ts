@@ -37,10 +37,13 @@ export type CredentialKind = "admin_key" | "agent_key" | "metrics_token" | "user
 /**
  * Every route declares who may call it: the credential kinds it accepts and the action it needs.
  * A route without a policy, or a non-public route without an action, refuses to register; the
- * chokepoint also checks the action on every request (services check it again).
+ * chokepoint also checks the action on every request (services check it again). `webhook` routes
+ * carry no API key or token: the handler authenticates each request by its signature before reading
+ * it; their action names what the route does (route table, audit), no caller is authorized for it.
  */
 export type AuthPolicy =
   | { public: true }
+  | { webhook: true; action: Action }
   | { accepts: readonly CredentialKind[]; action: Action; rateLimited?: boolean };
 
 export type VerifiedCredential =
@@ -155,7 +158,7 @@ export type ServerDeps = {
    * throws to refuse it (kill switch 423 AGENT_FROZEN, paused key 423 AGENT_PAUSED, anomaly rate 429).
    */
   agentGate?: (actor: AgentActor) => Promise<void>;
-  /** Called for every refused request once the caller is known (audit of denials). */
+  /** Called for every refused request (401, 403, 423, 429): the audit of failures and denials. */
   onDenied?: (req: FastifyRequest, err: AppError) => Promise<void>;
 };
 
@@ -233,6 +236,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
     if (!policy) throw new AppError("FORBIDDEN", "route has no access policy");
     if ("public" in policy) return;
     if (!isAction(policy.action)) throw new AppError("FORBIDDEN", "route declares no action");
+    if ("webhook" in policy) return;
 
     const presented = extractCredential(req);
     if (presented === null) throw new AppError("UNAUTHENTICATED", "credentials required");
@@ -295,7 +299,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
   async function sendError(req: FastifyRequest, reply: FastifyReply, err: AppError) {
     if (err.status === 401) reply.header("www-authenticate", wwwAuthenticate(err.code));
     for (const [k, v] of Object.entries(err.headers ?? {})) reply.header(k, v);
-    if ((err.status === 403 || err.status === 423 || err.status === 429) && deps.onDenied) {
+    if ([401, 403, 423, 429].includes(err.status) && deps.onDenied) {
       try {
         await deps.onDenied(req, err);
       } catch (auditErr) {

@@ -1,0 +1,92 @@
+import type { Migration } from "../../platform/storage/port.ts";
+
+/**
+ * Connector tables live in each tenant's vault. `webhook_deliveries` is the durable inbox: a verified
+ * delivery is committed here before the sender gets its 202, and the worker moves it to `done`,
+ * `ignored` or `dead` (the dead-letter store). `webhook_replay` remembers delivery ids for the replay
+ * window. `outbound_*` hold outbound webhook subscriptions and their persisted delivery queue.
+ */
+export const connectorsMigrations = {
+  control: [] satisfies Migration[],
+  tenant: [
+    {
+      id: "connectors.001",
+      sqlite: `
+CREATE TABLE connectors (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  source TEXT NOT NULL,
+  config TEXT NOT NULL,
+  secret TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (tenant_id, name)
+);
+CREATE TABLE connector_health (
+  connector_id TEXT PRIMARY KEY,
+  last_delivery_at INTEGER,
+  last_rejected_at INTEGER,
+  accepted INTEGER NOT NULL DEFAULT 0,
+  duplicates INTEGER NOT NULL DEFAULT 0,
+  signature_failures INTEGER NOT NULL DEFAULT 0,
+  processed INTEGER NOT NULL DEFAULT 0,
+  failures INTEGER NOT NULL DEFAULT 0,
+  latency_ms_total REAL NOT NULL DEFAULT 0,
+  latency_samples INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE webhook_replay (
+  connector_id TEXT NOT NULL,
+  delivery_id TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (connector_id, delivery_id)
+);
+CREATE INDEX webhook_replay_expiry ON webhook_replay(expires_at);
+CREATE TABLE webhook_deliveries (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  connector_id TEXT NOT NULL,
+  delivery_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'ignored', 'dead')),
+  headers TEXT NOT NULL,
+  body BLOB NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error TEXT,
+  memory_ids TEXT,
+  received_at INTEGER NOT NULL,
+  processed_at INTEGER,
+  dead_at INTEGER,
+  UNIQUE (connector_id, delivery_id)
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+CREATE TABLE outbound_webhooks (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  url TEXT NOT NULL,
+  events TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
+  consecutive_failures INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  disabled_at INTEGER,
+  last_success_at INTEGER,
+  last_failure_at INTEGER,
+  last_error TEXT
+);
+CREATE TABLE outbound_deliveries (
+  id TEXT PRIMARY KEY,
+  webhook_id TEXT NOT NULL REFERENCES outbound_webhooks(id) ON DELETE CASCADE,
+  event_type TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed', 'cancelled')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  delivered_at INTEGER
+);
+CREATE INDEX outbound_deliveries_due ON outbound_deliveries(status, next_attempt_at);`,
+    },
+  ] satisfies Migration[],
+};

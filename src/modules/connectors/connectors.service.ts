@@ -1,0 +1,227 @@
+import type { Clock } from "../../lib/clock.ts";
+import { AppError } from "../../lib/errors.ts";
+import { newId } from "../../lib/ids.ts";
+import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/actor.ts";
+import type { Storage } from "../../platform/storage/port.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
+import type { TenantsService } from "../tenants/tenants.service.ts";
+import {
+  type CreateConnectorInput,
+  storedConfig,
+  toConnectorView,
+  toHealth,
+  type UpdateConnectorInput,
+} from "./connectors.contracts.ts";
+import { type ConnectorConfig, connectorConfigSchema } from "./connectors.schemas.ts";
+import { type CipherOf, openField, sealField } from "./connectors.sealing.ts";
+import { type ConnectorRow, connectorsStore } from "./connectors.store.ts";
+
+/** Splits a parsed config into what is stored as JSON and the inline secret (kept in its own column). */
+function split(config: ConnectorConfig): { json: string; secret: string | null } {
+  const { secret, ...rest } = config;
+  return { json: JSON.stringify(rest), secret: secret ?? null };
+}
+
+function validationError(issues: readonly { path: PropertyKey[]; message: string }[]): AppError {
+  return new AppError("VALIDATION_FAILED", "invalid connector config", {
+    details: issues.slice(0, 20).map((i) => ({
+      path: ["body", "config", ...i.path.map(String)].join("."),
+      message: i.message,
+    })),
+  });
+}
+
+/**
+ * Connector configuration per tenant. The inline signing secret sits in the tenant's vault beside the
+ * config, sealed with the tenant cipher (bound to the connector id), and never leaves this service:
+ * views show only whether one is configured.
+ */
+export function createConnectorsService(deps: {
+  storage: Storage;
+  clock: Clock;
+  tenants: TenantsService;
+  audit: AuditSink;
+  cipher: CipherOf;
+}) {
+  const { storage, clock, tenants } = deps;
+
+  const sealSecret = async (tenantId: string, connectorId: string, secret: string | null) =>
+    secret === null ? null : sealField(await deps.cipher(tenantId), connectorId, "secret", secret);
+  const openSecret = async (row: ConnectorRow) =>
+    row.secret === null
+      ? null
+      : openField(await deps.cipher(row.tenant_id), row.id, "secret", row.secret).toString("utf8");
+
+  async function load(tenantId: string, connectorId: string): Promise<ConnectorRow> {
+    const db = await storage.tenant(tenantId);
+    const row = await connectorsStore.byId(db, tenantId, connectorId);
+    if (!row) throw new AppError("NOT_FOUND", "connector not found");
+    return row;
+  }
+
+  return {
+    async create(actor: Actor, tenantId: string, input: CreateConnectorInput) {
+      authorizeTenantPath(actor, tenantId, "write");
+      authorize(actor, "connectors:manage");
+      await tenants.requireActive(tenantId);
+      const now = clock.now();
+      const { json, secret } = split(input.config);
+      const id = newId("connector", now);
+      const row: ConnectorRow = {
+        id,
+        tenant_id: tenantId,
+        name: input.name,
+        source: input.config.source,
+        config: json,
+        secret: await sealSecret(tenantId, id, secret),
+        created_at: now,
+        updated_at: now,
+      };
+      const db = await storage.tenant(tenantId);
+      await db.transaction(async (tx) => {
+        if (await connectorsStore.byName(tx, tenantId, input.name)) {
+          throw new AppError("CONFLICT", "a connector with this name exists");
+        }
+        await connectorsStore.insert(tx, row);
+        await deps.audit(
+          tx,
+          {
+            tenantId,
+            actor,
+            action: "connector.created",
+            targetIds: [row.id],
+            origin: actor.origin,
+            details: { source: row.source, name: row.name, secret_inline: secret !== null },
+          },
+          now,
+        );
+      });
+      return toConnectorView(row);
+    },
+
+    async list(actor: Actor, tenantId: string, page: { after?: string | undefined; limit: number }) {
+      authorizeTenantPath(actor, tenantId, "read");
+      authorize(actor, "connectors:read");
+      await tenants.requireActive(tenantId);
+      const db = await storage.tenant(tenantId);
+      const rows = await connectorsStore.list(db, tenantId, page.after ?? "", page.limit + 1);
+      const items = rows.slice(0, page.limit).map(toConnectorView);
+      return { items, next_cursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null };
+    },
+
+    async get(actor: Actor, tenantId: string, connectorId: string) {
+      authorizeTenantPath(actor, tenantId, "read");
+      authorize(actor, "connectors:read");
+      await tenants.requireActive(tenantId);
+      return toConnectorView(await load(tenantId, connectorId));
+    },
+
+    async update(actor: Actor, tenantId: string, connectorId: string, input: UpdateConnectorInput) {
+      authorizeTenantPath(actor, tenantId, "write");
+      authorize(actor, "connectors:manage");
+      await tenants.requireActive(tenantId);
+      const now = clock.now();
+      const db = await storage.tenant(tenantId);
+      const cipher = await deps.cipher(tenantId);
+      const row = await db.transaction(async (tx) => {
+        const existing = await connectorsStore.byId(tx, tenantId, connectorId);
+        if (!existing) throw new AppError("NOT_FOUND", "connector not found");
+        const next: ConnectorRow = { ...existing, name: input.name ?? existing.name, updated_at: now };
+        let rotated = false;
+        if (input.config !== undefined) {
+          const current =
+            existing.secret === null
+              ? null
+              : openField(cipher, existing.id, "secret", existing.secret).toString("utf8");
+          const given = input.config as Record<string, unknown> | null;
+          const keepSecret =
+            typeof given === "object" &&
+            given !== null &&
+            given.secret === undefined &&
+            given.secretEnv === undefined &&
+            current !== null;
+          const parsed = connectorConfigSchema.safeParse(keepSecret ? { ...given, secret: current } : given);
+          if (!parsed.success) throw validationError(parsed.error.issues);
+          const { json, secret } = split(parsed.data);
+          rotated = secret !== current;
+          next.config = json;
+          next.secret =
+            secret === null
+              ? null
+              : rotated
+                ? sealField(cipher, existing.id, "secret", secret)
+                : existing.secret;
+          next.source = parsed.data.source;
+        }
+        if (next.name !== existing.name && (await connectorsStore.byName(tx, tenantId, next.name))) {
+          throw new AppError("CONFLICT", "a connector with this name exists");
+        }
+        await connectorsStore.update(tx, next);
+        await deps.audit(
+          tx,
+          {
+            tenantId,
+            actor,
+            action: "connector.updated",
+            targetIds: [connectorId],
+            origin: actor.origin,
+            details: { config_replaced: input.config !== undefined, secret_changed: rotated },
+          },
+          now,
+        );
+        return next;
+      });
+      return toConnectorView(row);
+    },
+
+    async remove(actor: Actor, tenantId: string, connectorId: string) {
+      authorizeTenantPath(actor, tenantId, "write");
+      authorize(actor, "connectors:manage");
+      await tenants.requireActive(tenantId);
+      const now = clock.now();
+      const db = await storage.tenant(tenantId);
+      return db.transaction(async (tx) => {
+        const existing = await connectorsStore.byId(tx, tenantId, connectorId);
+        if (!existing) throw new AppError("NOT_FOUND", "connector not found");
+        await connectorsStore.remove(tx, tenantId, connectorId);
+        await deps.audit(
+          tx,
+          { tenantId, actor, action: "connector.deleted", targetIds: [connectorId], origin: actor.origin },
+          now,
+        );
+        return toConnectorView(existing);
+      });
+    },
+
+    async health(actor: Actor, tenantId: string, connectorId: string) {
+      authorizeTenantPath(actor, tenantId, "read");
+      authorize(actor, "connectors:read");
+      await tenants.requireActive(tenantId);
+      await load(tenantId, connectorId);
+      const db = await storage.tenant(tenantId);
+      const [h, pending, dead] = await Promise.all([
+        connectorsStore.health(db, connectorId),
+        connectorsStore.countDeliveries(db, connectorId, "pending"),
+        connectorsStore.countDeliveries(db, connectorId, "dead"),
+      ]);
+      return toHealth(connectorId, h, pending, dead);
+    },
+
+    /**
+     * For ingestion only (no actor: the signature authenticates). Undefined when the tenant is not an
+     * active tenant or has no such connector; never creates a vault for an unknown tenant.
+     */
+    async resolve(tenantId: string, connectorId: string) {
+      try {
+        await tenants.requireActive(tenantId);
+      } catch {
+        return undefined;
+      }
+      const db = await storage.tenant(tenantId);
+      const row = await connectorsStore.byId(db, tenantId, connectorId);
+      return row ? { row, config: storedConfig(row, await openSecret(row)) } : undefined;
+    },
+  };
+}
+
+export type ConnectorsService = ReturnType<typeof createConnectorsService>;

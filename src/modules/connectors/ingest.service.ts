@@ -1,0 +1,155 @@
+import type { Clock } from "../../lib/clock.ts";
+import { newId } from "../../lib/ids.ts";
+import type { Logger } from "../../lib/logger.ts";
+import type { EventBus } from "../../platform/events/bus.ts";
+import type { Storage } from "../../platform/storage/port.ts";
+import { replayWindowSecFor, resolveConnectorSecret } from "./connectors.schemas.ts";
+import { type CipherOf, sealField } from "./connectors.sealing.ts";
+import type { ConnectorsService } from "./connectors.service.ts";
+import { connectorsStore, sqlReplayStore } from "./connectors.store.ts";
+import type { InboundVerifier } from "./inbound.ts";
+import { slackChallenge } from "./mappings.ts";
+import { createReplayGuard, deliveryIdFor } from "./replay.ts";
+import type { InboundHeaders } from "./signatures.ts";
+
+export type IngestOutcome =
+  | { kind: "rejected" }
+  | { kind: "unidentified" }
+  | { kind: "challenge"; challenge: string }
+  | { kind: "duplicate" }
+  | { kind: "accepted"; id: string };
+
+/** Headers kept with a delivery for mapping and for the dead-letter view. Never credentials. */
+const KEPT_HEADERS = [
+  "content-type",
+  "user-agent",
+  "x-github-event",
+  "x-github-delivery",
+  "x-github-hook-id",
+  "webhook-id",
+  "x-slack-request-timestamp",
+] as const;
+
+function keptHeaders(headers: InboundHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of KEPT_HEADERS) {
+    const v = headers[name];
+    if (typeof v === "string") out[name] = v.slice(0, 512);
+  }
+  return out;
+}
+
+/**
+ * Verified webhook ingestion. The order is fixed: raw body, secret, signature check, and only then
+ * JSON parsing, delivery id, replay check. A verified delivery is committed to the tenant's inbox (with
+ * its replay record, in one transaction) before it is acknowledged; turning it into memories is the
+ * worker's job. The raw payload is kept sealed with the tenant cipher.
+ */
+export function createIngestService(deps: {
+  storage: Storage;
+  clock: Clock;
+  connectors: ConnectorsService;
+  verifier: InboundVerifier;
+  events: EventBus;
+  logger: Logger;
+  env: Readonly<Record<string, string | undefined>>;
+  /** The tenant cipher that seals each raw payload in the inbox. */
+  cipher: CipherOf;
+  /** Called after a delivery is committed (wakes the worker). */
+  onAccepted?: (tenantId: string) => void;
+}) {
+  const { storage, clock, connectors, verifier, events, logger } = deps;
+
+  return {
+    async ingest(input: {
+      tenantId: string;
+      connectorId: string;
+      headers: InboundHeaders;
+      body: Buffer;
+      /** Monotonic start of the request (process.hrtime.bigint), for the latency figure. */
+      startedAt: bigint;
+    }): Promise<IngestOutcome> {
+      const { tenantId, connectorId, headers, body } = input;
+      const resolved = await connectors.resolve(tenantId, connectorId);
+      if (!resolved) return { kind: "rejected" };
+      const { config } = resolved;
+      const secret = resolveConnectorSecret(config, deps.env);
+      const verified = await verifier.verify({ config, secret, headers, body });
+      const db = await storage.tenant(tenantId);
+      const now = clock.now();
+      if (!verified.ok) {
+        await connectorsStore.bumpHealth(db, connectorId, { signature_failures: 1, last_rejected_at: now });
+        events.publish(tenantId, "ingest.rejected", { connector_id: connectorId, reason: verified.reason });
+        logger.warn({ tenantId, connectorId, reason: verified.reason }, "webhook delivery rejected");
+        return { kind: "rejected" };
+      }
+
+      let payload: unknown;
+      try {
+        payload = JSON.parse(body.toString("utf8"));
+      } catch {
+        payload = undefined;
+      }
+      const challenge = config.source === "slack" ? slackChallenge(payload) : undefined;
+      if (challenge !== undefined) return { kind: "challenge", challenge };
+
+      const id = deliveryIdFor({
+        source: config.source,
+        verified,
+        headers,
+        body,
+        payload,
+        ...(config.source === "generic_hmac" ? { signatureHeader: config.options.header } : {}),
+        ...(config.source === "jwt" && config.options.header !== undefined
+          ? { signatureHeader: config.options.header }
+          : {}),
+      });
+      if (!id.ok) return { kind: "unidentified" };
+
+      const deliveryRowId = newId("delivery", now);
+      const sealedBody = sealField(await deps.cipher(tenantId), deliveryRowId, "payload", body);
+      const latencyMs = Number(process.hrtime.bigint() - input.startedAt) / 1e6;
+      const accepted = await db.transaction(async (tx) => {
+        const guard = createReplayGuard({ store: sqlReplayStore(tx, now), clock });
+        const replay = await guard.check(tenantId, connectorId, id.deliveryId, replayWindowSecFor(config));
+        const inserted =
+          replay.ok &&
+          (await connectorsStore.insertDelivery(tx, {
+            id: deliveryRowId,
+            tenant_id: tenantId,
+            connector_id: connectorId,
+            delivery_id: id.deliveryId,
+            status: "pending",
+            headers: JSON.stringify(keptHeaders(headers)),
+            body: sealedBody,
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: null,
+            memory_ids: null,
+            received_at: now,
+            processed_at: null,
+            dead_at: null,
+          }));
+        await connectorsStore.bumpHealth(
+          tx,
+          connectorId,
+          inserted
+            ? { accepted: 1, last_delivery_at: now, latency_ms: latencyMs }
+            : { duplicates: 1, last_delivery_at: now },
+        );
+        return inserted;
+      });
+      if (!accepted) return { kind: "duplicate" };
+      events.publish(tenantId, "ingest.accepted", {
+        connector_id: connectorId,
+        delivery: deliveryRowId,
+        bytes: body.length,
+        latency_ms: Math.round(latencyMs * 100) / 100,
+      });
+      deps.onAccepted?.(tenantId);
+      return { kind: "accepted", id: deliveryRowId };
+    },
+  };
+}
+
+export type IngestService = ReturnType<typeof createIngestService>;

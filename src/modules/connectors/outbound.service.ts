@@ -1,0 +1,419 @@
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+import type { Clock } from "../../lib/clock.ts";
+import type { EgressGuard } from "../../lib/egress/egress-guard.ts";
+import { AppError } from "../../lib/errors.ts";
+import { idPattern, newId } from "../../lib/ids.ts";
+import type { Logger } from "../../lib/logger.ts";
+import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/actor.ts";
+import type { BusEvent, EventBus } from "../../platform/events/bus.ts";
+import type { Database, SqlExecutor, Storage } from "../../platform/storage/port.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
+import type { TenantsService } from "../tenants/tenants.service.ts";
+import { iso } from "./connectors.contracts.ts";
+import { type CipherOf, openField, sealField } from "./connectors.sealing.ts";
+import { type Backoff, backoffDelay } from "./delivery-worker.ts";
+import { HYPHA_SIGNATURE_HEADER, signOutbound } from "./outbound-signing.ts";
+
+/** Events a tenant may subscribe a URL to. */
+export const OUTBOUND_EVENTS = [
+  "memory.created",
+  "memory.deleted",
+  "dead_letter.created",
+  "approval.requested",
+  "approval.decided",
+  "killswitch.changed",
+  "agent.paused",
+  "agent.resumed",
+  "anomaly.recall_volume",
+] as const;
+export type OutboundEvent = (typeof OUTBOUND_EVENTS)[number];
+const OUTBOUND_SET: ReadonlySet<string> = new Set(OUTBOUND_EVENTS);
+
+export const webhookIdSchema = z.string().regex(idPattern("webhook"), "a webhook id (whk_…)");
+export const createWebhookBody = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }).max(2048),
+  events: z.array(z.enum(OUTBOUND_EVENTS)).min(1).max(OUTBOUND_EVENTS.length),
+});
+export const webhookSchema = z.object({
+  id: z.string(),
+  tenant_id: z.string(),
+  url: z.string(),
+  events: z.array(z.string()),
+  status: z.enum(["active", "disabled"]),
+  consecutive_failures: z.number(),
+  created_at: z.string(),
+  disabled_at: z.string().nullable(),
+  last_success_at: z.string().nullable(),
+  last_failure_at: z.string().nullable(),
+  last_error: z.string().nullable(),
+});
+/** Creation answers once with the signing secret. */
+export const createdWebhookSchema = webhookSchema.extend({ secret: z.string() });
+
+type WebhookRow = {
+  id: string;
+  tenant_id: string;
+  url: string;
+  events: string;
+  /** The signing secret, sealed with the tenant cipher (record = the webhook id). */
+  secret: string;
+  status: "active" | "disabled";
+  consecutive_failures: number;
+  created_at: number;
+  disabled_at: number | null;
+  last_success_at: number | null;
+  last_failure_at: number | null;
+  last_error: string | null;
+};
+
+type OutboundRow = {
+  id: string;
+  webhook_id: string;
+  event_type: string;
+  payload: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+};
+
+const toView = (r: WebhookRow) => ({
+  id: r.id,
+  tenant_id: r.tenant_id,
+  url: r.url,
+  events: JSON.parse(r.events) as string[],
+  status: r.status,
+  consecutive_failures: r.consecutive_failures,
+  created_at: new Date(r.created_at).toISOString(),
+  disabled_at: iso(r.disabled_at),
+  last_success_at: iso(r.last_success_at),
+  last_failure_at: iso(r.last_failure_at),
+  last_error: r.last_error,
+});
+
+const store = {
+  byId: (db: SqlExecutor, tenantId: string, id: string) =>
+    db.get<WebhookRow>("SELECT * FROM outbound_webhooks WHERE tenant_id = ? AND id = ?", [tenantId, id]),
+  list: (db: SqlExecutor, tenantId: string, after: string, limit: number) =>
+    db.all<WebhookRow>("SELECT * FROM outbound_webhooks WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?", [
+      tenantId,
+      after,
+      limit,
+    ]),
+  active: (db: SqlExecutor, tenantId: string) =>
+    db.all<WebhookRow>("SELECT * FROM outbound_webhooks WHERE tenant_id = ? AND status = 'active'", [
+      tenantId,
+    ]),
+  due: (db: SqlExecutor, now: number, limit: number) =>
+    db.all<OutboundRow>(
+      "SELECT * FROM outbound_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+      [now, limit],
+    ),
+  hasPending: (db: SqlExecutor) =>
+    db
+      .get<{ id: string }>("SELECT id FROM outbound_deliveries WHERE status = 'pending' LIMIT 1")
+      .then(Boolean),
+};
+
+/** Outbound delivery policy: retries per delivery, and consecutive failed attempts before disabling. */
+export type OutboundPolicy = Backoff & { disableAfterFailures: number };
+export const DEFAULT_OUTBOUND_POLICY: OutboundPolicy = {
+  baseMs: 2000,
+  maxMs: 30 * 60_000,
+  maxAttempts: 8,
+  disableAfterFailures: 20,
+};
+
+/**
+ * Outbound webhooks: tenants subscribe URLs to events. Each matching event is queued in the vault
+ * (`outbound_deliveries`) and sent by `drain` outside any transaction, through the egress guard
+ * (operator allowlist, no redirects, capped size and time), signed with `X-Hypha-Signature`. Failures
+ * back off exponentially; a subscription is disabled after `disableAfterFailures` failed attempts in a
+ * row, and its queued deliveries are cancelled.
+ */
+export function createOutboundService(deps: {
+  storage: Storage;
+  clock: Clock;
+  tenants: TenantsService;
+  events: EventBus;
+  egress: EgressGuard;
+  logger: Logger;
+  audit: AuditSink;
+  cipher: CipherOf;
+  listTenants: () => Promise<string[]>;
+  policy?: OutboundPolicy;
+  /** The kill switch: false while the tenant is frozen; its deliveries then wait, no attempt spent. */
+  tenantAllowed?: (tenantId: string) => Promise<boolean>;
+}) {
+  const { storage, clock, tenants, events, egress, logger } = deps;
+  const policy = deps.policy ?? DEFAULT_OUTBOUND_POLICY;
+  const hot = new Set<string>();
+  const enqueueing = new Set<Promise<void>>();
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<number> | null = null;
+
+  async function enqueue(event: BusEvent): Promise<void> {
+    const db = await storage.tenant(event.tenantId);
+    const subs = (await store.active(db, event.tenantId)).filter((s) =>
+      (JSON.parse(s.events) as string[]).includes(event.type),
+    );
+    if (subs.length === 0) return;
+    const now = clock.now();
+    await db.transaction(async (tx) => {
+      for (const s of subs) {
+        const id = newId("event", now);
+        const payload = JSON.stringify({
+          id,
+          type: event.type,
+          tenant_id: event.tenantId,
+          created_at: new Date(event.at).toISOString(),
+          data: event.data,
+        });
+        await tx.run(
+          `INSERT INTO outbound_deliveries (id, webhook_id, event_type, payload, status, attempts, next_attempt_at, created_at)
+           VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)`,
+          [id, s.id, event.type, payload, now, now],
+        );
+      }
+    });
+    hot.add(event.tenantId);
+  }
+
+  const unsubscribe = events.subscribeAll((event) => {
+    if (!OUTBOUND_SET.has(event.type)) return;
+    const p = enqueue(event)
+      .catch((err) => logger.error({ err, tenantId: event.tenantId }, "could not queue outbound webhook"))
+      .finally(() => enqueueing.delete(p));
+    enqueueing.add(p);
+  });
+
+  async function disable(db: Database, row: WebhookRow, now: number): Promise<void> {
+    const changed = await db.transaction(async (tx) => {
+      const r = await tx.run(
+        "UPDATE outbound_webhooks SET status = 'disabled', disabled_at = ? WHERE id = ? AND status = 'active'",
+        [now, row.id],
+      );
+      if (r.changes === 0) return false;
+      await tx.run(
+        "UPDATE outbound_deliveries SET status = 'cancelled' WHERE webhook_id = ? AND status = 'pending'",
+        [row.id],
+      );
+      await deps.audit(
+        tx,
+        {
+          tenantId: row.tenant_id,
+          actor: { type: "system", id: "outbound_webhooks" },
+          action: "webhook.disabled",
+          outcome: "error",
+          targetIds: [row.id],
+          details: { consecutive_failures: row.consecutive_failures + 1 },
+        },
+        now,
+      );
+      return true;
+    });
+    if (changed) events.publish(row.tenant_id, "webhook.disabled", { webhook: row.id });
+  }
+
+  async function sendOne(db: Database, tenantId: string, d: OutboundRow): Promise<void> {
+    const sub = await store.byId(db, tenantId, d.webhook_id);
+    if (sub?.status !== "active") {
+      await db.run("UPDATE outbound_deliveries SET status = 'cancelled' WHERE id = ?", [d.id]);
+      return;
+    }
+    const now = clock.now();
+    const secret = openField(await deps.cipher(tenantId), sub.id, "secret", sub.secret).toString("utf8");
+    const result = await egress.fetch(sub.url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "user-agent": "hypha-webhooks/1",
+        [HYPHA_SIGNATURE_HEADER.toLowerCase()]: signOutbound(secret, d.payload, now),
+        "x-hypha-delivery": d.id,
+        "x-hypha-event": d.event_type,
+      },
+      body: d.payload,
+    });
+    const ok = result.ok && result.status >= 200 && result.status < 300;
+    if (ok) {
+      await db.transaction(async (tx) => {
+        await tx.run(
+          "UPDATE outbound_deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ? WHERE id = ?",
+          [now, d.id],
+        );
+        await tx.run(
+          "UPDATE outbound_webhooks SET consecutive_failures = 0, last_success_at = ? WHERE id = ?",
+          [now, sub.id],
+        );
+      });
+      return;
+    }
+    const error = result.ok ? `HTTP ${result.status}` : result.reason;
+    const attempt = d.attempts + 1;
+    await db.transaction(async (tx) => {
+      await tx.run(
+        "UPDATE outbound_webhooks SET consecutive_failures = consecutive_failures + 1, last_failure_at = ?, last_error = ? WHERE id = ?",
+        [now, error, sub.id],
+      );
+      await tx.run(
+        "UPDATE outbound_deliveries SET attempts = ?, last_error = ?, status = ?, next_attempt_at = ? WHERE id = ?",
+        [
+          attempt,
+          error,
+          attempt >= policy.maxAttempts ? "failed" : "pending",
+          now + backoffDelay(policy, attempt),
+          d.id,
+        ],
+      );
+    });
+    if (sub.consecutive_failures + 1 >= policy.disableAfterFailures) await disable(db, sub, now);
+  }
+
+  async function runTenant(tenantId: string): Promise<number> {
+    if (deps.tenantAllowed && !(await deps.tenantAllowed(tenantId))) {
+      hot.add(tenantId);
+      return 0;
+    }
+    const db = await storage.tenant(tenantId);
+    const due = await store.due(db, clock.now(), 100);
+    for (const d of due) {
+      try {
+        await sendOne(db, tenantId, d);
+      } catch (err) {
+        logger.error({ err, delivery: d.id }, "outbound webhook delivery failed");
+      }
+    }
+    if (await store.hasPending(db)) hot.add(tenantId);
+    return due.length;
+  }
+
+  async function run(ids: Iterable<string>): Promise<number> {
+    await Promise.all([...enqueueing]);
+    let n = 0;
+    const tenantIds = [...ids];
+    const active = new Set(tenantIds.length > 0 ? await deps.listTenants() : []);
+    for (const tenantId of tenantIds) {
+      hot.delete(tenantId);
+      // A tenant deleted since: its vault is gone and must not be recreated.
+      if (!active.has(tenantId)) continue;
+      n += await runTenant(tenantId);
+    }
+    return n;
+  }
+
+  async function exclusive(fn: () => Promise<number>): Promise<number> {
+    while (running) await running.catch(() => 0);
+    running = fn();
+    try {
+      return await running;
+    } finally {
+      running = null;
+    }
+  }
+
+  return {
+    async create(actor: Actor, tenantId: string, input: z.infer<typeof createWebhookBody>) {
+      authorizeTenantPath(actor, tenantId, "write");
+      authorize(actor, "webhooks:manage");
+      await tenants.requireActive(tenantId);
+      const decision = await egress.check(input.url);
+      if (!decision.ok) {
+        throw new AppError("VALIDATION_FAILED", "this destination is not allowed", {
+          details: [{ path: "body.url", message: `refused by the egress policy (${decision.reason})` }],
+        });
+      }
+      const now = clock.now();
+      const id = newId("webhook", now);
+      const secret = `whsec_${randomBytes(32).toString("base64url")}`;
+      const row: WebhookRow = {
+        id,
+        tenant_id: tenantId,
+        url: input.url,
+        events: JSON.stringify([...new Set(input.events)].sort()),
+        secret: sealField(await deps.cipher(tenantId), id, "secret", secret),
+        status: "active",
+        consecutive_failures: 0,
+        created_at: now,
+        disabled_at: null,
+        last_success_at: null,
+        last_failure_at: null,
+        last_error: null,
+      };
+      const db = await storage.tenant(tenantId);
+      await db.transaction(async (tx) => {
+        await tx.run(
+          `INSERT INTO outbound_webhooks (id, tenant_id, url, events, secret, status, consecutive_failures, created_at)
+           VALUES (?, ?, ?, ?, ?, 'active', 0, ?)`,
+          [row.id, tenantId, row.url, row.events, row.secret, now],
+        );
+        await deps.audit(
+          tx,
+          {
+            tenantId,
+            actor,
+            action: "webhook.created",
+            targetIds: [row.id],
+            origin: actor.origin,
+            details: { host: decision.host, events: JSON.parse(row.events) },
+          },
+          now,
+        );
+      });
+      return { ...toView(row), secret };
+    },
+
+    async list(actor: Actor, tenantId: string, page: { after?: string | undefined; limit: number }) {
+      authorizeTenantPath(actor, tenantId, "read");
+      authorize(actor, "webhooks:manage");
+      await tenants.requireActive(tenantId);
+      const db = await storage.tenant(tenantId);
+      const rows = await store.list(db, tenantId, page.after ?? "", page.limit + 1);
+      const items = rows.slice(0, page.limit).map(toView);
+      return { items, next_cursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null };
+    },
+
+    async remove(actor: Actor, tenantId: string, id: string) {
+      authorizeTenantPath(actor, tenantId, "write");
+      authorize(actor, "webhooks:manage");
+      await tenants.requireActive(tenantId);
+      const db = await storage.tenant(tenantId);
+      const now = clock.now();
+      return db.transaction(async (tx) => {
+        const row = await store.byId(tx, tenantId, id);
+        if (!row) throw new AppError("NOT_FOUND", "webhook not found");
+        await tx.run("DELETE FROM outbound_webhooks WHERE tenant_id = ? AND id = ?", [tenantId, id]);
+        await deps.audit(
+          tx,
+          { tenantId, actor, action: "webhook.deleted", targetIds: [id], origin: actor.origin },
+          now,
+        );
+        return toView(row);
+      });
+    },
+
+    /** Sends every due delivery of every tenant (tests, start-up). */
+    drain(): Promise<number> {
+      return exclusive(async () => run(await deps.listTenants()));
+    },
+    tick(): Promise<number> {
+      return exclusive(() => run(hot));
+    },
+    start(intervalMs = 1000): void {
+      if (timer) return;
+      timer = setInterval(() => {
+        this.tick().catch((err) => logger.error({ err }, "outbound webhook tick failed"));
+      }, intervalMs);
+      timer.unref();
+      this.drain().catch((err) => logger.error({ err }, "outbound webhook recovery failed"));
+    },
+    async stop(): Promise<void> {
+      if (timer) clearInterval(timer);
+      timer = null;
+      unsubscribe();
+      await Promise.all([...enqueueing]);
+      while (running) await running.catch(() => 0);
+    },
+  };
+}
+
+export type OutboundService = ReturnType<typeof createOutboundService>;

@@ -1,0 +1,123 @@
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { z } from "zod";
+import type { Clock } from "../../lib/clock.ts";
+import { AppError } from "../../lib/errors.ts";
+import type { AgentActor } from "../../platform/auth/actor.ts";
+import { actorOf } from "../../platform/http/contracts.ts";
+import type { TypedApp } from "../../platform/http/server.ts";
+import type { Storage } from "../../platform/storage/port.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
+import type { MemoriesService } from "../memories/memories.service.ts";
+import { describeError, serviceBackend } from "./mcp.backend.ts";
+import { createMemoryMcpServer } from "./mcp.tools.ts";
+
+export type McpRouteDeps = {
+  memories: MemoriesService;
+  storage: Storage;
+  clock: Clock;
+  /** The keyed audit trail (`trail.append`). */
+  audit: AuditSink;
+};
+
+/**
+ * One JSON-RPC message per request. A batch would let one rate-limited request carry any number of
+ * tool calls, so arrays are refused here, before the MCP transport sees them.
+ */
+const jsonRpcMessage = z
+  .object({
+    jsonrpc: z.literal("2.0"),
+    id: z.union([z.string().max(200), z.number().int()]).optional(),
+    method: z.string().min(1).max(200),
+    params: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+const DENIED = new Set(["FORBIDDEN", "INSUFFICIENT_SCOPE", "NAMESPACE_FORBIDDEN", "CROSS_TENANT_FORBIDDEN"]);
+
+/**
+ * MCP over Streamable HTTP at /mcp (stateless: one server and transport per request). The chokepoint
+ * has already authenticated the agent key and charged its rate limit; every tool call runs through
+ * the memories service with the request's Actor.
+ */
+export function registerMcpRoutes(app: TypedApp, deps: McpRouteDeps): void {
+  /** Tool-level denials are audited like the REST chokepoint audits its 403s. */
+  async function auditDenial(actor: AgentActor, err: AppError, tool: string) {
+    const db = await deps.storage.tenant(actor.tenantId);
+    await db.transaction((tx) =>
+      deps.audit(
+        tx,
+        {
+          tenantId: actor.tenantId,
+          actor,
+          action: "access.denied",
+          outcome: "denied",
+          origin: actor.origin,
+          details: { code: err.code, method: "POST", route: "/mcp", tool },
+        },
+        deps.clock.now(),
+      ),
+    );
+  }
+
+  app.route({
+    method: "POST",
+    url: "/mcp",
+    config: { auth: { accepts: ["agent_key"], action: "mcp:connect" } },
+    schema: { hide: true, body: jsonRpcMessage },
+    handler: async (req, reply) => {
+      const actor = actorOf(req);
+      if (actor.type !== "agent") throw new AppError("FORBIDDEN", "MCP needs a tenant key");
+      const server = createMemoryMcpServer(
+        serviceBackend(deps.memories, () => actor),
+        {
+          describeError: async (err, tool) => {
+            if (err instanceof AppError && DENIED.has(err.code)) {
+              await auditDenial(actor, err, tool).catch((auditErr: unknown) =>
+                req.log.error({ err: auditErr }, "could not audit a denial"),
+              );
+            }
+            return describeError(err, req.log, () => req.id);
+          },
+        },
+      );
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: undefined,
+        enableJsonResponse: true,
+      });
+      // The SDK writes the response itself; carry over what the chokepoint set (request id, rate limits).
+      reply.hijack();
+      for (const [name, value] of Object.entries(reply.getHeaders())) {
+        if (value !== undefined) reply.raw.setHeader(name, value);
+      }
+      reply.raw.on("close", () => {
+        void transport.close();
+        void server.close();
+      });
+      try {
+        await server.connect(transport);
+        await transport.handleRequest(req.raw, reply.raw, req.body);
+      } catch (err) {
+        req.log.error({ err }, "mcp request failed");
+        if (!reply.raw.headersSent) {
+          reply.raw.writeHead(500, { "content-type": "application/json" });
+          reply.raw.end(
+            JSON.stringify({ error: { code: "INTERNAL", message: "internal error", requestId: req.id } }),
+          );
+        }
+      }
+    },
+  });
+
+  app.route({
+    method: "GET",
+    url: "/mcp",
+    config: { auth: { accepts: ["agent_key"], action: "mcp:connect" } },
+    schema: { hide: true },
+    handler: async () => {
+      // Stateless: no server-initiated stream. The MCP spec's answer for that is 405.
+      throw new AppError("METHOD_NOT_ALLOWED", "this MCP endpoint is stateless; POST JSON-RPC messages", {
+        headers: { allow: "POST" },
+      });
+    },
+  });
+}

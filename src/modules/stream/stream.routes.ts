@@ -1,0 +1,103 @@
+import type { ServerResponse } from "node:http";
+import { z } from "zod";
+import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/actor.ts";
+import type { BusEvent, EventBus } from "../../platform/events/bus.ts";
+import { actorOf, authErrors } from "../../platform/http/contracts.ts";
+import type { TypedApp } from "../../platform/http/server.ts";
+import { tenantIdSchema } from "../tenants/tenants.schemas.ts";
+import type { TenantsService } from "../tenants/tenants.service.ts";
+
+const SEQ_RE = /^\d{1,15}$/;
+
+function frame(e: BusEvent): string {
+  return `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ type: e.type, at: new Date(e.at).toISOString(), ...e.data })}\n\n`;
+}
+
+/**
+ * `GET /admin/stream/{tenant_id}`: a tenant's events as Server-Sent Events, as they happen
+ * (ingestion, rejections, dead letters, memory writes, approvals, kill switch). A reconnecting client
+ * sends `Last-Event-ID` and receives what it missed from the tenant's ring buffer; when that is already
+ * evicted it gets a `reset` event first. `?follow=false` returns the buffered events and ends.
+ */
+export function registerStreamRoutes(
+  app: TypedApp,
+  deps: { events: EventBus; tenants: TenantsService; heartbeatMs?: number },
+): void {
+  const open = new Set<ServerResponse>();
+  const heartbeatMs = deps.heartbeatMs ?? 15_000;
+
+  app.addHook("preClose", async () => {
+    for (const res of open) res.end();
+    open.clear();
+  });
+
+  async function authorizeStream(actor: Actor, tenantId: string) {
+    authorizeTenantPath(actor, tenantId, "read");
+    authorize(actor, "stream:read");
+    await deps.tenants.requireActive(tenantId);
+  }
+
+  app.route({
+    method: "GET",
+    url: "/admin/stream/:tenant_id",
+    config: { auth: { accepts: ["admin_key", "agent_key", "user_token"], action: "stream:read" } },
+    schema: {
+      operationId: "streamTenantEvents",
+      tags: ["stream"],
+      summary: "Live tenant events (Server-Sent Events); resume with Last-Event-ID",
+      params: z.object({ tenant_id: tenantIdSchema }),
+      querystring: z.object({
+        follow: z.enum(["true", "false"]).default("true"),
+        last_event_id: z.string().regex(SEQ_RE).optional(),
+      }),
+      response: { ...authErrors },
+    },
+    handler: async (req, reply) => {
+      const tenantId = req.params.tenant_id;
+      await authorizeStream(actorOf(req), tenantId);
+      const follow = req.query.follow === "true";
+      const header = req.headers["last-event-id"];
+      const given = typeof header === "string" && SEQ_RE.test(header) ? header : req.query.last_event_id;
+      const from = given === undefined ? (follow ? deps.events.lastSeq(tenantId) : 0) : Number(given);
+
+      let backlog = "";
+      const replay = deps.events.since(tenantId, from);
+      if (replay.ok) {
+        backlog = replay.events.map(frame).join("");
+      } else {
+        backlog = `event: reset\ndata: ${JSON.stringify({ reason: "events before this point were dropped", oldest: replay.oldest })}\n\n`;
+        const rest = deps.events.since(tenantId, replay.oldest - 1);
+        if (rest.ok) backlog += rest.events.map(frame).join("");
+      }
+
+      const headers = {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+        "x-accel-buffering": "no",
+        "x-request-id": req.id,
+      };
+      reply.hijack();
+      const res = reply.raw;
+      if (!follow) {
+        res.writeHead(200, headers);
+        res.end(`retry: 2000\n\n${backlog}`);
+        return;
+      }
+      res.writeHead(200, { ...headers, connection: "keep-alive" });
+      res.write(`retry: 2000\n: connected\n\n${backlog}`);
+      open.add(res);
+      const unsubscribe = deps.events.subscribe(tenantId, (e) => {
+        if (e.seq > from) res.write(frame(e));
+      });
+      const beat = setInterval(() => res.write(": heartbeat\n\n"), heartbeatMs);
+      beat.unref();
+      const cleanup = () => {
+        clearInterval(beat);
+        unsubscribe();
+        open.delete(res);
+      };
+      res.on("close", cleanup);
+      req.raw.on("close", cleanup);
+    },
+  });
+}

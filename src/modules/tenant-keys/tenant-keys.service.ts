@@ -1,0 +1,217 @@
+import { createSecretKey, type KeyObject } from "node:crypto";
+import type { Clock } from "../../lib/clock.ts";
+import { ConfigError } from "../../lib/config.ts";
+import {
+  addMasterKeyVersion,
+  createTenantCipher,
+  createTenantKey,
+  deriveSubkey,
+  loadMasterKeyring,
+  type MasterKeyring,
+  retireMasterKeyVersion,
+  rewrapTenantKey,
+  type TenantCipher,
+  unwrapTenantKey,
+  writeKeyringFile,
+} from "../../lib/crypto/index.ts";
+import { AppError } from "../../lib/errors.ts";
+import { type Actor, authorize } from "../../platform/auth/actor.ts";
+import type { SqlExecutor, Storage } from "../../platform/storage/port.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
+import { tenantKeysStore } from "./tenant-keys.store.ts";
+
+/** The chain id (and key id) of instance-level audit events, kept in the control database. */
+export const INSTANCE_CHAIN = "instance";
+
+/** Blind index tokens keep 8 bytes: collisions stay negligible within one tenant's vocabulary. */
+const BLIND_INDEX_BYTES = 8;
+
+export type MasterKeySource = {
+  dataDir: string;
+  /** HYPHA_MASTER_KEY: one base64 key, or `<version>:<base64>,…` during a rotation. */
+  masterKey?: string | undefined;
+  /** HYPHA_MASTER_KEY_FILE: a keyring file kept elsewhere than the data directory. */
+  masterKeyFile?: string | undefined;
+};
+
+export type RotationReport = {
+  active_version: number;
+  rewrapped: number;
+  already_current: number;
+  failed: { tenant_id: string; reason: string }[];
+  retired_versions: number[];
+};
+
+/**
+ * Envelope encryption for the whole instance: loads the master keyring (generating it only on a first
+ * start, when no wrapped key exists that a new master key would orphan), wraps one random data key per
+ * tenant into `tenant_keys`, and hands out the per-purpose subkeys. Unwrapped keys live in memory only.
+ */
+export async function openTenantKeys(deps: { storage: Storage; clock: Clock; source: MasterKeySource }) {
+  const { storage, clock, source } = deps;
+  const env = { HYPHA_MASTER_KEY: source.masterKey, HYPHA_MASTER_KEY_FILE: source.masterKeyFile };
+  const wrappedCount = await tenantKeysStore.count(storage.control);
+  const loaded = loadMasterKeyring({
+    dataDir: source.dataDir,
+    env,
+    allowGenerate: wrappedCount === 0,
+    clock,
+  });
+  if (!loaded.ok) {
+    const orphaned = wrappedCount > 0 ? ` (${wrappedCount} wrapped tenant keys need it)` : "";
+    throw new ConfigError(`master key ${loaded.reason}: ${loaded.message}${orphaned}`);
+  }
+  let ring: MasterKeyring = loaded.ring;
+  const keyringPath = loaded.path;
+  const dataKeys = new Map<string, Buffer>();
+  const ciphers = new Map<string, TenantCipher>();
+  const auditKeys = new Map<string, KeyObject>();
+
+  /** Picks up a rotation made by another process (the CLI) on the same keyring file. */
+  const reload = () => {
+    if (loaded.source === "env") return;
+    const again = loadMasterKeyring({ dataDir: source.dataDir, env, allowGenerate: false, clock });
+    if (again.ok) ring = again.ring;
+  };
+
+  async function dataKey(tenantId: string): Promise<Buffer> {
+    const cached = dataKeys.get(tenantId);
+    if (cached) return cached;
+    const record = await tenantKeysStore.get(storage.control, tenantId);
+    if (!record) throw new AppError("NOT_FOUND", "tenant not found");
+    let unwrapped = unwrapTenantKey(ring, record);
+    if (!unwrapped.ok && unwrapped.reason === "UNKNOWN_MASTER_VERSION") {
+      reload();
+      unwrapped = unwrapTenantKey(ring, record);
+    }
+    if (!unwrapped.ok) throw new Error(`the data key of ${tenantId} does not unwrap: ${unwrapped.reason}`);
+    dataKeys.set(tenantId, unwrapped.dataKey);
+    return unwrapped.dataKey;
+  }
+
+  const service = {
+    /** Creates and stores (inside the caller's control transaction) a new wrapped data key. */
+    async provision(tx: SqlExecutor, tenantId: string, now: number): Promise<void> {
+      reload();
+      const { record, dataKey: key } = createTenantKey(ring, tenantId);
+      await tenantKeysStore.insert(tx, record, now);
+      dataKeys.set(tenantId, key);
+    },
+
+    /** Provisions a key for `tenantId` unless one exists (the instance chain, tenants from before keys). */
+    async ensure(tenantId: string): Promise<void> {
+      if (await tenantKeysStore.get(storage.control, tenantId)) return;
+      const now = clock.now();
+      await storage.control.transaction((tx) => service.provision(tx, tenantId, now));
+    },
+
+    /** True when a wrapped key exists (false once a tenant was crypto-shredded). */
+    async exists(tenantId: string): Promise<boolean> {
+      return (await tenantKeysStore.get(storage.control, tenantId)) !== undefined;
+    },
+
+    async cipher(tenantId: string): Promise<TenantCipher> {
+      const cached = ciphers.get(tenantId);
+      if (cached) return cached;
+      const cipher = createTenantCipher(await dataKey(tenantId), tenantId, {
+        blindIndexBytes: BLIND_INDEX_BYTES,
+      });
+      ciphers.set(tenantId, cipher);
+      return cipher;
+    },
+
+    /** The HMAC key of a tenant's audit chain (or of the instance chain). */
+    async auditKey(chainId: string): Promise<KeyObject> {
+      const cached = auditKeys.get(chainId);
+      if (cached) return cached;
+      const key = createSecretKey(deriveSubkey(await dataKey(chainId), chainId, "audit-hmac"));
+      auditKeys.set(chainId, key);
+      return key;
+    },
+
+    /** Drops every cached key of a tenant (after its wrapped key was deleted). */
+    forget(tenantId: string): void {
+      dataKeys.delete(tenantId);
+      ciphers.delete(tenantId);
+      auditKeys.delete(tenantId);
+    },
+
+    /** Deletes the wrapped key inside the caller's transaction: crypto-shredding. */
+    shred: (tx: SqlExecutor, tenantId: string) => tenantKeysStore.remove(tx, tenantId),
+
+    /**
+     * `keys rotate-master`: a new master version becomes active in the keyring file, then every wrapped
+     * key is re-wrapped under it, one record per transaction. The data keys do not change, so no field
+     * is re-encrypted and reads go on throughout; a server holding the old keyring reloads it when it
+     * meets the new version. With `retire`, versions no record uses any more are then dropped, so backups
+     * of the control database taken before the rotation no longer unwrap.
+     */
+    async rotateMaster(actor: Actor, opts: { retire: boolean }, audit: AuditSink): Promise<RotationReport> {
+      authorize(actor, "keys:rotate_master");
+      if (loaded.source === "env" || keyringPath === null) {
+        throw new AppError(
+          "CONFLICT",
+          "the master key comes from HYPHA_MASTER_KEY: add a new version to the list (<version>:<base64>,…) and restart, then run this again with a keyring file",
+        );
+      }
+      reload();
+      ring = addMasterKeyVersion(ring, clock);
+      writeKeyringFile(keyringPath, ring);
+      const report: RotationReport = {
+        active_version: ring.activeVersion,
+        rewrapped: 0,
+        already_current: 0,
+        failed: [],
+        retired_versions: [],
+      };
+      for (const record of await tenantKeysStore.all(storage.control)) {
+        const result = rewrapTenantKey(ring, record);
+        if (!result.ok) report.failed.push({ tenant_id: record.tenantId, reason: result.reason });
+        else if (!result.changed) report.already_current++;
+        else {
+          const now = clock.now();
+          await storage.control.transaction((tx) => tenantKeysStore.replace(tx, record, result.record, now));
+          report.rewrapped++;
+        }
+      }
+      if (opts.retire) {
+        for (const v of ring.versions.map((x) => x.version)) {
+          if (v === ring.activeVersion) continue;
+          const inUse = (await tenantKeysStore.all(storage.control)).map((r) => r.masterVersion);
+          const retired = retireMasterKeyVersion(ring, v, inUse);
+          if (retired.ok) {
+            ring = retired.ring;
+            report.retired_versions.push(v);
+          }
+        }
+        writeKeyringFile(keyringPath, ring);
+      }
+      const now = clock.now();
+      await storage.control.transaction((tx) =>
+        audit(
+          tx,
+          {
+            tenantId: null,
+            actor,
+            action: "keys.master_rotated",
+            origin: actor.origin,
+            details: {
+              active_version: report.active_version,
+              rewrapped: report.rewrapped,
+              failed: report.failed.length,
+              retired_versions: report.retired_versions,
+            },
+          },
+          now,
+        ),
+      );
+      return report;
+    },
+
+    /** Master versions in the keyring (for the doctor and the rotation report). */
+    masterVersions: () => ring.versions.map((v) => v.version),
+  };
+  return service;
+}
+
+export type TenantKeys = Awaited<ReturnType<typeof openTenantKeys>>;

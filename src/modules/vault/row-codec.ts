@@ -1,0 +1,126 @@
+import type { TenantCipher } from "../../lib/crypto/index.ts";
+import { AppError } from "../../lib/errors.ts";
+import { indexTokens } from "./tokens.ts";
+
+/** The stored fields of one memory version that the codec transforms (a subset of a memory row). */
+export type SealableRow = {
+  id: string;
+  version: number;
+  content: string;
+  tags: string;
+  entities: string;
+  metadata: string;
+};
+
+export type LabelKind = "tag" | "entity" | "meta";
+
+/** What the search index and the label table hold for one current version. */
+export type IndexEntry = {
+  content: string;
+  tags: string;
+  entities: string;
+  labels: { kind: LabelKind; value: string }[];
+};
+
+/**
+ * How a tenant's memory rows are stored. The plain codec is the identity; the encrypting codec seals
+ * content, tags, entities and metadata with AES-256-GCM bound to (tenant, memory id and version, field)
+ * and indexes keyed hashes instead of words and labels.
+ */
+export type RowCodec = {
+  readonly encrypted: boolean;
+  seal<R extends SealableRow>(row: R): { row: R; index: IndexEntry };
+  /** Decrypts a stored row; a ciphertext that was altered or moved fails with a 500, never leaks. */
+  open<R extends SealableRow>(row: R): R;
+  /** The stored form of a tag or entity, for filters. */
+  label(kind: "tag" | "entity", value: string): string;
+  /** The stored form of a metadata key=value pair (encrypted tenants filter on these). */
+  metaLabel(key: string, value: string | number | boolean | null): string;
+  /** The index tokens a query's terms must match. */
+  queryTokens(terms: readonly string[]): string[];
+};
+
+const FIELDS = ["content", "tags", "entities", "metadata"] as const;
+
+/** The index entry of a plaintext row: its words and its labels as they are. */
+export function plainIndex(row: SealableRow): IndexEntry {
+  const tags = JSON.parse(row.tags) as string[];
+  const entities = JSON.parse(row.entities) as string[];
+  return {
+    content: row.content,
+    tags: tags.join(" "),
+    entities: entities.join(" "),
+    labels: [
+      ...[...new Set(tags)].map((value) => ({ kind: "tag" as const, value })),
+      ...[...new Set(entities)].map((value) => ({ kind: "entity" as const, value })),
+    ],
+  };
+}
+
+export const plainCodec: RowCodec = {
+  encrypted: false,
+  seal: (row) => ({ row, index: plainIndex(row) }),
+  open: (row) => row,
+  label: (_kind, value) => value,
+  metaLabel: (key, value) => `${key}=${JSON.stringify(value)}`,
+  queryTokens: (terms) => [...terms],
+};
+
+const recordId = (row: SealableRow) => `${row.id}#${row.version}`;
+
+export function encryptingCodec(cipher: TenantCipher): RowCodec {
+  // Digits only: FTS5's porter tokenizer leaves them as they are, and they carry no word.
+  const blind = (token: string) => BigInt(`0x${cipher.blindIndex(token, "fts")}`).toString(10);
+  const blindText = (text: string) => indexTokens(text).map(blind).join(" ");
+  const metaLabel = (key: string, value: string | number | boolean | null) =>
+    cipher.blindIndex(`${key}=${JSON.stringify(value)}`, "meta");
+  return {
+    encrypted: true,
+    seal(row) {
+      const tags = JSON.parse(row.tags) as string[];
+      const entities = JSON.parse(row.entities) as string[];
+      const metadata = JSON.parse(row.metadata) as Record<string, unknown>;
+      const labels: IndexEntry["labels"] = [
+        ...[...new Set(tags)].map((v) => ({ kind: "tag" as const, value: cipher.blindIndex(v, "tag") })),
+        ...[...new Set(entities)].map((v) => ({
+          kind: "entity" as const,
+          value: cipher.blindIndex(v, "entity"),
+        })),
+      ];
+      for (const [key, value] of Object.entries(metadata)) {
+        if (value === null || ["string", "number", "boolean"].includes(typeof value)) {
+          labels.push({ kind: "meta", value: metaLabel(key, value as string | number | boolean | null) });
+        }
+      }
+      const id = recordId(row);
+      const sealed = { ...row };
+      for (const field of FIELDS) sealed[field] = cipher.encrypt(id, field, row[field]);
+      return {
+        row: sealed,
+        index: {
+          content: blindText(row.content),
+          tags: tags.map(blindText).join(" "),
+          entities: entities.map(blindText).join(" "),
+          labels,
+        },
+      };
+    },
+    open(row) {
+      const id = recordId(row);
+      const opened = { ...row };
+      for (const field of FIELDS) {
+        const result = cipher.decryptString(id, field, row[field]);
+        if (!result.ok) {
+          throw new AppError("INTERNAL", "a stored memory failed its integrity check", {
+            cause: new Error(`${row.id} v${row.version} ${field}: ${result.reason}`),
+          });
+        }
+        opened[field] = result.plaintext;
+      }
+      return opened;
+    },
+    label: (kind, value) => cipher.blindIndex(value, kind),
+    metaLabel,
+    queryTokens: (terms) => [...new Set(terms.flatMap((t) => indexTokens(t)).map(blind))],
+  };
+}

@@ -1,0 +1,28 @@
+import { stemmer } from "stemmer";
+
+const WORD_RE = /[\p{L}\p{N}]+/gu;
+
+/** Lowercase, compatibility-normalised, without diacritics: the same folding FTS5's unicode61 does. */
+export function foldText(text: string): string {
+  return text
+    .normalize("NFKC")
+    .toLowerCase()
+    .normalize("NFD")
+    .replace(/\p{M}+/gu, "")
+    .normalize("NFC");
+}
+
+/** One stemmed token (Porter), for a word already folded. */
+export function stemToken(word: string): string {
+  return /^[a-z]+$/.test(word) ? stemmer(word) : word;
+}
+
+/**
+ * The tokens a blind search index stores for `text`: words folded and stemmed in JS, so the same
+ * function on a query finds the same tokens. Prefix and fuzzy matching are lost once tokens are hashed.
+ */
+export function indexTokens(text: string): string[] {
+  const out: string[] = [];
+  for (const m of foldText(text).matchAll(WORD_RE)) out.push(stemToken(m[0]));
+  return out;
+}

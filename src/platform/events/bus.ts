@@ -1,0 +1,117 @@
+/**
+ * The in-process event bus behind the live stream (`GET /admin/stream/{tenant_id}`) and outbound
+ * webhooks. Modules publish after their transaction commits, so a subscriber never hears of a change
+ * that was rolled back. Each tenant has its own sequence and a bounded ring buffer of recent events,
+ * which is what `Last-Event-ID` resumes from.
+ *
+ * Delivery to subscribers is synchronous and best effort: a subscriber that throws is logged and
+ * skipped, never allowed to fail the publisher.
+ */
+
+/** Event names: `<object>.<verb>`. Other modules add theirs here. */
+export type BusEventType =
+  | "ingest.accepted"
+  | "ingest.rejected"
+  | "ingest.processed"
+  | "dead_letter.created"
+  | "dead_letter.replayed"
+  | "memory.created"
+  | "memory.deleted"
+  | "approval.requested"
+  | "approval.decided"
+  | "killswitch.changed"
+  | "agent.paused"
+  | "agent.resumed"
+  | "anomaly.recall_volume"
+  | "webhook.disabled";
+
+export type BusEvent = {
+  /** Per-tenant sequence, strictly increasing from 1; the SSE `id`. */
+  seq: number;
+  tenantId: string;
+  type: BusEventType;
+  /** Epoch milliseconds from the injected clock. */
+  at: number;
+  /** Ids, counts, codes and timings only: never content or secrets. */
+  data: Record<string, unknown>;
+};
+
+export type Listener = (event: BusEvent) => void;
+
+export type Replay = { ok: true; events: BusEvent[] } | { ok: false; reason: "TOO_OLD"; oldest: number };
+
+export type EventBus = {
+  publish(tenantId: string, type: BusEventType, data: Record<string, unknown>): BusEvent;
+  /** Listens to one tenant's events; returns the unsubscribe function. */
+  subscribe(tenantId: string, listener: Listener): () => void;
+  /** Listens to every tenant (outbound webhooks). */
+  subscribeAll(listener: Listener): () => void;
+  /**
+   * Events after `lastSeq` still in the ring buffer. `TOO_OLD` when some were already evicted, so the
+   * caller can tell the client it missed events instead of silently skipping them.
+   */
+  since(tenantId: string, lastSeq: number): Replay;
+  /** The last sequence number issued for a tenant (0 when none). */
+  lastSeq(tenantId: string): number;
+};
+
+type TenantChannel = { seq: number; ring: BusEvent[]; listeners: Set<Listener> };
+
+export function createEventBus(deps: {
+  clock: { now(): number };
+  ringSize?: number;
+  onListenerError?: (err: unknown, event: BusEvent) => void;
+}): EventBus {
+  const ringSize = deps.ringSize ?? 1000;
+  const channels = new Map<string, TenantChannel>();
+  const global = new Set<Listener>();
+
+  const channel = (tenantId: string): TenantChannel => {
+    let c = channels.get(tenantId);
+    if (!c) {
+      c = { seq: 0, ring: [], listeners: new Set() };
+      channels.set(tenantId, c);
+    }
+    return c;
+  };
+
+  const deliver = (listener: Listener, event: BusEvent) => {
+    try {
+      listener(event);
+    } catch (err) {
+      deps.onListenerError?.(err, event);
+    }
+  };
+
+  return {
+    publish(tenantId, type, data) {
+      const c = channel(tenantId);
+      c.seq += 1;
+      const event: BusEvent = { seq: c.seq, tenantId, type, at: deps.clock.now(), data };
+      c.ring.push(event);
+      if (c.ring.length > ringSize) c.ring.splice(0, c.ring.length - ringSize);
+      for (const l of [...c.listeners]) deliver(l, event);
+      for (const l of [...global]) deliver(l, event);
+      return event;
+    },
+    subscribe(tenantId, listener) {
+      const c = channel(tenantId);
+      c.listeners.add(listener);
+      return () => c.listeners.delete(listener);
+    },
+    subscribeAll(listener) {
+      global.add(listener);
+      return () => global.delete(listener);
+    },
+    since(tenantId, lastSeq) {
+      const c = channels.get(tenantId);
+      if (!c || c.ring.length === 0) return { ok: true, events: [] };
+      const oldest = c.ring[0]?.seq ?? 1;
+      if (lastSeq < oldest - 1) return { ok: false, reason: "TOO_OLD", oldest };
+      return { ok: true, events: c.ring.filter((e) => e.seq > lastSeq) };
+    },
+    lastSeq(tenantId) {
+      return channels.get(tenantId)?.seq ?? 0;
+    },
+  };
+}
