@@ -93,6 +93,7 @@ export async function run(): Promise<void> {
         query: q,
         k: 10,
         token_budget: 2000,
+        include_quarantined: false,
       });
       recall.push(ms(t0));
     }

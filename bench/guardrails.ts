@@ -77,7 +77,8 @@ export async function run(): Promise<void> {
   const presidio = loadPresidio();
   const bipia = loadBipia();
   const pii = scorePii(presidio);
-  const thresholds = [0.4, 0.5, 0.8];
+  // 0.5: ingested deliveries (and the engine default); 0.7: memory writes by agents and people.
+  const thresholds = [0.4, 0.5, 0.7, 0.8];
   const injection = thresholds.map((t) => scoreInjection(bipia, t));
   const main = injection[1];
   if (!main) throw new Error("missing default-threshold score");

@@ -10,9 +10,15 @@ import { createAuditTrail, createAuthFailureAudit } from "./modules/audit/audit.
 import { loadCheckpointKey } from "./modules/audit/checkpoint-key.ts";
 import { connectorsMigrations } from "./modules/connectors/connectors.migrations.ts";
 import { createConnectorsModule } from "./modules/connectors/connectors.module.ts";
+import { governanceToBus } from "./modules/governance/governance.events.ts";
+import { governanceMigrations } from "./modules/governance/governance.migrations.ts";
+import { registerGovernanceHooks, registerGovernanceRoutes } from "./modules/governance/governance.routes.ts";
+import { createGovernanceService, type GovernanceEvent } from "./modules/governance/governance.service.ts";
+import { createMemoryScreen } from "./modules/governance/memory-screen.ts";
 import { grantsMigrations } from "./modules/grants/grants.migrations.ts";
 import { registerGrantRoutes } from "./modules/grants/grants.routes.ts";
 import { createGrantsService } from "./modules/grants/grants.service.ts";
+import { createGuardrails } from "./modules/guardrails/index.ts";
 import { registerHealthRoutes } from "./modules/health/health.routes.ts";
 import { registerAuthRoutes } from "./modules/identity/auth.routes.ts";
 import { createAuthService } from "./modules/identity/auth.service.ts";
@@ -24,6 +30,7 @@ import { createUsersService } from "./modules/identity/users.service.ts";
 import { keysMigrations } from "./modules/keys/keys.migrations.ts";
 import { registerKeyRoutes } from "./modules/keys/keys.routes.ts";
 import { createKeysService } from "./modules/keys/keys.service.ts";
+import { keysStore } from "./modules/keys/keys.store.ts";
 import { registerMcpRoutes } from "./modules/mcp/mcp.routes.ts";
 import { memoriesMigrations } from "./modules/memories/memories.migrations.ts";
 import { registerMemoryRoutes } from "./modules/memories/memories.routes.ts";
@@ -55,6 +62,7 @@ export const MIGRATIONS: MigrationSet = {
     ...keysMigrations.control,
     ...auditMigrations.control,
     ...tenantKeysMigrations.control,
+    ...governanceMigrations.control,
   ],
   tenant: [
     ...keysMigrations.tenant,
@@ -63,6 +71,7 @@ export const MIGRATIONS: MigrationSet = {
     ...identityMigrations.tenant,
     ...grantsMigrations.tenant,
     ...connectorsMigrations.tenant,
+    ...governanceMigrations.tenant,
   ],
 };
 
@@ -153,7 +162,49 @@ export async function createApp(opts: AppOptions) {
   const users = createUsersService({ storage, clock, tenants, audit: trail.append });
   const keys = createKeysService({ storage, clock, tenants, audit: trail.append });
   const grants = createGrantsService({ storage, clock, tenants, audit: trail.append });
+  async function allTenantIds(): Promise<string[]> {
+    const ids: string[] = [];
+    let after = "";
+    for (;;) {
+      const page = await storage.control.all<{ id: string }>(
+        "SELECT id FROM tenants WHERE id > ? ORDER BY id LIMIT 500",
+        [after],
+      );
+      if (page.length === 0) break;
+      ids.push(...page.map((r) => r.id));
+      after = page.at(-1)?.id ?? after;
+    }
+    return ids;
+  }
+  // Governance announces through these listeners; the event bus is one of them (below).
+  const governanceListeners = new Set<(event: GovernanceEvent) => void>();
+  const toBus = governanceToBus({ events, allTenantIds });
+  governanceListeners.add((event) => {
+    toBus(event).catch((err) => logger.error({ err, type: event.type }, "governance event not published"));
+  });
+  const rateLimiter = createRateLimiter(clock);
+  const governance = createGovernanceService({
+    storage,
+    clock,
+    tenants,
+    rateLimiter,
+    allTenantIds,
+    audit: trail.append,
+    keyExists: async (tenantId, keyId) =>
+      (await keysStore.byId(await storage.tenant(tenantId), tenantId, keyId)) !== undefined,
+    publish: (event) => {
+      for (const listener of governanceListeners) listener(event);
+    },
+  });
+  const screen = createMemoryScreen({
+    guardrails: createGuardrails({ clock }),
+    policyFor: (tenantId) => governance.policyFor(tenantId),
+    storage,
+    clock,
+    audit: trail.append,
+  });
   const memories = createMemoriesService({
+    screen,
     activeGrants: (tenantId, now) => grants.active(tenantId, now),
     storage,
     clock,
@@ -175,6 +226,8 @@ export async function createApp(opts: AppOptions) {
     memories,
     maxContentBytes: config.maxContentBytes,
     egressAllow: config.egressAllow,
+    tenantAllowed: (tenantId) => governance.tenantAllowed(tenantId),
+    screen: (tenantId, text) => screen.ingest(tenantId, text),
   });
   const audit = createAuditService({ trail, clock, requireTenant: tenants.requireActive });
   const vaultFiles = createVaultFiles({ memories, requireTenant: tenants.requireActive });
@@ -198,7 +251,8 @@ export async function createApp(opts: AppOptions) {
     logger,
     clock,
     metrics,
-    rateLimiter: createRateLimiter(clock),
+    rateLimiter,
+    agentGate: (actor) => governance.gateAgent(actor),
     verifyCredential,
     defaultRateLimitPerMinute: config.rateLimitPerMinute,
     bodyLimitBytes: config.bodyLimitBytes,
@@ -229,6 +283,7 @@ export async function createApp(opts: AppOptions) {
     },
   });
 
+  registerGovernanceHooks(app, governance);
   registerHealthRoutes(app, storage);
   registerPlatformRoutes(app, metrics.registry);
   registerTenantRoutes(app, tenants);
@@ -240,21 +295,11 @@ export async function createApp(opts: AppOptions) {
   registerAuditRoutes(app, audit);
   registerMcpRoutes(app, { memories, storage, clock, audit: trail.append });
   connectors.registerRoutes(app);
+  registerGovernanceRoutes(app, governance);
 
   const sweeper = {
     async runOnce(): Promise<number> {
-      const ids: string[] = [];
-      let after = "";
-      for (;;) {
-        const page = await storage.control.all<{ id: string }>(
-          "SELECT id FROM tenants WHERE id > ? ORDER BY id LIMIT 500",
-          [after],
-        );
-        if (page.length === 0) break;
-        ids.push(...page.map((r) => r.id));
-        after = page.at(-1)?.id ?? after;
-      }
-      return memories.sweep(ids);
+      return memories.sweep(await allTenantIds());
     },
   };
   let timer: NodeJS.Timeout | null = null;
@@ -276,8 +321,15 @@ export async function createApp(opts: AppOptions) {
       vaultFiles,
       rotateMaster,
       connectors,
+      governance,
+      screen,
     },
     events,
+    /** Subscribes to governance events (approval.*, agent.*, anomaly.*); returns an unsubscribe. */
+    onGovernanceEvent(listener: (event: GovernanceEvent) => void): () => void {
+      governanceListeners.add(listener);
+      return () => governanceListeners.delete(listener);
+    },
     sweeper,
     /** The admin key, when this start generated it (print once). */
     generatedAdminKey: adminKey.generated,

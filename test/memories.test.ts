@@ -231,7 +231,7 @@ describe("memories", () => {
     const r = (
       await s.request("POST", "/v1/memories/recall", {
         key,
-        body: { query: "note", k: 25, token_budget: 400 },
+        body: { query: "note", k: 25, token_budget: 400, include_quarantined: true },
       })
     ).body as Recall;
     assert.ok(r.context.length / 4 <= 400, "within budget");
@@ -432,7 +432,10 @@ describe("memories", () => {
   });
 
   test("200 concurrent stores give exactly 200 memories", async () => {
-    const { key } = await s.seedTenant();
+    const { key, tenantId } = await s.seedTenant();
+    // One key sends 200 requests at once on purpose: above the default anomaly cap of 100 a minute.
+    const policy = { anomaly: { max_requests_per_minute: 1000 } };
+    assert.equal((await s.request("PUT", `/v1/tenants/${tenantId}/policy`, { body: policy })).status, 200);
     const results = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
         s.request("POST", "/v1/memories", { key, body: { namespace: "load", content: `concurrent ${i}` } }),

@@ -24,6 +24,13 @@ export type Fixture = {
   key: string;
   /** tenant:admin key of `tenantId`. */
   adminKey: string;
+  /** A DEVELOPER's access token in `tenantId`, and a new sign-in (after the JWT rotation sample). */
+  userToken: string;
+  signIn: () => Promise<string>;
+  /** Pending approvals the `key` asked for (one to approve, one to reject), and one of the other tenant. */
+  approvalId: string;
+  rejectApprovalId: string;
+  otherApprovalId: string;
   /** audit:read key of `tenantId`. */
   auditKey: string;
   /** A tenant that exists only to be deleted by the tenant-delete sample. */
@@ -48,6 +55,8 @@ export type Sample = {
   headers?: Record<string, string>;
   /** The rightful caller's status when it is not a 2xx (a 405 that names the allowed method). */
   okStatus?: number;
+  /** The rightful caller is a person (a DEVELOPER's token) rather than a key. */
+  caller?: "user";
   /** Same request aimed at the other tenant's object or path, and the status it must get. */
   crossTenant?: { path: (f: Fixture) => string; status: 403 | 404 };
 };
@@ -157,6 +166,40 @@ export const SAMPLES: Record<string, Sample> = {
     path: (f) => `/v1/tenants/${f.tenantId}/grants/${f.grantId}`,
     agentScope: "tenant:admin",
     crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/grants/${f.otherGrantId}`, status: 404 },
+  },
+  "GET /v1/tenants/:tenant_id/policy": { path: (f) => `/v1/tenants/${f.tenantId}/policy`, agentScope: null },
+  "PUT /v1/tenants/:tenant_id/policy": {
+    path: (f) => `/v1/tenants/${f.tenantId}/policy`,
+    body: () => FIXTURE_POLICY,
+    agentScope: null,
+  },
+  "GET /v1/approvals": { path: () => "/v1/approvals", agentScope: "any" },
+  "GET /v1/approvals/:id": {
+    path: (f) => `/v1/approvals/${f.approvalId}`,
+    agentScope: "any",
+    crossTenant: { path: (f) => `/v1/approvals/${f.otherApprovalId}`, status: 404 },
+  },
+  "POST /v1/approvals/:id/approve": {
+    path: (f) => `/v1/approvals/${f.approvalId}/approve`,
+    agentScope: null,
+    caller: "user",
+    crossTenant: { path: (f) => `/v1/approvals/${f.otherApprovalId}/approve`, status: 404 },
+  },
+  "POST /v1/approvals/:id/reject": {
+    path: (f) => `/v1/approvals/${f.rejectApprovalId}/reject`,
+    agentScope: null,
+    caller: "user",
+    crossTenant: { path: (f) => `/v1/approvals/${f.otherApprovalId}/reject`, status: 404 },
+  },
+  "GET /admin/override": { path: () => "/admin/override", agentScope: null },
+  "PUT /admin/override": {
+    path: () => "/admin/override",
+    body: (f) => ({ scope: "agent", tenant_id: f.tenantId, agent: "nobody", frozen: false, reason: "suite" }),
+    agentScope: null,
+  },
+  "POST /v1/tenants/:tenant_id/keys/:key_id/resume": {
+    path: (f) => `/v1/tenants/${f.tenantId}/keys/${f.keyId}/resume`,
+    agentScope: null,
   },
   "POST /v1/memories": {
     path: () => "/v1/memories",
@@ -286,6 +329,15 @@ export const SAMPLES: Record<string, Sample> = {
   "GET /mcp": { path: () => "/mcp", agentScope: "any", okStatus: 405 },
 };
 
+/** Export needs one approval in the fixture's tenants (and nothing else does), so approvals exist. */
+const FIXTURE_POLICY = {
+  tiers: { exportMemories: "critical", createKey: "low", revokeKey: "low", rotateKey: "low" },
+  approvals: { critical: 1 },
+  // The shared cases fire many refused requests with one key on purpose: anomaly enforcement (on by
+  // default, proved in governance-anomaly-guardrails.test.ts) is off for the fixture's tenants.
+  anomaly: { enforce: false },
+};
+
 const OIDC_SAMPLE = {
   issuer: "https://idp.example.com",
   client_id: "hypha",
@@ -317,6 +369,16 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
   const grantId = await grant(tenantId);
   const otherGrantId = await grant(otherTenantId);
   const otherMemoryId = (await s.storeMemory(otherKey, { content: "other tenant memory" })).id;
+  const signIn = await developer(s, tenantId);
+  const userToken = await signIn();
+  const pending = async (t: string, k: string) => {
+    await s.request("PUT", `/v1/tenants/${t}/policy`, { body: FIXTURE_POLICY });
+    const res = await s.request("GET", "/v1/memories/export", { key: k });
+    return (res.body as { approval: { id: string } }).approval.id;
+  };
+  const approvalId = await pending(tenantId, key);
+  const rejectApprovalId = await pending(tenantId, key);
+  const otherApprovalId = await pending(otherTenantId, otherKey);
   const connector = () => ({
     name: `c-${Math.random().toString(36).slice(2, 8)}`,
     config: { source: "github", secret: "s".repeat(16), mapping: { namespace: "sec" } },
@@ -358,6 +420,11 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
     otherGrantId,
     key,
     adminKey,
+    userToken,
+    signIn,
+    approvalId,
+    rejectApprovalId,
+    otherApprovalId,
     auditKey,
     spareTenantId,
     connectorId,
@@ -368,8 +435,22 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
   };
 }
 
+async function developer(s: TestServer, tenantId: string): Promise<() => Promise<string>> {
+  const email = `dev-${Math.random().toString(36).slice(2, 10)}@example.com`;
+  const password = "correct horse battery staple";
+  await s.createUser(tenantId, { email, password, roles: ["DEVELOPER"] });
+  return async () => {
+    const res = await s.request("POST", "/v1/auth/login", {
+      key: null,
+      body: { tenant_id: tenantId, email, password },
+    });
+    return (res.body as { access_token: string }).access_token;
+  };
+}
+
 /** The credential that a sample's route accepts as its rightful caller. */
 export function rightfulKey(s: TestServer, f: Fixture, sample: Sample): string {
+  if (sample.caller === "user") return f.userToken;
   if (sample.agentScope === null) return s.adminKey;
   if (sample.agentScope === "audit:read") return f.auditKey;
   return sample.agentScope === "tenant:admin" ? f.adminKey : f.key;

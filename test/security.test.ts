@@ -82,6 +82,7 @@ describe("shared security suite, applied to every route", async () => {
       });
       const ok = sample.okStatus ? res.status === sample.okStatus : res.status >= 200 && res.status < 300;
       assert.ok(ok, `${routeName(r)} → ${res.status} ${res.text.slice(0, 200)}`);
+      if (r.url.endsWith("/jwt/rotate")) f.userToken = await f.signIn();
     }
     // Put back what the samples consumed (the memory they deleted).
     f.memoryId = (await s.storeMemory(f.key, { content: "own memory again" })).id;

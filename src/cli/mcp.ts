@@ -112,7 +112,14 @@ export async function serveStdioEmbedded(opts: {
     requestId = o.requestId;
     return { ...identity, origin: o };
   };
-  const server = createMemoryMcpServer(serviceBackend(app.services.memories, actor), {
+  // No HTTP chokepoint here: every tool call passes the kill switch (freezes, paused key) itself.
+  const gate = () =>
+    app.services.governance.checkAgentAllowed({
+      tenantId: identity.tenantId,
+      keyId: identity.id,
+      agent: identity.agent,
+    });
+  const server = createMemoryMcpServer(serviceBackend(app.services.memories, actor, gate), {
     describeError: async (err) => describeError(err, app.logger, () => requestId),
   });
   const transport = new StdioServerTransport();

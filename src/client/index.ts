@@ -27,6 +27,15 @@ import type {
   createWebhookBody,
   webhookSchema,
 } from "../modules/connectors/outbound.service.ts";
+import type {
+  Approval,
+  approvalListQuery,
+  freezeSchema,
+  overrideBody,
+  pauseSchema,
+  policyBody,
+  policyResponse,
+} from "../modules/governance/governance.schemas.ts";
 import type { createGrantBody, grantSchema } from "../modules/grants/grants.schemas.ts";
 import type {
   jwtRotatedSchema,
@@ -113,6 +122,15 @@ export type OidcConfigRequest = z.input<typeof oidcConfigBody>;
 export type RotateKeyRequest = z.input<typeof rotateKeyBody>;
 export type Grant = z.infer<typeof grantSchema>;
 export type CreateGrantRequest = z.input<typeof createGrantBody>;
+export type { Approval };
+export type TenantPolicy = z.infer<typeof policyResponse>;
+/** Omitted fields take their defaults: `{}` restores the default policy. */
+export type TenantPolicyRequest = z.input<typeof policyBody>;
+export type ApprovalsQuery = Omit<Partial<z.input<typeof approvalListQuery>>, "limit"> & { limit?: number };
+export type Freeze = z.infer<typeof freezeSchema>;
+export type OverrideRequest = z.input<typeof overrideBody>;
+export type OverrideResult = { frozen: boolean; override: Freeze; cancelled_approvals: number };
+export type ResumedKey = Pick<z.infer<typeof pauseSchema>, "key_id" | "paused"> & { resumed: boolean };
 
 /** A failed call: the server's stable error code, the HTTP status and the request id to quote. */
 export class HyphaError extends Error {
@@ -237,6 +255,18 @@ export interface HyphaClient {
   createGrant(tenantId: string, input: CreateGrantRequest): Promise<Grant>;
   listGrants(tenantId: string, page?: PageQuery): Promise<Page<Grant>>;
   revokeGrant(tenantId: string, grantId: string): Promise<Grant>;
+  // Governance: policy, approvals, the kill switch, paused keys.
+  getTenantPolicy(tenantId: string): Promise<TenantPolicy>;
+  putTenantPolicy(tenantId: string, policy: TenantPolicyRequest): Promise<TenantPolicy>;
+  listApprovals(query?: ApprovalsQuery): Promise<Page<Approval>>;
+  getApproval(approvalId: string): Promise<Approval>;
+  /** A person's vote (DEVELOPER or ADMIN token); the requester and the key's creator cannot vote. */
+  approveApproval(approvalId: string, input?: { comment?: string }): Promise<Approval>;
+  rejectApproval(approvalId: string, input?: { comment?: string }): Promise<Approval>;
+  getOverrides(): Promise<{ items: Freeze[] }>;
+  /** Freezes or lifts agent work: global (instance admin), a tenant, a key or an agent name. */
+  setOverride(input: OverrideRequest): Promise<OverrideResult>;
+  resumeKey(tenantId: string, keyId: string): Promise<ResumedKey>;
 }
 
 type Query = Record<string, string | number | boolean | undefined>;
@@ -552,6 +582,24 @@ export function createHyphaClient(opts: HyphaClientOptions): HyphaClient {
       json<Page<Grant>>({ method: "GET", path: tenantPath(tenantId, "grants"), query: page }),
     revokeGrant: (tenantId: string, grantId: string) =>
       json<Grant>({ method: "DELETE", path: tenantPath(tenantId, "grants", grantId) }),
+    // Governance.
+    getTenantPolicy: (tenantId: string) =>
+      json<TenantPolicy>({ method: "GET", path: tenantPath(tenantId, "policy") }),
+    putTenantPolicy: (tenantId: string, policy: TenantPolicyRequest) =>
+      json<TenantPolicy>({ method: "PUT", path: tenantPath(tenantId, "policy"), body: policy }),
+    listApprovals: (query: ApprovalsQuery = {}) =>
+      json<Page<Approval>>({ method: "GET", path: "/v1/approvals", query }),
+    getApproval: (approvalId: string) =>
+      json<Approval>({ method: "GET", path: `/v1/approvals/${seg(approvalId)}` }),
+    approveApproval: (approvalId: string, input: { comment?: string } = {}) =>
+      json<Approval>({ method: "POST", path: `/v1/approvals/${seg(approvalId)}/approve`, body: input }),
+    rejectApproval: (approvalId: string, input: { comment?: string } = {}) =>
+      json<Approval>({ method: "POST", path: `/v1/approvals/${seg(approvalId)}/reject`, body: input }),
+    getOverrides: () => json<{ items: Freeze[] }>({ method: "GET", path: "/admin/override" }),
+    setOverride: (input: OverrideRequest) =>
+      json<OverrideResult>({ method: "PUT", path: "/admin/override", body: input }),
+    resumeKey: (tenantId: string, keyId: string) =>
+      json<ResumedKey>({ method: "POST", path: tenantPath(tenantId, "keys", keyId, "resume") }),
   };
   return client as HyphaClient;
 }

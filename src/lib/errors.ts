@@ -16,11 +16,14 @@ export const ERROR_STATUS = {
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
+  APPROVAL_INVALID: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   VALIDATION_FAILED: 422,
+  GUARDRAIL_BLOCKED: 422,
   LOCKED: 423,
   AGENT_FROZEN: 423,
+  AGENT_PAUSED: 423,
   RATE_LIMITED: 429,
   INTERNAL: 500,
   UNAVAILABLE: 503,
@@ -34,17 +37,25 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetail[] | undefined;
   readonly headers: Record<string, string> | undefined;
+  /** A structured explanation sent beside the message (a guardrail verdict); never secrets or content. */
+  readonly verdict: unknown;
 
   constructor(
     code: ErrorCode,
     message: string,
-    opts: { details?: ErrorDetail[]; headers?: Record<string, string>; cause?: unknown } = {},
+    opts: {
+      details?: ErrorDetail[];
+      headers?: Record<string, string>;
+      cause?: unknown;
+      verdict?: unknown;
+    } = {},
   ) {
     super(message, { cause: opts.cause });
     this.name = "AppError";
     this.code = code;
     this.details = opts.details;
     this.headers = opts.headers;
+    this.verdict = opts.verdict;
   }
 
   get status(): number {

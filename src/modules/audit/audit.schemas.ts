@@ -49,6 +49,19 @@ export const AUDIT_ACTIONS = [
   "webhook.created",
   "webhook.deleted",
   "webhook.disabled",
+  "policy.updated",
+  "approval.requested",
+  "approval.voted",
+  "approval.decided",
+  "approval.consumed",
+  "approval.cancelled",
+  "override.set",
+  "override.lifted",
+  "agent.paused",
+  "agent.resumed",
+  "anomaly.recall_volume",
+  "guardrail.flagged",
+  "guardrail.blocked",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -94,6 +107,13 @@ export const SUSPICIOUS_ACTIONS: readonly string[] = [
   "webhook.created",
   "webhook.deleted",
   "webhook.disabled",
+  "policy.updated",
+  "override.set",
+  "override.lifted",
+  "agent.paused",
+  "agent.resumed",
+  "anomaly.recall_volume",
+  "guardrail.blocked",
 ];
 /** Action prefixes that are always security-relevant (kill switches, signature checks). */
 export const SUSPICIOUS_PREFIXES: readonly string[] = ["killswitch.", "signature."];

@@ -12,7 +12,12 @@ import { registerConnectorRoutes } from "./connectors.routes.ts";
 import type { CipherOf } from "./connectors.sealing.ts";
 import { createConnectorsService } from "./connectors.service.ts";
 import { createDeadLettersService } from "./dead-letters.service.ts";
-import { type Backoff, createDeliveryWorker, type MemoryWriterSource } from "./delivery-worker.ts";
+import {
+  type Backoff,
+  createDeliveryWorker,
+  type IngestScreen,
+  type MemoryWriterSource,
+} from "./delivery-worker.ts";
 import { createInboundVerifier } from "./inbound.ts";
 import { registerIngestRoutes } from "./ingest.routes.ts";
 import { createIngestService } from "./ingest.service.ts";
@@ -53,6 +58,10 @@ export function createConnectorsModule(deps: {
   egress?: EgressGuard;
   backoff?: Backoff;
   outboundPolicy?: OutboundPolicy;
+  /** The kill switch by tenant: the inbox worker and the outbound sender wait while it says false. */
+  tenantAllowed?: (tenantId: string) => Promise<boolean>;
+  /** Guardrails on delivered text before it becomes memories. */
+  screen?: IngestScreen;
 }) {
   const { storage, clock, logger, tenants, events, audit, cipher } = deps;
   const listTenants = async () =>
@@ -79,6 +88,8 @@ export function createConnectorsModule(deps: {
     maxContentBytes: deps.maxContentBytes,
     listTenants,
     ...(deps.backoff ? { backoff: deps.backoff } : {}),
+    ...(deps.tenantAllowed ? { tenantAllowed: deps.tenantAllowed } : {}),
+    ...(deps.screen ? { screen: deps.screen } : {}),
   });
   const ingest = createIngestService({
     storage,
@@ -119,6 +130,7 @@ export function createConnectorsModule(deps: {
     cipher,
     listTenants,
     ...(deps.outboundPolicy ? { policy: deps.outboundPolicy } : {}),
+    ...(deps.tenantAllowed ? { tenantAllowed: deps.tenantAllowed } : {}),
   });
 
   return {

@@ -22,7 +22,22 @@ export function backoffDelay(b: Backoff, attempt: number): number {
 
 class DeliveryError extends Error {
   override name = "DeliveryError";
+  /** A failure that retrying cannot cure (a guardrail block): dead-lettered at once. */
+  readonly final: boolean;
+  constructor(message: string, opts: { final?: boolean } = {}) {
+    super(message);
+    this.final = opts.final ?? false;
+  }
 }
+
+/** The guardrails' verdict on ingested text (from the governance module's memory screen). */
+export type IngestScreen = (
+  tenantId: string,
+  text: string,
+) => Promise<
+  | { content: string; quarantined: boolean }
+  | { blocked: { checks: readonly { name: string; action: string }[] } }
+>;
 
 const BATCH = 100;
 
@@ -57,6 +72,13 @@ export function createDeliveryWorker(deps: {
   /** Every tenant id (a full scan at start and by `drain`). */
   listTenants: () => Promise<string[]>;
   backoff?: Backoff;
+  /**
+   * The kill switch: false while the tenant's agents are frozen. Its deliveries then stay in the
+   * inbox (no attempt is spent) and are processed once the freeze is lifted.
+   */
+  tenantAllowed?: (tenantId: string) => Promise<boolean>;
+  /** Guardrails on delivered text (ingest threshold): stripped text and quarantine, or a block. */
+  screen?: IngestScreen;
 }) {
   const { storage, clock, events, logger } = deps;
   const backoff = deps.backoff ?? DEFAULT_BACKOFF;
@@ -109,13 +131,30 @@ export function createDeliveryWorker(deps: {
       const body = openField(await deps.cipher(row.tenant_id), row.id, "payload", row.body);
       // Mapping needs the config only: the signing secret stays sealed.
       const { checked, ignored } = drafts(row, storedConfig(connector, null), body);
-      const memoryRows: NewRow[] = checked.map((d) => ({
+      const screened: { content: string; quarantined: boolean }[] = [];
+      for (const [i, d] of checked.entries()) {
+        const s = deps.screen
+          ? await deps.screen(row.tenant_id, d.content)
+          : { content: d.content, quarantined: false };
+        if ("blocked" in s) {
+          const checks = s.blocked.checks
+            .filter((c) => c.action === "block")
+            .map((c) => c.name)
+            .join(", ");
+          throw new DeliveryError(`GUARDRAIL_BLOCKED: draft ${i} blocked by ${checks || "guardrails"}`, {
+            final: true,
+          });
+        }
+        screened.push(s);
+      }
+      const memoryRows: NewRow[] = checked.map((d, i) => ({
         id: newId("memory", now),
         version: 1,
         tenant_id: row.tenant_id,
         namespace: d.namespace,
         type: d.type,
-        content: d.content,
+        content: screened[i]?.content ?? d.content,
+        quarantined: screened[i]?.quarantined ? 1 : 0,
         tags: JSON.stringify([...new Set(d.tags)]),
         entities: JSON.stringify([...new Set(d.entities)]),
         metadata: JSON.stringify(d.metadata),
@@ -155,7 +194,13 @@ export function createDeliveryWorker(deps: {
             actor: { type: "connector", id: row.connector_id },
             action: "delivery.processed",
             targetIds: [row.id, ...ids].slice(0, 100),
-            details: { memories: ids.length, ...(ignored ? { ignored: ignored.reason } : {}) },
+            details: {
+              memories: ids.length,
+              ...(ignored ? { ignored: ignored.reason } : {}),
+              ...(memoryRows.some((m) => m.quarantined === 1)
+                ? { quarantined: memoryRows.filter((m) => m.quarantined === 1).length }
+                : {}),
+            },
           },
           now,
         );
@@ -188,7 +233,7 @@ export function createDeliveryWorker(deps: {
     if (!(err instanceof DeliveryError))
       logger.error({ err, delivery: row.id }, "delivery processing failed");
     const attempt = row.attempts + 1;
-    if (attempt >= backoff.maxAttempts) {
+    if (attempt >= backoff.maxAttempts || (err instanceof DeliveryError && err.final)) {
       const dead = await db.transaction(async (tx) => {
         const moved = await connectorsStore.deadLetter(tx, row.id, message, now);
         if (!moved) return false;
@@ -225,6 +270,8 @@ export function createDeliveryWorker(deps: {
 
   /** Processes every due delivery of one tenant; true when some are still scheduled for later. */
   async function runTenant(tenantId: string): Promise<{ done: number; later: boolean }> {
+    // Frozen: nothing is processed and nothing is spent; the tenant stays known to have work.
+    if (deps.tenantAllowed && !(await deps.tenantAllowed(tenantId))) return { done: 0, later: true };
     const db = await storage.tenant(tenantId);
     let done = 0;
     for (;;) {

@@ -23,6 +23,9 @@ export const OUTBOUND_EVENTS = [
   "approval.requested",
   "approval.decided",
   "killswitch.changed",
+  "agent.paused",
+  "agent.resumed",
+  "anomaly.recall_volume",
 ] as const;
 export type OutboundEvent = (typeof OUTBOUND_EVENTS)[number];
 const OUTBOUND_SET: ReadonlySet<string> = new Set(OUTBOUND_EVENTS);
@@ -139,6 +142,8 @@ export function createOutboundService(deps: {
   cipher: CipherOf;
   listTenants: () => Promise<string[]>;
   policy?: OutboundPolicy;
+  /** The kill switch: false while the tenant is frozen; its deliveries then wait, no attempt spent. */
+  tenantAllowed?: (tenantId: string) => Promise<boolean>;
 }) {
   const { storage, clock, tenants, events, egress, logger } = deps;
   const policy = deps.policy ?? DEFAULT_OUTBOUND_POLICY;
@@ -265,6 +270,10 @@ export function createOutboundService(deps: {
   }
 
   async function runTenant(tenantId: string): Promise<number> {
+    if (deps.tenantAllowed && !(await deps.tenantAllowed(tenantId))) {
+      hot.add(tenantId);
+      return 0;
+    }
     const db = await storage.tenant(tenantId);
     const due = await store.due(db, clock.now(), 100);
     for (const d of due) {

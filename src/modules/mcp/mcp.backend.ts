@@ -6,21 +6,33 @@ import type { Actor } from "../../platform/auth/actor.ts";
 import type { MemoriesService } from "../memories/memories.service.ts";
 import type { MemoryBackend, ToolError } from "./mcp.tools.ts";
 
-/** Tools bound to the memories service and one caller: the very path REST requests take. */
-export function serviceBackend(memories: MemoriesService, actor: () => Actor): MemoryBackend {
+/**
+ * Tools bound to the memories service and one caller: the very path REST requests take. `gate`
+ * runs before every call (the kill switch where no HTTP chokepoint stands in front: embedded mode).
+ */
+export function serviceBackend(
+  memories: MemoriesService,
+  actor: () => Actor,
+  gate?: (actor: Actor) => Promise<void>,
+): MemoryBackend {
+  const caller = async (): Promise<Actor> => {
+    const a = actor();
+    if (gate) await gate(a);
+    return a;
+  };
   return {
     store: async (input) => {
-      const [stored] = await memories.store(actor(), [input]);
+      const [stored] = await memories.store(await caller(), [input]);
       if (!stored) throw new AppError("INTERNAL", "nothing stored");
       return stored;
     },
-    recall: (input) => memories.recall(actor(), input),
-    get: (id) => memories.get(actor(), id),
-    list: (q) => memories.list(actor(), q),
-    update: (id, patch) => memories.update(actor(), id, patch),
-    forget: (id) => memories.remove(actor(), id),
-    history: (id) => memories.history(actor(), id),
-    namespaces: () => memories.namespaces(actor()),
+    recall: async (input) => memories.recall(await caller(), input),
+    get: async (id) => memories.get(await caller(), id),
+    list: async (q) => memories.list(await caller(), q),
+    update: async (id, patch) => memories.update(await caller(), id, patch),
+    forget: async (id) => memories.remove(await caller(), id),
+    history: async (id) => memories.history(await caller(), id),
+    namespaces: async () => memories.namespaces(await caller()),
   };
 }
 

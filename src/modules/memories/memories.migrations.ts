@@ -58,5 +58,10 @@ ALTER TABLE memories ADD COLUMN allowed_agents TEXT;
 ALTER TABLE memories ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 UPDATE memories SET owner = agent;`,
     },
+    {
+      // Suspected injections are kept out of recall until asked for (guardrails quarantine).
+      id: "memories.003",
+      sqlite: "ALTER TABLE memories ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;",
+    },
   ] satisfies Migration[],
 };

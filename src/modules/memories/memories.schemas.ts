@@ -102,6 +102,8 @@ export const memorySchema = z.object({
   access: z.enum(MEMORY_ACCESS),
   allowed_agents: z.array(z.string()),
   owner: z.string(),
+  /** Held out of recall by the guardrails (a suspected injection) unless asked for. */
+  quarantined: z.boolean(),
 });
 export type Memory = z.infer<typeof memorySchema>;
 
@@ -130,6 +132,7 @@ export const recallBody = z
     valid_at: isoDate.optional(),
     k: z.number().int().min(1).max(100).default(10),
     token_budget: z.number().int().min(64).max(100_000).default(2000),
+    include_quarantined: z.boolean().default(false),
   })
   .strict();
 export type RecallInput = z.infer<typeof recallBody>;
@@ -190,6 +193,7 @@ export type MemoryRow = {
   access: MemoryAccess;
   allowed_agents: string | null;
   owner: string;
+  quarantined: number;
 };
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -215,5 +219,6 @@ export function toMemory(row: MemoryRow): Memory {
     access: row.access,
     allowed_agents: row.allowed_agents ? (JSON.parse(row.allowed_agents) as string[]) : [],
     owner: row.owner,
+    quarantined: row.quarantined === 1,
   };
 }

@@ -30,6 +30,22 @@ import {
 import { type Filters, memoriesStore, type NewRow, type Visibility } from "./memories.store.ts";
 import { blend, formatContext, ftsQuery, matchedTerms, queryTerms, recencyScore } from "./recall.ts";
 
+/**
+ * Guardrails on what enters and leaves memory (the governance module provides it). `inbound`
+ * returns the text to store (hidden characters stripped, masked) and whether to quarantine it, or
+ * throws GUARDRAIL_BLOCKED; `outbound` returns the text that may leave, or null to withhold it.
+ */
+export type MemoryScreen = {
+  inbound(
+    actor: TenantActor,
+    content: string,
+    path: string,
+  ): Promise<{ content: string; quarantined: boolean; flags: unknown }>;
+  outboundFor(
+    actor: TenantActor,
+  ): Promise<(content: string) => Promise<{ content: string; flagged: boolean } | null>>;
+};
+
 /** A namespace another namespace may read (from the grants module). */
 export type NamespaceGrantView = { grantee: string; namespace: string; types: readonly string[] | null };
 
@@ -45,6 +61,7 @@ export type MemoriesDeps = {
   vault: MemoryVault;
   /** Hears of memory writes after they commit (live stream, outbound webhooks). */
   events?: EventBus;
+  screen?: MemoryScreen;
 };
 
 /**
@@ -136,7 +153,19 @@ export function createMemoriesService(deps: MemoriesDeps) {
       now,
     );
 
-  function buildRow(actor: TenantActor, input: MemoryInput, now: number, path: string): NewRow {
+  /** Content as the guardrails let it in; `flags` go into the audit event of the write. */
+  const screenIn = async (actor: TenantActor, content: string, path: string) =>
+    deps.screen
+      ? deps.screen.inbound(actor, content, path)
+      : { content, quarantined: false, flags: null as unknown };
+
+  function buildRow(
+    actor: TenantActor,
+    input: MemoryInput,
+    now: number,
+    path: string,
+    screened: { content: string; quarantined: boolean },
+  ): NewRow {
     authorizeNamespace(actor, input.namespace);
     checkContent(input.content, `${path}.content`);
     const expiresAt =
@@ -152,7 +181,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
       tenant_id: actor.tenantId,
       namespace: input.namespace,
       type: input.type,
-      content: input.content,
+      content: screened.content,
       tags: JSON.stringify([...new Set(input.tags)]),
       entities: JSON.stringify([...new Set(input.entities)]),
       metadata: JSON.stringify(input.metadata),
@@ -168,6 +197,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
       access: input.access,
       allowed_agents: input.allowed_agents ? JSON.stringify([...new Set(input.allowed_agents)].sort()) : null,
       owner: authorName(actor),
+      quarantined: screened.quarantined ? 1 : 0,
     };
   }
 
@@ -177,9 +207,25 @@ export function createMemoriesService(deps: MemoriesDeps) {
       authorize(actor, "memories:write");
       const agent = requireTenantActor(actor);
       const now = clock.now();
+      const paths = inputs.map((_, i) => (inputs.length > 1 ? `body.memories.${i}` : "body"));
+      for (const [i, input] of inputs.entries()) {
+        authorizeNamespace(agent, input.namespace);
+        checkContent(input.content, `${paths[i]}.content`);
+      }
+      const screened: Awaited<ReturnType<typeof screenIn>>[] = [];
+      for (const [i, input] of inputs.entries()) {
+        screened.push(await screenIn(agent, input.content, `${paths[i]}.content`));
+      }
       const rows = inputs.map((input, i) =>
-        buildRow(agent, input, now, inputs.length > 1 ? `body.memories.${i}` : "body"),
+        buildRow(
+          agent,
+          input,
+          now,
+          paths[i] ?? "body",
+          screened[i] ?? { content: input.content, quarantined: false },
+        ),
       );
+      const flagged = screened.flatMap((s, i) => (s.flags ? [{ id: rows[i]?.id, verdict: s.flags }] : []));
       const db = await storage.tenant(agent.tenantId);
       const codec = await deps.vault.codec(agent.tenantId);
       const stored = await db.transaction(async (tx) => {
@@ -194,8 +240,21 @@ export function createMemoriesService(deps: MemoriesDeps) {
           "memory.created",
           out.map((r) => r.id),
           now,
-          { count: out.length },
+          { count: out.length, quarantined: out.filter((r) => r.quarantined === 1).length },
         );
+        if (flagged.length > 0) {
+          await audit(
+            tx,
+            agent,
+            "guardrail.flagged",
+            flagged.map((f) => f.id ?? ""),
+            now,
+            {
+              source: "write",
+              verdicts: flagged.slice(0, 20).map((f) => f.verdict),
+            },
+          );
+        }
         return out;
       });
       metrics.memoriesStored.inc(stored.length);
@@ -269,6 +328,8 @@ export function createMemoriesService(deps: MemoriesDeps) {
       authorize(actor, "memories:write");
       const agent = requireTenantActor(actor);
       if (patch.content !== undefined) checkContent(patch.content, "body.content");
+      const screened =
+        patch.content !== undefined ? await screenIn(agent, patch.content, "body.content") : null;
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
       const vis = await visibility(agent, now, "write");
@@ -297,7 +358,8 @@ export function createMemoriesService(deps: MemoriesDeps) {
         const next: NewRow = {
           ...current,
           version: current.version + 1,
-          content: patch.content ?? current.content,
+          content: screened?.content ?? current.content,
+          quarantined: screened ? (screened.quarantined ? 1 : 0) : current.quarantined,
           type: patch.type ?? current.type,
           tags: patch.tags ? JSON.stringify([...new Set(patch.tags)]) : current.tags,
           entities: patch.entities ? JSON.stringify([...new Set(patch.entities)]) : current.entities,
@@ -322,6 +384,12 @@ export function createMemoriesService(deps: MemoriesDeps) {
         const sealed = codec.seal(next);
         const seq = await memoriesStore.insert(tx, sealed.row, sealed.index);
         await audit(tx, agent, "memory.updated", [id], now, { version: next.version });
+        if (screened?.flags) {
+          await audit(tx, agent, "guardrail.flagged", [id], now, {
+            source: "write",
+            verdicts: [screened.flags],
+          });
+        }
         return { ...next, seq };
       });
       metrics.memoriesStored.inc();
@@ -422,12 +490,15 @@ export function createMemoriesService(deps: MemoriesDeps) {
         createdAfter: ms(input.since) ?? undefined,
         createdBefore: ms(input.until) ?? undefined,
         validAt: ms(input.valid_at) ?? undefined,
+        excludeQuarantined: !input.include_quarantined,
       };
       const terms = queryTerms(input.query);
       const pool = Math.min(500, Math.max(50, input.k * 8));
       const db = await storage.tenant(agent.tenantId);
       const codec = await deps.vault.codec(agent.tenantId);
       const stored = storedFilters(codec, filters);
+      // Resolved before the transaction: reading the tenant's policy inside it would wait on itself.
+      const outbound = deps.screen ? await deps.screen.outboundFor(agent) : null;
       return db.transaction(async (tx) => {
         const candidates = terms.length
           ? await memoriesStore.search(tx, vis, stored, ftsQuery(codec.queryTokens(terms)), pool)
@@ -452,11 +523,24 @@ export function createMemoriesService(deps: MemoriesDeps) {
             )
           ).map((r) => [r.seq, r]),
         );
-        const ranked = top.flatMap((t) => {
+        const opened = top.flatMap((t) => {
           const row = rowsBySeq.get(t.c.seq);
           // Ranking reads plaintext columns only; just the returned memories are decrypted.
           return row ? [{ ...t, row: codec.open(row), bm25: t.c.bm25 }] : [];
         });
+        // Outbound guardrails: masked text leaves, blocked text does not (pure CPU, no I/O).
+        const ranked: typeof opened = [];
+        let withheld = 0;
+        let flagged = 0;
+        for (const r of opened) {
+          const out = outbound ? await outbound(r.row.content) : { content: r.row.content, flagged: false };
+          if (out === null) {
+            withheld++;
+            continue;
+          }
+          if (out.flagged) flagged++;
+          ranked.push(out.content === r.row.content ? r : { ...r, row: { ...r.row, content: out.content } });
+        }
         const { context, included, tokens } = formatContext(
           ranked.map(({ row }) => ({
             id: row.id,
@@ -464,6 +548,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
             type: row.type,
             created_at: new Date(row.created_at).toISOString(),
             content: row.content,
+            quarantined: row.quarantined === 1,
           })),
           input.token_budget,
         );
@@ -473,7 +558,12 @@ export function createMemoriesService(deps: MemoriesDeps) {
           "memory.recalled",
           ranked.map((r) => r.row.id),
           now,
-          { count: ranked.length, terms: terms.length, context_tokens: tokens },
+          {
+            count: ranked.length,
+            terms: terms.length,
+            context_tokens: tokens,
+            ...(withheld + flagged > 0 ? { guardrails: { withheld, flagged } } : {}),
+          },
         );
         metrics.recalls.inc();
         metrics.memoriesRecalled.inc(ranked.length);
@@ -587,6 +677,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
             valid_to: ms(m.valid_to),
             is_current: 1,
             access: m.access,
+            quarantined: m.quarantined ? 1 : 0,
             allowed_agents: m.allowed_agents.length
               ? JSON.stringify([...new Set(m.allowed_agents)].sort())
               : null,

@@ -104,6 +104,8 @@ export type Filters = {
   createdAfter?: number | undefined;
   createdBefore?: number | undefined;
   validAt?: number | undefined;
+  /** Leaves quarantined memories out (recall, unless asked for). */
+  excludeQuarantined?: boolean | undefined;
 };
 
 function filterClause(f: Filters, alias = "m"): { sql: string; params: SqlValue[] } {
@@ -146,6 +148,7 @@ function filterClause(f: Filters, alias = "m"): { sql: string; params: SqlValue[
     parts.push(`${alias}.created_at < ?`);
     params.push(f.createdBefore);
   }
+  if (f.excludeQuarantined) parts.push(`${alias}.quarantined = 0`);
   if (f.validAt !== undefined) {
     parts.push(`(${alias}.valid_from IS NULL OR ${alias}.valid_from <= ?)`);
     parts.push(`(${alias}.valid_to IS NULL OR ${alias}.valid_to > ?)`);
@@ -207,8 +210,8 @@ export const memoriesStore = {
     const r = await tx.get<{ seq: number }>(
       `INSERT INTO memories (id, version, tenant_id, namespace, type, content, tags, entities, metadata,
          importance, agent, key_id, created_at, updated_at, expires_at, valid_from, valid_to, is_current,
-         access, allowed_agents, owner)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+         access, allowed_agents, owner, quarantined)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
       [
         row.id,
         row.version,
@@ -231,6 +234,7 @@ export const memoriesStore = {
         row.access,
         row.allowed_agents,
         row.owner,
+        row.quarantined,
       ],
     );
     if (!r) throw new Error("insert returned no row");

@@ -84,6 +84,8 @@ export type ContextItem = {
   type: string;
   created_at: string;
   content: string;
+  /** Marked in the block so a model (and a reader) knows it was held back as a suspected injection. */
+  quarantined?: boolean;
 };
 
 /**
@@ -101,7 +103,7 @@ export function formatContext(
   const blocks: string[] = [];
   const included = new Set<string>();
   for (const item of items) {
-    const block = `<memory id="${escapeForContext(item.id)}" namespace="${escapeForContext(item.namespace)}" type="${escapeForContext(item.type)}" created="${escapeForContext(item.created_at)}">\n${escapeForContext(item.content)}\n</memory>\n`;
+    const block = `<memory id="${escapeForContext(item.id)}" namespace="${escapeForContext(item.namespace)}" type="${escapeForContext(item.type)}" created="${escapeForContext(item.created_at)}"${item.quarantined ? ' quarantined="true"' : ""}>\n${escapeForContext(item.content)}\n</memory>\n`;
     const cost = estimateTokens(block);
     if (used + cost > tokenBudget) continue;
     used += cost;

@@ -29,6 +29,8 @@ const frontSchema = memorySchema.omit({ content: true, is_current: true }).exten
   expires_at: z.iso.datetime({ offset: true }).nullable(),
   valid_from: z.iso.datetime({ offset: true }).nullable(),
   valid_to: z.iso.datetime({ offset: true }).nullable(),
+  // Files written before quarantine existed have no such field.
+  quarantined: z.boolean().default(false),
 });
 
 export type MarkdownParse = { ok: true; memory: Memory } | { ok: false; message: string };

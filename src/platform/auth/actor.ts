@@ -59,6 +59,12 @@ export const ACTIONS = {
   "audit:read": rule("admin", "audit.read", ["AUDIT_ADMIN"]),
   "audit:verify": rule("admin", "audit.verify", ["AUDIT_ADMIN"]),
   "approvals:decide": rule("write", "approvals.decide", ["DEVELOPER"]),
+  // Any key may see the approvals it asked for (the service narrows agents to their own).
+  "approvals:read": rule("any", "approvals.read", ["DEVELOPER", "VIEWER", "AUDIT_ADMIN"]),
+  "policy:read": rule("admin", "tenant.policy.read", ["DEVELOPER", "AUDIT_ADMIN"]),
+  "policy:write": rule("admin", "tenant.policy.write"),
+  "governance:override": rule("admin", "governance.override"),
+  "keys:resume": rule("admin", "keys.resume", ["DEVELOPER"]),
   "memories:read": rule("read", "memories.read", READERS),
   "memories:recall": rule("read", "memories.recall", READERS),
   "memories:history": rule("read", "memories.history", READERS),

@@ -20,6 +20,9 @@ export type BusEventType =
   | "approval.requested"
   | "approval.decided"
   | "killswitch.changed"
+  | "agent.paused"
+  | "agent.resumed"
+  | "anomaly.recall_volume"
   | "webhook.disabled";
 
 export type BusEvent = {

@@ -15,6 +15,7 @@ export const errorEnvelope = z.object({
     message: z.string(),
     requestId: z.string(),
     details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    verdict: z.unknown().optional(),
   }),
 });
 

@@ -20,7 +20,14 @@ import { AppError, type ErrorCode, statusFor } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/logger.ts";
 import { redactSecrets } from "../../lib/secret-patterns.ts";
-import { type Action, type Actor, authorize, isAction, type RequestOrigin } from "../auth/actor.ts";
+import {
+  type Action,
+  type Actor,
+  type AgentActor,
+  authorize,
+  isAction,
+  type RequestOrigin,
+} from "../auth/actor.ts";
 import type { Metrics } from "./metrics.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 
@@ -146,6 +153,11 @@ export type ServerDeps = {
   allowedHosts?: readonly string[];
   /** Addresses or CIDRs of proxies whose X-Forwarded-For is believed; empty believes none. */
   trustedProxies?: readonly string[];
+  /**
+   * Agent governance, called for every request authenticated by an agent key once it is authorized:
+   * throws to refuse it (kill switch 423 AGENT_FROZEN, paused key 423 AGENT_PAUSED, anomaly rate 429).
+   */
+  agentGate?: (actor: AgentActor) => Promise<void>;
   /** Called for every refused request (401, 403, 423, 429): the audit of failures and denials. */
   onDenied?: (req: FastifyRequest, err: AppError) => Promise<void>;
 };
@@ -243,6 +255,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
       req.log.error({ err }, "authorization check failed");
       throw new AppError("FORBIDDEN", "access denied");
     }
+    if (verified.actor.type === "agent" && deps.agentGate) await deps.agentGate(verified.actor);
     if (policy.rateLimited !== false && (verified.kind === "agent_key" || verified.kind === "user_token")) {
       const limit = verified.rateLimitPerMinute ?? deps.defaultRateLimitPerMinute;
       const d = deps.rateLimiter.hit(verified.actor.id, limit);
@@ -299,6 +312,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
         message: redactSecrets(err.message),
         requestId: req.id,
         ...(err.details ? { details: err.details } : {}),
+        ...(err.verdict !== undefined ? { verdict: err.verdict } : {}),
       },
     });
   }

@@ -1,0 +1,151 @@
+import type { Clock } from "../../lib/clock.ts";
+import { AppError } from "../../lib/errors.ts";
+import type { TenantActor } from "../../platform/auth/actor.ts";
+import type { Storage } from "../../platform/storage/port.ts";
+import type { AuditSink } from "../audit/audit.trail.ts";
+import type { GuardrailPolicy, Guardrails, GuardrailVerdict } from "../guardrails/index.ts";
+import type { TenantPolicy } from "./governance.schemas.ts";
+
+/** A verdict without any text: check names, actions, finding types, offsets and confidences. */
+export type VerdictSummary = {
+  action: GuardrailVerdict["action"];
+  checks: {
+    name: string;
+    action: string;
+    confidence: number;
+    findings: { type: string; start: number; end: number; confidence: number }[];
+  }[];
+};
+
+export function summarize(v: GuardrailVerdict): VerdictSummary {
+  return {
+    action: v.action,
+    checks: v.checks
+      .filter((c) => c.action !== "allow")
+      .map((c) => ({
+        name: c.name,
+        action: c.action,
+        confidence: c.confidence,
+        findings: c.findings
+          .slice(0, 50)
+          .map((f) => ({ type: f.type, start: f.start, end: f.end, confidence: f.confidence })),
+      })),
+  };
+}
+
+/** What a write may store after inspection. */
+export type ScreenedWrite = { content: string; quarantined: boolean; flags: VerdictSummary | null };
+
+export type MemoryScreen = {
+  /** Inspects text entering memory: strips hidden characters, masks, quarantines or blocks (422). */
+  inbound(actor: TenantActor, content: string, path: string): Promise<ScreenedWrite>;
+  /**
+   * The inspection of text leaving memory, with the tenant's policy read now (so callers resolve it
+   * before opening a transaction): null when the policy blocks the text from leaving.
+   */
+  outboundFor(
+    actor: TenantActor,
+  ): Promise<(content: string) => Promise<{ content: string; flagged: boolean } | null>>;
+  /** The same inbound inspection for ingested deliveries (connectors), at their own threshold. */
+  ingest(tenantId: string, content: string): Promise<ScreenedWrite | { blocked: VerdictSummary }>;
+};
+
+/**
+ * Wires the guardrails engine to memory, with each tenant's policy. Agent and people writes use the
+ * policy's `write_injection_threshold` (0.7 by default: a plain note opening with a task verb
+ * scores 0.55), ingested deliveries `ingest_injection_threshold` (0.5).
+ */
+export function createMemoryScreen(deps: {
+  guardrails: Guardrails;
+  policyFor: (tenantId: string) => Promise<TenantPolicy>;
+  storage: Storage;
+  clock: Clock;
+  /** The keyed audit trail's append (same transaction as the change). */
+  audit: AuditSink;
+}): MemoryScreen {
+  const policyWith = (p: TenantPolicy, threshold: number): GuardrailPolicy => ({
+    ...p.guardrails,
+    injectionThreshold: threshold,
+  });
+
+  async function auditBlocked(
+    actor: TenantActor | null,
+    tenantId: string,
+    summary: VerdictSummary,
+    source: string,
+  ) {
+    const db = await deps.storage.tenant(tenantId);
+    await db.transaction((tx) =>
+      deps.audit(
+        tx,
+        {
+          tenantId,
+          actor: actor ? { type: actor.type, id: actor.id } : { type: "system", id: source },
+          action: "guardrail.blocked",
+          outcome: "denied",
+          origin: actor?.origin,
+          details: { source, verdict: summary },
+        },
+        deps.clock.now(),
+      ),
+    );
+  }
+
+  const toWrite = (v: GuardrailVerdict): ScreenedWrite => ({
+    content: v.text,
+    quarantined: v.action === "quarantine",
+    flags: v.action === "allow" ? null : summarize(v),
+  });
+
+  return {
+    async inbound(actor, content, path) {
+      const p = await deps.policyFor(actor.tenantId);
+      const v = await deps.guardrails.inspectInbound(content, {
+        tenantId: actor.tenantId,
+        policy: policyWith(p, p.write_injection_threshold),
+      });
+      if (v.action === "block") {
+        const summary = summarize(v);
+        await auditBlocked(actor, actor.tenantId, summary, "write");
+        throw new AppError("GUARDRAIL_BLOCKED", "the content was refused by the tenant's guardrails", {
+          details: [{ path, message: summary.checks.map((c) => `${c.name}:${c.action}`).join(", ") }],
+          verdict: summary,
+        });
+      }
+      if (v.text.length === 0) {
+        throw new AppError(
+          "VALIDATION_FAILED",
+          "nothing is left of the content once hidden characters are removed",
+          {
+            details: [{ path, message: "only hidden characters" }],
+          },
+        );
+      }
+      return toWrite(v);
+    },
+
+    async outboundFor(actor) {
+      const p = await deps.policyFor(actor.tenantId);
+      const policy = policyWith(p, p.guardrails.injectionThreshold);
+      return async (content) => {
+        const v = await deps.guardrails.inspectOutbound(content, { tenantId: actor.tenantId, policy });
+        if (v.action === "block") return null;
+        return { content: v.text, flagged: v.action !== "allow" };
+      };
+    },
+
+    async ingest(tenantId, content) {
+      const p = await deps.policyFor(tenantId);
+      const v = await deps.guardrails.inspectInbound(content, {
+        tenantId,
+        policy: policyWith(p, p.ingest_injection_threshold),
+      });
+      if (v.action === "block") {
+        const summary = summarize(v);
+        await auditBlocked(null, tenantId, summary, "ingest");
+        return { blocked: summary };
+      }
+      return toWrite(v);
+    },
+  };
+}

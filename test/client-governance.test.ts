@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { createHyphaClient, HyphaError } from "../src/client/index.ts";
+import { startServer, type TestServer } from "./harness.ts";
+import { signedInUser } from "./identity-helpers.ts";
+
+describe("typed client: governance", () => {
+  let s: TestServer;
+  let tenantId: string;
+  before(async () => {
+    s = await startServer();
+    tenantId = await s.createTenant();
+  });
+  after(() => s.close());
+
+  test("policy, approvals, overrides and key resume round-trip through the client", async () => {
+    const admin = createHyphaClient({ url: s.url, key: (await signedInUser(s, tenantId, ["ADMIN"])).token });
+    const dev = createHyphaClient({
+      url: s.url,
+      key: (await signedInUser(s, tenantId, ["DEVELOPER"])).token,
+    });
+    const created = await s.createKey(tenantId, { scopes: ["write"] });
+    const agent = createHyphaClient({ url: s.url, key: created.key, maxRetries: 0 });
+
+    const policy = await admin.putTenantPolicy(tenantId, {
+      tiers: { bulkDeleteMemories: "high" },
+      approvals: { high: 1 },
+    });
+    assert.equal(policy.approvals.high, 1);
+    assert.equal((await admin.getTenantPolicy(tenantId)).tiers.bulkDeleteMemories, "high");
+
+    // A gated call answers 202 with the pending approval (the client returns the body as it is).
+    const gated = (await agent.bulkDeleteMemories({ entity: "nobody" })) as unknown as {
+      status: string;
+      approval: { id: string };
+    };
+    assert.equal(gated.status, "approval_required");
+    const id = gated.approval.id;
+    assert.equal((await agent.getApproval(id)).status, "pending");
+    assert.ok((await dev.listApprovals({ status: "pending" })).items.some((a) => a.id === id));
+    assert.equal((await dev.approveApproval(id, { comment: "fine" })).status, "approved");
+    const second = (await agent.bulkDeleteMemories({ entity: "someone" })) as unknown as {
+      approval: { id: string };
+    };
+    assert.equal((await dev.rejectApproval(second.approval.id)).status, "rejected");
+
+    const frozen = await admin.setOverride({
+      scope: "agent",
+      tenant_id: tenantId,
+      key_id: created.id,
+      frozen: true,
+      reason: "client",
+    });
+    assert.equal(frozen.frozen, true);
+    assert.deepEqual(
+      (await admin.getOverrides()).items.map((o) => o.key_id),
+      [created.id],
+    );
+    await assert.rejects(
+      agent.listMemories(),
+      (e: unknown) => e instanceof HyphaError && e.code === "AGENT_FROZEN",
+    );
+    await admin.setOverride({
+      scope: "agent",
+      tenant_id: tenantId,
+      key_id: created.id,
+      frozen: false,
+      reason: "ok",
+    });
+
+    const resumed = await dev.resumeKey(tenantId, created.id);
+    assert.deepEqual(resumed, { key_id: created.id, paused: false, resumed: false });
+  });
+});
