@@ -39,6 +39,13 @@ describe("typed client: governance", () => {
     assert.equal((await agent.getApproval(id)).status, "pending");
     assert.ok((await dev.listApprovals({ status: "pending" })).items.some((a) => a.id === id));
     assert.equal((await dev.approveApproval(id, { comment: "fine" })).status, "approved");
+    // The agent repeats the identical call bound to the approval: it runs once.
+    const approved = createHyphaClient({ url: s.url, key: created.key, maxRetries: 0, approvalId: id });
+    assert.deepEqual(await approved.bulkDeleteMemories({ entity: "nobody" }), { deleted: 0 });
+    await assert.rejects(
+      approved.bulkDeleteMemories({ entity: "nobody" }),
+      (e: HyphaError) => e.status === 409,
+    );
     const second = (await agent.bulkDeleteMemories({ entity: "someone" })) as unknown as {
       approval: { id: string };
     };

@@ -173,6 +173,11 @@ export type HyphaClientOptions = {
   maxRetryDelayMs?: number;
   /** Injected for tests; defaults to a timer. */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Sent as `X-Approval-Id`: a client made with the id of an approved request repeats that request
+   * (the identical call) and the server runs it once.
+   */
+  approvalId?: string;
   fetch?: typeof fetch;
   now?: () => number;
 };
@@ -335,7 +340,11 @@ export function createHyphaClient(opts: HyphaClientOptions): HyphaClient {
       if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = call.raw
       ? { "content-type": "application/json", "user-agent": "hypha-client", ...call.raw.headers }
-      : { authorization: `Bearer ${opts.key}`, "user-agent": "hypha-client" };
+      : {
+          authorization: `Bearer ${opts.key}`,
+          "user-agent": "hypha-client",
+          ...(opts.approvalId ? { "x-approval-id": opts.approvalId } : {}),
+        };
     if (call.body !== undefined) headers["content-type"] = "application/json";
     if (call.accept) headers.accept = call.accept;
     const payload = call.raw
