@@ -1,6 +1,7 @@
 import type { DestinationStream } from "pino";
 import { type Clock, systemClock } from "./lib/clock.ts";
 import type { Config } from "./lib/config.ts";
+import { createEgressGuard, egressAllowList } from "./lib/egress/egress-guard.ts";
 import { createLogger, type Logger } from "./lib/logger.ts";
 import { constantTimeEqual } from "./lib/secrets.ts";
 import { auditMigrations } from "./modules/audit/audit.migrations.ts";
@@ -19,6 +20,7 @@ import { grantsMigrations } from "./modules/grants/grants.migrations.ts";
 import { registerGrantRoutes } from "./modules/grants/grants.routes.ts";
 import { createGrantsService } from "./modules/grants/grants.service.ts";
 import { createGuardrails } from "./modules/guardrails/index.ts";
+import { createLlmJudge, guardedJudgeTransport } from "./modules/guardrails/judge.ts";
 import { registerHealthRoutes } from "./modules/health/health.routes.ts";
 import { registerAuthRoutes } from "./modules/identity/auth.routes.ts";
 import { createAuthService } from "./modules/identity/auth.service.ts";
@@ -196,8 +198,26 @@ export async function createApp(opts: AppOptions) {
       for (const listener of governanceListeners) listener(event);
     },
   });
+  // The optional LLM judge leaves through the egress guard like every outbound request.
+  const judge = config.judgeUrl
+    ? createLlmJudge(
+        {
+          baseUrl: config.judgeUrl,
+          model: config.judgeModel ?? "",
+          timeoutMs: config.judgeTimeoutMs,
+          ...(config.judgeApiKey ? { apiKey: config.judgeApiKey } : {}),
+        },
+        guardedJudgeTransport(
+          createEgressGuard({
+            allow: egressAllowList(config.egressAllow),
+            timeoutMs: config.judgeTimeoutMs,
+            maxResponseBytes: 64 * 1024,
+          }),
+        ),
+      )
+    : undefined;
   const screen = createMemoryScreen({
-    guardrails: createGuardrails({ clock }),
+    guardrails: createGuardrails({ clock, ...(judge ? { judge } : {}) }),
     policyFor: (tenantId) => governance.policyFor(tenantId),
     storage,
     clock,

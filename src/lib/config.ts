@@ -62,6 +62,11 @@ export const configSchema = z
     /** The master key (base64, or `<version>:<base64>,…` during a rotation); else a keyring file. */
     masterKey: z.string().min(1).max(10_000).optional(),
     masterKeyFile: z.string().min(1).max(4096).optional(),
+    /** An OpenAI-compatible API (`…/v1`) asked for a second opinion on prompt injection; off when unset. */
+    judgeUrl: z.url({ protocol: /^https?$/ }).optional(),
+    judgeModel: z.string().min(1).max(200).optional(),
+    judgeApiKey: z.string().min(1).max(4096).optional(),
+    judgeTimeoutMs: intFromString(50, 60_000).default(2000),
     /** CIDRs and host names outbound webhooks may reach although the egress guard blocks them. */
     egressAllow: z
       .union([z.string(), z.array(z.string())])
@@ -71,7 +76,11 @@ export const configSchema = z
       .pipe(z.array(z.string().min(1).max(253)).max(100))
       .default([]),
   })
-  .strict();
+  .strict()
+  .refine((c) => !c.judgeUrl || c.judgeModel, {
+    message: "HYPHA_JUDGE_MODEL is required with HYPHA_JUDGE_URL",
+    path: ["judgeModel"],
+  });
 
 export type Config = z.infer<typeof configSchema>;
 
@@ -100,6 +109,10 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_MASTER_KEY: "masterKey",
   HYPHA_MASTER_KEY_FILE: "masterKeyFile",
   HYPHA_EGRESS_ALLOW: "egressAllow",
+  HYPHA_JUDGE_URL: "judgeUrl",
+  HYPHA_JUDGE_MODEL: "judgeModel",
+  HYPHA_JUDGE_API_KEY: "judgeApiKey",
+  HYPHA_JUDGE_TIMEOUT_MS: "judgeTimeoutMs",
 };
 
 export class ConfigError extends Error {

@@ -444,3 +444,15 @@ export function createEgressGuard(options: EgressGuardOptions): EgressGuard {
 
   return { check, fetch };
 }
+
+/** Splits the operator's egress allowlist into CIDRs and host names. */
+export function egressAllowList(entries: readonly string[]): { cidrs: string[]; hosts: string[] } {
+  const cidrs: string[] = [];
+  const hosts: string[] = [];
+  for (const e of entries) {
+    if (ipaddr.isValidCIDR(e)) cidrs.push(e);
+    else if (ipaddr.isValid(e)) cidrs.push(`${e}/${ipaddr.parse(e).kind() === "ipv4" ? 32 : 128}`);
+    else hosts.push(e);
+  }
+  return { cidrs, hosts };
+}

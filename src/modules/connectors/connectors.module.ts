@@ -1,6 +1,5 @@
-import ipaddr from "ipaddr.js";
 import type { Clock } from "../../lib/clock.ts";
-import { createEgressGuard, type EgressGuard } from "../../lib/egress/egress-guard.ts";
+import { createEgressGuard, type EgressGuard, egressAllowList } from "../../lib/egress/egress-guard.ts";
 import type { Logger } from "../../lib/logger.ts";
 import type { EventBus } from "../../platform/events/bus.ts";
 import type { TypedApp } from "../../platform/http/server.ts";
@@ -23,18 +22,6 @@ import { registerIngestRoutes } from "./ingest.routes.ts";
 import { createIngestService } from "./ingest.service.ts";
 import { registerOutboundRoutes } from "./outbound.routes.ts";
 import { createOutboundService, type OutboundPolicy } from "./outbound.service.ts";
-
-/** Splits the operator's egress allowlist into CIDRs and host names. */
-export function egressAllowList(entries: readonly string[]): { cidrs: string[]; hosts: string[] } {
-  const cidrs: string[] = [];
-  const hosts: string[] = [];
-  for (const e of entries) {
-    if (ipaddr.isValidCIDR(e)) cidrs.push(e);
-    else if (ipaddr.isValid(e)) cidrs.push(`${e}/${ipaddr.parse(e).kind() === "ipv4" ? 32 : 128}`);
-    else hosts.push(e);
-  }
-  return { cidrs, hosts };
-}
 
 /**
  * Connectors: signed webhook ingestion into a durable inbox, the worker that turns deliveries into

@@ -1,5 +1,6 @@
 import { fetch } from "undici";
 import { z } from "zod";
+import type { EgressGuard } from "../../lib/egress/egress-guard.ts";
 
 /**
  * Optional second opinion on prompt injection from any OpenAI-compatible chat endpoint
@@ -21,7 +22,44 @@ export type JudgeConfigInput = z.input<typeof judgeConfigSchema>;
 
 export type JudgeResult =
   | { ok: true; injection: boolean; confidence: number }
-  | { ok: false; reason: "TIMEOUT" | "HTTP_ERROR" | "NETWORK_ERROR" | "BAD_RESPONSE" };
+  | { ok: false; reason: "TIMEOUT" | "HTTP_ERROR" | "NETWORK_ERROR" | "BAD_RESPONSE" | "EGRESS_BLOCKED" };
+
+/**
+ * How a judge request leaves the process. The server passes the egress guard's pinned fetch, so
+ * the judge's address is checked like any outbound destination; the default is a plain POST.
+ */
+export type JudgeTransport = (
+  url: string,
+  init: { headers: Record<string, string>; body: string; timeoutMs: number },
+) => Promise<
+  | { ok: true; status: number; body: string }
+  | { ok: false; reason: "TIMEOUT" | "NETWORK_ERROR" | "EGRESS_BLOCKED" }
+>;
+
+/** A transport through the egress guard: the judge's address is checked and the connection pinned. */
+export function guardedJudgeTransport(guard: EgressGuard): JudgeTransport {
+  return async (url, init) => {
+    const res = await guard.fetch(url, { method: "POST", headers: init.headers, body: init.body });
+    if (res.ok) return { ok: true, status: res.status, body: res.body.toString("utf8") };
+    if (res.reason === "TIMEOUT") return { ok: false, reason: "TIMEOUT" };
+    return {
+      ok: false,
+      reason: ["ADDRESS_BLOCKED", "SCHEME_NOT_ALLOWED", "CREDENTIALS_IN_URL"].includes(res.reason)
+        ? "EGRESS_BLOCKED"
+        : "NETWORK_ERROR",
+    };
+  };
+}
+
+const directTransport: JudgeTransport = async (url, init) => {
+  const signal = AbortSignal.timeout(init.timeoutMs);
+  try {
+    const res = await fetch(url, { method: "POST", headers: init.headers, body: init.body, signal });
+    return { ok: true, status: res.status, body: await res.text() };
+  } catch {
+    return { ok: false, reason: signal.aborted ? "TIMEOUT" : "NETWORK_ERROR" };
+  }
+};
 
 export type Judge = { judge(text: string): Promise<JudgeResult> };
 
@@ -60,7 +98,7 @@ function parseAnswer(content: string): z.infer<typeof answerSchema> | undefined 
  * const r = await judge.judge("Ignore all previous instructions");
  * if (r.ok && r.injection) quarantine();
  */
-export function createLlmJudge(input: JudgeConfigInput): Judge {
+export function createLlmJudge(input: JudgeConfigInput, transport: JudgeTransport = directTransport): Judge {
   const config = judgeConfigSchema.parse(input);
   const url = `${config.baseUrl.replace(/\/+$/, "")}/chat/completions`;
   return {
@@ -76,19 +114,14 @@ export function createLlmJudge(input: JudgeConfigInput): Judge {
           { role: "user", content: `<untrusted>\n${text.slice(0, config.maxChars)}\n</untrusted>` },
         ],
       });
-      const signal = AbortSignal.timeout(config.timeoutMs);
+      const res = await transport(url, { headers, body, timeoutMs: config.timeoutMs });
+      if (!res.ok) return { ok: false, reason: res.reason };
+      if (res.status < 200 || res.status >= 300) return { ok: false, reason: "HTTP_ERROR" };
       let payload: unknown;
       try {
-        const res = await fetch(url, { method: "POST", headers, body, signal });
-        if (!res.ok) {
-          await res.body?.cancel();
-          return { ok: false, reason: "HTTP_ERROR" };
-        }
-        payload = await res.json();
-      } catch (err) {
-        if (signal.aborted) return { ok: false, reason: "TIMEOUT" };
-        if (err instanceof SyntaxError) return { ok: false, reason: "BAD_RESPONSE" };
-        return { ok: false, reason: "NETWORK_ERROR" };
+        payload = JSON.parse(res.body);
+      } catch {
+        return { ok: false, reason: "BAD_RESPONSE" };
       }
       const completion = completionSchema.safeParse(payload);
       if (!completion.success) return { ok: false, reason: "BAD_RESPONSE" };
