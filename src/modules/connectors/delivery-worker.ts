@@ -1,6 +1,7 @@
 import type { Clock } from "../../lib/clock.ts";
 import { newId } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/logger.ts";
+import { createSerialRunner } from "../../lib/serial.ts";
 import type { EventBus } from "../../platform/events/bus.ts";
 import type { Database, SqlExecutor, Storage } from "../../platform/storage/port.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
@@ -84,7 +85,7 @@ export function createDeliveryWorker(deps: {
   const backoff = deps.backoff ?? DEFAULT_BACKOFF;
   /** Tenants that may have due work: notified ones and those with retries scheduled. */
   const hot = new Set<string>();
-  let running: Promise<number> | null = null;
+  const serial = createSerialRunner();
   let timer: NodeJS.Timeout | null = null;
   let wake: NodeJS.Timeout | null = null;
 
@@ -303,25 +304,14 @@ export function createDeliveryWorker(deps: {
     return total;
   }
 
-  /** Runs one pass at a time; a caller arriving during a pass waits for it and then runs its own. */
-  async function exclusive(fn: () => Promise<number>): Promise<number> {
-    while (running) await running.catch(() => 0);
-    running = fn();
-    try {
-      return await running;
-    } finally {
-      running = null;
-    }
-  }
-
   return {
     /** Processes every delivery due now, in every tenant (tests, start-up recovery). */
     drain(): Promise<number> {
-      return exclusive(async () => run(await deps.listTenants()));
+      return serial.run(async () => run(await deps.listTenants()));
     },
     /** Processes the tenants known to have work. */
     tick(): Promise<number> {
-      return exclusive(() => run(hot));
+      return serial.run(() => run(hot));
     },
     /** A delivery was committed for this tenant: process it soon. */
     notify(tenantId: string): void {
@@ -348,7 +338,7 @@ export function createDeliveryWorker(deps: {
       if (wake) clearTimeout(wake);
       timer = null;
       wake = null;
-      while (running) await running.catch(() => 0);
+      await serial.idle();
     },
   };
 }

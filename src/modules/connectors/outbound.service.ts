@@ -5,6 +5,7 @@ import type { EgressGuard } from "../../lib/egress/egress-guard.ts";
 import { AppError } from "../../lib/errors.ts";
 import { idPattern, newId } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/logger.ts";
+import { createSerialRunner } from "../../lib/serial.ts";
 import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/actor.ts";
 import type { BusEvent, EventBus } from "../../platform/events/bus.ts";
 import type { Database, SqlExecutor, Storage } from "../../platform/storage/port.ts";
@@ -150,7 +151,7 @@ export function createOutboundService(deps: {
   const hot = new Set<string>();
   const enqueueing = new Set<Promise<void>>();
   let timer: NodeJS.Timeout | null = null;
-  let running: Promise<number> | null = null;
+  const serial = createSerialRunner();
 
   async function enqueue(event: BusEvent): Promise<void> {
     const db = await storage.tenant(event.tenantId);
@@ -301,16 +302,6 @@ export function createOutboundService(deps: {
     return n;
   }
 
-  async function exclusive(fn: () => Promise<number>): Promise<number> {
-    while (running) await running.catch(() => 0);
-    running = fn();
-    try {
-      return await running;
-    } finally {
-      running = null;
-    }
-  }
-
   return {
     async create(actor: Actor, tenantId: string, input: z.infer<typeof createWebhookBody>) {
       authorizeTenantPath(actor, tenantId, "write");
@@ -393,10 +384,10 @@ export function createOutboundService(deps: {
 
     /** Sends every due delivery of every tenant (tests, start-up). */
     drain(): Promise<number> {
-      return exclusive(async () => run(await deps.listTenants()));
+      return serial.run(async () => run(await deps.listTenants()));
     },
     tick(): Promise<number> {
-      return exclusive(() => run(hot));
+      return serial.run(() => run(hot));
     },
     start(intervalMs = 1000): void {
       if (timer) return;
@@ -411,7 +402,7 @@ export function createOutboundService(deps: {
       timer = null;
       unsubscribe();
       await Promise.all([...enqueueing]);
-      while (running) await running.catch(() => 0);
+      await serial.idle();
     },
   };
 }
