@@ -115,9 +115,11 @@ export function createGuardrails(deps: GuardrailsDeps = {}): Guardrails {
     });
 
     const enabled = new Set(policy.piiTypes);
-    const pii = detectPii(text, { minConfidence: policy.piiMinConfidence }).filter((f) =>
-      enabled.has(f.type),
-    );
+    // "allow" turns a detector off: its work would change nothing.
+    const pii =
+      rules.pii === "allow"
+        ? []
+        : detectPii(text, { minConfidence: policy.piiMinConfidence }).filter((f) => enabled.has(f.type));
     checks.push({
       name: "pii",
       action: pii.length > 0 ? rules.pii : "allow",
@@ -125,7 +127,7 @@ export function createGuardrails(deps: GuardrailsDeps = {}): Guardrails {
       confidence: maxConfidence(pii),
     });
 
-    const secrets = detectSecrets(text);
+    const secrets = rules.secrets === "allow" ? [] : detectSecrets(text);
     checks.push({
       name: "secrets",
       action: secrets.length > 0 ? rules.secrets : "allow",
