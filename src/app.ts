@@ -313,7 +313,16 @@ export async function createApp(opts: AppOptions) {
   registerAuthRoutes(app, auth, { allowedOrigins: config.allowedOrigins });
   registerMemoryRoutes(app, memories);
   registerAuditRoutes(app, audit);
-  registerMcpRoutes(app, { memories, storage, clock, audit: trail.append });
+  registerMcpRoutes(app, {
+    memories,
+    storage,
+    clock,
+    audit: trail.append,
+    gate: async (actor, tool) => {
+      if (actor.type === "agent")
+        await governance.refuseIfApprovalRequired(actor, tool.operation, tool.action);
+    },
+  });
   connectors.registerRoutes(app);
   registerGovernanceRoutes(app, governance);
 

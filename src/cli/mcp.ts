@@ -7,7 +7,7 @@ import { newId } from "../lib/ids.ts";
 import { createLogger } from "../lib/logger.ts";
 import { actionsForKey } from "../modules/keys/keys.policy.ts";
 import type { ApiKey } from "../modules/keys/keys.schemas.ts";
-import { clientBackend, describeError, serviceBackend } from "../modules/mcp/mcp.backend.ts";
+import { clientBackend, describeError, serviceBackend, type ToolGate } from "../modules/mcp/mcp.backend.ts";
 import { createMemoryMcpServer } from "../modules/mcp/mcp.tools.ts";
 import type { Tenant } from "../modules/tenants/tenants.schemas.ts";
 import type { Actor, AgentActor, RequestOrigin } from "../platform/auth/actor.ts";
@@ -112,13 +112,18 @@ export async function serveStdioEmbedded(opts: {
     requestId = o.requestId;
     return { ...identity, origin: o };
   };
-  // No HTTP chokepoint here: every tool call passes the kill switch (freezes, paused key) itself.
-  const gate = () =>
-    app.services.governance.checkAgentAllowed({
+  // No HTTP chokepoint here: every tool call passes the kill switch (freezes, paused key) and the
+  // tenant's approval policy itself.
+  const gate: ToolGate = async (caller, tool) => {
+    await app.services.governance.checkAgentAllowed({
       tenantId: identity.tenantId,
       keyId: identity.id,
       agent: identity.agent,
     });
+    if (caller.type === "agent") {
+      await app.services.governance.refuseIfApprovalRequired(caller, tool.operation, tool.action);
+    }
+  };
   const server = createMemoryMcpServer(serviceBackend(app.services.memories, actor, gate), {
     describeError: async (err) => describeError(err, app.logger, () => requestId),
   });

@@ -388,6 +388,21 @@ export function createGovernanceService(deps: GovernanceDeps) {
     // ---- approvals -------------------------------------------------------------------------
 
     /**
+     * Refuses an operation that the tenant's policy puts behind approval, for entry points that
+     * cannot answer 202 and be repeated with X-Approval-Id (MCP tools): they must not be a way
+     * around the approvals the REST route would ask for.
+     */
+    async refuseIfApprovalRequired(actor: TenantActor, operation: string, action: Action): Promise<void> {
+      if (UNGOVERNED_OPERATIONS.has(operation)) return;
+      const policy = await policyFor(actor.tenantId);
+      if (policy.approvals[tierOf(policy, operation, action)] === 0) return;
+      throw new AppError(
+        "APPROVAL_REQUIRED",
+        `${operation} needs a person's approval under this tenant's policy: call it through the REST API, which answers 202 with an approval to decide, then repeat it with X-Approval-Id`,
+      );
+    },
+
+    /**
      * Decides whether a governed call may run now. When its tier needs approval: with no
      * `approvalId`, records a pending approval bound to the call's hash and answers `pending` (the
      * call does not run); with one, consumes that approval (compare-and-swap, single use) if it is

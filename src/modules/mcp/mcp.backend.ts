@@ -2,37 +2,55 @@ import { type HyphaClient, HyphaError } from "../../client/index.ts";
 import { AppError } from "../../lib/errors.ts";
 import type { Logger } from "../../lib/logger.ts";
 import { redactSecrets } from "../../lib/secret-patterns.ts";
-import type { Actor } from "../../platform/auth/actor.ts";
+import type { Action, Actor } from "../../platform/auth/actor.ts";
 import type { MemoriesService } from "../memories/memories.service.ts";
 import type { MemoryBackend, ToolError } from "./mcp.tools.ts";
 
+/** The REST operation and action each tool stands for (its risk tier and approvals follow them). */
+export const TOOL_OPERATIONS = {
+  store: { operation: "storeMemory", action: "memories:write" },
+  recall: { operation: "recallMemories", action: "memories:recall" },
+  get: { operation: "getMemory", action: "memories:read" },
+  list: { operation: "listMemories", action: "memories:read" },
+  update: { operation: "updateMemory", action: "memories:write" },
+  forget: { operation: "deleteMemory", action: "memories:delete" },
+  history: { operation: "memoryHistory", action: "memories:history" },
+  namespaces: { operation: "listNamespaces", action: "memories:read" },
+} as const satisfies Record<keyof MemoryBackend, { operation: string; action: Action }>;
+
+export type ToolGate = (
+  actor: Actor,
+  tool: (typeof TOOL_OPERATIONS)[keyof typeof TOOL_OPERATIONS],
+) => Promise<void>;
+
 /**
  * Tools bound to the memories service and one caller: the very path REST requests take. `gate`
- * runs before every call (the kill switch where no HTTP chokepoint stands in front: embedded mode).
+ * runs before every call with the operation the tool stands for: the approval policy everywhere,
+ * and the kill switch where no HTTP chokepoint stands in front (embedded mode).
  */
 export function serviceBackend(
   memories: MemoriesService,
   actor: () => Actor,
-  gate?: (actor: Actor) => Promise<void>,
+  gate?: ToolGate,
 ): MemoryBackend {
-  const caller = async (): Promise<Actor> => {
+  const caller = async (tool: keyof typeof TOOL_OPERATIONS): Promise<Actor> => {
     const a = actor();
-    if (gate) await gate(a);
+    if (gate) await gate(a, TOOL_OPERATIONS[tool]);
     return a;
   };
   return {
     store: async (input) => {
-      const [stored] = await memories.store(await caller(), [input]);
+      const [stored] = await memories.store(await caller("store"), [input]);
       if (!stored) throw new AppError("INTERNAL", "nothing stored");
       return stored;
     },
-    recall: async (input) => memories.recall(await caller(), input),
-    get: async (id) => memories.get(await caller(), id),
-    list: async (q) => memories.list(await caller(), q),
-    update: async (id, patch) => memories.update(await caller(), id, patch),
-    forget: async (id) => memories.remove(await caller(), id),
-    history: async (id) => memories.history(await caller(), id),
-    namespaces: async () => memories.namespaces(await caller()),
+    recall: async (input) => memories.recall(await caller("recall"), input),
+    get: async (id) => memories.get(await caller("get"), id),
+    list: async (q) => memories.list(await caller("list"), q),
+    update: async (id, patch) => memories.update(await caller("update"), id, patch),
+    forget: async (id) => memories.remove(await caller("forget"), id),
+    history: async (id) => memories.history(await caller("history"), id),
+    namespaces: async () => memories.namespaces(await caller("namespaces")),
   };
 }
 

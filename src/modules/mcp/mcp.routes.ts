@@ -8,7 +8,7 @@ import type { TypedApp } from "../../platform/http/server.ts";
 import type { Storage } from "../../platform/storage/port.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
 import type { MemoriesService } from "../memories/memories.service.ts";
-import { describeError, serviceBackend } from "./mcp.backend.ts";
+import { describeError, serviceBackend, type ToolGate } from "./mcp.backend.ts";
 import { createMemoryMcpServer } from "./mcp.tools.ts";
 
 export type McpRouteDeps = {
@@ -17,6 +17,8 @@ export type McpRouteDeps = {
   clock: Clock;
   /** The keyed audit trail (`trail.append`). */
   audit: AuditSink;
+  /** Runs before each tool with the REST operation it stands for (approvals must not be bypassed). */
+  gate?: ToolGate;
 };
 
 /**
@@ -32,7 +34,13 @@ const jsonRpcMessage = z
   })
   .strict();
 
-const DENIED = new Set(["FORBIDDEN", "INSUFFICIENT_SCOPE", "NAMESPACE_FORBIDDEN", "CROSS_TENANT_FORBIDDEN"]);
+const DENIED = new Set([
+  "FORBIDDEN",
+  "INSUFFICIENT_SCOPE",
+  "NAMESPACE_FORBIDDEN",
+  "CROSS_TENANT_FORBIDDEN",
+  "APPROVAL_REQUIRED",
+]);
 
 /**
  * MCP over Streamable HTTP at /mcp (stateless: one server and transport per request). The chokepoint
@@ -68,7 +76,7 @@ export function registerMcpRoutes(app: TypedApp, deps: McpRouteDeps): void {
       const actor = actorOf(req);
       if (actor.type !== "agent") throw new AppError("FORBIDDEN", "MCP needs a tenant key");
       const server = createMemoryMcpServer(
-        serviceBackend(deps.memories, () => actor),
+        serviceBackend(deps.memories, () => actor, deps.gate),
         {
           describeError: async (err, tool) => {
             if (err instanceof AppError && DENIED.has(err.code)) {
