@@ -201,6 +201,16 @@ export function createMemoriesService(deps: MemoriesDeps) {
     };
   }
 
+  /** What every read needs, resolved before its transaction: the vault, the caller's visibility, the codec. */
+  const readScope = async (agent: TenantActor, now: number) => {
+    const [db, vis, codec] = await Promise.all([
+      storage.tenant(agent.tenantId),
+      visibility(agent, now, "read"),
+      deps.vault.codec(agent.tenantId),
+    ]);
+    return { db, vis, codec };
+  };
+
   return {
     /** Stores one memory or a batch; a batch is one transaction (all or nothing). */
     async store(actor: Actor, inputs: readonly MemoryInput[]): Promise<Memory[]> {
@@ -272,9 +282,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
       authorize(actor, "memories:read");
       const agent = requireTenantActor(actor);
       const now = clock.now();
-      const db = await storage.tenant(agent.tenantId);
-      const vis = await visibility(agent, now, "read");
-      const codec = await deps.vault.codec(agent.tenantId);
+      const { db, vis, codec } = await readScope(agent, now);
       return db.transaction(async (tx) => {
         const row = await memoriesStore.get(tx, vis, id);
         if (!row) throw new AppError("NOT_FOUND", "memory not found");
@@ -296,9 +304,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
         createdAfter: ms(q.created_after) ?? undefined,
         createdBefore: ms(q.created_before) ?? undefined,
       };
-      const db = await storage.tenant(agent.tenantId);
-      const vis = await visibility(agent, now, "read");
-      const codec = await deps.vault.codec(agent.tenantId);
+      const { db, vis, codec } = await readScope(agent, now);
       return db.transaction(async (tx) => {
         const rows = await memoriesStore.list(tx, vis, storedFilters(codec, filters), q.cursor, q.limit + 1);
         const items = rows.slice(0, q.limit).map((r) => toMemory(codec.open(r)));
@@ -402,9 +408,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
       authorize(actor, "memories:history");
       const agent = requireTenantActor(actor);
       const now = clock.now();
-      const db = await storage.tenant(agent.tenantId);
-      const vis = await visibility(agent, now, "read");
-      const codec = await deps.vault.codec(agent.tenantId);
+      const { db, vis, codec } = await readScope(agent, now);
       return db.transaction(async (tx) => {
         const rows = await memoriesStore.history(tx, vis, id);
         if (rows.length === 0) throw new AppError("NOT_FOUND", "memory not found");
