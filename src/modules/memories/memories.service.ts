@@ -15,7 +15,7 @@ import type { Metrics } from "../../platform/http/metrics.ts";
 import type { SqlExecutor, Storage } from "../../platform/storage/port.ts";
 import type { AuditAction } from "../audit/audit.schemas.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
-import type { RowCodec } from "../vault/row-codec.ts";
+import type { RowCodec } from "./row-codec.ts";
 import {
   type BulkDelete,
   type ListQuery,

@@ -1,5 +1,5 @@
 import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
-import { type IndexEntry, plainIndex } from "../vault/row-codec.ts";
+import { type IndexEntry, plainIndex } from "./row-codec.ts";
 import type { MemoryRow } from "./memories.schemas.ts";
 
 /**

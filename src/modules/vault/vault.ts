@@ -4,7 +4,7 @@ import type { Memory } from "../memories/memories.schemas.ts";
 import type { MemoryVault } from "../memories/memories.service.ts";
 import type { EncryptionMode, StorageMode } from "../tenants/tenants.schemas.ts";
 import { removeMarkdownFile, writeMarkdownFile } from "./markdown.ts";
-import { encryptingCodec, plainCodec, type RowCodec } from "./row-codec.ts";
+import { encryptingCodec, plainCodec, type RowCodec } from "../memories/row-codec.ts";
 
 export type VaultDeps = {
   dataDir: string;
