@@ -6,41 +6,53 @@ import { createLogger, type Logger } from "./lib/logger.ts";
 import { constantTimeEqual } from "./lib/secrets.ts";
 import { auditMigrations } from "./modules/audit/audit.migrations.ts";
 import { registerAuditRoutes } from "./modules/audit/audit.routes.ts";
+import type { AuditService } from "./modules/audit/audit.service.ts";
 import { createAuditService } from "./modules/audit/audit.service.ts";
+import type { AuditSink, AuditTrail } from "./modules/audit/audit.trail.ts";
 import { createAuditTrail, createAuthFailureAudit } from "./modules/audit/audit.trail.ts";
 import { loadCheckpointKey } from "./modules/audit/checkpoint-key.ts";
 import { connectorsMigrations } from "./modules/connectors/connectors.migrations.ts";
+import type { ConnectorsModule } from "./modules/connectors/connectors.module.ts";
 import { createConnectorsModule } from "./modules/connectors/connectors.module.ts";
 import { governanceToBus } from "./modules/governance/governance.events.ts";
 import { governanceMigrations } from "./modules/governance/governance.migrations.ts";
 import { registerGovernanceHooks, registerGovernanceRoutes } from "./modules/governance/governance.routes.ts";
+import type { GovernanceService } from "./modules/governance/governance.service.ts";
 import { createGovernanceService, type GovernanceEvent } from "./modules/governance/governance.service.ts";
+import type { MemoryScreen } from "./modules/governance/memory-screen.ts";
 import { createMemoryScreen } from "./modules/governance/memory-screen.ts";
 import { grantsMigrations } from "./modules/grants/grants.migrations.ts";
 import { registerGrantRoutes } from "./modules/grants/grants.routes.ts";
+import type { GrantsService } from "./modules/grants/grants.service.ts";
 import { createGrantsService } from "./modules/grants/grants.service.ts";
 import { createGuardrails } from "./modules/guardrails/index.ts";
 import { createLlmJudge, guardedJudgeTransport } from "./modules/guardrails/judge.ts";
 import { registerHealthRoutes } from "./modules/health/health.routes.ts";
 import { registerAuthRoutes } from "./modules/identity/auth.routes.ts";
+import type { AuthService } from "./modules/identity/auth.service.ts";
 import { createAuthService } from "./modules/identity/auth.service.ts";
 import { identityMigrations } from "./modules/identity/identity.migrations.ts";
 import { createLoginThrottle } from "./modules/identity/login-throttle.ts";
 import { oidcFetch } from "./modules/identity/oidc-fetch.ts";
 import { registerUserRoutes } from "./modules/identity/users.routes.ts";
+import type { UsersService } from "./modules/identity/users.service.ts";
 import { createUsersService } from "./modules/identity/users.service.ts";
 import { keysMigrations } from "./modules/keys/keys.migrations.ts";
 import { registerKeyRoutes } from "./modules/keys/keys.routes.ts";
+import type { KeysService } from "./modules/keys/keys.service.ts";
 import { createKeysService } from "./modules/keys/keys.service.ts";
 import { keysStore } from "./modules/keys/keys.store.ts";
 import { registerMcpRoutes } from "./modules/mcp/mcp.routes.ts";
 import { memoriesMigrations } from "./modules/memories/memories.migrations.ts";
 import { registerMemoryRoutes } from "./modules/memories/memories.routes.ts";
+import type { MemoriesService } from "./modules/memories/memories.service.ts";
 import { createMemoriesService } from "./modules/memories/memories.service.ts";
 import { tenantKeysMigrations } from "./modules/tenant-keys/tenant-keys.migrations.ts";
+import type { TenantKeys } from "./modules/tenant-keys/tenant-keys.service.ts";
 import { INSTANCE_CHAIN, openTenantKeys } from "./modules/tenant-keys/tenant-keys.service.ts";
 import { tenantsMigrations } from "./modules/tenants/tenants.migrations.ts";
 import { registerTenantRoutes } from "./modules/tenants/tenants.routes.ts";
+import type { TenantsService } from "./modules/tenants/tenants.service.ts";
 import { createTenantsService } from "./modules/tenants/tenants.service.ts";
 import { createVaultFiles } from "./modules/vault/vault.files.ts";
 import { createVault } from "./modules/vault/vault.ts";
@@ -51,8 +63,29 @@ import { registerPlatformRoutes } from "./platform/http/docs.routes.ts";
 import { createMetrics } from "./platform/http/metrics.ts";
 import { createRateLimiter } from "./platform/http/rate-limit.ts";
 import { type CredentialVerifier, createHttpServer } from "./platform/http/server.ts";
+import { composeModules, type HyphaModule, installVocabulary, type Platform } from "./platform/module.ts";
 import type { MigrationSet } from "./platform/storage/port.ts";
 import { openSqliteStorage } from "./platform/storage/sqlite.ts";
+
+declare module "./platform/module.ts" {
+  interface ModuleApis {
+    tenantKeys: TenantKeys;
+    audit: { append: AuditSink; trail: AuditTrail; service: AuditService };
+    tenants: TenantsService;
+    identity: { auth: AuthService; users: UsersService };
+    keys: KeysService;
+    grants: GrantsService;
+    governance: { service: GovernanceService; screen: MemoryScreen };
+    memories: MemoriesService;
+    connectors: ConnectorsModule;
+  }
+}
+
+/**
+ * The product's modules in dependency order: each describes its migrations, actions, audit events,
+ * routes, hooks and workers (src/platform/module.ts).
+ */
+export const MODULES: readonly HyphaModule[] = [];
 
 /** A person's access token: a compact JWS (people's tokens are JWTs, keys are `hy?_` strings). */
 const JWT_SHAPE = /^eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -94,7 +127,11 @@ export async function createApp(opts: AppOptions) {
   const logger = opts.logger ?? createLogger(config.logLevel, opts.logDestination);
   const { secretsDir } = prepareDataDir(config.dataDir);
   const adminKey = loadAdminKey(secretsDir, config.adminKey);
-  const storage = openSqliteStorage(config.dataDir, MIGRATIONS);
+  const vocabulary = installVocabulary(MODULES);
+  const storage = openSqliteStorage(config.dataDir, {
+    control: [...MIGRATIONS.control, ...vocabulary.migrations.control],
+    tenant: [...MIGRATIONS.tenant, ...vocabulary.migrations.tenant],
+  });
   await storage.init();
 
   const tenantKeys = await openTenantKeys({
@@ -326,6 +363,20 @@ export async function createApp(opts: AppOptions) {
   connectors.registerRoutes(app);
   registerGovernanceRoutes(app, governance);
 
+  const platform: Platform = { config, clock, logger, storage, metrics, events, rateLimiter };
+  const modules = await composeModules(platform, MODULES, {
+    tenantKeys,
+    audit: { append: trail.append, trail, service: audit },
+    tenants,
+    identity: { auth, users },
+    keys,
+    grants,
+    governance: { service: governance, screen },
+    memories,
+    connectors,
+  });
+  modules.mount(app);
+
   const sweeper = {
     async runOnce(): Promise<number> {
       return memories.sweep(await allTenantIds());
@@ -371,9 +422,11 @@ export async function createApp(opts: AppOptions) {
     /** Starts the webhook inbox worker and the outbound webhook sender (recovering pending work). */
     startWorkers() {
       connectors.start();
+      modules.startWorkers();
     },
     async close() {
       if (timer) clearInterval(timer);
+      await modules.close();
       await connectors.stop();
       await app.close();
       await authFailures.flush();

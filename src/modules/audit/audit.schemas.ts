@@ -63,7 +63,17 @@ export const AUDIT_ACTIONS = [
   "guardrail.flagged",
   "guardrail.blocked",
 ] as const;
-export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+/**
+ * Event types modules add, filled by declaration merging next to each module's description:
+ *
+ * @example
+ * declare module "../audit/audit.schemas.ts" {
+ *   interface AuditEventRegistry extends Record<(typeof grantsEvents)[number], true> {}
+ * }
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging in each module.
+export interface AuditEventRegistry {}
+export type AuditAction = (typeof AUDIT_ACTIONS)[number] | Extract<keyof AuditEventRegistry, string>;
 
 export type AuditActorType = "instance_admin" | "agent" | "user" | "system" | "anonymous" | "connector";
 

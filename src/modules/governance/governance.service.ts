@@ -2,13 +2,12 @@ import type { Clock } from "../../lib/clock.ts";
 import { AppError } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import {
-  ACTIONS,
   type Action,
   type Actor,
   type AgentActor,
+  actionRule,
   authorize,
   authorizeTenantPath,
-  isAction,
   type TenantActor,
 } from "../../platform/auth/actor.ts";
 import type { RateLimiter } from "../../platform/http/rate-limit.ts";
@@ -87,7 +86,7 @@ const requesterOf = (actor: TenantActor) => (actor.type === "agent" ? `key:${act
 export function tierOf(policy: TenantPolicy, operation: string, action: Action | undefined): RiskTier {
   const set = policy.tiers[operation] ?? DEFAULT_TIERS[operation];
   if (set) return set;
-  const level = action && isAction(action) ? ACTIONS[action].level : "admin";
+  const level = (action && actionRule(action)?.level) ?? "admin";
   return level === "read" || level === "any" ? "low" : level === "write" ? "medium" : "high";
 }
 

@@ -21,10 +21,10 @@
  * `memories.recall_all`). Actions of level `any` (docs, reading the own tenant) need no scope.
  */
 import {
-  ACTION_NAMES,
-  ACTIONS,
   type Action,
   type ActionRule,
+  actionNames,
+  actionRule,
   type Scope,
 } from "../../platform/auth/actor.ts";
 import { hasCapability } from "../identity/capabilities.ts";
@@ -55,8 +55,9 @@ export function actionsForKey(
 ): Set<Action> {
   const grants = scopes.filter(isScope).map((s) => SCOPE_GRANTS[s]);
   const out = new Set<Action>();
-  for (const action of ACTION_NAMES) {
-    const r: ActionRule = ACTIONS[action];
+  for (const action of actionNames()) {
+    const r = actionRule(action);
+    if (r === undefined) continue;
     if (r.level === "instance") continue;
     if (r.level === "any") {
       out.add(action);

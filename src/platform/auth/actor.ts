@@ -24,7 +24,11 @@ export type ActionRule = {
   roles: readonly Role[];
 };
 
-const rule = (level: ActionRule["level"], capability: string, roles: readonly Role[] = []): ActionRule => ({
+export const rule = (
+  level: ActionRule["level"],
+  capability: string,
+  roles: readonly Role[] = [],
+): ActionRule => ({
   level,
   capability,
   roles,
@@ -82,18 +86,53 @@ export const ACTIONS = {
   // Tenant-wide event feed (ids of every memory written, private ones included): admins only.
   "stream:read": rule("admin", "stream.read"),
 } as const satisfies Record<string, ActionRule>;
-export type Action = keyof typeof ACTIONS;
-export const ACTION_NAMES = Object.keys(ACTIONS) as Action[];
+
+/**
+ * Actions modules add to the vocabulary, filled by declaration merging next to each module's
+ * description (`<feature>.module.ts`) and installed at start from the module list:
+ *
+ * @example
+ * declare module "../../platform/auth/actor.ts" {
+ *   interface ActionRegistry extends Record<keyof typeof grantsActions, ActionRule> {}
+ * }
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging in each module.
+export interface ActionRegistry {}
+export type Action = keyof typeof ACTIONS | Extract<keyof ActionRegistry, string>;
+
+const installed = new Map<string, ActionRule>(Object.entries(ACTIONS));
+
+/** Installs the actions a module list declares (idempotent for the same rules). */
+export function installActions(rules: ReadonlyMap<string, ActionRule>): void {
+  for (const [name, r] of rules) {
+    const current = installed.get(name);
+    if (current && JSON.stringify(current) !== JSON.stringify(r)) {
+      throw new Error(`action ${name} is declared with two different rules`);
+    }
+    installed.set(name, r);
+  }
+}
+
+/** The rule of an installed action (undefined: unknown, which every check treats as a denial). */
+export function actionRule(action: string): ActionRule | undefined {
+  return installed.get(action);
+}
+
+/** Every installed action. */
+export function actionNames(): Action[] {
+  return [...installed.keys()] as Action[];
+}
 
 export function isAction(value: unknown): value is Action {
-  return typeof value === "string" && Object.hasOwn(ACTIONS, value);
+  return typeof value === "string" && installed.has(value);
 }
 
 /** The actions a set of roles allows. ADMIN allows every tenant action (never instance actions). */
 export function actionsForRoles(roles: readonly Role[]): ReadonlySet<Action> {
   const out = new Set<Action>();
-  for (const action of ACTION_NAMES) {
-    const r: ActionRule = ACTIONS[action];
+  for (const action of actionNames()) {
+    const r = actionRule(action);
+    if (r === undefined) continue;
     if (r.level === "instance") continue;
     if (roles.includes("ADMIN") || r.roles.some((role) => roles.includes(role))) out.add(action);
   }
@@ -147,7 +186,7 @@ export function authorName(actor: TenantActor): string {
  * Fails closed: an unknown action or actor type denies.
  */
 export function authorize(actor: Actor, action: Action): void {
-  const r: ActionRule | undefined = isAction(action) ? ACTIONS[action] : undefined;
+  const r = actionRule(action);
   if (r === undefined) throw new AppError("FORBIDDEN", "unknown action");
   if (actor.type === "instance_admin") {
     if (r.level === "instance" || r.level === "admin" || r.level === "any") return;
