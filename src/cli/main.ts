@@ -74,7 +74,6 @@ program
         `\nInstance admin key (shown once; only its hash is stored):\n\n  ${hypha.generatedAdminKey}\n\n`,
       );
     }
-    hypha.startSweeper();
     hypha.startWorkers();
     const address = await hypha.app.listen({ host: cfg.host, port: cfg.port });
     hypha.logger.info({ address, dataDir: cfg.dataDir }, "hypha listening");

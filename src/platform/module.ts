@@ -2,6 +2,7 @@ import type { Clock } from "../lib/clock.ts";
 import type { Config } from "../lib/config.ts";
 import type { Logger } from "../lib/logger.ts";
 import { type ActionRule, installActions } from "./auth/actor.ts";
+import type { AdminKeyState } from "./bootstrap.ts";
 import type { EventBus } from "./events/bus.ts";
 import type { Metrics } from "./http/metrics.ts";
 import type { RateLimiter } from "./http/rate-limit.ts";
@@ -13,6 +14,10 @@ import type { Migration, MigrationSet, Storage } from "./storage/port.ts";
  */
 export type Platform = {
   readonly config: Config;
+  /** `<dataDir>/secrets` (0700): key files that never enter a database. */
+  readonly secretsDir: string;
+  /** The instance admin credential (its hash only). */
+  readonly adminKey: AdminKeyState;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly storage: Storage;
@@ -53,6 +58,8 @@ export type BuiltModule<Api> = {
 };
 
 export type ModuleContext = Platform & {
+  /** Migrations, actions and audit events assembled from the module list. */
+  readonly vocabulary: Vocabulary;
   /**
    * The API of a module listed earlier. Resolving a later module throws while modules are being
    * built; a closure may call `use` afterwards (e.g. inside a request handler).
@@ -145,13 +152,14 @@ export type ComposedModules = {
 export async function composeModules(
   platform: Platform,
   modules: readonly HyphaModule[],
-  provided: Partial<ModuleApis> = {},
+  vocabulary: Vocabulary = assembleVocabulary(modules),
 ): Promise<ComposedModules> {
-  const apis: Partial<ModuleApis> = { ...provided };
+  const apis: Partial<ModuleApis> = {};
   const built: BuiltModule<unknown>[] = [];
   let building = true;
   const ctx: ModuleContext = {
     ...platform,
+    vocabulary,
     use(name) {
       const api = apis[name];
       if (api === undefined) {

@@ -3,7 +3,6 @@ import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/
 import {
   type AuditEventView,
   type AuditQuery,
-  SUSPICIOUS_ACTIONS,
   SUSPICIOUS_PREFIXES,
   type VerifyResponse,
 } from "./audit.schemas.ts";
@@ -20,6 +19,8 @@ const ms = (iso: string | undefined) => (iso ? Date.parse(iso) : undefined);
 export function createAuditService(deps: {
   trail: AuditTrail;
   clock: Clock;
+  /** Event types an auditor's "suspicious" filter shows (declared by the modules). */
+  suspicious: ReadonlySet<string>;
   requireTenant: (tenantId: string) => Promise<unknown>;
 }) {
   const { trail, clock } = deps;
@@ -49,7 +50,7 @@ export function createAuditService(deps: {
         outcome: q.outcome,
         suspicious:
           q.suspicious === "true"
-            ? { actions: SUSPICIOUS_ACTIONS, prefixes: SUSPICIOUS_PREFIXES }
+            ? { actions: [...deps.suspicious], prefixes: SUSPICIOUS_PREFIXES }
             : undefined,
       };
       const db = await trail.dbOf(chain);

@@ -4,7 +4,7 @@ import { newId } from "../../lib/ids.ts";
 import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/actor.ts";
 import type { Storage } from "../../platform/storage/port.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
-import type { TenantsService } from "../tenants/tenants.service.ts";
+import type { TenantLookup } from "../tenants/tenants.service.ts";
 import {
   type CreateConnectorInput,
   storedConfig,
@@ -39,7 +39,7 @@ function validationError(issues: readonly { path: PropertyKey[]; message: string
 export function createConnectorsService(deps: {
   storage: Storage;
   clock: Clock;
-  tenants: TenantsService;
+  tenants: TenantLookup;
   audit: AuditSink;
   cipher: CipherOf;
 }) {

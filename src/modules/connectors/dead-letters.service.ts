@@ -4,7 +4,7 @@ import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/
 import type { EventBus } from "../../platform/events/bus.ts";
 import type { SqlExecutor, Storage } from "../../platform/storage/port.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
-import type { TenantsService } from "../tenants/tenants.service.ts";
+import type { TenantLookup } from "../tenants/tenants.service.ts";
 import { toDeadLetter } from "./connectors.contracts.ts";
 import { type CipherOf, openField } from "./connectors.sealing.ts";
 import { connectorsStore } from "./connectors.store.ts";
@@ -17,7 +17,7 @@ import { connectorsStore } from "./connectors.store.ts";
 export function createDeadLettersService(deps: {
   storage: Storage;
   clock: Clock;
-  tenants: TenantsService;
+  tenants: TenantLookup;
   events: EventBus;
   audit: AuditSink;
   cipher: CipherOf;

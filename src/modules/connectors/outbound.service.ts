@@ -10,7 +10,7 @@ import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/
 import type { BusEvent, EventBus } from "../../platform/events/bus.ts";
 import type { Database, SqlExecutor, Storage } from "../../platform/storage/port.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
-import type { TenantsService } from "../tenants/tenants.service.ts";
+import type { TenantLookup } from "../tenants/tenants.service.ts";
 import { iso } from "./connectors.contracts.ts";
 import { type CipherOf, openField, sealField } from "./connectors.sealing.ts";
 import { type Backoff, backoffDelay } from "./delivery-worker.ts";
@@ -135,7 +135,7 @@ export const DEFAULT_OUTBOUND_POLICY: OutboundPolicy = {
 export function createOutboundService(deps: {
   storage: Storage;
   clock: Clock;
-  tenants: TenantsService;
+  tenants: TenantLookup;
   events: EventBus;
   egress: EgressGuard;
   logger: Logger;

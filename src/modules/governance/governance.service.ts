@@ -14,7 +14,7 @@ import type { RateLimiter } from "../../platform/http/rate-limit.ts";
 import type { SqlExecutor, Storage } from "../../platform/storage/port.ts";
 import type { AuditEventInput } from "../audit/audit.schemas.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
-import type { TenantsService } from "../tenants/tenants.service.ts";
+import type { TenantLookup } from "../tenants/tenants.service.ts";
 import { createErrorRateTracker, createRecallVolumeTracker } from "./anomaly.ts";
 import {
   type Approval,
@@ -53,7 +53,7 @@ export type GovernanceEvent = {
 export type GovernanceDeps = {
   storage: Storage;
   clock: Clock;
-  tenants: TenantsService;
+  tenants: TenantLookup;
   /** The chokepoint's limiter: the anomaly rate uses it under its own key, not a second implementation. */
   rateLimiter: RateLimiter;
   keyExists: (tenantId: string, keyId: string) => Promise<boolean>;

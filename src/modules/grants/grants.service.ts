@@ -4,7 +4,7 @@ import { newId } from "../../lib/ids.ts";
 import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/actor.ts";
 import type { Storage } from "../../platform/storage/port.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
-import type { TenantsService } from "../tenants/tenants.service.ts";
+import type { TenantLookup } from "../tenants/tenants.service.ts";
 import { type CreateGrantInput, type GrantRow, toGrant } from "./grants.schemas.ts";
 import { grantsStore } from "./grants.store.ts";
 
@@ -16,7 +16,7 @@ import { grantsStore } from "./grants.store.ts";
 export function createGrantsService(deps: {
   storage: Storage;
   clock: Clock;
-  tenants: TenantsService;
+  tenants: TenantLookup;
   audit: AuditSink;
 }) {
   const { storage, clock, tenants, audit } = deps;

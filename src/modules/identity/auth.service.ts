@@ -16,7 +16,7 @@ import type { VerifiedCredential } from "../../platform/http/server.ts";
 import type { Database, SqlExecutor, Storage } from "../../platform/storage/port.ts";
 import type { AuditEventInput } from "../audit/audit.schemas.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
-import type { TenantsService } from "../tenants/tenants.service.ts";
+import type { TenantLookup } from "../tenants/tenants.service.ts";
 import type { LoginInput, OidcConfigInput, Session } from "./auth.schemas.ts";
 import { identityStore, type JwtSecretRow, type SessionRow } from "./identity.store.ts";
 import type { LoginThrottle } from "./login-throttle.ts";
@@ -40,7 +40,7 @@ const SESSION_RETENTION_MS = 86_400_000;
 export type AuthDeps = {
   storage: Storage;
   clock: Clock;
-  tenants: TenantsService;
+  tenants: TenantLookup;
   /** The keyed audit trail: events join the tenant's chain in the change's transaction. */
   audit: AuditSink;
   /** The tenant field cipher: signing secrets are stored sealed with it. */

@@ -4,7 +4,7 @@ import { newId } from "../../lib/ids.ts";
 import { type Actor, authorize, authorizeTenantPath, type Role } from "../../platform/auth/actor.ts";
 import type { Storage } from "../../platform/storage/port.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
-import type { TenantsService } from "../tenants/tenants.service.ts";
+import type { TenantLookup } from "../tenants/tenants.service.ts";
 import { identityStore } from "./identity.store.ts";
 import { checkPasswordPolicy, hashPassword } from "./passwords.ts";
 import {
@@ -29,7 +29,7 @@ const sortedRoles = (roles: readonly Role[]) => JSON.stringify([...new Set(roles
 export function createUsersService(deps: {
   storage: Storage;
   clock: Clock;
-  tenants: TenantsService;
+  tenants: TenantLookup;
   audit: AuditSink;
 }) {
   const { storage, clock, tenants, audit } = deps;

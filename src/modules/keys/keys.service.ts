@@ -6,7 +6,7 @@ import { type Actor, authorize, authorizeTenantPath, type RequestOrigin } from "
 import type { VerifiedCredential } from "../../platform/http/server.ts";
 import type { Storage } from "../../platform/storage/port.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
-import type { TenantsService } from "../tenants/tenants.service.ts";
+import type { TenantLookup } from "../tenants/tenants.service.ts";
 import { actionsForKey } from "./keys.policy.ts";
 import { type CreateKeyInput, type KeyRow, toApiKey } from "./keys.schemas.ts";
 import { keysStore } from "./keys.store.ts";
@@ -16,7 +16,7 @@ const LAST_USED_GRANULARITY_MS = 60_000;
 export function createKeysService(deps: {
   storage: Storage;
   clock: Clock;
-  tenants: TenantsService;
+  tenants: TenantLookup;
   audit: AuditSink;
 }) {
   const { storage, clock, tenants, audit } = deps;
@@ -158,6 +158,11 @@ export function createKeysService(deps: {
       });
       await storage.control.transaction((tx) => keysStore.indexInsert(tx, row.hash, tenantId, row.id));
       return { ...toApiKey(row), key };
+    },
+
+    /** Whether a key id exists in the tenant (revoked or not): governance checks targets with it. */
+    async exists(tenantId: string, keyId: string): Promise<boolean> {
+      return (await keysStore.byId(await storage.tenant(tenantId), tenantId, keyId)) !== undefined;
     },
 
     /** Resolves an agent key to its actor. Hash lookup only: the key itself is never stored. */

@@ -1,22 +1,17 @@
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { z } from "zod";
-import type { Clock } from "../../lib/clock.ts";
 import { AppError } from "../../lib/errors.ts";
-import type { AgentActor } from "../../platform/auth/actor.ts";
 import { actorOf } from "../../platform/http/contracts.ts";
 import type { TypedApp } from "../../platform/http/server.ts";
-import type { Storage } from "../../platform/storage/port.ts";
-import type { AuditSink } from "../audit/audit.trail.ts";
+import type { DenialAudit } from "../audit/denials.ts";
 import type { MemoriesService } from "../memories/memories.service.ts";
 import { describeError, serviceBackend, type ToolGate } from "./mcp.backend.ts";
 import { createMemoryMcpServer } from "./mcp.tools.ts";
 
 export type McpRouteDeps = {
   memories: MemoriesService;
-  storage: Storage;
-  clock: Clock;
-  /** The keyed audit trail (`trail.append`). */
-  audit: AuditSink;
+  /** Tool-level denials are audited by the same recorder as the REST chokepoint's 403s. */
+  recordDenial: DenialAudit;
   /** Runs before each tool with the REST operation it stands for (approvals must not be bypassed). */
   gate?: ToolGate;
 };
@@ -48,25 +43,6 @@ const DENIED = new Set([
  * the memories service with the request's Actor.
  */
 export function registerMcpRoutes(app: TypedApp, deps: McpRouteDeps): void {
-  /** Tool-level denials are audited like the REST chokepoint audits its 403s. */
-  async function auditDenial(actor: AgentActor, err: AppError, tool: string) {
-    const db = await deps.storage.tenant(actor.tenantId);
-    await db.transaction((tx) =>
-      deps.audit(
-        tx,
-        {
-          tenantId: actor.tenantId,
-          actor,
-          action: "access.denied",
-          outcome: "denied",
-          origin: actor.origin,
-          details: { code: err.code, method: "POST", route: "/mcp", tool },
-        },
-        deps.clock.now(),
-      ),
-    );
-  }
-
   app.route({
     method: "POST",
     url: "/mcp",
@@ -80,9 +56,9 @@ export function registerMcpRoutes(app: TypedApp, deps: McpRouteDeps): void {
         {
           describeError: async (err, tool) => {
             if (err instanceof AppError && DENIED.has(err.code)) {
-              await auditDenial(actor, err, tool).catch((auditErr: unknown) =>
-                req.log.error({ err: auditErr }, "could not audit a denial"),
-              );
+              await deps
+                .recordDenial(actor, actor.origin, { code: err.code, method: "POST", route: "/mcp", tool })
+                .catch((auditErr: unknown) => req.log.error({ err: auditErr }, "could not audit a denial"));
             }
             return describeError(err, req.log, () => req.id);
           },

@@ -5,7 +5,7 @@ import type { BusEvent, EventBus } from "../../platform/events/bus.ts";
 import { actorOf, authErrors } from "../../platform/http/contracts.ts";
 import type { TypedApp } from "../../platform/http/server.ts";
 import { tenantIdSchema } from "../tenants/tenants.schemas.ts";
-import type { TenantsService } from "../tenants/tenants.service.ts";
+import type { TenantLookup } from "../tenants/tenants.service.ts";
 
 const SEQ_RE = /^\d{1,15}$/;
 
@@ -21,7 +21,7 @@ function frame(e: BusEvent): string {
  */
 export function registerStreamRoutes(
   app: TypedApp,
-  deps: { events: EventBus; tenants: TenantsService; heartbeatMs?: number },
+  deps: { events: EventBus; tenants: TenantLookup; heartbeatMs?: number },
 ): void {
   const open = new Set<ServerResponse>();
   const heartbeatMs = deps.heartbeatMs ?? 15_000;

@@ -15,15 +15,37 @@ export type TenantsDeps = {
   provisionKey: (tx: SqlExecutor, tenantId: string, now: number) => Promise<void>;
   /** Deletes the wrapped data key inside the deleting transaction (crypto-shredding). */
   shredKey: (tx: SqlExecutor, tenantId: string) => Promise<unknown>;
-  /** After commit: drop cached keys, forwarding state and files of a deleted tenant. */
-  afterDelete: (tenantId: string) => Promise<void>;
-  /** Per-tenant setup other modules need at creation (the tenant's own token signing secret). */
-  onCreated?: (tenantId: string) => Promise<void>;
 };
+
+/** Runs after a tenant's creation or deletion commits (per-tenant setup, dropping caches and files). */
+export type TenantListener = (tenantId: string) => Promise<void> | void;
 
 export function createTenantsService(deps: TenantsDeps) {
   const { storage, clock, audit } = deps;
+  const created: TenantListener[] = [];
+  const deleted: TenantListener[] = [];
   return {
+    /** Other modules' per-tenant setup (e.g. the tenant's own token signing secret). */
+    onCreated(listener: TenantListener): void {
+      created.push(listener);
+    },
+    /** Other modules drop what they hold for a deleted tenant (keys, caches, files). */
+    onDeleted(listener: TenantListener): void {
+      deleted.push(listener);
+    },
+
+    /** Every tenant id, in id order (paged internally). */
+    async allIds(): Promise<string[]> {
+      const ids: string[] = [];
+      let after = "";
+      for (;;) {
+        const page = await tenantsStore.ids(storage.control, after, 500);
+        if (page.length === 0) return ids;
+        ids.push(...page);
+        after = page.at(-1) ?? after;
+      }
+    },
+
     async create(actor: Actor, input: CreateTenantInput): Promise<Tenant> {
       authorize(actor, "tenants:create");
       const now = clock.now();
@@ -56,7 +78,7 @@ export function createTenantsService(deps: TenantsDeps) {
         );
       });
       await storage.tenant(row.id);
-      await deps.onCreated?.(row.id);
+      for (const listener of created) await listener(row.id);
       return toTenant(row);
     },
 
@@ -123,7 +145,7 @@ export function createTenantsService(deps: TenantsDeps) {
           now,
         );
       });
-      await deps.afterDelete(tenantId);
+      for (const listener of deleted) await listener(tenantId);
       await storage.dropTenant(tenantId);
       return { id: tenantId, deleted: true };
     },
@@ -138,3 +160,6 @@ export function createTenantsService(deps: TenantsDeps) {
 }
 
 export type TenantsService = ReturnType<typeof createTenantsService>;
+
+/** What other modules need of tenants: resolving an active one before touching its data. */
+export type TenantLookup = Pick<TenantsService, "requireActive">;

@@ -12,6 +12,13 @@ export const tenantsStore = {
     db.get<TenantRow>("SELECT * FROM tenants WHERE name = ?", [name]),
   list: (db: SqlExecutor, afterId: string, limit: number) =>
     db.all<TenantRow>("SELECT * FROM tenants WHERE id > ? ORDER BY id LIMIT ?", [afterId, limit]),
+  ids: async (db: SqlExecutor, afterId: string, limit: number) =>
+    (
+      await db.all<{ id: string }>("SELECT id FROM tenants WHERE id > ? ORDER BY id LIMIT ?", [
+        afterId,
+        limit,
+      ])
+    ).map((r) => r.id),
   /** Key index rows go with it (ON DELETE CASCADE). */
   remove: (tx: SqlExecutor, id: string) => tx.run("DELETE FROM tenants WHERE id = ?", [id]),
 };

@@ -7,7 +7,7 @@ import { readMarkdownDir, writeMarkdownFile } from "./markdown.ts";
  * for any tenant (decrypted on export, sealed again on import).
  */
 export function createVaultFiles(deps: {
-  memories: MemoriesService;
+  memories: Pick<MemoriesService, "vaultExport" | "vaultImport">;
   requireTenant(id: string): Promise<unknown>;
 }) {
   return {

@@ -33,58 +33,13 @@ export const rule = (
   capability,
   roles,
 });
-const READERS: readonly Role[] = ["DEVELOPER", "VIEWER"];
+/** Roles that read a tenant's memories besides ADMIN. */
+export const READERS: readonly Role[] = ["DEVELOPER", "VIEWER"];
 
-/** The typed vocabulary of actions: every route and every service method names one. */
+/** The platform's own actions (API reference, metrics); every module adds its own. */
 export const ACTIONS = {
   "platform:docs": rule("any", "platform.docs", ["DEVELOPER", "VIEWER", "AUDIT_ADMIN"]),
   "metrics:read": rule("instance", "platform.metrics"),
-  "tenants:create": rule("instance", "tenants.create"),
-  "tenants:read": rule("instance", "tenants.read"),
-  "tenants:delete": rule("instance", "tenants.delete"),
-  "keys:rotate_master": rule("instance", "keys.master.rotate"),
-  "vault:export": rule("instance", "vault.export"),
-  "vault:import": rule("instance", "vault.import"),
-  "tenant:read": rule("any", "tenant.read", ["DEVELOPER", "VIEWER", "AUDIT_ADMIN"]),
-  "tenant:jwt_rotate": rule("admin", "tenant.jwt.rotate"),
-  "oidc:read": rule("admin", "tenant.oidc.read"),
-  "oidc:configure": rule("admin", "tenant.oidc.write"),
-  "users:create": rule("admin", "users.create"),
-  "users:read": rule("admin", "users.read"),
-  "users:update": rule("admin", "users.update"),
-  "keys:create": rule("admin", "keys.create", ["DEVELOPER"]),
-  "keys:read": rule("admin", "keys.read", ["DEVELOPER"]),
-  "keys:revoke": rule("admin", "keys.revoke", ["DEVELOPER"]),
-  "keys:rotate": rule("admin", "keys.rotate", ["DEVELOPER"]),
-  "grants:create": rule("admin", "grants.create"),
-  "grants:read": rule("admin", "grants.read"),
-  "grants:revoke": rule("admin", "grants.revoke"),
-  // The trail names every actor and memory id of the tenant (private ones included): admin level.
-  "audit:read": rule("admin", "audit.read", ["AUDIT_ADMIN"]),
-  "audit:verify": rule("admin", "audit.verify", ["AUDIT_ADMIN"]),
-  "approvals:decide": rule("write", "approvals.decide", ["DEVELOPER"]),
-  // Any key may see the approvals it asked for (the service narrows agents to their own).
-  "approvals:read": rule("any", "approvals.read", ["DEVELOPER", "VIEWER", "AUDIT_ADMIN"]),
-  "policy:read": rule("admin", "tenant.policy.read", ["DEVELOPER", "AUDIT_ADMIN"]),
-  "policy:write": rule("admin", "tenant.policy.write"),
-  "governance:override": rule("admin", "governance.override"),
-  "keys:resume": rule("admin", "keys.resume", ["DEVELOPER"]),
-  "memories:read": rule("read", "memories.read", READERS),
-  "memories:recall": rule("read", "memories.recall", READERS),
-  "memories:history": rule("read", "memories.history", READERS),
-  "memories:export": rule("read", "memories.export", READERS),
-  "memories:write": rule("write", "memories.write", ["DEVELOPER"]),
-  "memories:delete": rule("write", "memories.delete", ["DEVELOPER"]),
-  // The MCP transport itself needs no scope: every tool checks the memory action it performs.
-  "mcp:connect": rule("any", "mcp.connect"),
-  "connectors:read": rule("admin", "connectors.read"),
-  "connectors:manage": rule("admin", "connectors.manage"),
-  // Named by the signed ingest route for the route table; no key or token is accepted there.
-  "connectors:ingest": rule("admin", "connectors.ingest"),
-  "deadletters:manage": rule("admin", "connectors.deadletters.manage"),
-  "webhooks:manage": rule("admin", "webhooks.manage"),
-  // Tenant-wide event feed (ids of every memory written, private ones included): admins only.
-  "stream:read": rule("admin", "stream.read"),
 } as const satisfies Record<string, ActionRule>;
 
 /**

@@ -8,22 +8,17 @@
  * skipped, never allowed to fail the publisher.
  */
 
-/** Event names: `<object>.<verb>`. Other modules add theirs here. */
-export type BusEventType =
-  | "ingest.accepted"
-  | "ingest.rejected"
-  | "ingest.processed"
-  | "dead_letter.created"
-  | "dead_letter.replayed"
-  | "memory.created"
-  | "memory.deleted"
-  | "approval.requested"
-  | "approval.decided"
-  | "killswitch.changed"
-  | "agent.paused"
-  | "agent.resumed"
-  | "anomaly.recall_volume"
-  | "webhook.disabled";
+/**
+ * Event names (`<object>.<verb>`), declared by the modules that publish them:
+ *
+ * @example
+ * declare module "../../platform/events/bus.ts" {
+ *   interface BusEventRegistry extends Record<"memory.created" | "memory.deleted", true> {}
+ * }
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging in each module.
+export interface BusEventRegistry {}
+export type BusEventType = Extract<keyof BusEventRegistry, string>;
 
 export type BusEvent = {
   /** Per-tenant sequence, strictly increasing from 1; the SSE `id`. */
