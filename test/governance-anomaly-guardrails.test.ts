@@ -3,6 +3,7 @@ import { after, before, describe, test } from "node:test";
 import type { GovernanceEvent } from "../src/modules/governance/governance.service.ts";
 import { errorCode, startServer, type TestServer } from "./harness.ts";
 import { signedInUser } from "./identity-helpers.ts";
+import { httpClient, ok } from "./mcp-helpers.ts";
 
 type Recall = {
   results: { memory: { id: string; content: string; quarantined: boolean } }[];
@@ -160,6 +161,38 @@ describe("anomaly detection (manual clock)", () => {
     assert.equal(rows.length, 1);
     assert.ok(JSON.parse(rows[0]?.target_ids ?? "[]").includes(id));
     assert.ok(events.some((e) => e.type === "anomaly.recall_volume" && e.data.key_id === id));
+  });
+  test("recall over MCP counts toward the same volume watch as REST recall", async () => {
+    const { key, id } = await s.createKey(t, { scopes: ["write"] });
+    await s.storeMemory(key, { namespace: "mcpvol", content: "tiny gamma" });
+    for (let i = 0; i < 30; i++) {
+      await s.storeMemory(key, {
+        namespace: "mcpvol",
+        content: `bulk delta ${i} ${"lorem ipsum dolor ".repeat(40)}`,
+      });
+    }
+    const client = await httpClient(`${s.url}/mcp`, key);
+    try {
+      for (let i = 0; i < 5; i++)
+        await ok(client, "memory_recall", { query: "gamma", k: 1, namespaces: ["mcpvol"] });
+      const db = await s.hypha.storage.tenant(t);
+      const flaggedFor = async () =>
+        (
+          (await db.all("SELECT target_ids FROM audit_events WHERE action = 'anomaly.recall_volume'")) as {
+            target_ids: string;
+          }[]
+        ).filter((r) => JSON.parse(r.target_ids).includes(id));
+      assert.equal((await flaggedFor()).length, 0, "normal MCP answers are not flagged");
+      await ok(client, "memory_recall", {
+        query: "delta",
+        k: 30,
+        namespaces: ["mcpvol"],
+        token_budget: 100_000,
+      });
+      assert.equal((await flaggedFor()).length, 1, "a large MCP answer is flagged like a REST one");
+    } finally {
+      await client.close();
+    }
   });
 });
 

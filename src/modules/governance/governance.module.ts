@@ -133,6 +133,7 @@ export const governanceModule = defineModule({
     const screen = createMemoryScreen({
       guardrails: createGuardrails({ clock, ...(judge ? { judge } : {}) }),
       policyFor: (tenantId) => service.policyFor(tenantId),
+      recordRecallVolume: (actor, bytes) => service.recordRecallVolume(actor, bytes),
       storage,
       clock,
       audit,

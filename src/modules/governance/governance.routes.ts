@@ -68,15 +68,6 @@ export function registerGovernanceHooks(app: TypedApp, governance: GovernanceSer
 
   app.addHook("onSend", async (req, reply, payload) => {
     const actor = req.actor;
-    if (actor?.type === "agent" && reply.statusCode === 200 && operationOf(req) === "recallMemories") {
-      const size =
-        typeof payload === "string"
-          ? Buffer.byteLength(payload)
-          : Buffer.isBuffer(payload)
-            ? payload.length
-            : 0;
-      if (size > 0) await governance.recordRecallVolume(actor, size);
-    }
     // Before the answer leaves, so the caller's next request already meets a pause.
     if (actor?.type === "agent") {
       try {

@@ -1,6 +1,6 @@
 import type { Clock } from "../../lib/clock.ts";
 import { AppError } from "../../lib/errors.ts";
-import type { TenantActor } from "../../platform/auth/actor.ts";
+import type { AgentActor, TenantActor } from "../../platform/auth/actor.ts";
 import type { Storage } from "../../platform/storage/port.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
 import type { GuardrailPolicy, Guardrails, GuardrailVerdict } from "../guardrails/index.ts";
@@ -46,6 +46,8 @@ export type MemoryScreen = {
   outboundFor(
     actor: TenantActor,
   ): Promise<(content: string) => Promise<{ content: string; flagged: boolean } | null>>;
+  /** The size of a recall answer about to leave (the anomaly detector watches each key's volume). */
+  recalled(actor: TenantActor, bytes: number): Promise<void>;
   /** The same inbound inspection for ingested deliveries (connectors), at their own threshold. */
   ingest(tenantId: string, content: string): Promise<ScreenedWrite | { blocked: VerdictSummary }>;
 };
@@ -58,6 +60,8 @@ export type MemoryScreen = {
 export function createMemoryScreen(deps: {
   guardrails: Guardrails;
   policyFor: (tenantId: string) => Promise<TenantPolicy>;
+  /** Flags a recall answer far larger than the key's running average (anomaly detection). */
+  recordRecallVolume: (actor: AgentActor, bytes: number) => Promise<void>;
   storage: Storage;
   clock: Clock;
   /** The keyed audit trail's append (same transaction as the change). */
@@ -132,6 +136,10 @@ export function createMemoryScreen(deps: {
         if (v.action === "block") return null;
         return { content: v.text, flagged: v.action !== "allow" };
       };
+    },
+
+    async recalled(actor, bytes) {
+      if (actor.type === "agent" && bytes > 0) await deps.recordRecallVolume(actor, bytes);
     },
 
     async ingest(tenantId, content) {

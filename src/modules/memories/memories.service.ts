@@ -44,6 +44,8 @@ export type MemoryScreen = {
   outboundFor(
     actor: TenantActor,
   ): Promise<(content: string) => Promise<{ content: string; flagged: boolean } | null>>;
+  /** The size of a recall answer about to leave (the anomaly detector watches each key's volume). */
+  recalled(actor: TenantActor, bytes: number): Promise<void>;
 };
 
 /** A namespace another namespace may read (from the grants module). */
@@ -503,7 +505,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
       const stored = storedFilters(codec, filters);
       // Resolved before the transaction: reading the tenant's policy inside it would wait on itself.
       const outbound = deps.screen ? await deps.screen.outboundFor(agent) : null;
-      return db.transaction(async (tx) => {
+      const answer = await db.transaction(async (tx) => {
         const candidates = terms.length
           ? await memoriesStore.search(tx, vis, stored, ftsQuery(codec.queryTokens(terms)), pool)
           : await memoriesStore.recentCandidates(tx, vis, stored, pool);
@@ -588,6 +590,15 @@ export function createMemoriesService(deps: MemoriesDeps) {
           context_tokens: tokens,
         };
       });
+      // The volume of what leaves (memories and context), before the answer does.
+      if (deps.screen) {
+        const bytes = answer.results.reduce(
+          (n, r) => n + Buffer.byteLength(r.memory.content),
+          Buffer.byteLength(answer.context),
+        );
+        await deps.screen.recalled(agent, bytes);
+      }
+      return answer;
     },
 
     /**
