@@ -18,6 +18,7 @@ import { tenantsModule } from "./modules/tenants/tenants.module.ts";
 import { vaultModule } from "./modules/vault/vault.module.ts";
 import { loadAdminKey, prepareDataDir } from "./platform/bootstrap.ts";
 import { createEventBus } from "./platform/events/bus.ts";
+import { createAdmission } from "./platform/http/admission.ts";
 import { registerPlatformRoutes } from "./platform/http/docs.routes.ts";
 import { createMetrics } from "./platform/http/metrics.ts";
 import { createRateLimiter } from "./platform/http/rate-limit.ts";
@@ -76,7 +77,23 @@ export async function createApp(opts: AppOptions) {
     onListenerError: (err, event) => logger.error({ err, type: event.type }, "event listener failed"),
   });
   const rateLimiter = createRateLimiter(clock);
-  const platform = { config, secretsDir, adminKey, clock, logger, storage, metrics, events, rateLimiter };
+  const admission = createAdmission({
+    maxInFlight: config.maxInFlight,
+    maxInFlightPerTenant: config.maxInFlightPerTenant,
+    maxQueueMs: config.overloadQueueMs,
+  });
+  const platform = {
+    config,
+    secretsDir,
+    adminKey,
+    clock,
+    logger,
+    storage,
+    metrics,
+    events,
+    rateLimiter,
+    admission,
+  };
   let modules: Awaited<ReturnType<typeof composeModules>>;
   try {
     modules = await composeModules(platform, MODULES, vocabulary);
@@ -92,6 +109,7 @@ export async function createApp(opts: AppOptions) {
     clock,
     metrics,
     rateLimiter,
+    admission,
     agentGate: (actor) => governance.service.gateAgent(actor),
     verifyCredential: identity.verifyCredential,
     defaultRateLimitPerMinute: config.rateLimitPerMinute,

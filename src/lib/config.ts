@@ -42,6 +42,11 @@ export const configSchema = z
     bodyLimitBytes: intFromString(1024, 64 * 1024 * 1024).default(1024 * 1024),
     maxContentBytes: intFromString(16, 1024 * 1024).default(32 * 1024),
     sweepIntervalSeconds: intFromString(1, 60).default(30),
+    /** Load shedding: requests in flight per process and per tenant beyond which new ones get 503. */
+    maxInFlight: intFromString(1, 100_000).default(512),
+    maxInFlightPerTenant: intFromString(1, 100_000).default(256),
+    /** Oldest in-flight request age (ms) that counts as overload; 0 sheds on the bounds alone. */
+    overloadQueueMs: intFromString(0, 600_000).default(2000),
     recallHalfLifeDays: z.coerce.number().positive().max(36500).default(30),
     /** Proxies whose X-Forwarded-For is believed (addresses or CIDRs); empty: none, use the peer. */
     trustedProxies: listOf(z.string().regex(CIDR_RE, "an IP address or CIDR")).default([]),
@@ -96,6 +101,9 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_BODY_LIMIT_BYTES: "bodyLimitBytes",
   HYPHA_MAX_CONTENT_BYTES: "maxContentBytes",
   HYPHA_SWEEP_INTERVAL_SECONDS: "sweepIntervalSeconds",
+  HYPHA_MAX_IN_FLIGHT: "maxInFlight",
+  HYPHA_MAX_IN_FLIGHT_PER_TENANT: "maxInFlightPerTenant",
+  HYPHA_OVERLOAD_QUEUE_MS: "overloadQueueMs",
   HYPHA_RECALL_HALF_LIFE_DAYS: "recallHalfLifeDays",
   HYPHA_TRUSTED_PROXIES: "trustedProxies",
   HYPHA_ALLOWED_HOSTS: "allowedHosts",

@@ -4,6 +4,7 @@ import type { Logger } from "../lib/logger.ts";
 import { type ActionRule, installActions } from "./auth/actor.ts";
 import type { AdminKeyState } from "./bootstrap.ts";
 import type { EventBus } from "./events/bus.ts";
+import type { Admission } from "./http/admission.ts";
 import type { Metrics } from "./http/metrics.ts";
 import type { RateLimiter } from "./http/rate-limit.ts";
 import type { TypedApp } from "./http/server.ts";
@@ -24,6 +25,8 @@ export type Platform = {
   readonly metrics: Metrics;
   readonly events: EventBus;
   readonly rateLimiter: RateLimiter;
+  /** Load shedding: in-flight bounds per process and per tenant (readiness reports overload). */
+  readonly admission: Admission;
 };
 
 /**

@@ -10,5 +10,8 @@ declare module "../../platform/module.ts" {
 /** Liveness and readiness probes: the only routes that answer without credentials. */
 export const healthModule = defineModule({
   name: "health",
-  create: (ctx) => ({ api: undefined, routes: (app) => registerHealthRoutes(app, ctx.storage) }),
+  create: (ctx) => ({
+    api: undefined,
+    routes: (app) => registerHealthRoutes(app, ctx.storage, ctx.admission.overloaded),
+  }),
 });

@@ -92,7 +92,7 @@ export function registerMemoryRoutes(app: TypedApp, memories: MemoriesService): 
   app.route({
     method: "GET",
     url: "/v1/memories/export",
-    config: tenantCaller("memories:export"),
+    config: { ...tenantCaller("memories:export"), admission: "long" },
     schema: {
       operationId: "exportMemories",
       tags: ["memories"],

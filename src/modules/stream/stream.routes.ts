@@ -40,7 +40,10 @@ export function registerStreamRoutes(
   app.route({
     method: "GET",
     url: "/admin/stream/:tenant_id",
-    config: { auth: { accepts: ["admin_key", "agent_key", "user_token"], action: "stream:read" } },
+    config: {
+      auth: { accepts: ["admin_key", "agent_key", "user_token"], action: "stream:read" },
+      admission: "long",
+    },
     schema: {
       operationId: "streamTenantEvents",
       tags: ["stream"],

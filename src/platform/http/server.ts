@@ -28,6 +28,7 @@ import {
   isAction,
   type RequestOrigin,
 } from "../auth/actor.ts";
+import type { Admission, AdmissionTicket } from "./admission.ts";
 import type { Metrics } from "./metrics.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 
@@ -61,6 +62,11 @@ declare module "fastify" {
   }
   interface FastifyContextConfig {
     auth?: AuthPolicy;
+    /**
+     * `exempt`: never shed (health probes must answer while the server is overloaded); `long`: a
+     * stream that holds its slot for a long time without being queued work (SSE, exports).
+     */
+    admission?: "exempt" | "long";
   }
   interface FastifyRequest {
     actor: Actor | null;
@@ -160,6 +166,8 @@ export type ServerDeps = {
   agentGate?: (actor: AgentActor) => Promise<void>;
   /** Called for every refused request (401, 403, 423, 429): the audit of failures and denials. */
   onDenied?: (req: FastifyRequest, err: AppError) => Promise<void>;
+  /** Load shedding: admits each request or refuses it with 503 OVERLOADED before any work. */
+  admission?: Admission;
 };
 
 /**
@@ -232,6 +240,12 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
       throw new AppError("BAD_REQUEST", "this host name is not served here");
     }
     if (req.is404) return;
+    let ticket: AdmissionTicket | null = null;
+    const admission = req.routeOptions.config.admission;
+    if (deps.admission && admission !== "exempt") {
+      ticket = deps.admission.admit({ long: admission === "long" });
+      reply.raw.once("close", ticket.release);
+    }
     const policy = req.routeOptions.config.auth;
     if (!policy) throw new AppError("FORBIDDEN", "route has no access policy");
     if ("public" in policy) return;
@@ -244,6 +258,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
     const verified = await deps.verifyCredential(presented.secret, req.origin);
     if (!verified.ok) throw new AppError(verified.code, "invalid credentials");
     req.actor = verified.actor;
+    if (ticket && verified.actor.tenantId !== null) ticket.enterTenant(verified.actor.tenantId);
     if (!policy.accepts.includes(verified.kind)) {
       throw new AppError("FORBIDDEN", "this credential cannot call this route");
     }
