@@ -382,7 +382,4 @@ export const memoriesStore = {
         [tenantId, now, limit],
       )
       .then((rows) => rows.map((r) => r.id)),
-
-  /** Merges the search index so deleted terms leave the file (FTS5 keeps them in old segments). */
-  optimizeIndex: (db: SqlExecutor) => db.run("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')"),
 };
