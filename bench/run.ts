@@ -8,17 +8,25 @@ const suites: Record<string, () => Promise<unknown>> = {
   guardrails: async () => (await import("./guardrails.ts")).run(),
   ingest: async () => (await import("./ingest.ts")).run(),
   mcp: async () => (await import("./mcp.ts")).run(),
+  erasure: async () => (await import("./erasure.ts")).run(),
 };
 
-const wanted = process.argv.slice(2);
+/** Long runs, only when named (`node bench/run.ts soak`). */
+const onDemand: Record<string, () => Promise<unknown>> = {
+  soak: async () => (await import("./soak.ts")).run(),
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 for (const name of wanted) {
-  if (!suites[name]) {
-    process.stderr.write(`unknown benchmark ${name}; known: ${Object.keys(suites).join(", ")}\n`);
+  if (!suites[name] && !onDemand[name]) {
+    process.stderr.write(
+      `unknown benchmark ${name}; known: ${[...Object.keys(suites), ...Object.keys(onDemand)].join(", ")}\n`,
+    );
     process.exit(2);
   }
 }
-for (const [name, run] of Object.entries(suites)) {
-  if (wanted.length > 0 && !wanted.includes(name)) continue;
+for (const [name, run] of Object.entries({ ...suites, ...onDemand })) {
+  if (wanted.length > 0 ? !wanted.includes(name) : name in onDemand) continue;
   process.stdout.write(`\n=== bench: ${name}\n`);
   await run();
 }

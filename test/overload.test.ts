@@ -93,6 +93,22 @@ describe("load shedding: overload is refused fast with 503, not queued", () => {
     assert.equal((await s.request("GET", "/v1/memories", { key: b.key })).status, 200);
   });
 
+  test("refusals for overload do not count as the agent's errors: a shed agent is not paused", async () => {
+    const agent = (await s.createKey(a.tenantId, { scopes: ["write"] })).key;
+    const closeA1 = await holdStream(s, a.tenantId, a.key);
+    const closeA2 = await holdStream(s, a.tenantId, a.key);
+    try {
+      // More than the error-rate detector's minimum sample, every one refused.
+      for (let i = 0; i < 25; i++)
+        assert.equal((await s.request("GET", "/v1/memories", { key: agent })).status, 503);
+    } finally {
+      closeA1();
+      closeA2();
+    }
+    await waitFor(async () => (await s.request("GET", "/v1/memories", { key: agent })).status !== 503);
+    assert.equal((await s.request("GET", "/v1/memories", { key: agent })).status, 200, "not paused (423)");
+  });
+
   test("an overload refusal is not audited as a denial (shedding adds no writes)", async () => {
     const db = await s.hypha.storage.tenant(a.tenantId);
     const before = await db.get<{ n: number }>("SELECT count(*) AS n FROM audit_events");

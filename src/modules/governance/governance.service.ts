@@ -344,10 +344,11 @@ export function createGovernanceService(deps: GovernanceDeps) {
 
     /**
      * Records the outcome of one agent request; pauses the key when its error rate over the
-     * tenant's window exceeds the threshold. Refusals by governance itself (423, 429) do not count.
+     * tenant's window exceeds the threshold. Refusals by governance itself (423, 429) and load
+     * shedding (503: the server's state, not the agent's behaviour) do not count.
      */
     async recordOutcome(actor: AgentActor, status: number): Promise<void> {
-      if (status === 423 || status === 429) return;
+      if (status === 423 || status === 429 || status === 503) return;
       const a = (await policyFor(actor.tenantId)).anomaly;
       if (!a.enforce) return;
       const r = errorRates.record(actor.id, status >= 400, {

@@ -1,0 +1,419 @@
+/**
+ * Soak: a paced, open-loop mixed load against one `hypha serve` process on loopback, for a set
+ * time, with per-minute latency per operation, refusals (503 OVERLOADED), timeouts, the server's
+ * RSS, bytes it wrote to disk, and its event-loop lag. Open loop: requests leave on schedule
+ * whether or not earlier ones finished, as real clients do, so a slow server builds a backlog
+ * instead of slowing the load down.
+ *
+ *   node bench/run.ts soak                       80 req/s for 15 minutes
+ *   node bench/run.ts soak --rate=160 --minutes=5
+ *   node bench/run.ts soak --search --minutes=3  highest rate whose p99 stays ≤ 250 ms
+ *
+ * The mix (4 tenants: two encrypted, one plaintext, one markdown): 50% recall, 30% single store,
+ * 8% batches of 50, 5% update, 4% delete, 2% GDPR erasure by entity, 1% export. Content is
+ * LoCoMo conversation turns; recall queries are LoCoMo's questions.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { percentile, writeSection } from "./report.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const LOCOMO = resolve(ROOT, "../shared/data/locomo/locomo-dev.json");
+const TIMEOUT_MS = 60_000;
+
+type Op = "recall" | "store" | "batch" | "update" | "delete" | "erase" | "export";
+const MIX: readonly [Op, number][] = [
+  ["recall", 0.5],
+  ["store", 0.3],
+  ["batch", 0.08],
+  ["update", 0.05],
+  ["delete", 0.04],
+  ["erase", 0.02],
+  ["export", 0.01],
+];
+
+function arg(name: string): string | undefined {
+  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return hit?.slice(name.length + 3);
+}
+
+type Corpus = { turns: string[]; questions: string[]; speakers: string[] };
+function loadCorpus(): Corpus {
+  const convs = JSON.parse(readFileSync(LOCOMO, "utf8")) as {
+    conversation: Record<string, unknown>;
+    qa: { question: string }[];
+  }[];
+  const turns: string[] = [];
+  const questions: string[] = [];
+  const speakers = new Set<string>();
+  for (const c of convs) {
+    for (const [k, v] of Object.entries(c.conversation)) {
+      if (!/^session_\d+$/.test(k) || !Array.isArray(v)) continue;
+      for (const t of v as { speaker: string; text: string }[]) {
+        turns.push(`${t.speaker}: ${t.text}`);
+        speakers.add(t.speaker.toLowerCase());
+      }
+    }
+    for (const q of c.qa) questions.push(q.question);
+  }
+  return { turns, questions, speakers: [...speakers] };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once("error", fail);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? ok(addr.port) : fail(new Error("no port"))));
+    });
+  });
+}
+
+type Server = { url: string; pid: number; adminKey: string; stop(): Promise<void> };
+
+async function startServer(): Promise<Server> {
+  const dataDir = mkdtempSync(join(tmpdir(), "hypha-soak-"));
+  const port = await freePort();
+  const adminKey = `hya_${randomBytes(32).toString("base64url")}`;
+  const child = spawn(resolve(ROOT, "node_modules/.bin/node"), [resolve(ROOT, "bin/hypha.js"), "serve"], {
+    env: {
+      ...process.env,
+      HYPHA_DATA_DIR: dataDir,
+      HYPHA_PORT: String(port),
+      HYPHA_ADMIN_KEY: adminKey,
+      HYPHA_LOG_LEVEL: "warn",
+      HYPHA_RATE_LIMIT_PER_MINUTE: "100000",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${url}/health/ready`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    pid: child.pid ?? 0,
+    adminKey,
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function procStats(pid: number): { rssMb: number; writeBytes: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const io = readFileSync(`/proc/${pid}/io`, "utf8");
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  const writeBytes = Number(/write_bytes:\s+(\d+)/.exec(io)?.[1] ?? 0);
+  return { rssMb: rss, writeBytes };
+}
+
+async function eventLoopLagP99(srv: Server): Promise<number> {
+  const r = await fetch(`${srv.url}/metrics`, { headers: { authorization: `Bearer ${srv.adminKey}` } });
+  const text = await r.text();
+  return Number(/^hypha_nodejs_eventloop_lag_p99_seconds (\S+)/m.exec(text)?.[1] ?? Number.NaN) * 1000;
+}
+
+type Sample = { op: Op; ms: number; status: number; minute: number };
+
+export type SoakResult = {
+  rate: number;
+  minutes: number;
+  perMinute: {
+    minute: number;
+    sent: number;
+    served: number;
+    refused: number;
+    timeouts: number;
+    errors: number;
+    p50: Partial<Record<Op, number>>;
+    p99: Partial<Record<Op, number>>;
+    rssMb: number;
+    writeMb: number;
+    lagP99Ms: number;
+  }[];
+  overall: {
+    p50: Partial<Record<Op, number>>;
+    p99: Partial<Record<Op, number>>;
+    refused: number;
+    timeouts: number;
+    errors: number;
+    served: number;
+  };
+  bytesStored: number;
+  bytesWritten: number;
+};
+
+export async function soak(rate: number, minutes: number): Promise<SoakResult> {
+  const corpus = loadCorpus();
+  const srv = await startServer();
+  const api = async (method: string, path: string, key: string, body?: unknown) => {
+    const r = await fetch(`${srv.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+    const text = await r.text();
+    return {
+      status: r.status,
+      body: text ? (JSON.parse(text.split("\n")[0] ?? "null") as unknown) : null,
+      text,
+    };
+  };
+  let seed = 7;
+  const rand = () => {
+    seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+  // A key's rate plan is at most 600 a minute: each tenant's share of the load is spread over keys.
+  const keysPerTenant = Math.max(1, Math.ceil((rate * 60) / 4 / 500));
+  const tenants: { id: string; keys: string[]; ids: string[]; readonly key: string }[] = [];
+  for (const [i, mode] of (
+    [
+      { encryption: "aes-gcm" },
+      { encryption: "aes-gcm" },
+      { encryption: "none" },
+      { encryption: "none", storage: "markdown" },
+    ] as const
+  ).entries()) {
+    const t = await api("POST", "/v1/tenants", srv.adminKey, { name: `soak-${i}`, ...mode });
+    const id = (t.body as { id: string }).id;
+    const keys: string[] = [];
+    for (let n = 0; n < keysPerTenant; n++) {
+      const k = await api("POST", `/v1/tenants/${id}/keys`, srv.adminKey, {
+        agent: `soak-${n}`,
+        scopes: ["admin"],
+        rate_limit_per_minute: 600,
+      });
+      keys.push((k.body as { key: string }).key);
+    }
+    // Each key's anomaly cap must admit its share of the load.
+    await api("PUT", `/v1/tenants/${id}/policy`, keys[0] ?? "", {
+      anomaly: { max_requests_per_minute: 100_000 },
+    });
+    tenants.push({
+      id,
+      keys,
+      ids: [],
+      get key() {
+        return pick(keys);
+      },
+    });
+  }
+
+  const entityOf = (text: string) => {
+    const speaker = text.slice(0, text.indexOf(":")).toLowerCase();
+    return speaker || pick(corpus.speakers);
+  };
+  let bytesStored = 0;
+  const memory = () => {
+    const content = pick(corpus.turns);
+    bytesStored += Buffer.byteLength(content);
+    return { namespace: "soak", content, entities: [entityOf(content)] };
+  };
+
+  async function run(op: Op, t: (typeof tenants)[number]): Promise<number> {
+    switch (op) {
+      case "recall":
+        return (await api("POST", "/v1/memories/recall", t.key, { query: pick(corpus.questions), k: 10 }))
+          .status;
+      case "store": {
+        const r = await api("POST", "/v1/memories", t.key, memory());
+        if (r.status === 201) t.ids.push((r.body as { id: string }).id);
+        return r.status;
+      }
+      case "batch": {
+        const r = await api("POST", "/v1/memories", t.key, { memories: Array.from({ length: 50 }, memory) });
+        if (r.status === 201)
+          for (const m of (r.body as { memories: { id: string }[] }).memories) t.ids.push(m.id);
+        return r.status;
+      }
+      case "update": {
+        const id = t.ids.length ? pick(t.ids) : null;
+        if (!id) return 0;
+        return (await api("PATCH", `/v1/memories/${id}`, t.key, { content: pick(corpus.turns) })).status;
+      }
+      case "delete": {
+        const i = Math.floor(rand() * t.ids.length);
+        const id = t.ids[i];
+        if (!id) return 0;
+        t.ids.splice(i, 1);
+        return (await api("DELETE", `/v1/memories/${id}`, t.key)).status;
+      }
+      case "erase":
+        return (await api("DELETE", "/v1/memories", t.key, { entity: pick(corpus.speakers) })).status;
+      case "export":
+        return (await api("GET", "/v1/memories/export", t.key)).status;
+    }
+  }
+
+  const samples: Sample[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const start = performance.now();
+  const end = start + minutes * 60_000;
+  const intervalMs = 1000 / rate;
+  const perMinuteSystem: { rssMb: number; writeMb: number; lagP99Ms: number }[] = [];
+  const io0 = procStats(srv.pid).writeBytes;
+  let minuteMark = start + 60_000;
+  let sent = 0;
+  let next = start;
+  while (performance.now() < end) {
+    const now = performance.now();
+    if (now >= minuteMark) {
+      const s = procStats(srv.pid);
+      perMinuteSystem.push({
+        rssMb: s.rssMb,
+        writeMb: (s.writeBytes - io0) / 2 ** 20,
+        lagP99Ms: await eventLoopLagP99(srv).catch(() => Number.NaN),
+      });
+      minuteMark += 60_000;
+    }
+    if (now < next) {
+      await new Promise((r) => setTimeout(r, Math.min(next - now, 50)));
+      continue;
+    }
+    next += intervalMs;
+    sent++;
+    let r = rand();
+    let op: Op = "recall";
+    for (const [name, share] of MIX) {
+      if (r < share) {
+        op = name;
+        break;
+      }
+      r -= share;
+    }
+    const t = pick(tenants);
+    const minute = Math.floor((now - start) / 60_000);
+    const t0 = performance.now();
+    const p: Promise<void> = run(op, t)
+      .then(
+        (status) => {
+          samples.push({ op, ms: performance.now() - t0, status, minute });
+        },
+        (err: unknown) => {
+          const timeout = err instanceof Error && err.name === "TimeoutError";
+          samples.push({ op, ms: performance.now() - t0, status: timeout ? -1 : -2, minute });
+        },
+      )
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  }
+  await Promise.all(inFlight);
+  const s = procStats(srv.pid);
+  const lastLag = await eventLoopLagP99(srv).catch(() => Number.NaN);
+  if (perMinuteSystem.length < minutes)
+    perMinuteSystem.push({ rssMb: s.rssMb, writeMb: (s.writeBytes - io0) / 2 ** 20, lagP99Ms: lastLag });
+  const bytesWritten = s.writeBytes - io0;
+  await srv.stop();
+
+  const stats = (xs: Sample[]) => {
+    const p50: Partial<Record<Op, number>> = {};
+    const p99: Partial<Record<Op, number>> = {};
+    for (const [op] of MIX) {
+      const ms = xs
+        .filter((x) => x.op === op && x.status >= 200 && x.status < 300)
+        .map((x) => x.ms)
+        .sort((a, b) => a - b);
+      if (ms.length) {
+        p50[op] = percentile(ms, 50);
+        p99[op] = percentile(ms, 99);
+      }
+    }
+    return {
+      p50,
+      p99,
+      served: xs.filter((x) => x.status >= 200 && x.status < 300).length,
+      refused: xs.filter((x) => x.status === 503).length,
+      timeouts: xs.filter((x) => x.status === -1).length,
+      errors: xs.filter((x) => x.status === -2 || (x.status >= 500 && x.status !== 503)).length,
+    };
+  };
+  const perMinute = Array.from({ length: minutes }, (_, m) => {
+    const xs = samples.filter((x) => x.minute === m);
+    const sys = perMinuteSystem[m] ?? { rssMb: Number.NaN, writeMb: Number.NaN, lagP99Ms: Number.NaN };
+    return { minute: m + 1, sent: xs.length, ...stats(xs), ...sys };
+  });
+  void sent;
+  return { rate, minutes, perMinute, overall: stats(samples), bytesStored, bytesWritten };
+}
+
+const f = (x: number | undefined) =>
+  x === undefined || Number.isNaN(x) ? "–" : x < 10 ? x.toFixed(1) : x.toFixed(0);
+
+function table(r: SoakResult): string {
+  const rows = r.perMinute.map(
+    (m) =>
+      `| ${m.minute} | ${m.sent} | ${m.refused} | ${m.timeouts} | ${f(m.p50.recall)} / ${f(m.p99.recall)} | ${f(m.p50.store)} / ${f(m.p99.store)} | ${f(m.p50.batch)} / ${f(m.p99.batch)} | ${f(m.p50.erase)} / ${f(m.p99.erase)} | ${f(m.p99.export)} | ${f(m.rssMb)} | ${f(m.writeMb)} | ${f(m.lagP99Ms)} |`,
+  );
+  return [
+    `Offered ${r.rate} requests/s for ${r.minutes} min: ${r.overall.served} served, ${r.overall.refused} refused (503), ${r.overall.timeouts} timeouts, ${r.overall.errors} errors. Overall p50 / p99 (ms): recall ${f(r.overall.p50.recall)} / ${f(r.overall.p99.recall)}, store ${f(r.overall.p50.store)} / ${f(r.overall.p99.store)}. Bytes written per byte stored: ${(r.bytesWritten / Math.max(1, r.bytesStored)).toFixed(1)} (${(r.bytesWritten / 2 ** 20).toFixed(0)} MiB written for ${(r.bytesStored / 2 ** 20).toFixed(1)} MiB of content).`,
+    "",
+    "| min | sent | 503 | timeouts | recall p50/p99 ms | store p50/p99 | batch p50/p99 | erase p50/p99 | export p99 | RSS MiB | written MiB (cum.) | loop lag p99 ms |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ...rows,
+  ].join("\n");
+}
+
+export async function run(): Promise<void> {
+  const minutes = Number(arg("minutes") ?? 15);
+  const sections: string[] = [
+    "Open-loop mixed load on loopback, server and load generator on the same machine (`node bench/run.ts soak`). The mix: 50% recall, 30% store, 8% batches of 50, 5% update, 4% delete, 2% GDPR erasure by entity, 1% export over four tenants (two encrypted, one plaintext, one markdown); LoCoMo turns as content, LoCoMo questions as queries.",
+  ];
+  if (process.argv.includes("--search")) {
+    // Doubling, then bisection, on the highest rate whose recall and store p99 stay ≤ 250 ms with
+    // no timeouts; each step is a fresh server and a run of `--minutes`.
+    const ok = (r: SoakResult) =>
+      r.overall.timeouts === 0 &&
+      (r.overall.p99.recall ?? Infinity) <= 250 &&
+      (r.overall.p99.store ?? Infinity) <= 250 &&
+      r.overall.refused === 0;
+    let lo = 0;
+    let hi = 0;
+    let rate = Number(arg("rate") ?? 20);
+    const tried: string[] = [];
+    for (;;) {
+      const r = await soak(rate, minutes);
+      tried.push(
+        `| ${rate} | ${ok(r) ? "yes" : "no"} | ${f(r.overall.p99.recall)} | ${f(r.overall.p99.store)} | ${r.overall.refused} | ${r.overall.timeouts} |`,
+      );
+      process.stdout.write(`${tried.at(-1)}\n`);
+      if (ok(r)) lo = rate;
+      else hi = rate;
+      if (hi === 0) rate *= 2;
+      else if (hi - lo <= Math.max(5, lo * 0.1)) break;
+      else rate = Math.round((lo + hi) / 2);
+    }
+    sections.push(
+      `Highest sustained rate with recall and store p99 ≤ 250 ms, no 503 and no timeouts over ${minutes}-minute steps: **${lo} requests/s**.`,
+      "",
+      "| offered req/s | held | recall p99 ms | store p99 ms | 503 | timeouts |",
+      "|---|---|---|---|---|---|",
+      ...tried,
+    );
+  } else {
+    const rate = Number(arg("rate") ?? 80);
+    const r = await soak(rate, minutes);
+    sections.push(table(r));
+  }
+  const md = sections.join("\n\n");
+  process.stdout.write(`${md}\n`);
+  writeSection(process.argv.includes("--search") ? "soak-search" : `soak-${arg("rate") ?? 80}`, md);
+}
