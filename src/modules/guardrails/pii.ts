@@ -1,5 +1,6 @@
 import ipaddr from "ipaddr.js";
 import type { Finding, PiiType } from "./guardrails.schemas.ts";
+import { findNames } from "./names.ts";
 
 /**
  * Rule-based PII detection. Every detector prefers a checksum or a structural rule over a bare
@@ -388,6 +389,7 @@ function findPersons(text: string, out: PiiFinding[]): void {
   if (first && (first[1] ?? "").split(" ").length >= 2 && text.includes("\n")) {
     pushName(text, first.index, first[1] ?? "", 0.6, out);
   }
+  for (const n of findNames(text)) out.push({ type: "PERSON", ...n });
 }
 
 // ---------------------------------------------------------------- public
