@@ -30,8 +30,8 @@ let loaded: { wink: Wink; lexicon: Lexicon } | undefined;
 function models(): { wink: Wink; lexicon: Lexicon } {
   if (!loaded) {
     const require = createRequire(import.meta.url);
-    const winkNLP = require("wink-nlp") as (model: unknown) => Wink;
-    const wink = winkNLP(require("wink-eng-lite-web-model"));
+    const winkNLP = require("wink-nlp") as (model: unknown, pipe: string[]) => Wink;
+    const wink = winkNLP(require("wink-eng-lite-web-model"), ["pos"]);
     const compromise = require("compromise") as { world(): { model: { one: { lexicon: Lexicon } } } };
     loaded = { wink, lexicon: compromise.world().model.one.lexicon };
   }
@@ -142,7 +142,7 @@ const ORG =
 
 /** Cue words before a name, by strength. */
 const STRONG_BEFORE =
-  /(?:\bmy name is|\bname is|\bname:|\bnamed|\bcalled|\bcall me|\bi'?m|\bi am|\bthis is|\bdear|\bhi|\bhello|\bhey|\bsigned|\bregards,?|\bsincerely,?|\bthanks,?|\bcontact person:?|\battn:?|\bfrom:|\bto:|\bcc:|\bauthor:?|\bby:|\bsurname(?: is)?:?|\blast name(?: is)?:?|\bfirst name(?: is)?:?|\bmaiden name(?: is)?|\bdirected by:?|\bstarring|\bfeaturing|\bfeat\.|\bproduced by|\bname\b[^.?!]{0,30}\?(?:\s*user:)?|\bwritten by|\bsung by|\bperformed by|\bfounders?:|\bmr\.?|\bmrs\.?|\bms\.?|\bdr\.?|\bprof\.?)$/iu;
+  /(?:\bmy name is|\bname is|\bname:|\bnamed|\bcalled|\bcall me|\bi'?m|\bi am|\bthis is|\bdear|\bhi|\bhello|\bhey|\bsigned|\bregards,?|\bsincerely,?|\bthanks,?|\bcontact person:?|\battn:?|\bfrom:|\bto:|\bcc:|\bauthor:?|\bby:|\bsurname(?: is)?:?|\blast name(?: is)?:?|\bfirst name(?: is)?:?|\bmaiden name(?: is)?|\bdirected by:?|\bstarring|\bfeaturing|\bfeat\.|\bproduced by|\bname\b[^.?!]{0,30}\?(?:\s*user:)?|\bwritten by|\bsung by|\bperformed by|\b(?:co-?)?(?:founders?|members|authors|speakers|winners|candidates|owners|partners|hosts|guests)(?::| (?:were|are|include|included))|\bmr\.?|\bmrs\.?|\bms\.?|\bdr\.?|\bprof\.?)$/iu;
 const MEDIUM_BEFORE =
   /(?:\bby|\bwith|\bsays|\bsaid|\bthanks to|\baccording to|\bproducer|\bsinger|\bsongwriter|\bauthor|\bdirector|\bactor|\bactress|\bwriter|\bartist|\bwife|\bhusband|\bson|\bdaughter|\bkid|\bchild|\bmother|\bfather|\bbrother|\bsister|\bfriend|\bcolleague|\bmanager|\bboss|\bpartner|\bguardian|\bpatient|\bcustomer|\bclient|\buser|\bemployee|\bowner|\bholder|\bask|\bgiven|\bgave|\bname|\bmeet|\bmet|\btold|\bremind|\bremove|\badd|\bchange it to|\bto|\bfollow up with|\bnot by|\band|\bsee|\bvisit(?:ed)?|\bcontact|\bemail|\bcall|\btext|\bnote from|\bassigned to|\bunder|\bshouted at|\btold|\bto|\bsaid \p{Lu}\p{Ll}+ to)$/iu;
 /** Prepositions that usually introduce a place or an organisation. */
@@ -161,7 +161,15 @@ function beforeText(text: string, start: number): string {
     .trimStart();
 }
 
-type Candidate = { start: number; end: number; score: number; given: boolean; placey: boolean };
+type Candidate = {
+  start: number;
+  end: number;
+  score: number;
+  given: boolean;
+  /** A family name by the lexicon or by its ending. */
+  family: boolean;
+  placey: boolean;
+};
 
 /**
  * Finds person names. Each candidate run is scored from the evidence around it; runs joined into a
@@ -216,9 +224,14 @@ function shareListEvidence(text: string, cands: Candidate[]): void {
     const lastGap = m > k && last ? text.slice((cands[m - 1] as Candidate).end, last.start) : "";
     if (m > k && /(?:and|&|or) $/.test(lastGap)) {
       const group = cands.slice(k, m + 1);
+      const first = group[0] as Candidate;
       const after = text.slice((group.at(-1) as Candidate).end, (group.at(-1) as Candidate).end + 30);
+      // "Marshall, Hernandez and Simpson" alone on a line, or after a colon, is a firm's name.
+      const lineBefore = text.slice(text.lastIndexOf("\n", first.start - 1) + 1, first.start);
+      const firmLike = /^[\s>]*$|:\s*$/.test(lineBefore);
       const people =
         group.filter((c) => c.given).length * 2 >= group.length ||
+        (!firmLike && group.filter((c) => c.family).length * 2 >= group.length) ||
         group.some((c) => c.score >= 0.5) ||
         /^ (?:were|are|have|had|met|went)\b/.test(after);
       if (people && !group.some((c) => c.placey))
@@ -273,7 +286,11 @@ function scoreRun(text: string, toks: Token[], i: number, j: number): Candidate 
   const single = words.length === 1 ? (words[0] as Token) : undefined;
   const given = isGiven((words[0] as Token).value);
   const placeBefore = PLACE_BEFORE.test(before) && !STRONG_BEFORE.test(before);
-  const allPlaces = words.every((w) => isPlace(w.value) && !isGiven(w.value));
+  const phrase = run
+    .slice(first)
+    .map((w) => w.value)
+    .join(" ");
+  const allPlaces = isPlace(phrase) || words.every((w) => isPlace(w.value) && !isGiven(w.value));
   const placeAfter =
     PLACE_AFTER.test(after) ||
     (/^, (\p{Lu}\p{Ll}+)/u.test(after) && isPlace(/^, (\p{Lu}\p{Ll}+)/u.exec(after)?.[1] ?? ""));
@@ -312,5 +329,6 @@ function scoreRun(text: string, toks: Token[], i: number, j: number): Candidate 
   if (placeAfter) score -= /^[ \t]+\d+\b(?! (?:years|yo|y\/o))/.test(after) ? 0.5 : 0.3;
   // A line of an address block, below a line with a house number or a unit.
   if (wholeLine && lineStart > 0 && /\d|\b(?:apt|suite|unit|box)\b/i.test(previousLine)) score -= 0.3;
-  return { start, end, score, given, placey: allPlaces || placeBefore || placeAfter };
+  const family = words.some((w) => isFamily(w.value) || FAMILY_SUFFIX.test(w.value));
+  return { start, end, score, given, family, placey: allPlaces || placeBefore || placeAfter };
 }
