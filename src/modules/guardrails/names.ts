@@ -125,8 +125,10 @@ const isCommonWord = (w: string) => {
 const FAMILY_SUFFIX =
   /(?:sson|sen|son|dóttir|dottir|ović|ovič|ević|evič|ić|ič|ová|ova|eva|ovа|ski|ska|sky|skaya|skiy|enko|chuk|czyk|wicz|vich|ovich|ev|ov|in|ez|es|escu|eanu|poulos|opoulos|akis|idis|ian|yan|oglu|oğlu|ucci|etti|elli|ini|ino|mann|berg|ström|qvist|kvist|strand|lund|gren|holm|nen|inen|lainen|ald|ard|ley|ton|ford|well|wood)$/iu;
 
+/** A capitalised word; inner capitals only after a name prefix (McDowell, LeBlanc, not TypeError). */
 const CAPITALISED =
-  /^(?:Mc|Mac|O'|D'|Di|De|La|Le|Van)?\p{Lu}[\p{Ll}\p{M}'’]*\p{Ll}[\p{L}\p{M}'’]*(?:-\p{Lu}[\p{Ll}\p{M}'’]+)*$/u;
+  /^(?:Mc|Mac|O['’]|D['’]|Di|De|Da|Du|La|Le|Van|Von|Fitz|Al-|El-)?\p{Lu}[\p{Ll}\p{M}'’]*\p{Ll}[\p{Ll}\p{M}'’]*(?:-\p{Lu}[\p{Ll}\p{M}'’]+)*$/u;
+/^(?:Mc|Mac|O'|D'|Di|De|La|Le|Van)?\p{Lu}[\p{Ll}\p{M}'’]*\p{Ll}[\p{L}\p{M}'’]*(?:-\p{Lu}[\p{Ll}\p{M}'’]+)*$/u;
 const INITIAL = /^\p{Lu}\.?$/u;
 const PARTICLES = new Set(
   "de da das do dos du van von der den del della di la le bin ibn al el ten ter y".split(" "),
@@ -138,7 +140,7 @@ const STREET =
   /^(?:street|st|avenue|ave|road|rd|lane|ln|boulevard|blvd|drive|dr|court|ct|place|pl|square|sq|terrace|highway|hwy|way|suite|apt|apartment|unit|box|floor|building|rue|via|vicolo|calle|avenida|rua|strada|piazza|plaza|allee|gasse|platz|utca|út|tér|ulica|pass|parkway|pkwy|crescent|close|row|walk|hill|park|bridge|corner|postbox|route|gateway|turnpike|loop|radial|harbor|harbour|mall|bypass|coves?|creek|crossing|estates?|expressway|extension|field|fields|flats?|ford|forest|fork|freeway|garden|gardens|glen|green|grove|heights|hollow|island|junction|key|knolls?|lake|lakes|landing|light|lights|lodge|manor|meadows?|mews|mill|mills|mission|motorway|mount|mountain|orchard|oval|overpass|path|pike|pines|plains?|point|points|port|prairie|ranch|rapids|ridge|river|shoals?|shore|shores|skyway|spring|springs|spur|station|stream|summit|throughway|trace|track|trafficway|trail|tunnel|underpass|union|valley|viaduct|view|villages?|ville|vista|wells?|info|kapu|nord|syd)$|^\p{L}{3,}(?:katu|kuja|tie|vej|vejen|gade|gata|gatan|vägen|veien|vegen|straße|strasse|weg|laan|straat|plein|gasse|utca|ulica|cesta|sokak|caddesi|polku|raitti|brekka|stræti|braut|stígur)$/iu;
 /** Words that make the run an organisation. */
 const ORG =
-  /^(?:inc|corp|corporation|co|company|companies|ltd|llc|llp|plc|gmbh|ag|sa|sas|bv|nv|oy|ab|as|group|holdings|bank|insurance|technologies|technology|tech|systems|solutions|services|partners|associates|foundation|institute|university|college|school|academy|hospital|clinic|orchestra|band|records|studios|media|tv|radio|weekly|times|news|magazine|journal|club|society|association|agency|department|ministry|council|committee|party|church|hotel|restaurant|cafe|airlines|motors|labs|software|networks|energy|industries|enterprises|international|global|capital|ventures|consulting|trust|union|federation|league|festival|awards|explorer|data)$/iu;
+  /^(?:inc|corp|corporation|co|company|companies|ltd|llc|llp|pllc|lp|pc|pty|plc|sarl|srl|spa|kg|kk|gmbh|ag|sa|sas|bv|nv|oy|ab|as|group|holdings|bank|insurance|technologies|technology|tech|systems|solutions|services|partners|associates|foundation|institute|university|college|school|academy|hospital|clinic|orchestra|band|records|studios|media|tv|radio|weekly|times|news|magazine|journal|club|society|association|agency|department|ministry|council|committee|party|church|hotel|restaurant|cafe|airlines|motors|labs|software|networks|energy|industries|enterprises|international|global|capital|ventures|consulting|trust|union|federation|league|festival|awards|explorer|data)$/iu;
 
 /** Cue words before a name, by strength. */
 const STRONG_BEFORE =
@@ -280,6 +282,9 @@ function scoreRun(text: string, toks: Token[], i: number, j: number): Candidate 
     nextTok && !nextTok.space.includes("\n") && /^\p{Lu}/u.test(nextTok.value) ? nextTok.value : "";
   if (ORG.test(nextWord) || STREET.test(nextWord)) return undefined;
   if (ORG_AFTER.test(after) || /^\s*:\s*[+(\d]/.test(after)) return undefined;
+  // "Barlow & Williams PLLC": the first partner of a firm's name.
+  const firm = /^(?:,? (?:& |and )?\p{Lu}[\p{L}'’-]+)+,? (\p{Lu}[\p{L}.]+)/u.exec(after);
+  if (firm && ORG.test((firm[1] ?? "").replace(/\.$/, ""))) return undefined;
   if (prevTok && /^\d/.test(prevTok.value) && !text.slice(prevTok.end, start).includes("\n"))
     return undefined;
 
