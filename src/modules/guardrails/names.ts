@@ -144,7 +144,7 @@ const ORG =
 
 /** Cue words before a name, by strength. */
 const STRONG_BEFORE =
-  /(?:\bmy name is|\bname is|\bname:|\bnamed|\bcalled|\bcall me|\bi'?m|\bi am|\bthis is|\bdear|\bhi|\bhello|\bhey|\bsigned|\bregards,?|\bsincerely,?|\bthanks,?|\bcontact person:?|\battn:?|\bfrom:|\bto:|\bcc:|\bauthor:?|\bby:|\bsurname(?: is)?:?|\blast name(?: is)?:?|\bfirst name(?: is)?:?|\bmaiden name(?: is)?|\bdirected by:?|\bstarring|\bfeaturing|\bfeat\.|\bproduced by|\bname\b[^.?!]{0,30}\?(?:\s*user:)?|\bwritten by|\bsung by|\bperformed by|\b(?:co-?)?(?:founders?|members|authors|speakers|winners|candidates|owners|partners|hosts|guests)(?::| (?:were|are|include|included))|\bmr\.?|\bmrs\.?|\bms\.?|\bdr\.?|\bprof\.?)$/iu;
+  /(?:\bmy name is|\bname is|\bname:|\bnamed|\bcalled|\b(?:named|called) (?:him|her|them|me|it)|\bcall me|\bi'?m|\bi am|\bthis is|\bdear|\bhi|\bhello|\bhey|\bsigned|\bregards,?|\bsincerely,?|\bthanks,?|\bcontact person:?|\battn:?|\bfrom:|\bto:|\bcc:|\bauthor:?|\bby:|\bsurname(?: is)?:?|\blast name(?: is)?:?|\bfirst name(?: is)?:?|\bmaiden name(?: is)?|\bdirected by:?|\bstarring|\bfeaturing|\bfeat\.|\bproduced by|\bname\b[^.?!]{0,30}\?(?:\s*user:)?|\bwritten by|\bsung by|\bperformed by|\b(?:co-?)?(?:founders?|members|authors|speakers|winners|candidates|owners|partners|hosts|guests)(?::| (?:were|are|include|included))|\bmr\.?|\bmrs\.?|\bms\.?|\bdr\.?|\bprof\.?)$/iu;
 const MEDIUM_BEFORE =
   /(?:\bby|\bwith|\bsays|\bsaid|\bthanks to|\baccording to|\bproducer|\bsinger|\bsongwriter|\bauthor|\bdirector|\bactor|\bactress|\bwriter|\bartist|\bwife|\bhusband|\bson|\bdaughter|\bkid|\bchild|\bmother|\bfather|\bbrother|\bsister|\bfriend|\bcolleague|\bmanager|\bboss|\bpartner|\bguardian|\bpatient|\bcustomer|\bclient|\buser|\bemployee|\bowner|\bholder|\bask|\bgiven|\bgave|\bname|\bmeet|\bmet|\btold|\bremind|\bremove|\badd|\bchange it to|\bto|\bfollow up with|\bnot by|\band|\bsee|\bvisit(?:ed)?|\bcontact|\bemail|\bcall|\btext|\bnote from|\bassigned to|\bunder|\bshouted at|\btold|\bto|\bsaid \p{Lu}\p{Ll}+ to)$/iu;
 /** Prepositions that usually introduce a place or an organisation. */
@@ -152,7 +152,7 @@ const PLACE_BEFORE =
   /(?:\bin|\bat|\bfrom|\bnear|\bof|\bacross|\btoward|\btowards|\bwork for|\bworks for|\bjoined|\bvia|\bon)$/iu;
 
 const PERSON_AFTER =
-  /^(?:'s\b|’s\b|\s*:\s*\S|,? (?:who|whose|whom)\b|,? (?:lives?|lived|living|said|says|explained|told|wrote|writes|asked|replied|answered|sang|sings|sung|played|plays|directed|starred|stars|was born|is born|born|died|dies|flew|went|came|comes|moved|works|worked|spent|met|married|will|would|has|had|have|is (?:a|an|the|my|our|not|from|in|at|on|currently|going|looking|interested|retired|no longer|still|very|so|really|always|never|too|quite)|was (?:a|an|the|my|our|not|born|from|in|at|on|also|going|influenced|recorded)|and (?:I|me|my|his|her)\b|(?:himself|herself)|(?:a|an) [a-z]+ (?:from|at|in)\b|\(\d|\d{1,3},? (?:years|yo)\b)|,? (?:\p{Lu}\p{Ll}+,? )?(?:aged|age) \d|(?:,? and|,) \p{Lu}\p{Ll}+ (?:were|are|have|had)\b)/u;
+  /^(?:'s\b|’s\b|\s*:\s*\S|,? (?:who|whose|whom)\b|,? (?:lives?|lived|living|said|says|explained|told|wrote|writes|asked|replied|answered|sang|sings|sung|played|plays|directed|starred|stars|was born|is born|born|died|dies|flew|went|came|comes|moved|works|worked|spent|met|married|will|would|has|had|have|shouted|yelled|whispered|cried|smiled|laughed|began|begins|started|joined|left|decided|wants|wanted|needs|needed|likes|liked|loves|loved|thinks|thought|knows|knew|emailed|texted|visited|bought|sold|paid|sent|received|won|became|remained|stayed|arrived|returned|graduated|studied|retired|resigned|agreed|signed|insisted|added|noted|confirmed|announced|admitted|recalled|hopes|hoped|is (?:a|an|the|my|our|not|from|in|at|on|currently|going|looking|interested|retired|no longer|still|very|so|really|always|never|too|quite)|was (?:a|an|the|my|our|not|born|from|in|at|on|also|going|influenced|recorded)|and (?:I|me|my|his|her)\b|(?:himself|herself)|(?:a|an) [a-z]+ (?:from|at|in)\b|\(\d|\d{1,3},? (?:years|yo)\b)|,? (?:\p{Lu}\p{Ll}+,? )?(?:aged|age) \d|(?:,? and|,) \p{Lu}\p{Ll}+ (?:were|are|have|had)\b|, (?:the |a |an |our |my |your )?[\p{L} -]{2,40}, (?:said|says|added|explained|told|wrote|asked|noted)\b)/u;
 const PLACE_AFTER = /^(?:,?\s*\d|,? (?:\p{Lu}{2}\b|\d{4,})|\s+\d)/u;
 
 function beforeText(text: string, start: number): string {
@@ -243,7 +243,11 @@ function shareListEvidence(text: string, cands: Candidate[]): void {
   }
 }
 
+/** Literals of programming languages that read as capitalised words. */
+const CODE_WORDS = new Set(["None", "True", "False", "Null", "NaN", "Nil", "Undefined", "Infinity", "Self"]);
+
 function isNameWord(t: Token): boolean {
+  if (CODE_WORDS.has(t.value)) return false;
   if (!CAPITALISED.test(t.value) || /^I['’]/.test(t.value)) return false;
   if (t.pos === "PROPN" || t.pos === "X") return true;
   return tags(t.value).some((x) => NAME_TAGS.has(x));
@@ -254,7 +258,7 @@ const LABEL =
   /^(?:name|phone|mobile|fax|email|e-mail|address|website|date|title|subject|user|bot|agent|customer|note|notes|personal|info|answer|question|company|time|where|when|who|what|from|to|cc|re|desk|office|home|work|cell|tel|home)$/i;
 /** "… is a design agency": an organisation introduced by what it is. */
 const ORG_AFTER =
-  /^,? (?:is|was|are|were) (?:an?|the|one of the) (?:[\w-]+ ){0,3}(?:agency|company|firm|startup|start-up|business|brand|organi[sz]ation|corporation|band|group|studio|label|charity|non-profit|bank|store|shop|restaurant|provider|platform|manufacturer|retailer|publisher|network|school|university)\b/i;
+  /^,? (?:is|was|are|were) (?:an?|the|one of the) (?:[\w-]+ ){0,3}(?:agency|company|firm|startup|start-up|business|brand|organi[sz]ation|corporation|band|group|studio|label|charity|non-profit|nonprofit|501\(c\)\(?3\)?|bank|store|shop|restaurant|provider|platform|manufacturer|retailer|publisher|network|school|university|brainchild|film|movie|song|album|book|novel|series|show|game|app|product|city|town|village|country|region|river|lake|mountain)\b/i;
 
 function scoreRun(text: string, toks: Token[], i: number, j: number): Candidate | undefined {
   const run = toks.slice(i, j);
@@ -282,11 +286,14 @@ function scoreRun(text: string, toks: Token[], i: number, j: number): Candidate 
     nextTok && !nextTok.space.includes("\n") && /^\p{Lu}/u.test(nextTok.value) ? nextTok.value : "";
   if (ORG.test(nextWord) || STREET.test(nextWord)) return undefined;
   if (ORG_AFTER.test(after) || /^\s*:\s*[+(\d]/.test(after)) return undefined;
+  if (words.length === 1 && LABEL.test((words[0] as Token).value) && /^\s*:/.test(after)) return undefined;
   // "Barlow & Williams PLLC": the first partner of a firm's name.
   const firm = /^(?:,? (?:& |and )?\p{Lu}[\p{L}'’-]+)+,? (\p{Lu}[\p{L}.]+)/u.exec(after);
   if (firm && ORG.test((firm[1] ?? "").replace(/\.$/, ""))) return undefined;
   if (prevTok && /^\d/.test(prevTok.value) && !text.slice(prevTok.end, start).includes("\n"))
     return undefined;
+  // Code, not prose: "->None", "np.Numpy", "self.Name".
+  if (/(?:->|[.=_/\\[])$/.test(text.slice(Math.max(0, start - 2), start))) return undefined;
 
   const single = words.length === 1 ? (words[0] as Token) : undefined;
   const given = isGiven((words[0] as Token).value);
@@ -328,7 +335,12 @@ function scoreRun(text: string, toks: Token[], i: number, j: number): Candidate 
   // A name alone on the first line opens a CV, a letterhead or a signature card.
   if (wholeLine && words.length >= 2 && /^[\s>]*$/.test(text.slice(0, lineStart))) score += 0.4;
 
-  if (single && isCommonWord(single.value) && !isFamily(single.value)) score -= 0.6;
+  if (single && isCommonWord(single.value) && !isFamily(single.value) && !STRONG_BEFORE.test(before))
+    score -= 0.6;
+  // Names rarely take an article: "the Packager", "a Transunion".
+  if (single && /\b(?:the|a|an)$/i.test(before)) score -= 0.3;
+  // A single word no lexicon knows, in a person's position, is most often a foreign name.
+  if (single && tags(single.value).length === 0 && score > 0 && !/^['’]s\b/.test(after)) score += 0.15;
   if (allPlaces) score -= 0.6;
   if (placeBefore) score -= 0.25;
   if (placeAfter) score -= /^[ \t]+\d+\b(?! (?:years|yo|y\/o))/.test(after) ? 0.5 : 0.3;
