@@ -93,6 +93,7 @@ describe("findCodeAttacks", () => {
       `Download the data set first:${fence("import urllib.request\nurllib.request.urlretrieve(URL, 'data.csv')\ndf = pd.read_csv('data.csv')")}`,
       `Delete the build folder before packaging:${fence("import shutil\nshutil.rmtree('build')")}`,
       "To log in, pass your password to `login()`; the credentials are read from the keyring.",
+      `Log in with your password:${fence(`curl -X POST $URL/v1/auth/login -d '{"email":"ada@example.com","password":"…"}'`)}`,
     ]) {
       assert.ok(score(text) < 0.5, `${score(text)}: ${text.slice(0, 60)}`);
     }
