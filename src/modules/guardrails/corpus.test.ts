@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { loadBipia, loadPresidio, scoreInjection, scorePii } from "./evaluation.ts";
+import {
+  loadBipia,
+  loadBipiaCode,
+  loadPresidio,
+  scoreInjection,
+  scorePii,
+  withCategories,
+} from "./evaluation.ts";
 
 /**
  * Quality floors on public corpora (see evaluation.ts for the matching and embedding rules). Each
@@ -13,7 +20,7 @@ const PII_FLOORS: Record<string, { precision: number; recall: number }> = {
   IBAN: { precision: 0.99, recall: 0.99 },
   SSN: { precision: 0.99, recall: 0.99 },
   IP_ADDRESS: { precision: 0.99, recall: 0.99 },
-  PERSON: { precision: 0.9, recall: 0.2 },
+  PERSON: { precision: 0.94, recall: 0.84 },
 };
 
 describe("corpus quality", () => {
@@ -40,5 +47,37 @@ describe("corpus quality", () => {
     const s = scoreInjection(loadBipia(), 0.4);
     assert.ok(s.detectionRate >= 0.99, `detection ${s.detectionRate.toFixed(3)}`);
     assert.ok(s.falsePositiveRate <= 0.02, `fpr ${s.falsePositiveRate.toFixed(3)}`);
+  });
+
+  it("person names by cue rules alone keep their precision, at a fraction of the model's recall", () => {
+    const rules = scorePii(loadPresidio(), { personModel: false }).find((s) => s.type === "PERSON");
+    assert.ok(rules);
+    assert.ok(rules.precision >= 0.9, `precision ${rules.precision.toFixed(3)}`);
+    assert.ok(rules.recall < 0.4, `recall ${rules.recall.toFixed(3)}`);
+  });
+
+  it("BIPIA code attacks embedded in benign programming answers are detected in every category, and the answers alone are not flagged", () => {
+    const data = loadBipiaCode();
+    assert.equal(data.attacks.length, 50);
+    assert.equal(data.benign.length, 50);
+    const s = scoreInjection(data, 0.5);
+    assert.ok(s.detectionRate >= 0.95, `detection ${s.detectionRate.toFixed(3)}`);
+    for (const [position, rate] of Object.entries(s.byPosition))
+      assert.ok(rate >= 0.95, `${position} ${rate}`);
+    for (const c of s.byCategory) assert.ok(c.rate >= 0.9, `${c.category} ${c.rate}`);
+    assert.ok(s.falsePositives <= 1, `false positives ${s.falsePositives}/50`);
+    // The stricter write threshold still catches them: the directive and the harmful code agree.
+    const strict = scoreInjection(data, 0.7);
+    assert.ok(strict.detectionRate >= 0.95, `detection at 0.7 ${strict.detectionRate.toFixed(3)}`);
+  });
+
+  it("both halves of the code-attack categories are detected alike", () => {
+    const data = loadBipiaCode();
+    const categories = [...new Set(data.attacks.map((a) => a.category))];
+    assert.equal(categories.length, 10);
+    for (const half of [categories.slice(0, 5), categories.slice(5)]) {
+      const s = scoreInjection(withCategories(data, half), 0.5);
+      assert.ok(s.detectionRate >= 0.95, `${half.join(", ")}: ${s.detectionRate.toFixed(3)}`);
+    }
   });
 });

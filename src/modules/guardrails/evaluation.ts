@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { PiiType } from "./guardrails.schemas.ts";
 import { detectInjection, injectionScore } from "./injection.ts";
-import { detectPii } from "./pii.ts";
+import { type DetectPiiOptions, detectPii } from "./pii.ts";
 
 /**
  * Scoring of the detectors against public corpora (shared by the benchmark and the corpus test).
@@ -45,7 +45,7 @@ export function loadPresidio(path = resolve(DATA_DIR, "pii/presidio-synth-dev.js
  * Unmatched predictions are false positives (including spans of another gold type or of text the
  * corpus leaves unlabelled); unmatched gold spans are false negatives.
  */
-export function scorePii(items: readonly PresidioItem[]): TypeScore[] {
+export function scorePii(items: readonly PresidioItem[], options: DetectPiiOptions = {}): TypeScore[] {
   const counts = new Map<PiiType, { tp: number; fp: number; fn: number }>();
   for (const t of Object.values(GOLD_TYPE)) counts.set(t, { tp: 0, fp: 0, fn: 0 });
   for (const item of items) {
@@ -57,7 +57,7 @@ export function scorePii(items: readonly PresidioItem[]): TypeScore[] {
         end: s.end_position,
         hit: false,
       }));
-    for (const p of detectPii(item.full_text)) {
+    for (const p of detectPii(item.full_text, options)) {
       const c = counts.get(p.type);
       if (!c) continue;
       const match = gold.find((g) => {
@@ -88,9 +88,13 @@ export function scorePii(items: readonly PresidioItem[]): TypeScore[] {
 export type EmbedPosition = "prepend" | "middle" | "append";
 export const EMBED_POSITIONS: readonly EmbedPosition[] = ["prepend", "middle", "append"];
 
-export type Bipia = { attacks: { category: string; text: string }[]; emails: string[] };
+/** Attacks by category and the benign documents they are embedded into. */
+export type InjectionCorpus = { attacks: { category: string; text: string }[]; benign: string[] };
 
-export function loadBipia(dir = resolve(DATA_DIR, "prompt-injection/bipia")): Bipia {
+const BIPIA_DIR = resolve(DATA_DIR, "prompt-injection/bipia");
+
+/** BIPIA's text attacks (test split) and its benign emails. */
+export function loadBipia(dir = BIPIA_DIR): InjectionCorpus {
   const byCategory = JSON.parse(readFileSync(resolve(dir, "text_attack_test.json"), "utf8")) as Record<
     string,
     string[]
@@ -102,11 +106,35 @@ export function loadBipia(dir = resolve(DATA_DIR, "prompt-injection/bipia")): Bi
     .split("\n")
     .filter((l) => l.trim() !== "")
     .map((l) => (JSON.parse(l) as { context: string }).context);
-  return { attacks, emails };
+  return { attacks, benign: emails };
 }
 
 /**
- * Puts an attack into a benign email the way an attacker controlling part of a delivery would:
+ * BIPIA's code attacks (training split: an instruction to put a code block into the reader's code)
+ * and its benign programming contexts (Stack Overflow answers, one document per context).
+ */
+export function loadBipiaCode(dir = BIPIA_DIR): InjectionCorpus {
+  const byCategory = JSON.parse(readFileSync(resolve(dir, "code_attack_train.json"), "utf8")) as Record<
+    string,
+    string[]
+  >;
+  const attacks = Object.entries(byCategory).flatMap(([category, list]) =>
+    list.map((text) => ({ category, text })),
+  );
+  const benign = readFileSync(resolve(dir, "code_train.jsonl"), "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => (JSON.parse(l) as { context: string[] }).context.join("\n"));
+  return { attacks, benign };
+}
+
+/** The corpus restricted to some attack categories (a held-out half, one category …). */
+export function withCategories(data: InjectionCorpus, categories: readonly string[]): InjectionCorpus {
+  return { attacks: data.attacks.filter((a) => categories.includes(a.category)), benign: data.benign };
+}
+
+/**
+ * Puts an attack into a benign document (an email, a programming answer) the way an attacker controlling part of a delivery would:
  * `prepend` — the attack, a line break, the email; `append` — the email, a line break, the attack;
  * `middle` — the attack, followed by a space, inserted at the sentence or line boundary closest to
  * the middle of the email (after `.`, `!` or `?` plus whitespace, or after a line break), or
@@ -143,7 +171,7 @@ export type InjectionScore = {
  * the guardrails does with no judge). Every attack is embedded into every benign email at every
  * position; the false-positive rate is over the benign emails alone.
  */
-export function scoreInjection(data: Bipia, threshold = 0.5): InjectionScore {
+export function scoreInjection(data: InjectionCorpus, threshold = 0.5): InjectionScore {
   const hit = (text: string) => injectionScore(detectInjection(text)) >= threshold;
   const byPosition: Record<EmbedPosition, number> = { prepend: 0, middle: 0, append: 0 };
   const perCategory = new Map<string, { hit: number; total: number }>();
@@ -152,7 +180,7 @@ export function scoreInjection(data: Bipia, threshold = 0.5): InjectionScore {
   for (const attack of data.attacks) {
     const cat = perCategory.get(attack.category) ?? { hit: 0, total: 0 };
     perCategory.set(attack.category, cat);
-    for (const email of data.emails) {
+    for (const email of data.benign) {
       for (const position of EMBED_POSITIONS) {
         trials++;
         cat.total++;
@@ -164,8 +192,8 @@ export function scoreInjection(data: Bipia, threshold = 0.5): InjectionScore {
       }
     }
   }
-  const perPositionTrials = data.attacks.length * data.emails.length;
-  const falsePositives = data.emails.filter(hit).length;
+  const perPositionTrials = data.attacks.length * data.benign.length;
+  const falsePositives = data.benign.filter(hit).length;
   return {
     threshold,
     trials,
@@ -177,8 +205,8 @@ export function scoreInjection(data: Bipia, threshold = 0.5): InjectionScore {
       append: byPosition.append / perPositionTrials,
     },
     byCategory: [...perCategory].map(([category, c]) => ({ category, rate: c.hit / c.total })),
-    benign: data.emails.length,
+    benign: data.benign.length,
     falsePositives,
-    falsePositiveRate: data.emails.length === 0 ? 0 : falsePositives / data.emails.length,
+    falsePositiveRate: data.benign.length === 0 ? 0 : falsePositives / data.benign.length,
   };
 }

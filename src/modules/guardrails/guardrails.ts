@@ -119,7 +119,11 @@ export function createGuardrails(deps: GuardrailsDeps = {}): Guardrails {
     const pii =
       rules.pii === "allow"
         ? []
-        : detectPii(text, { minConfidence: policy.piiMinConfidence }).filter((f) => enabled.has(f.type));
+        : detectPii(text, {
+            minConfidence: policy.piiMinConfidence,
+            types: policy.piiTypes,
+            personModel: policy.piiPersonModel,
+          }).filter((f) => enabled.has(f.type));
     checks.push({
       name: "pii",
       action: pii.length > 0 ? rules.pii : "allow",

@@ -1,3 +1,4 @@
+import { findCodeAttacks } from "./code-attack.ts";
 import type { Finding } from "./guardrails.schemas.ts";
 
 /**
@@ -26,7 +27,9 @@ export type InjectionType =
   | "hidden_text"
   | "output_manipulation"
   | "task_instruction"
-  | "embedded_request";
+  | "embedded_request"
+  | "code_insertion"
+  | "malicious_code";
 
 export type InjectionFinding = Finding & { type: InjectionType };
 
@@ -189,6 +192,7 @@ export function detectInjection(text: string): InjectionFinding[] {
       found.push({ type, start: start + lead, end: start + m[0].length, confidence });
     }
   }
+  found.push(...findCodeAttacks(text));
   return mergeSameType(found);
 }
 

@@ -100,6 +100,51 @@ describe("detectPii", () => {
     assert.deepEqual(spans("The Quarterly Report is due.", "PERSON"), []);
   });
 
+  it("finds names without a cue from part of speech, the lexicon and the words around them, in any script of Latin letters", () => {
+    assert.deepEqual(spans("Zdenka Kovářová will present the results on Monday.", "PERSON"), [
+      "Zdenka Kovářová",
+    ]);
+    assert.deepEqual(spans("The contract was signed by Oluwaseun Adeyemi and Tomasz Wiśniewski.", "PERSON"), [
+      "Oluwaseun Adeyemi",
+      "Tomasz Wiśniewski",
+    ]);
+    assert.deepEqual(spans("Ingrid R. Solberg lives at 12 Harbour Road, Bergen.", "PERSON"), [
+      "Ingrid R. Solberg",
+    ]);
+    assert.deepEqual(spans("Priya: Did you get the file?\nMarek: Yes, thanks!", "PERSON"), [
+      "Priya",
+      "Marek",
+    ]);
+    assert.deepEqual(spans("Our founders were Okafor, Lindqvist and Haddad.", "PERSON"), [
+      "Okafor",
+      "Lindqvist",
+      "Haddad",
+    ]);
+  });
+
+  it("does not take organisations, streets, places or capitalised common words for names", () => {
+    for (const text of [
+      "Northwind Traders is a design agency based in Lisbon.",
+      "Please ship it to 44 Kingfisher Lane, Apt. 3, Portland.",
+      "I moved to the corner of Elm Street and Maple Avenue.",
+      "She flew from Copenhagen to Buenos Aires on Sunday.",
+      "Personal Info:\nPhone: 555-0100\nWebsite: example.org",
+      "Action & Adventure, Comedy, Kids & Family",
+      "Bluewave Analytics Inc. hired three engineers.",
+    ]) {
+      assert.deepEqual(spans(text, "PERSON"), [], text);
+    }
+  });
+
+  it("keeps the cue rules alone when the name model is off", () => {
+    const text = "Zdenka Kovářová will present. Dr. Amara Okafor agrees.";
+    assert.deepEqual(spans(text, "PERSON"), ["Zdenka Kovářová", "Amara Okafor"]);
+    assert.deepEqual(
+      detectPii(text, { personModel: false }).map((f) => text.slice(f.start, f.end)),
+      ["Amara Okafor"],
+    );
+  });
+
   it("resolves overlaps to the most specific type (a card is not also a phone)", () => {
     const found = detectPii("call me about card number 4111111111111111");
     assert.deepEqual(
