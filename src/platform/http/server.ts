@@ -279,9 +279,9 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
     if (t0 !== undefined) {
       deps.metrics.latency.observe({ route, method: req.method }, Number(process.hrtime.bigint() - t0) / 1e9);
     }
+    // req.log already binds requestId (requestIdLogLabel); naming it again would write the key twice.
     req.log.info(
       {
-        requestId: req.id,
         tenantId: req.actor?.tenantId ?? undefined,
         method: req.method,
         route,
@@ -320,7 +320,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
   app.setErrorHandler(async (error: FastifyError | AppError, req, reply) => {
     const appErr = error instanceof AppError ? error : mapFrameworkError(error as FastifyError);
     if (appErr.status >= 500) {
-      req.log.error({ err: error, requestId: req.id }, "request failed");
+      req.log.error({ err: error }, "request failed");
     }
     return sendError(req, reply, appErr);
   });
