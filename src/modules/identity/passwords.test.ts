@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
 import { hash } from "@node-rs/argon2";
 import { checkPasswordPolicy, hashPassword, needsRehash, verifyPassword } from "./passwords.ts";
@@ -43,11 +44,16 @@ describe("password hashing", () => {
   });
 });
 
+/** 256 code points that no dictionary or pattern explains (hex of a fixed hash chain). */
+const LONG_RANDOM =
+  createHash("sha512").update("a").digest("hex") + createHash("sha512").update("b").digest("hex");
+
 describe("password policy", () => {
   test("accepts 12 to 256 characters counted as code points", () => {
-    assert.deepEqual(checkPasswordPolicy("abcdefghijkl"), { ok: true });
-    assert.deepEqual(checkPasswordPolicy("ab".repeat(128)), { ok: true });
-    assert.deepEqual(checkPasswordPolicy("🔑🐍🔑🐍🔑🐍🔑🐍🔑🐍🔑🐍"), { ok: true });
+    assert.deepEqual(checkPasswordPolicy("Kx9#mQ2$vLp8"), { ok: true });
+    assert.equal([...LONG_RANDOM].length, 256);
+    assert.deepEqual(checkPasswordPolicy(LONG_RANDOM), { ok: true });
+    assert.deepEqual(checkPasswordPolicy("🔑🐍🦊🌵🎲🧭🪁🍋🛶🎻🧩🌋"), { ok: true });
   });
 
   test("rejects too short, too long, one repeated character and non-strings with stable reasons", () => {
@@ -55,11 +61,54 @@ describe("password policy", () => {
     assert.deepEqual(
       [
         checkPasswordPolicy("abcdefghijk"),
-        checkPasswordPolicy(`${"ab".repeat(128)}c`),
+        checkPasswordPolicy(`${LONG_RANDOM}c`),
         checkPasswordPolicy("aaaaaaaaaaaaaaaa"),
         checkPasswordPolicy(12345678901234),
       ].map((r) => (r.ok ? "ok" : r.reason)),
       ["TOO_SHORT", "TOO_LONG", "SINGLE_CHARACTER", "NOT_A_STRING"],
     );
+  });
+
+  test("commonly used and easily guessed passwords are refused as TOO_COMMON (NIST SP 800-63B blocklist)", () => {
+    const common = [
+      "password1234",
+      "Password123!",
+      "qwertyuiop123",
+      "1q2w3e4r5t6y",
+      "iloveyou2024",
+      "p@ssw0rd2024",
+      "monkey123456",
+      "welcome12345",
+      "letmeinletmein",
+      "abcdefghijkl",
+      "ab".repeat(128),
+      "🔑🐍🔑🐍🔑🐍🔑🐍🔑🐍🔑🐍",
+    ];
+    const verdicts = common.map((p) => {
+      const r = checkPasswordPolicy(p);
+      return [p, r.ok ? "ok" : r.reason];
+    });
+    assert.deepEqual(
+      verdicts,
+      common.map((p) => [p, "TOO_COMMON"]),
+    );
+  });
+
+  test("a password made of the account's own email is refused as TOO_COMMON", () => {
+    const email = "ada.lovelace@example.com";
+    assert.equal(checkPasswordPolicy("adalovelace1815").ok, true, "fine for someone else");
+    const own = checkPasswordPolicy("adalovelace1815", { userInputs: [email] });
+    assert.deepEqual(own.ok ? "ok" : own.reason, "TOO_COMMON");
+  });
+
+  test("passphrases and random strings pass: no composition rules", () => {
+    for (const p of [
+      "correct horse battery staple",
+      "purple-elephant-42-kite",
+      "tr0ub4dor&3xyz",
+      "a long passphrase here",
+    ]) {
+      assert.deepEqual([p, checkPasswordPolicy(p)], [p, { ok: true }]);
+    }
   });
 });
