@@ -19,7 +19,7 @@ import type { Clock } from "../../lib/clock.ts";
 import { AppError, type ErrorCode, statusFor } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/logger.ts";
-import { redactSecrets } from "../../lib/secret-patterns.ts";
+import { redactDeep, redactSecrets } from "../../lib/secret-patterns.ts";
 import {
   type Action,
   type Actor,
@@ -311,7 +311,8 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
         code: err.code,
         message: redactSecrets(err.message),
         requestId: req.id,
-        ...(err.details ? { details: err.details } : {}),
+        // Details can quote the request (an unknown field's name): they pass the secret redaction too.
+        ...(err.details ? { details: redactDeep(err.details) } : {}),
         ...(err.verdict !== undefined ? { verdict: err.verdict } : {}),
       },
     });
