@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { errorCode, startServer, type TestServer } from "./harness.ts";
 import { signedInUser } from "./identity-helpers.ts";
-import { httpClient, ok } from "./mcp-helpers.ts";
+import { call, httpClient, ok } from "./mcp-helpers.ts";
 
 // AWS's documented example credentials: an access key id and its 40-character secret.
 const KEY_ID = "AKIAIOSFODNN7EXAMPLE";
@@ -156,6 +156,21 @@ describe("outbound secrets policy on every read path", () => {
       assert.equal(errorCode(res), "VALIDATION_FAILED");
       assert.deepEqual([field, res.text.includes(field)], [field, false]);
       assert.match(res.text, /REDACTED/);
+    }
+  });
+
+  test("an MCP tool error does not echo a token-shaped argument name either", async () => {
+    for (const tool of ["memory_store", "memory_recall"]) {
+      const res = await call(mcp as Client, tool, {
+        namespace: "default",
+        content: "x",
+        query: "x",
+        [GH_TOKEN]: 1,
+      });
+      assert.equal(res.isError, true);
+      const text = JSON.stringify(res);
+      assert.deepEqual([tool, text.includes(GH_TOKEN)], [tool, false]);
+      assert.match(text, /REDACTED:github_token/);
     }
   });
 });
