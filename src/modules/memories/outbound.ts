@@ -8,7 +8,9 @@ export type ScreenedMemory = { memory: Memory; flagged: boolean };
 /**
  * Applies the outbound policy to a memory on its way to a caller: the content and every metadata
  * string (values and list items). A metadata value is inspected as `key: value`, so a secret whose
- * shape is only recognisable by its name (`aws_secret_access_key`, `password`) is found too.
+ * shape is only recognisable by its name (`aws_secret_access_key`, `password`) is found too. The
+ * metadata lines are inspected together in one pass when they split back exactly (no line breaks
+ * inside values), else one by one.
  * Returns null when the policy withholds any part: a memory leaves whole or not at all.
  *
  * @example
@@ -32,6 +34,34 @@ export async function screenMemory(
     if (out.flagged) flagged = true;
     return { value: out.content.startsWith(prefix) ? out.content.slice(prefix.length) : out.content };
   };
+
+  // Fast path: every string as one `key: value` line, inspected in one pass, then split back.
+  // Used only when no value holds a line break and the answer splits back line for line.
+  const leaves: { key: string; index: number | null; value: string }[] = [];
+  for (const [key, value] of Object.entries(memory.metadata)) {
+    if (typeof value === "string") leaves.push({ key, index: null, value });
+    else if (Array.isArray(value))
+      value.forEach((item, index) => {
+        if (typeof item === "string") leaves.push({ key, index, value: item });
+      });
+  }
+  if (leaves.length === 0) return { memory: { ...memory, content: content.content }, flagged };
+  if (!leaves.some((l) => /[\r\n\u2028\u2029\u0085]/.test(l.value))) {
+    const out = await inspect(leaves.map((l) => `${l.key}: ${l.value}`).join("\n"));
+    if (out === null) return null;
+    const lines = out.content.split("\n");
+    if (lines.length === leaves.length && lines.every((line, i) => line.startsWith(`${leaves[i]?.key}: `))) {
+      const metadata: Record<string, unknown> = { ...memory.metadata };
+      for (const key of Object.keys(metadata))
+        if (Array.isArray(metadata[key])) metadata[key] = [...(metadata[key] as unknown[])];
+      leaves.forEach((leaf, i) => {
+        const value = (lines[i] ?? "").slice(leaf.key.length + 2);
+        if (leaf.index === null) metadata[leaf.key] = value;
+        else (metadata[leaf.key] as unknown[])[leaf.index] = value;
+      });
+      return { memory: { ...memory, content: content.content, metadata }, flagged: flagged || out.flagged };
+    }
+  }
 
   const metadata: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(memory.metadata)) {
