@@ -94,7 +94,7 @@ export async function run(): Promise<string> {
   const perMemory = (ms: number) => (ms * 1000) / memories.length;
 
   const firstCheck = await timed(async () => {
-    checkPasswordPolicy("a first password to build the dictionaries");
+    await checkPasswordPolicy("a first password to build the dictionaries");
   });
   const passwords = [
     "correct horse battery staple",
@@ -109,13 +109,15 @@ export async function run(): Promise<string> {
   for (let i = 0; i < RUNS; i++) {
     check.push(
       (await timed(async () => {
-        for (const p of passwords) checkPasswordPolicy(p, { userInputs: ["ada@example.com"] });
+        for (const p of passwords) await checkPasswordPolicy(p, { userInputs: ["ada@example.com"] });
       })) / passwords.length,
     );
+    const strong: string[] = [];
+    for (const p of passwords) if ((await checkPasswordPolicy(p)).ok) strong.push(p);
     hash.push(
       (await timed(async () => {
-        for (const p of passwords.filter((x) => checkPasswordPolicy(x).ok)) await hashPassword(p);
-      })) / passwords.filter((x) => checkPasswordPolicy(x).ok).length,
+        for (const p of strong) await hashPassword(p);
+      })) / strong.length,
     );
   }
 
@@ -135,7 +137,7 @@ export async function run(): Promise<string> {
     "| --- | ---: | ---: |",
     `| argon2id hash (m=19456 KiB, t=2; baseline) | ${median(hash).toFixed(1)} | 1.00 |`,
     `| policy check, dictionaries built | ${median(check).toFixed(1)} | ${(median(check) / median(hash)).toFixed(2)} |`,
-    `| first check in a process (builds the dictionaries, once) | ${firstCheck.toFixed(0)} | ${(firstCheck / median(hash)).toFixed(1)} |`,
+    `| first check in a process (imports and builds the dictionaries, once) | ${firstCheck.toFixed(0)} | ${(firstCheck / median(hash)).toFixed(1)} |`,
   ].join("\n");
   if (process.argv.includes("--write")) writeSection("hardening", md);
   console.log(md);

@@ -10,8 +10,7 @@
  * hash, so "no such user" and "wrong password" take the same time.
  */
 import { type Algorithm, hash, parseOptions, verify } from "@node-rs/argon2";
-import { ZxcvbnFactory } from "@zxcvbn-ts/core";
-import { adjacencyGraphs, dictionary } from "@zxcvbn-ts/language-common";
+import type { ZxcvbnFactory } from "@zxcvbn-ts/core";
 
 /** `Algorithm.Argon2id`; the package declares it as a const enum, which erasable TypeScript cannot read. */
 const ARGON2ID = 2 as Algorithm;
@@ -41,10 +40,16 @@ export type PasswordPolicyResult =
       message: string;
     };
 
-/** Built on first use: the dictionaries take a moment to rank, and most processes never set a password. */
-let estimator: ZxcvbnFactory | undefined;
-function guessability(): ZxcvbnFactory {
-  estimator ??= new ZxcvbnFactory({ dictionary, graphs: adjacencyGraphs });
+/**
+ * Loaded and built on first use: importing the dictionaries alone costs a few hundred milliseconds,
+ * and most processes (every CLI command, most servers' lifetimes) never set a password.
+ */
+let estimator: Promise<ZxcvbnFactory> | undefined;
+function guessability(): Promise<ZxcvbnFactory> {
+  estimator ??= Promise.all([import("@zxcvbn-ts/core"), import("@zxcvbn-ts/language-common")]).then(
+    ([core, common]) =>
+      new core.ZxcvbnFactory({ dictionary: common.dictionary, graphs: common.adjacencyGraphs }),
+  );
   return estimator;
 }
 
@@ -67,13 +72,13 @@ function normalise(password: string): string {
 
 /**
  * @example
- * checkPasswordPolicy("correct horse battery staple") // { ok: true }
- * checkPasswordPolicy("Password123!")                 // { ok: false, reason: "TOO_COMMON", … }
+ * await checkPasswordPolicy("correct horse battery staple") // { ok: true }
+ * await checkPasswordPolicy("Password123!")                 // { ok: false, reason: "TOO_COMMON", … }
  */
-export function checkPasswordPolicy(
+export async function checkPasswordPolicy(
   password: unknown,
   context: { userInputs?: readonly string[] } = {},
-): PasswordPolicyResult {
+): Promise<PasswordPolicyResult> {
   if (typeof password !== "string") return { ok: false, reason: "NOT_A_STRING", message: "must be a string" };
   const chars = [...normalise(password)];
   if (chars.length < PASSWORD_MIN_LENGTH) {
@@ -85,7 +90,7 @@ export function checkPasswordPolicy(
   if (new Set(chars).size === 1) {
     return { ok: false, reason: "SINGLE_CHARACTER", message: "must not be one character repeated" };
   }
-  const { score } = guessability().check(chars.join(""), accountWords(context.userInputs ?? []));
+  const { score } = (await guessability()).check(chars.join(""), accountWords(context.userInputs ?? []));
   if (score < PASSWORD_MIN_SCORE) {
     return {
       ok: false,
@@ -98,7 +103,7 @@ export function checkPasswordPolicy(
 
 /** Hashes a password that passed `checkPasswordPolicy`; throws if it did not (a caller bug). */
 export async function hashPassword(password: string): Promise<string> {
-  const policy = checkPasswordPolicy(password);
+  const policy = await checkPasswordPolicy(password);
   if (!policy.ok) throw new RangeError(`password ${policy.message}`);
   return hash(normalise(password), { ...ARGON2ID_PARAMS, algorithm: ARGON2ID });
 }

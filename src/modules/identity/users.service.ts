@@ -15,8 +15,8 @@ import {
   type UserRow,
 } from "./users.schemas.ts";
 
-function policyError(password: string, email: string): AppError | null {
-  const policy = checkPasswordPolicy(password, { userInputs: [email] });
+async function policyError(password: string, email: string): Promise<AppError | null> {
+  const policy = await checkPasswordPolicy(password, { userInputs: [email] });
   if (policy.ok) return null;
   const code = policy.reason === "TOO_COMMON" ? "PASSWORD_TOO_COMMON" : "VALIDATION_FAILED";
   return new AppError(code, `password ${policy.message}`, {
@@ -41,7 +41,7 @@ export function createUsersService(deps: {
       authorize(actor, "users:create");
       await tenants.requireActive(tenantId);
       if (input.password !== undefined) {
-        const err = policyError(input.password, input.email);
+        const err = await policyError(input.password, input.email);
         if (err) throw err;
       }
       // Hashing is slow: done before the transaction opens.
@@ -111,7 +111,7 @@ export function createUsersService(deps: {
         // The policy reads the account's email (a password built from it is refused).
         const current = await identityStore.userById(await storage.tenant(tenantId), tenantId, userId);
         if (!current) throw new AppError("NOT_FOUND", "user not found");
-        const err = policyError(input.password, current.email);
+        const err = await policyError(input.password, current.email);
         if (err) throw err;
       }
       if (actor.type === "user" && actor.id === userId && (input.status === "disabled" || input.roles)) {
