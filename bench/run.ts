@@ -6,6 +6,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   "audit-crypto": async () => (await import("./audit-crypto.ts")).run(),
   core: async () => (await import("./core.ts")).run(),
   guardrails: async () => (await import("./guardrails.ts")).run(),
+  hardening: async () => (await import("./hardening.ts")).run(),
   ingest: async () => (await import("./ingest.ts")).run(),
   mcp: async () => (await import("./mcp.ts")).run(),
   erasure: async () => (await import("./erasure.ts")).run(),

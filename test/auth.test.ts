@@ -42,6 +42,27 @@ describe("users, sign-in and sessions", () => {
     assert.ok(!list.text.includes("argon2") && !list.text.includes(PASSWORD));
   });
 
+  test("a commonly used password is refused with 422 PASSWORD_TOO_COMMON, on create and on change, and nothing is stored", async () => {
+    const refused = await s.request("POST", `/v1/tenants/${tenantId}/users`, {
+      body: { email: "common@example.com", password: "password1234", roles: ["VIEWER"] },
+    });
+    assert.equal(refused.status, 422);
+    assert.equal(errorCode(refused), "PASSWORD_TOO_COMMON");
+    assert.ok(!refused.text.includes("password1234"), "the password is not echoed");
+    const list = await s.request("GET", `/v1/tenants/${tenantId}/users`);
+    assert.ok(!list.text.includes("common@example.com"), "no user was created");
+    const id = await s.createUser(tenantId, {
+      email: "change@example.com",
+      password: PASSWORD,
+      roles: ["VIEWER"],
+    });
+    const change = await s.request("PATCH", `/v1/tenants/${tenantId}/users/${id}`, {
+      body: { password: "change@example.com1" },
+    });
+    assert.equal(change.status, 422);
+    assert.equal(errorCode(change), "PASSWORD_TOO_COMMON");
+  });
+
   test("a weak password, a duplicate email and an unknown role are refused", async () => {
     const weak = await s.request("POST", `/v1/tenants/${tenantId}/users`, {
       body: { email: "w@example.com", password: "short", roles: ["VIEWER"] },

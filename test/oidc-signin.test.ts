@@ -129,6 +129,72 @@ describe("OIDC sign-on per tenant, against a real local issuer", () => {
     assert.equal(issuer.jwksFetches(), storm, "unknown kids within the cooldown cause no fetch");
   });
 
+  test("a discovery document pointing jwks_uri off the issuer's origin is refused: the foreign JWKS is never fetched and its keys sign nothing in", async () => {
+    const rogue = await startOidcIssuer();
+    try {
+      const tenant = await s.createTenant();
+      const put = await s.request("PUT", `/v1/tenants/${tenant}/oidc`, {
+        body: {
+          issuer: issuer.issuer,
+          client_id: "hypha-app",
+          role_mapping: { claim: "groups", map: { engineers: "DEVELOPER" } },
+        },
+      });
+      assert.equal(put.status, 200, put.text);
+      issuer.setDiscovery({ jwks_uri: rogue.jwksUri });
+      const forged = await rogue.mintIdToken(
+        {
+          iss: issuer.issuer,
+          sub: "intruder",
+          aud: "hypha-app",
+          email: "eve@example.com",
+          email_verified: true,
+          groups: ["engineers"],
+        },
+        { nowSec: nowSec() },
+      );
+      const res = await signIn(forged, tenant);
+      assert.equal(res.status, 401, res.text);
+      assert.equal(rogue.jwksFetches(), 0, "the off-origin JWKS was never requested");
+    } finally {
+      issuer.setDiscovery({});
+      await rogue.close();
+    }
+  });
+
+  test("an explicitly configured jwks_uri is used, even on another origin", async () => {
+    const keys = await startOidcIssuer();
+    try {
+      const tenant = await s.createTenant();
+      const put = await s.request("PUT", `/v1/tenants/${tenant}/oidc`, {
+        body: {
+          issuer: issuer.issuer,
+          jwks_uri: keys.jwksUri,
+          client_id: "hypha-app",
+          role_mapping: { claim: "groups", map: { engineers: "DEVELOPER" } },
+        },
+      });
+      assert.equal(put.status, 200, put.text);
+      assert.equal((put.body as { jwks_uri?: string }).jwks_uri, keys.jwksUri);
+      const token = await keys.mintIdToken(
+        {
+          iss: issuer.issuer,
+          sub: "split-keys",
+          aud: "hypha-app",
+          email: "kim@example.com",
+          email_verified: true,
+          groups: ["engineers"],
+        },
+        { nowSec: nowSec() },
+      );
+      const res = await signIn(token, tenant);
+      assert.equal(res.status, 200, res.text);
+      assert.equal(keys.jwksFetches(), 1);
+    } finally {
+      await keys.close();
+    }
+  });
+
   test("without the operator's permission, a provider on a loopback address is refused (egress guard)", async () => {
     const strict = await startServer();
     try {

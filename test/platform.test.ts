@@ -137,6 +137,15 @@ describe("platform: probes, metrics, docs, rate limits, logs, failures", () => {
     assert.ok(!all.includes("tangerine-falcon"), "no memory content");
   });
 
+  test("every log line carries the request id exactly once (raw JSON, not the parsed object)", async () => {
+    const { key } = await s.seedTenant();
+    const from = s.logs.length;
+    await s.request("GET", "/v1/memories", { key, headers: { "x-request-id": "trace-once-0001" } });
+    const raw = s.logs.slice(from).filter((l) => l.includes("trace-once-0001"));
+    assert.ok(raw.length > 0, "the request was logged");
+    for (const line of raw) assert.equal(line.split('"requestId"').length - 1, 1, line);
+  });
+
   test("an unexpected failure is a generic 500 that leaks nothing, and nothing is half-written", async () => {
     const { key, tenantId } = await s.seedTenant();
     const before = await s.storeMemory(key, { content: "before the failure" });

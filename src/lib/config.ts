@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { parseCidr } from "./cidr.ts";
 import { checkSecretStrength } from "./secrets.ts";
 
 const secret = (name: string) =>
@@ -24,7 +25,26 @@ const listOf = <T extends z.ZodType>(item: T) =>
     z.array(item).max(100),
   );
 
-const CIDR_RE = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]{2,39})(?:\/\d{1,3})?$/;
+/** An address or CIDR, parsed by ipaddr.js (`999.1.1.1/99` and `10.0.0.0/33` are refused). */
+const cidr = z.string().refine((v) => parseCidr(v) !== undefined, {
+  error: (issue) => `${JSON.stringify(issue.input)} is not an IP address or CIDR`,
+});
+/** A host name as the egress allowlist matches it, optionally `*.` for its subdomains. */
+const EGRESS_HOST_RE =
+  /^(?:\*\.)?[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*\.?$/i;
+function isEgressHost(entry: string): boolean {
+  if (!EGRESS_HOST_RE.test(entry)) return false;
+  try {
+    // A name the URL parser reads as an IPv4 address (`999.1.1.1`, `1.2.3`) is neither host nor CIDR.
+    new URL(`http://${entry.replace(/^\*\./, "")}/`);
+    return !/^[\d.]+$/.test(entry.replace(/^\*\./, ""));
+  } catch {
+    return false;
+  }
+}
+const egressEntry = z.string().refine((v) => parseCidr(v) !== undefined || isEgressHost(v), {
+  error: (issue) => `${JSON.stringify(issue.input)} is not an IP address, CIDR or host name`,
+});
 const HOST_RE = /^[a-z0-9.-]{1,253}(?::\d{1,5})?$|^\[[0-9a-f:]{2,39}\](?::\d{1,5})?$/;
 const ORIGIN_RE = /^https?:\/\/[a-z0-9.-]{1,253}(?::\d{1,5})?$/;
 const boolFromString = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
@@ -49,7 +69,7 @@ export const configSchema = z
     overloadQueueMs: intFromString(0, 600_000).default(2000),
     recallHalfLifeDays: z.coerce.number().positive().max(36500).default(30),
     /** Proxies whose X-Forwarded-For is believed (addresses or CIDRs); empty: none, use the peer. */
-    trustedProxies: listOf(z.string().regex(CIDR_RE, "an IP address or CIDR")).default([]),
+    trustedProxies: listOf(cidr).default([]),
     /** Host header values served (`name` or `name:port`); empty serves any. */
     allowedHosts: listOf(z.string().toLowerCase().regex(HOST_RE, "a host name")).default([]),
     /** Origins allowed to call the cookie routes besides the server's own (`https://app.example`). */
@@ -78,7 +98,7 @@ export const configSchema = z
       .transform((v) =>
         (typeof v === "string" ? v.split(",") : v).map((s) => s.trim()).filter((s) => s !== ""),
       )
-      .pipe(z.array(z.string().min(1).max(253)).max(100))
+      .pipe(z.array(egressEntry.pipe(z.string().min(1).max(253))).max(100))
       .default([]),
   })
   .strict()
@@ -163,11 +183,13 @@ export function loadConfig(
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
-      const key = issue.path.join(".") || "(root)";
+      // The setting, not the list index inside it: `trustedProxies.1` is reported as `trustedProxies`.
+      const key = issue.path[0] === undefined ? "(root)" : String(issue.path[0]);
       const envName = Object.entries(ENV_KEYS).find(([, k]) => k === key)?.[0];
-      return `- ${key}${envName ? ` (${envName})` : ""}: ${issue.message}`;
+      return `${key}${envName ? ` (${envName})` : ""}: ${issue.message}`;
     });
-    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+    // One line: start-up failures are a single `hypha:` line that names each setting.
+    throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);
   }
   return result.data;
 }

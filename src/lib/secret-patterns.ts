@@ -24,9 +24,15 @@ export const SECRET_PATTERNS: readonly SecretPattern[] = [
   { name: "huggingface_token", pattern: /\bhf_[A-Za-z0-9]{30,}\b/g },
   { name: "sendgrid_key", pattern: /\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}/g },
   {
+    // A 40-character AWS secret access key, recognisable only by the name written before it.
+    name: "aws_secret_key",
+    pattern:
+      /(?<=\b(?:aws[_-]?)?secret[_-]?(?:access[_-]?)?key["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])/gi,
+  },
+  {
     name: "password_assignment",
     pattern:
-      /(?<=\b(?:password|passwd|pwd|passphrase|client_secret|api[_-]?key|access[_-]?token|auth[_-]?token)["']?\s*[:=]\s*["']?)(?!\[REDACTED)[^\s"',;]{6,256}/gi,
+      /(?<=\b(?:password|passwd|pwd|passphrase|client_secret|api[_-]?key|access[_-]?token|auth[_-]?token|(?:aws[_-]?)?secret[_-]?(?:access[_-]?)?key)["']?\s*[:=]\s*["']?)(?!\[REDACTED)[^\s"',;]{6,256}/gi,
   },
   { name: "url_password", pattern: /(?<=[a-z][a-z0-9+.-]*:\/\/[^\s:/@]{1,128}:)[^\s@/]{1,256}(?=@)/gi },
 ];

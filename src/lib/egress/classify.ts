@@ -1,10 +1,11 @@
 /**
  * Address classification for the egress guard: which IP destinations an outbound request may reach.
  *
- * Every IANA special-purpose range of either family is blocked, as are multicast, broadcast and the
+ * Every IANA special-purpose range of either family (both registries, entry by entry) is blocked, as are multicast, broadcast and the
  * reserved IPv4 240/4; any other address is public. IPv6 space outside global unicast 2000::/3 that
  * no special-purpose entry covers is treated as public: it is unallocated today, and blocking it
- * would refuse addresses that are not private by any registry. Transition forms that carry an IPv4 address inside an IPv6 one (IPv4-mapped,
+ * would refuse addresses that are not private by any registry. Transition forms that carry an IPv4
+ * address inside an IPv6 one (IPv4-mapped, SIIT IPv4-translated,
  * IPv4-compatible, NAT64, 6to4, Teredo) are blocked as a whole, and the embedded IPv4 address is
  * classified too, so that allowlisting a transition prefix never opens a path to a private IPv4 host.
  *
@@ -37,15 +38,21 @@ export type RangeName =
   | "discardOnly"
   | "orchidV2"
   | "segmentRouting"
+  | "dummyPrefix"
   | "ipv4Mapped"
+  | "ipv4Translated"
   | "ipv4Compatible"
   | "nat64"
   | "nat64Local"
   | "6to4"
   | "teredo";
 
-/** How an IPv4 address is carried inside an IPv6 one, for the transition ranges. */
-type Embedding = "last32" | "last32Inverted" | "6to4";
+/**
+ * How an IPv4 address is carried inside an IPv6 one, for the transition ranges. `rfc6052` is the
+ * local-use NAT64 prefix, where the operator picks the prefix length (/48 to /96) and with it the
+ * position of the IPv4 address: every placement is read and the worst one counts.
+ */
+type Embedding = "last32" | "last32Inverted" | "6to4" | "rfc6052";
 
 export type EmbeddedIpv4 = { address: string; range: RangeName; blocked: boolean };
 
@@ -105,15 +112,19 @@ const IPV6_RULES: readonly Rule<ipaddr.IPv6>[] = [
   v6("::/128", "unspecified"),
   v6("::1/128", "loopback"),
   v6("::ffff:0:0/96", "ipv4Mapped", "last32"),
+  v6("::ffff:0:0:0/96", "ipv4Translated", "last32"), // SIIT (RFC 6145, RFC 7915)
   v6("::/96", "ipv4Compatible", "last32"),
   v6("64:ff9b::/96", "nat64", "last32"),
-  v6("64:ff9b:1::/48", "nat64Local", "last32"),
+  v6("64:ff9b:1::/48", "nat64Local", "rfc6052"),
   v6("100::/64", "discardOnly"),
+  v6("100:0:0:1::/64", "dummyPrefix"), // RFC 9780
   v6("2001::/32", "teredo", "last32Inverted"),
   v6("2001:2::/48", "benchmarking"),
   v6("2001:20::/28", "orchidV2"),
+  v6("2001::/23", "ietfProtocolAssignments"), // anycast services, AMT, AS112, ORCHID, DETs
   v6("2001:db8::/32", "documentation"),
   v6("2002::/16", "6to4", "6to4"),
+  v6("2620:4f:8000::/48", "as112"), // Direct Delegation AS112 service
   v6("3fff::/20", "documentation"),
   v6("5f00::/16", "segmentRouting"), // SRv6 SIDs (RFC 9602), never globally reachable
   v6("fd00:ec2::254/128", "cloudMetadata"), // AWS IMDS over IPv6
@@ -164,7 +175,37 @@ function classifyV4(addr: ipaddr.IPv4): { range: RangeName; blocked: boolean } {
   return { range: "public", blocked: false };
 }
 
+/** Byte offsets of the IPv4 address for each RFC 6052 prefix length a /48 can hold (bits 64–71 are skipped). */
+const RFC6052_PLACEMENTS: readonly (readonly number[])[] = [
+  [12, 13, 14, 15], // /96
+  [9, 10, 11, 12], // /64
+  [7, 9, 10, 11], // /56
+  [6, 7, 9, 10], // /48
+];
+
+/**
+ * Which placement to report when several are read: the one an attacker would aim at. Zero padding
+ * reads as 0.0.0.0/8 in most placements, so that counts only when nothing worse is found.
+ */
+const SEVERITY: Partial<Record<RangeName, number>> = {
+  cloudMetadata: 0,
+  loopback: 1,
+  private: 2,
+  uniqueLocal: 2,
+  linkLocal: 2,
+  carrierGradeNat: 2,
+  thisNetwork: 4,
+  unspecified: 4,
+  public: 5,
+};
+
 function embeddedV4(addr: ipaddr.IPv6, embedding: Embedding): ipaddr.IPv4 {
+  if (embedding === "rfc6052") {
+    const bytes = addr.toByteArray();
+    const candidates = RFC6052_PLACEMENTS.map((at) => new ipaddr.IPv4(at.map((i) => bytes[i] ?? 0)));
+    const rank = (c: ipaddr.IPv4): number => SEVERITY[classifyV4(c).range] ?? 3;
+    return candidates.reduce((worst, c) => (rank(c) < rank(worst) ? c : worst));
+  }
   const p = addr.parts;
   const word = (i: number): number => p[i] ?? 0;
   if (embedding === "6to4") {

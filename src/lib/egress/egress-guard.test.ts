@@ -336,3 +336,24 @@ describe("createPinnedLookup", () => {
     assert.equal(code, "ENOTFOUND");
   });
 });
+
+describe("check: IPv4-translated IPv6 hosts (SIIT) are refused by their embedded address", () => {
+  for (const [url, inner] of [
+    ["http://[::ffff:0:127.0.0.1]/", "loopback"],
+    ["http://[::ffff:0:a9fe:a9fe]/", "cloudMetadata"],
+    ["http://[::ffff:0:a00:1]/", "private"],
+  ] as const) {
+    test(`${url} is ADDRESS_BLOCKED with an embedded ${inner} address`, async () => {
+      const d = await guardWith(tableResolver({}).resolver).check(url);
+      assert.ok(!d.ok && d.reason === "ADDRESS_BLOCKED", JSON.stringify(d));
+      assert.deepEqual([d.range, d.embeddedIpv4?.range], ["ipv4Translated", inner]);
+    });
+  }
+
+  test("allowing the whole local-use NAT64 prefix still refuses a loopback placed at any RFC 6052 position", async () => {
+    const guard = guardWith(tableResolver({}).resolver, { cidrs: ["64:ff9b:1::/48"] });
+    const d = await guard.check("http://[64:ff9b:1:7f00:0:100::]/");
+    assert.ok(!d.ok && d.reason === "ADDRESS_BLOCKED");
+    assert.equal(d.embeddedIpv4?.address, "127.0.0.1");
+  });
+});

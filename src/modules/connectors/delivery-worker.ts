@@ -16,9 +16,18 @@ export type Backoff = { baseMs: number; maxMs: number; maxAttempts: number };
 
 export const DEFAULT_BACKOFF: Backoff = { baseMs: 1000, maxMs: 15 * 60_000, maxAttempts: 6 };
 
-/** Delay before attempt `attempt + 1`, after `attempt` failures: base · 2^(attempt-1), capped. */
-export function backoffDelay(b: Backoff, attempt: number): number {
-  return Math.min(b.maxMs, b.baseMs * 2 ** Math.max(0, attempt - 1));
+/**
+ * Delay before attempt `attempt + 1`, after `attempt` failures, with full jitter: uniform in
+ * [0, min(max, base · 2^(attempt-1))), at least 1 ms so a retry is never due in the same instant
+ * it failed. Without the jitter, deliveries that failed together (one destination down) would all
+ * retry at the same moment, again and again.
+ *
+ * @example
+ * backoffDelay({ baseMs: 1000, maxMs: 60_000, maxAttempts: 6 }, 3, () => 0.5) // 2000
+ */
+export function backoffDelay(b: Backoff, attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(b.maxMs, b.baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.max(1, Math.floor(random() * ceiling));
 }
 
 class DeliveryError extends Error {
@@ -58,7 +67,7 @@ export type MemoryWriterSource = {
  * memories, the inbox row's move to `done` (guarded on `status = 'pending'`) and the audit event
  * commit together, so a delivery produces its memories exactly once even if the process dies at any
  * point. Memories go through the memories service's writer (sealed like any other write) and the
- * audit event through the keyed trail. A failure is retried with exponential backoff; after `maxAttempts` the delivery is a dead
+ * audit event through the keyed trail. A failure is retried with exponential backoff and full jitter; after `maxAttempts` the delivery is a dead
  * letter, with its error and raw payload, until an operator replays it.
  */
 export function createDeliveryWorker(deps: {

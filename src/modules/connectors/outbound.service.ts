@@ -129,7 +129,7 @@ export const DEFAULT_OUTBOUND_POLICY: OutboundPolicy = {
  * Outbound webhooks: tenants subscribe URLs to events. Each matching event is queued in the vault
  * (`outbound_deliveries`) and sent by `drain` outside any transaction, through the egress guard
  * (operator allowlist, no redirects, capped size and time), signed with `X-Hypha-Signature`. Failures
- * back off exponentially; a subscription is disabled after `disableAfterFailures` failed attempts in a
+ * back off exponentially with full jitter; a subscription is disabled after `disableAfterFailures` failed attempts in a
  * row, and its queued deliveries are cancelled.
  */
 export function createOutboundService(deps: {

@@ -29,6 +29,14 @@ export type Session = z.infer<typeof sessionSchema>;
 export const oidcConfigBody = z
   .object({
     issuer: z.url().max(512),
+    /**
+     * Where the signing keys are. Unset: the discovery document's `jwks_uri`, which must then be on
+     * the issuer's origin. Set it for a provider that publishes keys elsewhere (Google).
+     */
+    jwks_uri: z
+      .url({ protocol: /^https?$/ })
+      .max(512)
+      .optional(),
     client_id: z.string().min(1).max(256),
     audience: z.string().min(1).max(256).optional(),
     role_mapping: z

@@ -47,8 +47,8 @@ export type AuthDeps = {
   cipher: (tenantId: string) => Promise<TenantCipher>;
   throttle: LoginThrottle;
   issuer: string;
-  /** The fetch the OIDC verifiers use (the egress-guarded one in production). */
-  oidcFetch: typeof fetch;
+  /** The fetch one issuer's verifier uses (egress-guarded, local allowance scoped to that issuer). */
+  oidcFetch: (issuer: string) => typeof fetch;
   oidcAllowLoopbackHttp: boolean;
 };
 
@@ -194,13 +194,14 @@ export function createAuthService(deps: AuthDeps) {
     const verifier = createOidcVerifier({
       config: {
         issuer: config.issuer,
+        ...(config.jwks_uri ? { jwksUri: config.jwks_uri } : {}),
         clientId: config.client_id,
         ...(config.audience ? { audience: config.audience } : {}),
         roleMapping: config.role_mapping,
         defaultRole: config.default_role ?? null,
       },
       clock,
-      fetch: deps.oidcFetch,
+      fetch: deps.oidcFetch(config.issuer),
       allowLoopbackHttp: deps.oidcAllowLoopbackHttp,
     });
     verifiers.set(tenantId, { json, verifier });

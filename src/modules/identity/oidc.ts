@@ -39,6 +39,8 @@ export const roleClaimSchema = z.union([
 
 export const oidcTenantConfigSchema = z.object({
   issuer: z.url().max(512),
+  /** The JWKS URL, trusted as given; unset, discovery's `jwks_uri` must share the issuer's origin. */
+  jwksUri: z.url().max(512).optional(),
   clientId: z.string().min(1).max(256),
   /** Expected `aud` when the provider uses something other than the client id. */
   audience: z.string().min(1).max(256).optional(),
@@ -143,6 +145,15 @@ function isAllowedUrl(value: string, allowLoopbackHttp: boolean): boolean {
   return allowLoopbackHttp && url.protocol === "http:" && loopback;
 }
 
+/** Same scheme, host and port: where the issuer's own documents must live. */
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
+}
+
 function isSignatureKey(value: unknown): value is JWK {
   if (typeof value !== "object" || value === null) return false;
   const key = value as Record<string, unknown>;
@@ -188,7 +199,10 @@ export function createOidcVerifier(deps: OidcVerifierDeps) {
   }
 
   /**
-   * Fetches `/.well-known/openid-configuration` and insists its `issuer` is exactly ours.
+   * Fetches `/.well-known/openid-configuration` and insists its `issuer` is exactly ours, and its
+   * `jwks_uri` on the issuer's origin: whoever can edit the document (or answer for the issuer's
+   * name) must not be able to send us for keys, or for anything, to another host. A JWKS elsewhere
+   * is used only when the tenant configured it explicitly (`jwksUri`).
    * Concurrent callers share one request.
    */
   function discover(): Promise<Discovery | null> {
@@ -209,15 +223,17 @@ export function createOidcVerifier(deps: OidcVerifierDeps) {
       const document = await getJson(`${config.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`);
       const issuer = ownProperty(document, "issuer");
       const jwksUri = ownProperty(document, "jwks_uri");
+      const keysAt = config.jwksUri ?? jwksUri;
       if (
         issuer !== config.issuer ||
-        typeof jwksUri !== "string" ||
-        !isAllowedUrl(jwksUri, allowLoopbackHttp)
+        typeof keysAt !== "string" ||
+        !isAllowedUrl(keysAt, allowLoopbackHttp) ||
+        (config.jwksUri === undefined && !sameOrigin(keysAt, config.issuer))
       ) {
         lastDiscoveryFailureAt = now;
         return discovery?.value ?? null;
       }
-      discovery = { value: { issuer, jwksUri }, fetchedAt: now };
+      discovery = { value: { issuer, jwksUri: keysAt }, fetchedAt: now };
       return discovery.value;
     } catch {
       lastDiscoveryFailureAt = now;

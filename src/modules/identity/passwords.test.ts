@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
 import { hash } from "@node-rs/argon2";
 import { checkPasswordPolicy, hashPassword, needsRehash, verifyPassword } from "./passwords.ts";
@@ -43,23 +44,72 @@ describe("password hashing", () => {
   });
 });
 
+/** 256 code points that no dictionary or pattern explains (hex of a fixed hash chain). */
+const LONG_RANDOM =
+  createHash("sha512").update("a").digest("hex") + createHash("sha512").update("b").digest("hex");
+
 describe("password policy", () => {
-  test("accepts 12 to 256 characters counted as code points", () => {
-    assert.deepEqual(checkPasswordPolicy("abcdefghijkl"), { ok: true });
-    assert.deepEqual(checkPasswordPolicy("ab".repeat(128)), { ok: true });
-    assert.deepEqual(checkPasswordPolicy("🔑🐍🔑🐍🔑🐍🔑🐍🔑🐍🔑🐍"), { ok: true });
+  test("accepts 12 to 256 characters counted as code points", async () => {
+    assert.deepEqual(await checkPasswordPolicy("Kx9#mQ2$vLp8"), { ok: true });
+    assert.equal([...LONG_RANDOM].length, 256);
+    assert.deepEqual(await checkPasswordPolicy(LONG_RANDOM), { ok: true });
+    assert.deepEqual(await checkPasswordPolicy("🔑🐍🦊🌵🎲🧭🪁🍋🛶🎻🧩🌋"), { ok: true });
   });
 
-  test("rejects too short, too long, one repeated character and non-strings with stable reasons", () => {
-    assert.equal(checkPasswordPolicy("abcdefghijk").ok, false);
+  test("rejects too short, too long, one repeated character and non-strings with stable reasons", async () => {
+    assert.equal((await checkPasswordPolicy("abcdefghijk")).ok, false);
     assert.deepEqual(
       [
-        checkPasswordPolicy("abcdefghijk"),
-        checkPasswordPolicy(`${"ab".repeat(128)}c`),
-        checkPasswordPolicy("aaaaaaaaaaaaaaaa"),
-        checkPasswordPolicy(12345678901234),
+        await checkPasswordPolicy("abcdefghijk"),
+        await checkPasswordPolicy(`${LONG_RANDOM}c`),
+        await checkPasswordPolicy("aaaaaaaaaaaaaaaa"),
+        await checkPasswordPolicy(12345678901234),
       ].map((r) => (r.ok ? "ok" : r.reason)),
       ["TOO_SHORT", "TOO_LONG", "SINGLE_CHARACTER", "NOT_A_STRING"],
     );
+  });
+
+  test("commonly used and easily guessed passwords are refused as TOO_COMMON (NIST SP 800-63B blocklist)", async () => {
+    const common = [
+      "password1234",
+      "Password123!",
+      "qwertyuiop123",
+      "1q2w3e4r5t6y",
+      "iloveyou2024",
+      "p@ssw0rd2024",
+      "monkey123456",
+      "welcome12345",
+      "letmeinletmein",
+      "abcdefghijkl",
+      "ab".repeat(128),
+      "🔑🐍🔑🐍🔑🐍🔑🐍🔑🐍🔑🐍",
+    ];
+    const verdicts: [string, string][] = [];
+    for (const p of common) {
+      const r = await checkPasswordPolicy(p);
+      verdicts.push([p, r.ok ? "ok" : r.reason]);
+    }
+    assert.deepEqual(
+      verdicts,
+      common.map((p) => [p, "TOO_COMMON"]),
+    );
+  });
+
+  test("a password made of the account's own email is refused as TOO_COMMON", async () => {
+    const email = "ada.lovelace@example.com";
+    assert.equal((await checkPasswordPolicy("adalovelace1815")).ok, true, "fine for someone else");
+    const own = await checkPasswordPolicy("adalovelace1815", { userInputs: [email] });
+    assert.deepEqual(own.ok ? "ok" : own.reason, "TOO_COMMON");
+  });
+
+  test("passphrases and random strings pass: no composition rules", async () => {
+    for (const p of [
+      "correct horse battery staple",
+      "purple-elephant-42-kite",
+      "tr0ub4dor&3xyz",
+      "a long passphrase here",
+    ]) {
+      assert.deepEqual([p, await checkPasswordPolicy(p)], [p, { ok: true }]);
+    }
   });
 });

@@ -10,6 +10,7 @@
  * hash, so "no such user" and "wrong password" take the same time.
  */
 import { type Algorithm, hash, parseOptions, verify } from "@node-rs/argon2";
+import type { ZxcvbnFactory } from "@zxcvbn-ts/core";
 
 /** `Algorithm.Argon2id`; the package declares it as a const enum, which erasable TypeScript cannot read. */
 const ARGON2ID = 2 as Algorithm;
@@ -20,21 +21,64 @@ export const ARGON2ID_PARAMS = { memoryCost: 19_456, timeCost: 2, parallelism: 1
  * The policy, after Unicode NFKC normalisation, counted in code points (NIST SP 800-63B §5.1.1):
  * - at least 12 and at most 256 characters (the cap bounds hashing work per request);
  * - not one character repeated (`aaaaaaaaaaaa`);
+ * - not commonly used or easily guessed: checked offline against zxcvbn-ts's common-password
+ *   list, keyboard walks, sequences, repeats, dates and l33t variants, and against the account's own
+ *   email; an estimate below 10^8 guesses (zxcvbn score < 3) is refused as `TOO_COMMON`;
  * - no composition rules (no "one digit, one symbol"): length does the work, and passphrases of
  *   plain words are welcome.
  */
 export const PASSWORD_MIN_LENGTH = 12;
 export const PASSWORD_MAX_LENGTH = 256;
+/** zxcvbn score 3: at least 10^8 guesses, "safely unguessable" against an online attack and slowed offline ones. */
+export const PASSWORD_MIN_SCORE = 3;
 
 export type PasswordPolicyResult =
   | { ok: true }
-  | { ok: false; reason: "NOT_A_STRING" | "TOO_SHORT" | "TOO_LONG" | "SINGLE_CHARACTER"; message: string };
+  | {
+      ok: false;
+      reason: "NOT_A_STRING" | "TOO_SHORT" | "TOO_LONG" | "SINGLE_CHARACTER" | "TOO_COMMON";
+      message: string;
+    };
+
+/**
+ * Loaded and built on first use: importing the dictionaries alone costs a few hundred milliseconds,
+ * and most processes (every CLI command, most servers' lifetimes) never set a password.
+ */
+let estimator: Promise<ZxcvbnFactory> | undefined;
+function guessability(): Promise<ZxcvbnFactory> {
+  estimator ??= Promise.all([import("@zxcvbn-ts/core"), import("@zxcvbn-ts/language-common")]).then(
+    ([core, common]) =>
+      new core.ZxcvbnFactory({ dictionary: common.dictionary, graphs: common.adjacencyGraphs }),
+  );
+  return estimator;
+}
+
+/** Words of the account (an email and its parts) that a password must not be built from. */
+function accountWords(inputs: readonly string[]): string[] {
+  const words = new Set<string>();
+  for (const input of inputs) {
+    const lower = input.toLowerCase();
+    words.add(lower);
+    for (const part of lower.split(/[@.+_-]+/)) if (part.length >= 3) words.add(part);
+    const local = lower.split("@")[0];
+    if (local) words.add(local.replace(/[.+_-]/g, ""));
+  }
+  return [...words];
+}
 
 function normalise(password: string): string {
   return password.normalize("NFKC");
 }
 
-export function checkPasswordPolicy(password: unknown): PasswordPolicyResult {
+/**
+ * @example
+ * await checkPasswordPolicy("correct horse battery staple") // { ok: true }
+ * await checkPasswordPolicy("Password123!")                 // { ok: false, reason: "TOO_COMMON", … }
+ */
+export async function checkPasswordPolicy(
+  password: unknown,
+  context: { userInputs?: readonly string[] } = {},
+): Promise<PasswordPolicyResult> {
   if (typeof password !== "string") return { ok: false, reason: "NOT_A_STRING", message: "must be a string" };
   const chars = [...normalise(password)];
   if (chars.length < PASSWORD_MIN_LENGTH) {
@@ -46,12 +90,20 @@ export function checkPasswordPolicy(password: unknown): PasswordPolicyResult {
   if (new Set(chars).size === 1) {
     return { ok: false, reason: "SINGLE_CHARACTER", message: "must not be one character repeated" };
   }
+  const { score } = (await guessability()).check(chars.join(""), accountWords(context.userInputs ?? []));
+  if (score < PASSWORD_MIN_SCORE) {
+    return {
+      ok: false,
+      reason: "TOO_COMMON",
+      message: "is commonly used or easy to guess; a few unrelated words make a strong one",
+    };
+  }
   return { ok: true };
 }
 
 /** Hashes a password that passed `checkPasswordPolicy`; throws if it did not (a caller bug). */
 export async function hashPassword(password: string): Promise<string> {
-  const policy = checkPasswordPolicy(password);
+  const policy = await checkPasswordPolicy(password);
   if (!policy.ok) throw new RangeError(`password ${policy.message}`);
   return hash(normalise(password), { ...ARGON2ID_PARAMS, algorithm: ARGON2ID });
 }

@@ -15,10 +15,11 @@ import {
   type UserRow,
 } from "./users.schemas.ts";
 
-function policyError(password: string): AppError | null {
-  const policy = checkPasswordPolicy(password);
+async function policyError(password: string, email: string): Promise<AppError | null> {
+  const policy = await checkPasswordPolicy(password, { userInputs: [email] });
   if (policy.ok) return null;
-  return new AppError("VALIDATION_FAILED", `password ${policy.message}`, {
+  const code = policy.reason === "TOO_COMMON" ? "PASSWORD_TOO_COMMON" : "VALIDATION_FAILED";
+  return new AppError(code, `password ${policy.message}`, {
     details: [{ path: "body.password", message: policy.message }],
   });
 }
@@ -40,7 +41,7 @@ export function createUsersService(deps: {
       authorize(actor, "users:create");
       await tenants.requireActive(tenantId);
       if (input.password !== undefined) {
-        const err = policyError(input.password);
+        const err = await policyError(input.password, input.email);
         if (err) throw err;
       }
       // Hashing is slow: done before the transaction opens.
@@ -107,7 +108,10 @@ export function createUsersService(deps: {
       authorize(actor, "users:update");
       await tenants.requireActive(tenantId);
       if (input.password !== undefined) {
-        const err = policyError(input.password);
+        // The policy reads the account's email (a password built from it is refused).
+        const current = await identityStore.userById(await storage.tenant(tenantId), tenantId, userId);
+        if (!current) throw new AppError("NOT_FOUND", "user not found");
+        const err = await policyError(input.password, current.email);
         if (err) throw err;
       }
       if (actor.type === "user" && actor.id === userId && (input.status === "disabled" || input.roles)) {

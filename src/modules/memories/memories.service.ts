@@ -27,6 +27,7 @@ import {
   toMemory,
 } from "./memories.schemas.ts";
 import { type Filters, memoriesStore, type NewRow, type Visibility } from "./memories.store.ts";
+import { screenMemories, screenMemory } from "./outbound.ts";
 import { blend, formatContext, ftsQuery, matchedTerms, queryTerms, recencyScore } from "./recall.ts";
 import type { RowCodec } from "./row-codec.ts";
 
@@ -203,15 +204,22 @@ export function createMemoriesService(deps: MemoriesDeps) {
     };
   }
 
-  /** What every read needs, resolved before its transaction: the vault, the caller's visibility, the codec. */
+  /**
+   * What every read needs, resolved before its transaction (reading the tenant's policy inside it
+   * would wait on itself): the vault, the caller's visibility, the codec, and the outbound
+   * inspection every memory passes on its way out (get, list, history, export, recall, MCP).
+   */
   const readScope = async (agent: TenantActor, now: number) => {
-    const [db, vis, codec] = await Promise.all([
+    const [db, vis, codec, outbound] = await Promise.all([
       storage.tenant(agent.tenantId),
       visibility(agent, now, "read"),
       deps.vault.codec(agent.tenantId),
+      deps.screen ? deps.screen.outboundFor(agent) : null,
     ]);
-    return { db, vis, codec };
+    return { db, vis, codec, outbound };
   };
+  const guardrailCounts = (c: { withheld: number; flagged: number }) =>
+    c.withheld + c.flagged > 0 ? { guardrails: { withheld: c.withheld, flagged: c.flagged } } : {};
 
   return {
     /** Stores one memory or a batch; a batch is one transaction (all or nothing). */
@@ -284,13 +292,18 @@ export function createMemoriesService(deps: MemoriesDeps) {
       authorize(actor, "memories:read");
       const agent = requireTenantActor(actor);
       const now = clock.now();
-      const { db, vis, codec } = await readScope(agent, now);
-      return db.transaction(async (tx) => {
+      const { db, vis, codec, outbound } = await readScope(agent, now);
+      const memory = await db.transaction(async (tx) => {
         const row = await memoriesStore.get(tx, vis, id);
         if (!row) throw new AppError("NOT_FOUND", "memory not found");
         await audit(tx, agent, "memory.read", [id], now);
         return toMemory(codec.open(row));
       });
+      const screened = await screenMemory(outbound, memory);
+      if (screened === null) {
+        throw new AppError("OUTBOUND_WITHHELD", "the tenant's outbound guardrails withhold this memory");
+      }
+      return screened.memory;
     },
 
     async list(actor: Actor, q: ListQuery) {
@@ -306,19 +319,22 @@ export function createMemoriesService(deps: MemoriesDeps) {
         createdAfter: ms(q.created_after) ?? undefined,
         createdBefore: ms(q.created_before) ?? undefined,
       };
-      const { db, vis, codec } = await readScope(agent, now);
+      const { db, vis, codec, outbound } = await readScope(agent, now);
       return db.transaction(async (tx) => {
         const rows = await memoriesStore.list(tx, vis, storedFilters(codec, filters), q.cursor, q.limit + 1);
-        const items = rows.slice(0, q.limit).map((r) => toMemory(codec.open(r)));
+        const page = rows.slice(0, q.limit).map((r) => toMemory(codec.open(r)));
+        // Withheld memories leave a shorter page; the cursor still follows the rows read.
+        const screened = await screenMemories(outbound, page);
+        const items = screened.memories;
         await audit(
           tx,
           agent,
           "memory.listed",
           items.map((m) => m.id),
           now,
-          { count: items.length },
+          { count: items.length, ...guardrailCounts(screened) },
         );
-        return { items, next_cursor: rows.length > q.limit ? (items.at(-1)?.id ?? null) : null };
+        return { items, next_cursor: rows.length > q.limit ? (page.at(-1)?.id ?? null) : null };
       });
     },
 
@@ -410,12 +426,16 @@ export function createMemoriesService(deps: MemoriesDeps) {
       authorize(actor, "memories:history");
       const agent = requireTenantActor(actor);
       const now = clock.now();
-      const { db, vis, codec } = await readScope(agent, now);
+      const { db, vis, codec, outbound } = await readScope(agent, now);
       return db.transaction(async (tx) => {
         const rows = await memoriesStore.history(tx, vis, id);
         if (rows.length === 0) throw new AppError("NOT_FOUND", "memory not found");
-        await audit(tx, agent, "memory.history_read", [id], now);
-        return rows.map((r) => toMemory(codec.open(r)));
+        const screened = await screenMemories(
+          outbound,
+          rows.map((r) => toMemory(codec.open(r))),
+        );
+        await audit(tx, agent, "memory.history_read", [id], now, guardrailCounts(screened));
+        return screened.memories;
       });
     },
 
@@ -536,26 +556,27 @@ export function createMemoriesService(deps: MemoriesDeps) {
           // Ranking reads plaintext columns only; just the returned memories are decrypted.
           return row ? [{ ...t, row: codec.open(row), bm25: t.c.bm25 }] : [];
         });
-        // Outbound guardrails: masked text leaves, blocked text does not (pure CPU, no I/O).
-        const ranked: typeof opened = [];
+        // Outbound guardrails on content and metadata: masked text leaves, blocked text does not
+        // (pure CPU, no I/O).
+        const ranked: ((typeof opened)[number] & { memory: Memory })[] = [];
         let withheld = 0;
         let flagged = 0;
         for (const r of opened) {
-          const out = outbound ? await outbound(r.row.content) : { content: r.row.content, flagged: false };
+          const out = await screenMemory(outbound, toMemory(r.row));
           if (out === null) {
             withheld++;
             continue;
           }
           if (out.flagged) flagged++;
-          ranked.push(out.content === r.row.content ? r : { ...r, row: { ...r.row, content: out.content } });
+          ranked.push({ ...r, memory: out.memory });
         }
         const { context, included, tokens } = formatContext(
-          ranked.map(({ row }) => ({
+          ranked.map(({ row, memory }) => ({
             id: row.id,
             namespace: row.namespace,
             type: row.type,
             created_at: new Date(row.created_at).toISOString(),
-            content: row.content,
+            content: memory.content,
             quarantined: row.quarantined === 1,
           })),
           input.token_budget,
@@ -576,15 +597,15 @@ export function createMemoriesService(deps: MemoriesDeps) {
         metrics.recalls.inc();
         metrics.memoriesRecalled.inc(ranked.length);
         return {
-          results: ranked.map(({ row, score, relevance, recency, bm25 }) => ({
-            memory: toMemory(row),
+          results: ranked.map(({ row, memory, score, relevance, recency, bm25 }) => ({
+            memory,
             score,
             why: {
               relevance,
               bm25: Math.round(bm25 * 1e4) / 1e4,
               recency: Math.round(recency * 1e4) / 1e4,
               importance: row.importance,
-              matched_terms: matchedTerms(terms, row.content),
+              matched_terms: matchedTerms(terms, memory.content),
               in_context: included.has(row.id),
             },
           })),
@@ -624,14 +645,17 @@ export function createMemoriesService(deps: MemoriesDeps) {
         }),
       );
       const filters: Filters = { namespaces: q.namespace ? [q.namespace] : undefined };
-      const vis = await visibility(agent, now, "read");
-      const codec = await deps.vault.codec(agent.tenantId);
+      const { vis, codec, outbound } = await readScope(agent, now);
       async function* lines() {
         let after = q.cursor ?? "";
         for (;;) {
           const rows = await memoriesStore.exportPage(db, vis, filters, after, 500, q.includeHistory);
           if (rows.length === 0) return;
-          for (const row of rows) yield `${JSON.stringify(toMemory(codec.open(row)))}\n`;
+          for (const row of rows) {
+            // A withheld memory is left out; resuming after the last line received still works.
+            const screened = await screenMemory(outbound, toMemory(codec.open(row)));
+            if (screened) yield `${JSON.stringify(screened.memory)}\n`;
+          }
           after = rows.at(-1)?.id ?? after;
         }
       }

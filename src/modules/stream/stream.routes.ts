@@ -13,18 +13,26 @@ function frame(e: BusEvent): string {
   return `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ type: e.type, at: new Date(e.at).toISOString(), ...e.data })}\n\n`;
 }
 
+/** Bytes a client may leave unread in the server's buffer before it is dropped. */
+export const STREAM_MAX_BUFFERED_BYTES = 1024 * 1024;
+
 /**
  * `GET /admin/stream/{tenant_id}`: a tenant's events as Server-Sent Events, as they happen
  * (ingestion, rejections, dead letters, memory writes, approvals, kill switch). A reconnecting client
  * sends `Last-Event-ID` and receives what it missed from the tenant's ring buffer; when that is already
  * evicted it gets a `reset` event first. `?follow=false` returns the buffered events and ends.
+ *
+ * Backpressure: events are published synchronously to every subscriber, so a client that stops
+ * reading would make the server buffer without limit. Once a client's unsent bytes pass
+ * `maxBufferedBytes` it is dropped; it reconnects with `Last-Event-ID` like after any break.
  */
 export function registerStreamRoutes(
   app: TypedApp,
-  deps: { events: EventBus; tenants: TenantLookup; heartbeatMs?: number },
+  deps: { events: EventBus; tenants: TenantLookup; heartbeatMs?: number; maxBufferedBytes?: number },
 ): void {
   const open = new Set<ServerResponse>();
   const heartbeatMs = deps.heartbeatMs ?? 15_000;
+  const maxBufferedBytes = deps.maxBufferedBytes ?? STREAM_MAX_BUFFERED_BYTES;
 
   app.addHook("preClose", async () => {
     for (const res of open) res.end();
@@ -89,10 +97,18 @@ export function registerStreamRoutes(
       res.writeHead(200, { ...headers, connection: "keep-alive" });
       res.write(`retry: 2000\n: connected\n\n${backlog}`);
       open.add(res);
+      const send = (chunk: string) => {
+        if (res.destroyed) return;
+        res.write(chunk);
+        if (res.writableLength > maxBufferedBytes) {
+          req.log.warn({ tenantId, bufferedBytes: res.writableLength }, "stream client fell behind; dropped");
+          res.destroy();
+        }
+      };
       const unsubscribe = deps.events.subscribe(tenantId, (e) => {
-        if (e.seq > from) res.write(frame(e));
+        if (e.seq > from) send(frame(e));
       });
-      const beat = setInterval(() => res.write(": heartbeat\n\n"), heartbeatMs);
+      const beat = setInterval(() => send(": heartbeat\n\n"), heartbeatMs);
       beat.unref();
       const cleanup = () => {
         clearInterval(beat);

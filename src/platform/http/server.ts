@@ -19,7 +19,7 @@ import type { Clock } from "../../lib/clock.ts";
 import { AppError, type ErrorCode, statusFor } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/logger.ts";
-import { redactSecrets } from "../../lib/secret-patterns.ts";
+import { redactDeep, redactSecrets } from "../../lib/secret-patterns.ts";
 import {
   type Action,
   type Actor,
@@ -294,9 +294,9 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
     if (t0 !== undefined) {
       deps.metrics.latency.observe({ route, method: req.method }, Number(process.hrtime.bigint() - t0) / 1e9);
     }
+    // req.log already binds requestId (requestIdLogLabel); naming it again would write the key twice.
     req.log.info(
       {
-        requestId: req.id,
         tenantId: req.actor?.tenantId ?? undefined,
         method: req.method,
         route,
@@ -326,7 +326,8 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
         code: err.code,
         message: redactSecrets(err.message),
         requestId: req.id,
-        ...(err.details ? { details: err.details } : {}),
+        // Details can quote the request (an unknown field's name): they pass the secret redaction too.
+        ...(err.details ? { details: redactDeep(err.details) } : {}),
         ...(err.verdict !== undefined ? { verdict: err.verdict } : {}),
       },
     });
@@ -335,7 +336,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
   app.setErrorHandler(async (error: FastifyError | AppError, req, reply) => {
     const appErr = error instanceof AppError ? error : mapFrameworkError(error as FastifyError);
     if (appErr.status >= 500) {
-      req.log.error({ err: error, requestId: req.id }, "request failed");
+      req.log.error({ err: error }, "request failed");
     }
     return sendError(req, reply, appErr);
   });

@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, describe, test } from "node:test";
+import { ConfigError, loadConfig } from "./config.ts";
+
+function configError(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.message;
+  }
+  assert.fail(`accepted ${JSON.stringify(env)}`);
+}
+
+describe("config: CIDR settings are parsed as addresses, not matched by shape", () => {
+  const bad = [
+    "999.1.1.1/99",
+    "10.0.0.0/33",
+    "256.0.0.1",
+    "1.2.3.4/",
+    "::1/129",
+    "fd00::/x",
+    "1.2.3",
+    "::ffff:1.2.3.4.5",
+  ];
+  for (const value of bad) {
+    test(`HYPHA_TRUSTED_PROXIES=${value} is refused, naming the setting and the value`, () => {
+      const message = configError({ HYPHA_TRUSTED_PROXIES: `10.0.0.1,${value}` });
+      assert.match(message, /trustedProxies \(HYPHA_TRUSTED_PROXIES\)/);
+      assert.ok(message.includes(JSON.stringify(value)), message);
+      assert.doesNotMatch(message, /\n/);
+    });
+  }
+
+  test("addresses and CIDRs of both families are accepted as written", () => {
+    const good = [
+      "10.0.0.0/8",
+      "127.0.0.1",
+      "192.168.1.0/24",
+      "::1",
+      "fd00::/8",
+      "2001:db8::/32",
+      "0.0.0.0/0",
+    ];
+    assert.deepEqual(loadConfig({ HYPHA_TRUSTED_PROXIES: good.join(",") }).trustedProxies, good);
+  });
+
+  for (const value of ["999.1.1.1/99", "10.0.0.0/33", "fd00::/200", "bad host!"]) {
+    test(`HYPHA_EGRESS_ALLOW=${value} is refused at start-up, naming the setting`, () => {
+      const message = configError({ HYPHA_EGRESS_ALLOW: `hooks.example.com,${value}` });
+      assert.match(message, /egressAllow \(HYPHA_EGRESS_ALLOW\)/);
+      assert.doesNotMatch(message, /\n/);
+    });
+  }
+
+  test("egress allowances accept CIDRs, addresses, host names and wildcard host names", () => {
+    const good = [
+      "10.0.0.0/8",
+      "127.0.0.1",
+      "fd00::/8",
+      "hooks.example.com",
+      "*.internal.example",
+      "localhost",
+    ];
+    assert.deepEqual(loadConfig({ HYPHA_EGRESS_ALLOW: good.join(",") }).egressAllow, good);
+  });
+});
+
+describe("config: a bad CIDR stops `hypha serve` with one line", () => {
+  const dirs: string[] = [];
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  test("HYPHA_TRUSTED_PROXIES=999.1.1.1/99: exit 2, a single hypha: line naming the setting, no stack trace, nothing created", () => {
+    const data = join(mkdtempSync(join(tmpdir(), "hypha-config-")), "data");
+    dirs.push(resolve(data, ".."));
+    const bin = resolve(import.meta.dirname, "../../bin/hypha.js");
+    const r = spawnSync(process.execPath, [bin, "serve", "--data", data, "--port", "0"], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, HYPHA_TRUSTED_PROXIES: "999.1.1.1/99" },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 2, r.stderr);
+    const lines = r.stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0] ?? "", /^hypha: .*HYPHA_TRUSTED_PROXIES.*"999\.1\.1\.1\/99"/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.equal(r.stdout, "");
+  });
+});
