@@ -305,7 +305,7 @@ export async function createApp(opts: AppOptions) {
 
   registerGovernanceHooks(app, governance);
   registerHealthRoutes(app, storage);
-  registerPlatformRoutes(app, metrics.registry);
+  registerPlatformRoutes(app, metrics.registry, { docsRequireAuth: config.docsRequireAuth });
   registerTenantRoutes(app, tenants);
   registerKeyRoutes(app, keys);
   registerUserRoutes(app, users);

@@ -57,6 +57,8 @@ export const configSchema = z
     loginLockSeconds: intFromString(10, 7 * 86_400).default(3600),
     /** Sign-in attempts one client address may make per window, whatever the account. */
     loginMaxPerAddress: intFromString(1, 10_000).default(30),
+    /** Ask for credentials on /docs and /openapi.json (served without them by default: no data there). */
+    docsRequireAuth: boolFromString.default(false),
     /** Reach OIDC providers over plain http on loopback and private addresses (local providers only). */
     oidcAllowInsecureLocal: boolFromString.default(false),
     /** The master key (base64, or `<version>:<base64>,…` during a rotation); else a keyring file. */
@@ -106,6 +108,7 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_LOGIN_LOCK_SECONDS: "loginLockSeconds",
   HYPHA_LOGIN_MAX_PER_ADDRESS: "loginMaxPerAddress",
   HYPHA_OIDC_ALLOW_INSECURE_LOCAL: "oidcAllowInsecureLocal",
+  HYPHA_DOCS_REQUIRE_AUTH: "docsRequireAuth",
   HYPHA_MASTER_KEY: "masterKey",
   HYPHA_MASTER_KEY_FILE: "masterKeyFile",
   HYPHA_EGRESS_ALLOW: "egressAllow",
