@@ -8,9 +8,14 @@ import { safeJoin } from "../lib/names.ts";
 import type { Actor } from "../platform/auth/actor.ts";
 import { registerConnectorCommands } from "./connector.ts";
 
+const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
 const program = new Command()
   .name("hypha")
   .description("Hypha: self-hosted memory and security runtime for AI agents")
+  .version(version, "-V, --version", "print the version")
   .showHelpAfterError();
 
 const dataOption = () => new Option("--data <dir>", "data directory (HYPHA_DATA_DIR)");
