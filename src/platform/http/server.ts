@@ -265,8 +265,9 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
       reply.header("ratelimit-policy", `${d.limit};w=60`);
       if (!d.allowed) {
         deps.metrics.rateLimited.inc();
-        throw new AppError("RATE_LIMITED", "rate limit exceeded", {
+        throw new AppError("RATE_LIMITED", `this key's rate plan (${d.limit} requests a minute) is used up`, {
           headers: { "retry-after": String(d.resetSeconds) },
+          limit: { name: "key_rate_plan", limit: d.limit, window_seconds: 60 },
         });
       }
     }
@@ -313,6 +314,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
         requestId: req.id,
         ...(err.details ? { details: err.details } : {}),
         ...(err.verdict !== undefined ? { verdict: err.verdict } : {}),
+        ...(err.limit !== undefined ? { limit: err.limit } : {}),
       },
     });
   }
