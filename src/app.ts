@@ -360,8 +360,10 @@ export async function createApp(opts: AppOptions) {
       return () => governanceListeners.delete(listener);
     },
     sweeper,
-    /** The admin key, when this start generated it (print once). */
+    /** The admin key, when this start generated it (print once, after `persistAdminKey`). */
     generatedAdminKey: adminKey.generated,
+    /** Stores the admin key's hash if none is stored yet; `serve` calls it once the port is bound. */
+    persistAdminKey: () => adminKey.persist(),
     startSweeper() {
       timer = setInterval(() => {
         sweeper.runOnce().catch((err) => logger.error({ err }, "ttl sweep failed"));

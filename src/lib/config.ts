@@ -128,12 +128,23 @@ function readConfigFile(path: string): Record<string, unknown> {
     text = readFileSync(path, "utf8");
   } catch (err) {
     throw new ConfigError(
-      `cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
+      `cannot read the config file ${path} (HYPHA_CONFIG): ${(err as NodeJS.ErrnoException).code ?? "error"}; check the path and its permissions`,
     );
   }
-  const parsed: unknown = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  const format = path.endsWith(".json") ? "JSON" : "YAML";
+  let parsed: unknown;
+  try {
+    parsed = format === "JSON" ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    const why = (err instanceof Error ? err.message : String(err)).split("\n")[0];
+    throw new ConfigError(
+      `the config file ${path} (HYPHA_CONFIG) is not valid ${format}: ${why}; fix the file or point HYPHA_CONFIG at another one`,
+    );
+  }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new ConfigError(`config file ${path} must hold an object`);
+    throw new ConfigError(
+      `the config file ${path} (HYPHA_CONFIG) must hold an object of settings (e.g. {"port": 7411})`,
+    );
   }
   return parsed as Record<string, unknown>;
 }

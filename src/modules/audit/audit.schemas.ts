@@ -62,6 +62,8 @@ export const AUDIT_ACTIONS = [
   "anomaly.recall_volume",
   "guardrail.flagged",
   "guardrail.blocked",
+  "admin_key.replaced",
+  "audit.anchored",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -114,6 +116,7 @@ export const SUSPICIOUS_ACTIONS: readonly string[] = [
   "agent.resumed",
   "anomaly.recall_volume",
   "guardrail.blocked",
+  "admin_key.replaced",
 ];
 /** Action prefixes that are always security-relevant (kill switches, signature checks). */
 export const SUSPICIOUS_PREFIXES: readonly string[] = ["killswitch.", "signature."];
