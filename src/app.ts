@@ -115,6 +115,7 @@ export async function createApp(opts: AppOptions) {
     dataDir: config.dataDir,
     auditKey: tenantKeys.auditKey,
     checkpointKey: loadCheckpointKey(secretsDir),
+    anchorFile: config.auditAnchorFile,
   });
   const authFailures = createAuthFailureAudit({ append: trail.append, storage, clock });
 

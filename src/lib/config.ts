@@ -57,6 +57,13 @@ export const configSchema = z
     loginLockSeconds: intFromString(10, 7 * 86_400).default(3600),
     /** Sign-in attempts one client address may make per window, whatever the account. */
     loginMaxPerAddress: intFromString(1, 10_000).default(30),
+    /** A file (on another volume) every signed audit head is appended to, as an anchor outside the data directory. */
+    auditAnchorFile: z
+      .string()
+      .min(2)
+      .max(4096)
+      .refine((p) => p.startsWith("/"), "an absolute path, on another volume than the data directory")
+      .optional(),
     /** Ask for credentials on /docs and /openapi.json (served without them by default: no data there). */
     docsRequireAuth: boolFromString.default(false),
     /** Reach OIDC providers over plain http on loopback and private addresses (local providers only). */
@@ -109,6 +116,7 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_LOGIN_MAX_PER_ADDRESS: "loginMaxPerAddress",
   HYPHA_OIDC_ALLOW_INSECURE_LOCAL: "oidcAllowInsecureLocal",
   HYPHA_DOCS_REQUIRE_AUTH: "docsRequireAuth",
+  HYPHA_AUDIT_ANCHOR_FILE: "auditAnchorFile",
   HYPHA_MASTER_KEY: "masterKey",
   HYPHA_MASTER_KEY_FILE: "masterKeyFile",
   HYPHA_EGRESS_ALLOW: "egressAllow",
