@@ -110,6 +110,38 @@ describe("audit anchoring: a tenant chain's signed head is kept outside its vaul
   });
 });
 
+describe("audit anchoring across a retention run of the instance chain", () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer();
+  });
+  after(() => s.close());
+
+  test("dropping the instance chain's old events carries each tenant's newest anchor over, so a cut is still found", async () => {
+    const { tenantId, key } = await s.seedTenant();
+    await s.storeMemory(key, { content: "before retention" });
+    await s.hypha.services.trail.flush();
+    const verify = async () =>
+      (await s.request("GET", `/v1/audit/verify?tenant_id=${tenantId}`)).body as Verify;
+    const last = (await verify()).last_seq ?? 0;
+    await s.hypha.services.trail.flush();
+    s.clock.advance(86_400_000);
+    const actor = { type: "instance_admin" as const, id: "instance_admin" };
+    const run = await s.hypha.services.trail.applyRetention("instance", s.clock.now() - 1000, actor);
+    assert.ok(run.dropped > 0, "the instance chain's old events (and the anchors among them) are gone");
+    const after = await verify();
+    assert.equal(after.ok, true, `still anchored after retention: ${after.reason}`);
+    assert.ok((after.anchored_seq ?? 0) >= last);
+    assert.equal(((await s.request("GET", "/v1/audit/verify")).body as Verify).ok, true, "instance chain");
+    tamper(
+      join(s.dataDir, "vaults", tenantId, "vault.db"),
+      `DELETE FROM audit_events WHERE seq > ${last - 1}`,
+    );
+    rmSync(join(s.dataDir, "vaults", tenantId, "audit.checkpoints"));
+    assert.equal((await verify()).reason, "TRUNCATED");
+  });
+});
+
 describe("audit anchoring: the external sink (HYPHA_AUDIT_ANCHOR_FILE)", () => {
   let s: TestServer;
   let sinkDir: string;

@@ -265,6 +265,24 @@ export function createAuditTrail(deps: AuditTrailDeps) {
     );
   }
 
+  /** Per tenant, the newest anchor at or below `through` when no later anchor exists. */
+  async function anchorsToCarry(tx: SqlExecutor, through: number): Promise<AuditCheckpoint[]> {
+    const newest = new Map<string, { seq: number; cp: AuditCheckpoint | null }>();
+    for (const row of await auditStore.allAnchors(tx)) {
+      const target = (parseJson(row.target_ids) as unknown[] | null)?.[0];
+      if (typeof target !== "string") continue;
+      const cp = (parseJson(row.details) as { checkpoint?: unknown } | null)?.checkpoint;
+      const prior = newest.get(target);
+      if (!prior || row.seq > prior.seq) {
+        newest.set(target, {
+          seq: row.seq,
+          cp: cp && typeof cp === "object" ? (cp as AuditCheckpoint) : null,
+        });
+      }
+    }
+    return [...newest.values()].flatMap((a) => (a.seq <= through && a.cp ? [a.cp] : []));
+  }
+
   /** The signed heads of `chainId` kept outside its own storage, oldest first. */
   async function outsideAnchors(chainId: string): Promise<AuditCheckpoint[]> {
     const out: AuditCheckpoint[] = [];
@@ -443,7 +461,23 @@ export function createAuditTrail(deps: AuditTrailDeps) {
       const anchorCp = plan.anchor;
       const now = clock.now();
       const dropped = await db.transaction(async (tx) => {
+        // Tenant anchors about to be dropped with the instance chain's old events: the newest one of
+        // each tenant with no later anchor is carried over (the signed head as it was, never a new one).
+        const carried = chainId === INSTANCE_CHAIN ? await anchorsToCarry(tx, through) : [];
         const n = await auditStore.dropThrough(tx, through, JSON.stringify(anchorCp), now);
+        for (const cp of carried) {
+          await append(
+            tx,
+            {
+              tenantId: null,
+              actor: { type: "system", id: "audit-anchor" },
+              action: "audit.anchored",
+              targetIds: [cp.tenantId],
+              details: { checkpoint: cp, carried_over: true },
+            },
+            now,
+          );
+        }
         await append(
           tx,
           {
