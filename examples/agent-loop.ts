@@ -5,8 +5,8 @@
  * The model is a parameter. `standInModel` answers from the recalled context without any network,
  * so the loop runs anywhere; swap in a real model call (see `Model`) to use it for real.
  *
- * Run against a server:
- *   HYPHA_URL=http://127.0.0.1:7411 HYPHA_KEY=hyk_... node examples/agent-loop.ts
+ * Run against a server (the npm script runs the pinned Node 24; the system's `node` may be older):
+ *   HYPHA_URL=http://127.0.0.1:7411 HYPHA_KEY=hyk_... npm run example:agent-loop
  */
 import { createHyphaClient, type HyphaClient } from "hypha/client";
 

@@ -122,7 +122,7 @@ export async function createApp(opts: AppOptions) {
       return audit.recordDenial(req.actor, req.origin, { code: err.code, method: req.method, route });
     },
   });
-  registerPlatformRoutes(app, metrics.registry);
+  registerPlatformRoutes(app, metrics.registry, { docsRequireAuth: config.docsRequireAuth });
   modules.mount(app);
 
   return {
@@ -153,8 +153,10 @@ export async function createApp(opts: AppOptions) {
       return governance.onEvent(listener);
     },
     sweeper: { runOnce: () => apis.memories.sweepAll() },
-    /** The admin key, when this start generated it (print once). */
+    /** The admin key, when this start generated it (print once, after `persistAdminKey`). */
     generatedAdminKey: adminKey.generated,
+    /** Stores the admin key's hash if none is stored yet; `serve` calls it once the port is bound. */
+    persistAdminKey: () => adminKey.persist(),
     /** Starts every module's workers (TTL sweeper, inbox worker, outbound sender, ...). */
     startWorkers() {
       modules.startWorkers();

@@ -369,11 +369,19 @@ describe("login protection", () => {
     try {
       const t = await s.createTenant();
       const statuses: number[] = [];
+      let last: unknown = null;
       for (let i = 0; i < 6; i++) {
         // A different claimed address each time: without a trusted proxy it changes nothing.
-        statuses.push((await login(s, t, `n${i}@example.com`, "not the password!", `203.0.113.${i}`)).status);
+        const res = await login(s, t, `n${i}@example.com`, "not the password!", `203.0.113.${i}`);
+        statuses.push(res.status);
+        last = res.body;
       }
       assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
+      assert.deepEqual((last as { error: { limit: unknown } }).error.limit, {
+        name: "sign_in_per_address",
+        limit: 5,
+        window_seconds: 600,
+      });
     } finally {
       await s.close();
     }

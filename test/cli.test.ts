@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
@@ -79,6 +79,15 @@ describe("hypha CLI", () => {
     const still = await fetch(`${again.url}/v1/tenants`, { headers: { authorization: `Bearer ${key}` } });
     assert.equal(still.status, 200, "the key survives a restart");
     await stop(second.child);
+  });
+
+  test("hypha --version prints the package version and exits 0", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+    for (const flag of ["--version", "-V"]) {
+      const r = hypha([flag]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), pkg.version);
+    }
   });
 
   test("serve binds to loopback by default", async () => {

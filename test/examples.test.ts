@@ -50,6 +50,15 @@ describe("examples", () => {
     assert.match(stdout, /agent: From memory: The team offsite this year is in Lisbon/);
   });
 
+  test("npm run example:agent-loop runs the example on the pinned Node, whatever node is first on PATH", async () => {
+    const { key } = await s.seedTenant();
+    const { stdout } = await run("npm", ["run", "-s", "example:agent-loop"], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", HYPHA_URL: s.url, HYPHA_KEY: key },
+    });
+    assert.match(stdout, /agent: From memory: The team offsite this year is in Lisbon/);
+  });
+
   test("MCP configuration snippets are valid JSON naming the /mcp endpoint or the hypha mcp command", () => {
     const dir = join(ROOT, "examples/mcp");
     const files = readdirSync(dir).filter((f) => f.endsWith(".json"));

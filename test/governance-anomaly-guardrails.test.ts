@@ -27,42 +27,48 @@ describe("anomaly detection (manual clock)", () => {
   });
   after(() => s.close());
 
-  test("by default, more than 100 requests a minute from one agent key → 429; the window slides with the clock", async () => {
+  type Limit = { name: string; limit: number; window_seconds: number };
+  const refusal = (res: { body: unknown }) =>
+    (res.body as { error: { code: string; message: string; limit?: Limit } }).error;
+
+  test("by default the key's rate plan (600) decides: the anomaly cap (1200) sits above every plan, and the 429 names the plan", async () => {
     const policy = (await s.request("GET", `/v1/tenants/${t}/policy`, { key: admin })).body as {
       anomaly: { enforce: boolean; max_requests_per_minute: number };
     };
     assert.equal(policy.anomaly.enforce, true);
-    assert.equal(policy.anomaly.max_requests_per_minute, 100);
+    assert.equal(policy.anomaly.max_requests_per_minute, 1200);
     const { key } = await s.createKey(t, { scopes: ["read"] });
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 600; i++) {
       const res = await s.request("GET", `/v1/tenants/${t}`, { key });
       assert.equal(res.status, 200, `request ${i + 1}`);
     }
     const over = await s.request("GET", `/v1/tenants/${t}`, { key });
     assert.equal(over.status, 429);
     assert.equal(errorCode(over), "RATE_LIMITED");
+    assert.deepEqual(refusal(over).limit, { name: "key_rate_plan", limit: 600, window_seconds: 60 });
+    assert.match(refusal(over).message, /rate plan \(600 requests a minute\)/);
+    assert.equal(over.headers.get("ratelimit-limit"), "600");
     assert.ok(Number(over.headers.get("retry-after")) >= 1);
     s.clock.advance(120_000);
     assert.equal((await s.request("GET", `/v1/tenants/${t}`, { key })).status, 200);
   });
 
-  test("the cap and the key's rate plan both apply: the lower wins", async () => {
+  test("the cap and the key's rate plan both apply: the lower wins, and the 429 names which one refused", async () => {
     const slow = (await s.createKey(t, { scopes: ["read"], rate_limit_per_minute: 60 })).key;
     for (let i = 0; i < 60; i++)
       assert.equal((await s.request("GET", `/v1/tenants/${t}`, { key: slow })).status, 200);
-    assert.equal(
-      (await s.request("GET", `/v1/tenants/${t}`, { key: slow })).status,
-      429,
-      "the plan (60) wins",
-    );
+    const byPlan = await s.request("GET", `/v1/tenants/${t}`, { key: slow });
+    assert.equal(byPlan.status, 429, "the plan (60) wins");
+    assert.equal(refusal(byPlan).limit?.name, "key_rate_plan");
+    await setPolicy({ anomaly: { enforce: true, max_requests_per_minute: 100 } });
     const fast = (await s.createKey(t, { scopes: ["read"], rate_limit_per_minute: 600 })).key;
     for (let i = 0; i < 100; i++)
       assert.equal((await s.request("GET", `/v1/tenants/${t}`, { key: fast })).status, 200);
-    assert.equal(
-      (await s.request("GET", `/v1/tenants/${t}`, { key: fast })).status,
-      429,
-      "the cap (100) wins",
-    );
+    const byCap = await s.request("GET", `/v1/tenants/${t}`, { key: fast });
+    assert.equal(byCap.status, 429, "the cap (100) wins");
+    assert.deepEqual(refusal(byCap).limit, { name: "anomaly_cap", limit: 100, window_seconds: 60 });
+    assert.match(refusal(byCap).message, /anomaly\.max_requests_per_minute/);
+    await setPolicy({});
     s.clock.advance(120_000);
   });
 

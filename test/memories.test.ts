@@ -467,7 +467,7 @@ describe("memories", () => {
 
   test("200 concurrent stores give exactly 200 memories", async () => {
     const { key, tenantId } = await s.seedTenant();
-    // One key sends 200 requests at once on purpose: above the default anomaly cap of 100 a minute.
+    // One key sends 200 requests at once; the cap is raised explicitly so only the store is under test.
     const policy = { anomaly: { max_requests_per_minute: 1000 } };
     assert.equal((await s.request("PUT", `/v1/tenants/${tenantId}/policy`, { body: policy })).status, 200);
     const results = await Promise.all(

@@ -66,8 +66,6 @@ export type Sample = {
  * route gets the shared security cases.
  */
 export const SAMPLES: Record<string, Sample> = {
-  "GET /openapi.json": { path: () => "/openapi.json", agentScope: "any" },
-  "GET /docs": { path: () => "/docs", agentScope: "any" },
   "GET /metrics": { path: () => "/metrics", agentScope: null },
   "POST /v1/tenants": {
     path: () => "/v1/tenants",

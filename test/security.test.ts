@@ -17,6 +17,9 @@ const PUBLIC_ROUTES = new Set([
   "GET /healthz",
   "GET /health/live",
   "GET /health/ready",
+  // The API reference: a public contract without data (HYPHA_DOCS_REQUIRE_AUTH asks for credentials).
+  "GET /openapi.json",
+  "GET /docs",
   // Sign-in routes: the way to obtain a credential (refresh and logout check their cookie and CSRF token).
   "POST /v1/auth/login",
   "POST /v1/auth/oidc",
@@ -55,7 +58,7 @@ describe("shared security suite, applied to every route", async () => {
 
   const routes = () => s.hypha.app.routeTable;
 
-  test("route table: every route declares an auth policy, and only the probes are public", () => {
+  test("route table: every route declares an auth policy, and only the probes, sign-in and the API reference are public", () => {
     assert.ok(routes().length >= 17);
     for (const r of routes()) {
       assert.ok(r.auth, routeName(r));

@@ -5,12 +5,19 @@ import { createHyphaClient, type HyphaClient, HyphaError } from "../client/index
 import { type Config, ConfigError, loadConfig } from "../lib/config.ts";
 import { newId } from "../lib/ids.ts";
 import { safeJoin } from "../lib/names.ts";
+import { generateSecret, KEY_PREFIX } from "../lib/secrets.ts";
 import type { Actor } from "../platform/auth/actor.ts";
+import { storeAdminKey } from "../platform/bootstrap.ts";
 import { registerConnectorCommands } from "./connector.ts";
+
+const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
 
 const program = new Command()
   .name("hypha")
   .description("Hypha: self-hosted memory and security runtime for AI agents")
+  .version(version, "-V, --version", "print the version")
   .showHelpAfterError();
 
 const dataOption = () => new Option("--data <dir>", "data directory (HYPHA_DATA_DIR)");
@@ -68,14 +75,23 @@ program
   .option("--host <host>", "address to bind (HYPHA_HOST, default 127.0.0.1)")
   .action(async (opts: { data?: string; port?: number; host?: string }) => {
     const cfg = config({ dataDir: opts.data, port: opts.port, host: opts.host });
+    // A taken port stops the start before anything (data directory, keys) is created.
+    await assertPortFree(cfg.host, cfg.port);
     const hypha = await createApp({ config: cfg });
+    let address: string;
+    try {
+      address = await hypha.app.listen({ host: cfg.host, port: cfg.port });
+    } catch (err) {
+      await hypha.close();
+      throw listenProblem(cfg.host, cfg.port, err) ?? err;
+    }
+    hypha.persistAdminKey();
     if (hypha.generatedAdminKey) {
       process.stdout.write(
         `\nInstance admin key (shown once; only its hash is stored):\n\n  ${hypha.generatedAdminKey}\n\n`,
       );
     }
     hypha.startWorkers();
-    const address = await hypha.app.listen({ host: cfg.host, port: cfg.port });
     hypha.logger.info({ address, dataDir: cfg.dataDir }, "hypha listening");
     if (!["127.0.0.1", "::1", "localhost"].includes(cfg.host)) {
       hypha.logger.warn({ host: cfg.host }, "bound beyond loopback: put TLS in front of this port");
@@ -88,6 +104,38 @@ program
     process.once("SIGINT", () => void stop("SIGINT"));
     process.once("SIGTERM", () => void stop("SIGTERM"));
   });
+
+/** A port the server cannot bind, as one line naming the setting and the fix; null for other errors. */
+function listenProblem(host: string, port: number, err: unknown): ConfigError | null {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "EADDRINUSE") {
+    return new ConfigError(
+      `port ${port} on ${host} is already in use (HYPHA_PORT or --port): stop the process that holds it, or choose another port`,
+    );
+  }
+  if (code === "EACCES" || code === "EPERM") {
+    return new ConfigError(
+      `port ${port} on ${host} may not be bound by this user (HYPHA_PORT or --port): use a port above 1023`,
+    );
+  }
+  if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND") {
+    return new ConfigError(
+      `address ${host} is not an address of this machine (HYPHA_HOST or --host): use 127.0.0.1, 0.0.0.0 or one of its addresses`,
+    );
+  }
+  return null;
+}
+
+/** Binds and releases the port once, so a taken port is found before the data directory is touched. */
+async function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const { createServer } = await import("node:net");
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", (err) => reject(listenProblem(host, port, err) ?? err));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
 
 const tenant = program.command("tenant").description("manage tenants (runs on the data directory)");
 tenant
@@ -486,4 +534,52 @@ program
 
 registerConnectorCommands(program, { embedded, actor: cliActor, dataOption });
 
-await program.parseAsync(process.argv);
+const adminKeyCmd = program
+  .command("admin-key")
+  .description("the instance admin key (runs on the data directory)");
+adminKeyCmd
+  .command("reset")
+  .description(
+    "replace the stored admin key: with HYPHA_ADMIN_KEY set, by that key; else by a new one printed once " +
+      "(the recovery path for a lost key; audited in the instance chain)",
+  )
+  .addOption(dataOption())
+  .action(async (o: { data?: string }) => {
+    const cfg = config({ dataDir: o.data, logLevel: "silent" });
+    const replacement = cfg.adminKey ?? generateSecret(KEY_PREFIX.admin);
+    // Opened with the stored key: the one being replaced must not stop this command.
+    const app = await createApp({ config: { ...cfg, adminKey: undefined } });
+    try {
+      const actor = cliActor();
+      await app.storage.control.transaction(async (tx) => {
+        await app.services.trail.append(
+          tx,
+          {
+            tenantId: null,
+            actor: { type: actor.type, id: actor.id },
+            action: "admin_key.replaced",
+            origin: actor.origin,
+            details: { source: cfg.adminKey ? "HYPHA_ADMIN_KEY" : "generated" },
+          },
+          Date.now(),
+        );
+        storeAdminKey(safeJoin(cfg.dataDir, "secrets"), replacement);
+      });
+    } finally {
+      await app.close();
+    }
+    process.stdout.write(
+      cfg.adminKey
+        ? "The stored admin key is now HYPHA_ADMIN_KEY (only its hash is stored). Restart the server.\n"
+        : `New instance admin key (shown once; only its hash is stored). Restart the server.\n\n  ${replacement}\n\n`,
+    );
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // Start-up problems the operator can fix are one line naming the setting; the rest keep their trace.
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`hypha: ${err.message}\n`);
+  process.exit(2);
+}

@@ -82,6 +82,15 @@ export const configSchema = z
     loginLockSeconds: intFromString(10, 7 * 86_400).default(3600),
     /** Sign-in attempts one client address may make per window, whatever the account. */
     loginMaxPerAddress: intFromString(1, 10_000).default(30),
+    /** A file (on another volume) every signed audit head is appended to, as an anchor outside the data directory. */
+    auditAnchorFile: z
+      .string()
+      .min(2)
+      .max(4096)
+      .refine((p) => p.startsWith("/"), "an absolute path, on another volume than the data directory")
+      .optional(),
+    /** Ask for credentials on /docs and /openapi.json (served without them by default: no data there). */
+    docsRequireAuth: boolFromString.default(false),
     /** Reach OIDC providers over plain http on loopback and private addresses (local providers only). */
     oidcAllowInsecureLocal: boolFromString.default(false),
     /** The master key (base64, or `<version>:<base64>,…` during a rotation); else a keyring file. */
@@ -134,6 +143,8 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_LOGIN_LOCK_SECONDS: "loginLockSeconds",
   HYPHA_LOGIN_MAX_PER_ADDRESS: "loginMaxPerAddress",
   HYPHA_OIDC_ALLOW_INSECURE_LOCAL: "oidcAllowInsecureLocal",
+  HYPHA_DOCS_REQUIRE_AUTH: "docsRequireAuth",
+  HYPHA_AUDIT_ANCHOR_FILE: "auditAnchorFile",
   HYPHA_MASTER_KEY: "masterKey",
   HYPHA_MASTER_KEY_FILE: "masterKeyFile",
   HYPHA_EGRESS_ALLOW: "egressAllow",
@@ -153,12 +164,23 @@ function readConfigFile(path: string): Record<string, unknown> {
     text = readFileSync(path, "utf8");
   } catch (err) {
     throw new ConfigError(
-      `cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
+      `cannot read the config file ${path} (HYPHA_CONFIG): ${(err as NodeJS.ErrnoException).code ?? "error"}; check the path and its permissions`,
     );
   }
-  const parsed: unknown = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  const format = path.endsWith(".json") ? "JSON" : "YAML";
+  let parsed: unknown;
+  try {
+    parsed = format === "JSON" ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    const why = (err instanceof Error ? err.message : String(err)).split("\n")[0];
+    throw new ConfigError(
+      `the config file ${path} (HYPHA_CONFIG) is not valid ${format}: ${why}; fix the file or point HYPHA_CONFIG at another one`,
+    );
+  }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new ConfigError(`config file ${path} must hold an object`);
+    throw new ConfigError(
+      `the config file ${path} (HYPHA_CONFIG) must hold an object of settings (e.g. {"port": 7411})`,
+    );
   }
   return parsed as Record<string, unknown>;
 }

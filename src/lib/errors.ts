@@ -37,12 +37,26 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 
 export type ErrorDetail = { path: string; message: string };
 
+/**
+ * Which limit refused a `RATE_LIMITED` request, so a caller can tell its key's plan from the tenant's
+ * anomaly cap or the sign-in throttle: `key_rate_plan` (the key's `rate_limit_per_minute`, else
+ * HYPHA_RATE_LIMIT_PER_MINUTE), `anomaly_cap` (the tenant policy's `anomaly.max_requests_per_minute`),
+ * `sign_in_per_address` (HYPHA_LOGIN_MAX_PER_ADDRESS per login window).
+ */
+export type RefusingLimit = {
+  name: "key_rate_plan" | "anomaly_cap" | "sign_in_per_address";
+  limit: number;
+  window_seconds: number;
+};
+
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetail[] | undefined;
   readonly headers: Record<string, string> | undefined;
   /** A structured explanation sent beside the message (a guardrail verdict); never secrets or content. */
   readonly verdict: unknown;
+  /** The limit that refused a RATE_LIMITED request. */
+  readonly limit: RefusingLimit | undefined;
 
   constructor(
     code: ErrorCode,
@@ -52,6 +66,7 @@ export class AppError extends Error {
       headers?: Record<string, string>;
       cause?: unknown;
       verdict?: unknown;
+      limit?: RefusingLimit;
     } = {},
   ) {
     super(message, { cause: opts.cause });
@@ -60,6 +75,7 @@ export class AppError extends Error {
     this.details = opts.details;
     this.headers = opts.headers;
     this.verdict = opts.verdict;
+    this.limit = opts.limit;
   }
 
   get status(): number {

@@ -17,6 +17,7 @@ export const auditEvents = [
   "audit.read",
   "audit.verified",
   "audit.retention_applied",
+  "audit.anchored",
   "access.denied",
 ] as const;
 
@@ -64,6 +65,7 @@ export const auditModule = defineModule({
       dataDir: config.dataDir,
       auditKey: tenantKeys.auditKey,
       checkpointKey: loadCheckpointKey(ctx.secretsDir),
+      anchorFile: config.auditAnchorFile,
     });
     const authFailures = createAuthFailureAudit({ append: trail.append, storage, clock });
     const service = createAuditService({

@@ -86,5 +86,7 @@ export const verifyResponse = z.object({
   reason: z.string().nullable(),
   checkpoints: z.number().int(),
   anchor_seq: z.number().int().nullable(),
+  /** The newest signed head kept outside the chain's storage (instance chain, external sink). */
+  anchored_seq: z.number().int().nullable(),
 });
 export type VerifyResponse = z.infer<typeof verifyResponse>;

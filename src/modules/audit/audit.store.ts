@@ -107,6 +107,21 @@ export const auditStore = {
       ],
     ),
 
+  /** The details of every `audit.anchored` event naming `chainId` (instance chain), oldest first. */
+  anchorsFor: async (db: SqlExecutor, chainId: string) =>
+    (
+      await db.all<{ details: string | null }>(
+        "SELECT details FROM audit_events WHERE action = 'audit.anchored' AND target_ids = ? ORDER BY seq",
+        [JSON.stringify([chainId])],
+      )
+    ).flatMap((r) => (r.details === null ? [] : [r.details])),
+
+  /** Every `audit.anchored` event of the instance chain (its seq, target and details). */
+  allAnchors: (db: SqlExecutor) =>
+    db.all<{ seq: number; target_ids: string; details: string | null }>(
+      "SELECT seq, target_ids, details FROM audit_events WHERE action = 'audit.anchored' ORDER BY seq",
+    ),
+
   /** Events after `seq`, oldest first (verification, forwarding). */
   after: (db: SqlExecutor, seq: number, limit: number) =>
     db.all<AuditRow>("SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?", [seq, limit]),

@@ -46,6 +46,11 @@ export type AuditTrailDeps = {
   auditKey(chainId: string): Promise<KeyObject>;
   /** Signs checkpoints and retention anchors; distinct from every audit key, kept in secrets/. */
   checkpointKey: KeyObject;
+  /**
+   * An external sink (HYPHA_AUDIT_ANCHOR_FILE): every signed head of every chain is appended to it as
+   * a JSON line. Keep it on another volume (or ship it away): it anchors the instance chain too.
+   */
+  anchorFile?: string | undefined;
 };
 
 export const chainOf = (tenantId: string | null): string => tenantId ?? INSTANCE_CHAIN;
@@ -170,10 +175,31 @@ function readCheckpoints(path: string): AuditCheckpoint[] | "UNREADABLE" {
   return out;
 }
 
+/** Lines of the external sink for one chain; a torn or foreign line is skipped (its writer is not the attacker). */
+function readSinkCheckpoints(path: string, chainId: string): AuditCheckpoint[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return [];
+  }
+  const out: AuditCheckpoint[] = [];
+  for (const line of text.split("\n")) {
+    const cp = line.trim() ? parseJson(line) : null;
+    if (cp && typeof cp === "object" && (cp as AuditCheckpoint).tenantId === chainId) {
+      out.push(cp as AuditCheckpoint);
+    }
+  }
+  return out;
+}
+
 /**
  * The tamper-evident trail. Each event is sealed (HMAC chain) in the transaction of the change it
  * records; after commit, new events are forwarded as JSON lines for a log shipper and the new head is
- * signed into the chain's checkpoint file, so a deleted tail is caught by `verify`.
+ * signed. A tenant chain's signed head is anchored outside the tenant's vault — as an `audit.anchored`
+ * event of the instance chain (control database) — and every chain's head also goes to its checkpoint
+ * file and, when configured, to an external sink; `verify` compares the chain against all of them, so
+ * cutting a tail and restoring (or deleting) the checkpoint file beside it is still caught.
  */
 export function createAuditTrail(deps: AuditTrailDeps) {
   const { storage, clock, logger } = deps;
@@ -208,8 +234,66 @@ export function createAuditTrail(deps: AuditTrailDeps) {
     forwarded.set(chainId, last);
     if (head) {
       const cp = signCheckpoint({ tenantId: chainId, ...head }, deps.checkpointKey, clock);
-      appendFileSync(files.checkpoints, `${JSON.stringify(cp)}\n`, { mode: 0o600 });
+      const line = `${JSON.stringify(cp)}\n`;
+      if (chainId !== INSTANCE_CHAIN) await anchorInInstanceChain(cp);
+      if (deps.anchorFile) {
+        try {
+          appendFileSync(deps.anchorFile, line, { mode: 0o600 });
+        } catch (err) {
+          logger.error({ err, chain: chainId }, "audit anchor sink not written");
+        }
+      }
+      appendFileSync(files.checkpoints, line, { mode: 0o600 });
     }
+  }
+
+  /** Records a tenant chain's signed head in the instance chain, away from the tenant's vault. */
+  async function anchorInInstanceChain(cp: AuditCheckpoint): Promise<void> {
+    const now = clock.now();
+    await storage.control.transaction((tx) =>
+      append(
+        tx,
+        {
+          tenantId: null,
+          actor: { type: "system", id: "audit-anchor" },
+          action: "audit.anchored",
+          targetIds: [cp.tenantId],
+          details: { checkpoint: cp },
+        },
+        now,
+      ),
+    );
+  }
+
+  /** Per tenant, the newest anchor at or below `through` when no later anchor exists. */
+  async function anchorsToCarry(tx: SqlExecutor, through: number): Promise<AuditCheckpoint[]> {
+    const newest = new Map<string, { seq: number; cp: AuditCheckpoint | null }>();
+    for (const row of await auditStore.allAnchors(tx)) {
+      const target = (parseJson(row.target_ids) as unknown[] | null)?.[0];
+      if (typeof target !== "string") continue;
+      const cp = (parseJson(row.details) as { checkpoint?: unknown } | null)?.checkpoint;
+      const prior = newest.get(target);
+      if (!prior || row.seq > prior.seq) {
+        newest.set(target, {
+          seq: row.seq,
+          cp: cp && typeof cp === "object" ? (cp as AuditCheckpoint) : null,
+        });
+      }
+    }
+    return [...newest.values()].flatMap((a) => (a.seq <= through && a.cp ? [a.cp] : []));
+  }
+
+  /** The signed heads of `chainId` kept outside its own storage, oldest first. */
+  async function outsideAnchors(chainId: string): Promise<AuditCheckpoint[]> {
+    const out: AuditCheckpoint[] = [];
+    if (chainId !== INSTANCE_CHAIN) {
+      for (const details of await auditStore.anchorsFor(storage.control, chainId)) {
+        const cp = (parseJson(details) as { checkpoint?: unknown } | null)?.checkpoint;
+        if (cp && typeof cp === "object") out.push(cp as AuditCheckpoint);
+      }
+    }
+    if (deps.anchorFile) out.push(...readSinkCheckpoints(deps.anchorFile, chainId));
+    return out;
   }
 
   function schedule(chainId: string): void {
@@ -279,11 +363,19 @@ export function createAuditTrail(deps: AuditTrailDeps) {
       while (running.size > 0) await Promise.all([...running.values()]);
     },
 
-    /** Checks the chain against its HMACs, its retention anchor and its signed checkpoints. */
+    /**
+     * Checks the chain against its HMACs, its retention anchor, its signed checkpoints and the signed
+     * heads kept outside its storage (the instance chain for a tenant, the external sink for every
+     * chain). A chain with events but no such anchor is reported as UNANCHORED.
+     */
     async verify(chainId: string): Promise<VerifyResponse> {
       const { rows, anchor } = await readChain(chainId);
       const checkpoints = readCheckpoints(chainFiles(deps.dataDir, chainId).checkpoints);
-      const base = { chain: chainId, anchor_seq: anchor?.seq ?? null };
+      const outside = await outsideAnchors(chainId);
+      const newest = (cps: readonly AuditCheckpoint[]) =>
+        cps.reduce<number | null>((max, cp) => (max === null || cp.seq > max ? cp.seq : max), null);
+      const anchoredSeq = newest(outside);
+      const base = { chain: chainId, anchor_seq: anchor?.seq ?? null, anchored_seq: anchoredSeq };
       if (checkpoints === "UNREADABLE") {
         return {
           ...base,
@@ -295,31 +387,46 @@ export function createAuditTrail(deps: AuditTrailDeps) {
           checkpoints: 0,
         };
       }
+      const all = [...checkpoints, ...outside];
       const result = verifyChain(rows.map(toStored), await deps.auditKey(chainId), {
         tenantId: chainId,
         checkpointKey: deps.checkpointKey,
-        checkpoints,
+        checkpoints: all,
         anchor,
       });
-      return result.ok
-        ? {
-            ...base,
-            ok: true,
-            last_seq: result.lastSeq,
-            count: result.count,
-            first_bad_seq: null,
-            reason: null,
-            checkpoints: checkpoints.length,
-          }
-        : {
-            ...base,
-            ok: false,
-            last_seq: null,
-            count: null,
-            first_bad_seq: result.firstBadSeq,
-            reason: result.reason,
-            checkpoints: checkpoints.length,
-          };
+      if (!result.ok) {
+        return {
+          ...base,
+          ok: false,
+          last_seq: null,
+          count: null,
+          first_bad_seq: result.firstBadSeq,
+          reason: result.reason,
+          checkpoints: all.length,
+        };
+      }
+      // The instance chain without a sink has only its own checkpoint file to go by.
+      const required = chainId !== INSTANCE_CHAIN || deps.anchorFile ? outside : checkpoints;
+      if (result.count > 0 && (newest(required) ?? 0) <= (anchor?.seq ?? 0)) {
+        return {
+          ...base,
+          ok: false,
+          last_seq: null,
+          count: null,
+          first_bad_seq: (anchor?.seq ?? 0) + 1,
+          reason: "UNANCHORED",
+          checkpoints: all.length,
+        };
+      }
+      return {
+        ...base,
+        ok: true,
+        last_seq: result.lastSeq,
+        count: result.count,
+        first_bad_seq: null,
+        reason: null,
+        checkpoints: all.length,
+      };
     },
 
     /**
@@ -354,7 +461,23 @@ export function createAuditTrail(deps: AuditTrailDeps) {
       const anchorCp = plan.anchor;
       const now = clock.now();
       const dropped = await db.transaction(async (tx) => {
+        // Tenant anchors about to be dropped with the instance chain's old events: the newest one of
+        // each tenant with no later anchor is carried over (the signed head as it was, never a new one).
+        const carried = chainId === INSTANCE_CHAIN ? await anchorsToCarry(tx, through) : [];
         const n = await auditStore.dropThrough(tx, through, JSON.stringify(anchorCp), now);
+        for (const cp of carried) {
+          await append(
+            tx,
+            {
+              tenantId: null,
+              actor: { type: "system", id: "audit-anchor" },
+              action: "audit.anchored",
+              targetIds: [cp.tenantId],
+              details: { checkpoint: cp, carried_over: true },
+            },
+            now,
+          );
+        }
         await append(
           tx,
           {

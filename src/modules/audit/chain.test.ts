@@ -266,21 +266,32 @@ describe("verifyChain", () => {
     });
   });
 
-  test("a chain rewritten past a checkpoint is HASH_MISMATCH at the checkpoint seq", () => {
+  test("a chain cut back and grown again past a checkpoint is TRUNCATED after the last matching checkpoint", () => {
     const events = buildChain(10);
-    const cp = signCheckpoint(
+    const clockAt = manualClock();
+    const at3 = signCheckpoint(
+      { tenantId: TENANT, seq: 3, hash: events[2]?.hash ?? "" },
+      checkpointKey,
+      clockAt,
+    );
+    const at6 = signCheckpoint(
       { tenantId: TENANT, seq: 6, hash: events[5]?.hash ?? "" },
       checkpointKey,
-      manualClock(),
+      clockAt,
     );
-    // Truncated at 5 and re-grown by a writer holding the audit key (e.g. a compromised process).
+    // Truncated at 5 and re-grown by a writer holding the audit key (e.g. the server after a restart).
     const regrown = [...events.slice(0, 5)];
     const clock = manualClock(Date.parse("2026-06-01T00:00:00Z"));
     for (let i = 6; i <= 8; i++) regrown.push(sealEvent(input(i + 100), chainHead(regrown), auditKey, clock));
-    assert.deepEqual(verifyChain(regrown, auditKey, opts({ checkpoints: [cp] })), {
+    assert.deepEqual(verifyChain(regrown, auditKey, opts({ checkpoints: [at6, at3] })), {
       ok: false,
-      firstBadSeq: 6,
-      reason: "HASH_MISMATCH",
+      firstBadSeq: 4,
+      reason: "TRUNCATED",
+    });
+    assert.deepEqual(verifyChain(regrown, auditKey, opts({ checkpoints: [at6] })), {
+      ok: false,
+      firstBadSeq: 1,
+      reason: "TRUNCATED",
     });
   });
 

@@ -69,7 +69,9 @@ export type ChainFailureReason =
   | "PREV_HASH_MISMATCH"
   | "TRUNCATED"
   | "NULL_HASH"
-  | "CHECKPOINT_INVALID";
+  | "CHECKPOINT_INVALID"
+  /** The chain has events but no signed head of it is kept outside its own storage (audit.trail.ts). */
+  | "UNANCHORED";
 
 /**
  * `firstBadSeq` is the first sequence number where the stored chain differs from an intact one: the
@@ -257,7 +259,8 @@ export type VerifyChainOptions = {
  * Verifies a tenant's chain, given in ascending `seq` order as stored. Checks per event, in order: the
  * sequence number is the next one (SEQUENCE_GAP), the hash is present (NULL_HASH), `prevHash` is the
  * previous event's hash (PREV_HASH_MISMATCH), and the HMAC recomputes (HASH_MISMATCH). Then every
- * checkpoint must match the stored event at its seq (HASH_MISMATCH) or lie within the chain (TRUNCATED).
+ * checkpoint must lie within the chain and match the stored event at its seq; otherwise the tail was
+ * cut (TRUNCATED at the first seq that may be lost, also when a cut tail was grown again).
  *
  * Without checkpoints a deleted tail cannot be told from a chain that simply ended there.
  */
@@ -304,12 +307,18 @@ export function verifyChain(
     count++;
   }
 
+  // Checkpoints in ascending seq: the last one that matched bounds where a cut can have happened.
+  let matched = anchor?.seq ?? 0;
   for (const cp of checkpoints) {
     if (anchor && cp.seq <= anchor.seq) continue; // older than what retention kept
     if (cp.seq > prev.seq) return { ok: false, firstBadSeq: prev.seq + 1, reason: "TRUNCATED" };
     if (!sameHash(hashes.get(cp.seq), cp.hash)) {
-      return { ok: false, firstBadSeq: cp.seq, reason: "HASH_MISMATCH" };
+      // Every event verified under the audit key, yet a signed head differs: the chain was cut back
+      // after `matched` and grown again (by the server, the only holder of the key). Events from
+      // matched + 1 on may be lost.
+      return { ok: false, firstBadSeq: matched + 1, reason: "TRUNCATED" };
     }
+    matched = cp.seq;
   }
   return { ok: true, lastSeq: prev.seq, count };
 }

@@ -1,8 +1,11 @@
 import { z } from "zod";
 import { idPattern } from "../../lib/ids.ts";
 import { guardrailPolicySchema } from "../guardrails/guardrails.schemas.ts";
-import { agentNameSchema, keyIdSchema } from "../keys/keys.schemas.ts";
+import { agentNameSchema, keyIdSchema, RATE_PLAN_MAX } from "../keys/keys.schemas.ts";
 import { tenantIdSchema } from "../tenants/tenants.schemas.ts";
+
+/** The default anomaly cap per key and minute: twice the largest rate plan, so plans decide. */
+export const ANOMALY_CAP_DEFAULT = 2 * RATE_PLAN_MAX;
 
 /** How much harm an operation can do. The server decides it from the tenant's policy, never the caller. */
 export const RISK_TIERS = ["low", "medium", "high", "critical"] as const;
@@ -71,8 +74,12 @@ export const tenantPolicySchema = z
          * turn them off or raise the thresholds). Recall volume is flagged either way (it only audits).
          */
         enforce: z.boolean().default(true),
-        /** Requests a minute one agent key may make (on top of its own rate plan, the lower wins). */
-        max_requests_per_minute: z.number().int().min(1).max(100_000).default(100),
+        /**
+         * Requests a minute one agent key may make, on top of its own rate plan (the lower wins). The
+         * default, 1200, is twice the largest rate plan (600): the key's plan decides unless a tenant
+         * lowers the cap to stop a runaway agent.
+         */
+        max_requests_per_minute: z.number().int().min(1).max(100_000).default(ANOMALY_CAP_DEFAULT),
         error_rate: z.number().gt(0).max(1).default(0.5),
         error_min_requests: z.number().int().min(1).max(10_000).default(20),
         error_window_seconds: z.number().int().min(10).max(86_400).default(300),

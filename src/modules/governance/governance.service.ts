@@ -246,9 +246,14 @@ export function createGovernanceService(deps: GovernanceDeps) {
       if (!a.enforce) return;
       const d = deps.rateLimiter.hit(`anomaly:${actor.id}`, a.max_requests_per_minute);
       if (!d.allowed) {
-        throw new AppError("RATE_LIMITED", "request rate above the tenant's anomaly threshold", {
-          headers: { "retry-after": String(d.resetSeconds) },
-        });
+        throw new AppError(
+          "RATE_LIMITED",
+          `the tenant's anomaly cap (${d.limit} requests a minute per key, policy anomaly.max_requests_per_minute) refused this request`,
+          {
+            headers: { "retry-after": String(d.resetSeconds) },
+            limit: { name: "anomaly_cap", limit: d.limit, window_seconds: 60 },
+          },
+        );
       }
     },
 

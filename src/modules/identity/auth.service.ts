@@ -172,6 +172,7 @@ export function createAuthService(deps: AuthDeps) {
     if (!d.allowed) {
       throw new AppError("RATE_LIMITED", "too many sign-in attempts from this address", {
         headers: { "retry-after": String(d.retryAfterSeconds) },
+        limit: { name: "sign_in_per_address", limit: d.limit, window_seconds: d.windowSeconds },
       });
     }
   }

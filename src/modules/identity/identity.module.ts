@@ -30,6 +30,7 @@ export const identityEvents = [
   "auth.failed",
   "auth.locked",
   "oidc.configured",
+  "admin_key.replaced",
 ] as const;
 
 export type IdentityApi = {
@@ -71,6 +72,7 @@ export const identityModule = defineModule({
     "auth.refresh_reused",
     "auth.jwt_rotated",
     "oidc.configured",
+    "admin_key.replaced",
   ],
   create(ctx) {
     const { config, storage, clock, adminKey } = ctx;

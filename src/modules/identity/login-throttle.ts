@@ -31,9 +31,19 @@ export function createLoginThrottle(clock: Clock, opts: LoginThrottleOptions) {
 
   return {
     /** Counts an attempt from `address`; false when the address is over its allowance. */
-    addressAllowed(address: string): { allowed: boolean; retryAfterSeconds: number } {
+    addressAllowed(address: string): {
+      allowed: boolean;
+      retryAfterSeconds: number;
+      limit: number;
+      windowSeconds: number;
+    } {
       const d = perAddress.hit(`addr:${address}`, opts.maxPerAddress);
-      return { allowed: d.allowed, retryAfterSeconds: d.resetSeconds };
+      return {
+        allowed: d.allowed,
+        retryAfterSeconds: d.resetSeconds,
+        limit: opts.maxPerAddress,
+        windowSeconds: Math.round(opts.windowMs / 1000),
+      };
     },
     /** The time an account stays locked until, or null. */
     lockedUntil(account: string): number | null {

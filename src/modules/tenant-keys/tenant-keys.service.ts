@@ -23,6 +23,18 @@ import { tenantKeysStore } from "./tenant-keys.store.ts";
 /** The chain id (and key id) of instance-level audit events, kept in the control database. */
 export const INSTANCE_CHAIN = "instance";
 
+/** The fix to suggest for each reason a master key does not load. */
+const MASTER_KEY_FIX: Record<string, string> = {
+  MISSING:
+    "set HYPHA_MASTER_KEY (base64 of 32 bytes) or HYPHA_MASTER_KEY_FILE to the key this data directory was created with, or restore data/secrets/master.key from backup",
+  MALFORMED:
+    "HYPHA_MASTER_KEY takes the base64 of 32 random bytes (openssl rand -base64 32) or `<version>:<base64>,…`; a key file holds the keyring JSON or one base64 key",
+  WEAK: "use 32 random bytes (openssl rand -base64 32); a typed or patterned key is refused",
+  INSECURE_PERMISSIONS: "chmod 600 the key file and 700 its directory",
+  UNREADABLE: "check that the user running hypha may read the key file",
+  CONFLICTING_SOURCES: "unset HYPHA_MASTER_KEY or HYPHA_MASTER_KEY_FILE",
+};
+
 /** Blind index tokens keep 8 bytes: collisions stay negligible within one tenant's vocabulary. */
 const BLIND_INDEX_BYTES = 8;
 
@@ -59,9 +71,25 @@ export async function openTenantKeys(deps: { storage: Storage; clock: Clock; sou
   });
   if (!loaded.ok) {
     const orphaned = wrappedCount > 0 ? ` (${wrappedCount} wrapped tenant keys need it)` : "";
-    throw new ConfigError(`master key ${loaded.reason}: ${loaded.message}${orphaned}`);
+    throw new ConfigError(
+      `master key ${loaded.reason}: ${loaded.message}${orphaned}; ${MASTER_KEY_FIX[loaded.reason]}`,
+    );
   }
   let ring: MasterKeyring = loaded.ring;
+  // A key that loads but is not the one this directory was created with fails here, at start.
+  const instanceRecord = await tenantKeysStore.get(storage.control, INSTANCE_CHAIN);
+  if (instanceRecord) {
+    const probe = unwrapTenantKey(ring, instanceRecord);
+    if (!probe.ok) {
+      const from =
+        loaded.source === "env"
+          ? "HYPHA_MASTER_KEY"
+          : `${loaded.path ?? "the master key file"} (HYPHA_MASTER_KEY_FILE, default data/secrets/master.key)`;
+      throw new ConfigError(
+        `the master key from ${from} does not unwrap the data keys of ${source.dataDir} (${probe.reason}): check that it is the key this data directory was created with (or the keyring of the time of a restored backup), and that HYPHA_MASTER_KEY and HYPHA_MASTER_KEY_FILE point where you expect`,
+      );
+    }
+  }
   const keyringPath = loaded.path;
   const dataKeys = new Map<string, Buffer>();
   const ciphers = new Map<string, TenantCipher>();

@@ -16,6 +16,14 @@ export const errorEnvelope = z.object({
     requestId: z.string(),
     details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
     verdict: z.unknown().optional(),
+    /** On 429 RATE_LIMITED: which limit refused (`key_rate_plan`, `anomaly_cap`, `sign_in_per_address`). */
+    limit: z
+      .object({
+        name: z.enum(["key_rate_plan", "anomaly_cap", "sign_in_per_address"]),
+        limit: z.number().int(),
+        window_seconds: z.number().int(),
+      })
+      .optional(),
   }),
 });
 

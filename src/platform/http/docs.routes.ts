@@ -7,18 +7,27 @@ type OpenApiDoc = {
   paths?: Record<string, Record<string, { operationId?: string; summary?: string; tags?: string[] }>>;
 };
 
-/** /openapi.json, a readable /docs page built from it, and /metrics. All need credentials. */
-export function registerPlatformRoutes(app: TypedApp, registry: Registry): void {
+const DOCS_READERS = {
+  accepts: ["admin_key", "agent_key", "metrics_token", "user_token"],
+  action: "platform:docs",
+  rateLimited: false,
+} as const;
+
+/**
+ * /openapi.json, a readable /docs page built from it, and /metrics (which needs credentials).
+ * The API reference describes a public contract and holds no data, so it is served without
+ * credentials unless `docsRequireAuth` (HYPHA_DOCS_REQUIRE_AUTH) asks for any valid credential.
+ */
+export function registerPlatformRoutes(
+  app: TypedApp,
+  registry: Registry,
+  opts: { docsRequireAuth: boolean } = { docsRequireAuth: false },
+): void {
+  const docsAuth = opts.docsRequireAuth ? DOCS_READERS : ({ public: true } as const);
   app.route({
     method: "GET",
     url: "/openapi.json",
-    config: {
-      auth: {
-        accepts: ["admin_key", "agent_key", "metrics_token", "user_token"],
-        action: "platform:docs",
-        rateLimited: false,
-      },
-    },
+    config: { auth: docsAuth },
     schema: { hide: true },
     handler: async () => app.swagger(),
   });
@@ -26,13 +35,7 @@ export function registerPlatformRoutes(app: TypedApp, registry: Registry): void 
   app.route({
     method: "GET",
     url: "/docs",
-    config: {
-      auth: {
-        accepts: ["admin_key", "agent_key", "metrics_token", "user_token"],
-        action: "platform:docs",
-        rateLimited: false,
-      },
-    },
+    config: { auth: docsAuth },
     schema: { hide: true },
     handler: async (_req, reply) => {
       const doc = app.swagger() as unknown as OpenApiDoc;

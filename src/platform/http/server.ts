@@ -280,8 +280,9 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
       reply.header("ratelimit-policy", `${d.limit};w=60`);
       if (!d.allowed) {
         deps.metrics.rateLimited.inc();
-        throw new AppError("RATE_LIMITED", "rate limit exceeded", {
+        throw new AppError("RATE_LIMITED", `this key's rate plan (${d.limit} requests a minute) is used up`, {
           headers: { "retry-after": String(d.resetSeconds) },
+          limit: { name: "key_rate_plan", limit: d.limit, window_seconds: 60 },
         });
       }
     }
@@ -329,6 +330,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
         // Details can quote the request (an unknown field's name): they pass the secret redaction too.
         ...(err.details ? { details: redactDeep(err.details) } : {}),
         ...(err.verdict !== undefined ? { verdict: err.verdict } : {}),
+        ...(err.limit !== undefined ? { limit: err.limit } : {}),
       },
     });
   }
