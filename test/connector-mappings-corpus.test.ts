@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
 import { describe, test } from "node:test";
 import {
   formatStripeAmount,
@@ -12,13 +11,7 @@ import {
   mapStripe,
   parseDeliveryBody,
 } from "../src/modules/connectors/mappings.ts";
-import { SLACK_CASES, STRIPE_CASES, stripeEvent } from "./fixtures/webhook-events.ts";
-
-/** GitHub's public webhook corpus: every documented example payload, by event name. */
-export const GITHUB_CORPUS = createRequire(import.meta.url)("@octokit/webhooks-examples") as {
-  name: string;
-  examples: Record<string, unknown>[];
-}[];
+import { GITHUB_CORPUS, SLACK_CASES, STRIPE_CASES, stripeEvent } from "./fixtures/webhook-events.ts";
 
 const ctx = (source: MappingContext["source"]): MappingContext => ({
   source,
