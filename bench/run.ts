@@ -1,16 +1,18 @@
 /**
  * Runs every benchmark (or the ones named: `node bench/run.ts core mcp`) one after another, each
- * writing its own section of docs/benchmarks.md. Benchmarks never run inside the test suite.
+ * owning its own section of docs/benchmarks.md. Benchmarks never run inside the test suite.
  */
 const suites: Record<string, () => Promise<unknown>> = {
   "audit-crypto": async () => (await import("./audit-crypto.ts")).run(),
   core: async () => (await import("./core.ts")).run(),
   guardrails: async () => (await import("./guardrails.ts")).run(),
   ingest: async () => (await import("./ingest.ts")).run(),
+  "ingest-corpus": async () => (await import("./ingest-corpus.ts")).run(),
   mcp: async () => (await import("./mcp.ts")).run(),
 };
 
-const wanted = process.argv.slice(2);
+/** Benchmark names; flags such as `--write` are read by the benchmarks themselves. */
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 for (const name of wanted) {
   if (!suites[name]) {
     process.stderr.write(`unknown benchmark ${name}; known: ${Object.keys(suites).join(", ")}\n`);
