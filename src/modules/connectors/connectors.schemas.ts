@@ -64,7 +64,8 @@ export const mappingSchema = z
       .optional(),
     /**
      * Allowlist of event types to store (others are acknowledged and ignored). The event type is the
-     * `X-GitHub-Event` header, Slack's `event.type`, Stripe's `type`, or for generic mappings the value
+     * `X-GitHub-Event` header, Slack's `event.type` (`slash_command` for slash commands, the payload
+     * `type` such as `block_actions` for interactions), Stripe's `type`, or for generic mappings the value
      * at `eventTypePointer`. A trailing `*` matches a prefix: `invoice.*`.
      */
     eventTypes: z.array(eventTypeSchema).max(64).optional(),

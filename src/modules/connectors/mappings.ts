@@ -555,6 +555,7 @@ function githubDiscussion(payload: unknown, f: GithubFacts): GithubDecision {
       detail = `Label: ${str(payload, "/label/name") ?? "?"}`;
       break;
     case "category_changed":
+      verb = "changed the category of";
       detail = `Category: ${str(payload, "/changes/category/from/name") ?? "?"} → ${category ?? "?"}`;
       break;
     case "transferred":
