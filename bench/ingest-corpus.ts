@@ -141,7 +141,7 @@ export async function run(
       corpusExamples: corpus.length,
       eventTypes: CORPUS.length,
       corpusBytes,
-      memoriesPerPass: corpusRuns[0]?.memories ?? 0,
+      memoriesPerReplay: (corpusRuns[0]?.memories ?? 0) / loops,
       corpus: {
         ackPerSecond: m(corpusRuns, "ackPerSecond"),
         workerPerSecond: m(corpusRuns, "workerPerSecond"),
@@ -162,7 +162,7 @@ export async function run(
 Every example of \`@octokit/webhooks-examples\` (${corpus.length} payloads, ${CORPUS.length} event types,
 ${(corpusBytes / 1024).toFixed(0)} KiB) replayed ${loops}× with fresh delivery ids (${replayed.length} signed deliveries),
 ${concurrency} concurrent senders over HTTP on 127.0.0.1; then the worker maps the inbox
-(${result.memoriesPerPass} memories per replay, the rest ignored with a reason). Baseline: the same number of
+(${result.memoriesPerReplay} memories per replay of the corpus, the rest ignored with a reason). Baseline: the same number of
 small uniform \`issues.opened\` deliveries on the same server in the same run. Medians of ${runs} runs.
 
 | Figure | Corpus | Baseline | Ratio |
