@@ -244,6 +244,28 @@ describe("connectors carry meaning: real payload corpora through the ingest rout
       "x-hub-signature-256": await sign(GITHUB_SECRET, body),
     });
     assert.equal(refused.status, 413);
+    // Without a declared length (chunked), the limit is enforced while reading.
+    const chunk = new TextEncoder().encode("x".repeat(16 * 1024));
+    let sentChunks = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sentChunks++ < 8) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const chunked = await fetch(s.url + capped.ingest_path, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "push",
+        "x-github-delivery": randomUUID(),
+        "x-hub-signature-256": `sha256=${"0".repeat(64)}`,
+      },
+      body: stream,
+      duplex: "half",
+    } as RequestInit);
+    assert.equal(chunked.status, 413);
+    assert.equal(((await chunked.json()) as { error: { code: string } }).error.code, "PAYLOAD_TOO_LARGE");
   });
 
   test("Stripe events signed with Stripe's test-header helper keep amounts, names, emails, messages and reasons", async () => {
