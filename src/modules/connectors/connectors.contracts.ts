@@ -41,6 +41,8 @@ export const connectorSchema = z.object({
   secret_configured: z.boolean(),
   secret_env: z.string().nullable(),
   replay_window_sec: z.number().nullable(),
+  /** The connector's own body limit, when set (otherwise its source's default applies). */
+  max_body_bytes: z.number().nullable(),
   mapping: z.record(z.string(), z.unknown()),
   options: z.record(z.string(), z.unknown()),
   ingest_path: z.string(),
@@ -154,6 +156,7 @@ export function toConnectorView(row: ConnectorRow): ConnectorView {
     secret_configured: row.secret !== null || config.secretEnv !== undefined,
     secret_env: config.secretEnv ?? null,
     replay_window_sec: config.replayWindowSec ?? null,
+    max_body_bytes: config.maxBodyBytes ?? null,
     mapping: config.mapping as Record<string, unknown>,
     options: config.options as Record<string, unknown>,
     ingest_path: `/v1/ingest/${row.tenant_id}/${row.id}`,

@@ -232,7 +232,8 @@ export function createDeliveryWorker(deps: {
         memories: ids.length,
         outcome: ids.length === 0 ? "ignored" : "stored",
         ...(ids.length === 0 ? { reason: outcomeReason(ignored?.reason) } : {}),
-        ...(ids.length === 0 && ignored?.detail ? { detail: ignored.detail } : {}),
+        // The detail names an event type or action (`star`, `check_run.completed success`), capped.
+        ...(ids.length === 0 && ignored?.detail ? { detail: ignored.detail.slice(0, 100) } : {}),
       });
     } catch (err) {
       await fail(db, row, err, now);
