@@ -4,7 +4,7 @@
  * the worker turning them into memories. Reports acknowledgements per second, end-to-end
  * deliveries-to-memories per second, and the ingest latency percentiles.
  *
- * Run: ./node_modules/.bin/node bench/ingest.ts
+ * Run: ./node_modules/.bin/node bench/ingest.ts [--write]   (docs/benchmarks.md only with --write)
  */
 import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -97,9 +97,10 @@ export async function run(opts: { deliveries?: number; concurrency?: number } = 
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
     };
-    writeSection(
-      "ingest",
-      `## Verified webhook ingestion
+    if (process.argv.includes("--write"))
+      writeSection(
+        "ingest",
+        `## Verified webhook ingestion
 
 ${total} signed GitHub \`issues\` deliveries (~400 B each), ${concurrency} concurrent senders over HTTP on
 127.0.0.1, one tenant, one connector; then the worker turns the inbox into memories.
@@ -110,7 +111,7 @@ ${total} signed GitHub \`issues\` deliveries (~400 B each), ${concurrency} concu
 | Worker (inbox → memories, one transaction per delivery) | ${result.workerPerSecond.toFixed(0)} deliveries/s |
 | End to end (delivery to memory) | ${result.endToEndPerSecond.toFixed(0)} deliveries/s |
 | Ingest latency p50 / p99 | ${result.p50.toFixed(2)} ms / ${result.p99.toFixed(2)} ms |`,
-    );
+      );
     return result;
   } finally {
     await hypha.close();

@@ -1,6 +1,6 @@
 /**
  * Runs every benchmark (or the ones named: `node bench/run.ts core mcp`) one after another, each
- * writing its own section of docs/benchmarks.md. Benchmarks never run inside the test suite.
+ * owning its own section of docs/benchmarks.md. Benchmarks never run inside the test suite.
  */
 const suites: Record<string, () => Promise<unknown>> = {
   "audit-crypto": async () => (await import("./audit-crypto.ts")).run(),
@@ -8,10 +8,12 @@ const suites: Record<string, () => Promise<unknown>> = {
   guardrails: async () => (await import("./guardrails.ts")).run(),
   hardening: async () => (await import("./hardening.ts")).run(),
   ingest: async () => (await import("./ingest.ts")).run(),
+  "ingest-corpus": async () => (await import("./ingest-corpus.ts")).run(),
   mcp: async () => (await import("./mcp.ts")).run(),
   erasure: async () => (await import("./erasure.ts")).run(),
 };
 
+/** Benchmark names; flags such as `--write` are read by the benchmarks themselves. */
 /** Long runs, only when named (`node bench/run.ts soak`). */
 const onDemand: Record<string, () => Promise<unknown>> = {
   soak: async () => (await import("./soak.ts")).run(),

@@ -256,6 +256,12 @@ describe("webhook ingestion through the route", () => {
     assert.equal(items[0]?.payload, body);
     const health = await s.request("GET", `/v1/tenants/${tenantId}/connectors/${c.id}/health`);
     assert.equal((health.body as { dead_letters_pending: number }).dead_letters_pending, 1);
+    assert.deepEqual((health.body as { outcomes: unknown }).outcomes, {
+      stored: 0,
+      ignored: {},
+      ignored_total: 0,
+      dead: 1,
+    });
 
     // Fix the mapping, then replay: the delivery becomes a memory; replaying again changes nothing.
     const fix = await s.request("PATCH", `/v1/tenants/${tenantId}/connectors/${c.id}`, {

@@ -258,6 +258,24 @@ export const SAMPLES: Record<string, Sample> = {
     agentScope: "tenant:admin",
     crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.otherConnectorId}`, status: 404 },
   },
+  "POST /v1/tenants/:tenant_id/connectors/:connector_id/secret/rotate": {
+    path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.connectorId}/secret/rotate`,
+    body: () => ({ secret: `rotated-${Math.random().toString(36).slice(2, 14)}`, grace_seconds: 3600 }),
+    agentScope: "tenant:admin",
+    crossTenant: {
+      path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.otherConnectorId}/secret/rotate`,
+      status: 404,
+    },
+  },
+  // Runs after the rotate sample (route order), so a rotation is in progress to end.
+  "DELETE /v1/tenants/:tenant_id/connectors/:connector_id/secret/previous": {
+    path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.connectorId}/secret/previous`,
+    agentScope: "tenant:admin",
+    crossTenant: {
+      path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.otherConnectorId}/secret/previous`,
+      status: 404,
+    },
+  },
   "DELETE /v1/tenants/:tenant_id/connectors/:connector_id": {
     path: (f) => `/v1/tenants/${f.tenantId}/connectors/${f.connectorId}`,
     agentScope: "tenant:admin",

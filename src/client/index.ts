@@ -20,6 +20,8 @@ import type {
   createConnectorBody,
   deadLetterSchema,
   replayResultSchema,
+  rotateSecretBody,
+  rotationResultSchema,
 } from "../modules/connectors/connectors.contracts.ts";
 import type { ConnectorConfig } from "../modules/connectors/connectors.schemas.ts";
 import type {
@@ -98,10 +100,13 @@ export type AuditEventsQuery = Omit<Partial<z.input<typeof auditQuery>>, "cursor
   cursor?: number | string;
   limit?: number;
 };
+export type RotateConnectorSecretRequest = z.input<typeof rotateSecretBody>;
+export type ConnectorRotation = z.infer<typeof rotationResultSchema>;
 /** A signed delivery as the sender made it: the exact bytes and the headers carrying the signature. */
 export type WebhookDelivery = { body: string | Uint8Array; headers: Record<string, string> };
 export type IngestResult =
   | { status: "accepted"; id: string }
+  | { status: "acknowledged" }
   | { status: "duplicate" }
   | { challenge: string };
 export type StreamQuery = { follow?: boolean; lastEventId?: string };
@@ -217,6 +222,14 @@ export interface HyphaClient {
   ): Promise<ConnectorView>;
   connectorHealth(tenantId: string, connectorId: string): Promise<ConnectorHealth>;
   deleteConnector(tenantId: string, connectorId: string): Promise<ConnectorView>;
+  /** Rolls the signing secret; the previous one keeps verifying for `grace_seconds`. */
+  rotateConnectorSecret(
+    tenantId: string,
+    connectorId: string,
+    input: RotateConnectorSecretRequest,
+  ): Promise<ConnectorRotation>;
+  /** Ends a rotation now: the previous secret stops verifying. */
+  endConnectorSecretRotation(tenantId: string, connectorId: string): Promise<ConnectorRotation>;
   /**
    * Sends a signed delivery to a connector (what GitHub, Slack or Stripe do). No API key is sent: the
    * signature is the credential.
@@ -522,12 +535,27 @@ export function createHyphaClient(opts: HyphaClientOptions): HyphaClient {
       }),
     deleteConnector: (tenantId: string, connectorId: string) =>
       json<ConnectorView>({ method: "DELETE", path: tenantPath(tenantId, "connectors", connectorId) }),
-    ingestWebhook: (tenantId: string, connectorId: string, delivery: WebhookDelivery) =>
-      json<IngestResult>({
+    rotateConnectorSecret: (tenantId: string, connectorId: string, input: RotateConnectorSecretRequest) =>
+      json<ConnectorRotation>({
+        method: "POST",
+        path: tenantPath(tenantId, "connectors", connectorId, "secret", "rotate"),
+        body: input,
+      }),
+    endConnectorSecretRotation: (tenantId: string, connectorId: string) =>
+      json<ConnectorRotation>({
+        method: "DELETE",
+        path: tenantPath(tenantId, "connectors", connectorId, "secret", "previous"),
+      }),
+    ingestWebhook: async (tenantId: string, connectorId: string, delivery: WebhookDelivery) => {
+      const res = await send({
         method: "POST",
         path: `/v1/ingest/${seg(tenantId)}/${seg(connectorId)}`,
         raw: delivery,
-      }),
+      });
+      // Slack slash commands and interactions are acknowledged with an empty 200.
+      const text = await res.text();
+      return (text === "" ? { status: "acknowledged" } : JSON.parse(text)) as IngestResult;
+    },
     listDeadLetters: (tenantId: string, q: DeadLetterQuery = {}) =>
       json<Page<DeadLetter>>({
         method: "GET",

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { idPattern } from "../../lib/ids.ts";
 import { tenantIdSchema } from "../tenants/tenants.schemas.ts";
 import { type ConnectorConfig, connectorConfigSchema } from "./connectors.schemas.ts";
-import type { ConnectorRow, DeliveryRow, HealthRow } from "./connectors.store.ts";
+import type { ConnectorRow, DeliveryRow, HealthRow, OutcomeRow } from "./connectors.store.ts";
 
 /** HTTP contracts of the connector routes. The connector config itself is `connectorConfigSchema`. */
 
@@ -41,6 +41,8 @@ export const connectorSchema = z.object({
   secret_configured: z.boolean(),
   secret_env: z.string().nullable(),
   replay_window_sec: z.number().nullable(),
+  /** The connector's own body limit, when set (otherwise its source's default applies). */
+  max_body_bytes: z.number().nullable(),
   mapping: z.record(z.string(), z.unknown()),
   options: z.record(z.string(), z.unknown()),
   ingest_path: z.string(),
@@ -48,6 +50,32 @@ export const connectorSchema = z.object({
   updated_at: z.string(),
 });
 export type ConnectorView = z.infer<typeof connectorSchema>;
+
+/** A rotation in progress: the previous secret still verifies until `previous_expires_at`. */
+export const rotationSchema = z.object({
+  in_progress: z.boolean(),
+  rotated_at: z.string().nullable(),
+  previous_expires_at: z.string().nullable(),
+});
+
+/** The longest grace period a rotation may give the previous secret: 30 days. */
+export const MAX_GRACE_SECONDS = 30 * 86_400;
+
+export const rotateSecretBody = z.strictObject({
+  /** The new secret; the same rules as a config's `secret` apply (length, strength, format). */
+  secret: z.string().min(16).max(1024),
+  /** How long the secret being replaced keeps verifying (default one day). */
+  grace_seconds: z.number().int().min(60).max(MAX_GRACE_SECONDS).default(86_400),
+});
+
+export const rotationResultSchema = z.object({
+  connector: z.lazy(() => connectorSchema),
+  rotation: rotationSchema,
+});
+
+/** Share of processed deliveries that were ignored above which health warns (from this many on). */
+export const MOSTLY_IGNORED_RATIO = 0.5;
+export const MOSTLY_IGNORED_MIN_DELIVERIES = 10;
 
 export const healthSchema = z.object({
   connector_id: z.string(),
@@ -63,6 +91,22 @@ export const healthSchema = z.object({
   mean_ingest_latency_ms: z.number().nullable(),
   pending: z.number(),
   dead_letters_pending: z.number(),
+  /**
+   * What processed deliveries came to: `stored` (became memories), `ignored` by reason
+   * (`event_unsupported`, `no_content`, `action_ignored`, `ping`, ...) and `dead`.
+   */
+  outcomes: z.object({
+    stored: z.number(),
+    ignored: z.record(z.string(), z.number()),
+    ignored_total: z.number(),
+    dead: z.number(),
+  }),
+  /** Share of processed deliveries that became memories; null before the first outcome. */
+  stored_rate: z.number().nullable(),
+  /** Deliveries that verified only with the previous secret of a rotation. */
+  previous_secret_verified: z.number(),
+  rotation: rotationSchema,
+  warnings: z.array(z.object({ code: z.string(), message: z.string() })),
 });
 export type ConnectorHealth = z.infer<typeof healthSchema>;
 
@@ -112,6 +156,7 @@ export function toConnectorView(row: ConnectorRow): ConnectorView {
     secret_configured: row.secret !== null || config.secretEnv !== undefined,
     secret_env: config.secretEnv ?? null,
     replay_window_sec: config.replayWindowSec ?? null,
+    max_body_bytes: config.maxBodyBytes ?? null,
     mapping: config.mapping as Record<string, unknown>,
     options: config.options as Record<string, unknown>,
     ingest_path: `/v1/ingest/${row.tenant_id}/${row.id}`,
@@ -120,14 +165,61 @@ export function toConnectorView(row: ConnectorRow): ConnectorView {
   };
 }
 
+export function rotationOf(row: ConnectorRow, now: number): z.infer<typeof rotationSchema> {
+  const expires = row.previous_secret_expires_at ?? null;
+  const running = row.previous_secret != null && expires !== null && expires > now;
+  return {
+    in_progress: running,
+    rotated_at: iso(row.rotated_at ?? null),
+    previous_expires_at: running ? iso(expires) : null,
+  };
+}
+
 export function toHealth(
   connectorId: string,
   h: HealthRow | undefined,
   pending: number,
   dead: number,
+  outcomeRows: readonly OutcomeRow[] = [],
+  rotation: z.infer<typeof rotationSchema> = {
+    in_progress: false,
+    rotated_at: null,
+    previous_expires_at: null,
+  },
 ): ConnectorHealth {
   const processed = h?.processed ?? 0;
   const outcomes = processed + dead;
+  const ignored: Record<string, number> = {};
+  let stored = 0;
+  let ignoredTotal = 0;
+  let deadTotal = 0;
+  for (const r of outcomeRows) {
+    if (r.outcome === "stored") stored += r.count;
+    else if (r.outcome === "dead") deadTotal += r.count;
+    else {
+      ignored[r.reason] = (ignored[r.reason] ?? 0) + r.count;
+      ignoredTotal += r.count;
+    }
+  }
+  const finished = stored + ignoredTotal + deadTotal;
+  const warnings: { code: string; message: string }[] = [];
+  if (finished >= MOSTLY_IGNORED_MIN_DELIVERIES && ignoredTotal / finished > MOSTLY_IGNORED_RATIO) {
+    const top = Object.entries(ignored).sort((a, b) => b[1] - a[1])[0];
+    warnings.push({
+      code: "MOSTLY_IGNORED",
+      message:
+        `${ignoredTotal} of ${finished} deliveries stored nothing` +
+        (top ? ` (most: ${top[0]}, ${top[1]})` : "") +
+        "; check the events the sender is subscribed to, the content type and the mapping",
+    });
+  }
+  if (rotation.in_progress && (h?.previous_secret_verified ?? 0) > 0) {
+    warnings.push({
+      code: "PREVIOUS_SECRET_IN_USE",
+      message:
+        "deliveries still verify with the previous secret; switch the sender before the grace period ends",
+    });
+  }
   return {
     connector_id: connectorId,
     last_delivery_at: iso(h?.last_delivery_at ?? null),
@@ -142,6 +234,11 @@ export function toHealth(
       h && h.latency_samples > 0 ? Math.round((h.latency_ms_total / h.latency_samples) * 100) / 100 : null,
     pending,
     dead_letters_pending: dead,
+    outcomes: { stored, ignored, ignored_total: ignoredTotal, dead: deadTotal },
+    stored_rate: finished === 0 ? null : stored / finished,
+    previous_secret_verified: h?.previous_secret_verified ?? 0,
+    rotation,
+    warnings,
   };
 }
 

@@ -88,5 +88,23 @@ CREATE TABLE outbound_deliveries (
 );
 CREATE INDEX outbound_deliveries_due ON outbound_deliveries(status, next_attempt_at);`,
     },
+    {
+      // What each processed delivery came to (stored, ignored for a reason, dead), and the previous
+      // secret that keeps verifying while a rotation's grace period runs.
+      id: "connectors.002",
+      sqlite: `
+CREATE TABLE connector_outcomes (
+  connector_id TEXT NOT NULL,
+  outcome TEXT NOT NULL CHECK (outcome IN ('stored', 'ignored', 'dead')),
+  reason TEXT NOT NULL,
+  count INTEGER NOT NULL DEFAULT 0,
+  last_at INTEGER NOT NULL,
+  PRIMARY KEY (connector_id, outcome, reason)
+);
+ALTER TABLE connectors ADD COLUMN previous_secret TEXT;
+ALTER TABLE connectors ADD COLUMN previous_secret_expires_at INTEGER;
+ALTER TABLE connectors ADD COLUMN rotated_at INTEGER;
+ALTER TABLE connector_health ADD COLUMN previous_secret_verified INTEGER NOT NULL DEFAULT 0;`,
+    },
   ] satisfies Migration[],
 };

@@ -31,6 +31,9 @@ export const connectorsEvents = [
   "webhook.created",
   "webhook.deleted",
   "webhook.disabled",
+  "connector.secret_rotated",
+  "connector.secret_rotation_ended",
+  "connector.secret_previous_expired",
 ] as const;
 
 declare module "../../platform/auth/actor.ts" {

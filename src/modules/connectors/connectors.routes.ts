@@ -12,6 +12,8 @@ import {
   deliveryIdSchema,
   healthSchema,
   replayResultSchema,
+  rotateSecretBody,
+  rotationResultSchema,
   tenantParams,
   updateConnectorBody,
 } from "./connectors.contracts.ts";
@@ -104,6 +106,38 @@ export function registerConnectorRoutes(
       response: { 200: healthSchema, ...authErrors },
     },
     handler: async (req) => connectors.health(actorOf(req), req.params.tenant_id, req.params.connector_id),
+  });
+
+  app.route({
+    method: "POST",
+    url: "/v1/tenants/:tenant_id/connectors/:connector_id/secret/rotate",
+    config: tenantAdmin("connectors:manage"),
+    schema: {
+      operationId: "rotateConnectorSecret",
+      tags: ["connectors"],
+      summary:
+        "Roll the signing secret: the new one is current, the old one keeps verifying until the grace period ends",
+      params: connectorParams,
+      body: rotateSecretBody,
+      response: { 200: rotationResultSchema, ...authErrors },
+    },
+    handler: async (req) =>
+      connectors.rotateSecret(actorOf(req), req.params.tenant_id, req.params.connector_id, req.body),
+  });
+
+  app.route({
+    method: "DELETE",
+    url: "/v1/tenants/:tenant_id/connectors/:connector_id/secret/previous",
+    config: tenantAdmin("connectors:manage"),
+    schema: {
+      operationId: "endConnectorSecretRotation",
+      tags: ["connectors"],
+      summary: "End a rotation now: the previous secret stops verifying",
+      params: connectorParams,
+      response: { 200: rotationResultSchema, ...authErrors },
+    },
+    handler: async (req) =>
+      connectors.endRotation(actorOf(req), req.params.tenant_id, req.params.connector_id),
   });
 
   app.route({

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
+  bodyLimitFor,
   connectorConfigSchema,
   jsonPointerSchema,
   replayWindowSecFor,
@@ -130,5 +131,44 @@ describe("resolveConnectorSecret", () => {
     assert.equal(resolveConnectorSecret({ secretEnv: "HOOK" }, { HOOK: "" }), undefined);
     assert.equal(resolveConnectorSecret({ secretEnv: "HOOK" }, {}), undefined);
     assert.equal(resolveConnectorSecret({}, { HOOK: "x" }), undefined);
+  });
+});
+
+describe("body limits per connector", () => {
+  const parse = (c: Record<string, unknown>) =>
+    connectorConfigSchema.parse({ mapping: { namespace: "n" }, ...c });
+
+  test("GitHub defaults to its 25 MB cap; other sources keep the API body limit; maxBodyBytes wins", () => {
+    const api = 1024 * 1024;
+    assert.equal(bodyLimitFor(parse({ source: "github" }), api), 25 * 1024 * 1024);
+    assert.equal(bodyLimitFor(parse({ source: "stripe" }), api), api);
+    assert.equal(bodyLimitFor(parse({ source: "slack" }), api), api);
+    assert.equal(bodyLimitFor(parse({ source: "github", maxBodyBytes: 4096 }), api), 4096);
+  });
+
+  test("maxBodyBytes is bounded: at least 1 KiB, at most 25 MB", () => {
+    for (const bad of [0, 1023, 25 * 1024 * 1024 + 1, 1.5]) {
+      assert.equal(
+        connectorConfigSchema.safeParse({ source: "github", maxBodyBytes: bad, mapping: { namespace: "n" } })
+          .success,
+        false,
+        String(bad),
+      );
+    }
+  });
+
+  test("Slack reaction names are validated", () => {
+    const ok = connectorConfigSchema.safeParse({
+      source: "slack",
+      options: { reactions: ["white_check_mark", "+1"] },
+      mapping: { namespace: "n" },
+    });
+    assert.equal(ok.success, true);
+    const bad = connectorConfigSchema.safeParse({
+      source: "slack",
+      options: { reactions: [":tada:"] },
+      mapping: { namespace: "n" },
+    });
+    assert.equal(bad.success, false);
   });
 });

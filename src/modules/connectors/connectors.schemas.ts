@@ -64,7 +64,8 @@ export const mappingSchema = z
       .optional(),
     /**
      * Allowlist of event types to store (others are acknowledged and ignored). The event type is the
-     * `X-GitHub-Event` header, Slack's `event.type`, Stripe's `type`, or for generic mappings the value
+     * `X-GitHub-Event` header, Slack's `event.type` (`slash_command` for slash commands, the payload
+     * `type` such as `block_actions` for interactions), Stripe's `type`, or for generic mappings the value
      * at `eventTypePointer`. A trailing `*` matches a prefix: `invoice.*`.
      */
     eventTypes: z.array(eventTypeSchema).max(64).optional(),
@@ -87,6 +88,11 @@ const slackOptions = z.strictObject({
   toleranceSec: toleranceSchema.optional(),
   /** Messages posted by bots are skipped by default, so an agent's own posts do not loop back. */
   includeBotMessages: z.boolean().optional(),
+  /** Reaction names (without colons) stored as memories; others are acknowledged and ignored. */
+  reactions: z
+    .array(z.string().regex(/^[a-z0-9_+-]{1,64}$/, "a reaction name such as white_check_mark"))
+    .max(64)
+    .optional(),
 });
 const stripeOptions = z.strictObject({ toleranceSec: toleranceSchema.optional() });
 const standardOptions = z.strictObject({ toleranceSec: toleranceSchema.optional() });
@@ -130,6 +136,17 @@ const jwtOptions = z.strictObject({
 });
 const bearerOptions = z.strictObject({ header: headerNameSchema.optional() });
 
+/** GitHub caps webhook payloads at 25 MB; nothing a connector accepts is larger. */
+export const MAX_CONNECTOR_BODY_BYTES = 25 * 1024 * 1024;
+
+/**
+ * Body limits that fit each provider. A source not listed uses the server's API body limit
+ * (`HYPHA_BODY_LIMIT_BYTES`); `maxBodyBytes` on a connector overrides both.
+ */
+export const DEFAULT_BODY_LIMIT_BYTES: Readonly<Partial<Record<ConnectorSource, number>>> = {
+  github: MAX_CONNECTOR_BODY_BYTES,
+};
+
 const common = {
   /** Inline secret. Prefer `secretEnv` so the secret does not sit in a config file. */
   secret: z.string().min(16).max(1024).optional(),
@@ -142,6 +159,8 @@ const common = {
     .min(600)
     .max(30 * 86_400)
     .optional(),
+  /** Largest request body this connector accepts (bytes); see `DEFAULT_BODY_LIMIT_BYTES`. */
+  maxBodyBytes: z.number().int().min(1024).max(MAX_CONNECTOR_BODY_BYTES).optional(),
   mapping: mappingSchema,
 };
 
@@ -248,6 +267,14 @@ export function toleranceSecFor(config: ConnectorConfig): number {
  */
 export function replayWindowSecFor(config: ConnectorConfig): number {
   return Math.max(config.replayWindowSec ?? DEFAULT_REPLAY_WINDOW_SEC, 2 * toleranceSecFor(config));
+}
+
+/** The body limit for a connector's ingest endpoint, given the server's API body limit. */
+export function bodyLimitFor(
+  config: Pick<ConnectorConfig, "source" | "maxBodyBytes">,
+  apiBodyLimit: number,
+): number {
+  return config.maxBodyBytes ?? DEFAULT_BODY_LIMIT_BYTES[config.source] ?? apiBodyLimit;
 }
 
 /** github, slack and stripe have built-in mappings; every other source maps with JSON pointers. */

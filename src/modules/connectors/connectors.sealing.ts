@@ -5,11 +5,12 @@ import { AppError } from "../../lib/errors.ts";
 export type CipherOf = (tenantId: string) => Promise<TenantCipher>;
 
 /**
- * What connectors keep sealed at rest: a connector's inline signing secret, an outbound subscription's
- * signing secret, and the raw payload of every inbox delivery (dead letters included). The associated
+ * What connectors keep sealed at rest: a connector's inline signing secret (and, while a rotation
+ * runs, the previous one), an outbound subscription's signing secret, and the raw payload of every
+ * inbox delivery (dead letters included). The associated
  * data is (tenant, record id, field), so a value copied to another record or tenant fails to open.
  */
-export type SealedField = "secret" | "payload";
+export type SealedField = "secret" | "previous_secret" | "payload";
 
 /** Encrypts one field of one record; the result is `v1.<key version>.<base64url>` text. */
 export function sealField(

@@ -7,12 +7,14 @@ import type { AuditSink } from "../audit/audit.trail.ts";
 import type { TenantLookup } from "../tenants/tenants.service.ts";
 import {
   type CreateConnectorInput,
+  iso,
+  rotationOf,
   storedConfig,
   toConnectorView,
   toHealth,
   type UpdateConnectorInput,
 } from "./connectors.contracts.ts";
-import { type ConnectorConfig, connectorConfigSchema } from "./connectors.schemas.ts";
+import { bodyLimitFor, type ConnectorConfig, connectorConfigSchema } from "./connectors.schemas.ts";
 import { type CipherOf, openField, sealField } from "./connectors.sealing.ts";
 import { type ConnectorRow, connectorsStore } from "./connectors.store.ts";
 
@@ -51,6 +53,41 @@ export function createConnectorsService(deps: {
     row.secret === null
       ? null
       : openField(await deps.cipher(row.tenant_id), row.id, "secret", row.secret).toString("utf8");
+
+  /**
+   * The previous secret while its grace period runs. Once it has expired it is erased, with an
+   * audit event, the first time anyone looks (a delivery or a read), so no sweeper is needed.
+   */
+  async function previousSecret(row: ConnectorRow): Promise<string | undefined> {
+    if (row.previous_secret == null) return undefined;
+    const now = clock.now();
+    if ((row.previous_secret_expires_at ?? 0) > now) {
+      return openField(
+        await deps.cipher(row.tenant_id),
+        row.id,
+        "previous_secret",
+        row.previous_secret,
+      ).toString("utf8");
+    }
+    const db = await storage.tenant(row.tenant_id);
+    await db.transaction(async (tx) => {
+      if (!(await connectorsStore.clearPrevious(tx, row.tenant_id, row.id, now))) return;
+      await deps.audit(
+        tx,
+        {
+          tenantId: row.tenant_id,
+          actor: { type: "system", id: "connectors" },
+          action: "connector.secret_previous_expired",
+          targetIds: [row.id],
+          details: { expired_at: iso(row.previous_secret_expires_at ?? null) },
+        },
+        now,
+      );
+    });
+    row.previous_secret = null;
+    row.previous_secret_expires_at = null;
+    return undefined;
+  }
 
   async function load(tenantId: string, connectorId: string): Promise<ConnectorRow> {
     const db = await storage.tenant(tenantId);
@@ -157,6 +194,9 @@ export function createConnectorsService(deps: {
           throw new AppError("CONFLICT", "a connector with this name exists");
         }
         await connectorsStore.update(tx, next);
+        // Replacing the secret outright is a swap: a rotation in progress ends with it.
+        const rotationEnded =
+          rotated && (await connectorsStore.clearPrevious(tx, tenantId, connectorId, now));
         await deps.audit(
           tx,
           {
@@ -165,7 +205,11 @@ export function createConnectorsService(deps: {
             action: "connector.updated",
             targetIds: [connectorId],
             origin: actor.origin,
-            details: { config_replaced: input.config !== undefined, secret_changed: rotated },
+            details: {
+              config_replaced: input.config !== undefined,
+              secret_changed: rotated,
+              ...(rotationEnded ? { rotation_ended: true } : {}),
+            },
           },
           now,
         );
@@ -197,14 +241,107 @@ export function createConnectorsService(deps: {
       authorizeTenantPath(actor, tenantId, "read");
       authorize(actor, "connectors:read");
       await tenants.requireActive(tenantId);
-      await load(tenantId, connectorId);
+      const row = await load(tenantId, connectorId);
+      await previousSecret(row);
       const db = await storage.tenant(tenantId);
-      const [h, pending, dead] = await Promise.all([
+      const [h, pending, dead, outcomes] = await Promise.all([
         connectorsStore.health(db, connectorId),
         connectorsStore.countDeliveries(db, connectorId, "pending"),
         connectorsStore.countDeliveries(db, connectorId, "dead"),
+        connectorsStore.outcomes(db, connectorId),
       ]);
-      return toHealth(connectorId, h, pending, dead);
+      return toHealth(connectorId, h, pending, dead, outcomes, rotationOf(row, clock.now()));
+    },
+
+    /**
+     * Rolls the signing secret: the given secret becomes current and the one it replaces keeps
+     * verifying until the grace period ends, so deliveries the sender signed before it switched are
+     * still accepted. Only inline secrets roll (a `secretEnv` secret is rolled where it is set).
+     */
+    async rotateSecret(
+      actor: Actor,
+      tenantId: string,
+      connectorId: string,
+      input: { secret: string; grace_seconds: number },
+    ) {
+      authorizeTenantPath(actor, tenantId, "write");
+      authorize(actor, "connectors:manage");
+      await tenants.requireActive(tenantId);
+      const now = clock.now();
+      const db = await storage.tenant(tenantId);
+      const cipher = await deps.cipher(tenantId);
+      const row = await db.transaction(async (tx) => {
+        const existing = await connectorsStore.byId(tx, tenantId, connectorId);
+        if (!existing) throw new AppError("NOT_FOUND", "connector not found");
+        const config = storedConfig(existing, null);
+        if (existing.secret === null) {
+          throw new AppError(
+            "CONFLICT",
+            config.secretEnv === undefined
+              ? "the connector has no secret to rotate; set one with PATCH"
+              : "the secret comes from an environment variable; roll it there",
+          );
+        }
+        const current = openField(cipher, existing.id, "secret", existing.secret).toString("utf8");
+        if (current === input.secret) throw new AppError("CONFLICT", "the new secret equals the current one");
+        const parsed = connectorConfigSchema.safeParse({ ...config, secret: input.secret });
+        if (!parsed.success) throw validationError(parsed.error.issues);
+        const expiresAt = now + input.grace_seconds * 1000;
+        const replacedRunning = existing.previous_secret != null;
+        await connectorsStore.setRotation(tx, tenantId, connectorId, {
+          secret: sealField(cipher, existing.id, "secret", input.secret),
+          previous: sealField(cipher, existing.id, "previous_secret", current),
+          expiresAt,
+          at: now,
+        });
+        await deps.audit(
+          tx,
+          {
+            tenantId,
+            actor,
+            action: "connector.secret_rotated",
+            targetIds: [connectorId],
+            origin: actor.origin,
+            details: {
+              grace_seconds: input.grace_seconds,
+              previous_expires_at: new Date(expiresAt).toISOString(),
+              ...(replacedRunning ? { replaced_running_rotation: true } : {}),
+            },
+          },
+          now,
+        );
+        return (await connectorsStore.byId(tx, tenantId, connectorId)) ?? existing;
+      });
+      return { connector: toConnectorView(row), rotation: rotationOf(row, now) };
+    },
+
+    /** Ends a rotation's grace period now: from here on only the current secret verifies. */
+    async endRotation(actor: Actor, tenantId: string, connectorId: string) {
+      authorizeTenantPath(actor, tenantId, "write");
+      authorize(actor, "connectors:manage");
+      await tenants.requireActive(tenantId);
+      const now = clock.now();
+      const db = await storage.tenant(tenantId);
+      const row = await db.transaction(async (tx) => {
+        const existing = await connectorsStore.byId(tx, tenantId, connectorId);
+        if (!existing) throw new AppError("NOT_FOUND", "connector not found");
+        const ended = await connectorsStore.clearPrevious(tx, tenantId, connectorId, now);
+        if (!ended) throw new AppError("CONFLICT", "no rotation is in progress");
+        await deps.audit(
+          tx,
+          {
+            tenantId,
+            actor,
+            action: "connector.secret_rotation_ended",
+            targetIds: [connectorId],
+            origin: actor.origin,
+            details: { early: (existing.previous_secret_expires_at ?? 0) > now },
+          },
+          now,
+        );
+        return (await connectorsStore.byId(tx, tenantId, connectorId)) ?? existing;
+      });
+      return { connector: toConnectorView(row), rotation: rotationOf(row, now) };
     },
 
     /**
@@ -219,7 +356,32 @@ export function createConnectorsService(deps: {
       }
       const db = await storage.tenant(tenantId);
       const row = await connectorsStore.byId(db, tenantId, connectorId);
-      return row ? { row, config: storedConfig(row, await openSecret(row)) } : undefined;
+      if (!row) return undefined;
+      return {
+        row,
+        config: storedConfig(row, await openSecret(row)),
+        previousSecret: await previousSecret(row),
+      };
+    },
+
+    /**
+     * The body limit of a connector's endpoint (before its body is read, so no secret is opened).
+     * Undefined when the tenant or connector is unknown.
+     */
+    async bodyLimit(tenantId: string, connectorId: string, apiBodyLimit: number) {
+      try {
+        await tenants.requireActive(tenantId);
+      } catch {
+        return undefined;
+      }
+      const row = await connectorsStore.byId(await storage.tenant(tenantId), tenantId, connectorId);
+      return row ? bodyLimitFor(storedConfig(row, null), apiBodyLimit) : undefined;
+    },
+
+    /** Records that a delivery verified only with the previous secret (the sender has not switched yet). */
+    async notePreviousSecretUsed(tenantId: string, connectorId: string) {
+      const db = await storage.tenant(tenantId);
+      await connectorsStore.bumpHealth(db, connectorId, { previous_secret_verified: 1 });
     },
   };
 }

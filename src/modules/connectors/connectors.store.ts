@@ -12,7 +12,15 @@ export type ConnectorRow = {
   secret: string | null;
   created_at: number;
   updated_at: number;
+  /** During a rotation: the secret being replaced, sealed like `secret` (field `previous_secret`). */
+  previous_secret?: string | null;
+  /** When the previous secret stops verifying (epoch ms). */
+  previous_secret_expires_at?: number | null;
+  rotated_at?: number | null;
 };
+
+export type OutcomeKind = "stored" | "ignored" | "dead";
+export type OutcomeRow = { outcome: OutcomeKind; reason: string; count: number; last_at: number };
 
 export type DeliveryStatus = "pending" | "done" | "ignored" | "dead";
 
@@ -45,12 +53,19 @@ export type HealthRow = {
   failures: number;
   latency_ms_total: number;
   latency_samples: number;
+  previous_secret_verified: number;
 };
 
 export type HealthDelta = Partial<
   Pick<
     HealthRow,
-    "accepted" | "duplicates" | "signature_failures" | "processed" | "failures" | "latency_samples"
+    | "accepted"
+    | "duplicates"
+    | "signature_failures"
+    | "processed"
+    | "failures"
+    | "latency_samples"
+    | "previous_secret_verified"
   >
 > & { latency_ms?: number; last_delivery_at?: number; last_rejected_at?: number };
 
@@ -78,6 +93,7 @@ export const connectorsStore = {
     ]),
   remove: async (tx: SqlExecutor, tenantId: string, id: string) => {
     await tx.run("DELETE FROM connector_health WHERE connector_id = ?", [id]);
+    await tx.run("DELETE FROM connector_outcomes WHERE connector_id = ?", [id]);
     await tx.run("DELETE FROM webhook_replay WHERE connector_id = ?", [id]);
     return tx.run("DELETE FROM connectors WHERE tenant_id = ? AND id = ?", [tenantId, id]);
   },
@@ -88,8 +104,8 @@ export const connectorsStore = {
   bumpHealth: (db: SqlExecutor, connectorId: string, d: HealthDelta) =>
     db.run(
       `INSERT INTO connector_health (connector_id, last_delivery_at, last_rejected_at, accepted, duplicates,
-         signature_failures, processed, failures, latency_ms_total, latency_samples)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         signature_failures, processed, failures, latency_ms_total, latency_samples, previous_secret_verified)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (connector_id) DO UPDATE SET
          last_delivery_at = COALESCE(excluded.last_delivery_at, last_delivery_at),
          last_rejected_at = COALESCE(excluded.last_rejected_at, last_rejected_at),
@@ -99,7 +115,8 @@ export const connectorsStore = {
          processed = processed + excluded.processed,
          failures = failures + excluded.failures,
          latency_ms_total = latency_ms_total + excluded.latency_ms_total,
-         latency_samples = latency_samples + excluded.latency_samples`,
+         latency_samples = latency_samples + excluded.latency_samples,
+         previous_secret_verified = previous_secret_verified + excluded.previous_secret_verified`,
       [
         connectorId,
         d.last_delivery_at ?? null,
@@ -111,8 +128,42 @@ export const connectorsStore = {
         d.failures ?? 0,
         d.latency_ms ?? 0,
         d.latency_ms === undefined ? 0 : 1,
+        d.previous_secret_verified ?? 0,
       ],
     ),
+  /** Counts one delivery's outcome under its reason (`memories`, `event_unsupported`, ...). */
+  bumpOutcome: (db: SqlExecutor, connectorId: string, outcome: OutcomeKind, reason: string, at: number) =>
+    db.run(
+      `INSERT INTO connector_outcomes (connector_id, outcome, reason, count, last_at) VALUES (?, ?, ?, 1, ?)
+       ON CONFLICT (connector_id, outcome, reason) DO UPDATE SET count = count + 1, last_at = excluded.last_at`,
+      [connectorId, outcome, reason, at],
+    ),
+  outcomes: (db: SqlExecutor, connectorId: string) =>
+    db.all<OutcomeRow>(
+      "SELECT outcome, reason, count, last_at FROM connector_outcomes WHERE connector_id = ? ORDER BY outcome, reason",
+      [connectorId],
+    ),
+  /** Starts a rotation: the new secret becomes current, the old one verifies until `expiresAt`. */
+  setRotation: (
+    tx: SqlExecutor,
+    tenantId: string,
+    id: string,
+    r: { secret: string; previous: string | null; expiresAt: number | null; at: number },
+  ) =>
+    tx.run(
+      `UPDATE connectors SET secret = ?, previous_secret = ?, previous_secret_expires_at = ?, rotated_at = ?,
+         updated_at = ? WHERE tenant_id = ? AND id = ?`,
+      [r.secret, r.previous, r.expiresAt, r.at, r.at, tenantId, id],
+    ),
+  /** Ends a rotation's grace period; false when there was none (or it already ended). */
+  clearPrevious: (tx: SqlExecutor, tenantId: string, id: string, at: number) =>
+    tx
+      .run(
+        `UPDATE connectors SET previous_secret = NULL, previous_secret_expires_at = NULL, updated_at = ?
+         WHERE tenant_id = ? AND id = ? AND previous_secret IS NOT NULL`,
+        [at, tenantId, id],
+      )
+      .then((r) => r.changes === 1),
   countDeliveries: (db: SqlExecutor, connectorId: string, status: DeliveryStatus) =>
     db
       .get<{ n: number }>(

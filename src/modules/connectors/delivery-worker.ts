@@ -10,7 +10,7 @@ import type { NewRow } from "../memories/memories.store.ts";
 import { storedConfig } from "./connectors.contracts.ts";
 import { type CipherOf, openField } from "./connectors.sealing.ts";
 import { connectorsStore, type DeliveryRow } from "./connectors.store.ts";
-import { mapDelivery } from "./mappings.ts";
+import { mapDelivery, parseDeliveryBody } from "./mappings.ts";
 
 export type Backoff = { baseMs: number; maxMs: number; maxAttempts: number };
 
@@ -50,6 +50,11 @@ export type IngestScreen = (
 >;
 
 const BATCH = 100;
+
+/** The health and stream name of an ignore reason: `EVENT_UNSUPPORTED` is `event_unsupported`. */
+function outcomeReason(reason: string | undefined): string {
+  return (reason ?? "NO_CONTENT").toLowerCase();
+}
 
 /**
  * How the worker writes memories: through the memories service, so rows are sealed and indexed like
@@ -99,17 +104,11 @@ export function createDeliveryWorker(deps: {
   let wake: NodeJS.Timeout | null = null;
 
   function drafts(row: DeliveryRow, config: ReturnType<typeof storedConfig>, body: Buffer) {
-    const payloadText = body.toString("utf8");
-    let payload: unknown;
-    try {
-      payload = JSON.parse(payloadText);
-    } catch {
-      payload = undefined;
-    }
+    const headers = JSON.parse(row.headers) as Record<string, string>;
     const result = mapDelivery({
       config,
-      headers: JSON.parse(row.headers) as Record<string, string>,
-      payload,
+      headers,
+      payload: parseDeliveryBody(body, headers["content-type"]),
       deliveryId: row.delivery_id,
     });
     const checked = result.drafts.map((d, i) => {
@@ -197,6 +196,13 @@ export function createDeliveryWorker(deps: {
         if (!finished) return false;
         await writer.insert(tx, memoryRows);
         await connectorsStore.bumpHealth(tx, row.connector_id, { processed: 1 });
+        await connectorsStore.bumpOutcome(
+          tx,
+          row.connector_id,
+          memoryRows.length === 0 ? "ignored" : "stored",
+          memoryRows.length === 0 ? outcomeReason(ignored?.reason) : "memories",
+          now,
+        );
         await deps.audit(
           tx,
           {
@@ -228,10 +234,15 @@ export function createDeliveryWorker(deps: {
           delivery: row.id,
         });
       }
+      // A delivery that stores nothing is announced as such, with its reason, never silently.
       events.publish(row.tenant_id, "ingest.processed", {
         connector_id: row.connector_id,
         delivery: row.id,
         memories: ids.length,
+        outcome: ids.length === 0 ? "ignored" : "stored",
+        ...(ids.length === 0 ? { reason: outcomeReason(ignored?.reason) } : {}),
+        // The detail names an event type or action (`star`, `check_run.completed success`), capped.
+        ...(ids.length === 0 && ignored?.detail ? { detail: ignored.detail.slice(0, 100) } : {}),
       });
     } catch (err) {
       await fail(db, row, err, now);
@@ -248,6 +259,13 @@ export function createDeliveryWorker(deps: {
         const moved = await connectorsStore.deadLetter(tx, row.id, message, now);
         if (!moved) return false;
         await connectorsStore.bumpHealth(tx, row.connector_id, { failures: 1 });
+        await connectorsStore.bumpOutcome(
+          tx,
+          row.connector_id,
+          "dead",
+          err instanceof DeliveryError && err.final ? "blocked" : "attempts_exhausted",
+          now,
+        );
         await deps.audit(
           tx,
           {

@@ -8,7 +8,7 @@ import { type CipherOf, sealField } from "./connectors.sealing.ts";
 import type { ConnectorsService } from "./connectors.service.ts";
 import { connectorsStore, sqlReplayStore } from "./connectors.store.ts";
 import type { InboundVerifier } from "./inbound.ts";
-import { slackChallenge } from "./mappings.ts";
+import { parseDeliveryBody, slackChallenge } from "./mappings.ts";
 import { createReplayGuard, deliveryIdFor } from "./replay.ts";
 import type { InboundHeaders } from "./signatures.ts";
 
@@ -17,7 +17,8 @@ export type IngestOutcome =
   | { kind: "unidentified" }
   | { kind: "challenge"; challenge: string }
   | { kind: "duplicate" }
-  | { kind: "accepted"; id: string };
+  /** `bare`: the sender wants a plain 200 with no body (Slack slash commands and interactivity). */
+  | { kind: "accepted"; id: string; bare: boolean };
 
 /** Headers kept with a delivery for mapping and for the dead-letter view. Never credentials. */
 const KEPT_HEADERS = [
@@ -61,6 +62,14 @@ export function createIngestService(deps: {
   const { storage, clock, connectors, verifier, events, logger } = deps;
 
   return {
+    /**
+     * The largest body to read for this endpoint: the connector's limit, or the API body limit when
+     * the tenant or connector is unknown (such a request is refused with 401 once read).
+     */
+    async bodyLimit(tenantId: string, connectorId: string, apiBodyLimit: number): Promise<number> {
+      return (await connectors.bodyLimit(tenantId, connectorId, apiBodyLimit)) ?? apiBodyLimit;
+    },
+
     async ingest(input: {
       tenantId: string;
       connectorId: string;
@@ -74,7 +83,21 @@ export function createIngestService(deps: {
       if (!resolved) return { kind: "rejected" };
       const { config } = resolved;
       const secret = resolveConnectorSecret(config, deps.env);
-      const verified = await verifier.verify({ config, secret, headers, body });
+      let verified = await verifier.verify({ config, secret, headers, body });
+      // While a rotation's grace period runs, a delivery the sender signed with the secret being
+      // replaced still verifies; only a signature mismatch is worth a second try.
+      if (!verified.ok && verified.reason === "SIGNATURE_MISMATCH" && resolved.previousSecret !== undefined) {
+        const withPrevious = await verifier.verify({
+          config,
+          secret: resolved.previousSecret,
+          headers,
+          body,
+        });
+        if (withPrevious.ok) {
+          verified = withPrevious;
+          await connectors.notePreviousSecretUsed(tenantId, connectorId);
+        }
+      }
       const db = await storage.tenant(tenantId);
       const now = clock.now();
       if (!verified.ok) {
@@ -84,12 +107,8 @@ export function createIngestService(deps: {
         return { kind: "rejected" };
       }
 
-      let payload: unknown;
-      try {
-        payload = JSON.parse(body.toString("utf8"));
-      } catch {
-        payload = undefined;
-      }
+      const contentType = typeof headers["content-type"] === "string" ? headers["content-type"] : undefined;
+      const payload = parseDeliveryBody(body, contentType);
       const challenge = config.source === "slack" ? slackChallenge(payload) : undefined;
       if (challenge !== undefined) return { kind: "challenge", challenge };
 
@@ -147,7 +166,10 @@ export function createIngestService(deps: {
         latency_ms: Math.round(latencyMs * 100) / 100,
       });
       deps.onAccepted?.(tenantId);
-      return { kind: "accepted", id: deliveryRowId };
+      // Slack shows a slash command's or interaction's response body to the user: answer with nothing.
+      const bare =
+        config.source === "slack" && contentType?.startsWith("application/x-www-form-urlencoded") === true;
+      return { kind: "accepted", id: deliveryRowId, bare };
     },
   };
 }

@@ -146,6 +146,7 @@ describe("GitHub mapping", () => {
       "github",
       "repo:octo-org/hello-world",
       "event:issues",
+      "action:opened",
       "label:bug",
       "label:p1",
     ]);
@@ -186,7 +187,7 @@ describe("GitHub mapping", () => {
     assert.deepEqual(d.entities, ["user:reviewer", "repo:octo-org/hello-world"]);
   });
 
-  test("a push lists commits by short sha and first line, and names commit authors as entities", () => {
+  test("a push lists commits by short sha, first line and author, and names commit authors as entities", () => {
     const payload = {
       ref: "refs/heads/main",
       before: "a",
@@ -203,25 +204,29 @@ describe("GitHub mapping", () => {
     assert.ok(d);
     assert.equal(
       d.content,
-      "alice pushed 2 commits to main in octo-org/hello-world:\n- 0123456 Fix bug\n- fedcba9 Add test",
+      "alice pushed 2 commits to main in octo-org/hello-world:\n- 0123456 Fix bug (alice)\n- fedcba9 Add test (bob)",
     );
     assert.ok(d.tags.includes("branch:main"));
     assert.deepEqual(d.entities, ["user:alice", "repo:octo-org/hello-world", "user:bob"]);
   });
 
-  test("ping, unsupported events, ignored actions and branch deletions return no drafts with a reason", () => {
+  test("ping and unsupported events return no drafts with a reason; a branch deletion is remembered", () => {
     assert.deepEqual(mapGithub("ping", { zen: "x" }, ctx("github")), {
       drafts: [],
       ignored: { reason: "PING" },
     });
     assert.equal(mapGithub("star", { repository }, ctx("github")).ignored?.reason, "EVENT_UNSUPPORTED");
     assert.equal(
-      mapGithub("issues", { action: "labeled", repository }, ctx("github")).ignored?.reason,
-      "ACTION_IGNORED",
+      mapGithub("no_such_event", { repository }, ctx("github")).ignored?.reason,
+      "EVENT_UNSUPPORTED",
     );
     assert.equal(
-      mapGithub("push", { deleted: true, commits: [], repository }, ctx("github")).ignored?.reason,
-      "ACTION_IGNORED",
+      mapGithub(
+        "push",
+        { ref: "refs/heads/old", deleted: true, commits: [], repository, sender },
+        ctx("github"),
+      ).drafts[0]?.content,
+      "octocat deleted branch old in octo-org/hello-world",
     );
     assert.equal(mapGithub(undefined, {}, ctx("github")).ignored?.reason, "EVENT_UNSUPPORTED");
   });
@@ -269,7 +274,7 @@ describe("Slack mapping", () => {
     );
     assert.equal(mapSlack(message({ text: "" }), ctx("slack")).ignored?.reason, "NO_CONTENT");
     assert.equal(
-      mapSlack({ type: "event_callback", event: { type: "reaction_added" } }, ctx("slack")).ignored?.reason,
+      mapSlack({ type: "event_callback", event: { type: "channel_created" } }, ctx("slack")).ignored?.reason,
       "EVENT_UNSUPPORTED",
     );
   });
@@ -292,7 +297,7 @@ describe("Stripe mapping", () => {
     data: { object },
   });
 
-  test("a payment event becomes one sentence with amount in major units, currency and customer", () => {
+  test("a payment event names the amount in major units, currency and customer", () => {
     const r = mapStripe(
       event("payment_intent.succeeded", {
         id: "pi_1",
@@ -307,7 +312,7 @@ describe("Stripe mapping", () => {
     assert.ok(d);
     assert.equal(
       d.content,
-      "Stripe event payment_intent.succeeded for payment_intent pi_1: 20.00 USD, customer cus_9.",
+      "Stripe payment intent succeeded: 20.00 USD, customer cus_9 (payment_intent pi_1)",
     );
     assert.deepEqual(d.tags, [
       "stripe",
@@ -326,7 +331,7 @@ describe("Stripe mapping", () => {
     assert.equal(formatStripeAmount(5, "eur"), "0.05 EUR");
   });
 
-  test("an invoice uses amount_paid; an expanded customer object yields its id", () => {
+  test("a paid invoice uses amount_paid; an expanded customer object yields its id", () => {
     const d = mapStripe(
       event("invoice.paid", {
         id: "in_1",
@@ -338,7 +343,7 @@ describe("Stripe mapping", () => {
       ctx("stripe"),
     ).drafts[0];
     assert.ok(d);
-    assert.equal(d.content, "Stripe event invoice.paid for invoice in_1: 9.99 GBP, customer cus_2.");
+    assert.equal(d.content, "Stripe invoice paid: 9.99 GBP, customer cus_2 (invoice in_1)");
   });
 
   test("wildcard allowlists match by prefix; other types and non-events are ignored", () => {
@@ -431,7 +436,14 @@ describe("mapDelivery", () => {
       },
       deliveryId: "gh-1",
     });
-    assert.deepEqual(r.drafts[0]?.tags, ["github", "repo:o/r", "event:issues", "team-a", "TypeScript"]);
+    assert.deepEqual(r.drafts[0]?.tags, [
+      "github",
+      "repo:o/r",
+      "event:issues",
+      "action:opened",
+      "team-a",
+      "TypeScript",
+    ]);
   });
 
   test("a non-JSON body maps to nothing with a reason", () => {
