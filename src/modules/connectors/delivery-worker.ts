@@ -1,12 +1,11 @@
 import type { Clock } from "../../lib/clock.ts";
-import { newId } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/logger.ts";
 import { createSerialRunner } from "../../lib/serial.ts";
 import type { EventBus } from "../../platform/events/bus.ts";
-import type { Database, SqlExecutor, Storage } from "../../platform/storage/port.ts";
+import type { Database, Storage } from "../../platform/storage/port.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
 import { memoryInput } from "../memories/memories.schemas.ts";
-import type { NewRow } from "../memories/memories.store.ts";
+import type { MemoriesService } from "../memories/memories.service.ts";
 import { storedConfig } from "./connectors.contracts.ts";
 import { type CipherOf, openField } from "./connectors.sealing.ts";
 import { connectorsStore, type DeliveryRow } from "./connectors.store.ts";
@@ -60,12 +59,7 @@ function outcomeReason(reason: string | undefined): string {
  * How the worker writes memories: through the memories service, so rows are sealed and indexed like
  * REST writes (encrypted tenants) and mirrored after commit (markdown tenants).
  */
-export type MemoryWriterSource = {
-  writer(tenantId: string): Promise<{
-    insert(tx: SqlExecutor, rows: readonly NewRow[]): Promise<void>;
-    committed(rows: readonly NewRow[]): Promise<void>;
-  }>;
-};
+export type MemoryWriterSource = Pick<MemoriesService, "writer">;
 
 /**
  * Turns inbox deliveries into memories. Each delivery is one transaction in the tenant's vault: the
@@ -156,51 +150,39 @@ export function createDeliveryWorker(deps: {
         }
         screened.push(s);
       }
-      const memoryRows: NewRow[] = checked.map((d, i) => ({
-        id: newId("memory", now),
-        version: 1,
-        tenant_id: row.tenant_id,
-        namespace: d.namespace,
-        type: d.type,
-        content: screened[i]?.content ?? d.content,
-        quarantined: screened[i]?.quarantined ? 1 : 0,
-        tags: JSON.stringify([...new Set(d.tags)]),
-        entities: JSON.stringify([...new Set(d.entities)]),
-        metadata: JSON.stringify(d.metadata),
-        importance: d.importance,
+      const writer = await deps.memories.writer(row.tenant_id, {
         agent: `connector:${connector.name}`,
-        key_id: connector.id,
-        created_at: now,
-        updated_at: now,
-        expires_at: null,
-        valid_from: null,
-        valid_to: null,
-        is_current: 1,
-        // Readable by every agent of the tenant that may read the namespace; owned by the connector
-        // (by id: names can be changed and reused), which no key or person can act as.
-        access: "shared",
-        allowed_agents: null,
+        // By id: names can be changed and reused.
+        keyId: connector.id,
         owner: `connector:${connector.id}`,
-      }));
-      const ids = memoryRows.map((m) => m.id);
-      const writer = await deps.memories.writer(row.tenant_id);
+      });
+      const write = writer.prepare(
+        checked.map((d, i) => ({
+          ...d,
+          content: screened[i]?.content ?? d.content,
+          quarantined: screened[i]?.quarantined === true,
+        })),
+        now,
+      );
+      const ids = write.ids;
+      const quarantined = screened.filter((x) => x.quarantined).length;
       const committed = await db.transaction(async (tx) => {
         const finished = await connectorsStore.finish(
           tx,
           row.id,
-          memoryRows.length === 0 ? "ignored" : "done",
+          ids.length === 0 ? "ignored" : "done",
           ids,
           ignored ? `ignored: ${ignored.reason}` : null,
           now,
         );
         if (!finished) return false;
-        await writer.insert(tx, memoryRows);
+        await write.insert(tx);
         await connectorsStore.bumpHealth(tx, row.connector_id, { processed: 1 });
         await connectorsStore.bumpOutcome(
           tx,
           row.connector_id,
-          memoryRows.length === 0 ? "ignored" : "stored",
-          memoryRows.length === 0 ? outcomeReason(ignored?.reason) : "memories",
+          ids.length === 0 ? "ignored" : "stored",
+          ids.length === 0 ? outcomeReason(ignored?.reason) : "memories",
           now,
         );
         await deps.audit(
@@ -213,9 +195,7 @@ export function createDeliveryWorker(deps: {
             details: {
               memories: ids.length,
               ...(ignored ? { ignored: ignored.reason } : {}),
-              ...(memoryRows.some((m) => m.quarantined === 1)
-                ? { quarantined: memoryRows.filter((m) => m.quarantined === 1).length }
-                : {}),
+              ...(quarantined > 0 ? { quarantined } : {}),
             },
           },
           now,
@@ -223,8 +203,8 @@ export function createDeliveryWorker(deps: {
         return true;
       });
       if (!committed) return;
-      await writer
-        .committed(memoryRows)
+      await write
+        .committed()
         .catch((err: unknown) => logger.error({ err, delivery: row.id }, "after-commit memory step failed"));
       if (ids.length > 0) {
         events.publish(row.tenant_id, "memory.created", {

@@ -49,6 +49,21 @@ export type MemoryScreen = {
   recalled(actor: TenantActor, bytes: number): Promise<void>;
 };
 
+/** Who a system writer's memories are attributed to (a connector: its name, id and owner tag). */
+export type SystemAuthor = { agent: string; keyId: string; owner: string };
+
+/** A memory a system writer (the connector inbox) stores, already screened by the guardrails. */
+export type SystemDraft = {
+  namespace: string;
+  type: string;
+  content: string;
+  quarantined: boolean;
+  tags: readonly string[];
+  entities: readonly string[];
+  metadata: Record<string, unknown>;
+  importance: number;
+};
+
 /** A namespace another namespace may read (from the grants module). */
 export type NamespaceGrantView = { grantee: string; namespace: string; types: readonly string[] | null };
 
@@ -747,28 +762,60 @@ export function createMemoriesService(deps: MemoriesDeps) {
     },
 
     /**
-     * For writers that commit memories inside a transaction of their own (the connector inbox, whose
-     * inbox state and audit event must commit with the memories): rows are checked, sealed and indexed
-     * exactly as `store` does it, and `committed` runs the after-commit steps (markdown mirror,
-     * metrics). Authorization is the caller's: it is not an agent.
+     * For system writers that commit memories inside a transaction of their own (the connector
+     * inbox, whose inbox state and audit event must commit with the memories). The rows are built,
+     * checked, sealed and indexed here exactly as `store` does it; `committed` runs the after-commit
+     * steps (markdown mirror, metrics). Authorization is the caller's: it is not an agent. The
+     * memories are readable by every agent of the tenant that may read the namespace (`shared`) and
+     * owned by `author.owner`, which no key or person can act as.
      */
-    async writer(tenantId: string) {
+    async writer(tenantId: string, author: SystemAuthor) {
       const codec = await deps.vault.codec(tenantId);
       return {
-        async insert(tx: SqlExecutor, rows: readonly NewRow[]): Promise<void> {
-          for (const [i, row] of rows.entries()) {
-            if (row.tenant_id !== tenantId) throw new Error("a row of another tenant");
-            checkContent(row.content, `memories.${i}.content`);
-            const sealed = codec.seal(row);
-            await memoriesStore.insert(tx, sealed.row, sealed.index);
-          }
-        },
-        async committed(rows: readonly NewRow[]): Promise<void> {
-          metrics.memoriesStored.inc(rows.length);
-          await deps.vault.written(
-            tenantId,
-            rows.map((row) => toMemory({ ...row, seq: 0 })),
-          );
+        prepare(drafts: readonly SystemDraft[], now: number) {
+          const rows: NewRow[] = drafts.map((d, i) => {
+            checkContent(d.content, `memories.${i}.content`);
+            return {
+              id: newId("memory", now),
+              version: 1,
+              tenant_id: tenantId,
+              namespace: d.namespace,
+              type: d.type,
+              content: d.content,
+              quarantined: d.quarantined ? 1 : 0,
+              tags: JSON.stringify([...new Set(d.tags)]),
+              entities: JSON.stringify([...new Set(d.entities)]),
+              metadata: JSON.stringify(d.metadata),
+              importance: d.importance,
+              agent: author.agent,
+              key_id: author.keyId,
+              created_at: now,
+              updated_at: now,
+              expires_at: null,
+              valid_from: null,
+              valid_to: null,
+              is_current: 1,
+              access: "shared",
+              allowed_agents: null,
+              owner: author.owner,
+            };
+          });
+          return {
+            ids: rows.map((r) => r.id),
+            async insert(tx: SqlExecutor): Promise<void> {
+              for (const row of rows) {
+                const sealed = codec.seal(row);
+                await memoriesStore.insert(tx, sealed.row, sealed.index);
+              }
+            },
+            async committed(): Promise<void> {
+              metrics.memoriesStored.inc(rows.length);
+              await deps.vault.written(
+                tenantId,
+                rows.map((row) => toMemory({ ...row, seq: 0 })),
+              );
+            },
+          };
         },
       };
     },
