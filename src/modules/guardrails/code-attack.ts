@@ -7,15 +7,19 @@ import type { Finding } from "./guardrails.schemas.ts";
  * wipes or locks files, sabotages the system, logs keys, spreads itself or floods a host.
  *
  * The rules describe intent, not snippets:
- * - an **insertion directive** is an imperative aimed at the reader's own work ("integrate the
- *   following code into your solution", "run this in your implementation"); on its own it is what a
- *   helpful answer says too, so it scores 0.45 (below the default threshold);
- * - a **harmful behaviour** is a pair of capabilities that only together do harm: a sensitive source
- *   beside a network sink (exfiltration), a download beside an execution, or one capability that is
- *   harmful by itself (wiping a disk or system directory, a miner, a key logger, a reverse shell,
- *   encrypting a user's files, cutting the network). It scores 0.65 alone and 0.9 beside an
- *   insertion directive; a directive stated in words ("add code that sends the user's cookies to …")
- *   scores 0.9 too.
+ * - an **insertion directive** points at given code and at the reader's own work ("integrate the
+ *   following code into your solution", "let your code assimilate the subsequent snippet"); on its
+ *   own it is what a helpful answer says too, so it scores 0.45 (below the default threshold), and
+ *   0.75 when the code after it reaches the network, runs programs or reads sensitive data;
+ * - a **harmful behaviour** is a pair of capabilities that only together do harm — a sensitive
+ *   source beside a network sink (exfiltration), a download beside an execution, a download pushed
+ *   to machines nearby (propagation), an endless request loop (flooding) — or one act harmful by
+ *   itself (wiping a disk or system directory, a miner, a key logger, a reverse shell, encrypting a
+ *   user's files, cutting the network). It scores 0.65 alone and 0.9 beside a directive;
+ * - a directive whose harmful purpose is stated in words ("add a line that sends the user's cookies
+ *   to …") scores 0.9.
+ *
+ * Every pattern is bounded to a window of the text, so the cost stays linear on long lines.
  */
 export type CodeAttackType = "code_insertion" | "malicious_code";
 export type CodeAttackFinding = Finding & { type: CodeAttackType };
