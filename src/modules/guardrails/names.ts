@@ -62,7 +62,8 @@ function fold(text: string): string {
 
 function tokenize(text: string): Token[] {
   const { wink } = models();
-  const doc = wink.readDoc(fold(text));
+  // The tagger slows down sharply on very long tokens; no name is one (same length, spaces instead).
+  const doc = wink.readDoc(fold(text).replace(/\S{64,}/g, (run) => " ".repeat(run.length)));
   const values = doc.tokens().out(wink.its.value);
   const pos = doc.tokens().out(wink.its.pos);
   const spaces = doc.tokens().out(wink.its.precedingSpaces);
@@ -86,7 +87,6 @@ function joinHyphenated(toks: Token[]): Token[] {
     const t = toks[i] as Token;
     const dash = toks[i + 1];
     const next = toks[i + 2];
-    const prev = out.at(-1);
     if (
       dash?.value === "-" &&
       dash.space === "" &&
@@ -97,8 +97,6 @@ function joinHyphenated(toks: Token[]): Token[] {
       const value = `${t.value}-${next.value}`;
       out.push({ ...t, value, lower: value.toLowerCase(), end: next.end });
       i += 2;
-    } else if (prev && t.value === "'s" && t.space === "") {
-      out.push(t);
     } else out.push(t);
   }
   return out;
@@ -123,7 +121,7 @@ const isCommonWord = (w: string) => {
 };
 /** Endings of family names across languages (patronymics, Slavic, Nordic, Iberian, Greek, Armenian). */
 const FAMILY_SUFFIX =
-  /(?:sson|sen|son|dóttir|dottir|ović|ovič|ević|evič|ić|ič|ová|ova|eva|ovа|ski|ska|sky|skaya|skiy|enko|chuk|czyk|wicz|vich|ovich|ev|ov|in|ez|es|escu|eanu|poulos|opoulos|akis|idis|ian|yan|oglu|oğlu|ucci|etti|elli|ini|ino|mann|berg|ström|qvist|kvist|strand|lund|gren|holm|nen|inen|lainen|ald|ard|ley|ton|ford|well|wood)$/iu;
+  /(?:sson|sen|son|dóttir|dottir|ović|ovič|ević|evič|ić|ič|ová|ova|eva|ski|ska|sky|skaya|skiy|enko|chuk|czyk|wicz|vich|ovich|ev|ov|in|ez|es|escu|eanu|poulos|opoulos|akis|idis|ian|yan|oglu|oğlu|ucci|etti|elli|ini|ino|mann|berg|ström|qvist|kvist|strand|lund|gren|holm|nen|inen|lainen|ald|ard|ley|ton|ford|well|wood)$/iu;
 
 /** A capitalised word; inner capitals only after a name prefix (McDowell, LeBlanc, not TypeError). */
 const CAPITALISED =
@@ -155,8 +153,26 @@ const PERSON_AFTER =
   /^(?:'s\b|’s\b|\s*:\s*\S|,? (?:who|whose|whom)\b|,? (?:lives?|lived|living|said|says|explained|told|wrote|writes|asked|replied|answered|sang|sings|sung|played|plays|directed|starred|stars|was born|is born|born|died|dies|flew|went|came|comes|moved|works|worked|spent|met|married|will|would|has|had|have|shouted|yelled|whispered|cried|smiled|laughed|began|begins|started|joined|left|decided|wants|wanted|needs|needed|likes|liked|loves|loved|thinks|thought|knows|knew|emailed|texted|visited|bought|sold|paid|sent|received|won|became|remained|stayed|arrived|returned|graduated|studied|retired|resigned|agreed|signed|insisted|added|noted|confirmed|announced|admitted|recalled|hopes|hoped|is (?:a|an|the|my|our|not|from|in|at|on|currently|going|looking|interested|retired|no longer|still|very|so|really|always|never|too|quite)|was (?:a|an|the|my|our|not|born|from|in|at|on|also|going|influenced|recorded)|and (?:I|me|my|his|her)\b|(?:himself|herself)|(?:a|an) [a-z]+ (?:from|at|in)\b|\(\d|\d{1,3},? (?:years|yo)\b)|,? (?:\p{Lu}\p{Ll}+,? )?(?:aged|age) \d|(?:,? and|,) \p{Lu}\p{Ll}+ (?:were|are|have|had)\b|, (?:the |a |an |our |my |your )?[\p{L} -]{2,40}, (?:said|says|added|explained|told|wrote|asked|noted)\b)/u;
 const PLACE_AFTER = /^(?:,?\s*\d|,? (?:\p{Lu}{2}\b|\d{4,})|\s+\d)/u;
 
+/** How far line boundaries are looked for: bounded, so a text without line breaks stays linear. */
+const LINE_WINDOW = 200;
+
+/** Start of the line holding `pos`, or -1 when that lies more than LINE_WINDOW characters back. */
+function lineStartOf(text: string, pos: number): number {
+  const from = Math.max(0, pos - LINE_WINDOW);
+  const k = text.slice(from, pos).lastIndexOf("\n");
+  if (k >= 0) return from + k + 1;
+  return from === 0 ? 0 : -1;
+}
+
+/** End of the line holding `pos`, or -1 when that lies more than LINE_WINDOW characters ahead. */
+function lineEndOf(text: string, pos: number): number {
+  const k = text.slice(pos, pos + LINE_WINDOW).indexOf("\n");
+  if (k >= 0) return pos + k;
+  return pos + LINE_WINDOW >= text.length ? text.length : -1;
+}
+
 function beforeText(text: string, start: number): string {
-  const lineStart = text.lastIndexOf("\n", start - 1) + 1;
+  const lineStart = lineStartOf(text, start);
   return text
     .slice(Math.max(lineStart, start - 40), start)
     .replace(/[\s>"'“‘(]+$/u, "")
@@ -229,8 +245,9 @@ function shareListEvidence(text: string, cands: Candidate[]): void {
       const first = group[0] as Candidate;
       const after = text.slice((group.at(-1) as Candidate).end, (group.at(-1) as Candidate).end + 30);
       // "Marshall, Hernandez and Simpson" alone on a line, or after a colon, is a firm's name.
-      const lineBefore = text.slice(text.lastIndexOf("\n", first.start - 1) + 1, first.start);
-      const firmLike = /^[\s>]*$|:\s*$/.test(lineBefore);
+      const lineStart = lineStartOf(text, first.start);
+      const lineBefore = text.slice(Math.max(lineStart, first.start - LINE_WINDOW), first.start);
+      const firmLike = (lineStart >= 0 && /^[\s>]*$/.test(lineBefore)) || /:\s*$/.test(lineBefore);
       const people =
         group.filter((c) => c.given).length * 2 >= group.length ||
         (!firmLike && group.filter((c) => c.family).length * 2 >= group.length) ||
@@ -277,9 +294,10 @@ function scoreRun(text: string, toks: Token[], i: number, j: number): Candidate 
   const nextTok = toks[j];
   const before = beforeText(text, start);
   const after = text.slice(end, end + 60);
-  const lineStart = text.lastIndexOf("\n", start - 1) + 1;
-  const lineEnd = text.indexOf("\n", end) < 0 ? text.length : text.indexOf("\n", end);
-  const wholeLine = /^[\s>]*$/.test(text.slice(lineStart, start)) && /^\s*$/.test(text.slice(end, lineEnd));
+  const lineStart = lineStartOf(text, start);
+  const lineEnd = lineEndOf(text, end);
+  const atLineStart = lineStart >= 0 && /^[\s>]*$/.test(text.slice(lineStart, start));
+  const wholeLine = atLineStart && lineEnd >= 0 && /^\s*$/.test(text.slice(end, lineEnd));
 
   if (words.some((w) => STREET.test(w.value) || ORG.test(w.value))) return undefined;
   const nextWord =
@@ -306,7 +324,12 @@ function scoreRun(text: string, toks: Token[], i: number, j: number): Candidate 
   const placeAfter =
     PLACE_AFTER.test(after) ||
     (/^, (\p{Lu}\p{Ll}+)/u.test(after) && isPlace(/^, (\p{Lu}\p{Ll}+)/u.exec(after)?.[1] ?? ""));
-  const previousLine = text.slice(text.lastIndexOf("\n", lineStart - 2) + 1, Math.max(0, lineStart - 1));
+  const previousLine = wholeLine
+    ? (text
+        .slice(Math.max(0, lineStart - 1 - LINE_WINDOW), Math.max(0, lineStart - 1))
+        .split("\n")
+        .at(-1) ?? "")
+    : "";
   let score = 0;
   if (given) score += 0.35;
   if (words.some((w) => isFamily(w.value))) score += 0.2;
@@ -318,13 +341,7 @@ function scoreRun(text: string, toks: Token[], i: number, j: number): Candidate 
   if (PERSON_AFTER.test(after)) score += 0.35;
   else if (nextTok?.pos === "VERB" && !nextTok.space.includes("\n")) score += 0.25;
   // Speaker of a dialogue line ("Matthew: Remember me …"), not a form label ("Phone:").
-  if (
-    single &&
-    /^\s*:\s*\S/.test(after) &&
-    /^[\s>]*$/.test(text.slice(lineStart, start)) &&
-    !LABEL.test(single.value)
-  )
-    score += 0.3;
+  if (single && /^\s*:\s*\S/.test(after) && atLineStart && !LABEL.test(single.value)) score += 0.3;
   // Addressed by name: "Leif, can I …", "Remember me, Mary?".
   if (
     /^,\s*(?:can|could|would|will|please|I|you|we|do|did|are|is)\b/u.test(after) &&
@@ -333,7 +350,8 @@ function scoreRun(text: string, toks: Token[], i: number, j: number): Candidate 
     score += 0.35;
   if (/,$/.test(before) && /^\s*[?!]/.test(after)) score += 0.35;
   // A name alone on the first line opens a CV, a letterhead or a signature card.
-  if (wholeLine && words.length >= 2 && /^[\s>]*$/.test(text.slice(0, lineStart))) score += 0.4;
+  if (wholeLine && words.length >= 2 && /^[\s>]*$/.test(text.slice(0, Math.min(lineStart, LINE_WINDOW + 1))))
+    score += 0.4;
 
   if (single && isCommonWord(single.value) && !isFamily(single.value) && !STRONG_BEFORE.test(before))
     score -= 0.6;
