@@ -14,6 +14,7 @@ import { loadCheckpointKey } from "./modules/audit/checkpoint-key.ts";
 import { connectorsMigrations } from "./modules/connectors/connectors.migrations.ts";
 import type { ConnectorsModule } from "./modules/connectors/connectors.module.ts";
 import { createConnectorsModule } from "./modules/connectors/connectors.module.ts";
+import { credentialsModule } from "./modules/credentials/credentials.module.ts";
 import { governanceToBus } from "./modules/governance/governance.events.ts";
 import { governanceMigrations } from "./modules/governance/governance.migrations.ts";
 import { registerGovernanceHooks, registerGovernanceRoutes } from "./modules/governance/governance.routes.ts";
@@ -42,7 +43,7 @@ import { registerKeyRoutes } from "./modules/keys/keys.routes.ts";
 import type { KeysService } from "./modules/keys/keys.service.ts";
 import { createKeysService } from "./modules/keys/keys.service.ts";
 import { keysStore } from "./modules/keys/keys.store.ts";
-import { registerMcpRoutes } from "./modules/mcp/mcp.routes.ts";
+import { type McpToolProvider, registerMcpRoutes } from "./modules/mcp/mcp.routes.ts";
 import { memoriesMigrations } from "./modules/memories/memories.migrations.ts";
 import { registerMemoryRoutes } from "./modules/memories/memories.routes.ts";
 import type { MemoriesService } from "./modules/memories/memories.service.ts";
@@ -85,7 +86,7 @@ declare module "./platform/module.ts" {
  * The product's modules in dependency order: each describes its migrations, actions, audit events,
  * routes, hooks and workers (src/platform/module.ts).
  */
-export const MODULES: readonly HyphaModule[] = [];
+export const MODULES: readonly HyphaModule[] = [credentialsModule];
 
 /** A person's access token: a compact JWS (people's tokens are JWTs, keys are `hy?_` strings). */
 const JWT_SHAPE = /^eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -350,7 +351,9 @@ export async function createApp(opts: AppOptions) {
   registerAuthRoutes(app, auth, { allowedOrigins: config.allowedOrigins });
   registerMemoryRoutes(app, memories);
   registerAuditRoutes(app, audit);
+  const mcpTools: McpToolProvider[] = [];
   registerMcpRoutes(app, {
+    tools: () => mcpTools,
     memories,
     storage,
     clock,
@@ -374,6 +377,7 @@ export async function createApp(opts: AppOptions) {
     governance: { service: governance, screen },
     memories,
     connectors,
+    mcp: { addTools: (provider) => mcpTools.push(provider) },
   });
   modules.mount(app);
 
@@ -403,6 +407,7 @@ export async function createApp(opts: AppOptions) {
       connectors,
       governance,
       screen,
+      credentials: modules.apis.credentials,
     },
     events,
     /** Subscribes to governance events (approval.*, agent.*, anomaly.*); returns an unsubscribe. */
