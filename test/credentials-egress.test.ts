@@ -4,8 +4,8 @@ import { resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { generateMasterKeyring } from "../src/lib/crypto/master-key.ts";
 import { type Binding, createBrokerCore } from "../src/modules/credentials/broker-core.ts";
-import { errorCode, startServer, type TestServer } from "./harness.ts";
 import { startReceiver, tokenValue } from "./credentials-helpers.ts";
+import { errorCode, startServer, type TestServer } from "./harness.ts";
 
 const VECTORS = JSON.parse(
   readFileSync(resolve(import.meta.dirname, "../../shared/data/ssrf/private-ip-test-vectors.json"), "utf8"),
@@ -42,7 +42,11 @@ describe("credential proxy: the egress guard refuses every private destination",
         continue; // not a host the URL parser accepts: never reachable as a URL either
       }
       const b = binding([`http://${url.hostname}`]);
-      const sealed = await core.seal({ binding: b, secrets: { secret: tokenValue() }, fingerprintKey: FP_KEY });
+      const sealed = await core.seal({
+        binding: b,
+        secrets: { secret: tokenValue() },
+        fingerprintKey: FP_KEY,
+      });
       const r = await core.execute({
         binding: b,
         sealed: sealed.sealed,
@@ -71,7 +75,11 @@ describe("credential proxy: the egress guard refuses every private destination",
         resolver: async () => answers.map((address) => ({ address })),
       });
       const b = binding(["api.example.com"]);
-      const sealed = await core.seal({ binding: b, secrets: { secret: tokenValue() }, fingerprintKey: FP_KEY });
+      const sealed = await core.seal({
+        binding: b,
+        secrets: { secret: tokenValue() },
+        fingerprintKey: FP_KEY,
+      });
       const r = await core.execute({
         binding: b,
         sealed: sealed.sealed,
@@ -93,7 +101,11 @@ describe("credential proxy: the egress guard refuses every private destination",
     const rx = await startReceiver();
     try {
       const b = binding(["api.example.com"]);
-      const sealed = await core.seal({ binding: b, secrets: { secret: tokenValue() }, fingerprintKey: FP_KEY });
+      const sealed = await core.seal({
+        binding: b,
+        secrets: { secret: tokenValue() },
+        fingerprintKey: FP_KEY,
+      });
       const moved = binding(["http://127.0.0.1:*"]);
       const r = await core.execute({
         binding: moved,
@@ -127,7 +139,12 @@ describe("credential proxy route: blocked destinations answer 403 EGRESS_BLOCKED
       body: {
         name: "internal",
         service: "svc",
-        allowed_hosts: ["http://169.254.169.254", "http://10.0.0.1", "http://[::ffff:7f00:1]", "http://127.0.0.1:*"],
+        allowed_hosts: [
+          "http://169.254.169.254",
+          "http://10.0.0.1",
+          "http://[::ffff:7f00:1]",
+          "http://127.0.0.1:*",
+        ],
         injection: { type: "bearer" },
         secret: value,
       },

@@ -94,11 +94,7 @@ export const configSchema = z
       "HYPHA_PROXY_TOKEN is required with HYPHA_PROXY_SOCKET (the same value the proxy was started with)",
     path: ["proxyToken"],
   })
-  .refine((c) => !c.proxySocket || (!c.credentialKey && !c.credentialKeyFile), {
-    message:
-      "the serving process must not hold the credential key when HYPHA_PROXY_SOCKET is set: unset HYPHA_CREDENTIAL_KEY / HYPHA_CREDENTIAL_KEY_FILE (only hypha proxy needs them)",
-    path: ["credentialKey"],
-  })
+
   .refine((c) => !c.judgeUrl || c.judgeModel, {
     message: "HYPHA_JUDGE_MODEL is required with HYPHA_JUDGE_URL",
     path: ["judgeModel"],

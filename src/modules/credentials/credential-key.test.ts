@@ -18,7 +18,9 @@ test("a first start generates a 0600 credential keyring beside, not inside, the 
     assert.equal(statSync(path).mode & 0o777, 0o600);
     const again = loadCredentialKeyring({ dataDir: d, allowGenerate: true });
     assert.ok(again.ok && again.source === "file");
-    assert.ok(r.ok && again.ok && r.ring.versions[0]?.key.equals(again.ring.versions[0]?.key ?? Buffer.alloc(0)));
+    assert.ok(
+      r.ok && again.ok && r.ring.versions[0]?.key.equals(again.ring.versions[0]?.key ?? Buffer.alloc(0)),
+    );
   } finally {
     rmSync(d, { recursive: true, force: true });
   }
@@ -27,7 +29,11 @@ test("a first start generates a 0600 credential keyring beside, not inside, the 
 test("weak, malformed, conflicting and world-readable credential keys are refused with the setting named", () => {
   const d = dir();
   try {
-    for (const key of [Buffer.alloc(32, 7).toString("base64"), "not base64!", Buffer.alloc(16, 1).toString("base64")]) {
+    for (const key of [
+      Buffer.alloc(32, 7).toString("base64"),
+      "not base64!",
+      Buffer.alloc(16, 1).toString("base64"),
+    ]) {
       const r = loadCredentialKeyring({ dataDir: d, key, allowGenerate: false });
       assert.equal(r.ok, false, key);
       assert.match(r.ok ? "" : r.message, /HYPHA_CREDENTIAL_KEY/);
@@ -60,7 +66,11 @@ test("a credential key equal to a memory master key version is refused", () => {
 });
 
 test("a credential ciphertext opens only under the credential key, never under a tenant data key", () => {
-  const r = loadCredentialKeyring({ dataDir: "/x", key: randomBytes(32).toString("base64"), allowGenerate: false });
+  const r = loadCredentialKeyring({
+    dataDir: "/x",
+    key: randomBytes(32).toString("base64"),
+    allowGenerate: false,
+  });
   assert.ok(r.ok);
   const sealed = credentialCipher(r.ring, "tnt_a").encrypt("crd_1", "secrets:x", "value");
   assert.equal(credentialCipher(r.ring, "tnt_a").decryptString("crd_1", "secrets:x", sealed).ok, true);

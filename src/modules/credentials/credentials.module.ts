@@ -65,6 +65,11 @@ export const credentialsModule = defineModule({
     const { config } = ctx;
     let core: BrokerCore;
     if (config.proxySocket) {
+      if (config.credentialKey || config.credentialKeyFile) {
+        throw new ConfigError(
+          "the serving process must not hold the credential key when HYPHA_PROXY_SOCKET is set: unset HYPHA_CREDENTIAL_KEY / HYPHA_CREDENTIAL_KEY_FILE (only hypha proxy needs them)",
+        );
+      }
       const keyFile = join(config.dataDir, CREDENTIAL_KEY_RELATIVE_PATH);
       if (existsSync(keyFile)) {
         throw new ConfigError(
