@@ -80,7 +80,7 @@ function toCredential(r: CredentialRow): Credential {
     expires_at: iso(r.expires_at),
     oauth: oauth
       ? {
-          connected: (JSON.parse(r.fingerprints) as string[]).length > (oauth_has_client_secret(r) ? 1 : 0),
+          connected: (JSON.parse(r.fingerprints) as string[]).length > (hasClientSecret(r) ? 1 : 0),
           token_expires_at: iso(r.token_expires_at),
           scopes: oauth.scopes,
           provider: new URL(oauth.authorize_url).host,
@@ -90,7 +90,7 @@ function toCredential(r: CredentialRow): Credential {
 }
 
 /** Whether the sealed secrets of an OAuth credential include a client secret (recorded at creation). */
-function oauth_has_client_secret(r: CredentialRow): boolean {
+function hasClientSecret(r: CredentialRow): boolean {
   return (
     r.oauth_config !== null &&
     (JSON.parse(r.oauth_config) as { has_client_secret?: boolean }).has_client_secret === true
