@@ -8,9 +8,11 @@ const suites: Record<string, () => Promise<unknown>> = {
   guardrails: async () => (await import("./guardrails.ts")).run(),
   ingest: async () => (await import("./ingest.ts")).run(),
   mcp: async () => (await import("./mcp.ts")).run(),
+  proxy: async () => (await import("./proxy.ts")).run(),
 };
 
-const wanted = process.argv.slice(2);
+// Flags (`--write`) are read by the suites themselves.
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 for (const name of wanted) {
   if (!suites[name]) {
     process.stderr.write(`unknown benchmark ${name}; known: ${Object.keys(suites).join(", ")}\n`);
