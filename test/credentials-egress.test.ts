@@ -122,6 +122,40 @@ describe("credential proxy: the egress guard refuses every private destination",
   });
 });
 
+describe("credential proxy: time cap", () => {
+  test("an upstream that never answers ends in UPSTREAM_TIMEOUT within the deadline", async () => {
+    const hang = await startReceiver(() => {
+      // never answers
+    });
+    try {
+      const core = createBrokerCore({
+        ring: generateMasterKeyring(),
+        egressAllow: ["127.0.0.1"],
+        timeoutMs: 300,
+        maxResponseBytes: 1024,
+      });
+      const b = binding(["http://127.0.0.1:*"]);
+      const sealed = await core.seal({
+        binding: b,
+        secrets: { secret: tokenValue() },
+        fingerprintKey: FP_KEY,
+      });
+      const t = Date.now();
+      const r = await core.execute({
+        binding: b,
+        sealed: sealed.sealed,
+        request: { method: "GET", url: `${hang.url}/slow` },
+        fingerprintKey: FP_KEY,
+        now: Date.now(),
+      });
+      assert.equal(r.ok ? "" : r.code, "UPSTREAM_TIMEOUT");
+      assert.ok(Date.now() - t < 5000);
+    } finally {
+      await hang.close();
+    }
+  });
+});
+
 describe("credential proxy route: blocked destinations answer 403 EGRESS_BLOCKED and are audited", () => {
   let s: TestServer;
   let tenantId: string;

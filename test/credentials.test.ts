@@ -454,6 +454,25 @@ describe("credential broker: management, injection, binding, scrubbing, audit, l
     assert.equal(upd.status, 422, upd.text);
   });
 
+  test("an upstream refusing the credential (401) is audited as proxy.auth_failed", async () => {
+    const deny = await startReceiver((_seen, res) => {
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end('{"message":"Bad credentials"}');
+    });
+    try {
+      const res = await proxy(agentKey, { credential: "github", method: "GET", url: `${deny.url}/user` });
+      assert.equal(res.status, 200);
+      assert.equal((res.body as ProxyOut).status, 401);
+      const db = await s.hypha.storage.tenant(tenantId);
+      const row = await db.get<{ details: string }>(
+        "SELECT details FROM audit_events WHERE action = 'proxy.auth_failed' ORDER BY seq DESC LIMIT 1",
+      );
+      assert.match(row?.details ?? "", /"status":401/);
+    } finally {
+      await deny.close();
+    }
+  });
+
   test("audit events of proxy calls carry host, method, status and sizes, never a secret or a body", async () => {
     const db = await s.hypha.storage.tenant(tenantId);
     const rows = await db.all<{ action: string; outcome: string; details: string }>(
