@@ -183,15 +183,16 @@ describe("credential broker: management, injection, binding, scrubbing, audit, l
     }
   });
 
-  test("the agent cannot override the injected header", async () => {
+  test("the agent cannot override the injected header, nor ask for a compressed body the scrubber cannot read", async () => {
     const res = await proxy(agentKey, {
       credential: "github",
       method: "GET",
       url: `${rx.url}/override`,
-      headers: { Authorization: "Bearer attacker" },
+      headers: { Authorization: "Bearer attacker", "Accept-Encoding": "gzip" },
     });
     assert.equal(res.status, 200);
     assert.notEqual(rx.seen.at(-1)?.headers.authorization, "Bearer attacker");
+    assert.equal(rx.seen.at(-1)?.headers["accept-encoding"], "identity");
   });
 
   test("a host outside the binding is refused with 403 CREDENTIAL_HOST_FORBIDDEN and nothing is sent", async () => {
@@ -286,6 +287,31 @@ describe("credential broker: management, injection, binding, scrubbing, audit, l
       assert.equal((res.body as ProxyOut).headers["x-leak"], "[REDACTED]");
     } finally {
       await echo.close();
+    }
+  });
+
+  test("a gzip body from a server that compresses anyway is decoded and scrubbed", async () => {
+    const v = secret("gz");
+    const { gzipSync } = await import("node:zlib");
+    const gz = await startReceiver((seen, res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" });
+      res.end(gzipSync(JSON.stringify({ echo: seen.headers.authorization })));
+    });
+    try {
+      await create({
+        name: "gz",
+        service: "svc",
+        allowed_hosts: [LOCAL],
+        injection: { type: "bearer" },
+        secret: v,
+      });
+      const res = await proxy(agentKey, { credential: "gz", method: "GET", url: `${gz.url}/` });
+      assert.equal(res.status, 200, res.text);
+      const out = res.body as ProxyOut;
+      assert.equal(out.body, '{"echo":"Bearer [REDACTED]"}');
+      assert.equal(out.headers["content-encoding"], undefined);
+    } finally {
+      await gz.close();
     }
   });
 

@@ -11,6 +11,7 @@
  * credential at another host gets a ciphertext that no longer opens.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import type { MasterKeyring } from "../../lib/crypto/master-key.ts";
 import {
   createEgressGuard,
@@ -398,7 +399,12 @@ export function createBrokerCore(opts: BrokerCoreOptions): BrokerCore {
 
   async function send(b: Binding, secrets: Secrets, req: OutboundRequest, value: string) {
     const url = new URL(req.url);
-    const headers: Record<string, string> = { ...(req.headers ?? {}) };
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers ?? {})) {
+      // A compressed body could carry the secret past the scrubber: only identity encoding.
+      if (!["accept-encoding", "te"].includes(k.toLowerCase())) headers[k] = v;
+    }
+    headers["accept-encoding"] = "identity";
     if (!inject(url, headers, b.injection, value)) {
       return {
         ok: false as const,
@@ -494,11 +500,32 @@ export function createBrokerCore(opts: BrokerCoreOptions): BrokerCore {
         }
         return { ...failureOf(res), host };
       }
-      const body = scrubBuffer(res.body, needles);
+      // A server that compresses although asked not to: decoded (within the cap) so it can be scrubbed.
+      const encoding = String(res.headers["content-encoding"] ?? "identity").toLowerCase();
+      let plain = res.body;
+      if (encoding !== "identity" && res.body.length > 0) {
+        const zlibOpts = { maxOutputLength: opts.maxResponseBytes };
+        try {
+          if (encoding === "gzip" || encoding === "x-gzip") plain = gunzipSync(res.body, zlibOpts);
+          else if (encoding === "deflate") plain = inflateSync(res.body, zlibOpts);
+          else if (encoding === "br") plain = brotliDecompressSync(res.body, zlibOpts);
+          else throw new Error("unknown encoding");
+        } catch {
+          return {
+            ok: false,
+            code: "UPSTREAM_FAILED",
+            message: `the response from ${host} uses a content encoding that cannot be checked for the secret`,
+            host,
+          };
+        }
+      }
+      const body = scrubBuffer(plain, needles);
+      const headers = flatHeaders(res.headers, needles);
+      delete headers["content-encoding"];
       return {
         ok: true,
         status: res.status,
-        headers: flatHeaders(res.headers, needles),
+        headers,
         body: body.toString("base64"),
         requestBytes,
         responseBytes: res.body.length,
