@@ -370,7 +370,7 @@ describe("credential broker: management, injection, binding, scrubbing, audit, l
     }
   });
 
-  test("a credential's risk tier puts its use behind approval (202), and the MCP tool refuses it", async () => {
+  test("a credential's risk tier puts its use behind approval (202) for that exact request, and the MCP tool refuses it", async () => {
     await create({
       name: "payments",
       service: "stripe",
@@ -393,6 +393,31 @@ describe("credential broker: management, injection, binding, scrubbing, audit, l
       });
       assert.equal(res.status, 202, res.text);
       assert.equal((res.body as { status: string }).status, "approval_required");
+      const approvalId = (res.body as { approval: { id: string } }).approval.id;
+      // A person approves; the same request, repeated with the approval, runs once.
+      const email = `approver-${Math.random().toString(36).slice(2, 8)}@example.com`;
+      await s.createUser(tenantId, { email, password: "correct horse battery staple", roles: ["DEVELOPER"] });
+      const login = await s.request("POST", "/v1/auth/login", {
+        key: null,
+        body: { tenant_id: tenantId, email, password: "correct horse battery staple" },
+      });
+      const person = (login.body as { access_token: string }).access_token;
+      const decided = await s.request("POST", `/v1/approvals/${approvalId}/approve`, {
+        key: person,
+        body: {},
+      });
+      assert.equal(decided.status, 200, decided.text);
+      const approved = { credential: "payments", method: "POST", url: `${rx.url}/charge`, body: "{}" };
+      const other = await proxy(
+        agentKey,
+        { ...approved, body: '{"amount":1}' },
+        { "x-approval-id": approvalId },
+      );
+      assert.equal(other.status, 409, "an approval covers only the exact request");
+      const ran = await proxy(agentKey, approved, { "x-approval-id": approvalId });
+      assert.equal(ran.status, 200, ran.text);
+      const replay = await proxy(agentKey, approved, { "x-approval-id": approvalId });
+      assert.equal(replay.status, 409);
       // A credential of a lower tier runs at once.
       assert.equal(
         (await proxy(agentKey, { credential: "github", method: "GET", url: `${rx.url}/x` })).status,
@@ -410,7 +435,7 @@ describe("credential broker: management, injection, binding, scrubbing, audit, l
       } finally {
         await client.close();
       }
-      assert.equal(rx.seen.length, before + 1);
+      assert.equal(rx.seen.length, before + 2);
     } finally {
       await s.request("PUT", `/v1/tenants/${tenantId}/policy`, { body: QUIET });
     }
