@@ -266,6 +266,7 @@ describe("OAuth 2.0 credentials: authorization code + PKCE, state, refresh, revo
       (await callback(tenantId, "gh", person, { code: idp.approve(grant.url), state: grant.state })).status,
       200,
     );
+    assert.ok(s.hypha.services.credentials?.oauthTenants().includes(tenantId));
     const refreshed = await s.hypha.services.credentials?.refreshDue(tenantId, 5 * 60_000);
     assert.equal(refreshed, 1);
     idp.setExpiresIn(3600);

@@ -119,10 +119,8 @@ export const credentialsModule = defineModule({
     let timer: NodeJS.Timeout | null = null;
     let running: Promise<void> = Promise.resolve();
     const refreshAll = async () => {
-      const ids = await ctx.storage.control.all<{ id: string }>(
-        "SELECT id FROM tenants WHERE status = 'active' ORDER BY id",
-      );
-      for (const { id } of ids) {
+      // Only tenants with OAuth credentials in use: opening every tenant's vault each minute would not scale.
+      for (const id of service.oauthTenants()) {
         try {
           await service.refreshDue(id, REFRESH_MARGIN_MS);
         } catch (err) {

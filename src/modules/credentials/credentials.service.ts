@@ -123,6 +123,8 @@ export function createCredentialsService(deps: CredentialsDeps) {
   const { storage, clock } = deps;
   const audit = (tx: SqlExecutor, e: AuditEventInput) => deps.audit(tx, e, clock.now());
   const fpKeys = new Map<string, Buffer>();
+  /** Tenants with an OAuth credential connected or used since start: the refresh pass visits only them. */
+  const oauthTenants = new Set<string>();
   const printCache = new Map<string, FingerprintSet>();
 
   async function keysOf(tenantId: string) {
@@ -467,6 +469,7 @@ export function createCredentialsService(deps: CredentialsDeps) {
         throw new AppError(code, result.message);
       }
       if (result.refreshed) await saveSealed(row, result.refreshed);
+      if (row.kind === "oauth2") oauthTenants.add(row.tenant_id);
       await auditUse(actor, row, input.method, {
         host: result.host,
         status: result.status,
@@ -647,9 +650,15 @@ export function createCredentialsService(deps: CredentialsDeps) {
       return containsKnownValue(await keysOf(tenantId), set, text);
     },
 
+    /** Tenants the background refresh pass visits (a token elsewhere is refreshed on its next use). */
+    oauthTenants(): string[] {
+      return [...oauthTenants];
+    },
+
     forget(tenantId: string) {
       fpKeys.delete(tenantId);
       printCache.delete(tenantId);
+      oauthTenants.delete(tenantId);
     },
   };
 }
