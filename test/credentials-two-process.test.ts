@@ -55,7 +55,7 @@ const stop = (child: ChildProcess, signal: NodeJS.Signals = "SIGTERM") =>
   });
 
 describe("two processes: hypha serve holds no credential key; hypha proxy makes every call", () => {
-  const root = mkdtempSync(join(tmpdir(), "hypha-2p-"));
+  const root = mkdtempSync(join(tmpdir(), "hypha-test-2p-"));
   const serveDir = join(root, "serve");
   const proxyDir = join(root, "proxy");
   const socket = join(root, "run", "proxy.sock");

@@ -367,7 +367,7 @@ export function createBrokerCore(opts: BrokerCoreOptions): BrokerCore {
     return tokenCall(b, secrets, { grant_type: "refresh_token", refresh_token: secrets.refresh_token }, now);
   }
 
-  /** Builds the outbound request with the secret in place; null when a path placeholder is missing. */
+  /** Puts the secret into the URL or headers; false when a path placeholder is missing. */
   function inject(url: URL, headers: Record<string, string>, injection: Injection, value: string): boolean {
     const drop = (name: string) => {
       for (const k of Object.keys(headers)) if (k.toLowerCase() === name.toLowerCase()) delete headers[k];
@@ -397,7 +397,7 @@ export function createBrokerCore(opts: BrokerCoreOptions): BrokerCore {
     }
   }
 
-  async function send(b: Binding, secrets: Secrets, req: OutboundRequest, value: string) {
+  async function send(b: Binding, req: OutboundRequest, value: string) {
     const url = new URL(req.url);
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers ?? {})) {
@@ -412,7 +412,6 @@ export function createBrokerCore(opts: BrokerCoreOptions): BrokerCore {
         message: `this credential is injected into the URL path: put ${PATH_PLACEHOLDER} in the path`,
       };
     }
-    void secrets;
     const res = await guard.fetch(url, {
       method: req.method,
       headers,
@@ -467,14 +466,14 @@ export function createBrokerCore(opts: BrokerCoreOptions): BrokerCore {
         }
       }
       const secretOf = (s: Secrets) => (b.kind === "oauth2" ? (s.access_token ?? "") : (s.secret ?? ""));
-      let sent = await send(b, secrets, request, secretOf(secrets));
+      let sent = await send(b, request, secretOf(secrets));
       if (!sent.ok) return { ...sent, host };
       if (b.kind === "oauth2" && sent.res.ok && sent.res.status === 401 && secrets.refresh_token) {
         const r = await refreshSecrets(b, secrets, now);
         if (r.ok) {
           secrets = r.secrets;
           refreshed = seal(b, secrets, fingerprintKey);
-          sent = await send(b, secrets, request, secretOf(secrets));
+          sent = await send(b, request, secretOf(secrets));
           if (!sent.ok) return { ...sent, host };
         }
       }

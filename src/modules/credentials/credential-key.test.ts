@@ -7,7 +7,7 @@ import { test } from "node:test";
 import { createTenantCipher } from "../../lib/crypto/field-cipher.ts";
 import { CREDENTIAL_KEY_RELATIVE_PATH, credentialCipher, loadCredentialKeyring } from "./credential-key.ts";
 
-const dir = () => mkdtempSync(join(tmpdir(), "hypha-credkey-"));
+const dir = () => mkdtempSync(join(tmpdir(), "hypha-test-credkey-"));
 
 test("a first start generates a 0600 credential keyring beside, not inside, the master key", () => {
   const d = dir();
