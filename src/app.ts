@@ -180,6 +180,7 @@ export async function createApp(opts: AppOptions) {
       vault.forget(tenantId);
       trail.forget(tenantId);
       auth.forget(tenantId);
+      modules.apis.credentials?.forget(tenantId);
     },
     onCreated: (tenantId) => auth.initTenant(tenantId),
   });
