@@ -481,7 +481,7 @@ describe("credential broker: management, injection, binding, scrubbing, audit, l
     }
   });
 
-  test("storing a memory that contains a credential value is refused; other text is not", async () => {
+  test("storing, updating or ingesting a memory that contains a credential value is refused; other text is not", async () => {
     const v = secrets[0] ?? "";
     for (const content of [v, `my token is ${v}, keep it`, `{"auth":"Bearer ${v}"}`]) {
       const res = await s.request("POST", "/v1/memories", {
@@ -503,6 +503,16 @@ describe("credential broker: management, injection, binding, scrubbing, audit, l
       body: { content: `now ${v}` },
     });
     assert.equal(upd.status, 422, upd.text);
+    const verdict = (upd.body as { error: { verdict: { checks: { name: string }[] } } }).error.verdict;
+    assert.deepEqual(
+      verdict.checks.map((c) => c.name),
+      ["credential_value"],
+    );
+    // Connector deliveries pass the same screen before they become memories.
+    const ingested = await s.hypha.services.screen.ingest(tenantId, `{"token":"${v}"}`);
+    assert.ok("blocked" in ingested);
+    const clean = await s.hypha.services.screen.ingest(tenantId, "a delivery without secrets");
+    assert.ok(!("blocked" in clean));
   });
 
   test("an upstream refusing the credential (401) is audited as proxy.auth_failed", async () => {
