@@ -10,11 +10,11 @@ const suites: Record<string, () => Promise<unknown>> = {
   ingest: async () => (await import("./ingest.ts")).run(),
   "ingest-corpus": async () => (await import("./ingest-corpus.ts")).run(),
   mcp: async () => (await import("./mcp.ts")).run(),
+  proxy: async () => (await import("./proxy.ts")).run(),
   erasure: async () => (await import("./erasure.ts")).run(),
 };
 
-/** Benchmark names; flags such as `--write` are read by the benchmarks themselves. */
-/** Long runs, only when named (`node bench/run.ts soak`). */
+/** Long runs, only when named (`node bench/run.ts soak`). Flags such as `--write` are read by each benchmark. */
 const onDemand: Record<string, () => Promise<unknown>> = {
   soak: async () => (await import("./soak.ts")).run(),
 };

@@ -4,6 +4,7 @@ import type { Config } from "./lib/config.ts";
 import { createLogger, type Logger } from "./lib/logger.ts";
 import { auditModule } from "./modules/audit/audit.module.ts";
 import { connectorsModule } from "./modules/connectors/connectors.module.ts";
+import { credentialsModule } from "./modules/credentials/credentials.module.ts";
 import { governanceModule } from "./modules/governance/governance.module.ts";
 import type { GovernanceEvent } from "./modules/governance/governance.service.ts";
 import { grantsModule } from "./modules/grants/grants.module.ts";
@@ -44,6 +45,7 @@ export const MODULES: readonly HyphaModule[] = [
   connectorsModule,
   streamModule,
   mcpModule,
+  credentialsModule,
   healthModule,
 ];
 
@@ -147,6 +149,7 @@ export async function createApp(opts: AppOptions) {
       connectors: apis.connectors,
       governance: governance.service,
       screen: governance.screen,
+      credentials: apis.credentials,
     },
     /** Subscribes to governance events (approval.*, agent.*, anomaly.*); returns an unsubscribe. */
     onGovernanceEvent(listener: (event: GovernanceEvent) => void): () => void {

@@ -19,10 +19,13 @@ const TOOLS = [
   "memory_update",
 ];
 
+/** The gateway also offers the credential broker's `http_request` (tested in credentials.test.ts). */
+const GATEWAY_TOOLS = ["http_request", ...TOOLS];
+
 /** Calls every tool once, in a life-cycle order, and checks what each returns. */
-async function exerciseEveryTool(client: Client, namespace: string) {
+async function exerciseEveryTool(client: Client, namespace: string, expected: readonly string[] = TOOLS) {
   const { tools } = await client.listTools();
-  assert.deepEqual(tools.map((t) => t.name).sort(), TOOLS);
+  assert.deepEqual(tools.map((t) => t.name).sort(), expected);
   for (const tool of tools) {
     assert.ok((tool.description ?? "").length > 40, `${tool.name} tells a model when to use it`);
     assert.equal(tool.inputSchema.type, "object");
@@ -127,7 +130,7 @@ describe("MCP over Streamable HTTP (/mcp on the gateway)", () => {
   test("every tool works end to end with the SDK client", async () => {
     const client = await httpClient(s.url, tenant.key);
     try {
-      await exerciseEveryTool(client, "mcp/http");
+      await exerciseEveryTool(client, "mcp/http", GATEWAY_TOOLS);
     } finally {
       await client.close();
     }
@@ -229,7 +232,7 @@ describe("MCP over Streamable HTTP (/mcp on the gateway)", () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("x-request-id"), "trace-mcp-0001");
     assert.ok(res.headers.get("ratelimit-remaining"));
-    assert.equal((res.body as { result: { tools: unknown[] } }).result.tools.length, 7);
+    assert.equal((res.body as { result: { tools: unknown[] } }).result.tools.length, GATEWAY_TOOLS.length);
   });
 
   test("JSON-RPC batches are refused (one rate-limited request carries one message)", async () => {

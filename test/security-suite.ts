@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { RouteRecord } from "../src/platform/http/server.ts";
 import { errorCode, type TestServer } from "./harness.ts";
 
@@ -43,6 +45,9 @@ export type Fixture = {
   /** An outbound webhook of `tenantId` (the delete sample spends it) and one of the other tenant. */
   webhookId: string;
   otherWebhookId: string;
+  /** A key holding `credentials.use`, and a local receiver the fixture's credential is bound to. */
+  credentialKey: string;
+  receiverUrl: string;
 };
 
 export type Sample = {
@@ -50,7 +55,14 @@ export type Sample = {
   path: (f: Fixture) => string;
   body?: (f: Fixture) => unknown;
   /** Which agent key is enough: null when only the instance admin (or a metrics token) may call. */
-  agentScope: "any" | "memories:read" | "memories:write" | "tenant:admin" | "audit:read" | null;
+  agentScope:
+    | "any"
+    | "memories:read"
+    | "memories:write"
+    | "tenant:admin"
+    | "audit:read"
+    | "credentials.use"
+    | null;
   /** Extra headers the rightful request needs (e.g. the Accept header MCP requires). */
   headers?: Record<string, string>;
   /** The rightful caller's status when it is not a 2xx (a 405 that names the allowed method). */
@@ -343,6 +355,63 @@ export const SAMPLES: Record<string, Sample> = {
     agentScope: "any",
   },
   "GET /mcp": { path: () => "/mcp", agentScope: "any", okStatus: 405 },
+  "POST /v1/tenants/:tenant_id/credentials": {
+    path: (f) => `/v1/tenants/${f.tenantId}/credentials`,
+    body: () => ({
+      name: `c-${Math.random().toString(36).slice(2, 10)}`,
+      service: "svc",
+      allowed_hosts: ["api.example.com"],
+      injection: { type: "bearer" },
+      secret: "sample-credential-value-0123456789",
+    }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/credentials`, status: 403 },
+  },
+  "GET /v1/tenants/:tenant_id/credentials": {
+    path: (f) => `/v1/tenants/${f.tenantId}/credentials`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/credentials`, status: 404 },
+  },
+  "GET /v1/tenants/:tenant_id/credentials/:name": {
+    path: (f) => `/v1/tenants/${f.tenantId}/credentials/local`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/credentials/local`, status: 404 },
+  },
+  "POST /v1/tenants/:tenant_id/credentials/:name/rotate": {
+    path: (f) => `/v1/tenants/${f.tenantId}/credentials/local`.concat("/rotate"),
+    body: () => ({ secret: "rotated-credential-value-0123456789" }),
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/credentials/local/rotate`, status: 403 },
+  },
+  "DELETE /v1/tenants/:tenant_id/credentials/:name": {
+    path: (f) => `/v1/tenants/${f.tenantId}/credentials/spare`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/credentials/local`, status: 403 },
+  },
+  "POST /v1/tenants/:tenant_id/credentials/:name/oauth/start": {
+    path: (f) => `/v1/tenants/${f.tenantId}/credentials/oauth-app/oauth/start`,
+    agentScope: "tenant:admin",
+    crossTenant: {
+      path: (f) => `/v1/tenants/${f.otherTenantId}/credentials/oauth-app/oauth/start`,
+      status: 403,
+    },
+  },
+  "POST /v1/tenants/:tenant_id/credentials/:name/oauth/callback": {
+    path: (f) => `/v1/tenants/${f.tenantId}/credentials/oauth-app/oauth/callback`,
+    body: () => ({ code: "code", state: "forged.state" }),
+    agentScope: "tenant:admin",
+    // The rightful caller with a state it never received: refused as such.
+    okStatus: 400,
+    crossTenant: {
+      path: (f) => `/v1/tenants/${f.otherTenantId}/credentials/oauth-app/oauth/callback`,
+      status: 403,
+    },
+  },
+  "POST /v1/proxy/http": {
+    path: () => "/v1/proxy/http",
+    body: (f) => ({ credential: "local", method: "GET", url: `${f.receiverUrl}/sample` }),
+    agentScope: "credentials.use",
+  },
 };
 
 /** Export needs one approval in the fixture's tenants (and nothing else does), so approvals exist. */
@@ -422,7 +491,46 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
     body,
   });
   const deliveryId = ((await ingest.json()) as { id: string }).id;
+  // A local receiver for the proxy sample (the security server allows 127.0.0.1 egress).
+  const receiver = createServer((_req, res) => res.end("ok"));
+  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+  receiver.unref();
+  const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  const { key: credentialKey } = await s.createKey(tenantId, {
+    agent: "broker-user",
+    scopes: ["write"],
+    capabilities: ["credentials.use"],
+  });
+  for (const [t, name] of [
+    [tenantId, "local"],
+    [tenantId, "spare"],
+    [otherTenantId, "local"],
+  ] as const) {
+    await made(`/v1/tenants/${t}/credentials`, {
+      name,
+      service: "svc",
+      allowed_hosts: ["http://127.0.0.1:*"],
+      injection: { type: "bearer" },
+      secret: `fixture-credential-${name}-0123456789`,
+    });
+  }
+  for (const t of [tenantId, otherTenantId]) {
+    await made(`/v1/tenants/${t}/credentials`, {
+      name: "oauth-app",
+      service: "idp",
+      allowed_hosts: ["api.idp.example.com"],
+      injection: { type: "bearer" },
+      oauth: {
+        authorize_url: "https://idp.example.com/authorize",
+        token_url: "https://idp.example.com/token",
+        client_id: "hypha",
+        redirect_uri: "https://hypha.example.com/oauth/callback",
+      },
+    });
+  }
   return {
+    credentialKey,
+    receiverUrl,
     tenantId,
     otherTenantId,
     memoryId,
@@ -469,6 +577,7 @@ export function rightfulKey(s: TestServer, f: Fixture, sample: Sample): string {
   if (sample.caller === "user") return f.userToken;
   if (sample.agentScope === null) return s.adminKey;
   if (sample.agentScope === "audit:read") return f.auditKey;
+  if (sample.agentScope === "credentials.use") return f.credentialKey;
   return sample.agentScope === "tenant:admin" ? f.adminKey : f.key;
 }
 

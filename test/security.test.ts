@@ -38,7 +38,7 @@ describe("shared security suite, applied to every route", async () => {
   let adminOnlyKey: string;
 
   before(async () => {
-    s = await startServer({ bodyLimitBytes: 64 * 1024 });
+    s = await startServer({ bodyLimitBytes: 64 * 1024, egressAllow: ["127.0.0.1"] });
     f = await buildFixture(s);
     const revoked = await s.createKey(f.tenantId, {
       scopes: ["memories:read", "memories:write", "tenant:admin"],
@@ -163,9 +163,11 @@ describe("shared security suite, applied to every route", async () => {
             ? [f.key, adminOnlyKey]
             : sample.agentScope === "tenant:admin" || sample.agentScope === "audit:read"
               ? [f.key, readOnlyKey]
-              : sample.agentScope === "memories:write"
-                ? [readOnlyKey, adminOnlyKey]
-                : [adminOnlyKey];
+              : sample.agentScope === "credentials.use"
+                ? [f.key, readOnlyKey, adminOnlyKey]
+                : sample.agentScope === "memories:write"
+                  ? [readOnlyKey, adminOnlyKey]
+                  : [adminOnlyKey];
       for (const key of wrong) {
         const res = await s.request(r.method, sample.path(f), { key, body: sample.body?.(f) });
         assert.equal(

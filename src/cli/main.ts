@@ -137,6 +137,40 @@ async function assertPortFree(host: string, port: number): Promise<void> {
   });
 }
 
+program
+  .command("proxy")
+  .description(
+    "run the credential proxy: the only process holding the credential key; hypha serve forwards every credential call to it",
+  )
+  .addOption(dataOption())
+  .option(
+    "--socket <path>",
+    "unix socket to listen on (HYPHA_PROXY_SOCKET); HYPHA_PROXY_TOKEN authenticates callers",
+  )
+  .action(async (opts: { data?: string; socket?: string }) => {
+    const cfg = config({
+      dataDir: opts.data,
+      proxySocket: opts.socket,
+      logLevel: process.env.HYPHA_LOG_LEVEL,
+    });
+    const { startCredentialProxy } = await import("../modules/credentials/credentials.proxy.ts");
+    try {
+      const proxy = await startCredentialProxy(cfg);
+      const stop = async () => {
+        await proxy.close();
+        process.exit(0);
+      };
+      process.once("SIGINT", () => void stop());
+      process.once("SIGTERM", () => void stop());
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`hypha: ${err.message}\n`);
+        process.exit(2);
+      }
+      throw err;
+    }
+  });
+
 const tenant = program.command("tenant").description("manage tenants (runs on the data directory)");
 tenant
   .command("create <name>")

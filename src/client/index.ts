@@ -30,6 +30,12 @@ import type {
   webhookSchema,
 } from "../modules/connectors/outbound.service.ts";
 import type {
+  Credential,
+  createCredentialBody,
+  ProxyRequest,
+  ProxyResponse,
+} from "../modules/credentials/credentials.schemas.ts";
+import type {
   Approval,
   approvalListQuery,
   freezeSchema,
@@ -95,6 +101,10 @@ export type BulkReplayRequest = z.input<typeof bulkReplayBody>;
 export type Webhook = z.infer<typeof webhookSchema>;
 export type CreatedWebhook = z.infer<typeof createdWebhookSchema>;
 export type CreateWebhookRequest = z.input<typeof createWebhookBody>;
+export type { Credential, ProxyRequest, ProxyResponse };
+export type CreateCredentialRequest = z.input<typeof createCredentialBody>;
+/** A proxied call's answer, or (when the credential's tier needs approval) the approval to decide. */
+export type ProxyResult = ProxyResponse | { status: "approval_required"; approval: Approval };
 export type AuditEvent = z.infer<typeof auditEventSchema>;
 export type AuditEventsQuery = Omit<Partial<z.input<typeof auditQuery>>, "cursor" | "limit"> & {
   cursor?: number | string;
@@ -244,6 +254,23 @@ export interface HyphaClient {
   createWebhook(tenantId: string, input: CreateWebhookRequest): Promise<CreatedWebhook>;
   listWebhooks(tenantId: string, page?: PageQuery): Promise<Page<Webhook>>;
   deleteWebhook(tenantId: string, webhookId: string): Promise<Webhook>;
+  // Credential broker: third-party credentials used through the proxy, never returned.
+  createCredential(tenantId: string, input: CreateCredentialRequest): Promise<Credential>;
+  listCredentials(tenantId: string, page?: PageQuery): Promise<Page<Credential>>;
+  getCredential(tenantId: string, name: string): Promise<Credential>;
+  rotateCredential(tenantId: string, name: string, input: { secret: string }): Promise<Credential>;
+  deleteCredential(tenantId: string, name: string): Promise<Credential>;
+  startCredentialOAuth(
+    tenantId: string,
+    name: string,
+  ): Promise<{ authorize_url: string; expires_at: string }>;
+  completeCredentialOAuth(
+    tenantId: string,
+    name: string,
+    input: { code: string; state: string },
+  ): Promise<Credential>;
+  /** An HTTP call with a stored credential the caller never sees (`credentials.use.<name>`). */
+  proxyHttp(input: ProxyRequest): Promise<ProxyResult>;
   /** A tenant's live events (SSE). With `follow: false` it yields the buffered events and ends. */
   streamTenantEvents(tenantId: string, query?: StreamQuery): AsyncGenerator<StreamEvent>;
   listAuditEvents(query?: AuditEventsQuery): Promise<Page<AuditEvent>>;
@@ -579,6 +606,33 @@ export function createHyphaClient(opts: HyphaClientOptions): HyphaClient {
       json<Page<Webhook>>({ method: "GET", path: tenantPath(tenantId, "webhooks"), query: page }),
     deleteWebhook: (tenantId: string, webhookId: string) =>
       json<Webhook>({ method: "DELETE", path: tenantPath(tenantId, "webhooks", webhookId) }),
+    createCredential: (tenantId: string, input: CreateCredentialRequest) =>
+      json<Credential>({ method: "POST", path: tenantPath(tenantId, "credentials"), body: input }),
+    listCredentials: (tenantId: string, page: PageQuery = {}) =>
+      json<Page<Credential>>({ method: "GET", path: tenantPath(tenantId, "credentials"), query: page }),
+    getCredential: (tenantId: string, name: string) =>
+      json<Credential>({ method: "GET", path: tenantPath(tenantId, "credentials", name) }),
+    rotateCredential: (tenantId: string, name: string, input: { secret: string }) =>
+      json<Credential>({
+        method: "POST",
+        path: tenantPath(tenantId, "credentials", name, "rotate"),
+        body: input,
+      }),
+    deleteCredential: (tenantId: string, name: string) =>
+      json<Credential>({ method: "DELETE", path: tenantPath(tenantId, "credentials", name) }),
+    startCredentialOAuth: (tenantId: string, name: string) =>
+      json<{ authorize_url: string; expires_at: string }>({
+        method: "POST",
+        path: tenantPath(tenantId, "credentials", name, "oauth", "start"),
+      }),
+    completeCredentialOAuth: (tenantId: string, name: string, input: { code: string; state: string }) =>
+      json<Credential>({
+        method: "POST",
+        path: tenantPath(tenantId, "credentials", name, "oauth", "callback"),
+        body: input,
+      }),
+    proxyHttp: (input: ProxyRequest) =>
+      json<ProxyResult>({ method: "POST", path: "/v1/proxy/http", body: input }),
     streamTenantEvents,
     listAuditEvents: (query: AuditEventsQuery = {}) =>
       json<Page<AuditEvent>>({ method: "GET", path: "/v1/audit/events", query }),

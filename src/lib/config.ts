@@ -109,8 +109,26 @@ export const configSchema = z
       )
       .pipe(z.array(egressEntry.pipe(z.string().min(1).max(253))).max(100))
       .default([]),
+    /** The credential key (base64, or `<version>:<base64>,…`); else a keyring file. Never the master key. */
+    credentialKey: z.string().min(1).max(10_000).optional(),
+    credentialKeyFile: z.string().min(1).max(4096).optional(),
+    /**
+     * The unix socket of a `hypha proxy`. When set, this process holds no credential key: it forwards
+     * every credential operation to the proxy, authenticated by `proxyToken`.
+     */
+    proxySocket: z.string().min(1).max(100).optional(),
+    proxyToken: secret("HYPHA_PROXY_TOKEN").optional(),
+    /** One deadline for a proxied call (DNS, connect, headers, body), and the largest response body. */
+    proxyTimeoutMs: intFromString(100, 120_000).default(10_000),
+    proxyMaxResponseBytes: intFromString(1024, 16 * 1024 * 1024).default(1024 * 1024),
   })
   .strict()
+  .refine((c) => !c.proxySocket || c.proxyToken, {
+    message:
+      "HYPHA_PROXY_TOKEN is required with HYPHA_PROXY_SOCKET (the same value the proxy was started with)",
+    path: ["proxyToken"],
+  })
+
   .refine((c) => !c.judgeUrl || c.judgeModel, {
     message: "HYPHA_JUDGE_MODEL is required with HYPHA_JUDGE_URL",
     path: ["judgeModel"],
@@ -152,6 +170,12 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_JUDGE_MODEL: "judgeModel",
   HYPHA_JUDGE_API_KEY: "judgeApiKey",
   HYPHA_JUDGE_TIMEOUT_MS: "judgeTimeoutMs",
+  HYPHA_CREDENTIAL_KEY: "credentialKey",
+  HYPHA_CREDENTIAL_KEY_FILE: "credentialKeyFile",
+  HYPHA_PROXY_SOCKET: "proxySocket",
+  HYPHA_PROXY_TOKEN: "proxyToken",
+  HYPHA_PROXY_TIMEOUT_MS: "proxyTimeoutMs",
+  HYPHA_PROXY_MAX_RESPONSE_BYTES: "proxyMaxResponseBytes",
 };
 
 export class ConfigError extends Error {

@@ -15,6 +15,7 @@ export const ID_PREFIXES = {
   webhook: "whk",
   grant: "gnt",
   checkpoint: "chk",
+  credential: "crd",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -15,7 +15,7 @@ import {
   policyBody,
   policyResponse,
 } from "./governance.schemas.ts";
-import type { GovernanceService } from "./governance.service.ts";
+import { type GovernanceService, SELF_ADMITTED_OPERATIONS } from "./governance.service.ts";
 
 /** The header an agent repeats its request with once a person approved it. */
 export const APPROVAL_HEADER = "x-approval-id";
@@ -38,6 +38,7 @@ export function registerGovernanceHooks(app: TypedApp, governance: GovernanceSer
     if (!actor || actor.type === "instance_admin") return;
     const policy = req.routeOptions.config.auth;
     if (!policy || "public" in policy) return;
+    if (SELF_ADMITTED_OPERATIONS.has(operationOf(req))) return;
     const header = req.headers[APPROVAL_HEADER];
     const approvalId = typeof header === "string" && APPROVAL_ID_RE.test(header) ? header : undefined;
     if (header !== undefined && approvalId === undefined) {

@@ -80,6 +80,12 @@ export const UNGOVERNED_OPERATIONS = new Set([
   "resumeKey",
 ]);
 
+/**
+ * Operations whose own service admits them with a tier it decides (the credential broker: the tier
+ * of the credential used); the chokepoint's hook leaves them to it.
+ */
+export const SELF_ADMITTED_OPERATIONS = new Set<string>();
+
 const requesterOf = (actor: TenantActor) => (actor.type === "agent" ? `key:${actor.id}` : `user:${actor.id}`);
 
 /** The tier the tenant's policy gives an operation; unknown operations fall back by action level. */
@@ -415,7 +421,12 @@ export function createGovernanceService(deps: GovernanceDeps) {
      */
     async admit(
       actor: TenantActor,
-      call: Omit<GovernedCall, "requester"> & { operation: string; action: Action | undefined },
+      call: Omit<GovernedCall, "requester"> & {
+        operation: string;
+        action: Action | undefined;
+        /** The tier, when the caller decides it (self-admitted operations); else the policy's. */
+        tier?: RiskTier;
+      },
       approvalId: string | undefined,
     ): Promise<{ run: true } | { run: false; approval: Approval }> {
       if (UNGOVERNED_OPERATIONS.has(call.operation)) return { run: true };
@@ -423,7 +434,7 @@ export function createGovernanceService(deps: GovernanceDeps) {
       const target = (call.params as { tenant_id?: unknown } | null)?.tenant_id;
       if (typeof target === "string" && target !== actor.tenantId) return { run: true };
       const policy = await policyFor(actor.tenantId);
-      const tier = tierOf(policy, call.operation, call.action);
+      const tier = call.tier ?? tierOf(policy, call.operation, call.action);
       const required = policy.approvals[tier];
       if (required === 0) return { run: true };
       const requester = requesterOf(actor);

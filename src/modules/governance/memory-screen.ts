@@ -50,7 +50,17 @@ export type MemoryScreen = {
   recalled(actor: TenantActor, bytes: number): Promise<void>;
   /** The same inbound inspection for ingested deliveries (connectors), at their own threshold. */
   ingest(tenantId: string, content: string): Promise<ScreenedWrite | { blocked: VerdictSummary }>;
+  /**
+   * Adds an exact-value check run before the guardrails on every inbound text: when it answers true
+   * the text is blocked as `name` (the credential broker refuses a tenant's known credential values).
+   */
+  addValueCheck(name: string, check: (tenantId: string, text: string) => Promise<boolean>): void;
 };
+
+/** A verdict that names only the value check that matched (never the value or where it is). */
+function valueVerdict(name: string): VerdictSummary {
+  return { action: "block", checks: [{ name, action: "block", confidence: 1, findings: [] }] };
+}
 
 /**
  * Wires the guardrails engine to memory, with each tenant's policy. Agent and people writes use the
@@ -95,6 +105,12 @@ export function createMemoryScreen(deps: {
     );
   }
 
+  const valueChecks: { name: string; check: (tenantId: string, text: string) => Promise<boolean> }[] = [];
+  async function matchedValue(tenantId: string, text: string): Promise<VerdictSummary | null> {
+    for (const c of valueChecks) if (await c.check(tenantId, text)) return valueVerdict(c.name);
+    return null;
+  }
+
   const toWrite = (v: GuardrailVerdict): ScreenedWrite => ({
     content: v.text,
     quarantined: v.action === "quarantine",
@@ -102,7 +118,23 @@ export function createMemoryScreen(deps: {
   });
 
   return {
+    addValueCheck(name, check) {
+      valueChecks.push({ name, check });
+    },
+
     async inbound(actor, content, path) {
+      const known = await matchedValue(actor.tenantId, content);
+      if (known) {
+        await auditBlocked(actor, actor.tenantId, known, "write");
+        throw new AppError(
+          "GUARDRAIL_BLOCKED",
+          "the content contains the value of one of the tenant's credentials",
+          {
+            details: [{ path, message: known.checks.map((c) => `${c.name}:${c.action}`).join(", ") }],
+            verdict: known,
+          },
+        );
+      }
       const p = await deps.policyFor(actor.tenantId);
       const v = await deps.guardrails.inspectInbound(content, {
         tenantId: actor.tenantId,
@@ -143,6 +175,11 @@ export function createMemoryScreen(deps: {
     },
 
     async ingest(tenantId, content) {
+      const known = await matchedValue(tenantId, content);
+      if (known) {
+        await auditBlocked(null, tenantId, known, "ingest");
+        return { blocked: known };
+      }
       const p = await deps.policyFor(tenantId);
       const v = await deps.guardrails.inspectInbound(content, {
         tenantId,

@@ -12,7 +12,8 @@
  * | `memories:read`  | read                 | `memories`                          |
  * | `memories:write` | write                | `memories`                          |
  * | `tenant:admin`   | admin                | `keys`, `users`, `tenant`, `grants`, |
- * |                  |                      | `connectors`, `webhooks`, `stream`  |
+ * |                  |                      | `connectors`, `webhooks`, `stream`, |
+ * |                  |                      | `credentials`                       |
  * | `audit:read`     | admin                | `audit` (read and verify the trail) |
  *
  * An action is allowed when some scope grants its level and covers its capability, and, when the
@@ -39,7 +40,7 @@ export const SCOPE_GRANTS: Record<Scope, ScopeGrant> = {
   "memories:write": { levels: ["write"], capabilities: ["memories"] },
   "tenant:admin": {
     levels: ["admin"],
-    capabilities: ["keys", "users", "tenant", "grants", "connectors", "webhooks", "stream"],
+    capabilities: ["keys", "users", "tenant", "grants", "connectors", "webhooks", "stream", "credentials"],
   },
   "audit:read": { levels: ["admin"], capabilities: ["audit"] },
 };

@@ -1,6 +1,6 @@
 import { type ActionRule, rule } from "../../platform/auth/actor.ts";
 import { defineModule } from "../../platform/module.ts";
-import { registerMcpRoutes } from "./mcp.routes.ts";
+import { type McpToolProvider, registerMcpRoutes } from "./mcp.routes.ts";
 
 export const mcpActions = {
   // The MCP transport itself needs no scope: every tool checks the memory action it performs.
@@ -12,7 +12,8 @@ declare module "../../platform/auth/actor.ts" {
 }
 declare module "../../platform/module.ts" {
   interface ModuleApis {
-    mcp: undefined;
+    /** Extra MCP tools other modules add, registered on every /mcp request's server. */
+    mcp: { addTools(provider: McpToolProvider): void };
   }
 }
 
@@ -24,12 +25,14 @@ export const mcpModule = defineModule({
     const memories = ctx.use("memories");
     const governance = ctx.use("governance").service;
     const recordDenial = ctx.use("audit").recordDenial;
+    const tools: McpToolProvider[] = [];
     return {
-      api: undefined,
+      api: { addTools: (provider) => tools.push(provider) },
       routes: (app) =>
         registerMcpRoutes(app, {
           memories,
           recordDenial,
+          tools: () => tools,
           // A tool whose REST operation needs approval is refused, as its route would be.
           gate: async (actor, tool) => {
             if (actor.type === "agent")

@@ -1,6 +1,9 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { AppError } from "../../lib/errors.ts";
+import type { AgentActor } from "../../platform/auth/actor.ts";
 import { actorOf } from "../../platform/http/contracts.ts";
 import type { TypedApp } from "../../platform/http/server.ts";
 import type { DenialAudit } from "../audit/denials.ts";
@@ -14,7 +17,19 @@ export type McpRouteDeps = {
   recordDenial: DenialAudit;
   /** Runs before each tool with the REST operation it stands for (approvals must not be bypassed). */
   gate?: ToolGate;
+  /** Tools other modules add (e.g. `http_request`), registered on each request's server. */
+  tools?: () => readonly McpToolProvider[];
 };
+
+/**
+ * Registers extra tools on a request's MCP server, bound to its agent. `fail` turns what a tool threw
+ * into the tool error the model sees (stable code, secrets redacted, denials audited).
+ */
+export type McpToolProvider = (
+  server: McpServer,
+  actor: AgentActor,
+  fail: (err: unknown, tool: string) => Promise<CallToolResult>,
+) => void;
 
 /**
  * One JSON-RPC message per request. A batch would let one rate-limited request carry any number of
@@ -51,19 +66,30 @@ export function registerMcpRoutes(app: TypedApp, deps: McpRouteDeps): void {
     handler: async (req, reply) => {
       const actor = actorOf(req);
       if (actor.type !== "agent") throw new AppError("FORBIDDEN", "MCP needs a tenant key");
+      const describe = async (err: unknown, tool: string) => {
+        if (err instanceof AppError && DENIED.has(err.code)) {
+          await deps
+            .recordDenial(actor, actor.origin, { code: err.code, method: "POST", route: "/mcp", tool })
+            .catch((auditErr: unknown) => req.log.error({ err: auditErr }, "could not audit a denial"));
+        }
+        return describeError(err, req.log, () => req.id);
+      };
       const server = createMemoryMcpServer(
         serviceBackend(deps.memories, () => actor, deps.gate),
         {
-          describeError: async (err, tool) => {
-            if (err instanceof AppError && DENIED.has(err.code)) {
-              await deps
-                .recordDenial(actor, actor.origin, { code: err.code, method: "POST", route: "/mcp", tool })
-                .catch((auditErr: unknown) => req.log.error({ err: auditErr }, "could not audit a denial"));
-            }
-            return describeError(err, req.log, () => req.id);
-          },
+          describeError: describe,
         },
       );
+      for (const provide of deps.tools?.() ?? []) {
+        provide(server, actor, async (err, tool) => {
+          const error = await describe(err, tool);
+          return {
+            content: [{ type: "text", text: JSON.stringify({ error }) }],
+            structuredContent: { error },
+            isError: true,
+          };
+        });
+      }
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: undefined,
         enableJsonResponse: true,

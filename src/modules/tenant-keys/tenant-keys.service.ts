@@ -133,6 +133,11 @@ export async function openTenantKeys(deps: { storage: Storage; clock: Clock; sou
       await storage.control.transaction((tx) => service.provision(tx, tenantId, now));
     },
 
+    /** Every master key version held, so another key (the credential key) can be refused if equal. */
+    masterKeys(): Buffer[] {
+      return ring.versions.map((v) => v.key);
+    },
+
     /** True when a wrapped key exists (false once a tenant was crypto-shredded). */
     async exists(tenantId: string): Promise<boolean> {
       return (await tenantKeysStore.get(storage.control, tenantId)) !== undefined;
