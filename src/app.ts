@@ -14,6 +14,8 @@ import { loadCheckpointKey } from "./modules/audit/checkpoint-key.ts";
 import { connectorsMigrations } from "./modules/connectors/connectors.migrations.ts";
 import type { ConnectorsModule } from "./modules/connectors/connectors.module.ts";
 import { createConnectorsModule } from "./modules/connectors/connectors.module.ts";
+import { consoleModule } from "./modules/console/console.module.ts";
+import { consoleCookies } from "./modules/console/console.session.ts";
 import { governanceToBus } from "./modules/governance/governance.events.ts";
 import { governanceMigrations } from "./modules/governance/governance.migrations.ts";
 import { registerGovernanceHooks, registerGovernanceRoutes } from "./modules/governance/governance.routes.ts";
@@ -85,7 +87,7 @@ declare module "./platform/module.ts" {
  * The product's modules in dependency order: each describes its migrations, actions, audit events,
  * routes, hooks and workers (src/platform/module.ts).
  */
-export const MODULES: readonly HyphaModule[] = [];
+export const MODULES: readonly HyphaModule[] = [consoleModule];
 
 /** A person's access token: a compact JWS (people's tokens are JWTs, keys are `hy?_` strings). */
 const JWT_SHAPE = /^eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -311,6 +313,7 @@ export async function createApp(opts: AppOptions) {
     rateLimiter,
     agentGate: (actor) => governance.gateAgent(actor),
     verifyCredential,
+    sessionCookie: consoleCookies(config.consoleInsecureHttp).access,
     defaultRateLimitPerMinute: config.rateLimitPerMinute,
     bodyLimitBytes: config.bodyLimitBytes,
     allowedHosts: config.allowedHosts,

@@ -59,6 +59,11 @@ export const configSchema = z
     loginMaxPerAddress: intFromString(1, 10_000).default(30),
     /** Reach OIDC providers over plain http on loopback and private addresses (local providers only). */
     oidcAllowInsecureLocal: boolFromString.default(false),
+    /**
+     * Serve the console's cookies without `Secure` (and without the `__Host-` prefix) so it works over
+     * plain http; refused unless the server listens on loopback only.
+     */
+    consoleInsecureHttp: boolFromString.default(false),
     /** The master key (base64, or `<version>:<base64>,…` during a rotation); else a keyring file. */
     masterKey: z.string().min(1).max(10_000).optional(),
     masterKeyFile: z.string().min(1).max(4096).optional(),
@@ -77,6 +82,11 @@ export const configSchema = z
       .default([]),
   })
   .strict()
+  .refine((c) => !c.consoleInsecureHttp || ["127.0.0.1", "::1", "localhost"].includes(c.host), {
+    message:
+      "HYPHA_CONSOLE_INSECURE_HTTP is only for a server on loopback: set HYPHA_HOST=127.0.0.1 or serve https",
+    path: ["consoleInsecureHttp"],
+  })
   .refine((c) => !c.judgeUrl || c.judgeModel, {
     message: "HYPHA_JUDGE_MODEL is required with HYPHA_JUDGE_URL",
     path: ["judgeModel"],
@@ -106,6 +116,7 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_LOGIN_LOCK_SECONDS: "loginLockSeconds",
   HYPHA_LOGIN_MAX_PER_ADDRESS: "loginMaxPerAddress",
   HYPHA_OIDC_ALLOW_INSECURE_LOCAL: "oidcAllowInsecureLocal",
+  HYPHA_CONSOLE_INSECURE_HTTP: "consoleInsecureHttp",
   HYPHA_MASTER_KEY: "masterKey",
   HYPHA_MASTER_KEY_FILE: "masterKeyFile",
   HYPHA_EGRESS_ALLOW: "egressAllow",

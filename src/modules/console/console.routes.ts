@@ -1,0 +1,710 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import { AppError } from "../../lib/errors.ts";
+import { labelSchema } from "../../lib/names.ts";
+import type { Action, UserActor } from "../../platform/auth/actor.ts";
+import type { TypedApp } from "../../platform/http/server.ts";
+import { auditQuery } from "../audit/audit.schemas.ts";
+import type { AuditService } from "../audit/audit.service.ts";
+import { approvalIdSchema, overrideBody } from "../governance/governance.schemas.ts";
+import type { GovernanceService } from "../governance/governance.service.ts";
+import { loginBody } from "../identity/auth.schemas.ts";
+import type { AuthService } from "../identity/auth.service.ts";
+import { createKeyBody, rotateKeyBody } from "../keys/keys.schemas.ts";
+import type { KeysService } from "../keys/keys.service.ts";
+import { listQuery } from "../memories/memories.schemas.ts";
+import type { MemoriesService } from "../memories/memories.service.ts";
+import { documentOf, type Html } from "./console.html.ts";
+import * as pages from "./console.pages.ts";
+import {
+  type ConsoleCookies,
+  checkCsrf,
+  clearedSessionCookies,
+  cookieValue,
+  csrfCookie,
+  newCsrfToken,
+  sessionSetCookies,
+} from "./console.session.ts";
+import { auditorOnly, can, errorPage, type PageContext, signInPage } from "./console.views.ts";
+
+export type ConsoleDeps = {
+  auth: Pick<AuthService, "login" | "refresh" | "logout">;
+  governance: Pick<GovernanceService, "list" | "decide" | "listOverrides" | "setOverride" | "resume">;
+  audit: Pick<AuditService, "events" | "verify">;
+  keys: Pick<KeysService, "list" | "create" | "revoke" | "rotate">;
+  memories: Pick<MemoriesService, "list" | "recall" | "history" | "bulkDelete">;
+  cookies: ConsoleCookies;
+  allowedOrigins: readonly string[];
+};
+
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join("; ");
+
+const require = createRequire(import.meta.url);
+const ASSETS: Record<string, { type: string; body: Buffer }> = {
+  "htmx.min.js": {
+    type: "text/javascript; charset=utf-8",
+    body: readFileSync(require.resolve("htmx.org/dist/htmx.min.js")),
+  },
+  "console.js": {
+    type: "text/javascript; charset=utf-8",
+    body: readFileSync(new URL("./assets/console.js", import.meta.url)),
+  },
+  "console.css": {
+    type: "text/css; charset=utf-8",
+    body: readFileSync(new URL("./assets/console.css", import.meta.url)),
+  },
+};
+
+/** Form fields arrive as strings (repeated fields as arrays); the CSRF field rides along. */
+const form = <T extends z.ZodRawShape>(shape: T) => z.object({ _csrf: z.string().max(200), ...shape });
+const optionalText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .transform((v) => (v.trim() === "" ? undefined : v.trim()))
+    .optional();
+const keyParams = z.object({ key_id: z.string().regex(/^key_[0-9A-HJKMNP-TV-Z]{26}$/, "a key id") });
+
+/** Where to go after signing in: a console path only (never another site). */
+export function safeNext(next: unknown): string {
+  if (typeof next !== "string" || !/^\/console(?:[/?][^\s\\]*)?$/.test(next) || next.startsWith("//")) {
+    return "/console";
+  }
+  return next.length > 500 ? "/console" : next;
+}
+
+export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
+  const { cookies } = deps;
+  const origins = new Set(deps.allowedOrigins.map((o) => o.toLowerCase()));
+
+  const sendHtml = (reply: FastifyReply, body: Html) =>
+    reply.type("text/html; charset=utf-8").send(documentOf(body));
+
+  const person = (req: FastifyRequest): UserActor => {
+    if (req.actor?.type !== "user") throw new AppError("UNAUTHENTICATED", "sign in first");
+    return req.actor;
+  };
+  const pageContext = (req: FastifyRequest): PageContext => ({
+    actor: person(req),
+    csrf: cookieValue(req, cookies.csrf) ?? "",
+    path: req.url.split("?")[0] ?? "/console",
+  });
+
+  function renderError(req: FastifyRequest, reply: FastifyReply, err: AppError): FastifyReply {
+    reply.removeHeader("www-authenticate");
+    if (err.status === 401 && req.method === "GET") {
+      return reply.redirect(`/console/login?next=${encodeURIComponent(safeNext(req.url))}`, 303);
+    }
+    const ctx = req.actor?.type === "user" && err.status !== 401 ? pageContext(req) : null;
+    const message =
+      err.details && err.details.length > 0
+        ? `${err.message}: ${err.details.map((d) => `${d.path.replace(/^body\./, "")} ${d.message}`).join("; ")}`
+        : err.message;
+    return reply
+      .type("text/html; charset=utf-8")
+      .send(documentOf(errorPage(ctx, { status: err.status, code: err.code, message, requestId: req.id })));
+  }
+
+  const session = (action: Action) =>
+    ({ auth: { accepts: ["session_cookie"], action }, renderError }) as const;
+  const open = { auth: { public: true }, renderError } as const;
+
+  app.register(async (plugin) => {
+    const scope = plugin as unknown as TypedApp;
+    scope.addContentTypeParser(
+      "application/x-www-form-urlencoded",
+      { parseAs: "string" },
+      (_req, body, done) => {
+        const out: Record<string, string | string[]> = {};
+        for (const [k, v] of new URLSearchParams(body as string)) {
+          const prev = out[k];
+          out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+        }
+        done(null, out);
+      },
+    );
+    scope.addHook("onRequest", async (_req, reply) => {
+      reply.header("content-security-policy", CSP);
+      reply.header("x-frame-options", "DENY");
+      reply.header("x-content-type-options", "nosniff");
+      reply.header("referrer-policy", "no-referrer");
+      reply.header("cross-origin-opener-policy", "same-origin");
+      reply.header("cache-control", "no-store");
+    });
+    scope.addHook("preValidation", async (req) => {
+      if (req.method !== "GET" && req.method !== "HEAD") checkCsrf(req, cookies, origins);
+    });
+    // A console action that the tenant's policy sends for approval answers with a page, not JSON.
+    scope.addHook("onSend", async (_req, reply, payload) => {
+      if (reply.statusCode !== 202 || typeof payload !== "string" || !payload.startsWith("{")) return payload;
+      const parsed = JSON.parse(payload) as { approval?: { id?: string } };
+      reply.type("text/html; charset=utf-8");
+      return documentOf(
+        errorPage(null, {
+          status: 202,
+          code: "APPROVAL_REQUIRED",
+          message: `This action needs approval under the tenant's policy (approval ${parsed.approval?.id ?? "?"}).`,
+          requestId: _req.id,
+        }),
+      );
+    });
+
+    scope.route({
+      method: "GET",
+      url: "/console/assets/:name",
+      config: open,
+      schema: {
+        hide: true,
+        params: z.object({ name: z.enum(["htmx.min.js", "console.js", "console.css"]) }),
+      },
+      handler: async (req, reply) => {
+        const asset = ASSETS[req.params.name];
+        if (!asset) throw new AppError("NOT_FOUND", "no such asset");
+        reply.header("cache-control", "public, max-age=3600");
+        return reply.type(asset.type).send(asset.body);
+      },
+    });
+
+    // ---- sign-in and sign-out -------------------------------------------------------------
+
+    scope.route({
+      method: "GET",
+      url: "/console/login",
+      config: open,
+      schema: { hide: true, querystring: z.object({ next: z.string().max(500).optional() }) },
+      handler: async (req, reply) => {
+        const next = safeNext(req.query.next);
+        const refresh = cookieValue(req, cookies.refresh);
+        const csrf = cookieValue(req, cookies.csrf);
+        if (refresh !== null && csrf !== null) {
+          // An expired access token: the session family's refresh token renews it without a password.
+          try {
+            const issued = await deps.auth.refresh(refresh, csrf, req.origin);
+            reply.header(
+              "set-cookie",
+              sessionSetCookies(cookies, {
+                accessToken: issued.session.access_token,
+                refreshToken: issued.refreshToken,
+                csrfToken: null,
+              }),
+            );
+            return reply.redirect(next, 303);
+          } catch {
+            // Spent, revoked or expired: sign in again.
+          }
+        }
+        const token = newCsrfToken();
+        reply.header("set-cookie", [...clearedSessionCookies(cookies), csrfCookie(cookies, token)]);
+        return sendHtml(reply, signInPage({ csrf: token, next }));
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/login",
+      config: {
+        auth: { public: true },
+        renderError: (req, reply, err) => {
+          if (err.status === 403) return renderError(req, reply, err);
+          const body = (req.body ?? {}) as Record<string, unknown>;
+          const text = (v: unknown) => (typeof v === "string" ? v.slice(0, 200) : "");
+          const message =
+            err.code === "LOCKED" || err.code === "RATE_LIMITED"
+              ? err.message
+              : err.status === 422
+                ? "Give a tenant id (tnt_…), an email and a password."
+                : "Wrong tenant, email or password.";
+          return reply.type("text/html; charset=utf-8").send(
+            documentOf(
+              signInPage({
+                csrf: cookieValue(req, cookies.csrf) ?? "",
+                next: safeNext(body.next),
+                error: message,
+                tenantId: text(body.tenant_id),
+                email: text(body.email),
+              }),
+            ),
+          );
+        },
+      },
+      schema: {
+        hide: true,
+        body: form({
+          tenant_id: z.string().max(100),
+          email: z.string().max(320),
+          password: z.string().max(1024),
+          next: z.string().max(500).optional(),
+        }),
+      },
+      handler: async (req, reply) => {
+        const { _csrf, next, ...credentials } = req.body;
+        const input = loginBody.safeParse(credentials);
+        if (!input.success) throw new AppError("VALIDATION_FAILED", "invalid sign-in form");
+        const issued = await deps.auth.login(input.data, req.origin);
+        reply.header(
+          "set-cookie",
+          sessionSetCookies(cookies, {
+            accessToken: issued.session.access_token,
+            refreshToken: issued.refreshToken,
+            csrfToken: issued.session.csrf_token ?? newCsrfToken(),
+          }),
+        );
+        return reply.redirect(safeNext(next), 303);
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/logout",
+      config: open,
+      schema: { hide: true, body: form({}) },
+      handler: async (req, reply) => {
+        // Ends the whole session family (every refresh token descended from this sign-in).
+        await deps.auth.logout(cookieValue(req, cookies.refresh), cookieValue(req, cookies.csrf), req.origin);
+        reply.header("set-cookie", clearedSessionCookies(cookies));
+        return reply.redirect("/console/login", 303);
+      },
+    });
+
+    // ---- overview -------------------------------------------------------------------------
+
+    async function overviewData(actor: UserActor): Promise<pages.OverviewData> {
+      return {
+        freezes: can(actor, "governance:override")
+          ? (await deps.governance.listOverrides(actor)).items
+          : null,
+        pending: can(actor, "approvals:read")
+          ? (await deps.governance.list(actor, { status: "pending", limit: 50 })).items
+          : null,
+        suspicious: can(actor, "audit:read")
+          ? (await deps.audit.events(actor, auditQuery.parse({ suspicious: "true", limit: 8 }))).items
+          : null,
+      };
+    }
+
+    scope.route({
+      method: "GET",
+      url: "/console",
+      config: session("tenant:read"),
+      schema: { hide: true, operationId: "consoleOverview" },
+      handler: async (req, reply) => {
+        const ctx = pageContext(req);
+        if (auditorOnly(ctx.actor)) return reply.redirect("/console/audit", 303);
+        const chain = can(ctx.actor, "audit:verify") ? await deps.audit.verify(ctx.actor, undefined) : null;
+        return sendHtml(reply, pages.overviewPage(ctx, await overviewData(ctx.actor), chain));
+      },
+    });
+
+    scope.route({
+      method: "GET",
+      url: "/console/overview/live",
+      config: session("tenant:read"),
+      schema: { hide: true, operationId: "consoleOverviewLive" },
+      handler: async (req, reply) => {
+        const ctx = pageContext(req);
+        return reply
+          .type("text/html; charset=utf-8")
+          .send(pages.overviewLive(ctx, await overviewData(ctx.actor)).__html);
+      },
+    });
+
+    // ---- approvals ------------------------------------------------------------------------
+
+    const flash = z.object({ msg: z.enum(Object.keys(pages.MESSAGES) as [string, ...string[]]).optional() });
+    const message = (msg: string | undefined) => (msg ? pages.MESSAGES[msg] : undefined);
+
+    scope.route({
+      method: "GET",
+      url: "/console/approvals",
+      config: session("approvals:read"),
+      schema: { hide: true, operationId: "listApprovals", querystring: flash },
+      handler: async (req, reply) => {
+        const ctx = pageContext(req);
+        const pending = await deps.governance.list(ctx.actor, { status: "pending", limit: 200 });
+        const all = await deps.governance.list(ctx.actor, { limit: 200 });
+        const decided = all.items.filter((a) => a.status !== "pending").reverse();
+        return sendHtml(reply, pages.approvalsPage(ctx, pending.items, decided, message(req.query.msg)));
+      },
+    });
+
+    for (const decision of ["approve", "reject"] as const) {
+      scope.route({
+        method: "POST",
+        url: `/console/approvals/:id/${decision}`,
+        config: session("approvals:decide"),
+        schema: {
+          hide: true,
+          operationId: decision === "approve" ? "approveApproval" : "rejectApproval",
+          params: z.object({ id: approvalIdSchema }),
+          body: form({}),
+        },
+        handler: async (req, reply) => {
+          await deps.governance.decide(person(req), req.params.id, decision);
+          return reply.redirect(
+            `/console/approvals?msg=${decision === "approve" ? "approved" : "rejected"}`,
+            303,
+          );
+        },
+      });
+    }
+
+    // ---- kill switch ----------------------------------------------------------------------
+
+    scope.route({
+      method: "GET",
+      url: "/console/killswitch",
+      config: session("governance:override"),
+      schema: { hide: true, operationId: "getOverrides", querystring: flash },
+      handler: async (req, reply) => {
+        const ctx = pageContext(req);
+        const { items } = await deps.governance.listOverrides(ctx.actor);
+        return sendHtml(reply, pages.killSwitchPage(ctx, items, message(req.query.msg)));
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/killswitch",
+      config: session("governance:override"),
+      schema: {
+        hide: true,
+        operationId: "setOverride",
+        body: form({
+          scope: z.enum(["tenant", "agent"]),
+          agent: optionalText(64),
+          key_id: optionalText(40),
+          frozen: z.enum(["true", "false"]),
+          reason: z.string().max(500),
+          confirm: z.literal("yes").optional(),
+        }),
+      },
+      handler: async (req, reply) => {
+        const ctx = pageContext(req);
+        const b = req.body;
+        // The person's own tenant: the console never takes a tenant id from the form.
+        const input = overrideBody.parse({
+          scope: b.scope,
+          tenant_id: ctx.actor.tenantId,
+          ...(b.scope === "agent" && b.key_id ? { key_id: b.key_id } : {}),
+          ...(b.scope === "agent" && !b.key_id && b.agent ? { agent: b.agent } : {}),
+          frozen: b.frozen === "true",
+          reason: b.reason.trim(),
+        });
+        if (b.confirm !== "yes") {
+          const target =
+            input.scope === "tenant" ? "every agent of this tenant" : `agent ${input.key_id ?? input.agent}`;
+          const verb = input.frozen ? "Freeze" : "Lift the freeze of";
+          return sendHtml(
+            reply,
+            pages.confirmPage(
+              ctx,
+              input.frozen ? "Freeze" : "Lift",
+              `${verb} ${target}? Reason: “${input.reason}”. Their API calls ${input.frozen ? "will be refused with 423 until the freeze is lifted" : "will run again"}.`,
+              "/console/killswitch",
+              {
+                scope: b.scope,
+                agent: input.agent,
+                key_id: input.key_id,
+                frozen: b.frozen,
+                reason: input.reason,
+              },
+              "/console/killswitch",
+              input.frozen,
+            ),
+          );
+        }
+        await deps.governance.setOverride(ctx.actor, input);
+        return reply.redirect(`/console/killswitch?msg=${input.frozen ? "frozen" : "lifted"}`, 303);
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/keys/:key_id/resume",
+      config: session("keys:resume"),
+      schema: { hide: true, operationId: "resumeKey", params: keyParams, body: form({}) },
+      handler: async (req, reply) => {
+        const actor = person(req);
+        await deps.governance.resume(actor, actor.tenantId, req.params.key_id);
+        return reply.redirect("/console/agents?msg=resumed", 303);
+      },
+    });
+
+    // ---- agents and keys ------------------------------------------------------------------
+
+    scope.route({
+      method: "GET",
+      url: "/console/agents",
+      config: session("keys:read"),
+      schema: { hide: true, operationId: "listKeys", querystring: flash },
+      handler: async (req, reply) => {
+        const ctx = pageContext(req);
+        const { items } = await deps.keys.list(ctx.actor, ctx.actor.tenantId, { limit: 200 });
+        return sendHtml(reply, pages.agentsPage(ctx, items, message(req.query.msg)));
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/agents",
+      config: session("keys:create"),
+      schema: {
+        hide: true,
+        operationId: "createKey",
+        body: form({
+          agent: z.string().max(64),
+          name: optionalText(100),
+          scopes: z.union([z.string().max(40), z.array(z.string().max(40)).max(10)]).optional(),
+          namespaces: optionalText(2000),
+          expires_at: optionalText(40),
+          rate_limit_per_minute: optionalText(10),
+        }),
+      },
+      handler: async (req, reply) => {
+        const ctx = pageContext(req);
+        const b = req.body;
+        const input = createKeyBody.parse({
+          agent: b.agent.trim(),
+          ...(b.name ? { name: b.name } : {}),
+          scopes: b.scopes === undefined ? [] : [b.scopes].flat(),
+          ...(b.namespaces
+            ? {
+                namespaces: b.namespaces
+                  .split(",")
+                  .map((n) => n.trim())
+                  .filter(Boolean),
+              }
+            : {}),
+          ...(b.expires_at ? { expires_at: new Date(`${b.expires_at}Z`).toISOString() } : {}),
+          ...(b.rate_limit_per_minute ? { rate_limit_per_minute: Number(b.rate_limit_per_minute) } : {}),
+        });
+        const created = await deps.keys.create(ctx.actor, ctx.actor.tenantId, input);
+        return sendHtml(reply.status(201), pages.secretShownOnce(ctx, "Key created", created));
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/agents/:key_id/revoke",
+      config: session("keys:revoke"),
+      schema: { hide: true, operationId: "revokeKey", params: keyParams, body: form({}) },
+      handler: async (req, reply) => {
+        const actor = person(req);
+        await deps.keys.revoke(actor, actor.tenantId, req.params.key_id);
+        return reply.redirect("/console/agents?msg=revoked", 303);
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/agents/:key_id/rotate",
+      config: session("keys:rotate"),
+      schema: {
+        hide: true,
+        operationId: "rotateKey",
+        params: keyParams,
+        body: form({
+          grace_seconds: z
+            .string()
+            .regex(/^\d{1,7}$/)
+            .optional(),
+        }),
+      },
+      handler: async (req, reply) => {
+        const ctx = pageContext(req);
+        const { grace_seconds } = rotateKeyBody.parse({
+          grace_seconds: Number(req.body.grace_seconds ?? 3600),
+        });
+        const rotated = await deps.keys.rotate(
+          ctx.actor,
+          ctx.actor.tenantId,
+          req.params.key_id,
+          grace_seconds,
+        );
+        return sendHtml(reply, pages.secretShownOnce(ctx, "Key rotated", rotated));
+      },
+    });
+
+    // ---- audit ----------------------------------------------------------------------------
+
+    const auditFilters = z.object({
+      actor: optionalText(128),
+      action: optionalText(64),
+      outcome: optionalText(10),
+      since: optionalText(40),
+      until: optionalText(40),
+      suspicious: z.enum(["true", "false"]).optional(),
+      cursor: optionalText(20),
+    });
+    const toAuditQuery = (f: z.infer<typeof auditFilters>, limit: number) => {
+      const q = auditQuery.safeParse({ ...f, limit });
+      if (!q.success)
+        throw new AppError("VALIDATION_FAILED", "invalid filter", {
+          details: q.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
+        });
+      return q.data;
+    };
+
+    scope.route({
+      method: "GET",
+      url: "/console/audit",
+      config: session("audit:read"),
+      schema: { hide: true, operationId: "listAuditEvents", querystring: auditFilters },
+      handler: async (req, reply) => {
+        const ctx = pageContext(req);
+        const page = await deps.audit.events(ctx.actor, toAuditQuery(req.query, 100));
+        return sendHtml(reply, pages.auditPage(ctx, req.query, page.items, page.next_cursor));
+      },
+    });
+
+    scope.route({
+      method: "GET",
+      url: "/console/audit/verify",
+      config: session("audit:verify"),
+      schema: { hide: true, operationId: "verifyAuditChain" },
+      handler: async (req, reply) => {
+        const ctx = pageContext(req);
+        return sendHtml(reply, pages.verifyPage(ctx, await deps.audit.verify(ctx.actor, undefined)));
+      },
+    });
+
+    scope.route({
+      method: "GET",
+      url: "/console/audit/export",
+      config: session("audit:read"),
+      schema: { hide: true, operationId: "consoleExportAudit", querystring: auditFilters },
+      handler: async (req, reply) => {
+        const actor = person(req);
+        const lines: string[] = [];
+        let q = toAuditQuery({ ...req.query, cursor: undefined }, 500);
+        // Newest first, page by page, at most 100 pages (50,000 events) per export.
+        for (let i = 0; i < 100; i++) {
+          const page = await deps.audit.events(actor, q);
+          for (const e of page.items) lines.push(JSON.stringify(e));
+          if (!page.next_cursor) break;
+          q = { ...q, cursor: Number(page.next_cursor) };
+        }
+        reply.header("content-disposition", 'attachment; filename="audit.jsonl"');
+        return reply
+          .type("application/x-ndjson; charset=utf-8")
+          .send(lines.length ? `${lines.join("\n")}\n` : "");
+      },
+    });
+
+    // ---- memories -------------------------------------------------------------------------
+
+    const memoryFilters = z.object({
+      q: optionalText(4000),
+      namespace: optionalText(200),
+      tag: optionalText(128),
+      entity: optionalText(128),
+      cursor: optionalText(40),
+      msg: z.literal("erased").optional(),
+    });
+
+    scope.route({
+      method: "GET",
+      url: "/console/memories",
+      config: session("memories:read"),
+      schema: { hide: true, operationId: "listMemories", querystring: memoryFilters },
+      handler: async (req, reply) => {
+        const ctx = pageContext(req);
+        const { q, msg, ...filters } = req.query;
+        if (q) {
+          const found = await deps.memories.recall(ctx.actor, {
+            query: q,
+            ...(filters.namespace ? { namespaces: [filters.namespace] } : {}),
+            ...(filters.tag ? { tags: [filters.tag] } : {}),
+            ...(filters.entity ? { entities: [filters.entity] } : {}),
+            k: 50,
+            token_budget: 100_000,
+            include_quarantined: false,
+          });
+          return sendHtml(
+            reply,
+            pages.memoriesPage(
+              ctx,
+              req.query,
+              found.results.map((r) => r.memory),
+              null,
+            ),
+          );
+        }
+        const parsed = listQuery.safeParse({ ...filters, limit: 50 });
+        if (!parsed.success) throw new AppError("VALIDATION_FAILED", "invalid filter");
+        const page = await deps.memories.list(ctx.actor, parsed.data);
+        return sendHtml(reply, pages.memoriesPage(ctx, req.query, page.items, page.next_cursor));
+      },
+    });
+
+    scope.route({
+      method: "GET",
+      url: "/console/memories/:id",
+      config: session("memories:history"),
+      schema: {
+        hide: true,
+        operationId: "memoryHistory",
+        params: z.object({ id: z.string().regex(/^mem_[0-9A-HJKMNP-TV-Z]{26}$/, "a memory id") }),
+      },
+      handler: async (req, reply) => {
+        const ctx = pageContext(req);
+        return sendHtml(reply, pages.historyPage(ctx, await deps.memories.history(ctx.actor, req.params.id)));
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/memories/erase",
+      config: session("memories:delete"),
+      schema: {
+        hide: true,
+        operationId: "bulkDeleteMemories",
+        body: form({ entity: labelSchema, confirm: z.literal("yes").optional() }),
+      },
+      handler: async (req, reply) => {
+        const ctx = pageContext(req);
+        const { entity } = req.body;
+        if (req.body.confirm !== "yes") {
+          // Count first: every current memory naming the entity, as the person can see them.
+          let count = 0;
+          let cursor: string | undefined;
+          for (let i = 0; i < 100; i++) {
+            const page = await deps.memories.list(ctx.actor, {
+              entity,
+              limit: 200,
+              ...(cursor ? { cursor } : {}),
+            });
+            count += page.items.length;
+            if (!page.next_cursor) break;
+            cursor = page.next_cursor;
+          }
+          return sendHtml(
+            reply,
+            pages.confirmPage(
+              ctx,
+              "Erase",
+              `${count} memor${count === 1 ? "y mentions" : "ies mention"} the entity “${entity}”. Erase ${count === 1 ? "it" : "them"} with every version and index entry? This cannot be undone.`,
+              "/console/memories/erase",
+              { entity },
+              "/console/memories",
+              true,
+            ),
+          );
+        }
+        const { deleted } = await deps.memories.bulkDelete(ctx.actor, { entity });
+        return sendHtml(reply, pages.erasedPage(ctx, entity, deleted));
+      },
+    });
+  });
+}
