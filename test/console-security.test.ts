@@ -90,11 +90,12 @@ describe("console: the shared security cases on every cookie-session route", () 
     const admin = await signedInUser(s, tenantId, ["ADMIN"]);
     for (const r of sessionRoutes()) {
       const sample = sampleOf(r);
-      for (const headers of [
+      const bearers: Record<string, string>[] = [
         {},
         { authorization: `Bearer ${admin.token}` },
         { authorization: `Bearer ${agentKey}` },
-      ]) {
+      ];
+      for (const headers of bearers) {
         const res = await consoleRequest(s, r.method, sample.path(f), {
           headers,
           ...(r.method === "POST" ? { form: { ...(sample.form?.(f) ?? {}), _csrf: "x" } } : {}),
