@@ -239,7 +239,7 @@ ${
   can(a, "keys:create")
     ? html`<h2>Create a key</h2>
 <form class="stack" method="post" action="/console/agents">${csrfField(ctx.csrf)}
-<label for="new-agent">Agent name <input id="new-agent" name="agent" required pattern="[a-z0-9][a-z0-9._-]*" maxlength="64"></label>
+<label for="new-agent">Agent name <input id="new-agent" name="agent" required maxlength="64"></label>
 <label for="new-name">Label (optional) <input id="new-name" name="name" maxlength="100"></label>
 <fieldset><legend>Scopes</legend>
 ${["read", "write", "admin", "memories:read", "memories:write", "audit:read"].map((s) => html`<label><input type="checkbox" name="scopes" value="${s}"${s === "read" ? " checked" : ""}> ${s}</label>`)}

@@ -60,6 +60,10 @@ const ASSETS: Record<string, { type: string; body: Buffer }> = {
     type: "text/javascript; charset=utf-8",
     body: readFileSync(new URL("./assets/console.js", import.meta.url)),
   },
+  "favicon.svg": {
+    type: "image/svg+xml",
+    body: readFileSync(new URL("./assets/favicon.svg", import.meta.url)),
+  },
   "console.css": {
     type: "text/css; charset=utf-8",
     body: readFileSync(new URL("./assets/console.css", import.meta.url)),
@@ -138,7 +142,8 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
       reply.header("content-security-policy", CSP);
       reply.header("x-frame-options", "DENY");
       reply.header("x-content-type-options", "nosniff");
-      reply.header("referrer-policy", "no-referrer");
+      // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on form posts.
+      reply.header("referrer-policy", "same-origin");
       reply.header("cross-origin-opener-policy", "same-origin");
       reply.header("cache-control", "no-store");
     });
@@ -166,7 +171,7 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
       config: open,
       schema: {
         hide: true,
-        params: z.object({ name: z.enum(["htmx.min.js", "console.js", "console.css"]) }),
+        params: z.object({ name: z.enum(["htmx.min.js", "console.js", "console.css", "favicon.svg"]) }),
       },
       handler: async (req, reply) => {
         const asset = ASSETS[req.params.name];

@@ -1,0 +1,280 @@
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { startServer, type TestServer } from "./harness.ts";
+import { PASSWORD } from "./identity-helpers.ts";
+
+/** Screenshots of every page, written as test artifacts (ignored by git). */
+const ARTIFACTS = join(import.meta.dirname, "..", "test-artifacts", "console");
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+
+describe("console in a real browser (Chromium)", () => {
+  let s: TestServer;
+  let browser: Browser;
+  let tenantId: string;
+  let agent: { id: string; key: string };
+  const problems: string[] = [];
+  const accounts = new Map<string, string>();
+
+  async function person(roles: string[]): Promise<string> {
+    const email = `b-${Math.random().toString(36).slice(2, 10)}@example.com`;
+    await s.createUser(tenantId, { email, password: PASSWORD, roles });
+    accounts.set(roles.join(","), email);
+    return email;
+  }
+
+  /** A fresh browser context signed in through the sign-in form, watching for errors and CSP reports. */
+  async function signIn(email: string, viewport = { width: 1280, height: 800 }) {
+    const context = await browser.newContext({ viewport });
+    const page = await context.newPage();
+    // Every CSP violation becomes a console error, which the test collects.
+    await page.addInitScript(
+      'document.addEventListener("securitypolicyviolation", (e) => console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI));',
+    );
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(`${page.url()}: ${m.text()}`);
+    });
+    page.on("pageerror", (err) => problems.push(`${page.url()}: ${err.message}`));
+    await page.goto(`${s.url}/console`);
+    assert.match(page.url(), /\/console\/login\?next=/);
+    await page.getByLabel("Tenant id").fill(tenantId);
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(/\/console(\/audit)?$/);
+    return { context, page };
+  }
+
+  const nav = (page: Page, name: string) =>
+    page.getByRole("navigation", { name: "Console sections" }).getByRole("link", { name, exact: true });
+  const shot = (page: Page, name: string) =>
+    page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  const csrfOn = (page: Page) => page.locator('input[name="_csrf"]').first().inputValue();
+
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    s = await startServer({ consoleInsecureHttp: true });
+    tenantId = await s.createTenant();
+    agent = await s.createKey(tenantId, { agent: "worker", scopes: ["memories:read", "memories:write"] });
+    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  });
+  after(async () => {
+    await browser?.close();
+    await s.close();
+  });
+
+  let admin: { context: BrowserContext; page: Page };
+
+  test("sign in with a password; the overview shows the kill switch, approvals and the audit chain", async () => {
+    admin = await signIn(await person(["ADMIN"]));
+    const { page } = admin;
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    assert.ok(await page.getByText("Audit chain:").isVisible());
+    assert.ok(await page.getByRole("heading", { name: "Kill switch" }).isVisible());
+    assert.ok(await page.getByRole("heading", { name: "Pending approvals" }).isVisible());
+    await shot(page, "overview");
+    const phone = await admin.context.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(`${s.url}/console`);
+    await shot(phone, "overview-390x844");
+    await phone.close();
+  });
+
+  test("approve a pending approval; the agent's retried call then succeeds", async () => {
+    const policy = {
+      tiers: { exportMemories: "critical", createKey: "low" },
+      approvals: { critical: 1 },
+      anomaly: { enforce: false },
+    };
+    assert.equal((await s.request("PUT", `/v1/tenants/${tenantId}/policy`, { body: policy })).status, 200);
+    const asked = await s.request("GET", "/v1/memories/export", { key: agent.key });
+    assert.equal(asked.status, 202);
+    const approvalId = (asked.body as { approval: { id: string } }).approval.id;
+    const { page } = admin;
+    await nav(page, "Approvals").click();
+    await page.getByRole("heading", { name: "Approvals" }).waitFor();
+    await shot(page, "approvals");
+    await page.getByRole("button", { name: /^Approve exportMemories/ }).click();
+    await page.getByText("Your approval is recorded.").waitFor();
+    const retried = await s.request("GET", "/v1/memories/export", {
+      key: agent.key,
+      headers: { "x-approval-id": approvalId },
+    });
+    assert.equal(retried.status, 200, retried.text);
+  });
+
+  test("freeze an agent with a reason and a confirmation: its calls get 423; lifted, they pass", async () => {
+    const { page } = admin;
+    await nav(page, "Kill switch").click();
+    await page.getByLabel("One agent (name or key id below)").check();
+    await page.getByLabel("Agent name").fill("worker");
+    await page.getByLabel(/^Reason/).fill("suspicious recall volume");
+    await page.getByRole("button", { name: "Freeze…" }).click();
+    await page.getByText("Freeze agent worker?").waitFor();
+    await shot(page, "killswitch-confirm");
+    await page.getByRole("button", { name: "Yes, freeze" }).click();
+    await page.getByText("The freeze is in force.").waitFor();
+    await shot(page, "killswitch");
+    assert.equal((await s.request("GET", "/v1/memories", { key: agent.key })).status, 423);
+    await page.getByRole("button", { name: "Lift…" }).click();
+    await page.getByRole("button", { name: "Yes, lift" }).click();
+    await page.getByText("The freeze is lifted.").waitFor();
+    assert.equal((await s.request("GET", "/v1/memories", { key: agent.key })).status, 200);
+  });
+
+  test("erase an entity: the count first, then the result; recall no longer finds it", async () => {
+    for (const content of ["Alice prefers email", "Alice lives in Lyon"]) {
+      await s.storeMemory(agent.key, { content, entities: ["alice"] });
+    }
+    await s.storeMemory(agent.key, { content: "Bob prefers phone", entities: ["bob"] });
+    const { page } = admin;
+    await nav(page, "Memories").click();
+    await shot(page, "memories");
+    await page.getByLabel("Entity", { exact: true }).last().fill("alice");
+    await page.getByRole("button", { name: "Count and erase…" }).click();
+    await page.getByText("2 memories mention the entity “alice”").waitFor();
+    await shot(page, "erase-confirm");
+    await page.getByRole("button", { name: "Yes, erase" }).click();
+    await page.getByText("Erased 2 memories").waitFor();
+    const recall = await s.request("POST", "/v1/memories/recall", {
+      key: agent.key,
+      body: { query: "Alice" },
+    });
+    const results = (recall.body as { results: { memory: { entities: string[] } }[] }).results;
+    assert.equal(results.filter((r) => r.memory.entities.includes("alice")).length, 0);
+    const bob = await s.request("POST", "/v1/memories/recall", { key: agent.key, body: { query: "Bob" } });
+    assert.equal((bob.body as { results: unknown[] }).results.length, 1);
+  });
+
+  test("agents and keys: a created key is shown once; audit filters, verification and export", async () => {
+    const { page } = admin;
+    await nav(page, "Agents and keys").click();
+    await page.getByLabel("Agent name").fill("reporter");
+    await page.getByRole("button", { name: "Create key" }).click();
+    await page
+      .getByRole("heading", { name: "Key created" })
+      .waitFor({ timeout: 5000 })
+      .catch(async () => {
+        throw new Error(await page.locator("main").innerText());
+      });
+    const key = await page.locator("#new-key").textContent();
+    assert.match(key ?? "", /^hyk_/);
+    await shot(page, "key-created");
+    const created = await s.request("GET", "/v1/memories", { key: key ?? "" });
+    assert.equal(created.status, 200);
+    await page.goto(`${s.url}/console/agents`);
+    assert.equal(await page.getByText(key ?? "").count(), 0);
+    await shot(page, "agents");
+    await nav(page, "Audit").click();
+    await page.getByLabel(/^Action or prefix/).fill("override.*");
+    await page.getByRole("button", { name: "Filter" }).click();
+    assert.equal(await page.getByRole("cell", { name: "override.set" }).count(), 1);
+    await shot(page, "audit");
+    await page.getByRole("link", { name: "Verify the chain" }).click();
+    await page.getByText("The chain is intact").waitFor();
+    await shot(page, "audit-verify");
+    const exported = await admin.context.request.get(`${s.url}/console/audit/export`);
+    assert.equal(exported.status(), 200);
+    const lines = (await exported.text()).trim().split("\n");
+    assert.ok(lines.length > 5);
+    assert.ok(lines.every((l) => typeof (JSON.parse(l) as { seq: number }).seq === "number"));
+  });
+
+  test("a POST without the CSRF token is 403, and nothing changes", async () => {
+    const res = await admin.context.request.post(`${s.url}/console/killswitch`, {
+      form: { scope: "tenant", frozen: "true", reason: "forged", confirm: "yes" },
+    });
+    assert.equal(res.status(), 403);
+    assert.equal((await s.request("GET", "/v1/memories", { key: agent.key })).status, 200);
+  });
+
+  test("a VIEWER sees no action buttons, and a forged POST (with its own CSRF token) is 403", async () => {
+    const viewer = await signIn(await person(["VIEWER"]));
+    const { page } = viewer;
+    for (const path of ["/console", "/console/approvals", "/console/memories"]) {
+      await page.goto(`${s.url}${path}`);
+      assert.equal(await page.locator('main form[method="post"]').count(), 0, path);
+    }
+    await shot(page, "viewer-approvals");
+    assert.equal(await nav(page, "Kill switch").count(), 0);
+    const asked = await s.request("GET", "/v1/memories/export", { key: agent.key });
+    const approvalId = (asked.body as { approval: { id: string } }).approval.id;
+    const csrf = await csrfOn(page);
+    const forged = await viewer.context.request.post(`${s.url}/console/approvals/${approvalId}/approve`, {
+      form: { _csrf: csrf },
+    });
+    assert.equal(forged.status(), 403);
+    const freeze = await viewer.context.request.post(`${s.url}/console/killswitch`, {
+      form: { _csrf: csrf, scope: "tenant", frozen: "true", reason: "forged", confirm: "yes" },
+    });
+    assert.equal(freeze.status(), 403);
+    const still = await s.request("GET", `/v1/approvals/${approvalId}`, { key: agent.key });
+    assert.equal((still.body as { status: string }).status, "pending");
+    await viewer.context.close();
+  });
+
+  test("an AUDIT_ADMIN sees the audit pages only", async () => {
+    const auditor = await signIn(await person(["AUDIT_ADMIN"]));
+    const { page } = auditor;
+    assert.match(page.url(), /\/console\/audit$/);
+    const nav = await page
+      .getByRole("navigation", { name: "Console sections" })
+      .getByRole("link")
+      .allTextContents();
+    assert.deepEqual(nav, ["Audit"]);
+    const seen = problems.length;
+    const refused = await page.goto(`${s.url}/console/agents`);
+    assert.equal(refused?.status(), 403);
+    assert.ok(await page.getByText("403 FORBIDDEN").isVisible());
+    // The browser reports the refused page it was sent to on purpose; only that.
+    const added = problems.splice(seen);
+    assert.ok(
+      added.every((p) => p.includes("status of 403")),
+      added.join("\n"),
+    );
+    await auditor.context.close();
+  });
+
+  test("keyboard: the skip link and the sign-out button are reachable by Tab", async () => {
+    const { page } = admin;
+    await page.goto(`${s.url}/console`);
+    await page.keyboard.press("Tab");
+    assert.equal(
+      await page.evaluate("document.activeElement && document.activeElement.textContent"),
+      "Skip to content",
+    );
+    await page.keyboard.press("Enter");
+    assert.equal(await page.evaluate("document.activeElement && document.activeElement.id"), "main");
+  });
+
+  test("sign-out ends the session family: the old refresh cookie no longer renews a session", async () => {
+    const { page, context } = admin;
+    await page.goto(`${s.url}/console`);
+    const before = await context.cookies();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/console\/login$/);
+    await shot(page, "sign-in");
+    // Replaying the cookies from before sign-out: the refresh token's family is revoked.
+    const stale = await browser.newContext();
+    await stale.addCookies(before.filter((c) => c.name !== "hypha_console"));
+    const again = await stale.newPage();
+    await again.goto(`${s.url}/console/login?next=/console`);
+    assert.ok(await again.getByRole("button", { name: "Sign in" }).isVisible());
+    await stale.close();
+  });
+
+  test("no console errors and no CSP violations on any page", () => {
+    assert.deepEqual(problems, []);
+  });
+});
