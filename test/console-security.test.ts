@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { loadConfig } from "../src/lib/config.ts";
 import { type Action, actionsForRoles, type Role } from "../src/platform/auth/actor.ts";
 import { type ConsoleSession, consoleRequest, consoleSession } from "./console-helpers.ts";
 import { startServer, type TestServer } from "./harness.ts";
@@ -202,5 +203,15 @@ describe("console: the shared security cases on every cookie-session route", () 
     });
     assert.equal(lift.status, 303);
     assert.equal((await s.request("GET", "/v1/memories", { key: agentKey })).status, 200);
+  });
+});
+
+describe("console configuration", () => {
+  test("HYPHA_CONSOLE_INSECURE_HTTP is refused off loopback", () => {
+    assert.throws(
+      () => loadConfig({}, { consoleInsecureHttp: true, host: "0.0.0.0" }),
+      /HYPHA_CONSOLE_INSECURE_HTTP is only for a server on loopback/,
+    );
+    assert.equal(loadConfig({}, { consoleInsecureHttp: true, host: "127.0.0.1" }).consoleInsecureHttp, true);
   });
 });
