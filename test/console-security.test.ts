@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { loadConfig } from "../src/lib/config.ts";
 import { type Action, actionsForRoles, type Role } from "../src/platform/auth/actor.ts";
@@ -53,7 +54,33 @@ describe("console: the shared security cases on every cookie-session route", () 
       const res = await s.request("GET", "/v1/memories/export", { key });
       return (res.body as { approval: { id: string } }).approval.id;
     };
+    const delivery = async (t: string) => {
+      const made = await s.request("POST", `/v1/tenants/${t}/connectors`, {
+        body: {
+          name: `c-${Math.random().toString(36).slice(2, 8)}`,
+          config: { source: "github", secret: "s".repeat(16), mapping: { namespace: "sec" } },
+        },
+      });
+      const connectorId = (made.body as { id: string }).id;
+      const body = JSON.stringify({ zen: "fixture" });
+      const res = await fetch(`${s.url}/v1/ingest/${t}/${connectorId}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": "ping",
+          "x-github-delivery": `fixture-${connectorId}`,
+          "x-hub-signature-256": `sha256=${createHmac("sha256", "s".repeat(16)).update(body).digest("hex")}`,
+        },
+        body,
+      });
+      return ((await res.json()) as { id: string }).id;
+    };
     f = {
+      deliveryId: await delivery(tenantId),
+      otherDeliveryId: await delivery(other),
+      userId: await s.createUser(tenantId, { roles: ["VIEWER"] }),
+      otherUserId: await s.createUser(other, { roles: ["VIEWER"] }),
+      policy: JSON.stringify(policy),
       approvalId: await pending(tenantId, agentKey),
       rejectApprovalId: await pending(tenantId, agentKey),
       otherApprovalId: await pending(other, otherAgent.key),

@@ -340,6 +340,13 @@ export type ConsoleFixture = {
   otherKeyId: string;
   memoryId: string;
   otherMemoryId: string;
+  /** A delivery of the person's tenant (not dead: replaying it changes nothing) and of the other. */
+  deliveryId: string;
+  otherDeliveryId: string;
+  userId: string;
+  otherUserId: string;
+  /** The tenant policy the fixture runs under, as the policy form submits it. */
+  policy: string;
 };
 
 export type ConsoleSample = {
@@ -411,6 +418,36 @@ export const CONSOLE_SAMPLES: Record<string, ConsoleSample> = {
     path: (f) => `/console/memories/${f.memoryId}`,
     role: "VIEWER",
     crossTenant: { path: (f) => `/console/memories/${f.otherMemoryId}`, status: 404 },
+  },
+  "GET /console/connectors": { path: () => "/console/connectors", role: "ADMIN" },
+  "POST /console/connectors/dead-letters/:id/replay": {
+    path: (f) => `/console/connectors/dead-letters/${f.deliveryId}/replay`,
+    form: () => ({}),
+    role: "ADMIN",
+    crossTenant: { path: (f) => `/console/connectors/dead-letters/${f.otherDeliveryId}/replay`, status: 404 },
+  },
+  "POST /console/connectors/dead-letters/replay": {
+    path: () => "/console/connectors/dead-letters/replay",
+    form: () => ({}),
+    role: "ADMIN",
+  },
+  "GET /console/policy": { path: () => "/console/policy", role: "DEVELOPER" },
+  "POST /console/policy": {
+    path: () => "/console/policy",
+    form: (f) => ({ policy: f.policy }),
+    role: "ADMIN",
+  },
+  "GET /console/people": { path: () => "/console/people", role: "ADMIN" },
+  "POST /console/people": {
+    path: () => "/console/people",
+    form: () => ({ email: `p${Math.random().toString(36).slice(2, 10)}@example.com`, roles: "VIEWER" }),
+    role: "ADMIN",
+  },
+  "POST /console/people/:user_id": {
+    path: (f) => `/console/people/${f.userId}`,
+    form: () => ({ roles: "VIEWER" }),
+    role: "ADMIN",
+    crossTenant: { path: (f) => `/console/people/${f.otherUserId}`, status: 404 },
   },
   "POST /console/memories/erase": {
     path: () => "/console/memories/erase",

@@ -24,6 +24,9 @@ export const consoleModule = defineModule({
       audit: ctx.use("audit").service,
       keys: ctx.use("keys"),
       memories: ctx.use("memories"),
+      connectors: ctx.use("connectors"),
+      policy: governance,
+      users: identity.users,
       cookies: consoleCookies(ctx.config.consoleInsecureHttp),
       allowedOrigins: ctx.config.allowedOrigins,
     };

@@ -24,6 +24,9 @@ export const MESSAGES: Readonly<Record<string, string>> = {
   lifted: "The freeze is lifted.",
   resumed: "The key is resumed.",
   revoked: "The key is revoked.",
+  replayed: "Replayed: the delivery is back in the inbox.",
+  policy: "The policy is saved.",
+  person: "Saved.",
 };
 
 function freezesTable(ctx: PageContext, items: readonly Freeze[], withLift: boolean): Html {
@@ -370,5 +373,198 @@ export function erasedPage(ctx: PageContext, entity: string, deleted: number): H
     ctx,
     "Erasure done",
     html`<p class="notice" role="status">Erased <strong>${deleted}</strong> memor${deleted === 1 ? "y" : "ies"} mentioning <strong>${entity}</strong>, with every version and index entry.</p><p><a href="/console/memories">Back to memories</a></p>`,
+  );
+}
+
+type ConnectorRow = { id: string; name: string; source: string; health: ConnectorHealthView | null };
+type ConnectorHealthView = {
+  last_delivery_at: string | null;
+  accepted: number;
+  signature_failures: number;
+  success_rate: number | null;
+  pending: number;
+  dead_letters_pending: number;
+};
+type DeadLetterView = {
+  id: string;
+  connector_id: string;
+  delivery_id: string | null;
+  attempts: number;
+  error: string | null;
+  dead_at: string | null;
+};
+type WebhookView = {
+  id: string;
+  url: string;
+  events: string[];
+  status: string;
+  consecutive_failures: number;
+  last_success_at: string | null;
+  last_failure_at: string | null;
+  last_error: string | null;
+};
+
+export function connectorsPage(
+  ctx: PageContext,
+  connectors: ConnectorRow[],
+  dead: DeadLetterView[] | null,
+  webhooks: WebhookView[] | null,
+  msg?: string,
+): Html {
+  const replay = can(ctx.actor, "deadletters:manage");
+  return layout(
+    ctx,
+    "Connectors",
+    html`${notice(msg)}
+<h2>Health</h2>
+${table(
+  "Connectors",
+  [
+    "Connector",
+    "Source",
+    "Last delivery",
+    "Accepted",
+    "Success rate",
+    "Signature failures",
+    "Pending",
+    "Dead letters",
+  ],
+  connectors.map(
+    (c) =>
+      html`<tr>${td("Connector", c.name)}${td("Source", c.source)}${td("Last delivery", when(c.health?.last_delivery_at))}${td("Accepted", c.health?.accepted ?? 0)}${td("Success rate", c.health?.success_rate == null ? "—" : `${Math.round(c.health.success_rate * 100)} %`)}${td("Signature failures", c.health?.signature_failures ?? 0)}${td("Pending", c.health?.pending ?? 0)}${td("Dead letters", html`<span class="${(c.health?.dead_letters_pending ?? 0) > 0 ? "bad" : "ok"}">${c.health?.dead_letters_pending ?? 0}</span>`)}</tr>`,
+  ),
+  "No connectors.",
+)}
+${
+  dead
+    ? html`<h2>Dead letters</h2>
+${table(
+  "Dead letters",
+  ["Delivery", "Connector", "Attempts", "Error", "Dead since", ...(replay ? ["Action"] : [])],
+  dead.map(
+    (d) =>
+      html`<tr>${td("Delivery", d.delivery_id ?? d.id, "mono")}${td("Connector", d.connector_id, "mono")}${td("Attempts", d.attempts)}${td("Error", d.error ?? "")}${td("Dead since", when(d.dead_at))}${
+        replay
+          ? td(
+              "Action",
+              html`<form class="inline" method="post" action="/console/connectors/dead-letters/${d.id}/replay">${csrfField(ctx.csrf)}<button type="submit" class="secondary" aria-label="Replay delivery ${d.delivery_id ?? d.id}">Replay</button></form>`,
+            )
+          : ""
+      }</tr>`,
+  ),
+  "No dead letters.",
+)}
+${
+  replay && dead.length > 0
+    ? html`<form method="post" action="/console/connectors/dead-letters/replay">${csrfField(ctx.csrf)}<button type="submit">Replay all dead letters</button></form>`
+    : ""
+}`
+    : ""
+}
+${
+  webhooks
+    ? html`<h2>Outbound webhooks</h2>
+${table(
+  "Outbound webhooks",
+  ["URL", "Events", "State", "Failures in a row", "Last success", "Last failure"],
+  webhooks.map(
+    (w) =>
+      html`<tr>${td("URL", w.url, "mono")}${td("Events", w.events.join(", "), "mono")}${td("State", html`<span class="${w.status === "enabled" ? "ok" : "bad"}">${w.status}</span>`)}${td("Failures in a row", w.consecutive_failures)}${td("Last success", when(w.last_success_at))}${td("Last failure", html`${when(w.last_failure_at)}${w.last_error ? html`<br><span class="muted">${w.last_error}</span>` : ""}`)}</tr>`,
+  ),
+  "No outbound webhooks.",
+)}`
+    : ""
+}`,
+  );
+}
+
+export function policyPage(
+  ctx: PageContext,
+  policy: Record<string, unknown>,
+  json: string,
+  error?: string,
+): Html {
+  const approvals = (policy.approvals ?? {}) as Record<string, number>;
+  const tiers = (policy.tiers ?? {}) as Record<string, string>;
+  return layout(
+    ctx,
+    "Policy",
+    html`${notice(error, "error")}
+<h2>Approval quorum per risk tier</h2>
+${table(
+  "Approvals per tier",
+  ["Tier", "Approvers needed"],
+  Object.entries(approvals).map(
+    ([tier, n]) =>
+      html`<tr>${td("Tier", tier)}${td("Approvers needed", n === 0 ? "none: runs at once" : n)}</tr>`,
+  ),
+  "No tiers.",
+)}
+<h2>Tier overrides per operation</h2>
+${table(
+  "Tier overrides",
+  ["Operation", "Tier"],
+  Object.entries(tiers).map(([op, tier]) => html`<tr>${td("Operation", op, "mono")}${td("Tier", tier)}</tr>`),
+  "No overrides: every operation has its default tier.",
+)}
+${
+  can(ctx.actor, "policy:write")
+    ? html`<h2>Edit</h2>
+<form class="stack" method="post" action="/console/policy">${csrfField(ctx.csrf)}
+<label for="policy-json">Policy (JSON; checked against the same schema as <span class="mono">PUT /v1/tenants/:id/policy</span>)
+<textarea id="policy-json" name="policy" rows="18" spellcheck="false" class="mono">${json}</textarea></label>
+<button type="submit">Save the policy</button>
+</form>`
+    : html`<h2>Current policy</h2><pre class="mono">${json}</pre>`
+}`,
+  );
+}
+
+type UserView = {
+  id: string;
+  email: string;
+  roles: string[];
+  status: string;
+  sign_in: string;
+  last_login_at: string | null;
+};
+const ROLE_NAMES = ["ADMIN", "AUDIT_ADMIN", "DEVELOPER", "VIEWER"] as const;
+
+export function peoplePage(ctx: PageContext, users: UserView[], msg?: string): Html {
+  const manage = can(ctx.actor, "users:update");
+  return layout(
+    ctx,
+    "People",
+    html`${notice(msg)}
+${table(
+  "People",
+  ["Email", "Roles", "State", "Sign-in", "Last sign-in", ...(manage ? ["Change"] : [])],
+  users.map(
+    (u) =>
+      html`<tr>${td("Email", u.email)}${td("Roles", u.roles.join(", "))}${td("State", html`<span class="${u.status === "active" ? "ok" : "bad"}">${u.status}</span>`)}${td("Sign-in", u.sign_in)}${td("Last sign-in", when(u.last_login_at))}${
+        manage
+          ? td(
+              "Change",
+              html`<form method="post" action="/console/people/${u.id}">${csrfField(ctx.csrf)}
+<fieldset><legend>Roles of ${u.email}</legend>${ROLE_NAMES.map((r) => html`<label><input type="checkbox" name="roles" value="${r}"${u.roles.includes(r) ? " checked" : ""}> ${r}</label>`)}</fieldset>
+<label><span><input type="checkbox" name="disabled" value="true"${u.status === "disabled" ? " checked" : ""}> Disabled</span></label>
+<button type="submit" class="secondary">Save ${u.email}</button></form>`,
+            )
+          : ""
+      }</tr>`,
+  ),
+  "No people.",
+)}
+${
+  can(ctx.actor, "users:create")
+    ? html`<h2>Add a person</h2>
+<form class="stack" method="post" action="/console/people">${csrfField(ctx.csrf)}
+<label for="p-email">Email <input id="p-email" name="email" type="email" required></label>
+<label for="p-password">Password (optional) <input id="p-password" name="password" type="password" autocomplete="new-password"></label>
+<fieldset><legend>Roles</legend>${ROLE_NAMES.map((r) => html`<label><input type="checkbox" name="roles" value="${r}"${r === "VIEWER" ? " checked" : ""}> ${r}</label>`)}</fieldset>
+<button type="submit">Add</button>
+</form>`
+    : ""
+}`,
   );
 }

@@ -8,10 +8,13 @@ import type { Action, UserActor } from "../../platform/auth/actor.ts";
 import type { TypedApp } from "../../platform/http/server.ts";
 import { auditQuery } from "../audit/audit.schemas.ts";
 import type { AuditService } from "../audit/audit.service.ts";
-import { approvalIdSchema, overrideBody } from "../governance/governance.schemas.ts";
+import type { ConnectorsModule } from "../connectors/connectors.module.ts";
+import { approvalIdSchema, overrideBody, policyBody } from "../governance/governance.schemas.ts";
 import type { GovernanceService } from "../governance/governance.service.ts";
 import { loginBody } from "../identity/auth.schemas.ts";
 import type { AuthService } from "../identity/auth.service.ts";
+import { createUserBody, updateUserBody, userIdSchema } from "../identity/users.schemas.ts";
+import type { UsersService } from "../identity/users.service.ts";
 import { createKeyBody, rotateKeyBody } from "../keys/keys.schemas.ts";
 import type { KeysService } from "../keys/keys.service.ts";
 import { listQuery } from "../memories/memories.schemas.ts";
@@ -35,6 +38,9 @@ export type ConsoleDeps = {
   audit: Pick<AuditService, "events" | "verify">;
   keys: Pick<KeysService, "list" | "create" | "revoke" | "rotate">;
   memories: Pick<MemoriesService, "list" | "recall" | "history" | "bulkDelete">;
+  connectors: Pick<ConnectorsModule, "connectors" | "deadLetters" | "outbound">;
+  policy: Pick<GovernanceService, "getPolicy" | "putPolicy">;
+  users: Pick<UsersService, "list" | "create" | "update">;
   cookies: ConsoleCookies;
   allowedOrigins: readonly string[];
 };
@@ -79,6 +85,21 @@ const optionalText = (max: number) =>
     .transform((v) => (v.trim() === "" ? undefined : v.trim()))
     .optional();
 const keyParams = z.object({ key_id: z.string().regex(/^key_[0-9A-HJKMNP-TV-Z]{26}$/, "a key id") });
+
+/** Parses with an API schema; a mismatch is a 422 naming the fields (never a 500). */
+function parseWith<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  throw new AppError("VALIDATION_FAILED", "invalid form", {
+    details: r.error.issues.slice(0, 20).map((i) => ({ path: i.path.join("."), message: i.message })),
+  });
+}
+
+/** A `datetime-local` value read as UTC; anything else is passed on for the schema to refuse. */
+function utcFromLocalInput(value: string): string {
+  const t = Date.parse(`${value}Z`);
+  return Number.isNaN(t) ? value : new Date(t).toISOString();
+}
 
 /** Where to go after signing in: a console path only (never another site). */
 export function safeNext(next: unknown): string {
@@ -398,7 +419,7 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
         const ctx = pageContext(req);
         const b = req.body;
         // The person's own tenant: the console never takes a tenant id from the form.
-        const input = overrideBody.parse({
+        const input = parseWith(overrideBody, {
           scope: b.scope,
           tenant_id: ctx.actor.tenantId,
           ...(b.scope === "agent" && b.key_id ? { key_id: b.key_id } : {}),
@@ -479,7 +500,7 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
       handler: async (req, reply) => {
         const ctx = pageContext(req);
         const b = req.body;
-        const input = createKeyBody.parse({
+        const input = parseWith(createKeyBody, {
           agent: b.agent.trim(),
           ...(b.name ? { name: b.name } : {}),
           scopes: b.scopes === undefined ? [] : [b.scopes].flat(),
@@ -491,7 +512,7 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
                   .filter(Boolean),
               }
             : {}),
-          ...(b.expires_at ? { expires_at: new Date(`${b.expires_at}Z`).toISOString() } : {}),
+          ...(b.expires_at ? { expires_at: utcFromLocalInput(b.expires_at) } : {}),
           ...(b.rate_limit_per_minute ? { rate_limit_per_minute: Number(b.rate_limit_per_minute) } : {}),
         });
         const created = await deps.keys.create(ctx.actor, ctx.actor.tenantId, input);
@@ -528,7 +549,7 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
       },
       handler: async (req, reply) => {
         const ctx = pageContext(req);
-        const { grace_seconds } = rotateKeyBody.parse({
+        const { grace_seconds } = parseWith(rotateKeyBody, {
           grace_seconds: Number(req.body.grace_seconds ?? 3600),
         });
         const rotated = await deps.keys.rotate(
@@ -709,6 +730,169 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
         }
         const { deleted } = await deps.memories.bulkDelete(ctx.actor, { entity });
         return sendHtml(reply, pages.erasedPage(ctx, entity, deleted));
+      },
+    });
+    // ---- connectors -----------------------------------------------------------------------
+
+    scope.route({
+      method: "GET",
+      url: "/console/connectors",
+      config: session("connectors:read"),
+      schema: { hide: true, operationId: "listConnectors", querystring: flash },
+      handler: async (req, reply) => {
+        const ctx = pageContext(req);
+        const t = ctx.actor.tenantId;
+        const { items } = await deps.connectors.connectors.list(ctx.actor, t, { limit: 200 });
+        const rows = await Promise.all(
+          items.map(async (c) => ({
+            ...c,
+            health: await deps.connectors.connectors.health(ctx.actor, t, c.id),
+          })),
+        );
+        const dead = can(ctx.actor, "deadletters:manage")
+          ? (await deps.connectors.deadLetters.list(ctx.actor, t, { limit: 200 })).items
+          : null;
+        const hooks = can(ctx.actor, "webhooks:manage")
+          ? (await deps.connectors.outbound.list(ctx.actor, t, { limit: 200 })).items
+          : null;
+        return sendHtml(reply, pages.connectorsPage(ctx, rows, dead, hooks, message(req.query.msg)));
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/connectors/dead-letters/:id/replay",
+      config: session("deadletters:manage"),
+      schema: {
+        hide: true,
+        operationId: "replayDeadLetter",
+        params: z.object({ id: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, "a delivery id") }),
+        body: form({}),
+      },
+      handler: async (req, reply) => {
+        const actor = person(req);
+        await deps.connectors.deadLetters.replay(actor, actor.tenantId, req.params.id);
+        return reply.redirect("/console/connectors?msg=replayed", 303);
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/connectors/dead-letters/replay",
+      config: session("deadletters:manage"),
+      schema: { hide: true, operationId: "replayDeadLetters", body: form({}) },
+      handler: async (req, reply) => {
+        const actor = person(req);
+        await deps.connectors.deadLetters.replayAll(actor, actor.tenantId, { limit: 200 });
+        return reply.redirect("/console/connectors?msg=replayed", 303);
+      },
+    });
+
+    // ---- policy ---------------------------------------------------------------------------
+
+    const policyJson = (p: Record<string, unknown>) => {
+      const { version: _v, updated_at: _u, ...rest } = p;
+      return JSON.stringify(rest, null, 2);
+    };
+
+    scope.route({
+      method: "GET",
+      url: "/console/policy",
+      config: session("policy:read"),
+      schema: { hide: true, operationId: "getTenantPolicy", querystring: flash },
+      handler: async (req, reply) => {
+        const ctx = pageContext(req);
+        const policy = await deps.policy.getPolicy(ctx.actor, ctx.actor.tenantId);
+        return sendHtml(reply, pages.policyPage(ctx, policy, policyJson(policy), message(req.query.msg)));
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/policy",
+      config: session("policy:write"),
+      schema: {
+        hide: true,
+        operationId: "putTenantPolicy",
+        body: form({ policy: z.string().max(64 * 1024) }),
+      },
+      handler: async (req, reply) => {
+        const ctx = pageContext(req);
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(req.body.policy);
+        } catch {
+          throw new AppError("MALFORMED_JSON", "the policy is not valid JSON");
+        }
+        // The API's own schema: what the console saves, the API would have accepted.
+        const checked = policyBody.safeParse(parsed);
+        if (!checked.success) {
+          throw new AppError("VALIDATION_FAILED", "the policy does not match the schema", {
+            details: checked.error.issues
+              .slice(0, 20)
+              .map((i) => ({ path: i.path.join("."), message: i.message })),
+          });
+        }
+        await deps.policy.putPolicy(ctx.actor, ctx.actor.tenantId, checked.data);
+        return reply.redirect("/console/policy?msg=policy", 303);
+      },
+    });
+
+    // ---- people ---------------------------------------------------------------------------
+
+    const roleField = z.union([z.string().max(20), z.array(z.string().max(20)).max(4)]).optional();
+
+    scope.route({
+      method: "GET",
+      url: "/console/people",
+      config: session("users:read"),
+      schema: { hide: true, operationId: "listUsers", querystring: flash },
+      handler: async (req, reply) => {
+        const ctx = pageContext(req);
+        const { items } = await deps.users.list(ctx.actor, ctx.actor.tenantId, { limit: 200 });
+        return sendHtml(reply, pages.peoplePage(ctx, items, message(req.query.msg)));
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/people",
+      config: session("users:create"),
+      schema: {
+        hide: true,
+        operationId: "createUser",
+        body: form({ email: z.string().max(320), password: optionalText(1024), roles: roleField }),
+      },
+      handler: async (req, reply) => {
+        const actor = person(req);
+        const input = parseWith(createUserBody, {
+          email: req.body.email.trim(),
+          roles: [req.body.roles ?? []].flat(),
+          ...(req.body.password ? { password: req.body.password } : {}),
+        });
+        await deps.users.create(actor, actor.tenantId, input);
+        return reply.redirect("/console/people?msg=person", 303);
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/people/:user_id",
+      config: session("users:update"),
+      schema: {
+        hide: true,
+        operationId: "updateUser",
+        params: z.object({ user_id: userIdSchema }),
+        body: form({ roles: roleField, disabled: z.literal("true").optional() }),
+      },
+      handler: async (req, reply) => {
+        const actor = person(req);
+        const input = parseWith(updateUserBody, {
+          roles: [req.body.roles ?? []].flat(),
+          status: req.body.disabled === "true" ? "disabled" : "active",
+        });
+        await deps.users.update(actor, actor.tenantId, req.params.user_id, input);
+        return reply.redirect("/console/people?msg=person", 303);
       },
     });
   });

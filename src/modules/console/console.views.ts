@@ -12,6 +12,9 @@ export const NAV: readonly NavItem[] = [
   { href: "/console/agents", label: "Agents and keys", action: "keys:read" },
   { href: "/console/audit", label: "Audit", action: "audit:read" },
   { href: "/console/memories", label: "Memories", action: "memories:read" },
+  { href: "/console/connectors", label: "Connectors", action: "connectors:read" },
+  { href: "/console/policy", label: "Policy", action: "policy:read" },
+  { href: "/console/people", label: "People", action: "users:read" },
 ];
 
 /** A person whose only role is AUDIT_ADMIN sees the audit pages alone. */
