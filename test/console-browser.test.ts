@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -64,7 +65,7 @@ describe("console in a real browser (Chromium)", () => {
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    s = await startServer({ consoleInsecureHttp: true });
+    s = await startServer({ consoleInsecureHttp: true, maxContentBytes: 2048 });
     tenantId = await s.createTenant();
     agent = await s.createKey(tenantId, { agent: "worker", scopes: ["memories:read", "memories:write"] });
     browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
@@ -189,6 +190,115 @@ describe("console in a real browser (Chromium)", () => {
     const lines = (await exported.text()).trim().split("\n");
     assert.ok(lines.length > 5);
     assert.ok(lines.every((l) => typeof (JSON.parse(l) as { seq: number }).seq === "number"));
+  });
+
+  test("replay a dead letter: it goes back to the inbox and becomes a memory once the mapping is fixed", async () => {
+    const secret = "gh-secret-0123456789abcdef";
+    const made = await s.request("POST", `/v1/tenants/${tenantId}/connectors`, {
+      body: {
+        name: "github",
+        config: { source: "github", secret, mapping: { namespace: "gh", maxContentChars: 8000 } },
+      },
+    });
+    assert.equal(made.status, 201, made.text);
+    const c = made.body as { id: string; ingest_path: string };
+    const body = JSON.stringify({
+      action: "opened",
+      issue: {
+        number: 7,
+        title: "x".repeat(5000),
+        body: "details",
+        user: { login: "octo" },
+        html_url: "https://x/7",
+      },
+      repository: { full_name: "acme/app" },
+      sender: { login: "octo" },
+    });
+    const sig = `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+    const ingested = await s.request("POST", c.ingest_path, {
+      key: null,
+      rawBody: body,
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "issues",
+        "x-github-delivery": "d-dead",
+        "x-hub-signature-256": sig,
+      },
+    });
+    assert.equal(ingested.status, 202);
+    const worker = s.hypha.services.connectors.worker;
+    for (let i = 0; i < 6; i++) {
+      await worker.drain();
+      s.clock.advance(60_000);
+    }
+    const fix = await s.request("PATCH", `/v1/tenants/${tenantId}/connectors/${c.id}`, {
+      body: { config: { source: "github", mapping: { namespace: "gh", maxContentChars: 500 } } },
+    });
+    assert.equal(fix.status, 200, fix.text);
+    const { page } = admin;
+    await nav(page, "Connectors").click();
+    await page.getByRole("heading", { name: "Dead letters" }).waitFor();
+    await shot(page, "connectors");
+    await page.getByRole("button", { name: "Replay delivery d-dead" }).click();
+    await page.getByText("Replayed: the delivery is back in the inbox.").waitFor();
+    assert.equal(await worker.drain(), 1);
+    const left = await s.request("GET", `/admin/webhooks/dead-letters/${tenantId}`);
+    assert.equal((left.body as { items: unknown[] }).items.length, 0);
+    const mem = await s.request("GET", "/v1/memories?namespace=gh", { key: agent.key });
+    assert.equal((mem.body as { items: unknown[] }).items.length, 1);
+  });
+
+  test("policy: an invalid policy is refused with the API's schema message; a valid one is saved", async () => {
+    const { page } = admin;
+    await nav(page, "Policy").click();
+    await shot(page, "policy");
+    await page.getByLabel(/^Policy \(JSON/).fill('{"approvals": {"critical": 99}}');
+    const seen = problems.length;
+    await page.getByRole("button", { name: "Save the policy" }).click();
+    await page.getByText("422 VALIDATION_FAILED").waitFor();
+    // The browser reports the refused form it was sent to on purpose; only that.
+    const added = problems.splice(seen);
+    assert.ok(
+      added.every((p) => p.includes("status of 422")),
+      added.join("\n"),
+    );
+    assert.ok(await page.getByText(/approvals\.critical/).isVisible());
+    await page.goto(`${s.url}/console/policy`);
+    const current = await page.getByLabel(/^Policy \(JSON/).inputValue();
+    const edited = JSON.parse(current) as { approvals: Record<string, number> };
+    edited.approvals.high = 2;
+    await page.getByLabel(/^Policy \(JSON/).fill(JSON.stringify(edited));
+    await page.getByRole("button", { name: "Save the policy" }).click();
+    await page.getByText("The policy is saved.").waitFor();
+    const saved = await s.request("GET", `/v1/tenants/${tenantId}/policy`);
+    assert.equal((saved.body as { approvals: { high: number } }).approvals.high, 2);
+    // Administration is a high tier: under this policy even listing keys waits for approval.
+    await page.goto(`${s.url}/console/agents`);
+    assert.ok(await page.getByText("APPROVAL_REQUIRED").isVisible());
+    edited.approvals.high = 0;
+    const back = await s.request("PUT", `/v1/tenants/${tenantId}/policy`, { body: edited });
+    assert.equal(back.status, 200, back.text);
+  });
+
+  test("people: an ADMIN changes a person's roles and disables them; the change is the API's", async () => {
+    const email = await person(["VIEWER"]);
+    const { page } = admin;
+    await nav(page, "People").click();
+    await shot(page, "people");
+    const row = page.getByRole("row").filter({ hasText: email });
+    await row
+      .getByRole("group", { name: `Roles of ${email}` })
+      .getByLabel("DEVELOPER")
+      .check();
+    await row.getByLabel("Disabled").check();
+    await row.getByRole("button", { name: `Save ${email}` }).click();
+    await page.getByText("Saved.").waitFor();
+    const users = await s.request("GET", `/v1/tenants/${tenantId}/users`);
+    const u = (users.body as { items: { email: string; roles: string[]; status: string }[] }).items.find(
+      (x) => x.email === email,
+    );
+    assert.deepEqual(u?.roles.sort(), ["DEVELOPER", "VIEWER"]);
+    assert.equal(u?.status, "disabled");
   });
 
   test("a POST without the CSRF token is 403, and nothing changes", async () => {

@@ -172,16 +172,16 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
       if (req.method !== "GET" && req.method !== "HEAD") checkCsrf(req, cookies, origins);
     });
     // A console action that the tenant's policy sends for approval answers with a page, not JSON.
-    scope.addHook("onSend", async (_req, reply, payload) => {
+    scope.addHook("onSend", async (req, reply, payload) => {
       if (reply.statusCode !== 202 || typeof payload !== "string" || !payload.startsWith("{")) return payload;
       const parsed = JSON.parse(payload) as { approval?: { id?: string } };
       reply.type("text/html; charset=utf-8");
       return documentOf(
-        errorPage(null, {
+        errorPage(req.actor?.type === "user" ? pageContext(req) : null, {
           status: 202,
           code: "APPROVAL_REQUIRED",
-          message: `This action needs approval under the tenant's policy (approval ${parsed.approval?.id ?? "?"}).`,
-          requestId: _req.id,
+          message: `This needs a person's approval under the tenant's policy (approval ${parsed.approval?.id ?? "?"}); decide it on the Approvals page.`,
+          requestId: req.id,
         }),
       );
     });
