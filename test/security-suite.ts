@@ -355,6 +355,8 @@ export type ConsoleSample = {
   form?: (f: ConsoleFixture) => Record<string, string>;
   /** A role that is enough (roles hold exactly as in the API: the action's rule decides). */
   role: "VIEWER" | "DEVELOPER" | "ADMIN" | "AUDIT_ADMIN";
+  /** The rightful person's status when it is not a success (past every check, refused by the input). */
+  okStatus?: number;
   crossTenant?: { path: (f: ConsoleFixture) => string; status: 404 };
 };
 
@@ -448,6 +450,25 @@ export const CONSOLE_SAMPLES: Record<string, ConsoleSample> = {
     form: () => ({ roles: "VIEWER" }),
     role: "ADMIN",
     crossTenant: { path: (f) => `/console/people/${f.otherUserId}`, status: 404 },
+  },
+  "GET /console/passkeys": { path: () => "/console/passkeys", role: "VIEWER" },
+  "POST /console/passkeys/options": {
+    path: () => "/console/passkeys/options",
+    form: () => ({}),
+    role: "VIEWER",
+  },
+  // A real credential needs an authenticator (console-browser.test.ts registers one in Chromium).
+  "POST /console/passkeys": {
+    path: () => "/console/passkeys",
+    form: () => ({ credential: "{}" }),
+    role: "VIEWER",
+    okStatus: 422,
+  },
+  "POST /console/passkeys/:id/remove": {
+    path: () => "/console/passkeys/bm8tc3VjaC1wYXNza2V5/remove",
+    form: () => ({}),
+    role: "VIEWER",
+    okStatus: 404,
   },
   "POST /console/memories/erase": {
     path: () => "/console/memories/erase",

@@ -27,6 +27,8 @@ const PUBLIC_ROUTES = new Set([
   "GET /console/login",
   "POST /console/login",
   "POST /console/logout",
+  "POST /console/login/passkey/options",
+  "POST /console/login/passkey",
   "GET /console/assets/:name",
 ]);
 /** Routes without an API key whose handler authenticates each request by its webhook signature. */

@@ -1,7 +1,22 @@
+import { type ActionRule, rule } from "../../platform/auth/actor.ts";
 import { defineModule } from "../../platform/module.ts";
+import { consoleMigrations } from "./console.migrations.ts";
+import { createPasskeys } from "./console.passkeys.ts";
 import { registerConsoleRoutes } from "./console.routes.ts";
 import { consoleCookies } from "./console.session.ts";
 
+export const consoleActions = {
+  // A person manages their own passkeys, whatever their role.
+  "passkeys:manage": rule("any", "identity.passkeys", ["DEVELOPER", "VIEWER", "AUDIT_ADMIN"]),
+} as const satisfies Record<string, ActionRule>;
+export const consoleEvents = ["passkey.registered", "passkey.removed"] as const;
+
+declare module "../../platform/auth/actor.ts" {
+  interface ActionRegistry extends Record<keyof typeof consoleActions, ActionRule> {}
+}
+declare module "../audit/audit.schemas.ts" {
+  interface AuditEventRegistry extends Record<(typeof consoleEvents)[number], true> {}
+}
 declare module "../../platform/module.ts" {
   interface ModuleApis {
     console: Record<string, never>;
@@ -10,23 +25,36 @@ declare module "../../platform/module.ts" {
 
 /**
  * The operator console at `/console`: server-rendered pages over the same services as the API,
- * called with the signed-in person as the actor (so roles, tenant checks and audit are the API's).
- * It adds no action, audit event or table of its own.
+ * called with the signed-in person as the actor (so roles, tenant checks, governance and audit are
+ * the API's). It owns only the people's passkeys.
  */
 export const consoleModule = defineModule({
   name: "console",
+  migrations: consoleMigrations,
+  actions: consoleActions,
+  events: consoleEvents,
+  suspicious: ["passkey.registered"],
   create(ctx) {
     const identity = ctx.use("identity");
     const governance = ctx.use("governance").service;
+    const audit = ctx.use("audit");
+    const tenants = ctx.use("tenants");
     const deps = {
       auth: identity.auth,
       governance,
-      audit: ctx.use("audit").service,
+      audit: audit.service,
       keys: ctx.use("keys"),
       memories: ctx.use("memories"),
       connectors: ctx.use("connectors"),
       policy: governance,
       users: identity.users,
+      passkeys: createPasskeys({
+        storage: ctx.storage,
+        clock: ctx.clock,
+        audit: audit.append,
+        auth: identity.auth,
+        requireTenant: (tenantId) => tenants.requireActive(tenantId),
+      }),
       cookies: consoleCookies(ctx.config.consoleInsecureHttp),
       allowedOrigins: ctx.config.allowedOrigins,
     };

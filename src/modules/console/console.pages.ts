@@ -568,3 +568,28 @@ ${
 }`,
   );
 }
+
+export function passkeysPage(
+  ctx: PageContext,
+  keys: { id: string; created_at: string; last_used_at: string | null }[],
+): Html {
+  return layout(
+    ctx,
+    "Passkeys",
+    html`<p>A passkey signs you in without a password (this device's screen lock or a security key).</p>
+${table(
+  "Your passkeys",
+  ["Passkey", "Added", "Last used", "Action"],
+  keys.map(
+    (k) =>
+      html`<tr>${td("Passkey", `${k.id.slice(0, 16)}…`, "mono")}${td("Added", when(k.created_at))}${td("Last used", when(k.last_used_at))}${td(
+        "Action",
+        html`<form class="inline" method="post" action="/console/passkeys/${k.id}/remove">${csrfField(ctx.csrf)}<button type="submit" class="danger" aria-label="Remove passkey ${k.id.slice(0, 16)}">Remove</button></form>`,
+      )}</tr>`,
+  ),
+  "You have no passkey yet.",
+)}
+<p><button type="button" data-passkey-register>Add a passkey</button></p>
+<p id="passkey-status" role="status" aria-live="polite"></p>`,
+  );
+}

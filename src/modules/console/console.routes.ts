@@ -21,6 +21,7 @@ import { listQuery } from "../memories/memories.schemas.ts";
 import type { MemoriesService } from "../memories/memories.service.ts";
 import { documentOf, type Html } from "./console.html.ts";
 import * as pages from "./console.pages.ts";
+import type { Passkeys, RelyingParty } from "./console.passkeys.ts";
 import {
   type ConsoleCookies,
   checkCsrf,
@@ -41,6 +42,7 @@ export type ConsoleDeps = {
   connectors: Pick<ConnectorsModule, "connectors" | "deadLetters" | "outbound">;
   policy: Pick<GovernanceService, "getPolicy" | "putPolicy">;
   users: Pick<UsersService, "list" | "create" | "update">;
+  passkeys: Passkeys;
   cookies: ConsoleCookies;
   allowedOrigins: readonly string[];
 };
@@ -893,6 +895,125 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
         });
         await deps.users.update(actor, actor.tenantId, req.params.user_id, input);
         return reply.redirect("/console/people?msg=person", 303);
+      },
+    });
+    // ---- passkeys -------------------------------------------------------------------------
+
+    /** The relying party as this request reaches the server (its Host, under the console's scheme). */
+    const relyingParty = (req: FastifyRequest): RelyingParty => {
+      const host = typeof req.headers.host === "string" ? req.headers.host.toLowerCase() : "";
+      const id = host.replace(/:\d{1,5}$/, "");
+      if (!/^[a-z0-9.-]{1,253}$/.test(id)) throw new AppError("BAD_REQUEST", "passkeys need a host name");
+      return { id, origin: `${cookies.secure ? "https" : "http"}://${host}` };
+    };
+    const credentialJson = z.string().max(64 * 1024);
+    const parseCredential = (text: string) => {
+      try {
+        const v = JSON.parse(text) as unknown;
+        if (typeof v === "object" && v !== null && "id" in v && "response" in v) return v;
+      } catch {
+        // falls through
+      }
+      throw new AppError("VALIDATION_FAILED", "not a WebAuthn credential");
+    };
+
+    scope.route({
+      method: "GET",
+      url: "/console/passkeys",
+      config: session("passkeys:manage"),
+      schema: { hide: true, operationId: "consoleListPasskeys" },
+      handler: async (req, reply) => {
+        const ctx = pageContext(req);
+        return sendHtml(reply, pages.passkeysPage(ctx, await deps.passkeys.list(ctx.actor)));
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/passkeys/options",
+      config: session("passkeys:manage"),
+      schema: { hide: true, operationId: "consolePasskeyOptions", body: form({}) },
+      handler: async (req, reply) =>
+        reply.send(await deps.passkeys.registrationOptions(person(req), relyingParty(req))),
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/passkeys",
+      config: session("passkeys:manage"),
+      schema: {
+        hide: true,
+        operationId: "consoleRegisterPasskey",
+        body: form({ credential: credentialJson }),
+      },
+      handler: async (req, reply) => {
+        const response = parseCredential(req.body.credential) as Parameters<Passkeys["register"]>[2];
+        return reply.status(201).send(await deps.passkeys.register(person(req), relyingParty(req), response));
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/passkeys/:id/remove",
+      config: session("passkeys:manage"),
+      schema: {
+        hide: true,
+        operationId: "consoleRemovePasskey",
+        params: z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,1400}$/, "a credential id") }),
+        body: form({}),
+      },
+      handler: async (req, reply) => {
+        await deps.passkeys.remove(person(req), req.params.id);
+        return reply.redirect("/console/passkeys", 303);
+      },
+    });
+
+    /** The pre-session CSRF token names the sign-in ceremony (one per browser). */
+    const ceremonyOf = (req: FastifyRequest) => {
+      const c = cookieValue(req, cookies.csrf);
+      if (c === null) throw new AppError("FORBIDDEN", "reload the sign-in page");
+      return c;
+    };
+
+    scope.route({
+      method: "POST",
+      url: "/console/login/passkey/options",
+      config: open,
+      schema: { hide: true, body: form({}) },
+      handler: async (req, reply) =>
+        reply.send(await deps.passkeys.authenticationOptions(ceremonyOf(req), relyingParty(req))),
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/login/passkey",
+      config: open,
+      schema: {
+        hide: true,
+        body: form({
+          tenant_id: z.string().max(100),
+          credential: credentialJson,
+          next: z.string().max(500).optional(),
+        }),
+      },
+      handler: async (req, reply) => {
+        const response = parseCredential(req.body.credential) as Parameters<Passkeys["signIn"]>[3];
+        const issued = await deps.passkeys.signIn(
+          ceremonyOf(req),
+          req.body.tenant_id.trim(),
+          relyingParty(req),
+          response,
+          req.origin,
+        );
+        reply.header(
+          "set-cookie",
+          sessionSetCookies(cookies, {
+            accessToken: issued.session.access_token,
+            refreshToken: issued.refreshToken,
+            csrfToken: issued.session.csrf_token ?? newCsrfToken(),
+          }),
+        );
+        return reply.send({ next: safeNext(req.body.next) });
       },
     });
   });

@@ -15,6 +15,7 @@ export const NAV: readonly NavItem[] = [
   { href: "/console/connectors", label: "Connectors", action: "connectors:read" },
   { href: "/console/policy", label: "Policy", action: "policy:read" },
   { href: "/console/people", label: "People", action: "users:read" },
+  { href: "/console/passkeys", label: "Passkeys", action: "passkeys:manage" },
 ];
 
 /** A person whose only role is AUDIT_ADMIN sees the audit pages alone. */
@@ -97,6 +98,12 @@ ${opts.error ? html`<p class="notice error" role="alert">${opts.error}</p>` : ""
   <label for="password">Password <input id="password" name="password" type="password" required autocomplete="current-password"></label>
   <button type="submit">Sign in</button>
 </form>
+<h2>Or with a passkey</h2>
+<div class="stack">
+  <label for="pk-tenant">Tenant id <input id="pk-tenant" autocomplete="organization" value="${opts.tenantId ?? ""}" placeholder="tnt_…"></label>
+  <button type="button" data-passkey-signin>Sign in with a passkey</button>
+  <p id="passkey-status" role="status" aria-live="polite"></p>
+</div>
 </main>`,
   );
 }

@@ -532,6 +532,39 @@ export function createAuthService(deps: AuthDeps) {
     },
 
     /**
+     * Opens a session for a person whose passkey assertion the caller has just verified (the
+     * console's WebAuthn sign-in). A disabled or unknown user gets the same INVALID_CREDENTIALS.
+     */
+    async passkeyLogin(tenantId: string, userId: string, origin: RequestOrigin): Promise<IssuedSession> {
+      throttleAddress(origin);
+      const db = await activeVault(tenantId);
+      if (!db) throw invalid();
+      const now = clock.now();
+      const result = await db.transaction(async (tx) => {
+        const user = await identityStore.userById(tx, tenantId, userId);
+        if (user?.status !== "active") return null;
+        await identityStore.updateUser(tx, tenantId, user.id, { last_login_at: now }, now);
+        const s = await insertSession(tx, tenantId, user.id, null);
+        await audit(tx, {
+          tenantId,
+          actor: { type: "user", id: user.id },
+          action: "auth.login",
+          targetIds: [user.id],
+          origin,
+          details: { method: "passkey" },
+        });
+        return { user, ...s };
+      });
+      if (result === null) throw invalid();
+      const roles = rolesOf(result.user);
+      const token = await accessTokenFor(db, tenantId, result.user, roles);
+      return {
+        session: sessionBody(token, result.user, roles, result.csrfToken),
+        refreshToken: result.refreshToken,
+      };
+    },
+
+    /**
      * Verifies a person's access token at the chokepoint: signature with the tenant's current
      * secret, claims, then the user must still exist and be active. The token's roles apply only as
      * far as the user still holds them (a demotion takes effect at once; a promotion at the next
