@@ -35,10 +35,8 @@ describe("console in a real browser (Chromium)", () => {
     return email;
   }
 
-  /** A fresh browser context signed in through the sign-in form, watching for errors and CSP reports. */
-  async function signIn(email: string, viewport = { width: 1280, height: 800 }) {
-    const context = await browser.newContext({ viewport });
-    const page = await context.newPage();
+  /** Collects console errors, page errors and CSP violations of a page. */
+  async function watch(page: Page) {
     // Every CSP violation becomes a console error, which the test collects.
     await page.addInitScript(
       'document.addEventListener("securitypolicyviolation", (e) => console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI));',
@@ -47,13 +45,24 @@ describe("console in a real browser (Chromium)", () => {
       if (m.type() === "error") problems.push(`${page.url()}: ${m.text()}`);
     });
     page.on("pageerror", (err) => problems.push(`${page.url()}: ${err.message}`));
-    await page.goto(`${s.url}/console`);
+  }
+
+  async function passwordSignIn(page: Page, base: string, email: string) {
+    await page.goto(`${base}/console`);
     assert.match(page.url(), /\/console\/login\?next=/);
-    await page.getByLabel("Tenant id").fill(tenantId);
+    await page.getByLabel("Tenant id", { exact: true }).fill(tenantId);
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
     await page.waitForURL(/\/console(\/audit)?$/);
+  }
+
+  /** A fresh browser context signed in through the sign-in form, watching for errors and CSP reports. */
+  async function signIn(email: string, viewport = { width: 1280, height: 800 }) {
+    const context = await browser.newContext({ viewport });
+    const page = await context.newPage();
+    await watch(page);
+    await passwordSignIn(page, s.url, email);
     return { context, page };
   }
 
@@ -301,6 +310,44 @@ describe("console in a real browser (Chromium)", () => {
     assert.equal(u?.status, "disabled");
   });
 
+  test("passkey: register one with Chromium's virtual authenticator, then sign in with it alone", async () => {
+    const email = await person(["DEVELOPER"]);
+    // WebAuthn needs a host name (an IP address cannot be a relying party id).
+    const base = s.url.replace("127.0.0.1", "localhost");
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await watch(page);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("WebAuthn.enable");
+    await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: {
+        protocol: "ctap2",
+        transport: "internal",
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    await passwordSignIn(page, base, email);
+    await nav(page, "Passkeys").click();
+    await page.getByRole("button", { name: "Add a passkey" }).click();
+    await page.getByRole("button", { name: /^Remove passkey/ }).waitFor();
+    await shot(page, "passkeys");
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/console\/login$/);
+    await page.locator("#pk-tenant").fill(tenantId);
+    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+    await page.waitForURL(/\/console$/);
+    assert.ok(await page.getByText(email).isVisible());
+    const db = await s.hypha.storage.tenant(tenantId);
+    const logins = await db.all<{ details: string }>(
+      "SELECT details FROM audit_events WHERE action = 'auth.login' AND details LIKE '%passkey%'",
+    );
+    assert.equal(logins.length, 1);
+    await context.close();
+  });
+
   test("a POST without the CSRF token is 403, and nothing changes", async () => {
     const res = await admin.context.request.post(`${s.url}/console/killswitch`, {
       form: { scope: "tenant", frozen: "true", reason: "forged", confirm: "yes" },
@@ -380,7 +427,7 @@ describe("console in a real browser (Chromium)", () => {
     await stale.addCookies(before.filter((c) => c.name !== "hypha_console"));
     const again = await stale.newPage();
     await again.goto(`${s.url}/console/login?next=/console`);
-    assert.ok(await again.getByRole("button", { name: "Sign in" }).isVisible());
+    assert.ok(await again.getByRole("button", { name: "Sign in", exact: true }).isVisible());
     await stale.close();
   });
 

@@ -100,7 +100,7 @@ ${opts.error ? html`<p class="notice error" role="alert">${opts.error}</p>` : ""
 </form>
 <h2>Or with a passkey</h2>
 <div class="stack">
-  <label for="pk-tenant">Tenant id <input id="pk-tenant" autocomplete="organization" value="${opts.tenantId ?? ""}" placeholder="tnt_…"></label>
+  <label for="pk-tenant">Tenant id for the passkey <input id="pk-tenant" autocomplete="organization" value="${opts.tenantId ?? ""}" placeholder="tnt_…"></label>
   <button type="button" data-passkey-signin>Sign in with a passkey</button>
   <p id="passkey-status" role="status" aria-live="polite"></p>
 </div>
