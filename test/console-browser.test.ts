@@ -4,6 +4,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type OidcIssuer, startOidcIssuer } from "./fixtures/oidc-issuer.ts";
 import { startServer, type TestServer } from "./harness.ts";
 import { PASSWORD } from "./identity-helpers.ts";
 
@@ -24,6 +25,7 @@ describe("console in a real browser (Chromium)", () => {
   let s: TestServer;
   let browser: Browser;
   let tenantId: string;
+  let idp: OidcIssuer;
   let agent: { id: string; key: string };
   const problems: string[] = [];
   const accounts = new Map<string, string>();
@@ -74,7 +76,8 @@ describe("console in a real browser (Chromium)", () => {
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    s = await startServer({ consoleInsecureHttp: true, maxContentBytes: 2048 });
+    s = await startServer({ consoleInsecureHttp: true, maxContentBytes: 2048, oidcAllowInsecureLocal: true });
+    idp = await startOidcIssuer();
     tenantId = await s.createTenant();
     agent = await s.createKey(tenantId, { agent: "worker", scopes: ["memories:read", "memories:write"] });
     browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
@@ -82,6 +85,7 @@ describe("console in a real browser (Chromium)", () => {
   after(async () => {
     await browser?.close();
     await s.close();
+    await idp?.close();
   });
 
   let admin: { context: BrowserContext; page: Page };
@@ -346,6 +350,40 @@ describe("console in a real browser (Chromium)", () => {
     );
     assert.equal(logins.length, 1);
     await context.close();
+  });
+
+  test("OIDC: sign in through the provider (authorization code, PKCE, state, nonce)", async () => {
+    const put = await s.request("PUT", `/v1/tenants/${tenantId}/oidc`, {
+      body: {
+        issuer: idp.issuer,
+        client_id: "hypha-console",
+        role_mapping: { claim: "groups", map: { ops: "ADMIN" } },
+        auto_provision: true,
+      },
+    });
+    assert.equal(put.status, 200, put.text);
+    idp.signInAs({ sub: "sso-1", email: "sso@example.com", email_verified: true, groups: ["ops"] }, () =>
+      Math.floor(s.clock.now() / 1000),
+    );
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await watch(page);
+    let callback = "";
+    page.on("request", (r) => {
+      if (r.url().includes("/console/login/oidc/callback")) callback = r.url();
+    });
+    await page.goto(`${s.url}/console/login`);
+    await page.getByLabel("Tenant id for single sign-on").fill(tenantId);
+    await page.getByRole("button", { name: "Sign in with single sign-on" }).click();
+    await page.waitForURL(/\/console$/);
+    assert.ok(await page.getByText("sso@example.com").isVisible());
+    assert.deepEqual(idp.tokenRequests(), [{ pkce: true }]);
+    await context.close();
+    // The callback works once: replaying it is refused (state spent), here or in another browser.
+    const replay = await fetch(callback, { redirect: "manual" });
+    assert.equal(replay.status, 303);
+    assert.match(replay.headers.get("location") ?? "", /^\/console\/login\?/);
+    assert.equal(idp.tokenRequests().length, 1);
   });
 
   test("a POST without the CSRF token is 403, and nothing changes", async () => {

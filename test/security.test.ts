@@ -29,6 +29,8 @@ const PUBLIC_ROUTES = new Set([
   "POST /console/logout",
   "POST /console/login/passkey/options",
   "POST /console/login/passkey",
+  "GET /console/login/oidc",
+  "GET /console/login/oidc/callback",
   "GET /console/assets/:name",
 ]);
 /** Routes without an API key whose handler authenticates each request by its webhook signature. */

@@ -1,6 +1,8 @@
+import { createEgressGuard } from "../../lib/egress/egress-guard.ts";
 import { type ActionRule, rule } from "../../platform/auth/actor.ts";
 import { defineModule } from "../../platform/module.ts";
 import { consoleMigrations } from "./console.migrations.ts";
+import { createOidcSignIn } from "./console.oidc.ts";
 import { createPasskeys } from "./console.passkeys.ts";
 import { registerConsoleRoutes } from "./console.routes.ts";
 import { consoleCookies } from "./console.session.ts";
@@ -54,6 +56,18 @@ export const consoleModule = defineModule({
         audit: audit.append,
         auth: identity.auth,
         requireTenant: (tenantId) => tenants.requireActive(tenantId),
+      }),
+      oidc: createOidcSignIn({
+        clock: ctx.clock,
+        auth: identity.auth,
+        // Tenant-supplied provider URLs: loopback and private addresses only for local providers.
+        egress: createEgressGuard({
+          timeoutMs: 5000,
+          maxResponseBytes: 256 * 1024,
+          allow: ctx.config.oidcAllowInsecureLocal
+            ? { cidrs: ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] }
+            : {},
+        }),
       }),
       cookies: consoleCookies(ctx.config.consoleInsecureHttp),
       allowedOrigins: ctx.config.allowedOrigins,

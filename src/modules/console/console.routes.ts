@@ -20,6 +20,7 @@ import type { KeysService } from "../keys/keys.service.ts";
 import { listQuery } from "../memories/memories.schemas.ts";
 import type { MemoriesService } from "../memories/memories.service.ts";
 import { documentOf, type Html } from "./console.html.ts";
+import type { OidcSignIn } from "./console.oidc.ts";
 import * as pages from "./console.pages.ts";
 import type { Passkeys, RelyingParty } from "./console.passkeys.ts";
 import {
@@ -31,7 +32,7 @@ import {
   newCsrfToken,
   sessionSetCookies,
 } from "./console.session.ts";
-import { auditorOnly, can, errorPage, type PageContext, signInPage } from "./console.views.ts";
+import { auditorOnly, can, continuePage, errorPage, type PageContext, signInPage } from "./console.views.ts";
 
 export type ConsoleDeps = {
   auth: Pick<AuthService, "login" | "refresh" | "logout">;
@@ -43,6 +44,7 @@ export type ConsoleDeps = {
   policy: Pick<GovernanceService, "getPolicy" | "putPolicy">;
   users: Pick<UsersService, "list" | "create" | "update">;
   passkeys: Passkeys;
+  oidc: OidcSignIn;
   cookies: ConsoleCookies;
   allowedOrigins: readonly string[];
 };
@@ -1014,6 +1016,70 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
           }),
         );
         return reply.send({ next: safeNext(req.body.next) });
+      },
+    });
+    // ---- OIDC sign-in (authorization code + PKCE) -------------------------------------------
+
+    // SameSite=Lax: the provider sends the browser back with a cross-site navigation.
+    const oidcCookie = `${cookies.secure ? "__Secure-" : ""}hypha_console_oidc`;
+    const oidcCookieLine = (value: string, maxAge: number) =>
+      `${oidcCookie}=${value}; Path=/console/login/oidc; Max-Age=${maxAge}; HttpOnly;${cookies.secure ? " Secure;" : ""} SameSite=Lax`;
+
+    scope.route({
+      method: "GET",
+      url: "/console/login/oidc",
+      config: open,
+      schema: {
+        hide: true,
+        querystring: z.object({ tenant_id: z.string().max(100), next: z.string().max(500).optional() }),
+      },
+      handler: async (req, reply) => {
+        const rp = relyingParty(req);
+        const { url, binding } = await deps.oidc.start(
+          req.query.tenant_id.trim(),
+          `${rp.origin}/console/login/oidc/callback`,
+          safeNext(req.query.next),
+        );
+        reply.header("set-cookie", oidcCookieLine(binding, 600));
+        // A page, not a redirect: the CSP's form-action would refuse a form redirected off-site.
+        return sendHtml(reply, continuePage(url, "Continue to your identity provider"));
+      },
+    });
+
+    scope.route({
+      method: "GET",
+      url: "/console/login/oidc/callback",
+      config: open,
+      schema: {
+        hide: true,
+        querystring: z.object({
+          state: z.string().max(200),
+          code: z.string().max(4096).optional(),
+          error: z.string().max(200).optional(),
+        }),
+      },
+      handler: async (req, reply) => {
+        if (!req.query.code)
+          throw new AppError(
+            "INVALID_CREDENTIALS",
+            `the provider refused the sign-in (${req.query.error ?? "no code"})`,
+          );
+        const { issued, next } = await deps.oidc.finish(
+          req.query.state,
+          req.query.code,
+          cookieValue(req, oidcCookie),
+          req.origin,
+        );
+        reply.header("set-cookie", [
+          ...sessionSetCookies(cookies, {
+            accessToken: issued.session.access_token,
+            refreshToken: issued.refreshToken,
+            csrfToken: issued.session.csrf_token ?? newCsrfToken(),
+          }),
+          oidcCookieLine("", 0),
+        ]);
+        // A page of our own continues: the next navigation is same-site, so the Strict cookies go along.
+        return sendHtml(reply, continuePage(next, "Continue to the console"));
       },
     });
   });

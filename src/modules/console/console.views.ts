@@ -98,6 +98,12 @@ ${opts.error ? html`<p class="notice error" role="alert">${opts.error}</p>` : ""
   <label for="password">Password <input id="password" name="password" type="password" required autocomplete="current-password"></label>
   <button type="submit">Sign in</button>
 </form>
+<h2>Or with your identity provider</h2>
+<form class="stack" method="get" action="/console/login/oidc">
+  <input type="hidden" name="next" value="${opts.next}">
+  <label for="oidc-tenant">Tenant id for single sign-on <input id="oidc-tenant" name="tenant_id" required autocomplete="organization" value="${opts.tenantId ?? ""}" placeholder="tnt_…"></label>
+  <button type="submit" class="secondary">Sign in with single sign-on</button>
+</form>
 <h2>Or with a passkey</h2>
 <div class="stack">
   <label for="pk-tenant">Tenant id for the passkey <input id="pk-tenant" autocomplete="organization" value="${opts.tenantId ?? ""}" placeholder="tnt_…"></label>
@@ -106,6 +112,21 @@ ${opts.error ? html`<p class="notice error" role="alert">${opts.error}</p>` : ""
 </div>
 </main>`,
   );
+}
+
+/** A page that moves on at once (to the provider, or back into the console after signing in). */
+export function continuePage(next: string, label: string): Html {
+  return html`<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="0;url=${next}">
+<title>${label} · Hypha console</title>
+<link rel="icon" href="/console/assets/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/console/assets/console.css">
+</head>
+<body><main id="main" class="signin"><h1>${label}</h1><p><a href="${next}">${label}</a></p></main></body>
+</html>`;
 }
 
 /** A refusal or failure, as a page (signed in: within the layout). */

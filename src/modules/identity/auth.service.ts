@@ -399,6 +399,19 @@ export function createAuthService(deps: AuthDeps) {
       if (denied) throw new AppError("FORBIDDEN", "missing or wrong X-CSRF-Token");
     },
 
+    /**
+     * What a browser sign-in needs to start an authorization-code flow: the tenant's issuer and
+     * client id (public values), or null when the tenant is unknown, inactive or has no OIDC.
+     */
+    async oidcClient(tenantId: string): Promise<{ issuer: string; clientId: string } | null> {
+      const db = await activeVault(tenantId);
+      if (!db) return null;
+      const row = await identityStore.oidcConfig(db);
+      if (!row) return null;
+      const config = JSON.parse(row.config) as OidcConfigInput;
+      return { issuer: config.issuer, clientId: config.client_id };
+    },
+
     async getOidc(actor: Actor, tenantId: string) {
       authorizeTenantPath(actor, tenantId, "read");
       authorize(actor, "oidc:read");
