@@ -98,6 +98,7 @@ function auditRows(items: readonly AuditEventView[]): Html {
 }
 
 export type OverviewData = {
+  connectors: ConnectorRow[] | null;
   freezes: Freeze[] | null;
   pending: Approval[] | null;
   suspicious: AuditEventView[] | null;
@@ -119,6 +120,13 @@ ${
 <p>${d.pending.length === 0 ? "None." : `${d.pending.length} waiting.`}</p>
 <ul>${d.pending.slice(0, 5).map((a) => html`<li><span class="mono">${a.operation}</span> by <span class="mono">${a.requester}</span></li>`)}</ul>
 <p><a href="/console/approvals">Decide approvals</a></p></section>`
+    : ""
+}
+${
+  d.connectors
+    ? html`<section class="card" aria-labelledby="ch"><h2 id="ch">Connector health</h2>
+<ul>${d.connectors.length === 0 ? html`<li class="muted">No connectors.</li>` : d.connectors.map((c) => html`<li>${c.name}: ${(c.health?.dead_letters_pending ?? 0) > 0 ? html`<span class="bad">${c.health?.dead_letters_pending} dead letter(s)</span>` : html`<span class="ok">healthy</span>`}, last delivery ${when(c.health?.last_delivery_at)}</li>`)}</ul>
+<p><a href="/console/connectors">Open connectors</a></p></section>`
     : ""
 }
 ${

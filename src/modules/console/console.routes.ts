@@ -310,7 +310,18 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
     // ---- overview -------------------------------------------------------------------------
 
     async function overviewData(actor: UserActor): Promise<pages.OverviewData> {
+      const connectors = can(actor, "connectors:read")
+        ? await Promise.all(
+            (await deps.connectors.connectors.list(actor, actor.tenantId, { limit: 50 })).items.map(
+              async (c) => ({
+                ...c,
+                health: await deps.connectors.connectors.health(actor, actor.tenantId, c.id),
+              }),
+            ),
+          )
+        : null;
       return {
+        connectors,
         freezes: can(actor, "governance:override")
           ? (await deps.governance.listOverrides(actor)).items
           : null,
