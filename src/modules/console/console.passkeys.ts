@@ -1,11 +1,4 @@
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-} from "@simplewebauthn/server";
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from "@simplewebauthn/server";
 import type { Clock } from "../../lib/clock.ts";
 import { AppError } from "../../lib/errors.ts";
 import { isId } from "../../lib/ids.ts";
@@ -19,6 +12,8 @@ import { consoleStore } from "./console.store.ts";
 export type RelyingParty = { id: string; origin: string };
 
 const CEREMONY_MS = 5 * 60_000;
+/** Loaded on first use: the CLI and servers that never see a passkey do not pay for it at start. */
+const webauthn = () => import("@simplewebauthn/server");
 const MAX_CEREMONIES = 10_000;
 
 /**
@@ -69,7 +64,7 @@ export function createPasskeys(deps: {
       authorize(actor, "passkeys:manage");
       const db = await storage.tenant(actor.tenantId);
       const existing = await consoleStore.passkeysOf(db, actor.id);
-      const options = await generateRegistrationOptions({
+      const options = await (await webauthn()).generateRegistrationOptions({
         rpName: "Hypha console",
         rpID: rp.id,
         userName: actor.email,
@@ -85,9 +80,9 @@ export function createPasskeys(deps: {
     async register(actor: UserActor, rp: RelyingParty, response: RegistrationResponseJSON) {
       authorize(actor, "passkeys:manage");
       const expectedChallenge = spend(`reg:${actor.tenantId}:${actor.id}`);
-      let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
+      let verified: Awaited<ReturnType<Awaited<ReturnType<typeof webauthn>>["verifyRegistrationResponse"]>>;
       try {
-        verified = await verifyRegistrationResponse({
+        verified = await (await webauthn()).verifyRegistrationResponse({
           response,
           expectedChallenge,
           expectedOrigin: rp.origin,
@@ -151,7 +146,10 @@ export function createPasskeys(deps: {
 
     /** Sign-in, step 1: a challenge for any passkey of this server (the browser offers its own). */
     async authenticationOptions(ceremony: string, rp: RelyingParty) {
-      const options = await generateAuthenticationOptions({ rpID: rp.id, userVerification: "required" });
+      const options = await (await webauthn()).generateAuthenticationOptions({
+        rpID: rp.id,
+        userVerification: "required",
+      });
       remember(`auth:${ceremony}`, options.challenge);
       return options;
     },
@@ -175,9 +173,9 @@ export function createPasskeys(deps: {
       const db = await storage.tenant(tenantId);
       const row = await consoleStore.passkey(db, response.id);
       if (!row) throw invalid();
-      let verified: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
+      let verified: Awaited<ReturnType<Awaited<ReturnType<typeof webauthn>>["verifyAuthenticationResponse"]>>;
       try {
-        verified = await verifyAuthenticationResponse({
+        verified = await (await webauthn()).verifyAuthenticationResponse({
           response,
           expectedChallenge,
           expectedOrigin: rp.origin,
