@@ -90,7 +90,7 @@ describe("console in a real browser (Chromium)", () => {
 
   let admin: { context: BrowserContext; page: Page };
 
-  test("sign in with a password; the overview shows the kill switch, approvals and the audit chain", async () => {
+  test("sign in with a password; the overview shows the kill switch, approvals and the audit chain; every page fits 390×844", async () => {
     admin = await signIn(await person(["ADMIN"]));
     const { page } = admin;
     await page.getByRole("heading", { name: "Overview" }).waitFor();
@@ -102,6 +102,23 @@ describe("console in a real browser (Chromium)", () => {
     await phone.setViewportSize({ width: 390, height: 844 });
     await phone.goto(`${s.url}/console`);
     await shot(phone, "overview-390x844");
+    for (const name of [
+      "approvals",
+      "killswitch",
+      "agents",
+      "audit",
+      "memories",
+      "connectors",
+      "policy",
+      "people",
+    ]) {
+      await phone.goto(`${s.url}/console/${name}`);
+      await phone.getByRole("heading", { level: 1 }).waitFor();
+      // Nothing wider than the screen: tables fold into labelled rows.
+      const overflow = await phone.evaluate("document.documentElement.scrollWidth - window.innerWidth");
+      assert.ok(Number(overflow) <= 0, `${name} overflows by ${String(overflow)}px at 390 wide`);
+      await shot(phone, `${name}-390x844`);
+    }
     await phone.close();
   });
 
