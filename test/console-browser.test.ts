@@ -172,9 +172,9 @@ describe("console in a real browser (Chromium)", () => {
     const { page } = admin;
     await nav(page, "Memories").click();
     await shot(page, "memories");
-    await page.getByLabel("Entity", { exact: true }).last().fill("alice");
+    await page.getByLabel("Every memory naming this entity").fill("alice");
     await page.getByRole("button", { name: "Count and erase…" }).click();
-    await page.getByText("2 memories mention the entity “alice”").waitFor();
+    await page.getByText("2 memories match the entity “alice”").waitFor();
     await shot(page, "erase-confirm");
     await page.getByRole("button", { name: "Yes, erase" }).click();
     await page.getByText("Erased 2 memories").waitFor();

@@ -350,10 +350,17 @@ ${table(
 ${next ? html`<p><a href="/console/memories?${nextQ.toString()}">More</a></p>` : ""}
 ${
   can(ctx.actor, "memories:delete")
-    ? html`<h2>Erase by entity (GDPR)</h2>
+    ? html`<h2>Erase (GDPR)</h2>
 <form class="stack" method="post" action="/console/memories/erase">${csrfField(ctx.csrf)}
-<label for="erase-entity">Entity <input id="erase-entity" name="entity" required maxlength="128"></label>
+<label for="erase-entity">Every memory naming this entity <input id="erase-entity" name="entity" required maxlength="128"></label>
 <button type="submit" class="danger">Count and erase…</button>
+</form>
+<form class="stack" method="post" action="/console/memories/erase">${csrfField(ctx.csrf)}
+<fieldset><legend>Or every memory created in a time range (UTC)</legend>
+<label for="erase-after">From <input id="erase-after" name="created_after" type="datetime-local" required></label>
+<label for="erase-before">To <input id="erase-before" name="created_before" type="datetime-local" required></label>
+</fieldset>
+<button type="submit" class="danger">Count and erase the range…</button>
 </form>`
     : ""
 }`,
@@ -376,11 +383,11 @@ export function historyPage(ctx: PageContext, versions: Memory[]): Html {
   );
 }
 
-export function erasedPage(ctx: PageContext, entity: string, deleted: number): Html {
+export function erasedPage(ctx: PageContext, what: string, deleted: number): Html {
   return layout(
     ctx,
     "Erasure done",
-    html`<p class="notice" role="status">Erased <strong>${deleted}</strong> memor${deleted === 1 ? "y" : "ies"} mentioning <strong>${entity}</strong>, with every version and index entry.</p><p><a href="/console/memories">Back to memories</a></p>`,
+    html`<p class="notice" role="status">Erased <strong>${deleted}</strong> memor${deleted === 1 ? "y" : "ies"} matching ${what}, with every version and index entry.</p><p><a href="/console/memories">Back to memories</a></p>`,
   );
 }
 

@@ -3,7 +3,6 @@ import { createRequire } from "node:module";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { AppError } from "../../lib/errors.ts";
-import { labelSchema } from "../../lib/names.ts";
 import type { Action, UserActor } from "../../platform/auth/actor.ts";
 import type { TypedApp } from "../../platform/http/server.ts";
 import { auditQuery } from "../audit/audit.schemas.ts";
@@ -17,7 +16,7 @@ import { createUserBody, updateUserBody, userIdSchema } from "../identity/users.
 import type { UsersService } from "../identity/users.service.ts";
 import { createKeyBody, rotateKeyBody } from "../keys/keys.schemas.ts";
 import type { KeysService } from "../keys/keys.service.ts";
-import { listQuery } from "../memories/memories.schemas.ts";
+import { bulkDeleteBody, listQuery } from "../memories/memories.schemas.ts";
 import type { MemoriesService } from "../memories/memories.service.ts";
 import { documentOf, type Html } from "./console.html.ts";
 import type { OidcSignIn } from "./console.oidc.ts";
@@ -711,18 +710,45 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
       schema: {
         hide: true,
         operationId: "bulkDeleteMemories",
-        body: form({ entity: labelSchema, confirm: z.literal("yes").optional() }),
+        body: form({
+          entity: optionalText(128),
+          created_after: optionalText(40),
+          created_before: optionalText(40),
+          confirm: z.literal("yes").optional(),
+        }),
       },
       handler: async (req, reply) => {
         const ctx = pageContext(req);
-        const { entity } = req.body;
-        if (req.body.confirm !== "yes") {
-          // Count first: every current memory naming the entity, as the person can see them.
+        const b = req.body;
+        // One selector, checked with the API's own schema: an entity, or a creation-time range.
+        const selector = parseWith(
+          bulkDeleteBody,
+          b.entity
+            ? { entity: b.entity }
+            : {
+                created_after: b.created_after ? utcFromLocalInput(b.created_after) : undefined,
+                created_before: b.created_before ? utcFromLocalInput(b.created_before) : undefined,
+              },
+        );
+        const what =
+          "entity" in selector
+            ? `the entity “${selector.entity}”`
+            : "created_after" in selector
+              ? `a creation time from ${selector.created_after} to ${selector.created_before}`
+              : "the selected ids";
+        if (b.confirm !== "yes") {
+          // Count first: every current memory the selector covers, as the person can see them.
+          const filter =
+            "entity" in selector
+              ? { entity: selector.entity }
+              : "created_after" in selector
+                ? { created_after: selector.created_after, created_before: selector.created_before }
+                : {};
           let count = 0;
           let cursor: string | undefined;
           for (let i = 0; i < 100; i++) {
             const page = await deps.memories.list(ctx.actor, {
-              entity,
+              ...filter,
               limit: 200,
               ...(cursor ? { cursor } : {}),
             });
@@ -735,16 +761,20 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
             pages.confirmPage(
               ctx,
               "Erase",
-              `${count} memor${count === 1 ? "y mentions" : "ies mention"} the entity “${entity}”. Erase ${count === 1 ? "it" : "them"} with every version and index entry? This cannot be undone.`,
+              `${count} memor${count === 1 ? "y matches" : "ies match"} ${what}. Erase ${count === 1 ? "it" : "them"} with every version and index entry? This cannot be undone.`,
               "/console/memories/erase",
-              { entity },
+              "entity" in selector
+                ? { entity: selector.entity }
+                : "created_after" in selector
+                  ? { created_after: selector.created_after, created_before: selector.created_before }
+                  : {},
               "/console/memories",
               true,
             ),
           );
         }
-        const { deleted } = await deps.memories.bulkDelete(ctx.actor, { entity });
-        return sendHtml(reply, pages.erasedPage(ctx, entity, deleted));
+        const { deleted } = await deps.memories.bulkDelete(ctx.actor, selector);
+        return sendHtml(reply, pages.erasedPage(ctx, what, deleted));
       },
     });
     // ---- connectors -----------------------------------------------------------------------
