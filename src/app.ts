@@ -4,6 +4,7 @@ import type { Config } from "./lib/config.ts";
 import { createLogger, type Logger } from "./lib/logger.ts";
 import { auditModule } from "./modules/audit/audit.module.ts";
 import { connectorsModule } from "./modules/connectors/connectors.module.ts";
+import { consoleModule } from "./modules/console/console.module.ts";
 import { credentialsModule } from "./modules/credentials/credentials.module.ts";
 import { governanceModule } from "./modules/governance/governance.module.ts";
 import type { GovernanceEvent } from "./modules/governance/governance.service.ts";
@@ -46,6 +47,7 @@ export const MODULES: readonly HyphaModule[] = [
   streamModule,
   mcpModule,
   credentialsModule,
+  consoleModule,
   healthModule,
 ];
 
@@ -114,6 +116,7 @@ export async function createApp(opts: AppOptions) {
     admission,
     agentGate: (actor) => governance.service.gateAgent(actor),
     verifyCredential: identity.verifyCredential,
+    sessionCookie: apis.console.sessionCookie,
     defaultRateLimitPerMinute: config.rateLimitPerMinute,
     bodyLimitBytes: config.bodyLimitBytes,
     allowedHosts: config.allowedHosts,

@@ -414,6 +414,154 @@ export const SAMPLES: Record<string, Sample> = {
   },
 };
 
+/** What the console samples point at: the signed-in person's own objects and another tenant's. */
+export type ConsoleFixture = {
+  approvalId: string;
+  rejectApprovalId: string;
+  otherApprovalId: string;
+  keyId: string;
+  revokeKeyId: string;
+  rotateKeyId: string;
+  otherKeyId: string;
+  memoryId: string;
+  otherMemoryId: string;
+  /** A delivery of the person's tenant (not dead: replaying it changes nothing) and of the other. */
+  deliveryId: string;
+  otherDeliveryId: string;
+  userId: string;
+  otherUserId: string;
+  /** The tenant policy the fixture runs under, as the policy form submits it. */
+  policy: string;
+};
+
+export type ConsoleSample = {
+  path: (f: ConsoleFixture) => string;
+  /** Form fields of a state-changing request (the CSRF field is added by the suite). */
+  form?: (f: ConsoleFixture) => Record<string, string>;
+  /** A role that is enough (roles hold exactly as in the API: the action's rule decides). */
+  role: "VIEWER" | "DEVELOPER" | "ADMIN" | "AUDIT_ADMIN";
+  /** The rightful person's status when it is not a success (past every check, refused by the input). */
+  okStatus?: number;
+  crossTenant?: { path: (f: ConsoleFixture) => string; status: 404 };
+};
+
+/**
+ * One entry per console route (cookie-session routes). The console security test fails when a
+ * console route has no entry here, and runs the session cases on each: no session, expired session,
+ * a bearer credential instead of the cookie, every role that lacks the action, another tenant's
+ * objects, the kill switch, and the CSRF token.
+ */
+export const CONSOLE_SAMPLES: Record<string, ConsoleSample> = {
+  "GET /console": { path: () => "/console", role: "VIEWER" },
+  "GET /console/overview/live": { path: () => "/console/overview/live", role: "VIEWER" },
+  "GET /console/approvals": { path: () => "/console/approvals", role: "VIEWER" },
+  "POST /console/approvals/:id/approve": {
+    path: (f) => `/console/approvals/${f.approvalId}/approve`,
+    form: () => ({}),
+    role: "DEVELOPER",
+    crossTenant: { path: (f) => `/console/approvals/${f.otherApprovalId}/approve`, status: 404 },
+  },
+  "POST /console/approvals/:id/reject": {
+    path: (f) => `/console/approvals/${f.rejectApprovalId}/reject`,
+    form: () => ({}),
+    role: "DEVELOPER",
+    crossTenant: { path: (f) => `/console/approvals/${f.otherApprovalId}/reject`, status: 404 },
+  },
+  "GET /console/killswitch": { path: () => "/console/killswitch", role: "ADMIN" },
+  "POST /console/killswitch": {
+    path: () => "/console/killswitch",
+    form: () => ({ scope: "agent", agent: "nobody", frozen: "false", reason: "suite", confirm: "yes" }),
+    role: "ADMIN",
+  },
+  "POST /console/keys/:key_id/resume": {
+    path: (f) => `/console/keys/${f.keyId}/resume`,
+    form: () => ({}),
+    role: "DEVELOPER",
+    crossTenant: { path: (f) => `/console/keys/${f.otherKeyId}/resume`, status: 404 },
+  },
+  "GET /console/agents": { path: () => "/console/agents", role: "DEVELOPER" },
+  "POST /console/agents": {
+    path: () => "/console/agents",
+    form: () => ({ agent: "console-sec", scopes: "read" }),
+    role: "DEVELOPER",
+  },
+  "POST /console/agents/:key_id/revoke": {
+    path: (f) => `/console/agents/${f.revokeKeyId}/revoke`,
+    form: () => ({}),
+    role: "DEVELOPER",
+    crossTenant: { path: (f) => `/console/agents/${f.otherKeyId}/revoke`, status: 404 },
+  },
+  "POST /console/agents/:key_id/rotate": {
+    path: (f) => `/console/agents/${f.rotateKeyId}/rotate`,
+    form: () => ({ grace_seconds: "60" }),
+    role: "DEVELOPER",
+    crossTenant: { path: (f) => `/console/agents/${f.otherKeyId}/rotate`, status: 404 },
+  },
+  "GET /console/audit": { path: () => "/console/audit?suspicious=true", role: "AUDIT_ADMIN" },
+  "GET /console/audit/verify": { path: () => "/console/audit/verify", role: "AUDIT_ADMIN" },
+  "GET /console/audit/export": { path: () => "/console/audit/export", role: "AUDIT_ADMIN" },
+  "GET /console/memories": { path: () => "/console/memories", role: "VIEWER" },
+  "GET /console/memories/:id": {
+    path: (f) => `/console/memories/${f.memoryId}`,
+    role: "VIEWER",
+    crossTenant: { path: (f) => `/console/memories/${f.otherMemoryId}`, status: 404 },
+  },
+  "GET /console/connectors": { path: () => "/console/connectors", role: "ADMIN" },
+  "POST /console/connectors/dead-letters/:id/replay": {
+    path: (f) => `/console/connectors/dead-letters/${f.deliveryId}/replay`,
+    form: () => ({}),
+    role: "ADMIN",
+    crossTenant: { path: (f) => `/console/connectors/dead-letters/${f.otherDeliveryId}/replay`, status: 404 },
+  },
+  "POST /console/connectors/dead-letters/replay": {
+    path: () => "/console/connectors/dead-letters/replay",
+    form: () => ({}),
+    role: "ADMIN",
+  },
+  "GET /console/policy": { path: () => "/console/policy", role: "DEVELOPER" },
+  "POST /console/policy": {
+    path: () => "/console/policy",
+    form: (f) => ({ policy: f.policy }),
+    role: "ADMIN",
+  },
+  "GET /console/people": { path: () => "/console/people", role: "ADMIN" },
+  "POST /console/people": {
+    path: () => "/console/people",
+    form: () => ({ email: `p${Math.random().toString(36).slice(2, 10)}@example.com`, roles: "VIEWER" }),
+    role: "ADMIN",
+  },
+  "POST /console/people/:user_id": {
+    path: (f) => `/console/people/${f.userId}`,
+    form: () => ({ roles: "VIEWER" }),
+    role: "ADMIN",
+    crossTenant: { path: (f) => `/console/people/${f.otherUserId}`, status: 404 },
+  },
+  "GET /console/passkeys": { path: () => "/console/passkeys", role: "VIEWER" },
+  "POST /console/passkeys/options": {
+    path: () => "/console/passkeys/options",
+    form: () => ({}),
+    role: "VIEWER",
+  },
+  // A real credential needs an authenticator (console-browser.test.ts registers one in Chromium).
+  "POST /console/passkeys": {
+    path: () => "/console/passkeys",
+    form: () => ({ credential: "{}" }),
+    role: "VIEWER",
+    okStatus: 422,
+  },
+  "POST /console/passkeys/:id/remove": {
+    path: () => "/console/passkeys/bm8tc3VjaC1wYXNza2V5/remove",
+    form: () => ({}),
+    role: "VIEWER",
+    okStatus: 404,
+  },
+  "POST /console/memories/erase": {
+    path: () => "/console/memories/erase",
+    form: () => ({ entity: "nobody-at-all" }),
+    role: "DEVELOPER",
+  },
+};
+
 /** Export needs one approval in the fixture's tenants (and nothing else does), so approvals exist. */
 const FIXTURE_POLICY = {
   tiers: { exportMemories: "critical", createKey: "low", revokeKey: "low", rotateKey: "low" },

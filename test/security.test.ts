@@ -6,6 +6,7 @@ import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
 import { errorCode, startServer, type TestServer } from "./harness.ts";
 import {
   buildFixture,
+  CONSOLE_SAMPLES,
   expectUnauthenticated,
   type Fixture,
   rightfulKey,
@@ -25,6 +26,15 @@ const PUBLIC_ROUTES = new Set([
   "POST /v1/auth/oidc",
   "POST /v1/auth/refresh",
   "POST /v1/auth/logout",
+  // The console's sign-in page and form, sign-out (checks its CSRF token) and static assets.
+  "GET /console/login",
+  "POST /console/login",
+  "POST /console/logout",
+  "POST /console/login/passkey/options",
+  "POST /console/login/passkey",
+  "GET /console/login/oidc",
+  "GET /console/login/oidc/callback",
+  "GET /console/assets/:name",
 ]);
 /** Routes without an API key whose handler authenticates each request by its webhook signature. */
 const WEBHOOK_ROUTES = new Set(["POST /v1/ingest/:tenant_id/:connector_id"]);
@@ -70,6 +80,11 @@ describe("shared security suite, applied to every route", async () => {
   test("route table: every non-public route has a security-suite sample", () => {
     for (const r of routes()) {
       if (PUBLIC_ROUTES.has(routeName(r)) || WEBHOOK_ROUTES.has(routeName(r))) continue;
+      // Cookie-session routes have their own samples (test/console-security.test.ts runs them).
+      if ("accepts" in r.auth && r.auth.accepts.includes("session_cookie")) {
+        assert.ok(CONSOLE_SAMPLES[routeName(r)], `no console security sample for ${routeName(r)}`);
+        continue;
+      }
       assert.ok(SAMPLES[routeName(r)], `no security sample for ${routeName(r)}`);
     }
   });

@@ -93,6 +93,11 @@ export const configSchema = z
     docsRequireAuth: boolFromString.default(false),
     /** Reach OIDC providers over plain http on loopback and private addresses (local providers only). */
     oidcAllowInsecureLocal: boolFromString.default(false),
+    /**
+     * Serve the console's cookies without `Secure` (and without the `__Host-` prefix) so it works over
+     * plain http; refused unless the server listens on loopback only.
+     */
+    consoleInsecureHttp: boolFromString.default(false),
     /** The master key (base64, or `<version>:<base64>,…` during a rotation); else a keyring file. */
     masterKey: z.string().min(1).max(10_000).optional(),
     masterKeyFile: z.string().min(1).max(4096).optional(),
@@ -129,6 +134,11 @@ export const configSchema = z
     path: ["proxyToken"],
   })
 
+  .refine((c) => !c.consoleInsecureHttp || ["127.0.0.1", "::1", "localhost"].includes(c.host), {
+    message:
+      "HYPHA_CONSOLE_INSECURE_HTTP is only for a server on loopback: set HYPHA_HOST=127.0.0.1 or serve https",
+    path: ["consoleInsecureHttp"],
+  })
   .refine((c) => !c.judgeUrl || c.judgeModel, {
     message: "HYPHA_JUDGE_MODEL is required with HYPHA_JUDGE_URL",
     path: ["judgeModel"],
@@ -163,6 +173,7 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_OIDC_ALLOW_INSECURE_LOCAL: "oidcAllowInsecureLocal",
   HYPHA_DOCS_REQUIRE_AUTH: "docsRequireAuth",
   HYPHA_AUDIT_ANCHOR_FILE: "auditAnchorFile",
+  HYPHA_CONSOLE_INSECURE_HTTP: "consoleInsecureHttp",
   HYPHA_MASTER_KEY: "masterKey",
   HYPHA_MASTER_KEY_FILE: "masterKeyFile",
   HYPHA_EGRESS_ALLOW: "egressAllow",

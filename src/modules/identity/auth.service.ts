@@ -401,6 +401,19 @@ export function createAuthService(deps: AuthDeps) {
       if (denied) throw new AppError("FORBIDDEN", "missing or wrong X-CSRF-Token");
     },
 
+    /**
+     * What a browser sign-in needs to start an authorization-code flow: the tenant's issuer and
+     * client id (public values), or null when the tenant is unknown, inactive or has no OIDC.
+     */
+    async oidcClient(tenantId: string): Promise<{ issuer: string; clientId: string } | null> {
+      const db = await activeVault(tenantId);
+      if (!db) return null;
+      const row = await identityStore.oidcConfig(db);
+      if (!row) return null;
+      const config = JSON.parse(row.config) as OidcConfigInput;
+      return { issuer: config.issuer, clientId: config.client_id };
+    },
+
     async getOidc(actor: Actor, tenantId: string) {
       authorizeTenantPath(actor, tenantId, "read");
       authorize(actor, "oidc:read");
@@ -526,6 +539,39 @@ export function createAuthService(deps: AuthDeps) {
         return { user: { ...user, oidc_subject: subject }, ...s };
       });
       if (result === null) return deny("NO_USER", invalid());
+      const token = await accessTokenFor(db, tenantId, result.user, roles);
+      return {
+        session: sessionBody(token, result.user, roles, result.csrfToken),
+        refreshToken: result.refreshToken,
+      };
+    },
+
+    /**
+     * Opens a session for a person whose passkey assertion the caller has just verified (the
+     * console's WebAuthn sign-in). A disabled or unknown user gets the same INVALID_CREDENTIALS.
+     */
+    async passkeyLogin(tenantId: string, userId: string, origin: RequestOrigin): Promise<IssuedSession> {
+      throttleAddress(origin);
+      const db = await activeVault(tenantId);
+      if (!db) throw invalid();
+      const now = clock.now();
+      const result = await db.transaction(async (tx) => {
+        const user = await identityStore.userById(tx, tenantId, userId);
+        if (user?.status !== "active") return null;
+        await identityStore.updateUser(tx, tenantId, user.id, { last_login_at: now }, now);
+        const s = await insertSession(tx, tenantId, user.id, null);
+        await audit(tx, {
+          tenantId,
+          actor: { type: "user", id: user.id },
+          action: "auth.login",
+          targetIds: [user.id],
+          origin,
+          details: { method: "passkey" },
+        });
+        return { user, ...s };
+      });
+      if (result === null) throw invalid();
+      const roles = rolesOf(result.user);
       const token = await accessTokenFor(db, tenantId, result.user, roles);
       return {
         session: sessionBody(token, result.user, roles, result.csrfToken),

@@ -32,8 +32,13 @@ import type { Admission, AdmissionTicket } from "./admission.ts";
 import type { Metrics } from "./metrics.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 
-/** `user_token`: a person's access token (a JWT, recognised by its shape). */
-export type CredentialKind = "admin_key" | "agent_key" | "metrics_token" | "user_token";
+/**
+ * `user_token`: a person's access token (a JWT, recognised by its shape) sent as a bearer credential.
+ * `session_cookie`: the same access token carried in the console's HttpOnly session cookie. A route
+ * that accepts it accepts nothing else: bearer headers are not read there, and the cookie is read
+ * nowhere else, so a browser's ambient cookie never authenticates an API route.
+ */
+export type CredentialKind = "admin_key" | "agent_key" | "metrics_token" | "user_token" | "session_cookie";
 
 /**
  * Every route declares who may call it: the credential kinds it accepts and the action it needs.
@@ -67,6 +72,11 @@ declare module "fastify" {
      * stream that holds its slot for a long time without being queued work (SSE, exports).
      */
     admission?: "exempt" | "long";
+    /**
+     * Renders a refusal or failure for a route whose callers are browsers (HTML instead of the JSON
+     * envelope). Called after the refusal is audited; the status and code stay those of the error.
+     */
+    renderError?: (req: FastifyRequest, reply: FastifyReply, err: AppError) => FastifyReply;
   }
   interface FastifyRequest {
     actor: Actor | null;
@@ -101,6 +111,27 @@ export function extractCredential(req: FastifyRequest): { secret: string } | { e
     return { secret: value };
   }
   return null;
+}
+
+const SESSION_TOKEN_RE = /^[A-Za-z0-9._-]{8,4096}$/;
+
+/** Reads a person's access token from the session cookie `name` (absent, duplicated or malformed: refused). */
+export function extractSessionCookie(
+  req: FastifyRequest,
+  name: string | undefined,
+): { secret: string } | { error: ErrorCode } | null {
+  const header = req.headers.cookie;
+  if (name === undefined || typeof header !== "string") return null;
+  if (header.length > 16_384) return { error: "INVALID_CREDENTIALS" };
+  let found: string | null = null;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    const value = part.slice(eq + 1).trim();
+    if (found !== null || !SESSION_TOKEN_RE.test(value)) return { error: "INVALID_CREDENTIALS" };
+    found = value;
+  }
+  return found === null ? null : { secret: found };
 }
 
 /** Whether a Host header names an allowed host (`name` or `name:port`, case-insensitive). */
@@ -164,6 +195,8 @@ export type ServerDeps = {
    * throws to refuse it (kill switch 423 AGENT_FROZEN, paused key 423 AGENT_PAUSED, anomaly rate 429).
    */
   agentGate?: (actor: AgentActor) => Promise<void>;
+  /** The cookie that carries a person's access token to `session_cookie` routes (unset: none accepted). */
+  sessionCookie?: string;
   /** Called for every refused request (401, 403, 423, 429): the audit of failures and denials. */
   onDenied?: (req: FastifyRequest, err: AppError) => Promise<void>;
   /** Load shedding: admits each request or refuses it with 503 OVERLOADED before any work. */
@@ -219,6 +252,11 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
     if (!("public" in policy) && !isAction(policy.action)) {
       throw new Error(`route ${String(route.method)} ${route.url} declares no action`);
     }
+    if ("accepts" in policy && policy.accepts.includes("session_cookie") && policy.accepts.length > 1) {
+      throw new Error(
+        `route ${String(route.method)} ${route.url} mixes the session cookie with other credentials`,
+      );
+    }
     for (const method of [route.method].flat()) {
       if (method === "HEAD") continue;
       routeTable.push({ method, url: route.url, auth: policy });
@@ -252,14 +290,17 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
     if (!isAction(policy.action)) throw new AppError("FORBIDDEN", "route declares no action");
     if ("webhook" in policy) return;
 
-    const presented = extractCredential(req);
+    const cookieRoute = policy.accepts.includes("session_cookie");
+    const presented = cookieRoute ? extractSessionCookie(req, deps.sessionCookie) : extractCredential(req);
     if (presented === null) throw new AppError("UNAUTHENTICATED", "credentials required");
     if ("error" in presented) throw new AppError(presented.error, "malformed credentials");
     const verified = await deps.verifyCredential(presented.secret, req.origin);
     if (!verified.ok) throw new AppError(verified.code, "invalid credentials");
     req.actor = verified.actor;
     if (ticket && verified.actor.tenantId !== null) ticket.enterTenant(verified.actor.tenantId);
-    if (!policy.accepts.includes(verified.kind)) {
+    // Only a person's token is a session; anything else in the cookie is refused like a wrong kind.
+    const kind = cookieRoute && verified.kind === "user_token" ? "session_cookie" : verified.kind;
+    if (!policy.accepts.includes(kind)) {
       throw new AppError("FORBIDDEN", "this credential cannot call this route");
     }
     try {
@@ -271,7 +312,10 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
       throw new AppError("FORBIDDEN", "access denied");
     }
     if (verified.actor.type === "agent" && deps.agentGate) await deps.agentGate(verified.actor);
-    if (policy.rateLimited !== false && (verified.kind === "agent_key" || verified.kind === "user_token")) {
+    if (
+      policy.rateLimited !== false &&
+      (kind === "agent_key" || kind === "user_token" || kind === "session_cookie")
+    ) {
       const limit = verified.rateLimitPerMinute ?? deps.defaultRateLimitPerMinute;
       const d = deps.rateLimiter.hit(verified.actor.id, limit);
       reply.header("ratelimit-limit", d.limit);
@@ -322,6 +366,8 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
         req.log.error({ err: auditErr }, "could not audit a denial");
       }
     }
+    const render = req.is404 ? undefined : req.routeOptions.config.renderError;
+    if (render) return render(req, reply.status(err.status), err);
     return reply.status(err.status).send({
       error: {
         code: err.code,

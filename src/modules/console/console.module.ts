@@ -1,0 +1,80 @@
+import { createEgressGuard } from "../../lib/egress/egress-guard.ts";
+import { type ActionRule, rule } from "../../platform/auth/actor.ts";
+import { defineModule } from "../../platform/module.ts";
+import { consoleMigrations } from "./console.migrations.ts";
+import { createOidcSignIn } from "./console.oidc.ts";
+import { createPasskeys } from "./console.passkeys.ts";
+import { registerConsoleRoutes } from "./console.routes.ts";
+import { consoleCookies } from "./console.session.ts";
+
+export const consoleActions = {
+  // A person manages their own passkeys, whatever their role.
+  "passkeys:manage": rule("any", "identity.passkeys", ["DEVELOPER", "VIEWER", "AUDIT_ADMIN"]),
+} as const satisfies Record<string, ActionRule>;
+export const consoleEvents = ["passkey.registered", "passkey.removed"] as const;
+
+declare module "../../platform/auth/actor.ts" {
+  interface ActionRegistry extends Record<keyof typeof consoleActions, ActionRule> {}
+}
+declare module "../audit/audit.schemas.ts" {
+  interface AuditEventRegistry extends Record<(typeof consoleEvents)[number], true> {}
+}
+declare module "../../platform/module.ts" {
+  interface ModuleApis {
+    console: {
+      /** The cookie that carries a signed-in person's access token to the console's routes. */
+      sessionCookie: string;
+    };
+  }
+}
+
+/**
+ * The operator console at `/console`: server-rendered pages over the same services as the API,
+ * called with the signed-in person as the actor (so roles, tenant checks, governance and audit are
+ * the API's). It owns only the people's passkeys.
+ */
+export const consoleModule = defineModule({
+  name: "console",
+  migrations: consoleMigrations,
+  actions: consoleActions,
+  events: consoleEvents,
+  suspicious: ["passkey.registered"],
+  create(ctx) {
+    const identity = ctx.use("identity");
+    const governance = ctx.use("governance").service;
+    const audit = ctx.use("audit");
+    const tenants = ctx.use("tenants");
+    const deps = {
+      auth: identity.auth,
+      governance,
+      audit: audit.service,
+      keys: ctx.use("keys"),
+      memories: ctx.use("memories"),
+      connectors: ctx.use("connectors"),
+      policy: governance,
+      users: identity.users,
+      passkeys: createPasskeys({
+        storage: ctx.storage,
+        clock: ctx.clock,
+        audit: audit.append,
+        auth: identity.auth,
+        requireTenant: (tenantId) => tenants.requireActive(tenantId),
+      }),
+      oidc: createOidcSignIn({
+        clock: ctx.clock,
+        auth: identity.auth,
+        // Tenant-supplied provider URLs: loopback and private addresses only for local providers.
+        egress: createEgressGuard({
+          timeoutMs: 5000,
+          maxResponseBytes: 256 * 1024,
+          allow: ctx.config.oidcAllowInsecureLocal
+            ? { cidrs: ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] }
+            : {},
+        }),
+      }),
+      cookies: consoleCookies(ctx.config.consoleInsecureHttp),
+      allowedOrigins: ctx.config.allowedOrigins,
+    };
+    return { api: { sessionCookie: deps.cookies.access }, routes: (app) => registerConsoleRoutes(app, deps) };
+  },
+});

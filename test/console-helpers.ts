@@ -1,0 +1,71 @@
+import type { TestServer } from "./harness.ts";
+import { PASSWORD } from "./identity-helpers.ts";
+
+export type ConsoleSession = { cookie: string; csrf: string; email: string; userId: string };
+
+/** Cookie pairs from Set-Cookie answers, merged over a jar (a cleared cookie leaves it). */
+export function mergeCookies(jar: string, setCookies: string[]): string {
+  const map = new Map(
+    jar
+      .split(";")
+      .map((p) => p.trim())
+      .filter(Boolean)
+      .map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)] as const),
+  );
+  for (const c of setCookies) {
+    const pair = c.split(";")[0] ?? "";
+    const name = pair.slice(0, pair.indexOf("="));
+    const value = pair.slice(pair.indexOf("=") + 1);
+    if (value === "" || /max-age=0/i.test(c)) map.delete(name);
+    else map.set(name, value);
+  }
+  return [...map].map(([k, v]) => `${k}=${v}`).join("; ");
+}
+
+export const csrfOf = (jar: string): string => /hypha_console_csrf=([^;]+)/.exec(jar)?.[1] ?? "";
+
+/** A person with `roles` in `tenantId`, signed in to the console through its sign-in form. */
+export async function consoleSession(
+  s: TestServer,
+  tenantId: string,
+  roles: string[],
+): Promise<ConsoleSession> {
+  const email = `c-${Math.random().toString(36).slice(2, 10)}@example.com`;
+  const userId = await s.createUser(tenantId, { email, password: PASSWORD, roles });
+  const page = await fetch(`${s.url}/console/login`);
+  let jar = mergeCookies("", page.headers.getSetCookie());
+  const res = await fetch(`${s.url}/console/login`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { cookie: jar, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ _csrf: csrfOf(jar), tenant_id: tenantId, email, password: PASSWORD }),
+  });
+  if (res.status !== 303) throw new Error(`console sign-in failed: ${res.status} ${await res.text()}`);
+  jar = mergeCookies(jar, res.headers.getSetCookie());
+  return { cookie: jar, csrf: csrfOf(jar), email, userId };
+}
+
+export type ConsoleRes = { status: number; location: string | null; text: string; headers: Headers };
+
+/** A console request as a browser makes it: the cookie jar, forms url-encoded, redirects not followed. */
+export async function consoleRequest(
+  s: TestServer,
+  method: string,
+  path: string,
+  opts: { cookie?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
+): Promise<ConsoleRes> {
+  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  if (opts.cookie) headers.cookie = opts.cookie;
+  let body: string | undefined;
+  if (opts.form) {
+    headers["content-type"] = "application/x-www-form-urlencoded";
+    body = new URLSearchParams(opts.form).toString();
+  }
+  const res = await fetch(s.url + path, { method, headers, redirect: "manual", ...(body ? { body } : {}) });
+  return {
+    status: res.status,
+    location: res.headers.get("location"),
+    text: await res.text(),
+    headers: res.headers,
+  };
+}

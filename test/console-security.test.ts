@@ -1,0 +1,242 @@
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { loadConfig } from "../src/lib/config.ts";
+import { type Action, actionsForRoles, type Role } from "../src/platform/auth/actor.ts";
+import { type ConsoleSession, consoleRequest, consoleSession } from "./console-helpers.ts";
+import { startServer, type TestServer } from "./harness.ts";
+import { signedInUser } from "./identity-helpers.ts";
+import { CONSOLE_SAMPLES, type ConsoleFixture, type ConsoleSample, routeName } from "./security-suite.ts";
+
+const ROLES: readonly Role[] = ["VIEWER", "DEVELOPER", "AUDIT_ADMIN", "ADMIN"];
+
+describe("console: the shared security cases on every cookie-session route", () => {
+  let s: TestServer;
+  let f: ConsoleFixture;
+  let tenantId: string;
+  let agentKey: string;
+  const people = new Map<Role, ConsoleSession>();
+
+  const sessionRoutes = () =>
+    s.hypha.app.routeTable.filter((r) => "accepts" in r.auth && r.auth.accepts.includes("session_cookie"));
+  const sampleOf = (r: { method: string; url: string }): ConsoleSample => {
+    const sample = CONSOLE_SAMPLES[routeName(r)];
+    assert.ok(sample, `no console sample for ${routeName(r)}`);
+    return sample;
+  };
+  const send = (
+    r: { method: string },
+    path: string,
+    who: ConsoleSession | null,
+    form?: Record<string, string>,
+  ) =>
+    consoleRequest(s, r.method, path, {
+      ...(who ? { cookie: who.cookie } : {}),
+      ...(r.method === "POST" ? { form: { ...(form ?? {}), _csrf: who?.csrf ?? "x" } } : {}),
+    });
+
+  before(async () => {
+    s = await startServer();
+    tenantId = await s.createTenant();
+    const other = await s.createTenant();
+    const agent = await s.createKey(tenantId, { agent: "worker" });
+    agentKey = agent.key;
+    const otherAgent = await s.createKey(other, { agent: "worker" });
+    for (const role of ROLES) people.set(role, await consoleSession(s, tenantId, [role]));
+    // Approvals: one operation that needs one approval, asked for by each tenant's agent.
+    const policy = {
+      tiers: { exportMemories: "critical", createKey: "low", revokeKey: "low", rotateKey: "low" },
+      approvals: { critical: 1 },
+      anomaly: { enforce: false },
+    };
+    const pending = async (t: string, key: string) => {
+      await s.request("PUT", `/v1/tenants/${t}/policy`, { body: policy });
+      const res = await s.request("GET", "/v1/memories/export", { key });
+      return (res.body as { approval: { id: string } }).approval.id;
+    };
+    const delivery = async (t: string) => {
+      const made = await s.request("POST", `/v1/tenants/${t}/connectors`, {
+        body: {
+          name: `c-${Math.random().toString(36).slice(2, 8)}`,
+          config: { source: "github", secret: "s".repeat(16), mapping: { namespace: "sec" } },
+        },
+      });
+      const connectorId = (made.body as { id: string }).id;
+      const body = JSON.stringify({ zen: "fixture" });
+      const res = await fetch(`${s.url}/v1/ingest/${t}/${connectorId}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": "ping",
+          "x-github-delivery": `fixture-${connectorId}`,
+          "x-hub-signature-256": `sha256=${createHmac("sha256", "s".repeat(16)).update(body).digest("hex")}`,
+        },
+        body,
+      });
+      return ((await res.json()) as { id: string }).id;
+    };
+    f = {
+      deliveryId: await delivery(tenantId),
+      otherDeliveryId: await delivery(other),
+      userId: await s.createUser(tenantId, { roles: ["VIEWER"] }),
+      otherUserId: await s.createUser(other, { roles: ["VIEWER"] }),
+      policy: JSON.stringify(policy),
+      approvalId: await pending(tenantId, agentKey),
+      rejectApprovalId: await pending(tenantId, agentKey),
+      otherApprovalId: await pending(other, otherAgent.key),
+      keyId: agent.id,
+      revokeKeyId: (await s.createKey(tenantId, { agent: "spare" })).id,
+      rotateKeyId: (await s.createKey(tenantId, { agent: "rotating" })).id,
+      otherKeyId: otherAgent.id,
+      memoryId: (await s.storeMemory(agentKey, { content: "own memory", entities: ["acme"] })).id,
+      otherMemoryId: (await s.storeMemory(otherAgent.key, { content: "other memory" })).id,
+    };
+  });
+  after(() => s.close());
+
+  test("route table: every console page and form has a console sample, and accepts the cookie alone", () => {
+    assert.ok(sessionRoutes().length >= 15);
+    for (const r of sessionRoutes()) {
+      sampleOf(r);
+      assert.deepEqual("accepts" in r.auth && r.auth.accepts, ["session_cookie"], routeName(r));
+    }
+  });
+
+  test("the rightful person succeeds on every route", async () => {
+    for (const r of sessionRoutes()) {
+      const sample = sampleOf(r);
+      const res = await send(r, sample.path(f), people.get(sample.role) ?? null, sample.form?.(f));
+      const ok = sample.okStatus ? res.status === sample.okStatus : [200, 201, 303].includes(res.status);
+      assert.ok(ok, `${routeName(r)} → ${res.status} ${res.text.slice(0, 300)}`);
+      assert.match(res.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
+    }
+  });
+
+  test("no session: pages redirect to sign-in, forms answer 401; a bearer credential is not read", async () => {
+    const admin = await signedInUser(s, tenantId, ["ADMIN"]);
+    for (const r of sessionRoutes()) {
+      const sample = sampleOf(r);
+      const bearers: Record<string, string>[] = [
+        {},
+        { authorization: `Bearer ${admin.token}` },
+        { authorization: `Bearer ${agentKey}` },
+      ];
+      for (const headers of bearers) {
+        const res = await consoleRequest(s, r.method, sample.path(f), {
+          headers,
+          ...(r.method === "POST" ? { form: { ...(sample.form?.(f) ?? {}), _csrf: "x" } } : {}),
+        });
+        if (r.method === "GET") {
+          assert.equal(res.status, 303, routeName(r));
+          assert.match(res.location ?? "", /^\/console\/login\?next=/);
+        } else {
+          assert.equal(res.status, 401, `${routeName(r)}: ${res.text.slice(0, 200)}`);
+          assert.match(res.headers.get("content-type") ?? "", /text\/html/);
+        }
+      }
+    }
+  });
+
+  test("expired session (the access token past its lifetime): refused like no session", async () => {
+    s.clock.advance(16 * 60_000);
+    try {
+      for (const r of sessionRoutes()) {
+        const sample = sampleOf(r);
+        const res = await send(r, sample.path(f), people.get("ADMIN") ?? null, sample.form?.(f));
+        assert.equal(res.status, r.method === "GET" ? 303 : 401, routeName(r));
+      }
+    } finally {
+      s.clock.advance(-16 * 60_000);
+    }
+  });
+
+  test("every role that lacks a route's action gets 403, exactly as in the API", async () => {
+    let denied = 0;
+    for (const r of sessionRoutes()) {
+      const sample = sampleOf(r);
+      const action = ("accepts" in r.auth ? r.auth.action : undefined) as Action;
+      for (const role of ROLES) {
+        if (actionsForRoles([role]).has(action)) continue;
+        const res = await send(r, sample.path(f), people.get(role) ?? null, sample.form?.(f));
+        assert.equal(res.status, 403, `${routeName(r)} as ${role}: ${res.text.slice(0, 200)}`);
+        denied++;
+      }
+    }
+    assert.ok(denied >= 20, `denied ${denied}`);
+  });
+
+  test("another tenant's objects look absent (404)", async () => {
+    let checked = 0;
+    for (const r of sessionRoutes()) {
+      const sample = sampleOf(r);
+      if (!sample.crossTenant) continue;
+      const res = await send(r, sample.crossTenant.path(f), people.get("ADMIN") ?? null, sample.form?.(f));
+      assert.equal(res.status, sample.crossTenant.status, `${routeName(r)}: ${res.text.slice(0, 200)}`);
+      checked++;
+    }
+    assert.ok(checked >= 6);
+  });
+
+  test("a state-changing form without the CSRF token, with a wrong one, or from another site is 403", async () => {
+    const admin = people.get("ADMIN");
+    assert.ok(admin);
+    for (const r of sessionRoutes()) {
+      if (r.method !== "POST") continue;
+      const sample = sampleOf(r);
+      const form = sample.form?.(f) ?? {};
+      const none = await consoleRequest(s, "POST", sample.path(f), { cookie: admin.cookie, form });
+      assert.equal(none.status, 403, routeName(r));
+      const wrong = await consoleRequest(s, "POST", sample.path(f), {
+        cookie: admin.cookie,
+        form: { ...form, _csrf: `${admin.csrf}x` },
+      });
+      assert.equal(wrong.status, 403, routeName(r));
+      const crossSite = await consoleRequest(s, "POST", sample.path(f), {
+        cookie: admin.cookie,
+        form: { ...form, _csrf: admin.csrf },
+        headers: { origin: "https://evil.example" },
+      });
+      assert.equal(crossSite.status, 403, routeName(r));
+    }
+  });
+
+  test("the console cookie authenticates no API route", async () => {
+    const admin = people.get("ADMIN");
+    assert.ok(admin);
+    const res = await s.request("GET", "/v1/memories", { key: null, headers: { cookie: admin.cookie } });
+    assert.equal(res.status, 401);
+  });
+
+  test("kill switch: under a tenant freeze agents get 423, people still use every console page and lift it", async () => {
+    const admin = people.get("ADMIN");
+    assert.ok(admin);
+    const freeze = { scope: "tenant", frozen: "true", reason: "incident", confirm: "yes", _csrf: admin.csrf };
+    const set = await consoleRequest(s, "POST", "/console/killswitch", {
+      cookie: admin.cookie,
+      form: freeze,
+    });
+    assert.equal(set.status, 303, set.text);
+    assert.equal((await s.request("GET", "/v1/memories", { key: agentKey })).status, 423);
+    for (const r of sessionRoutes()) {
+      if (r.method !== "GET") continue;
+      const res = await send(r, sampleOf(r).path(f), admin);
+      assert.ok([200, 303].includes(res.status), `${routeName(r)} under a freeze → ${res.status}`);
+    }
+    const lift = await consoleRequest(s, "POST", "/console/killswitch", {
+      cookie: admin.cookie,
+      form: { ...freeze, frozen: "false", reason: "resolved" },
+    });
+    assert.equal(lift.status, 303);
+    assert.equal((await s.request("GET", "/v1/memories", { key: agentKey })).status, 200);
+  });
+});
+
+describe("console configuration", () => {
+  test("HYPHA_CONSOLE_INSECURE_HTTP is refused off loopback", () => {
+    assert.throws(
+      () => loadConfig({}, { consoleInsecureHttp: true, host: "0.0.0.0" }),
+      /HYPHA_CONSOLE_INSECURE_HTTP is only for a server on loopback/,
+    );
+    assert.equal(loadConfig({}, { consoleInsecureHttp: true, host: "127.0.0.1" }).consoleInsecureHttp, true);
+  });
+});
