@@ -111,7 +111,8 @@ describe("hypha CLI", () => {
     assert.match(level.stdout, /logLevel/);
   });
 
-  test("tenant, key and memory commands work end to end", async () => {
+  // Spawns the CLI about twenty times (a Node start each): its own bound, above the suite default.
+  test("tenant, key and memory commands work end to end", { timeout: 300_000 }, async () => {
     const data = tmp();
     const adminKey = generateSecret(KEY_PREFIX.admin);
     const tenant = hypha(["tenant", "create", "cli-co", "--data", data], { HYPHA_ADMIN_KEY: adminKey });
