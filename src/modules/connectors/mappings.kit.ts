@@ -2,9 +2,9 @@ import type { ConnectorSource, MappingConfig } from "./connectors.schemas.ts";
 
 /**
  * The shared kit of the payload mappings (one file per provider beside it): draft types, label and
- * content bounds, JSON pointers. Turns a verified webhook payload into memory drafts. Pure: no I/O, no clock. Every string that
- * leaves here is bounded and every tag/entity is in the label alphabet, so the memory service receives
- * drafts it can validate rather than raw third-party JSON.
+ * content bounds, JSON pointers. Pure: no I/O, no clock. Every string that leaves a mapping is
+ * bounded and every tag/entity is in the label alphabet, so the memory service receives drafts it can
+ * validate rather than raw third-party JSON.
  *
  * Payload text is stored as given; secret scanning happens where every memory is written, not here.
  */
