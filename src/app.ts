@@ -52,6 +52,7 @@ import { createMetrics } from "./platform/http/metrics.ts";
 import { createRateLimiter } from "./platform/http/rate-limit.ts";
 import { type CredentialVerifier, createHttpServer } from "./platform/http/server.ts";
 import type { MigrationSet } from "./platform/storage/port.ts";
+import { openPostgresStorage } from "./platform/storage/postgres.ts";
 import { openSqliteStorage } from "./platform/storage/sqlite.ts";
 
 /** A person's access token: a compact JWS (people's tokens are JWTs, keys are `hy?_` strings). */
@@ -94,8 +95,15 @@ export async function createApp(opts: AppOptions) {
   const logger = opts.logger ?? createLogger(config.logLevel, opts.logDestination);
   const { secretsDir } = prepareDataDir(config.dataDir);
   const adminKey = loadAdminKey(secretsDir, config.adminKey);
-  const storage = openSqliteStorage(config.dataDir, MIGRATIONS);
-  await storage.init();
+  const storage = config.databaseUrl
+    ? openPostgresStorage({ url: config.databaseUrl, migrationUrl: config.databaseMigrationUrl }, MIGRATIONS)
+    : openSqliteStorage(config.dataDir, MIGRATIONS);
+  try {
+    await storage.init();
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
 
   const tenantKeys = await openTenantKeys({
     storage,

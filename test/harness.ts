@@ -6,6 +6,7 @@ import { createApp, type HyphaApp } from "../src/app.ts";
 import { manualClock } from "../src/lib/clock.ts";
 import { type Config, loadConfig } from "../src/lib/config.ts";
 import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
+import { type FreshDatabase, freshDatabase, TEST_DATABASE_URL } from "./pg.ts";
 
 export type Res = { status: number; headers: Headers; body: unknown; text: string };
 export type Req = {
@@ -29,14 +30,17 @@ export function logSink() {
 
 /**
  * A real server on 127.0.0.1 with its own data directory, a manual clock and a known admin key.
- * Requests go through real HTTP (fetch), the store is a real SQLite file.
+ * Requests go through real HTTP (fetch), the store is a real SQLite file, or a fresh PostgreSQL
+ * database of its own when HYPHA_TEST_DATABASE_URL is set.
  */
 export async function startServer(overrides: Partial<Record<keyof Config, unknown>> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "hypha-test-"));
   const adminKey = generateSecret(KEY_PREFIX.admin);
   const clock = manualClock(Date.parse("2026-06-01T12:00:00Z"));
   const logs = logSink();
-  const config = loadConfig({}, { dataDir, adminKey, logLevel: "info", port: 0, ...overrides });
+  const database: FreshDatabase | null = TEST_DATABASE_URL ? await freshDatabase() : null;
+  const dbConfig = database ? { databaseUrl: database.url, databaseMigrationUrl: database.migrationUrl } : {};
+  const config = loadConfig({}, { dataDir, adminKey, logLevel: "info", port: 0, ...dbConfig, ...overrides });
   const hypha: HyphaApp = await createApp({ config, clock, logDestination: logs.stream });
   const address = await hypha.app.listen({ host: "127.0.0.1", port: 0 });
 
@@ -117,6 +121,7 @@ export async function startServer(overrides: Partial<Record<keyof Config, unknow
     storeMemory,
     async close() {
       await hypha.close();
+      await database?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -487,4 +487,13 @@ program
 
 registerConnectorCommands(program, { embedded, actor: cliActor, dataOption });
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // Start-up problems a person can fix are one line naming the setting, never a stack trace.
+  if (err instanceof ConfigError) {
+    process.stderr.write(`hypha: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
