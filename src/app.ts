@@ -96,7 +96,10 @@ export async function createApp(opts: AppOptions) {
   const { secretsDir } = prepareDataDir(config.dataDir);
   const adminKey = loadAdminKey(secretsDir, config.adminKey);
   const storage = config.databaseUrl
-    ? openPostgresStorage({ url: config.databaseUrl, migrationUrl: config.databaseMigrationUrl }, MIGRATIONS)
+    ? openPostgresStorage(
+        { url: config.databaseUrl, migrationUrl: config.databaseMigrationUrl, dataDir: config.dataDir },
+        MIGRATIONS,
+      )
     : openSqliteStorage(config.dataDir, MIGRATIONS);
   try {
     await storage.init();

@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { Writable } from "node:stream";
+import pg from "pg";
 import { createApp, type HyphaApp } from "../src/app.ts";
 import { manualClock } from "../src/lib/clock.ts";
 import { type Config, loadConfig } from "../src/lib/config.ts";
@@ -106,9 +108,48 @@ export async function startServer(overrides: Partial<Record<keyof Config, unknow
     return res.body as { id: string; version: number; content: string };
   }
 
+  /**
+   * Edits the audit tables the way an attacker with storage access would, triggers off: on SQLite
+   * with its own connection to the file, on PostgreSQL as the owner role (row-level security still
+   * scopes it to the tenant). `tenantId` null is the instance chain.
+   */
+  async function tamper(tenantId: string | null, sql: string): Promise<void> {
+    if (!database) {
+      const path = tenantId ? join(dataDir, "vaults", tenantId, "vault.db") : join(dataDir, "control.db");
+      const db = new DatabaseSync(path);
+      try {
+        db.exec(
+          "DROP TRIGGER IF EXISTS audit_events_no_update; DROP TRIGGER IF EXISTS audit_events_no_delete;",
+        );
+        db.exec(sql);
+      } finally {
+        db.close();
+      }
+      return;
+    }
+    const c = new pg.Client({ connectionString: database.migrationUrl });
+    await c.connect();
+    try {
+      await c.query(`SET search_path = ${tenantId ? "hypha_tenant" : "hypha_control"}`);
+      await c.query("BEGIN");
+      if (tenantId) await c.query("SELECT set_config('hypha.tenant_id', $1, true)", [tenantId]);
+      await c.query("ALTER TABLE audit_events DISABLE TRIGGER USER");
+      await c.query(sql);
+      await c.query("ALTER TABLE audit_events ENABLE TRIGGER USER");
+      await c.query("COMMIT");
+    } finally {
+      await c.end();
+    }
+  }
+
   return {
     url: address,
     dataDir,
+    /** The fresh PostgreSQL database of this server, or null on SQLite. */
+    database,
+    /** Config overrides that open this server's store again (a second process or gateway). */
+    storageConfig: dbConfig,
+    tamper,
     adminKey,
     clock,
     logs: logs.lines,

@@ -1,5 +1,5 @@
-import { rowSecurity, TENANT_COLUMN } from "../../platform/storage/postgres-ddl.ts";
 import type { Migration } from "../../platform/storage/port.ts";
+import { rowSecurity, TENANT_COLUMN } from "../../platform/storage/postgres-ddl.ts";
 
 /**
  * Connector tables live in each tenant's vault. `webhook_deliveries` is the durable inbox: a verified
@@ -129,7 +129,7 @@ CREATE TABLE webhook_deliveries (
   delivery_id TEXT NOT NULL,
   status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'ignored', 'dead')),
   headers TEXT NOT NULL,
-  body BYTEA NOT NULL,
+  body TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
   next_attempt_at BIGINT NOT NULL,
   last_error TEXT,

@@ -91,15 +91,15 @@ export const connectorsStore = {
          signature_failures, processed, failures, latency_ms_total, latency_samples)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (connector_id) DO UPDATE SET
-         last_delivery_at = COALESCE(excluded.last_delivery_at, last_delivery_at),
-         last_rejected_at = COALESCE(excluded.last_rejected_at, last_rejected_at),
-         accepted = accepted + excluded.accepted,
-         duplicates = duplicates + excluded.duplicates,
-         signature_failures = signature_failures + excluded.signature_failures,
-         processed = processed + excluded.processed,
-         failures = failures + excluded.failures,
-         latency_ms_total = latency_ms_total + excluded.latency_ms_total,
-         latency_samples = latency_samples + excluded.latency_samples`,
+         last_delivery_at = COALESCE(excluded.last_delivery_at, connector_health.last_delivery_at),
+         last_rejected_at = COALESCE(excluded.last_rejected_at, connector_health.last_rejected_at),
+         accepted = connector_health.accepted + excluded.accepted,
+         duplicates = connector_health.duplicates + excluded.duplicates,
+         signature_failures = connector_health.signature_failures + excluded.signature_failures,
+         processed = connector_health.processed + excluded.processed,
+         failures = connector_health.failures + excluded.failures,
+         latency_ms_total = connector_health.latency_ms_total + excluded.latency_ms_total,
+         latency_samples = connector_health.latency_samples + excluded.latency_samples`,
       [
         connectorId,
         d.last_delivery_at ?? null,

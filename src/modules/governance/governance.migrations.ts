@@ -1,5 +1,5 @@
-import { rowSecurity, TENANT_COLUMN } from "../../platform/storage/postgres-ddl.ts";
 import type { Migration } from "../../platform/storage/port.ts";
+import { rowSecurity, TENANT_COLUMN } from "../../platform/storage/postgres-ddl.ts";
 
 export const governanceMigrations = {
   // Freezes live in the control database: a global freeze spans tenants, and every one survives restarts.

@@ -1,5 +1,5 @@
-import { rowSecurity, TENANT_COLUMN } from "../../platform/storage/postgres-ddl.ts";
 import type { Migration } from "../../platform/storage/port.ts";
+import { rowSecurity, TENANT_COLUMN } from "../../platform/storage/postgres-ddl.ts";
 
 export const identityMigrations = {
   control: [] satisfies Migration[],

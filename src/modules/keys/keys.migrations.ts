@@ -1,5 +1,5 @@
-import { rowSecurity, TENANT_COLUMN } from "../../platform/storage/postgres-ddl.ts";
 import type { Migration } from "../../platform/storage/port.ts";
+import { rowSecurity, TENANT_COLUMN } from "../../platform/storage/postgres-ddl.ts";
 
 export const keysMigrations = {
   // Maps a key hash to its tenant so a request can find the right vault; the key itself lives there.

@@ -1,5 +1,5 @@
-import { rowSecurity, TENANT_COLUMN } from "../../platform/storage/postgres-ddl.ts";
 import type { Migration } from "../../platform/storage/port.ts";
+import { rowSecurity, TENANT_COLUMN } from "../../platform/storage/postgres-ddl.ts";
 
 // A vault holds one tenant, so tenant_id is constant in it: SQLite indexes lead with selective
 // columns instead (a shared PostgreSQL schema leads with tenant_id).

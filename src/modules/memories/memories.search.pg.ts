@@ -51,7 +51,9 @@ export async function unindexPg(tx: SqlExecutor, seq: number): Promise<void> {
     [seq],
   );
   if (gone && gone.n > 0) {
-    await tx.run("UPDATE memory_search_stats SET docs = docs - 1, total_len = total_len - ?", [gone.len ?? 0]);
+    await tx.run("UPDATE memory_search_stats SET docs = docs - 1, total_len = total_len - ?", [
+      gone.len ?? 0,
+    ]);
   }
 }
 

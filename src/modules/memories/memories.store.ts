@@ -1,7 +1,7 @@
 import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
-import { type IndexEntry, plainIndex } from "./row-codec.ts";
 import type { MemoryRow } from "./memories.schemas.ts";
 import { indexPg, searchPg, unindexPg } from "./memories.search.pg.ts";
+import { type IndexEntry, plainIndex } from "./row-codec.ts";
 
 /**
  * Who may see what, as SQL. Every read query starts from this clause, so a hidden memory is never
@@ -174,11 +174,11 @@ async function indexRow(tx: SqlExecutor, seq: number, index: IndexEntry) {
   if (tx.dialect === "postgres") await indexPg(tx, seq, index);
   else
     await tx.run("INSERT INTO memories_fts (rowid, content, tags, entities) VALUES (?, ?, ?, ?)", [
-    seq,
-    index.content,
-    index.tags,
-    index.entities,
-  ]);
+      seq,
+      index.content,
+      index.tags,
+      index.entities,
+    ]);
   for (const label of index.labels) {
     await tx.run("INSERT INTO memory_labels (seq, kind, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [
       seq,

@@ -1,7 +1,9 @@
+import { rmSync } from "node:fs";
 import pg from "pg";
 import { ConfigError } from "../../lib/config.ts";
-import { JSON_COMPAT } from "./postgres-ddl.ts";
+import { safeJoin } from "../../lib/names.ts";
 import type { Database, Migration, MigrationSet, SqlExecutor, SqlValue, Storage } from "./port.ts";
+import { JSON_COMPAT } from "./postgres-ddl.ts";
 import { TENANT_ID_RE } from "./sqlite.ts";
 
 /**
@@ -178,6 +180,8 @@ export type PostgresOptions = {
   url: string;
   /** The owner role that runs migrations and grants the application role; defaults to `url`. */
   migrationUrl?: string | undefined;
+  /** The local directory of per-tenant files (forwarded audit lines, checkpoints), removed with the tenant. */
+  dataDir?: string | undefined;
   /** Connections per pool (two pools: control and tenant). */
   poolSize?: number;
 };
@@ -253,7 +257,9 @@ export async function migratePostgres(
         if (owner !== appRole) {
           for (const schema of [CONTROL_SCHEMA, TENANT_SCHEMA]) {
             await client.query(`GRANT USAGE ON SCHEMA ${schema} TO ${role}`);
-            await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${role}`);
+            await client.query(
+              `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${role}`,
+            );
             await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${schema} TO ${role}`);
           }
         }
@@ -336,6 +342,7 @@ export function openPostgresStorage(
     async dropTenant(tenantId) {
       await control.transaction((tx) => eraseRows(tx, tenantId));
       opened.delete(tenantId);
+      if (opts.dataDir) rmSync(safeJoin(opts.dataDir, "vaults", tenantId), { recursive: true, force: true });
     },
     async init() {
       let role: { name: string; superuser: boolean; bypassrls: boolean } | undefined;
