@@ -142,8 +142,25 @@ export async function startServer(overrides: Partial<Record<keyof Config, unknow
     }
   }
 
+  /** Runs DDL on a tenant's tables with the rights of their owner (the vault file, or the owner role). */
+  async function asOwner(tenantId: string, sql: string): Promise<void> {
+    if (!database) {
+      await (await hypha.storage.tenant(tenantId)).run(sql);
+      return;
+    }
+    const c = new pg.Client({ connectionString: database.migrationUrl });
+    await c.connect();
+    try {
+      await c.query("SET search_path = hypha_tenant");
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  }
+
   return {
     url: address,
+    asOwner,
     dataDir,
     /** The fresh PostgreSQL database of this server, or null on SQLite. */
     database,
