@@ -8,6 +8,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   guardrails: async () => (await import("./guardrails.ts")).run(),
   ingest: async () => (await import("./ingest.ts")).run(),
   mcp: async () => (await import("./mcp.ts")).run(),
+  storage: async () => (await import("./storage.ts")).run(),
 };
 
 const wanted = process.argv.slice(2);

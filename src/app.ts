@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { DestinationStream } from "pino";
 import { type Clock, systemClock } from "./lib/clock.ts";
 import type { Config } from "./lib/config.ts";
@@ -51,6 +52,7 @@ import { registerPlatformRoutes } from "./platform/http/docs.routes.ts";
 import { createMetrics } from "./platform/http/metrics.ts";
 import { createRateLimiter } from "./platform/http/rate-limit.ts";
 import { type CredentialVerifier, createHttpServer } from "./platform/http/server.ts";
+import { createLeases, leasesMigrations } from "./platform/leases.ts";
 import type { MigrationSet } from "./platform/storage/port.ts";
 import { openPostgresStorage } from "./platform/storage/postgres.ts";
 import { openSqliteStorage } from "./platform/storage/sqlite.ts";
@@ -66,6 +68,7 @@ export const MIGRATIONS: MigrationSet = {
     ...auditMigrations.control,
     ...tenantKeysMigrations.control,
     ...governanceMigrations.control,
+    ...leasesMigrations,
   ],
   tenant: [
     ...keysMigrations.tenant,
@@ -337,8 +340,14 @@ export async function createApp(opts: AppOptions) {
   connectors.registerRoutes(app);
   registerGovernanceRoutes(app, governance);
 
+  // Several gateways may share one database: the sweeper runs where it holds the lease.
+  const leases = createLeases(storage.control);
+  const gatewayId = `gw-${randomUUID()}`;
+  const SWEEP_LEASE = "ttl-sweeper";
   const sweeper = {
     async runOnce(): Promise<number> {
+      const ttl = config.sweepIntervalSeconds * 2000;
+      if (!(await leases.acquire(SWEEP_LEASE, gatewayId, clock.now(), ttl))) return 0;
       return memories.sweep(await allTenantIds());
     },
   };
@@ -385,6 +394,7 @@ export async function createApp(opts: AppOptions) {
     },
     async close() {
       if (timer) clearInterval(timer);
+      await leases.release(SWEEP_LEASE, gatewayId).catch(() => undefined);
       await connectors.stop();
       await app.close();
       await authFailures.flush();

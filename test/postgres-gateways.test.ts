@@ -15,11 +15,18 @@ describe("two gateways on one PostgreSQL database", {
   let s: TestServer;
   let second: HyphaApp;
   before(async () => {
-    s = await startServer();
+    s = await startServer({ sweepIntervalSeconds: 60 });
     second = await createApp({
       config: loadConfig(
         {},
-        { dataDir: s.dataDir, adminKey: s.adminKey, logLevel: "silent", port: 0, ...s.storageConfig },
+        {
+          dataDir: s.dataDir,
+          adminKey: s.adminKey,
+          logLevel: "silent",
+          port: 0,
+          sweepIntervalSeconds: 60,
+          ...s.storageConfig,
+        },
       ),
       clock: s.clock,
     });
@@ -93,5 +100,18 @@ describe("two gateways on one PostgreSQL database", {
     });
     const body = (await recall.json()) as { results: { memory: { id: string } }[] };
     assert.equal(body.results[0]?.memory.id, m.id);
+  });
+
+  test("the TTL sweeper runs on one gateway at a time (lease), and another takes over once it lapses", async () => {
+    const { key } = await s.seedTenant();
+    const m = await s.storeMemory(key, { content: "short lived", ttl_seconds: 60 });
+    s.clock.advance(120_000);
+    assert.ok((await s.hypha.sweeper.runOnce()) >= 1);
+    const again = await s.storeMemory(key, { content: "short lived too", ttl_seconds: 60 });
+    s.clock.advance(61_000);
+    assert.equal(await second.sweeper.runOnce(), 0, "the first gateway holds the lease");
+    s.clock.advance(120_000);
+    assert.ok((await second.sweeper.runOnce()) >= 1, "taken over once the lease lapsed");
+    assert.notEqual(m.id, again.id);
   });
 });

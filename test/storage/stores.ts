@@ -12,6 +12,7 @@ import type { MemoryRow } from "../../src/modules/memories/memories.schemas.ts";
 import { memoriesStore, type Visibility } from "../../src/modules/memories/memories.store.ts";
 import { ftsQuery } from "../../src/modules/memories/recall.ts";
 import { tenantsStore } from "../../src/modules/tenants/tenants.store.ts";
+import { createLeases } from "../../src/platform/leases.ts";
 import type { Storage } from "../../src/platform/storage/port.ts";
 
 /**
@@ -315,5 +316,20 @@ export function runStoreConformance(
     await assert.rejects(
       s.control.transaction((tx) => tenantsStore.insert(tx, { ...row, id: newId("tenant") })),
     );
+  });
+
+  withStorage("leases: one holder at a time, renewed by its holder, taken over once expired", async (s) => {
+    const leases = createLeases(s.control);
+    assert.equal(await leases.acquire("job", "gw-a", NOW, 1000), true);
+    assert.equal(await leases.acquire("job", "gw-b", NOW + 10, 1000), false);
+    assert.equal(await leases.acquire("job", "gw-a", NOW + 500, 1000), true, "renewed");
+    assert.equal(await leases.acquire("job", "gw-b", NOW + 1200, 1000), false, "still held after renewal");
+    assert.equal(await leases.acquire("job", "gw-b", NOW + 1500, 1000), true, "taken over once expired");
+    const together = await Promise.all(
+      ["gw-c", "gw-d", "gw-e"].map((h) => leases.acquire("race", h, NOW, 1000)),
+    );
+    assert.equal(together.filter(Boolean).length, 1);
+    await leases.release("job", "gw-b");
+    assert.equal(await leases.acquire("job", "gw-a", NOW + 1600, 1000), true, "free after release");
   });
 }
