@@ -294,15 +294,18 @@ export function openPostgresStorage(
     ).rows.map((r) => r.t);
 
   /**
-   * Dead row versions stay in table pages until VACUUM makes their space reusable; the application
-   * role owns no table, so this asks for an ordinary VACUUM only when running as the owner.
+   * After a GDPR delete: dead row versions stay in table pages until VACUUM makes their space
+   * reusable (it does not zero them; later writes overwrite them). VACUUM needs the owner, so this
+   * runs only when the owner's URL is configured; autovacuum covers the rest.
    */
   const compact = async () => {
     if (!opts.migrationUrl) return;
     const client = new pg.Client({ connectionString: opts.migrationUrl });
     await client.connect();
     try {
-      for (const t of await tenantTables()) await client.query(`VACUUM ${TENANT_SCHEMA}.${t}`);
+      for (const t of ["memories", "memory_labels", "memory_terms"]) {
+        await client.query(`VACUUM ${TENANT_SCHEMA}.${t}`);
+      }
     } finally {
       await client.end();
     }
