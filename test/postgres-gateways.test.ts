@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { createApp, type HyphaApp } from "../src/app.ts";
 import { loadConfig } from "../src/lib/config.ts";
@@ -15,7 +17,7 @@ describe("two gateways on one PostgreSQL database", {
   let s: TestServer;
   let second: HyphaApp;
   before(async () => {
-    s = await startServer({ sweepIntervalSeconds: 60 });
+    s = await startServer({ sweepIntervalSeconds: 60, egressAllow: "127.0.0.1/32" });
     second = await createApp({
       config: loadConfig(
         {},
@@ -25,6 +27,7 @@ describe("two gateways on one PostgreSQL database", {
           logLevel: "silent",
           port: 0,
           sweepIntervalSeconds: 60,
+          egressAllow: "127.0.0.1/32",
           ...s.storageConfig,
         },
       ),
@@ -113,5 +116,42 @@ describe("two gateways on one PostgreSQL database", {
     s.clock.advance(120_000);
     assert.ok((await second.sweeper.runOnce()) >= 1, "taken over once the lease lapsed");
     assert.notEqual(m.id, again.id);
+  });
+
+  test("outbound: gateways sending together deliver each notice exactly once (claimed with SKIP LOCKED)", async () => {
+    const received: string[] = [];
+    const receiver = createServer((req, res) => {
+      received.push(String(req.headers["x-hypha-delivery"]));
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(204);
+        res.end();
+      });
+    });
+    await new Promise<void>((ok) => receiver.listen(0, "127.0.0.1", ok));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      const { tenantId, key } = await s.seedTenant();
+      const sub = await s.request("POST", `/v1/tenants/${tenantId}/webhooks`, {
+        body: { url, events: ["memory.created"] },
+      });
+      assert.equal(sub.status, 201, sub.text);
+      const n = 12;
+      for (let i = 0; i < n; i++) await s.storeMemory(key, { content: `notice ${i}` });
+      const sent = await Promise.all([
+        s.hypha.services.connectors.outbound.drain(),
+        second.services.connectors.outbound.drain(),
+        s.hypha.services.connectors.outbound.drain(),
+        second.services.connectors.outbound.drain(),
+      ]);
+      assert.equal(
+        sent.reduce((a, b) => a + b, 0),
+        n,
+      );
+      assert.equal(received.length, n);
+      assert.equal(new Set(received).size, n);
+    } finally {
+      await new Promise((ok) => receiver.close(ok));
+    }
   });
 });
