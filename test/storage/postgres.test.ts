@@ -3,7 +3,7 @@ import { createSecretKey, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import pg from "pg";
 import { MIGRATIONS } from "../../src/app.ts";
 import { manualClock } from "../../src/lib/clock.ts";
@@ -44,9 +44,27 @@ test("placeholders become positional outside literals, identifiers and comments"
   );
 });
 
+/**
+ * The conformance cases are tenant-scoped, so they share one fresh database (a database per case
+ * costs seconds); each case gets tenant ids of its own.
+ */
+let shared: Promise<Awaited<ReturnType<typeof openFresh>>> | null = null;
+async function openShared() {
+  shared ??= openFresh();
+  const { storage } = await shared;
+  return {
+    storage,
+    tenantIds: [newId("tenant"), newId("tenant")] as [string, string],
+    async cleanup() {},
+  };
+}
+
 describe("storage port conformance: PostgreSQL", { skip }, () => {
-  runStorageConformance("postgres", openFresh);
-  runStoreConformance("postgres", openFresh);
+  after(async () => {
+    if (shared) await (await shared).cleanup();
+  });
+  runStorageConformance("postgres", openShared);
+  runStoreConformance("postgres", openShared);
 
   test("RLS: a tenant-less query as the application role returns nothing and writes nothing", async () => {
     const { storage, tenantIds, db, cleanup } = await openFresh();

@@ -144,24 +144,29 @@ function database(pool: pg.Pool, tenantId: string | null, compact: () => Promise
       client.release(broken);
     }
   };
+  // Transactions of this database wait their turn in the process before taking a connection (the
+  // advisory lock orders them across gateways), so queued ones do not hold the pool.
+  let tail: Promise<unknown> = Promise.resolve();
+  const serialTx = <T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> => {
+    const run = () => inTx(true, fn);
+    const result = tail.then(run, run);
+    tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  };
   // Control statements need no tenant setting: they run on a pooled connection directly.
   if (tenantId === null) {
-    const direct = <R>(op: (ex: SqlExecutor) => Promise<R>) => {
-      return async (): Promise<R> => {
-        const client = await pool.connect();
-        try {
-          return await op(executor(client));
-        } finally {
-          client.release();
-        }
-      };
-    };
+    const query = (sql: string, params: readonly SqlValue[] = []) =>
+      pool.query(toPositional(sql), bind(params));
     return {
       dialect: "postgres",
-      all: <T>(sql: string, params?: readonly SqlValue[]) => direct((ex) => ex.all<T>(sql, params))(),
-      get: <T>(sql: string, params?: readonly SqlValue[]) => direct((ex) => ex.get<T>(sql, params))(),
-      run: (sql, params) => direct((ex) => ex.run(sql, params))(),
-      transaction: (fn) => inTx(true, fn),
+      all: async <T>(sql: string, params?: readonly SqlValue[]) => (await query(sql, params)).rows as T[],
+      get: async <T>(sql: string, params?: readonly SqlValue[]) =>
+        (await query(sql, params)).rows[0] as T | undefined,
+      run: async (sql, params) => ({ changes: (await query(sql, params)).rowCount ?? 0 }),
+      transaction: serialTx,
       compact,
     };
   }
@@ -170,7 +175,7 @@ function database(pool: pg.Pool, tenantId: string | null, compact: () => Promise
     all: <T>(sql: string, params?: readonly SqlValue[]) => inTx(false, (tx) => tx.all<T>(sql, params)),
     get: <T>(sql: string, params?: readonly SqlValue[]) => inTx(false, (tx) => tx.get<T>(sql, params)),
     run: (sql, params) => inTx(false, (tx) => tx.run(sql, params)),
-    transaction: (fn) => inTx(true, fn),
+    transaction: serialTx,
     compact,
   };
 }
