@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createSecretKey, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -42,6 +43,27 @@ test("placeholders become positional outside literals, identifiers and comments"
     toPositional(`SELECT '?', "a?" FROM t WHERE a = ? AND b = 'it''s ?' -- ?\n AND c = ?`),
     `SELECT '?', "a?" FROM t WHERE a = $1 AND b = 'it''s ?' -- ?\n AND c = $2`,
   );
+});
+
+test("hypha serve with an unreachable HYPHA_DATABASE_URL stops with one hypha: line naming it", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "hypha-pg-cli-"));
+  try {
+    const child = spawnSync(process.execPath, ["bin/hypha.js", "serve"], {
+      env: {
+        ...process.env,
+        HYPHA_DATA_DIR: dataDir,
+        HYPHA_DATABASE_URL: "postgres://hypha@127.0.0.1:1/hypha",
+      },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(child.status, 2);
+    const lines = child.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, child.stderr);
+    assert.match(lines[0] ?? "", /^hypha: HYPHA_DATABASE_URL: cannot connect to PostgreSQL .*check the host/);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });
 
 /**
