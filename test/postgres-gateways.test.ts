@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -153,5 +154,20 @@ describe("two gateways on one PostgreSQL database", {
     } finally {
       await new Promise((ok) => receiver.close(ok));
     }
+  });
+
+  test("hypha doctor on a gateway's data directory checks the PostgreSQL store and its migrations", () => {
+    const r = spawnSync(process.execPath, ["bin/hypha.js", "doctor", "--data", s.dataDir], {
+      env: {
+        ...process.env,
+        HYPHA_ADMIN_KEY: s.adminKey,
+        HYPHA_DATABASE_URL: s.database?.url,
+        HYPHA_DATABASE_MIGRATION_URL: s.database?.migrationUrl,
+      },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /ok +PostgreSQL database answers with every migration applied/);
   });
 });
