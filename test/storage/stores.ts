@@ -112,6 +112,32 @@ export function runStoreConformance(
     );
   });
 
+  withStorage(
+    "memories: the BM25 score is FTS5's formula (k1 1.2, b 0.75, IDF floor), to 1e-9",
+    async (s, [t]) => {
+      const db = await s.tenant(t);
+      const docs = [
+        "deploy the deploy pipeline",
+        "deploy once among other words",
+        "nothing relevant",
+        "cats sleep",
+        "rivers flow north",
+      ].map((content) => memory(t, { content }));
+      await db.transaction(async (tx) => {
+        for (const d of docs) await memoriesStore.insert(tx, d);
+      });
+      const lengths = [4, 5, 2, 2, 3];
+      const avgdl = lengths.reduce((a, b) => a + b, 0) / lengths.length;
+      const idf = Math.log((5 - 2 + 0.5) / (2 + 0.5));
+      const score = (tf: number, len: number) =>
+        (idf * (tf * 2.2)) / (tf + 1.2 * (0.25 + (0.75 * len) / avgdl));
+      const found = await memoriesStore.search(db, everyone(t), {}, ftsQuery(["deploy"]), 10);
+      assert.equal(found.length, 2);
+      assert.ok(Math.abs((found[0]?.bm25 ?? 0) - score(2, 4)) < 1e-9, `${found[0]?.bm25} vs ${score(2, 4)}`);
+      assert.ok(Math.abs((found[1]?.bm25 ?? 0) - score(1, 5)) < 1e-9, `${found[1]?.bm25} vs ${score(1, 5)}`);
+    },
+  );
+
   withStorage("memories: a search never returns another tenant's memory", async (s, [a, b]) => {
     const da = await s.tenant(a);
     const dbb = await s.tenant(b);
