@@ -76,19 +76,24 @@ export function searchPg(
 ): Promise<Candidate[]> {
   const terms = termsOfMatch(match);
   if (terms.length === 0) return Promise.resolve([]);
+  // The matching index rows are read once (MATERIALIZED) by (tenant, term); each scored memory is
+  // then checked with a primary-key lookup (the LATERAL ... OFFSET 0 keeps the planner from
+  // scanning the tenant's memories instead while its statistics are young).
   return db.all<Candidate>(
-    `WITH q AS (SELECT DISTINCT value AS term FROM json_each(?)),
+    `WITH t AS MATERIALIZED (
+       SELECT term, seq, tf, len FROM memory_terms
+       WHERE term = ANY (ARRAY(SELECT jsonb_array_elements_text(?::jsonb)))),
      s AS (SELECT docs::float8 AS n, CASE WHEN docs > 0 THEN total_len::float8 / docs ELSE 1 END AS avgdl
            FROM memory_search_stats),
-     df AS (SELECT t.term, count(*)::float8 AS n FROM memory_terms t JOIN q ON q.term = t.term GROUP BY t.term),
-     scored AS (
+     df AS (SELECT term, count(*)::float8 AS n FROM t GROUP BY term),
+     scored AS MATERIALIZED (
        SELECT t.seq, sum(GREATEST(ln((s.n - df.n + 0.5) / (df.n + 0.5)), 1e-6)
                      * (t.tf * ${K1 + 1}) / (t.tf + ${K1} * (${1 - B} + ${B} * t.len / s.avgdl))) AS bm25
-       FROM memory_terms t JOIN df ON df.term = t.term CROSS JOIN s
+       FROM t JOIN df ON df.term = t.term CROSS JOIN s
        GROUP BY t.seq)
      SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance, sc.bm25
-     FROM scored sc JOIN memories m ON m.seq = sc.seq
-     WHERE ${vis.sql} AND ${fil.sql}
+     FROM scored sc CROSS JOIN LATERAL (
+       SELECT m.* FROM memories m WHERE m.seq = sc.seq AND ${vis.sql} AND ${fil.sql} OFFSET 0) m
      ORDER BY sc.bm25 DESC, m.seq DESC LIMIT ?`,
     [JSON.stringify(terms), ...vis.params, ...fil.params, limit],
   );
