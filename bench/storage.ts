@@ -164,7 +164,12 @@ with plaintext tenants and once with encrypted ones (blind-index tokens).
 | LoCoMo evidence recall@10, encrypted | ${q(sqlite, "aes-gcm", "at10")} | ${q(postgres, "aes-gcm", "at10")} | |
 
 PostgreSQL ranks with the same BM25 as FTS5 (k1 = 1.2, b = 0.75, column weights 1 / 0.5 / 0.5) over
-a term table, not with \`ts_rank\`, which has no IDF and no corpus length normalisation.
+a term table, not with \`ts_rank\`, which has no IDF and no corpus length normalisation; the same
+evidence recall on both backends is the check that the ranking carried over.
+
+PostgreSQL ingest pays a loopback round trip per statement (per memory: its row, its index terms,
+the tenant's totals, its labels), where SQLite runs them in-process: batching them per write is the
+way to close that gap.
 `;
   if (process.argv.includes("--write")) writeSection("storage", md);
   process.stdout.write(md);
