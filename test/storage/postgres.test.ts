@@ -46,7 +46,7 @@ test("placeholders become positional outside literals, identifiers and comments"
 });
 
 test("hypha serve with an unreachable HYPHA_DATABASE_URL stops with one hypha: line naming it", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "hypha-pg-cli-"));
+  const dataDir = mkdtempSync(join(tmpdir(), "hypha-test-pg-cli-"));
   try {
     const child = spawnSync(process.execPath, ["bin/hypha.js", "serve"], {
       env: {
@@ -203,7 +203,7 @@ describe("storage port conformance: PostgreSQL", { skip }, () => {
 
   test("audit: concurrent appends from separate pools (two gateways) never fork the chain", async () => {
     const db = await freshDatabase();
-    const dirs = [mkdtempSync(join(tmpdir(), "hypha-gw-")), mkdtempSync(join(tmpdir(), "hypha-gw-"))];
+    const dirs = [mkdtempSync(join(tmpdir(), "hypha-test-gw-")), mkdtempSync(join(tmpdir(), "hypha-test-gw-"))];
     const gateways = dirs.map(() =>
       openPostgresStorage({ url: db.url, migrationUrl: db.migrationUrl, poolSize: 4 }, MIGRATIONS),
     );
