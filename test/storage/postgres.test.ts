@@ -203,7 +203,10 @@ describe("storage port conformance: PostgreSQL", { skip }, () => {
 
   test("audit: concurrent appends from separate pools (two gateways) never fork the chain", async () => {
     const db = await freshDatabase();
-    const dirs = [mkdtempSync(join(tmpdir(), "hypha-test-gw-")), mkdtempSync(join(tmpdir(), "hypha-test-gw-"))];
+    const dirs = [
+      mkdtempSync(join(tmpdir(), "hypha-test-gw-")),
+      mkdtempSync(join(tmpdir(), "hypha-test-gw-")),
+    ];
     const gateways = dirs.map(() =>
       openPostgresStorage({ url: db.url, migrationUrl: db.migrationUrl, poolSize: 4 }, MIGRATIONS),
     );
