@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { DestinationStream } from "pino";
 import { type Clock, systemClock } from "./lib/clock.ts";
 import type { Config } from "./lib/config.ts";
@@ -25,8 +26,10 @@ import { registerPlatformRoutes } from "./platform/http/docs.routes.ts";
 import { createMetrics } from "./platform/http/metrics.ts";
 import { createRateLimiter } from "./platform/http/rate-limit.ts";
 import { createHttpServer } from "./platform/http/server.ts";
+import { createLeases, leasesMigrations } from "./platform/leases.ts";
 import { composeModules, type HyphaModule, installVocabulary, type ModuleApis } from "./platform/module.ts";
 import type { MigrationSet } from "./platform/storage/port.ts";
+import { openPostgresStorage } from "./platform/storage/postgres.ts";
 import { openSqliteStorage } from "./platform/storage/sqlite.ts";
 
 /**
@@ -51,8 +54,12 @@ export const MODULES: readonly HyphaModule[] = [
   healthModule,
 ];
 
-/** Every module's migrations, in list order. */
-export const MIGRATIONS: MigrationSet = installVocabulary(MODULES).migrations;
+/** The platform's own migrations, then every module's, in list order. */
+export const MIGRATIONS: MigrationSet = withPlatform(installVocabulary(MODULES).migrations);
+
+function withPlatform(modules: MigrationSet): MigrationSet {
+  return { control: [...leasesMigrations, ...modules.control], tenant: modules.tenant };
+}
 
 export type AppOptions = {
   config: Config;
@@ -72,8 +79,20 @@ export async function createApp(opts: AppOptions) {
   const { secretsDir } = prepareDataDir(config.dataDir);
   const adminKey = loadAdminKey(secretsDir, config.adminKey);
   const vocabulary = installVocabulary(MODULES);
-  const storage = openSqliteStorage(config.dataDir, vocabulary.migrations);
-  await storage.init();
+  const migrations = withPlatform(vocabulary.migrations);
+  // PostgreSQL when a database URL is set (several gateways may share it), else the embedded store.
+  const storage = config.databaseUrl
+    ? openPostgresStorage(
+        { url: config.databaseUrl, migrationUrl: config.databaseMigrationUrl, dataDir: config.dataDir },
+        migrations,
+      )
+    : openSqliteStorage(config.dataDir, migrations);
+  try {
+    await storage.init();
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
 
   const metrics = createMetrics();
   const events = createEventBus({
@@ -87,6 +106,8 @@ export async function createApp(opts: AppOptions) {
     maxQueueMs: config.overloadQueueMs,
   });
   const platform = {
+    gatewayId: `gw-${randomUUID()}`,
+    leases: createLeases(storage.control),
     config,
     secretsDir,
     adminKey,

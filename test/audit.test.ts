@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
@@ -22,17 +21,6 @@ type Event = {
 type Page = { items: Event[]; next_cursor: string | null };
 
 const run = promisify(execFile);
-
-/** Edits a database file the way an attacker with file access would: its own connection, triggers dropped. */
-function tamper(path: string, sql: string): void {
-  const db = new DatabaseSync(path);
-  try {
-    db.exec("DROP TRIGGER IF EXISTS audit_events_no_update; DROP TRIGGER IF EXISTS audit_events_no_delete;");
-    db.exec(sql);
-  } finally {
-    db.close();
-  }
-}
 
 describe("audit trail", () => {
   let s: TestServer;
@@ -64,7 +52,10 @@ describe("audit trail", () => {
 
   test("tamper: a modified event is found at its seq (HASH_MISMATCH), even with a recomputed plain hash", async () => {
     const c = await chain();
-    tamper(c.vaultDb, "UPDATE audit_events SET outcome = 'denied', action = 'memory.deleted' WHERE seq = 4");
+    await s.tamper(
+      c.tenantId,
+      "UPDATE audit_events SET outcome = 'denied', action = 'memory.deleted' WHERE seq = 4",
+    );
     assert.deepEqual((({ ok, first_bad_seq, reason }) => ({ ok, first_bad_seq, reason }))(await c.verify()), {
       ok: false,
       first_bad_seq: 4,
@@ -74,7 +65,7 @@ describe("audit trail", () => {
 
   test("tamper: an event deleted in the middle is found at the missing seq (SEQUENCE_GAP)", async () => {
     const c = await chain();
-    tamper(c.vaultDb, "DELETE FROM audit_events WHERE seq = 3");
+    await s.tamper(c.tenantId, "DELETE FROM audit_events WHERE seq = 3");
     const v = await c.verify();
     assert.equal(v.first_bad_seq, 3);
     assert.equal(v.reason, "SEQUENCE_GAP");
@@ -82,8 +73,8 @@ describe("audit trail", () => {
 
   test("tamper: reordered events are found at the first displaced seq", async () => {
     const c = await chain();
-    tamper(
-      c.vaultDb,
+    await s.tamper(
+      c.tenantId,
       `UPDATE audit_events SET seq = -1 WHERE seq = 3;
        UPDATE audit_events SET seq = 3 WHERE seq = 4;
        UPDATE audit_events SET seq = 4 WHERE seq = -1;`,
@@ -99,7 +90,7 @@ describe("audit trail", () => {
     const before = await c.verify();
     const last = before.last_seq ?? 0;
     assert.ok(existsSync(join(s.dataDir, "vaults", c.tenantId, "audit.checkpoints")));
-    tamper(c.vaultDb, `DELETE FROM audit_events WHERE seq >= ${last - 1}`);
+    await s.tamper(c.tenantId, `DELETE FROM audit_events WHERE seq >= ${last - 1}`);
     const v = await c.verify();
     assert.equal(v.reason, "TRUNCATED");
     assert.equal(v.first_bad_seq, last - 1);
@@ -108,7 +99,7 @@ describe("audit trail", () => {
   test("tamper: an emptied hash is found at its seq (NULL_HASH)", async () => {
     const c = await chain();
     // The column is NOT NULL, so an editor can empty it; a missing value is refused the same way.
-    tamper(c.vaultDb, "UPDATE audit_events SET hash = '' WHERE seq = 5");
+    await s.tamper(c.tenantId, "UPDATE audit_events SET hash = '' WHERE seq = 5");
     const v = await c.verify();
     assert.equal(v.first_bad_seq, 5);
     assert.equal(v.reason, "NULL_HASH");
@@ -129,7 +120,7 @@ describe("audit trail", () => {
     await s.hypha.services.trail.flush();
     const ok = (await s.request("GET", "/v1/audit/verify")).body as Verify;
     assert.equal(ok.ok, true);
-    tamper(join(s.dataDir, "control.db"), "UPDATE audit_events SET actor_id = 'someone_else' WHERE seq = 2");
+    await s.tamper(null, "UPDATE audit_events SET actor_id = 'someone_else' WHERE seq = 2");
     const bad = (await s.request("GET", "/v1/audit/verify")).body as Verify;
     assert.deepEqual([bad.ok, bad.first_bad_seq, bad.reason], [false, 2, "HASH_MISMATCH"]);
   });
@@ -165,14 +156,14 @@ describe("audit trail", () => {
     // Still append-only above the anchor.
     await assert.rejects(db.run(`DELETE FROM audit_events WHERE seq = ${left[0]?.seq}`), /append-only/);
     // Deleting the first kept event behind the trail's back is found right after the anchor.
-    tamper(c.vaultDb, `DELETE FROM audit_events WHERE seq = ${left[0]?.seq}`);
+    await s.tamper(c.tenantId, `DELETE FROM audit_events WHERE seq = ${left[0]?.seq}`);
     const bad = await c.verify();
     assert.deepEqual([bad.first_bad_seq, bad.reason], [left[0]?.seq, "SEQUENCE_GAP"]);
   });
 
   test("retention refuses to drop anything from a tampered chain", async () => {
     const c = await chain();
-    tamper(c.vaultDb, "UPDATE audit_events SET outcome = 'denied' WHERE seq = 2");
+    await s.tamper(c.tenantId, "UPDATE audit_events SET outcome = 'denied' WHERE seq = 2");
     s.clock.advance(86_400_000);
     await assert.rejects(
       s.hypha.services.trail.applyRetention(c.tenantId, s.clock.now(), { type: "system", id: "test" }),
@@ -280,13 +271,19 @@ describe("audit trail", () => {
     const c = await chain();
     const cli = (args: string[]) =>
       run(process.execPath, ["bin/hypha.js", ...args, "--data", s.dataDir], {
-        env: { ...process.env, HYPHA_ADMIN_KEY: s.adminKey },
+        env: {
+          ...process.env,
+          HYPHA_ADMIN_KEY: s.adminKey,
+          ...(s.database
+            ? { HYPHA_DATABASE_URL: s.database.url, HYPHA_DATABASE_MIGRATION_URL: s.database.migrationUrl }
+            : {}),
+        },
       });
     const good = await cli(["audit", "verify", "--tenant", c.tenantId]);
     assert.equal((JSON.parse(good.stdout) as Verify).ok, true);
     const listed = await cli(["audit", "--suspicious", "--since", "3650d", "--tenant", c.tenantId]);
     assert.ok((JSON.parse(listed.stdout) as Page).items.some((e) => e.action === "key.created"));
-    tamper(c.vaultDb, "UPDATE audit_events SET target_ids = '[]' WHERE seq = 6");
+    await s.tamper(c.tenantId, "UPDATE audit_events SET target_ids = '[]' WHERE seq = 6");
     const bad = await cli(["audit", "verify", "--tenant", c.tenantId]).then(
       () => assert.fail("verify must exit non-zero"),
       (err: { code: number; stdout: string }) => err,

@@ -189,8 +189,7 @@ describe("connectors and MCP under the keyed audit trail and encryption at rest"
       "SELECT seq FROM audit_events WHERE action = 'delivery.processed' ORDER BY seq LIMIT 1",
     );
     assert.ok(row);
-    await db.run("DROP TRIGGER IF EXISTS audit_events_no_update");
-    await db.run("UPDATE audit_events SET details = '{\"memories\":0}' WHERE seq = ?", [row.seq]);
+    await s.tamper(t.id, `UPDATE audit_events SET details = '{"memories":0}' WHERE seq = ${row.seq}`);
     const tampered = (await s.request("GET", `/v1/audit/verify?tenant_id=${t.id}`)).body as Verify;
     assert.equal(tampered.ok, false);
     assert.equal(tampered.first_bad_seq, row.seq);

@@ -11,6 +11,10 @@ import { newId } from "../src/lib/ids.ts";
 import { fromMarkdown } from "../src/modules/vault/markdown.ts";
 import type { Actor } from "../src/platform/auth/actor.ts";
 import { errorCode, startServer, type TestServer } from "./harness.ts";
+import { TEST_DATABASE_URL } from "./pg.ts";
+
+/** Cases that open the SQLite files themselves; their PostgreSQL counterparts are in postgres-at-rest.test.ts. */
+const sqliteFiles = { skip: TEST_DATABASE_URL ? "reads the SQLite files directly" : false };
 
 type Memory = {
   id: string;
@@ -63,37 +67,51 @@ describe("encryption at rest", () => {
     assert.equal(bad.status, 422);
   });
 
-  test("the SQLite files of an encrypted tenant hold none of the stored plaintext: content, history, metadata, tags, entities", async () => {
-    const words = ["zymurgical", "quokkaphile", "marmaladeous", "tessellatrix", "obfuscandum", "prestidigit"];
-    const [w0, w1, w2, w3, w4, w5] = words;
-    const t = await tenant();
-    const m = await s.storeMemory(t.key, {
-      content: `The ${w0} plan is approved`,
-      tags: [w1],
-      entities: [w2],
-      metadata: { project: w3, level: 7 },
-    });
-    await s.request("PATCH", `/v1/memories/${m.id}`, {
-      key: t.key,
-      body: { content: `The ${w4} plan replaced it` },
-    });
-    await s.storeMemory(t.key, { content: `A note about ${w5}`, metadata: { owner: w5 } });
-    // Everything still reads back and is searchable.
-    const r = (await s.request("POST", "/v1/memories/recall", { key: t.key, body: { query: w4 } }))
-      .body as Recall;
-    assert.equal(r.results[0]?.memory.id, m.id);
-    assert.equal(r.results[0]?.memory.tags[0], w1);
-    await s.hypha.services.trail.flush();
-    const files = [...filesOf(join(s.dataDir, "vaults", t.id)), readFileSync(join(s.dataDir, "control.db"))];
-    for (const bytes of files) {
-      for (const w of words) assert.equal(bytes.includes(w), false, `${w} found in a file`);
-    }
-    // The same data in a plaintext tenant is found by the same scan (the scan can fail).
-    const plain = await tenant({ encryption: "none" });
-    await s.storeMemory(plain.key, { content: `The ${w0} plan`, tags: [w1] });
-    const plainFiles = filesOf(join(s.dataDir, "vaults", plain.id));
-    assert.ok(plainFiles.some((b) => b.includes(w0 ?? "")));
-  });
+  test(
+    "the SQLite files of an encrypted tenant hold none of the stored plaintext: content, history, metadata, tags, entities",
+    sqliteFiles,
+    async () => {
+      const words = [
+        "zymurgical",
+        "quokkaphile",
+        "marmaladeous",
+        "tessellatrix",
+        "obfuscandum",
+        "prestidigit",
+      ];
+      const [w0, w1, w2, w3, w4, w5] = words;
+      const t = await tenant();
+      const m = await s.storeMemory(t.key, {
+        content: `The ${w0} plan is approved`,
+        tags: [w1],
+        entities: [w2],
+        metadata: { project: w3, level: 7 },
+      });
+      await s.request("PATCH", `/v1/memories/${m.id}`, {
+        key: t.key,
+        body: { content: `The ${w4} plan replaced it` },
+      });
+      await s.storeMemory(t.key, { content: `A note about ${w5}`, metadata: { owner: w5 } });
+      // Everything still reads back and is searchable.
+      const r = (await s.request("POST", "/v1/memories/recall", { key: t.key, body: { query: w4 } }))
+        .body as Recall;
+      assert.equal(r.results[0]?.memory.id, m.id);
+      assert.equal(r.results[0]?.memory.tags[0], w1);
+      await s.hypha.services.trail.flush();
+      const files = [
+        ...filesOf(join(s.dataDir, "vaults", t.id)),
+        readFileSync(join(s.dataDir, "control.db")),
+      ];
+      for (const bytes of files) {
+        for (const w of words) assert.equal(bytes.includes(w), false, `${w} found in a file`);
+      }
+      // The same data in a plaintext tenant is found by the same scan (the scan can fail).
+      const plain = await tenant({ encryption: "none" });
+      await s.storeMemory(plain.key, { content: `The ${w0} plan`, tags: [w1] });
+      const plainFiles = filesOf(join(s.dataDir, "vaults", plain.id));
+      assert.ok(plainFiles.some((b) => b.includes(w0 ?? "")));
+    },
+  );
 
   test("search on an encrypted tenant: stemming, BM25 order, tag, entity and metadata filters match a plaintext tenant", async () => {
     const enc = await tenant();
@@ -142,37 +160,41 @@ describe("encryption at rest", () => {
     assert.deepEqual(del.body, { deleted: 1 });
   });
 
-  test("a ciphertext swapped into another row, version or tenant fails to decrypt (500) and leaks nothing", async () => {
-    const t = await tenant();
-    const a = await s.storeMemory(t.key, { content: "alpha secret payload" });
-    const b = await s.storeMemory(t.key, { content: "bravo" });
-    const other = await tenant();
-    const c = await s.storeMemory(other.key, { content: "charlie" });
-    const vault = (id: string) => join(s.dataDir, "vaults", id, "vault.db");
-    const stolen = (() => {
-      const db = new DatabaseSync(vault(t.id));
-      const row = db.prepare("SELECT content FROM memories WHERE id = ?").get(a.id) as { content: string };
-      db.prepare("UPDATE memories SET content = ? WHERE id = ?").run(row.content, b.id);
-      db.close();
-      return row.content;
-    })();
-    assert.match(stolen, /^v1\.1\./, "stored as a versioned ciphertext");
-    const res = await s.request("GET", `/v1/memories/${b.id}`, { key: t.key });
-    assert.equal(res.status, 500);
-    assert.equal(errorCode(res), "INTERNAL");
-    assert.ok(!res.text.includes("alpha"));
-    const db2 = new DatabaseSync(vault(other.id));
-    db2.prepare("UPDATE memories SET content = ? WHERE id = ?").run(stolen, c.id);
-    db2.close();
-    const cross = await s.request("GET", `/v1/memories/${c.id}`, { key: other.key });
-    assert.equal(cross.status, 500);
-    assert.ok(!cross.text.includes("alpha"));
-    // Rows left alone still read.
-    assert.equal(
-      ((await s.request("GET", `/v1/memories/${a.id}`, { key: t.key })).body as Memory).content,
-      "alpha secret payload",
-    );
-  });
+  test(
+    "a ciphertext swapped into another row, version or tenant fails to decrypt (500) and leaks nothing",
+    sqliteFiles,
+    async () => {
+      const t = await tenant();
+      const a = await s.storeMemory(t.key, { content: "alpha secret payload" });
+      const b = await s.storeMemory(t.key, { content: "bravo" });
+      const other = await tenant();
+      const c = await s.storeMemory(other.key, { content: "charlie" });
+      const vault = (id: string) => join(s.dataDir, "vaults", id, "vault.db");
+      const stolen = (() => {
+        const db = new DatabaseSync(vault(t.id));
+        const row = db.prepare("SELECT content FROM memories WHERE id = ?").get(a.id) as { content: string };
+        db.prepare("UPDATE memories SET content = ? WHERE id = ?").run(row.content, b.id);
+        db.close();
+        return row.content;
+      })();
+      assert.match(stolen, /^v1\.1\./, "stored as a versioned ciphertext");
+      const res = await s.request("GET", `/v1/memories/${b.id}`, { key: t.key });
+      assert.equal(res.status, 500);
+      assert.equal(errorCode(res), "INTERNAL");
+      assert.ok(!res.text.includes("alpha"));
+      const db2 = new DatabaseSync(vault(other.id));
+      db2.prepare("UPDATE memories SET content = ? WHERE id = ?").run(stolen, c.id);
+      db2.close();
+      const cross = await s.request("GET", `/v1/memories/${c.id}`, { key: other.key });
+      assert.equal(cross.status, 500);
+      assert.ok(!cross.text.includes("alpha"));
+      // Rows left alone still read.
+      assert.equal(
+        ((await s.request("GET", `/v1/memories/${a.id}`, { key: t.key })).body as Memory).content,
+        "alpha secret payload",
+      );
+    },
+  );
 
   test("rotate-master re-wraps every tenant key while reads go on; old versions can be retired", async () => {
     const t = await tenant();
@@ -205,58 +227,66 @@ describe("encryption at rest", () => {
     assert.equal(events.items.length, 2);
   });
 
-  test("deleting a tenant crypto-shreds it: key, vault and credentials gone; a backup of its files cannot be decrypted", async () => {
-    const t = await tenant();
-    await s.storeMemory(t.key, { content: "shred this record" });
-    const backup = mkdtempSync(join(tmpdir(), "hypha-backup-"));
-    const vault = (await s.hypha.storage.tenant(t.id)) as unknown as { compact(): Promise<void> };
-    await vault.compact();
-    copyFileSync(join(s.dataDir, "vaults", t.id, "vault.db"), join(backup, "vault.db"));
-    const res = await s.request("DELETE", `/v1/tenants/${t.id}`);
-    assert.equal(res.status, 200);
-    assert.equal(existsSync(join(s.dataDir, "vaults", t.id)), false);
-    assert.equal(
-      (await s.hypha.storage.control.all("SELECT 1 FROM tenant_keys WHERE tenant_id = ?", [t.id])).length,
-      0,
-    );
-    assert.equal((await s.request("GET", "/v1/memories", { key: t.key })).status, 401);
-    assert.equal((await s.request("GET", `/v1/tenants/${t.id}`)).status, 404);
-    assert.equal((await s.request("DELETE", `/v1/tenants/${t.id}`)).status, 404);
-    // The backup holds only ciphertext, and no key for it exists any more.
-    const bytes = readFileSync(join(backup, "vault.db"));
-    assert.equal(bytes.includes("shred this record"), false);
-    await assert.rejects(s.hypha.services.tenantKeys.cipher(t.id), /not found/);
-    const deleted = (await s.request("GET", "/v1/audit/events?action=tenant.deleted")).body as {
-      items: { target_ids: string[] }[];
-    };
-    assert.ok(deleted.items.some((e) => e.target_ids.includes(t.id)));
-    rmSync(backup, { recursive: true, force: true });
-  });
+  test(
+    "deleting a tenant crypto-shreds it: key, vault and credentials gone; a backup of its files cannot be decrypted",
+    sqliteFiles,
+    async () => {
+      const t = await tenant();
+      await s.storeMemory(t.key, { content: "shred this record" });
+      const backup = mkdtempSync(join(tmpdir(), "hypha-backup-"));
+      const vault = (await s.hypha.storage.tenant(t.id)) as unknown as { compact(): Promise<void> };
+      await vault.compact();
+      copyFileSync(join(s.dataDir, "vaults", t.id, "vault.db"), join(backup, "vault.db"));
+      const res = await s.request("DELETE", `/v1/tenants/${t.id}`);
+      assert.equal(res.status, 200);
+      assert.equal(existsSync(join(s.dataDir, "vaults", t.id)), false);
+      assert.equal(
+        (await s.hypha.storage.control.all("SELECT 1 FROM tenant_keys WHERE tenant_id = ?", [t.id])).length,
+        0,
+      );
+      assert.equal((await s.request("GET", "/v1/memories", { key: t.key })).status, 401);
+      assert.equal((await s.request("GET", `/v1/tenants/${t.id}`)).status, 404);
+      assert.equal((await s.request("DELETE", `/v1/tenants/${t.id}`)).status, 404);
+      // The backup holds only ciphertext, and no key for it exists any more.
+      const bytes = readFileSync(join(backup, "vault.db"));
+      assert.equal(bytes.includes("shred this record"), false);
+      await assert.rejects(s.hypha.services.tenantKeys.cipher(t.id), /not found/);
+      const deleted = (await s.request("GET", "/v1/audit/events?action=tenant.deleted")).body as {
+        items: { target_ids: string[] }[];
+      };
+      assert.ok(deleted.items.some((e) => e.target_ids.includes(t.id)));
+      rmSync(backup, { recursive: true, force: true });
+    },
+  );
 
-  test("a control.db backup from before the deletion stops unwrapping once the master key is rotated and retired", async () => {
-    const t = await tenant();
-    await s.hypha.storage.control.compact();
-    copyFileSync(join(s.dataDir, "control.db"), join(s.dataDir, "control.backup.db"));
-    await s.request("DELETE", `/v1/tenants/${t.id}`);
-    const old = new DatabaseSync(join(s.dataDir, "control.backup.db"));
-    const rec = old
-      .prepare("SELECT master_version, wrapped FROM tenant_keys WHERE tenant_id = ?")
-      .get(t.id) as {
-      master_version: number;
-      wrapped: string;
-    };
-    old.close();
-    const record = { tenantId: t.id, masterVersion: rec.master_version, wrapped: rec.wrapped };
-    const ring = () => {
-      const r = loadMasterKeyring({ dataDir: s.dataDir, env: {}, allowGenerate: false });
-      assert.ok(r.ok);
-      return r.ring;
-    };
-    assert.equal(unwrapTenantKey(ring(), record).ok, true, "before rotation the backup still unwraps");
-    await s.hypha.services.rotateMaster(operator(), { retire: true });
-    const after = unwrapTenantKey(ring(), record);
-    assert.equal(after.ok, false);
-  });
+  test(
+    "a control.db backup from before the deletion stops unwrapping once the master key is rotated and retired",
+    sqliteFiles,
+    async () => {
+      const t = await tenant();
+      await s.hypha.storage.control.compact();
+      copyFileSync(join(s.dataDir, "control.db"), join(s.dataDir, "control.backup.db"));
+      await s.request("DELETE", `/v1/tenants/${t.id}`);
+      const old = new DatabaseSync(join(s.dataDir, "control.backup.db"));
+      const rec = old
+        .prepare("SELECT master_version, wrapped FROM tenant_keys WHERE tenant_id = ?")
+        .get(t.id) as {
+        master_version: number;
+        wrapped: string;
+      };
+      old.close();
+      const record = { tenantId: t.id, masterVersion: rec.master_version, wrapped: rec.wrapped };
+      const ring = () => {
+        const r = loadMasterKeyring({ dataDir: s.dataDir, env: {}, allowGenerate: false });
+        assert.ok(r.ok);
+        return r.ring;
+      };
+      assert.equal(unwrapTenantKey(ring(), record).ok, true, "before rotation the backup still unwraps");
+      await s.hypha.services.rotateMaster(operator(), { retire: true });
+      const after = unwrapTenantKey(ring(), record);
+      assert.equal(after.ok, false);
+    },
+  );
 
   test("a wrong or missing master key stops the start over existing data", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "hypha-mk-"));

@@ -165,7 +165,10 @@ describe("kill switch", () => {
   test("a freeze survives a restart: a new process on the same data directory refuses the agent", async () => {
     const k = await s.createKey(f.tenantId, { agent: "persist", scopes: ["read"] });
     await freeze(s, admin, { scope: "agent", tenant_id: f.tenantId, key_id: k.id });
-    const config = loadConfig({}, { dataDir: s.dataDir, adminKey: s.adminKey, logLevel: "silent", port: 0 });
+    const config = loadConfig(
+      {},
+      { dataDir: s.dataDir, adminKey: s.adminKey, logLevel: "silent", port: 0, ...s.storageConfig },
+    );
     const second = await createApp({ config });
     try {
       await assert.rejects(

@@ -1,11 +1,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { Writable } from "node:stream";
+import pg from "pg";
 import { createApp, type HyphaApp } from "../src/app.ts";
 import { manualClock } from "../src/lib/clock.ts";
 import { type Config, loadConfig } from "../src/lib/config.ts";
 import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
+import { type FreshDatabase, freshDatabase, TEST_DATABASE_URL } from "./pg.ts";
 
 export type Res = { status: number; headers: Headers; body: unknown; text: string };
 export type Req = {
@@ -29,14 +32,17 @@ export function logSink() {
 
 /**
  * A real server on 127.0.0.1 with its own data directory, a manual clock and a known admin key.
- * Requests go through real HTTP (fetch), the store is a real SQLite file.
+ * Requests go through real HTTP (fetch), the store is a real SQLite file, or a fresh PostgreSQL
+ * database of its own when HYPHA_TEST_DATABASE_URL is set.
  */
 export async function startServer(overrides: Partial<Record<keyof Config, unknown>> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "hypha-test-"));
   const adminKey = generateSecret(KEY_PREFIX.admin);
   const clock = manualClock(Date.parse("2026-06-01T12:00:00Z"));
   const logs = logSink();
-  const config = loadConfig({}, { dataDir, adminKey, logLevel: "info", port: 0, ...overrides });
+  const database: FreshDatabase | null = TEST_DATABASE_URL ? await freshDatabase() : null;
+  const dbConfig = database ? { databaseUrl: database.url, databaseMigrationUrl: database.migrationUrl } : {};
+  const config = loadConfig({}, { dataDir, adminKey, logLevel: "info", port: 0, ...dbConfig, ...overrides });
   const hypha: HyphaApp = await createApp({ config, clock, logDestination: logs.stream });
   const address = await hypha.app.listen({ host: "127.0.0.1", port: 0 });
 
@@ -102,9 +108,65 @@ export async function startServer(overrides: Partial<Record<keyof Config, unknow
     return res.body as { id: string; version: number; content: string };
   }
 
+  /**
+   * Edits the audit tables the way an attacker with storage access would, triggers off: on SQLite
+   * with its own connection to the file, on PostgreSQL as the owner role (row-level security still
+   * scopes it to the tenant). `tenantId` null is the instance chain.
+   */
+  async function tamper(tenantId: string | null, sql: string): Promise<void> {
+    if (!database) {
+      const path = tenantId ? join(dataDir, "vaults", tenantId, "vault.db") : join(dataDir, "control.db");
+      const db = new DatabaseSync(path);
+      try {
+        db.exec(
+          "DROP TRIGGER IF EXISTS audit_events_no_update; DROP TRIGGER IF EXISTS audit_events_no_delete;",
+        );
+        db.exec(sql);
+      } finally {
+        db.close();
+      }
+      return;
+    }
+    const c = new pg.Client({ connectionString: database.migrationUrl });
+    await c.connect();
+    try {
+      await c.query(`SET search_path = ${tenantId ? "hypha_tenant" : "hypha_control"}`);
+      await c.query("BEGIN");
+      if (tenantId) await c.query("SELECT set_config('hypha.tenant_id', $1, true)", [tenantId]);
+      await c.query("ALTER TABLE audit_events DISABLE TRIGGER USER");
+      await c.query(sql);
+      await c.query("ALTER TABLE audit_events ENABLE TRIGGER USER");
+      await c.query("COMMIT");
+    } finally {
+      await c.end();
+    }
+  }
+
+  /** Runs DDL on a tenant's tables with the rights of their owner (the vault file, or the owner role). */
+  async function asOwner(tenantId: string, sql: string): Promise<void> {
+    if (!database) {
+      await (await hypha.storage.tenant(tenantId)).run(sql);
+      return;
+    }
+    const c = new pg.Client({ connectionString: database.migrationUrl });
+    await c.connect();
+    try {
+      await c.query("SET search_path = hypha_tenant");
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  }
+
   return {
     url: address,
+    asOwner,
     dataDir,
+    /** The fresh PostgreSQL database of this server, or null on SQLite. */
+    database,
+    /** Config overrides that open this server's store again (a second process or gateway). */
+    storageConfig: dbConfig,
+    tamper,
     adminKey,
     clock,
     logs: logs.lines,
@@ -117,6 +179,7 @@ export async function startServer(overrides: Partial<Record<keyof Config, unknow
     storeMemory,
     async close() {
       await hypha.close();
+      await database?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

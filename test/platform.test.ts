@@ -151,7 +151,7 @@ describe("platform: probes, metrics, docs, rate limits, logs, failures", () => {
     const before = await s.storeMemory(key, { content: "before the failure" });
     const db = await s.hypha.storage.tenant(tenantId);
     // Break the store under the server: the label table vanishes mid-flight.
-    await db.run("ALTER TABLE memory_labels RENAME TO memory_labels_gone");
+    await s.asOwner(tenantId, "ALTER TABLE memory_labels RENAME TO memory_labels_gone");
     try {
       const res = await s.request("POST", "/v1/memories", {
         key,
@@ -162,7 +162,7 @@ describe("platform: probes, metrics, docs, rate limits, logs, failures", () => {
       assert.equal((res.body as { error: { message: string } }).error.message, "internal error");
       assert.ok(!res.text.includes("memory_labels"), "no SQL detail in the response");
     } finally {
-      await db.run("ALTER TABLE memory_labels_gone RENAME TO memory_labels");
+      await s.asOwner(tenantId, "ALTER TABLE memory_labels_gone RENAME TO memory_labels");
     }
     // Content is sealed on this (default, encrypted) tenant: the ids show what was written.
     const rows = await db.all<{ id: string }>("SELECT id FROM memories");

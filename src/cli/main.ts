@@ -551,10 +551,10 @@ program
       check(safeJoin(cfg.dataDir, "secrets"), 0o700, "secrets directory");
       if (!cfg.adminKey) check(safeJoin(cfg.dataDir, "secrets", "admin-key.sha256"), 0o600, "admin key hash");
       try {
-        readFileSync(safeJoin(cfg.dataDir, "control.db"));
+        if (!cfg.databaseUrl) readFileSync(safeJoin(cfg.dataDir, "control.db"));
         const app = await createApp({ config: { ...cfg, logLevel: "silent" } });
         ((await app.storage.ready()) ? ok : problems).push(
-          "control database answers with every migration applied",
+          `${cfg.databaseUrl ? "PostgreSQL" : "control"} database answers with every migration applied`,
         );
         await app.close();
       } catch (err) {

@@ -53,6 +53,18 @@ const boolFromString = z.preprocess((v) => (v === "true" ? true : v === "false" 
 export const configSchema = z
   .object({
     dataDir: z.string().min(1).default("./data"),
+    /** `postgres://…` puts every tenant's data and the instance data on PostgreSQL (application role). */
+    databaseUrl: z
+      .string()
+      .max(2048)
+      .regex(/^postgres(?:ql)?:\/\/\S+$/, "a postgres:// URL")
+      .optional(),
+    /** The owner role that runs migrations and grants the application role; defaults to databaseUrl. */
+    databaseMigrationUrl: z
+      .string()
+      .max(2048)
+      .regex(/^postgres(?:ql)?:\/\/\S+$/, "a postgres:// URL")
+      .optional(),
     host: z.string().min(1).default("127.0.0.1"),
     port: intFromString(0, 65535).default(7411),
     adminKey: secret("HYPHA_ADMIN_KEY").optional(),
@@ -139,6 +151,10 @@ export const configSchema = z
       "HYPHA_CONSOLE_INSECURE_HTTP is only for a server on loopback: set HYPHA_HOST=127.0.0.1 or serve https",
     path: ["consoleInsecureHttp"],
   })
+  .refine((c) => !c.databaseMigrationUrl || c.databaseUrl, {
+    message: "HYPHA_DATABASE_MIGRATION_URL needs HYPHA_DATABASE_URL (the application role) beside it",
+    path: ["databaseMigrationUrl"],
+  })
   .refine((c) => !c.judgeUrl || c.judgeModel, {
     message: "HYPHA_JUDGE_MODEL is required with HYPHA_JUDGE_URL",
     path: ["judgeModel"],
@@ -149,6 +165,8 @@ export type Config = z.infer<typeof configSchema>;
 /** Environment variables and the config keys they set. */
 export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_DATA_DIR: "dataDir",
+  HYPHA_DATABASE_URL: "databaseUrl",
+  HYPHA_DATABASE_MIGRATION_URL: "databaseMigrationUrl",
   HYPHA_HOST: "host",
   HYPHA_PORT: "port",
   HYPHA_ADMIN_KEY: "adminKey",

@@ -8,12 +8,17 @@ import type { Admission } from "./http/admission.ts";
 import type { Metrics } from "./http/metrics.ts";
 import type { RateLimiter } from "./http/rate-limit.ts";
 import type { TypedApp } from "./http/server.ts";
+import type { Leases } from "./leases.ts";
 import type { Migration, MigrationSet, Storage } from "./storage/port.ts";
 
 /**
  * What every module may use: the platform, built before any module and owned by none.
  */
 export type Platform = {
+  /** This process among the gateways that share a store (random per start). */
+  readonly gatewayId: string;
+  /** Named leases in the control store: periodic work runs on one gateway at a time. */
+  readonly leases: Leases;
   readonly config: Config;
   /** `<dataDir>/secrets` (0700): key files that never enter a database. */
   readonly secretsDir: string;

@@ -71,7 +71,7 @@ function filterClause(f: AuditFilters): { sql: string; params: SqlValue[] } {
     }
     parts.push(`(${ors.join(" OR ")})`);
   }
-  return { sql: parts.length ? parts.join(" AND ") : "1", params };
+  return { sql: parts.length ? parts.join(" AND ") : "TRUE", params };
 }
 
 export const auditStore = {

@@ -69,6 +69,9 @@ export type HealthDelta = Partial<
   >
 > & { latency_ms?: number; last_delivery_at?: number; last_rejected_at?: number };
 
+/** How long a claimed delivery stays with the gateway that claimed it (PostgreSQL). */
+export const CLAIM_LEASE_MS = 5 * 60_000;
+
 export const connectorsStore = {
   insert: (tx: SqlExecutor, r: ConnectorRow) =>
     tx.run(
@@ -107,16 +110,16 @@ export const connectorsStore = {
          signature_failures, processed, failures, latency_ms_total, latency_samples, previous_secret_verified)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (connector_id) DO UPDATE SET
-         last_delivery_at = COALESCE(excluded.last_delivery_at, last_delivery_at),
-         last_rejected_at = COALESCE(excluded.last_rejected_at, last_rejected_at),
-         accepted = accepted + excluded.accepted,
-         duplicates = duplicates + excluded.duplicates,
-         signature_failures = signature_failures + excluded.signature_failures,
-         processed = processed + excluded.processed,
-         failures = failures + excluded.failures,
-         latency_ms_total = latency_ms_total + excluded.latency_ms_total,
-         latency_samples = latency_samples + excluded.latency_samples,
-         previous_secret_verified = previous_secret_verified + excluded.previous_secret_verified`,
+         last_delivery_at = COALESCE(excluded.last_delivery_at, connector_health.last_delivery_at),
+         last_rejected_at = COALESCE(excluded.last_rejected_at, connector_health.last_rejected_at),
+         accepted = connector_health.accepted + excluded.accepted,
+         duplicates = connector_health.duplicates + excluded.duplicates,
+         signature_failures = connector_health.signature_failures + excluded.signature_failures,
+         processed = connector_health.processed + excluded.processed,
+         failures = connector_health.failures + excluded.failures,
+         latency_ms_total = connector_health.latency_ms_total + excluded.latency_ms_total,
+         latency_samples = connector_health.latency_samples + excluded.latency_samples,
+         previous_secret_verified = connector_health.previous_secret_verified + excluded.previous_secret_verified`,
       [
         connectorId,
         d.last_delivery_at ?? null,
@@ -199,11 +202,28 @@ export const connectorsStore = {
       .then((res) => res.changes === 1),
   deliveryById: (db: SqlExecutor, tenantId: string, id: string) =>
     db.get<DeliveryRow>("SELECT * FROM webhook_deliveries WHERE tenant_id = ? AND id = ?", [tenantId, id]),
-  due: (db: SqlExecutor, now: number, limit: number) =>
-    db.all<DeliveryRow>(
-      "SELECT * FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
-      [now, limit],
-    ),
+  /**
+   * Due deliveries. On PostgreSQL several gateways poll one inbox, so each due row is claimed: rows
+   * another gateway is claiming are skipped (FOR UPDATE SKIP LOCKED) and a claimed row is not due
+   * again for CLAIM_LEASE_MS, by when it is finished or rescheduled (or its gateway died and another
+   * takes it). Finishing stays a compare-and-swap on `pending`, so a delivery is processed once.
+   */
+  due: async (db: SqlExecutor, now: number, limit: number): Promise<DeliveryRow[]> => {
+    if (db.dialect !== "postgres") {
+      return db.all<DeliveryRow>(
+        "SELECT * FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+        [now, limit],
+      );
+    }
+    const rows = await db.all<DeliveryRow>(
+      `UPDATE webhook_deliveries SET next_attempt_at = ?
+       WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?
+                    ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
+      [now + CLAIM_LEASE_MS, now, limit],
+    );
+    return rows.sort((a, b) => a.next_attempt_at - b.next_attempt_at || (a.id < b.id ? -1 : 1));
+  },
   nextDueAt: (db: SqlExecutor) =>
     db
       .get<{ at: number | null }>(

@@ -13,6 +13,7 @@ import type { AuditSink } from "../audit/audit.trail.ts";
 import type { TenantLookup } from "../tenants/tenants.service.ts";
 import { iso } from "./connectors.contracts.ts";
 import { type CipherOf, openField, sealField } from "./connectors.sealing.ts";
+import { CLAIM_LEASE_MS } from "./connectors.store.ts";
 import { type Backoff, backoffDelay } from "./delivery-worker.ts";
 import { HYPHA_SIGNATURE_HEADER, signOutbound } from "./outbound-signing.ts";
 
@@ -105,11 +106,27 @@ const store = {
     db.all<WebhookRow>("SELECT * FROM outbound_webhooks WHERE tenant_id = ? AND status = 'active'", [
       tenantId,
     ]),
-  due: (db: SqlExecutor, now: number, limit: number) =>
-    db.all<OutboundRow>(
-      "SELECT * FROM outbound_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
-      [now, limit],
-    ),
+  /**
+   * Due deliveries. On PostgreSQL several gateways send, so due rows are claimed (skipping rows
+   * another gateway is claiming) and not due again for CLAIM_LEASE_MS: each is sent once, unless
+   * its gateway dies mid-send, when another sends it after the claim lapses (at least once).
+   */
+  due: async (db: SqlExecutor, now: number, limit: number): Promise<OutboundRow[]> => {
+    if (db.dialect !== "postgres") {
+      return db.all<OutboundRow>(
+        "SELECT * FROM outbound_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+        [now, limit],
+      );
+    }
+    const rows = await db.all<OutboundRow>(
+      `UPDATE outbound_deliveries SET next_attempt_at = ?
+       WHERE id IN (SELECT id FROM outbound_deliveries WHERE status = 'pending' AND next_attempt_at <= ?
+                    ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
+      [now + CLAIM_LEASE_MS, now, limit],
+    );
+    return rows.sort((a, b) => (a.id < b.id ? -1 : 1));
+  },
   hasPending: (db: SqlExecutor) =>
     db
       .get<{ id: string }>("SELECT id FROM outbound_deliveries WHERE status = 'pending' LIMIT 1")

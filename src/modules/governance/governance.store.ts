@@ -10,7 +10,7 @@ export const governanceStore = {
   async putPolicy(tx: SqlExecutor, policy: string, now: number, by: string): Promise<number> {
     const r = await tx.get<{ version: number }>(
       `INSERT INTO tenant_policy (id, policy, version, updated_at, updated_by) VALUES (1, ?, 1, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET policy = excluded.policy, version = tenant_policy.version + 1,
+       ON CONFLICT (${tx.dialect === "postgres" ? "tenant_id, id" : "id"}) DO UPDATE SET policy = excluded.policy, version = tenant_policy.version + 1,
          updated_at = excluded.updated_at, updated_by = excluded.updated_by
        RETURNING version`,
       [policy, now, by],

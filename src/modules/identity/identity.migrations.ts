@@ -1,4 +1,5 @@
 import type { Migration } from "../../platform/storage/port.ts";
+import { rowSecurity, TENANT_COLUMN } from "../../platform/storage/postgres-ddl.ts";
 
 export const identityMigrations = {
   control: [] satisfies Migration[],
@@ -44,6 +45,51 @@ CREATE TABLE oidc_config (
   config TEXT NOT NULL,
   updated_at INTEGER NOT NULL
 );`,
+      postgres: `
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  ${TENANT_COLUMN},
+  email TEXT NOT NULL,
+  password_hash TEXT,
+  roles TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+  oidc_subject TEXT,
+  locked_until BIGINT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  last_login_at BIGINT,
+  UNIQUE (tenant_id, email)
+);
+CREATE UNIQUE INDEX users_oidc_subject ON users(tenant_id, oidc_subject) WHERE oidc_subject IS NOT NULL;
+CREATE TABLE jwt_secrets (
+  ${TENANT_COLUMN},
+  version TEXT NOT NULL,
+  secret BYTEA NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (tenant_id, version)
+);
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  ${TENANT_COLUMN},
+  family_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  csrf_hash TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  used_at BIGINT,
+  revoked_at BIGINT
+);
+CREATE INDEX sessions_family ON sessions(tenant_id, family_id);
+CREATE INDEX sessions_user ON sessions(tenant_id, user_id);
+CREATE TABLE oidc_config (
+  ${TENANT_COLUMN},
+  id INTEGER NOT NULL CHECK (id = 1),
+  config TEXT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (tenant_id, id)
+);
+${rowSecurity("users", "jwt_secrets", "sessions", "oidc_config")}`,
     },
     {
       // Signing secrets are sealed with the tenant cipher from now on; plaintext ones are dropped
@@ -57,6 +103,16 @@ CREATE TABLE jwt_secrets (
   sealed TEXT NOT NULL,
   created_at INTEGER NOT NULL
 );`,
+      postgres: `
+DROP TABLE jwt_secrets;
+CREATE TABLE jwt_secrets (
+  ${TENANT_COLUMN},
+  version TEXT NOT NULL,
+  sealed TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (tenant_id, version)
+);
+${rowSecurity("jwt_secrets")}`,
     },
   ] satisfies Migration[],
 };

@@ -110,7 +110,7 @@ export const identityStore = {
   putOidcConfig: (tx: SqlExecutor, config: string, now: number) =>
     tx.run(
       `INSERT INTO oidc_config (id, config, updated_at) VALUES (1, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at`,
+       ON CONFLICT (${tx.dialect === "postgres" ? "tenant_id, id" : "id"}) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at`,
       [config, now],
     ),
 };

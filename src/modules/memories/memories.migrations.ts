@@ -1,4 +1,5 @@
 import type { Migration } from "../../platform/storage/port.ts";
+import { rowSecurity, TENANT_COLUMN } from "../../platform/storage/postgres-ddl.ts";
 
 // A vault holds one tenant, so tenant_id is constant in it: SQLite indexes lead with selective
 // columns instead (a shared PostgreSQL schema leads with tenant_id).
@@ -48,6 +49,60 @@ CREATE VIRTUAL TABLE memories_fts USING fts5(
   tokenize = 'porter unicode61 remove_diacritics 2'
 );
 INSERT INTO memories_fts(memories_fts, rank) VALUES ('secure-delete', 1);`,
+      // seq is unique across tenants; the search index is a term table ranked with BM25 in SQL
+      // (memories.search.pg.ts), which works alike over words and blind-index tokens.
+      postgres: `
+CREATE TABLE memories (
+  seq BIGSERIAL PRIMARY KEY,
+  id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  ${TENANT_COLUMN},
+  namespace TEXT NOT NULL,
+  type TEXT NOT NULL,
+  content TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  entities TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  importance DOUBLE PRECISION NOT NULL,
+  agent TEXT NOT NULL,
+  key_id TEXT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  expires_at BIGINT,
+  valid_from BIGINT,
+  valid_to BIGINT,
+  is_current INTEGER NOT NULL,
+  embedding BYTEA,
+  UNIQUE (tenant_id, id, version)
+);
+CREATE INDEX memories_current_id ON memories(tenant_id, is_current, id);
+CREATE INDEX memories_namespace ON memories(tenant_id, namespace, is_current, id);
+CREATE INDEX memories_created ON memories(tenant_id, created_at);
+CREATE INDEX memories_expiry ON memories(tenant_id, expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE memory_labels (
+  ${TENANT_COLUMN},
+  seq BIGINT NOT NULL REFERENCES memories(seq) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (tenant_id, kind, value, seq)
+);
+CREATE INDEX memory_labels_seq ON memory_labels(seq);
+CREATE TABLE memory_terms (
+  ${TENANT_COLUMN},
+  term TEXT NOT NULL,
+  seq BIGINT NOT NULL REFERENCES memories(seq) ON DELETE CASCADE,
+  tf DOUBLE PRECISION NOT NULL,
+  len INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, term, seq)
+);
+CREATE INDEX memory_terms_seq ON memory_terms(seq);
+CREATE TABLE memory_search_stats (
+  ${TENANT_COLUMN},
+  docs BIGINT NOT NULL,
+  total_len BIGINT NOT NULL,
+  PRIMARY KEY (tenant_id)
+);
+${rowSecurity("memories", "memory_labels", "memory_terms", "memory_search_stats")}`,
     },
     {
       // Per-memory access: private (owner and allowed agents), shared (the namespace), public (the tenant).
@@ -57,11 +112,17 @@ ALTER TABLE memories ADD COLUMN access TEXT NOT NULL DEFAULT 'shared' CHECK (acc
 ALTER TABLE memories ADD COLUMN allowed_agents TEXT;
 ALTER TABLE memories ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 UPDATE memories SET owner = agent;`,
+      postgres: `
+ALTER TABLE memories ADD COLUMN access TEXT NOT NULL DEFAULT 'shared' CHECK (access IN ('private', 'shared', 'public'));
+ALTER TABLE memories ADD COLUMN allowed_agents TEXT;
+ALTER TABLE memories ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+UPDATE memories SET owner = agent;`,
     },
     {
       // Suspected injections are kept out of recall until asked for (guardrails quarantine).
       id: "memories.003",
       sqlite: "ALTER TABLE memories ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;",
+      postgres: "ALTER TABLE memories ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;",
     },
   ] satisfies Migration[],
 };

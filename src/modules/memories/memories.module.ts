@@ -31,7 +31,7 @@ export const memoriesEvents = [
 ] as const;
 
 export type MemoriesApi = MemoriesService & {
-  /** One TTL sweep over every tenant: purges expired memories; returns how many. */
+  /** One TTL sweep over every tenant, where this gateway holds the sweep lease; returns how many. */
   sweepAll(): Promise<number>;
 };
 
@@ -75,7 +75,13 @@ export const memoriesModule = defineModule({
       vault: ctx.use("vault").vault,
       events: ctx.events,
     });
-    const sweepAll = async () => service.sweep(await tenants.allIds());
+    // Several gateways may share one store: the sweep runs where the lease is held.
+    const SWEEP_LEASE = "ttl-sweeper";
+    const sweepAll = async () => {
+      const ttl = config.sweepIntervalSeconds * 2000;
+      if (!(await ctx.leases.acquire(SWEEP_LEASE, ctx.gatewayId, ctx.clock.now(), ttl))) return 0;
+      return service.sweep(await tenants.allIds());
+    };
     let timer: NodeJS.Timeout | null = null;
     return {
       api: { ...service, sweepAll },
@@ -92,6 +98,7 @@ export const memoriesModule = defineModule({
           async stop() {
             if (timer) clearInterval(timer);
             timer = null;
+            await ctx.leases.release(SWEEP_LEASE, ctx.gatewayId).catch(() => undefined);
           },
         },
       ],

@@ -1,5 +1,6 @@
 import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
 import type { MemoryRow } from "./memories.schemas.ts";
+import { indexPg, searchPg, unindexPg } from "./memories.search.pg.ts";
 import { type IndexEntry, plainIndex } from "./row-codec.ts";
 
 /**
@@ -55,7 +56,7 @@ function accessClause(v: Visibility, a: string): { sql: string; params: SqlValue
       }
       ors.push(`${a}.access = 'public'`);
     }
-    parts.push(ors.length ? `(${ors.join(" OR ")})` : "0");
+    parts.push(ors.length ? `(${ors.join(" OR ")})` : "FALSE");
   }
   if (v.principal !== null) {
     parts.push(
@@ -63,7 +64,7 @@ function accessClause(v: Visibility, a: string): { sql: string; params: SqlValue
     );
     params.push(v.principal, v.principal);
   }
-  return { sql: parts.length ? parts.join(" AND ") : "1", params };
+  return { sql: parts.length ? parts.join(" AND ") : "TRUE", params };
 }
 
 export function visibilityClause(
@@ -131,7 +132,7 @@ function filterClause(f: Filters, alias = "m"): { sql: string; params: SqlValue[
   }
   for (const [key, value] of Object.entries(f.metadata ?? {})) {
     // Keys are validated to [A-Za-z0-9_]; the JSON path is still passed as a parameter.
-    parts.push(`json_extract(${alias}.metadata, ?) IS ?`);
+    parts.push(`json_extract(${alias}.metadata, ?) IS NOT DISTINCT FROM ?`);
     params.push(`$.${key}`, typeof value === "boolean" ? (value ? 1 : 0) : value);
   }
   for (const label of f.metadataLabels ?? []) {
@@ -154,7 +155,7 @@ function filterClause(f: Filters, alias = "m"): { sql: string; params: SqlValue[
     parts.push(`(${alias}.valid_to IS NULL OR ${alias}.valid_to > ?)`);
     params.push(f.validAt, f.validAt);
   }
-  return { sql: parts.length ? parts.join(" AND ") : "1", params };
+  return { sql: parts.length ? parts.join(" AND ") : "TRUE", params };
 }
 
 export type NewRow = Omit<MemoryRow, "seq">;
@@ -170,20 +171,27 @@ export type Candidate = {
 };
 
 async function indexRow(tx: SqlExecutor, seq: number, index: IndexEntry) {
-  await tx.run("INSERT INTO memories_fts (rowid, content, tags, entities) VALUES (?, ?, ?, ?)", [
-    seq,
-    index.content,
-    index.tags,
-    index.entities,
-  ]);
+  if (tx.dialect === "postgres") await indexPg(tx, seq, index);
+  else
+    await tx.run("INSERT INTO memories_fts (rowid, content, tags, entities) VALUES (?, ?, ?, ?)", [
+      seq,
+      index.content,
+      index.tags,
+      index.entities,
+    ]);
   for (const label of index.labels) {
-    await tx.run("INSERT OR IGNORE INTO memory_labels (seq, kind, value) VALUES (?, ?, ?)", [
+    await tx.run("INSERT INTO memory_labels (seq, kind, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [
       seq,
       label.kind,
       label.value,
     ]);
   }
 }
+
+const unindex = (tx: SqlExecutor, seq: number) =>
+  tx.dialect === "postgres"
+    ? unindexPg(tx, seq)
+    : tx.run("DELETE FROM memories_fts WHERE rowid = ?", [seq]).then(() => undefined);
 
 /** Removes every version of the given ids: rows, labels and index entries. Returns the ids removed. */
 async function hardDelete(tx: SqlExecutor, tenantId: string, ids: readonly string[]): Promise<number> {
@@ -196,7 +204,7 @@ async function hardDelete(tx: SqlExecutor, tenantId: string, ids: readonly strin
     if (versions.length === 0) continue;
     count++;
     for (const v of versions) {
-      if (v.is_current === 1) await tx.run("DELETE FROM memories_fts WHERE rowid = ?", [v.seq]);
+      if (v.is_current === 1) await unindex(tx, v.seq);
       await tx.run("DELETE FROM memory_labels WHERE seq = ?", [v.seq]);
     }
     await tx.run("DELETE FROM memories WHERE tenant_id = ? AND id = ?", [tenantId, id]);
@@ -245,7 +253,7 @@ export const memoriesStore = {
   /** Marks the current version historical and drops it from the search index. */
   async retire(tx: SqlExecutor, seq: number): Promise<void> {
     await tx.run("UPDATE memories SET is_current = 0 WHERE seq = ?", [seq]);
-    await tx.run("DELETE FROM memories_fts WHERE rowid = ?", [seq]);
+    await unindex(tx, seq);
   },
 
   get: (db: SqlExecutor, v: Visibility, id: string) => {
@@ -307,6 +315,7 @@ export const memoriesStore = {
   search(db: SqlExecutor, v: Visibility, f: Filters, match: string, limit: number) {
     const vis = visibilityClause(v);
     const fil = filterClause(f);
+    if (db.dialect === "postgres") return searchPg(db, vis, fil, match, limit);
     return db.all<Candidate>(
       `SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance, -bm25(memories_fts, 1.0, 0.5, 0.5) AS bm25
        FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid

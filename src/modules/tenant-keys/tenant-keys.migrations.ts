@@ -14,6 +14,14 @@ CREATE TABLE tenant_keys (
   created_at INTEGER NOT NULL,
   rewrapped_at INTEGER
 );`,
+      postgres: `
+CREATE TABLE tenant_keys (
+  tenant_id TEXT PRIMARY KEY,
+  master_version INTEGER NOT NULL,
+  wrapped TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  rewrapped_at BIGINT
+);`,
     },
   ] satisfies Migration[],
   tenant: [] satisfies Migration[],

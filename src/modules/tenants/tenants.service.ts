@@ -131,6 +131,7 @@ export function createTenantsService(deps: TenantsDeps) {
         const found = await tenantsStore.byId(tx, tenantId);
         if (!found) throw new AppError("NOT_FOUND", "tenant not found");
         await deps.shredKey(tx, tenantId);
+        await storage.eraseTenantRows(tx, tenantId);
         await tenantsStore.remove(tx, tenantId);
         await audit(
           tx,

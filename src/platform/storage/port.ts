@@ -37,6 +37,12 @@ export interface Storage {
   tenant(tenantId: string): Promise<Database>;
   /** Every tenant database opened so far (the sweeper walks these). */
   openTenants(): string[];
+  /**
+   * Deletes every row the tenant holds, inside the control transaction `tx` that deletes the tenant
+   * and its wrapped data key, so all of it commits (or none). A no-op where a tenant's data is a
+   * separate database (`dropTenant` removes it after commit).
+   */
+  eraseTenantRows(tx: SqlExecutor, tenantId: string): Promise<void>;
   /** Removes a tenant's database and everything beside it. */
   dropTenant(tenantId: string): Promise<void>;
   /** True when the store answers and every known migration is applied. */

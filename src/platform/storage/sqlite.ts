@@ -171,6 +171,8 @@ export function openSqliteStorage(
     control,
     tenant,
     openTenants: () => [...tenants.keys()],
+    // Each vault is its own file, removed whole by dropTenant after the control transaction commits.
+    eraseTenantRows: async () => {},
     async init() {
       await migrate(control, migrations.control);
     },

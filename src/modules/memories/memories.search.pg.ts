@@ -1,0 +1,100 @@
+import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
+import type { Candidate } from "./memories.store.ts";
+import type { IndexEntry } from "./row-codec.ts";
+import { indexTokens } from "./tokens.ts";
+
+/**
+ * The PostgreSQL search index: one row per (tenant, term, memory) with the term's weighted frequency
+ * and the memory's length, plus per-tenant totals, ranked with the same BM25 as SQLite's FTS5
+ * (k1 = 1.2, b = 0.75, IDF floored at 1e-6, column weights content 1, tags 0.5, entities 0.5).
+ * `ts_rank` is not BM25 (no IDF, no length normalisation against the corpus), so it is not used.
+ * Tokens come from `indexTokens` (folded, Porter-stemmed): plaintext words and the blind-index
+ * tokens of encrypted tenants (decimal digits, left as they are) go through the same code.
+ */
+
+const K1 = 1.2;
+const B = 0.75;
+const WEIGHTS = { content: 1, tags: 0.5, entities: 0.5 } as const;
+/** Rows per INSERT statement (4 parameters each). */
+const BATCH = 250;
+
+export async function indexPg(tx: SqlExecutor, seq: number, index: IndexEntry): Promise<void> {
+  const tf = new Map<string, number>();
+  let len = 0;
+  for (const field of ["content", "tags", "entities"] as const) {
+    for (const token of indexTokens(index[field])) {
+      tf.set(token, (tf.get(token) ?? 0) + WEIGHTS[field]);
+      len++;
+    }
+  }
+  const rows = [...tf];
+  for (let i = 0; i < rows.length; i += BATCH) {
+    const chunk = rows.slice(i, i + BATCH);
+    await tx.run(
+      `INSERT INTO memory_terms (term, seq, tf, len) VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")}`,
+      chunk.flatMap(([term, f]) => [term, seq, f, len]),
+    );
+  }
+  await tx.run(
+    `INSERT INTO memory_search_stats (docs, total_len) VALUES (1, ?)
+     ON CONFLICT (tenant_id) DO UPDATE SET docs = memory_search_stats.docs + 1,
+       total_len = memory_search_stats.total_len + excluded.total_len`,
+    [len],
+  );
+}
+
+/** Drops a memory version from the index (and from the tenant's totals) if it is there. */
+export async function unindexPg(tx: SqlExecutor, seq: number): Promise<void> {
+  const gone = await tx.get<{ n: number; len: number | null }>(
+    `WITH d AS (DELETE FROM memory_terms WHERE seq = ? RETURNING len)
+     SELECT count(*) AS n, max(len) AS len FROM d`,
+    [seq],
+  );
+  if (gone && gone.n > 0) {
+    await tx.run("UPDATE memory_search_stats SET docs = docs - 1, total_len = total_len - ?", [
+      gone.len ?? 0,
+    ]);
+  }
+}
+
+/** The terms of an FTS5 query of quoted terms joined by OR (what `ftsQuery` builds). */
+export function termsOfMatch(match: string): string[] {
+  const out = new Set<string>();
+  for (const m of match.matchAll(/"((?:[^"]|"")*)"/g)) {
+    for (const token of indexTokens((m[1] ?? "").replaceAll('""', '"'))) out.add(token);
+  }
+  return [...out];
+}
+
+/** BM25 candidates over the visible, filtered memories (the clauses come from the store). */
+export function searchPg(
+  db: SqlExecutor,
+  vis: { sql: string; params: SqlValue[] },
+  fil: { sql: string; params: SqlValue[] },
+  match: string,
+  limit: number,
+): Promise<Candidate[]> {
+  const terms = termsOfMatch(match);
+  if (terms.length === 0) return Promise.resolve([]);
+  // The matching index rows are read once (MATERIALIZED) by (tenant, term); each scored memory is
+  // then checked with a primary-key lookup (the LATERAL ... OFFSET 0 keeps the planner from
+  // scanning the tenant's memories instead while its statistics are young).
+  return db.all<Candidate>(
+    `WITH t AS MATERIALIZED (
+       SELECT term, seq, tf, len FROM memory_terms
+       WHERE term = ANY (ARRAY(SELECT jsonb_array_elements_text(?::jsonb)))),
+     s AS (SELECT docs::float8 AS n, CASE WHEN docs > 0 THEN total_len::float8 / docs ELSE 1 END AS avgdl
+           FROM memory_search_stats),
+     df AS (SELECT term, count(*)::float8 AS n FROM t GROUP BY term),
+     scored AS MATERIALIZED (
+       SELECT t.seq, sum(GREATEST(ln((s.n - df.n + 0.5) / (df.n + 0.5)), 1e-6)
+                     * (t.tf * ${K1 + 1}) / (t.tf + ${K1} * (${1 - B} + ${B} * t.len / s.avgdl))) AS bm25
+       FROM t JOIN df ON df.term = t.term CROSS JOIN s
+       GROUP BY t.seq)
+     SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance, sc.bm25
+     FROM scored sc CROSS JOIN LATERAL (
+       SELECT m.* FROM memories m WHERE m.seq = sc.seq AND ${vis.sql} AND ${fil.sql} OFFSET 0) m
+     ORDER BY sc.bm25 DESC, m.seq DESC LIMIT ?`,
+    [JSON.stringify(terms), ...vis.params, ...fil.params, limit],
+  );
+}

@@ -1,0 +1,396 @@
+import { rmSync } from "node:fs";
+import pg from "pg";
+import { ConfigError } from "../../lib/config.ts";
+import { safeJoin } from "../../lib/names.ts";
+import type { Database, Migration, MigrationSet, SqlExecutor, SqlValue, Storage } from "./port.ts";
+import { JSON_COMPAT } from "./postgres-ddl.ts";
+import { TENANT_ID_RE } from "./sqlite.ts";
+
+/**
+ * The PostgreSQL store: one database, two schemas. `hypha_control` holds instance data (tenants,
+ * key index, instance audit chain, wrapped data keys, freezes); `hypha_tenant` holds every tenant's
+ * rows in shared tables carrying `tenant_id`, with row-level security enabled and forced. Each
+ * tenant statement runs in a transaction that first sets `hypha.tenant_id` (SET LOCAL semantics), so
+ * the stores' SQL runs unchanged and a query that forgets its tenant filter sees nothing of another
+ * tenant. The server connects as an application role that owns no table and cannot bypass RLS;
+ * migrations run as the owner role and grant the application role what it needs.
+ */
+
+export const CONTROL_SCHEMA = "hypha_control";
+export const TENANT_SCHEMA = "hypha_tenant";
+
+/** Transactions of one tenant (or of the control schema) run one at a time, as in an embedded vault. */
+const lockKey = (scope: string) => `hypha.tx.${scope}`;
+const MIGRATION_LOCK = "hypha.migrate";
+
+type Bindable = string | number | null | Buffer;
+
+function bind(params: readonly SqlValue[]): Bindable[] {
+  return params.map((p) => {
+    if (p === undefined || p === null) return null;
+    if (typeof p === "boolean") return p ? 1 : 0;
+    if (typeof p === "bigint") return p.toString();
+    if (p instanceof Uint8Array) return Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+    return p;
+  });
+}
+
+const translated = new Map<string, string>();
+
+/**
+ * Rewrites `?` placeholders to `$1…$n`, leaving quoted strings, quoted identifiers, dollar-quoted
+ * bodies and comments alone. Results are cached (statements are a small fixed set of shapes).
+ */
+export function toPositional(sql: string): string {
+  const hit = translated.get(sql);
+  if (hit !== undefined) return hit;
+  let out = "";
+  let n = 0;
+  let i = 0;
+  while (i < sql.length) {
+    const c = sql[i] as string;
+    if (c === "'" || c === '"') {
+      const end = sql.indexOf(c, i + 1);
+      const stop = end === -1 ? sql.length : end + 1;
+      out += sql.slice(i, stop);
+      i = stop;
+      // a doubled quote inside a literal continues it
+      while (sql[i] === c) {
+        const next = sql.indexOf(c, i + 1);
+        const s2 = next === -1 ? sql.length : next + 1;
+        out += sql.slice(i, s2);
+        i = s2;
+      }
+      continue;
+    }
+    if (c === "-" && sql[i + 1] === "-") {
+      const end = sql.indexOf("\n", i);
+      const stop = end === -1 ? sql.length : end;
+      out += sql.slice(i, stop);
+      i = stop;
+      continue;
+    }
+    if (c === "$" && sql[i + 1] === "$") {
+      const end = sql.indexOf("$$", i + 2);
+      const stop = end === -1 ? sql.length : end + 2;
+      out += sql.slice(i, stop);
+      i = stop;
+      continue;
+    }
+    if (c === "?") {
+      n++;
+      out += `$${n}`;
+      i++;
+      continue;
+    }
+    out += c;
+    i++;
+  }
+  if (translated.size < 5000) translated.set(sql, out);
+  return out;
+}
+
+/** int8 and numeric come back as numbers (ids, counts and millisecond times all fit in 2^53). */
+const types = {
+  getTypeParser(oid: number, format?: string) {
+    if (oid === 20 || oid === 1700) return (v: string) => Number(v);
+    // biome-ignore lint/suspicious/noExplicitAny: the driver's own parser table is untyped
+    return (pg.types.getTypeParser as any)(oid, format);
+  },
+};
+
+function executor(client: pg.PoolClient): SqlExecutor {
+  return {
+    dialect: "postgres",
+    async all<T>(sql: string, params: readonly SqlValue[] = []) {
+      return (await client.query(toPositional(sql), bind(params))).rows as T[];
+    },
+    async get<T>(sql: string, params: readonly SqlValue[] = []) {
+      return (await client.query(toPositional(sql), bind(params))).rows[0] as T | undefined;
+    },
+    async run(sql: string, params: readonly SqlValue[] = []) {
+      return { changes: (await client.query(toPositional(sql), bind(params))).rowCount ?? 0 };
+    },
+  };
+}
+
+/** `BEGIN` plus the tenant setting, in one round trip (the id is checked against its strict shape). */
+function beginFor(tenantId: string | null, lock: boolean): string {
+  if (tenantId !== null && !TENANT_ID_RE.test(tenantId)) throw new Error("invalid tenant id");
+  const scope = tenantId ?? "control";
+  const parts = ["BEGIN"];
+  if (tenantId !== null) parts.push(`SELECT set_config('hypha.tenant_id', '${tenantId}', true)`);
+  if (lock) parts.push(`SELECT pg_advisory_xact_lock(hashtextextended('${lockKey(scope)}', 0))`);
+  return parts.join("; ");
+}
+
+function database(pool: pg.Pool, tenantId: string | null, compact: () => Promise<void>): Database {
+  const inTx = async <T>(lock: boolean, fn: (tx: SqlExecutor) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      await client.query(beginFor(tenantId, lock));
+      const result = await fn(executor(client));
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      try {
+        await client.query("ROLLBACK");
+      } catch {
+        broken = true;
+      }
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  };
+  // Transactions of this database wait their turn in the process before taking a connection (the
+  // advisory lock orders them across gateways), so queued ones do not hold the pool.
+  let tail: Promise<unknown> = Promise.resolve();
+  const serialTx = <T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> => {
+    const run = () => inTx(true, fn);
+    const result = tail.then(run, run);
+    tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  };
+  // Control statements need no tenant setting: they run on a pooled connection directly.
+  if (tenantId === null) {
+    const query = (sql: string, params: readonly SqlValue[] = []) =>
+      pool.query(toPositional(sql), bind(params));
+    return {
+      dialect: "postgres",
+      all: async <T>(sql: string, params?: readonly SqlValue[]) => (await query(sql, params)).rows as T[],
+      get: async <T>(sql: string, params?: readonly SqlValue[]) =>
+        (await query(sql, params)).rows[0] as T | undefined,
+      run: async (sql, params) => ({ changes: (await query(sql, params)).rowCount ?? 0 }),
+      transaction: serialTx,
+      compact,
+    };
+  }
+  return {
+    dialect: "postgres",
+    all: <T>(sql: string, params?: readonly SqlValue[]) => inTx(false, (tx) => tx.all<T>(sql, params)),
+    get: <T>(sql: string, params?: readonly SqlValue[]) => inTx(false, (tx) => tx.get<T>(sql, params)),
+    run: (sql, params) => inTx(false, (tx) => tx.run(sql, params)),
+    transaction: serialTx,
+    compact,
+  };
+}
+
+export type PostgresOptions = {
+  /** The application role: owns no table, no BYPASSRLS. */
+  url: string;
+  /** The owner role that runs migrations and grants the application role; defaults to `url`. */
+  migrationUrl?: string | undefined;
+  /** The local directory of per-tenant files (forwarded audit lines, checkpoints), removed with the tenant. */
+  dataDir?: string | undefined;
+  /** Connections per pool (two pools: control and tenant). */
+  poolSize?: number;
+};
+
+function poolFor(url: string, schema: string, max: number): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    options: `-c search_path=${schema}`,
+    types,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle connection dropped by the server must not crash the process; the next checkout reconnects.
+  pool.on("error", () => {});
+  return pool;
+}
+
+/** Where a connection failure points: the setting, never the password. */
+function describe(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return e.code ? `${e.code} ${e.message ?? ""}`.trim() : (e.message ?? String(err));
+}
+
+/**
+ * Applies the migrations not yet recorded in each schema, under a session advisory lock so that
+ * several gateways starting together apply each one exactly once, then grants the application role.
+ */
+export async function migratePostgres(
+  ownerUrl: string,
+  migrations: MigrationSet,
+  appRole: string | null,
+): Promise<void> {
+  const client = new pg.Client({ connectionString: ownerUrl, types, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock(hashtextextended($1, 0))", [MIGRATION_LOCK]);
+    try {
+      for (const [schema, list] of [
+        [CONTROL_SCHEMA, migrations.control],
+        [TENANT_SCHEMA, migrations.tenant],
+      ] as const) {
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+        await client.query(`SET search_path = ${schema}`);
+        await client.query(JSON_COMPAT);
+        await client.query(
+          "CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        );
+        const done = new Set(
+          (await client.query<{ id: string }>("SELECT id FROM schema_migrations")).rows.map((r) => r.id),
+        );
+        for (const m of list as readonly Migration[]) {
+          if (done.has(m.id)) continue;
+          if (m.postgres === undefined) throw new Error(`migration ${m.id} has no PostgreSQL text`);
+          await client.query("BEGIN");
+          try {
+            await client.query(m.postgres);
+            await client.query("INSERT INTO schema_migrations (id, applied_at) VALUES ($1, $2)", [
+              m.id,
+              Date.now(),
+            ]);
+            await client.query("COMMIT");
+          } catch (err) {
+            await client.query("ROLLBACK");
+            throw new Error(`migration ${m.id} failed: ${(err as Error).message}`);
+          }
+        }
+      }
+      await client.query("RESET search_path");
+      if (appRole !== null) {
+        const role = client.escapeIdentifier(appRole);
+        const owner = (await client.query<{ u: string }>("SELECT current_user AS u")).rows[0]?.u;
+        if (owner !== appRole) {
+          for (const schema of [CONTROL_SCHEMA, TENANT_SCHEMA]) {
+            await client.query(`GRANT USAGE ON SCHEMA ${schema} TO ${role}`);
+            await client.query(
+              `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${role}`,
+            );
+            await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${schema} TO ${role}`);
+          }
+        }
+      }
+    } finally {
+      await client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [MIGRATION_LOCK]);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Opens the PostgreSQL store. `init()` checks the application role (not a superuser, no BYPASSRLS),
+ * migrates as the owner and grants; it throws ConfigError with one line naming the setting.
+ */
+export function openPostgresStorage(
+  opts: PostgresOptions,
+  migrations: MigrationSet,
+): Storage & { init(): Promise<void>; readonly owner: string | undefined } {
+  const max = opts.poolSize ?? 10;
+  const controlPool = poolFor(opts.url, CONTROL_SCHEMA, max);
+  const tenantPool = poolFor(opts.url, TENANT_SCHEMA, max);
+  const opened = new Map<string, Database>();
+  const tenantTables = async (): Promise<string[]> =>
+    (
+      await controlPool.query<{ t: string }>(
+        `SELECT c.relname AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relrowsecurity ORDER BY c.relname`,
+        [TENANT_SCHEMA],
+      )
+    ).rows.map((r) => r.t);
+
+  /**
+   * After a GDPR delete: dead row versions stay in table pages until VACUUM makes their space
+   * reusable (it does not zero them; later writes overwrite them). VACUUM needs the owner, so this
+   * runs only when the owner's URL is configured; autovacuum covers the rest.
+   */
+  const compact = async () => {
+    if (!opts.migrationUrl) return;
+    const client = new pg.Client({ connectionString: opts.migrationUrl });
+    await client.connect();
+    try {
+      for (const t of ["memories", "memory_labels", "memory_terms"]) {
+        await client.query(`VACUUM ${TENANT_SCHEMA}.${t}`);
+      }
+    } finally {
+      await client.end();
+    }
+  };
+
+  const control = database(controlPool, null, compact);
+
+  /** Deletes every row of the tenant in every tenant table, inside the given transaction. */
+  const eraseRows = async (tx: SqlExecutor, tenantId: string) => {
+    if (!TENANT_ID_RE.test(tenantId)) throw new Error("invalid tenant id");
+    await tx.get("SELECT set_config('hypha.tenant_id', ?, true), set_config('hypha.erasing', ?, true)", [
+      tenantId,
+      tenantId,
+    ]);
+    // Children before parents; every table is RLS-scoped to the tenant just set.
+    const order = ["approval_votes", "outbound_deliveries", "memory_terms", "memory_labels"];
+    const tables = await tenantTables();
+    const sorted = [...order.filter((t) => tables.includes(t)), ...tables.filter((t) => !order.includes(t))];
+    for (const t of sorted) await tx.run(`DELETE FROM ${TENANT_SCHEMA}.${t} WHERE tenant_id = ?`, [tenantId]);
+    await tx.get("SELECT set_config('hypha.erasing', '', true), set_config('hypha.tenant_id', '', true)");
+  };
+
+  return {
+    control,
+    owner: opts.migrationUrl,
+    async tenant(tenantId) {
+      if (!TENANT_ID_RE.test(tenantId)) throw new Error("invalid tenant id");
+      let db = opened.get(tenantId);
+      if (!db) {
+        db = database(tenantPool, tenantId, compact);
+        opened.set(tenantId, db);
+      }
+      return db;
+    },
+    openTenants: () => [...opened.keys()],
+    eraseTenantRows: eraseRows,
+    async dropTenant(tenantId) {
+      await control.transaction((tx) => eraseRows(tx, tenantId));
+      opened.delete(tenantId);
+      if (opts.dataDir) rmSync(safeJoin(opts.dataDir, "vaults", tenantId), { recursive: true, force: true });
+    },
+    async init() {
+      let role: { name: string; superuser: boolean; bypassrls: boolean } | undefined;
+      try {
+        role = (
+          await controlPool.query<{ name: string; superuser: boolean; bypassrls: boolean }>(
+            "SELECT rolname AS name, rolsuper AS superuser, rolbypassrls AS bypassrls FROM pg_roles WHERE rolname = current_user",
+          )
+        ).rows[0];
+      } catch (err) {
+        throw new ConfigError(
+          `HYPHA_DATABASE_URL: cannot connect to PostgreSQL (${describe(err)}); check the host, port, database, role and password in the URL`,
+        );
+      }
+      if (!role) throw new ConfigError("HYPHA_DATABASE_URL: the connecting role is not visible");
+      if (role.superuser || role.bypassrls) {
+        throw new ConfigError(
+          `HYPHA_DATABASE_URL connects as ${role.name}, a ${role.superuser ? "superuser" : "BYPASSRLS role"} that row-level security does not bind; connect as an application role (NOSUPERUSER NOBYPASSRLS) and give the owner role in HYPHA_DATABASE_MIGRATION_URL`,
+        );
+      }
+      try {
+        await migratePostgres(opts.migrationUrl ?? opts.url, migrations, role.name);
+      } catch (err) {
+        throw new ConfigError(
+          `${opts.migrationUrl ? "HYPHA_DATABASE_MIGRATION_URL" : "HYPHA_DATABASE_URL"}: migrations failed (${describe(err)}); the migration role must own the hypha schemas or be allowed to create them`,
+        );
+      }
+    },
+    async ready() {
+      try {
+        const applied = await control.all<{ id: string }>("SELECT id FROM schema_migrations");
+        const ids = new Set(applied.map((r) => r.id));
+        return migrations.control.every((m) => ids.has(m.id));
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      opened.clear();
+      await Promise.all([controlPool.end(), tenantPool.end()]);
+    },
+  };
+}

@@ -1,0 +1,267 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createSecretKey, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import pg from "pg";
+import { MIGRATIONS } from "../../src/app.ts";
+import { manualClock } from "../../src/lib/clock.ts";
+import { ConfigError } from "../../src/lib/config.ts";
+import { newId } from "../../src/lib/ids.ts";
+import { createLogger } from "../../src/lib/logger.ts";
+import { createAuditTrail } from "../../src/modules/audit/audit.trail.ts";
+import { memoriesStore } from "../../src/modules/memories/memories.store.ts";
+import { migratePostgres, openPostgresStorage, toPositional } from "../../src/platform/storage/postgres.ts";
+import { APP_ROLE, freshDatabase, TEST_DATABASE_URL } from "../pg.ts";
+import { runStorageConformance, withConformanceTables } from "./conformance.ts";
+import { runStoreConformance } from "./stores.ts";
+
+const skip = TEST_DATABASE_URL ? false : "HYPHA_TEST_DATABASE_URL is not set";
+
+async function openFresh() {
+  const db = await freshDatabase();
+  const storage = openPostgresStorage(
+    { url: db.url, migrationUrl: db.migrationUrl, poolSize: 4 },
+    withConformanceTables(MIGRATIONS),
+  );
+  await storage.init();
+  return {
+    db,
+    storage,
+    tenantIds: [newId("tenant"), newId("tenant")] as [string, string],
+    async cleanup() {
+      await storage.close();
+      await db.drop();
+    },
+  };
+}
+
+test("placeholders become positional outside literals, identifiers and comments", () => {
+  assert.equal(
+    toPositional(`SELECT '?', "a?" FROM t WHERE a = ? AND b = 'it''s ?' -- ?\n AND c = ?`),
+    `SELECT '?', "a?" FROM t WHERE a = $1 AND b = 'it''s ?' -- ?\n AND c = $2`,
+  );
+});
+
+test("hypha serve with an unreachable HYPHA_DATABASE_URL stops with one hypha: line naming it", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "hypha-test-pg-cli-"));
+  try {
+    const child = spawnSync(process.execPath, ["bin/hypha.js", "serve"], {
+      env: {
+        ...process.env,
+        HYPHA_DATA_DIR: dataDir,
+        HYPHA_DATABASE_URL: "postgres://hypha@127.0.0.1:1/hypha",
+      },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(child.status, 2);
+    const lines = child.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, child.stderr);
+    assert.match(lines[0] ?? "", /^hypha: HYPHA_DATABASE_URL: cannot connect to PostgreSQL .*check the host/);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * The conformance cases are tenant-scoped, so they share one fresh database (a database per case
+ * costs seconds); each case gets tenant ids of its own.
+ */
+let shared: Promise<Awaited<ReturnType<typeof openFresh>>> | null = null;
+async function openShared() {
+  shared ??= openFresh();
+  const { storage } = await shared;
+  return {
+    storage,
+    tenantIds: [newId("tenant"), newId("tenant")] as [string, string],
+    async cleanup() {},
+  };
+}
+
+describe("storage port conformance: PostgreSQL", { skip }, () => {
+  after(async () => {
+    if (shared) await (await shared).cleanup();
+  });
+  runStorageConformance("postgres", openShared);
+  runStoreConformance("postgres", openShared);
+
+  test("RLS: a tenant-less query as the application role returns nothing and writes nothing", async () => {
+    const { storage, tenantIds, db, cleanup } = await openFresh();
+    try {
+      const [a] = tenantIds;
+      const vault = await storage.tenant(a);
+      await vault.transaction(async (tx) => {
+        await tx.run("INSERT INTO conformance (v) VALUES ('tenant a row')");
+        await memoriesStore.insert(tx, {
+          id: newId("memory"),
+          version: 1,
+          tenant_id: a,
+          namespace: "default",
+          type: "fact",
+          content: "secret",
+          tags: "[]",
+          entities: "[]",
+          metadata: "{}",
+          importance: 0.5,
+          agent: "agent-1",
+          key_id: null,
+          created_at: 1,
+          updated_at: 1,
+          expires_at: null,
+          valid_from: null,
+          valid_to: null,
+          is_current: 1,
+          access: "shared",
+          allowed_agents: null,
+          owner: "agent-1",
+          quarantined: 0,
+        });
+      });
+      const app = new pg.Client({ connectionString: db.url });
+      await app.connect();
+      try {
+        await app.query("SET search_path = hypha_tenant");
+        assert.equal((await app.query("SELECT current_user AS u")).rows[0].u, APP_ROLE);
+        for (const table of ["memories", "memory_terms", "conformance"]) {
+          assert.equal((await app.query(`SELECT * FROM ${table}`)).rowCount, 0, table);
+        }
+        // Another tenant set: still nothing of tenant a.
+        await app.query("BEGIN");
+        await app.query("SELECT set_config('hypha.tenant_id', $1, true)", [tenantIds[1]]);
+        assert.equal((await app.query("SELECT * FROM memories")).rowCount, 0);
+        await assert.rejects(
+          app.query("INSERT INTO conformance (tenant_id, v) VALUES ($1, 'forged')", [a]),
+          /row-level security/,
+        );
+        await app.query("ROLLBACK");
+        // The application role owns nothing and bypasses nothing.
+        const owned = await app.query(
+          "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname LIKE 'hypha_%' AND tableowner = current_user",
+        );
+        assert.equal(owned.rows[0].n, 0);
+        const role = await app.query(
+          "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        );
+        assert.deepEqual(role.rows[0], { rolsuper: false, rolbypassrls: false });
+      } finally {
+        await app.end();
+      }
+      // Set to the tenant, the same rows are there.
+      assert.equal((await vault.all("SELECT * FROM conformance")).length, 1);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test("RLS: every tenant table has row-level security enabled and forced", async () => {
+    const { db, cleanup } = await openFresh();
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      const rows = (
+        await c.query(
+          `SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'hypha_tenant' AND c.relkind = 'r' AND c.relname <> 'schema_migrations'`,
+        )
+      ).rows as { relname: string; relrowsecurity: boolean; relforcerowsecurity: boolean }[];
+      assert.ok(rows.length >= 20, `${rows.length} tenant tables`);
+      for (const r of rows) assert.ok(r.relrowsecurity && r.relforcerowsecurity, r.relname);
+    } finally {
+      await c.end();
+      await cleanup();
+    }
+  });
+
+  test("migrations: several gateways starting together apply each migration exactly once", async () => {
+    const db = await freshDatabase();
+    try {
+      await Promise.all(
+        Array.from({ length: 4 }, () => migratePostgres(db.migrationUrl, MIGRATIONS, APP_ROLE)),
+      );
+      const c = new pg.Client({ connectionString: db.migrationUrl });
+      await c.connect();
+      try {
+        for (const [schema, list] of [
+          ["hypha_control", MIGRATIONS.control],
+          ["hypha_tenant", MIGRATIONS.tenant],
+        ] as const) {
+          const ids = (await c.query(`SELECT id FROM ${schema}.schema_migrations`)).rows.map((r) => r.id);
+          assert.equal(ids.length, list.length);
+          assert.deepEqual(new Set(ids), new Set(list.map((m) => m.id)));
+        }
+      } finally {
+        await c.end();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test("audit: concurrent appends from separate pools (two gateways) never fork the chain", async () => {
+    const db = await freshDatabase();
+    const dirs = [
+      mkdtempSync(join(tmpdir(), "hypha-test-gw-")),
+      mkdtempSync(join(tmpdir(), "hypha-test-gw-")),
+    ];
+    const gateways = dirs.map(() =>
+      openPostgresStorage({ url: db.url, migrationUrl: db.migrationUrl, poolSize: 4 }, MIGRATIONS),
+    );
+    try {
+      for (const g of gateways) await g.init();
+      const auditKey = createSecretKey(randomBytes(32));
+      const checkpointKey = createSecretKey(randomBytes(32));
+      const clock = manualClock(Date.parse("2026-06-01T12:00:00Z"));
+      const trails = gateways.map((storage, i) =>
+        createAuditTrail({
+          storage,
+          clock,
+          logger: createLogger("silent"),
+          dataDir: dirs[i] as string,
+          auditKey: async () => auditKey,
+          checkpointKey,
+        }),
+      );
+      const tenantId = newId("tenant");
+      await Promise.all(
+        Array.from({ length: 40 }, async (_, i) => {
+          const storage = gateways[i % 2] as (typeof gateways)[number];
+          const trail = trails[i % 2] as (typeof trails)[number];
+          const vault = await storage.tenant(tenantId);
+          await vault.transaction((tx) =>
+            trail.append(
+              tx,
+              { tenantId, actor: { type: "agent", id: `agent-${i}` }, action: "memory.created" },
+              clock.now(),
+            ),
+          );
+        }),
+      );
+      for (const t of trails) await t.flush();
+      const result = await trails[0]?.verify(tenantId);
+      assert.equal(result?.ok, true, JSON.stringify(result));
+      assert.equal(result?.last_seq, 40);
+    } finally {
+      for (const g of gateways) await g.close();
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+      await db.drop();
+    }
+  });
+
+  test("start-up: an unreachable URL or a superuser role is one line naming HYPHA_DATABASE_URL", async () => {
+    const down = openPostgresStorage({ url: "postgres://nobody@127.0.0.1:1/none" }, MIGRATIONS);
+    await assert.rejects(down.init(), (err: Error) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /^HYPHA_DATABASE_URL: cannot connect/);
+      assert.ok(!err.message.includes("\n"));
+      return true;
+    });
+    await down.close();
+    const superuser = openPostgresStorage({ url: TEST_DATABASE_URL as string }, MIGRATIONS);
+    await assert.rejects(superuser.init(), /HYPHA_DATABASE_URL connects as .* superuser/);
+    await superuser.close();
+  });
+});
