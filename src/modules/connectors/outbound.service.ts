@@ -8,13 +8,13 @@ import type { Logger } from "../../lib/logger.ts";
 import { createSerialRunner } from "../../lib/serial.ts";
 import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/actor.ts";
 import type { BusEvent, EventBus } from "../../platform/events/bus.ts";
-import type { Database, SqlExecutor, Storage } from "../../platform/storage/port.ts";
+import type { Database, Storage } from "../../platform/storage/port.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
 import type { TenantLookup } from "../tenants/tenants.service.ts";
 import { iso } from "./connectors.contracts.ts";
 import { type CipherOf, openField, sealField } from "./connectors.sealing.ts";
-import { CLAIM_LEASE_MS } from "./connectors.store.ts";
 import { type Backoff, backoffDelay } from "./delivery-worker.ts";
+import { type OutboundRow, outboundStore, type WebhookRow } from "./outbound.store.ts";
 import { HYPHA_SIGNATURE_HEADER, signOutbound } from "./outbound-signing.ts";
 
 /** Events a tenant may subscribe a URL to. */
@@ -53,32 +53,6 @@ export const webhookSchema = z.object({
 /** Creation answers once with the signing secret. */
 export const createdWebhookSchema = webhookSchema.extend({ secret: z.string() });
 
-type WebhookRow = {
-  id: string;
-  tenant_id: string;
-  url: string;
-  events: string;
-  /** The signing secret, sealed with the tenant cipher (record = the webhook id). */
-  secret: string;
-  status: "active" | "disabled";
-  consecutive_failures: number;
-  created_at: number;
-  disabled_at: number | null;
-  last_success_at: number | null;
-  last_failure_at: number | null;
-  last_error: string | null;
-};
-
-type OutboundRow = {
-  id: string;
-  webhook_id: string;
-  event_type: string;
-  payload: string;
-  status: string;
-  attempts: number;
-  next_attempt_at: number;
-};
-
 const toView = (r: WebhookRow) => ({
   id: r.id,
   tenant_id: r.tenant_id,
@@ -92,46 +66,6 @@ const toView = (r: WebhookRow) => ({
   last_failure_at: iso(r.last_failure_at),
   last_error: r.last_error,
 });
-
-const store = {
-  byId: (db: SqlExecutor, tenantId: string, id: string) =>
-    db.get<WebhookRow>("SELECT * FROM outbound_webhooks WHERE tenant_id = ? AND id = ?", [tenantId, id]),
-  list: (db: SqlExecutor, tenantId: string, after: string, limit: number) =>
-    db.all<WebhookRow>("SELECT * FROM outbound_webhooks WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?", [
-      tenantId,
-      after,
-      limit,
-    ]),
-  active: (db: SqlExecutor, tenantId: string) =>
-    db.all<WebhookRow>("SELECT * FROM outbound_webhooks WHERE tenant_id = ? AND status = 'active'", [
-      tenantId,
-    ]),
-  /**
-   * Due deliveries. On PostgreSQL several gateways send, so due rows are claimed (skipping rows
-   * another gateway is claiming) and not due again for CLAIM_LEASE_MS: each is sent once, unless
-   * its gateway dies mid-send, when another sends it after the claim lapses (at least once).
-   */
-  due: async (db: SqlExecutor, now: number, limit: number): Promise<OutboundRow[]> => {
-    if (db.dialect !== "postgres") {
-      return db.all<OutboundRow>(
-        "SELECT * FROM outbound_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
-        [now, limit],
-      );
-    }
-    const rows = await db.all<OutboundRow>(
-      `UPDATE outbound_deliveries SET next_attempt_at = ?
-       WHERE id IN (SELECT id FROM outbound_deliveries WHERE status = 'pending' AND next_attempt_at <= ?
-                    ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED)
-       RETURNING *`,
-      [now + CLAIM_LEASE_MS, now, limit],
-    );
-    return rows.sort((a, b) => (a.id < b.id ? -1 : 1));
-  },
-  hasPending: (db: SqlExecutor) =>
-    db
-      .get<{ id: string }>("SELECT id FROM outbound_deliveries WHERE status = 'pending' LIMIT 1")
-      .then(Boolean),
-};
 
 /** Outbound delivery policy: retries per delivery, and consecutive failed attempts before disabling. */
 export type OutboundPolicy = Backoff & { disableAfterFailures: number };
@@ -172,7 +106,7 @@ export function createOutboundService(deps: {
 
   async function enqueue(event: BusEvent): Promise<void> {
     const db = await storage.tenant(event.tenantId);
-    const subs = (await store.active(db, event.tenantId)).filter((s) =>
+    const subs = (await outboundStore.active(db, event.tenantId)).filter((s) =>
       (JSON.parse(s.events) as string[]).includes(event.type),
     );
     if (subs.length === 0) return;
@@ -187,11 +121,7 @@ export function createOutboundService(deps: {
           created_at: new Date(event.at).toISOString(),
           data: event.data,
         });
-        await tx.run(
-          `INSERT INTO outbound_deliveries (id, webhook_id, event_type, payload, status, attempts, next_attempt_at, created_at)
-           VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)`,
-          [id, s.id, event.type, payload, now, now],
-        );
+        await outboundStore.enqueue(tx, { id, webhookId: s.id, eventType: event.type, payload, now });
       }
     });
     hot.add(event.tenantId);
@@ -207,15 +137,7 @@ export function createOutboundService(deps: {
 
   async function disable(db: Database, row: WebhookRow, now: number): Promise<void> {
     const changed = await db.transaction(async (tx) => {
-      const r = await tx.run(
-        "UPDATE outbound_webhooks SET status = 'disabled', disabled_at = ? WHERE id = ? AND status = 'active'",
-        [now, row.id],
-      );
-      if (r.changes === 0) return false;
-      await tx.run(
-        "UPDATE outbound_deliveries SET status = 'cancelled' WHERE webhook_id = ? AND status = 'pending'",
-        [row.id],
-      );
+      if (!(await outboundStore.disable(tx, row.id, now))) return false;
       await deps.audit(
         tx,
         {
@@ -234,9 +156,9 @@ export function createOutboundService(deps: {
   }
 
   async function sendOne(db: Database, tenantId: string, d: OutboundRow): Promise<void> {
-    const sub = await store.byId(db, tenantId, d.webhook_id);
+    const sub = await outboundStore.byId(db, tenantId, d.webhook_id);
     if (sub?.status !== "active") {
-      await db.run("UPDATE outbound_deliveries SET status = 'cancelled' WHERE id = ?", [d.id]);
+      await outboundStore.cancel(db, d.id);
       return;
     }
     const now = clock.now();
@@ -255,34 +177,22 @@ export function createOutboundService(deps: {
     const ok = result.ok && result.status >= 200 && result.status < 300;
     if (ok) {
       await db.transaction(async (tx) => {
-        await tx.run(
-          "UPDATE outbound_deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ? WHERE id = ?",
-          [now, d.id],
-        );
-        await tx.run(
-          "UPDATE outbound_webhooks SET consecutive_failures = 0, last_success_at = ? WHERE id = ?",
-          [now, sub.id],
-        );
+        await outboundStore.delivered(tx, d.id, sub.id, now);
       });
       return;
     }
     const error = result.ok ? `HTTP ${result.status}` : result.reason;
     const attempt = d.attempts + 1;
     await db.transaction(async (tx) => {
-      await tx.run(
-        "UPDATE outbound_webhooks SET consecutive_failures = consecutive_failures + 1, last_failure_at = ?, last_error = ? WHERE id = ?",
-        [now, error, sub.id],
-      );
-      await tx.run(
-        "UPDATE outbound_deliveries SET attempts = ?, last_error = ?, status = ?, next_attempt_at = ? WHERE id = ?",
-        [
-          attempt,
-          error,
-          attempt >= policy.maxAttempts ? "failed" : "pending",
-          now + backoffDelay(policy, attempt),
-          d.id,
-        ],
-      );
+      await outboundStore.failed(tx, {
+        deliveryId: d.id,
+        webhookId: sub.id,
+        error,
+        attempt,
+        status: attempt >= policy.maxAttempts ? "failed" : "pending",
+        nextAttemptAt: now + backoffDelay(policy, attempt),
+        now,
+      });
     });
     if (sub.consecutive_failures + 1 >= policy.disableAfterFailures) await disable(db, sub, now);
   }
@@ -293,7 +203,7 @@ export function createOutboundService(deps: {
       return 0;
     }
     const db = await storage.tenant(tenantId);
-    const due = await store.due(db, clock.now(), 100);
+    const due = await outboundStore.due(db, clock.now(), 100);
     for (const d of due) {
       try {
         await sendOne(db, tenantId, d);
@@ -301,7 +211,7 @@ export function createOutboundService(deps: {
         logger.error({ err, delivery: d.id }, "outbound webhook delivery failed");
       }
     }
-    if (await store.hasPending(db)) hot.add(tenantId);
+    if (await outboundStore.hasPending(db)) hot.add(tenantId);
     return due.length;
   }
 
@@ -349,11 +259,7 @@ export function createOutboundService(deps: {
       };
       const db = await storage.tenant(tenantId);
       await db.transaction(async (tx) => {
-        await tx.run(
-          `INSERT INTO outbound_webhooks (id, tenant_id, url, events, secret, status, consecutive_failures, created_at)
-           VALUES (?, ?, ?, ?, ?, 'active', 0, ?)`,
-          [row.id, tenantId, row.url, row.events, row.secret, now],
-        );
+        await outboundStore.insertWebhook(tx, row);
         await deps.audit(
           tx,
           {
@@ -375,7 +281,7 @@ export function createOutboundService(deps: {
       authorize(actor, "webhooks:manage");
       await tenants.requireActive(tenantId);
       const db = await storage.tenant(tenantId);
-      const rows = await store.list(db, tenantId, page.after ?? "", page.limit + 1);
+      const rows = await outboundStore.list(db, tenantId, page.after ?? "", page.limit + 1);
       const items = rows.slice(0, page.limit).map(toView);
       return { items, next_cursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null };
     },
@@ -387,9 +293,9 @@ export function createOutboundService(deps: {
       const db = await storage.tenant(tenantId);
       const now = clock.now();
       return db.transaction(async (tx) => {
-        const row = await store.byId(tx, tenantId, id);
+        const row = await outboundStore.byId(tx, tenantId, id);
         if (!row) throw new AppError("NOT_FOUND", "webhook not found");
-        await tx.run("DELETE FROM outbound_webhooks WHERE tenant_id = ? AND id = ?", [tenantId, id]);
+        await outboundStore.removeWebhook(tx, tenantId, id);
         await deps.audit(
           tx,
           { tenantId, actor, action: "webhook.deleted", targetIds: [id], origin: actor.origin },
