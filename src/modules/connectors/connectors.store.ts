@@ -138,7 +138,7 @@ export const connectorsStore = {
   bumpOutcome: (db: SqlExecutor, connectorId: string, outcome: OutcomeKind, reason: string, at: number) =>
     db.run(
       `INSERT INTO connector_outcomes (connector_id, outcome, reason, count, last_at) VALUES (?, ?, ?, 1, ?)
-       ON CONFLICT (connector_id, outcome, reason) DO UPDATE SET count = count + 1, last_at = excluded.last_at`,
+       ON CONFLICT (connector_id, outcome, reason) DO UPDATE SET count = connector_outcomes.count + 1, last_at = excluded.last_at`,
       [connectorId, outcome, reason, at],
     ),
   outcomes: (db: SqlExecutor, connectorId: string) =>
