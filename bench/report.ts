@@ -12,9 +12,14 @@ export function machineLine(): string {
 
 /**
  * Replaces the section `name` of docs/benchmarks.md (between its markers) with `markdown`,
- * appending the section when it is not there yet. Each benchmark owns one section.
+ * appending the section when it is not there yet. Each benchmark owns one section. Tracked files
+ * are only rewritten when the run was asked to (`--write`); otherwise the section is only printed.
  */
 export function writeSection(name: string, markdown: string): void {
+  if (!process.argv.includes("--write")) {
+    process.stdout.write(`(docs/benchmarks.md section "${name}" not rewritten: pass --write)\n`);
+    return;
+  }
   const start = `<!-- bench:${name}:start -->`;
   const end = `<!-- bench:${name}:end -->`;
   let doc: string;

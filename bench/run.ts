@@ -1,6 +1,6 @@
 /**
- * Runs every benchmark (or the ones named: `node bench/run.ts core mcp`) one after another, each
- * writing its own section of docs/benchmarks.md. Benchmarks never run inside the test suite.
+ * Runs every benchmark (or the ones named: `node bench/run.ts core mcp`) one after another. Each
+ * prints its section; only with `--write` does it replace its section of docs/benchmarks.md.
  */
 const suites: Record<string, () => Promise<unknown>> = {
   "audit-crypto": async () => (await import("./audit-crypto.ts")).run(),
@@ -8,9 +8,10 @@ const suites: Record<string, () => Promise<unknown>> = {
   guardrails: async () => (await import("./guardrails.ts")).run(),
   ingest: async () => (await import("./ingest.ts")).run(),
   mcp: async () => (await import("./mcp.ts")).run(),
+  recall: async () => (await import("./recall.ts")).run(),
 };
 
-const wanted = process.argv.slice(2);
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 for (const name of wanted) {
   if (!suites[name]) {
     process.stderr.write(`unknown benchmark ${name}; known: ${Object.keys(suites).join(", ")}\n`);

@@ -15,7 +15,6 @@ import type { Metrics } from "../../platform/http/metrics.ts";
 import type { SqlExecutor, Storage } from "../../platform/storage/port.ts";
 import type { AuditAction } from "../audit/audit.schemas.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
-import type { RowCodec } from "./row-codec.ts";
 import {
   type BulkDelete,
   type ListQuery,
@@ -29,6 +28,7 @@ import {
 } from "./memories.schemas.ts";
 import { type Filters, memoriesStore, type NewRow, type Visibility } from "./memories.store.ts";
 import { blend, formatContext, ftsQuery, matchedTerms, queryTerms, recencyScore } from "./recall.ts";
+import type { RowCodec } from "./row-codec.ts";
 
 /**
  * Guardrails on what enters and leaves memory (the governance module provides it). `inbound`

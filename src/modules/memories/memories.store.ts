@@ -1,6 +1,6 @@
 import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
-import { type IndexEntry, plainIndex } from "./row-codec.ts";
 import type { MemoryRow } from "./memories.schemas.ts";
+import { type IndexEntry, plainIndex } from "./row-codec.ts";
 
 /**
  * Who may see what, as SQL. Every read query starts from this clause, so a hidden memory is never

@@ -2,9 +2,9 @@ import type { TenantCipher } from "../../lib/crypto/index.ts";
 import { safeJoin } from "../../lib/names.ts";
 import type { Memory } from "../memories/memories.schemas.ts";
 import type { MemoryVault } from "../memories/memories.service.ts";
+import { encryptingCodec, plainCodec, type RowCodec } from "../memories/row-codec.ts";
 import type { EncryptionMode, StorageMode } from "../tenants/tenants.schemas.ts";
 import { removeMarkdownFile, writeMarkdownFile } from "./markdown.ts";
-import { encryptingCodec, plainCodec, type RowCodec } from "../memories/row-codec.ts";
 
 export type VaultDeps = {
   dataDir: string;
