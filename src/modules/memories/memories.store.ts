@@ -1,6 +1,7 @@
 import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
 import type { MemoryRow } from "./memories.schemas.ts";
 import { type IndexEntry, plainIndex } from "./row-codec.ts";
+import { impactSearch, indexMemory, type TermBag, unindexedPage, unindexMemory } from "./search.sqlite.ts";
 
 /**
  * Who may see what, as SQL. Every read query starts from this clause, so a hidden memory is never
@@ -108,7 +109,7 @@ export type Filters = {
   excludeQuarantined?: boolean | undefined;
 };
 
-function filterClause(f: Filters, alias = "m"): { sql: string; params: SqlValue[] } {
+export function filterClause(f: Filters, alias = "m"): { sql: string; params: SqlValue[] } {
   const parts: string[] = [];
   const params: SqlValue[] = [];
   const inList = (col: string, values: readonly string[]) => {
@@ -183,6 +184,7 @@ async function indexRow(tx: SqlExecutor, seq: number, index: IndexEntry) {
       label.value,
     ]);
   }
+  if (tx.dialect === "sqlite") await indexMemory(tx, seq, index.terms);
 }
 
 /** Removes every version of the given ids: rows, labels and index entries. Returns the ids removed. */
@@ -196,7 +198,10 @@ async function hardDelete(tx: SqlExecutor, tenantId: string, ids: readonly strin
     if (versions.length === 0) continue;
     count++;
     for (const v of versions) {
-      if (v.is_current === 1) await tx.run("DELETE FROM memories_fts WHERE rowid = ?", [v.seq]);
+      if (v.is_current === 1) {
+        await tx.run("DELETE FROM memories_fts WHERE rowid = ?", [v.seq]);
+        if (tx.dialect === "sqlite") await unindexMemory(tx, v.seq);
+      }
       await tx.run("DELETE FROM memory_labels WHERE seq = ?", [v.seq]);
     }
     await tx.run("DELETE FROM memories WHERE tenant_id = ? AND id = ?", [tenantId, id]);
@@ -244,6 +249,7 @@ export const memoriesStore = {
 
   /** Marks the current version historical and drops it from the search index. */
   async retire(tx: SqlExecutor, seq: number): Promise<void> {
+    if (tx.dialect === "sqlite") await unindexMemory(tx, seq);
     await tx.run("UPDATE memories SET is_current = 0 WHERE seq = ?", [seq]);
     await tx.run("DELETE FROM memories_fts WHERE rowid = ?", [seq]);
   },
@@ -315,6 +321,29 @@ export const memoriesStore = {
       [match, ...vis.params, ...fil.params, limit],
     );
   },
+
+  /**
+   * The `limit` best visible, filtered memories by BM25 for recall tokens (`codec.recallTokens`),
+   * read from the impact-ordered index with early termination (search.sqlite.ts): only the
+   * candidates that can still make the cut are checked and scored, never every match.
+   */
+  async rankedSearch(db: SqlExecutor, v: Visibility, f: Filters, tokens: readonly string[], limit: number) {
+    const vis = visibilityClause(v);
+    const fil = filterClause(f);
+    const { candidates } = await impactSearch(
+      db,
+      tokens,
+      { sql: `${vis.sql} AND ${fil.sql}`, params: [...vis.params, ...fil.params] },
+      limit,
+    );
+    return candidates satisfies Candidate[];
+  },
+
+  /** Current memories not yet in the recall index (written before it existed). */
+  unindexed: (db: SqlExecutor, limit: number) => unindexedPage(db, limit),
+
+  /** Adds an existing current memory to the recall index. */
+  reindex: (tx: SqlExecutor, seq: number, terms: TermBag) => indexMemory(tx, seq, terms),
 
   /** Most recent visible memories as candidates, for queries with no searchable terms. */
   recentCandidates(db: SqlExecutor, v: Visibility, f: Filters, limit: number) {
