@@ -3,7 +3,7 @@
  * encrypted) beside a bare FTS5 BM25 top-10 query over the same texts in the same run, HTTP
  * throughput at 1 and 32 connections, and LoCoMo evidence recall@5/10/25 per category through the API.
  *
- * `node bench/run.ts recall [--sizes=1000,10000] [--write]`
+ * `node bench/run.ts recall [--sizes=1000,10000] [--quality-only] [--write]`
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -214,6 +214,7 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
 
   const quality = await locomoQuality(convs);
   process.stdout.write(`${quality}\n`);
+  if (argv.includes("--quality-only")) return;
 
   const dataDir = mkdtempSync(join(tmpdir(), "hypha-bench-recall-"));
   const adminKey = generateSecret(KEY_PREFIX.admin);

@@ -571,7 +571,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
         const opened = top.flatMap((t) => {
           const row = rowsBySeq.get(t.c.seq);
           // Ranking reads plaintext columns only; just the returned memories are decrypted.
-          return row ? [{ ...t, row: codec.open(row), bm25: t.c.bm25 }] : [];
+          return row ? [{ ...t, row: codec.open(row), bm25: t.c.bm25, context: t.c.context ?? 0 }] : [];
         });
         // Outbound guardrails: masked text leaves, blocked text does not (pure CPU, no I/O).
         const ranked: typeof opened = [];
@@ -615,12 +615,13 @@ export function createMemoriesService(deps: MemoriesDeps) {
         metrics.recalls.inc();
         metrics.memoriesRecalled.inc(ranked.length);
         return {
-          results: ranked.map(({ row, score, relevance, recency, bm25 }) => ({
+          results: ranked.map(({ row, score, relevance, recency, bm25, context }) => ({
             memory: toMemory(row),
             score,
             why: {
               relevance,
               bm25: Math.round(bm25 * 1e4) / 1e4,
+              context: Math.round(context * 1e4) / 1e4,
               recency: Math.round(recency * 1e4) / 1e4,
               importance: row.importance,
               matched_terms: matchedTerms(terms, row.content),

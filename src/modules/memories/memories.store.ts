@@ -168,6 +168,8 @@ export type Candidate = {
   updated_at: number;
   importance: number;
   bm25: number;
+  /** The part of `bm25` lent by neighbouring memories (SQLite recall index). */
+  context?: number;
 };
 
 async function indexRow(tx: SqlExecutor, seq: number, index: IndexEntry) {
@@ -335,6 +337,7 @@ export const memoriesStore = {
       tokens,
       { sql: `${vis.sql} AND ${fil.sql}`, params: [...vis.params, ...fil.params] },
       limit,
+      v.now,
     );
     return candidates satisfies Candidate[];
   },

@@ -149,17 +149,46 @@ type Postings = { seqs: Int32Array; impacts: Uint16Array; tailSeqs: number[]; ta
 type Lists = {
   gen: number;
   terms: Map<number, Postings>;
-  /** Each live memory's `[termId, impact, …]`, for exact scores without reading its row. */
-  docs: Map<number, Int32Array>;
+  /** Each live memory's terms and context, for exact scores without reading its row. */
+  docs: Map<number, Doc>;
+  /** Context keys (namespace and type) by their number. */
+  contexts: Map<string, number>;
   removed: number;
 };
+
+/**
+ * A live memory in memory: `[termId, impact, …]`, its context (a number standing for its namespace
+ * and type; -1 for private or quarantined memories, which lend no context) and its expiry.
+ */
+type Doc = { pairs: Int32Array; ctx: number; expires: number };
+
+type DocRow = {
+  seq: number;
+  recall_terms: Uint8Array | null;
+  namespace: string;
+  type: string;
+  access: string;
+  quarantined: number;
+  expires_at: number | null;
+};
+const DOC_COLUMNS = "m.seq, m.recall_terms, m.namespace, m.type, m.access, m.quarantined, m.expires_at";
+
+function docOf(l: Pick<Lists, "contexts">, r: DocRow & { recall_terms: Uint8Array }): Doc {
+  let ctx = -1;
+  if (r.access !== "private" && r.quarantined === 0) {
+    const key = `${r.namespace}\u0000${r.type}`;
+    ctx = l.contexts.get(key) ?? l.contexts.size;
+    l.contexts.set(key, ctx);
+  }
+  return { pairs: pairsOf(r.recall_terms), ctx, expires: r.expires_at ?? Number.POSITIVE_INFINITY };
+}
 
 const lists = new WeakMap<SqlExecutor, Promise<Lists>>();
 
 async function buildLists(db: SqlExecutor): Promise<Lists> {
   const head = await db.get<{ gen: number | null }>("SELECT max(gen) AS gen FROM recall_log");
-  const rows = await db.all<{ seq: number; recall_terms: Uint8Array }>(
-    "SELECT seq, recall_terms FROM memories WHERE is_current = 1 AND recall_terms IS NOT NULL",
+  const rows = await db.all<DocRow & { recall_terms: Uint8Array }>(
+    `SELECT ${DOC_COLUMNS} FROM memories m WHERE m.is_current = 1 AND m.recall_terms IS NOT NULL`,
   );
   const counts = new Map<number, number>();
   for (const r of rows) {
@@ -175,9 +204,10 @@ async function buildLists(db: SqlExecutor): Promise<Lists> {
     terms.set(id, { seqs: new Int32Array(n), impacts: new Uint16Array(n), tailSeqs: [], tailImpacts: [] });
     fill.set(id, 0);
   }
-  const docs = new Map<number, Int32Array>();
+  const docs = new Map<number, Doc>();
+  const contexts = new Map<string, number>();
   for (const r of rows) {
-    docs.set(r.seq, pairsOf(r.recall_terms));
+    docs.set(r.seq, docOf({ contexts }, r));
     const buf = view(r.recall_terms);
     for (let o = 4; o + 8 <= buf.length; o += 8) {
       const id = buf.readInt32LE(o);
@@ -190,7 +220,7 @@ async function buildLists(db: SqlExecutor): Promise<Lists> {
     }
   }
   for (const p of terms.values()) sortPostings(p);
-  return { gen: head?.gen ?? 0, terms, docs, removed: 0 };
+  return { gen: head?.gen ?? 0, terms, docs, contexts, removed: 0 };
 }
 
 /** Sorts a term's postings by impact, highest first, folding recent additions into the base. */
@@ -235,21 +265,21 @@ async function currentLists(db: SqlExecutor): Promise<Lists> {
     return currentLists(db);
   }
   const added = changes.filter((c) => c.added === 1 && !l.docs.has(c.seq)).map((c) => c.seq);
-  const blobs = new Map<number, Uint8Array>();
+  const blobs = new Map<number, DocRow & { recall_terms: Uint8Array }>();
   for (let i = 0; i < added.length; i += 500) {
-    const rows = await db.all<{ seq: number; recall_terms: Uint8Array | null }>(
-      "SELECT m.seq, m.recall_terms FROM json_each(?) j CROSS JOIN memories m ON m.seq = j.value",
+    const rows = await db.all<DocRow>(
+      `SELECT ${DOC_COLUMNS} FROM json_each(?) j CROSS JOIN memories m ON m.seq = j.value`,
       [JSON.stringify(added.slice(i, i + 500))],
     );
-    for (const r of rows) if (r.recall_terms) blobs.set(r.seq, r.recall_terms);
+    for (const r of rows) if (r.recall_terms) blobs.set(r.seq, { ...r, recall_terms: r.recall_terms });
   }
   const touched = new Set<Postings>();
   for (const c of changes) {
     if (c.added === 1) {
-      const blob = blobs.get(c.seq);
-      if (!blob || l.docs.has(c.seq)) continue;
-      l.docs.set(c.seq, pairsOf(blob));
-      for (const [id, impact] of decodeTerms(blob).pairs) {
+      const row = blobs.get(c.seq);
+      if (!row || l.docs.has(c.seq)) continue;
+      l.docs.set(c.seq, docOf(l, row));
+      for (const [id, impact] of decodeTerms(row.recall_terms).pairs) {
         let p = l.terms.get(id);
         if (!p) {
           p = { seqs: new Int32Array(0), impacts: new Uint16Array(0), tailSeqs: [], tailImpacts: [] };
@@ -276,8 +306,20 @@ export type ScoredCandidate = {
   namespace: string;
   updated_at: number;
   importance: number;
+  /** BM25 with the context of neighbouring memories. */
   bm25: number;
+  /** The part of `bm25` lent by neighbouring memories. */
+  context: number;
 };
+
+/**
+ * Neighbouring-turn context: memories written one after another in the same namespace and type (turns
+ * of a conversation, steps of a task) share what they are about, so a memory that matches the query
+ * gains this share of its best neighbour's BM25, and the square of it from two memories away. A
+ * memory that matches nothing is never returned for its neighbours alone. Private and quarantined
+ * memories neither lend nor borrow context, and an expired one lends none.
+ */
+export const CONTEXT_WEIGHT = 0.5;
 
 export type SearchStats = {
   terms: number;
@@ -296,6 +338,7 @@ export async function impactSearch(
   tokens: readonly string[],
   where: { sql: string; params: SqlValue[] },
   limit: number,
+  now: number,
 ): Promise<{ candidates: ScoredCandidate[]; stats: SearchStats }> {
   const stats: SearchStats = {
     terms: 0,
@@ -360,7 +403,7 @@ export async function impactSearch(
 
   /** Exact BM25 of a live memory from its pairs in memory. */
   const exact = (seq: number) => {
-    const pairs = l.docs.get(seq);
+    const pairs = l.docs.get(seq)?.pairs;
     let score = 0;
     if (pairs) {
       for (let i = 0; i + 1 < pairs.length; i += 2) {
@@ -373,9 +416,37 @@ export async function impactSearch(
   const visible: ScoredCandidate[] = [];
   const checked = new Set<number>();
   const kth = () => (visible.length >= limit ? (visible[limit - 1]?.bm25 ?? 0) : -1);
-  const check = async (batch: readonly { seq: number; score: number }[]) => {
+  const exactCache = new Map<number, number>();
+  const cachedExact = (seq: number) => {
+    let v = exactCache.get(seq);
+    if (v === undefined) {
+      v = exact(seq);
+      exactCache.set(seq, v);
+    }
+    return v;
+  };
+  /** BM25 plus the context its neighbours lend (see CONTEXT_WEIGHT). */
+  const withContext = (seq: number) => {
+    const own = cachedExact(seq);
+    const doc = l.docs.get(seq);
+    let context = 0;
+    if (own > 0 && doc && doc.ctx >= 0 && doc.expires > now) {
+      for (let dist = 1, w = CONTEXT_WEIGHT; dist <= 2; dist++, w *= CONTEXT_WEIGHT) {
+        let best = 0;
+        for (const n of [seq - dist, seq + dist]) {
+          const nd = l.docs.get(n);
+          if (nd && nd.ctx === doc.ctx && nd.expires > now) best = Math.max(best, cachedExact(n));
+        }
+        context += w * best;
+      }
+    }
+    return { seq, score: own + context, context };
+  };
+  const contexts = new Map<number, number>();
+  const check = async (batch: readonly { seq: number; score: number; context: number }[]) => {
     stats.rowsChecked += batch.length;
     const scores = new Map(batch.map((b) => [b.seq, b.score]));
+    for (const b of batch) contexts.set(b.seq, b.context);
     for (const b of batch) checked.add(b.seq);
     const rows = await db.all<Omit<ScoredCandidate, "bm25">>(
       // json_each drives the join: each candidate is one rowid lookup, never a scan of the vault.
@@ -383,7 +454,8 @@ export async function impactSearch(
        FROM json_each(?) j CROSS JOIN memories m ON m.seq = j.value WHERE ${where.sql}`,
       [JSON.stringify([...scores.keys()]), ...where.params],
     );
-    for (const r of rows) visible.push({ ...r, bm25: scores.get(r.seq) ?? 0 });
+    for (const r of rows)
+      visible.push({ ...r, bm25: scores.get(r.seq) ?? 0, context: contexts.get(r.seq) ?? 0 });
     visible.sort((a, b) => b.bm25 - a.bm25 || b.seq - a.seq);
     if (visible.length > limit) visible.length = limit;
   };
@@ -394,12 +466,20 @@ export async function impactSearch(
   const drain = async () => {
     const floor = threshold();
     const bound = rest[cut] ?? 0;
-    const ranked: { seq: number; score: number }[] = [];
+    const near = new Set<number>();
     const below: number[] = [];
     for (const [seq, partial] of acc) {
+      if (partial + bound >= floor) {
+        near.add(seq);
+        // A neighbour of a strong match may rank on the context it borrows (when it matches itself).
+        for (let n = seq - 2; n <= seq + 2; n++) if (acc.has(n)) near.add(n);
+      } else below.push(seq);
+    }
+    const ranked: { seq: number; score: number; context: number }[] = [];
+    for (const seq of near) {
       if (checked.has(seq)) continue;
-      if (partial + bound >= floor) ranked.push({ seq, score: exact(seq) });
-      else below.push(seq);
+      const c = withContext(seq);
+      if (c.score > 0) ranked.push(c);
     }
     ranked.sort((a, b) => b.score - a.score || b.seq - a.seq);
     for (let i = 0; i < ranked.length && visible.length < limit; i += CHECK_CHUNK) {
@@ -407,7 +487,10 @@ export async function impactSearch(
     }
     if (visible.length < limit && below.length > 0) {
       // Filters hid most of the best: the rest of the accumulated memories, in order.
-      const more = below.map((seq) => ({ seq, score: exact(seq) })).sort((a, b) => b.score - a.score);
+      const more = below
+        .filter((seq) => !checked.has(seq))
+        .map(withContext)
+        .sort((a, b) => b.score - a.score);
       for (let i = 0; i < more.length && visible.length < limit; i += CHECK_CHUNK) {
         await check(more.slice(i, i + CHECK_CHUNK));
       }
