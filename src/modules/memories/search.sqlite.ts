@@ -482,19 +482,25 @@ export async function impactSearch(
       if (c.score > 0) ranked.push(c);
     }
     ranked.sort((a, b) => b.score - a.score || b.seq - a.seq);
-    for (let i = 0; i < ranked.length && visible.length < limit; i += CHECK_CHUNK) {
-      await check(ranked.slice(i, i + Math.max(CHECK_CHUNK, limit - visible.length)));
-    }
-    if (visible.length < limit && below.length > 0) {
-      // Filters hid most of the best: the rest of the accumulated memories, in order.
-      const more = below
-        .filter((seq) => !checked.has(seq))
-        .map(withContext)
-        .sort((a, b) => b.score - a.score);
-      for (let i = 0; i < more.length && visible.length < limit; i += CHECK_CHUNK) {
-        await check(more.slice(i, i + CHECK_CHUNK));
+    /** Checks `list` (best first) while a candidate can still enter the pool. */
+    const checkWhileUseful = async (list: readonly { seq: number; score: number; context: number }[]) => {
+      for (let i = 0; i < list.length; i += CHECK_CHUNK) {
+        if (visible.length >= limit && (list[i]?.score ?? 0) <= kth()) break;
+        await check(list.slice(i, i + CHECK_CHUNK));
       }
-    }
+    };
+    await checkWhileUseful(ranked);
+    // Below the floor: needed when filters hid most of the best, or to beat a weak neighbour checked above.
+    // A memory below the floor scores at most its bound plus the context the best match could lend.
+    let best = 0;
+    for (const c of ranked) best = Math.max(best, c.score);
+    const lend = (CONTEXT_WEIGHT + CONTEXT_WEIGHT ** 2) * best;
+    const more = below
+      .filter((seq) => !checked.has(seq) && (acc.get(seq) ?? 0) + bound + lend > kth())
+      .map(withContext)
+      .filter((c) => c.score > kth())
+      .sort((a, b) => b.score - a.score || b.seq - a.seq);
+    await checkWhileUseful(more);
   };
   await drain();
   if (cut < terms.length && kth() < (rest[cut] ?? 0)) {
