@@ -183,7 +183,33 @@ function docOf(l: Pick<Lists, "contexts">, r: DocRow & { recall_terms: Uint8Arra
   return { pairs: pairsOf(r.recall_terms), ctx, expires: r.expires_at ?? Number.POSITIVE_INFINITY };
 }
 
-const lists = new WeakMap<SqlExecutor, Promise<Lists>>();
+/**
+ * Memories whose lists stay resident across all vaults of the process (about 400 bytes each); beyond
+ * it the least recently searched vault's lists are dropped and rebuilt from its rows when next used.
+ */
+export const RESIDENT_MEMORIES = 1_000_000;
+
+/** Lists per vault (read executor), least recently used first. */
+const lists = new Map<SqlExecutor, Promise<Lists>>();
+const resident = new Map<SqlExecutor, number>();
+
+function evictBeyondBudget(keep: SqlExecutor): void {
+  let total = 0;
+  for (const n of resident.values()) total += n;
+  for (const db of lists.keys()) {
+    if (total <= RESIDENT_MEMORIES) break;
+    if (db === keep) continue;
+    total -= resident.get(db) ?? 0;
+    lists.delete(db);
+    resident.delete(db);
+  }
+}
+
+/** Forgets a vault's lists (its connection is closing). */
+export function dropLists(db: SqlExecutor): void {
+  lists.delete(db);
+  resident.delete(db);
+}
 
 async function buildLists(db: SqlExecutor): Promise<Lists> {
   const head = await db.get<{ gen: number | null }>("SELECT max(gen) AS gen FROM recall_log");
@@ -247,10 +273,19 @@ function sortPostings(p: Postings): void {
 /** Brings the lists up to the last commit: applies log lines after their generation, or rebuilds. */
 async function currentLists(db: SqlExecutor): Promise<Lists> {
   let pending = lists.get(db);
-  if (!pending) {
+  if (pending) {
+    lists.delete(db);
+    lists.set(db, pending);
+  } else {
     pending = buildLists(db);
     lists.set(db, pending);
-    pending.catch(() => lists.delete(db));
+    pending.then(
+      (l) => {
+        resident.set(db, l.docs.size);
+        evictBeyondBudget(db);
+      },
+      () => dropLists(db),
+    );
   }
   const l = await pending;
   const changes = await db.all<{ gen: number; seq: number; added: number }>(
@@ -261,14 +296,14 @@ async function currentLists(db: SqlExecutor): Promise<Lists> {
   const first = changes[0];
   if ((first && first.gen > l.gen + 1 && l.gen > 0) || l.removed > l.docs.size / 4) {
     // The log was trimmed past these lists, or they hold too many removed memories: rebuild.
-    lists.delete(db);
+    dropLists(db);
     return currentLists(db);
   }
   const added = changes.filter((c) => c.added === 1 && !l.docs.has(c.seq)).map((c) => c.seq);
   const blobs = new Map<number, DocRow & { recall_terms: Uint8Array }>();
   for (let i = 0; i < added.length; i += 500) {
     const rows = await db.all<DocRow>(
-      `SELECT ${DOC_COLUMNS} FROM json_each(?) j CROSS JOIN memories m ON m.seq = j.value`,
+      `SELECT ${DOC_COLUMNS} FROM json_each(?) cand CROSS JOIN memories m ON m.seq = cand.value`,
       [JSON.stringify(added.slice(i, i + 500))],
     );
     for (const r of rows) if (r.recall_terms) blobs.set(r.seq, { ...r, recall_terms: r.recall_terms });
@@ -451,7 +486,7 @@ export async function impactSearch(
     const rows = await db.all<Omit<ScoredCandidate, "bm25">>(
       // json_each drives the join: each candidate is one rowid lookup, never a scan of the vault.
       `SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance
-       FROM json_each(?) j CROSS JOIN memories m ON m.seq = j.value WHERE ${where.sql}`,
+       FROM json_each(?) cand CROSS JOIN memories m ON m.seq = cand.value WHERE ${where.sql}`,
       [JSON.stringify([...scores.keys()]), ...where.params],
     );
     for (const r of rows)

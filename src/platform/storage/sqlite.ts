@@ -74,8 +74,10 @@ export function openSqliteDatabase(path: string): Database {
   // Reads that must not wait on writers use a second, read-only connection: in WAL mode it sees the
   // last committed state while a transaction is open on the first. Opened on first use.
   let readDb: DatabaseSync | null = null;
+  let closed = false;
   const readCache = new Map<string, StatementSync>();
   const prepareRead = (sql: string): StatementSync => {
+    if (closed) throw new Error("database is closed");
     if (!readDb) {
       readDb = new DatabaseSync(path);
       readDb.exec("PRAGMA busy_timeout = 5000");
@@ -127,6 +129,7 @@ export function openSqliteDatabase(path: string): Database {
     // Not part of the port: used by the storage to close handles.
     ...({
       close: () => {
+        closed = true;
         readDb?.close();
         readDb = null;
         readCache.clear();
