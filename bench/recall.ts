@@ -40,17 +40,27 @@ async function latency(fn: (q: string) => unknown, queries: readonly string[]): 
   const runs: Lat[] = [];
   for (let pass = 0; pass < PASSES; pass++) {
     const times: number[] = [];
+    const cpu: number[] = [];
     for (const q of queries) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await fn(q);
       times.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
     }
     times.sort((a, b) => a - b);
-    runs.push({ p50: percentile(times, 50), p95: percentile(times, 95), p99: percentile(times, 99) });
+    runs.push({
+      p50: percentile(times, 50),
+      p95: percentile(times, 95),
+      p99: percentile(times, 99),
+      cpu: median(cpu),
+    });
   }
   return {
     p50: median(runs.map((r) => r.p50)),
     p95: median(runs.map((r) => r.p95)),
+    cpu: median(runs.map((r) => r.cpu)),
     p99: median(runs.map((r) => r.p99)),
   };
 }
