@@ -422,15 +422,50 @@ export async function impactSearch(
     for (let i = 0; i < p.tailSeqs.length; i++) visit(p.tailSeqs[i] ?? 0, p.tailImpacts[i] ?? 0);
     stats.postingsRead += p.seqs.length + p.tailSeqs.length;
   };
-  /** The `limit`-th best partial score: a lower bound of the pool's threshold before visibility. */
+  /**
+   * The `limit`-th best partial score: a lower bound of the pool's threshold before visibility. A
+   * min-heap of the best `limit` values, so it costs one pass over the accumulator, not a sort.
+   */
   const threshold = () => {
     if (acc.size < limit) return 0;
-    const values = Float64Array.from(acc.values()).sort();
-    return values[values.length - limit] ?? 0;
+    const heap = new Float64Array(limit);
+    let n = 0;
+    for (const v of acc.values()) {
+      if (n < limit) {
+        let i = n++;
+        heap[i] = v;
+        while (i > 0) {
+          const parent = (i - 1) >> 1;
+          if ((heap[parent] ?? 0) <= (heap[i] ?? 0)) break;
+          [heap[parent], heap[i]] = [heap[i] ?? 0, heap[parent] ?? 0];
+          i = parent;
+        }
+      } else if (v > (heap[0] ?? 0)) {
+        heap[0] = v;
+        for (let i = 0; ; ) {
+          const l = 2 * i + 1;
+          const r = l + 1;
+          let m = i;
+          if (l < n && (heap[l] ?? 0) < (heap[m] ?? 0)) m = l;
+          if (r < n && (heap[r] ?? 0) < (heap[m] ?? 0)) m = r;
+          if (m === i) break;
+          [heap[m], heap[i]] = [heap[i] ?? 0, heap[m] ?? 0];
+          i = m;
+        }
+      }
+    }
+    return heap[0] ?? 0;
+  };
+  /** Whether memories outside the accumulator can no longer reach the pool (cheap test first). */
+  const settled = (bound: number) => {
+    if (acc.size < limit) return false;
+    let max = 0;
+    for (const v of acc.values()) if (v > max) max = v;
+    return max >= bound && threshold() >= bound;
   };
   // MaxScore: read terms while memories outside the accumulator could still reach the threshold.
   let cut = 0;
-  while (cut < terms.length && !(acc.size >= limit && threshold() >= (rest[cut] ?? 0))) {
+  while (cut < terms.length && !settled(rest[cut] ?? 0)) {
     add(terms[cut] as Term);
     cut++;
   }
@@ -526,10 +561,9 @@ export async function impactSearch(
     };
     await checkWhileUseful(ranked);
     // Below the floor: needed when filters hid most of the best, or to beat a weak neighbour checked above.
-    // A memory below the floor scores at most its bound plus the context the best match could lend.
-    let best = 0;
-    for (const c of ranked) best = Math.max(best, c.score);
-    const lend = (CONTEXT_WEIGHT + CONTEXT_WEIGHT ** 2) * best;
+    // A memory below the floor that is not next to a strong match (those are in `near`) has
+    // neighbours below the floor too: it scores at most its bound plus what they could lend.
+    const lend = (CONTEXT_WEIGHT + CONTEXT_WEIGHT ** 2) * Math.max(floor, bound);
     const more = below
       .filter((seq) => !checked.has(seq) && (acc.get(seq) ?? 0) + bound + lend > kth())
       .map(withContext)
