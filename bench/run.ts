@@ -1,6 +1,6 @@
 /**
- * Runs every benchmark (or the ones named: `node bench/run.ts core mcp`) one after another, each
- * owning its own section of docs/benchmarks.md. Benchmarks never run inside the test suite.
+ * Runs every benchmark (or the ones named: `node bench/run.ts core mcp`) one after another. Each
+ * prints its section; only with `--write` does it replace its section of docs/benchmarks.md.
  */
 const suites: Record<string, () => Promise<unknown>> = {
   "audit-crypto": async () => (await import("./audit-crypto.ts")).run(),
@@ -13,6 +13,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   proxy: async () => (await import("./proxy.ts")).run(),
   erasure: async () => (await import("./erasure.ts")).run(),
   storage: async () => (await import("./storage.ts")).run(),
+  recall: async () => (await import("./recall.ts")).run(),
 };
 
 /** Long runs, only when named (`node bench/run.ts soak`). Flags such as `--write` are read by each benchmark. */

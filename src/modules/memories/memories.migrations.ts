@@ -124,5 +124,31 @@ UPDATE memories SET owner = agent;`,
       sqlite: "ALTER TABLE memories ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;",
       postgres: "ALTER TABLE memories ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;",
     },
+    {
+      // The recall index (search.sqlite.ts): the vocabulary with document frequencies, each memory's
+      // (term, impact) list in its row, totals, and a change log that keeps in-memory impact-ordered
+      // lists in step with commits. Rows written before it are indexed on first recall.
+      id: "memories.004",
+      sqlite: `
+ALTER TABLE memories ADD COLUMN recall_terms BLOB;
+CREATE TABLE recall_terms (
+  id INTEGER PRIMARY KEY,
+  term TEXT NOT NULL UNIQUE,
+  df INTEGER NOT NULL
+);
+CREATE TABLE recall_stats (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  docs INTEGER NOT NULL,
+  tokens REAL NOT NULL
+);
+CREATE TABLE recall_log (
+  gen INTEGER PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  added INTEGER NOT NULL
+);`,
+      // PostgreSQL ranks with its own term index (memories.search.pg.ts): the SQLite recall index
+      // has no counterpart there.
+      postgres: "SELECT 1;",
+    },
   ] satisfies Migration[],
 };

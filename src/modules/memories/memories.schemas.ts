@@ -143,6 +143,8 @@ export const recallResult = z.object({
   why: z.object({
     relevance: z.number(),
     bm25: z.number(),
+    /** The part of `bm25` lent by the memories written just before and after (neighbouring turns). */
+    context: z.number(),
     recency: z.number(),
     importance: z.number(),
     matched_terms: z.array(z.string()),

@@ -12,9 +12,10 @@ import {
 } from "../../platform/auth/actor.ts";
 import type { EventBus } from "../../platform/events/bus.ts";
 import type { Metrics } from "../../platform/http/metrics.ts";
-import type { SqlExecutor, Storage } from "../../platform/storage/port.ts";
+import type { Database, SqlExecutor, Storage } from "../../platform/storage/port.ts";
 import type { AuditAction } from "../audit/audit.schemas.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
+import { createGroupCommit } from "./group-commit.ts";
 import {
   type BulkDelete,
   type ListQuery,
@@ -125,8 +126,42 @@ function ownNamespace(actor: TenantActor, namespace: string): boolean {
   return actor.namespaces === null || actor.namespaces.some((ns) => namespaceCovers(ns, namespace));
 }
 
+/** Recall ranks the best `max(MIN, k × FACTOR)` memories by BM25 (at most 500) with recency and importance. */
+export const RECALL_POOL_MIN = 50;
+export const RECALL_POOL_FACTOR = 8;
+
 export function createMemoriesService(deps: MemoriesDeps) {
   const { storage, clock, metrics } = deps;
+  const reads = createGroupCommit(storage);
+  /** Tenants whose memories are all in the recall index (checked once per process). */
+  const indexed = new Map<string, Promise<void>>();
+
+  /** Adds memories written before the recall index existed to it, once per tenant and process. */
+  const ensureIndexed = (tenantId: string, db: Database, codec: RowCodec): Promise<void> => {
+    if (db.dialect !== "sqlite") return Promise.resolve();
+    let done = indexed.get(tenantId);
+    if (!done) {
+      done = (async () => {
+        for (;;) {
+          const n = await db.transaction(async (tx) => {
+            const page = await memoriesStore.unindexed(tx, 500);
+            if (page.length === 0) return 0;
+            const rows = await memoriesStore.bySeqs(
+              tx,
+              tenantId,
+              page.map((p) => p.seq),
+            );
+            for (const row of rows) await memoriesStore.reindex(tx, row.seq, codec.terms(codec.open(row)));
+            return page.length;
+          });
+          if (n === 0) return;
+        }
+      })();
+      done.catch(() => indexed.delete(tenantId));
+      indexed.set(tenantId, done);
+    }
+    return done;
+  };
   /** Tenants whose search index has deleted terms waiting to be merged away. */
   const indexDirty = new Set<string>();
 
@@ -536,16 +571,22 @@ export function createMemoriesService(deps: MemoriesDeps) {
         excludeQuarantined: !input.include_quarantined,
       };
       const terms = queryTerms(input.query);
-      const pool = Math.min(500, Math.max(50, input.k * 8));
+      const pool = Math.min(500, Math.max(RECALL_POOL_MIN, input.k * RECALL_POOL_FACTOR));
       const db = await storage.tenant(agent.tenantId);
       const codec = await deps.vault.codec(agent.tenantId);
       const stored = storedFilters(codec, filters);
-      // Resolved before the transaction: reading the tenant's policy inside it would wait on itself.
+      // Resolved first: reading the tenant's policy must not wait on this recall's own audit write.
       const outbound = deps.screen ? await deps.screen.outboundFor(agent) : null;
-      const answer = await db.transaction(async (tx) => {
+      await ensureIndexed(agent.tenantId, db, codec);
+      // Ranking and rows come from the read connection: recall never waits on writers. Only its
+      // audit event takes the write lock, group-committed with other reads' events below.
+      const reader = db.read ?? db;
+      const answer: RecallResponse = await (async () => {
         const candidates = terms.length
-          ? await memoriesStore.search(tx, vis, stored, ftsQuery(codec.queryTokens(terms)), pool)
-          : await memoriesStore.recentCandidates(tx, vis, stored, pool);
+          ? db.dialect === "sqlite"
+            ? await memoriesStore.rankedSearch(reader, vis, stored, codec.recallTokens(terms), pool)
+            : await memoriesStore.search(reader, vis, stored, ftsQuery(codec.queryTokens(terms)), pool)
+          : await memoriesStore.recentCandidates(reader, vis, stored, pool);
         const maxBm25 = candidates.reduce((m, c) => Math.max(m, c.bm25), 0);
         const top = candidates
           .map((c) => {
@@ -560,7 +601,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
         const rowsBySeq = new Map(
           (
             await memoriesStore.bySeqs(
-              tx,
+              reader,
               agent.tenantId,
               top.map((t) => t.c.seq),
             )
@@ -569,7 +610,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
         const opened = top.flatMap((t) => {
           const row = rowsBySeq.get(t.c.seq);
           // Ranking reads plaintext columns only; just the returned memories are decrypted.
-          return row ? [{ ...t, row: codec.open(row), bm25: t.c.bm25 }] : [];
+          return row ? [{ ...t, row: codec.open(row), bm25: t.c.bm25, context: t.c.context ?? 0 }] : [];
         });
         // Outbound guardrails on content and metadata: masked text leaves, blocked text does not
         // (pure CPU, no I/O).
@@ -596,28 +637,31 @@ export function createMemoriesService(deps: MemoriesDeps) {
           })),
           input.token_budget,
         );
-        await audit(
-          tx,
-          agent,
-          "memory.recalled",
-          ranked.map((r) => r.row.id),
-          now,
-          {
-            count: ranked.length,
-            terms: terms.length,
-            context_tokens: tokens,
-            ...(withheld + flagged > 0 ? { guardrails: { withheld, flagged } } : {}),
-          },
+        await reads.commit(agent.tenantId, (tx) =>
+          audit(
+            tx,
+            agent,
+            "memory.recalled",
+            ranked.map((r) => r.row.id),
+            now,
+            {
+              count: ranked.length,
+              terms: terms.length,
+              context_tokens: tokens,
+              ...(withheld + flagged > 0 ? { guardrails: { withheld, flagged } } : {}),
+            },
+          ),
         );
         metrics.recalls.inc();
         metrics.memoriesRecalled.inc(ranked.length);
         return {
-          results: ranked.map(({ row, memory, score, relevance, recency, bm25 }) => ({
+          results: ranked.map(({ row, memory, score, relevance, recency, bm25, context: neighbours }) => ({
             memory,
             score,
             why: {
               relevance,
               bm25: Math.round(bm25 * 1e4) / 1e4,
+              context: Math.round(neighbours * 1e4) / 1e4,
               recency: Math.round(recency * 1e4) / 1e4,
               importance: row.importance,
               matched_terms: matchedTerms(terms, memory.content),
@@ -627,7 +671,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
           context,
           context_tokens: tokens,
         };
-      });
+      })();
       // The volume of what leaves (memories and context), before the answer does.
       if (deps.screen) {
         const bytes = answer.results.reduce(

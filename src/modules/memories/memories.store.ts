@@ -2,6 +2,7 @@ import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
 import type { MemoryRow } from "./memories.schemas.ts";
 import { indexPg, searchPg, unindexPg } from "./memories.search.pg.ts";
 import { type IndexEntry, plainIndex } from "./row-codec.ts";
+import { impactSearch, indexMemory, type TermBag, unindexedPage, unindexMemory } from "./search.sqlite.ts";
 
 /**
  * Who may see what, as SQL. Every read query starts from this clause, so a hidden memory is never
@@ -109,7 +110,7 @@ export type Filters = {
   excludeQuarantined?: boolean | undefined;
 };
 
-function filterClause(f: Filters, alias = "m"): { sql: string; params: SqlValue[] } {
+export function filterClause(f: Filters, alias = "m"): { sql: string; params: SqlValue[] } {
   const parts: string[] = [];
   const params: SqlValue[] = [];
   const inList = (col: string, values: readonly string[]) => {
@@ -168,6 +169,8 @@ export type Candidate = {
   updated_at: number;
   importance: number;
   bm25: number;
+  /** The part of `bm25` lent by neighbouring memories (SQLite recall index). */
+  context?: number;
 };
 
 async function indexRow(tx: SqlExecutor, seq: number, index: IndexEntry) {
@@ -186,12 +189,14 @@ async function indexRow(tx: SqlExecutor, seq: number, index: IndexEntry) {
       label.value,
     ]);
   }
+  if (tx.dialect === "sqlite") await indexMemory(tx, seq, index.terms);
 }
 
-const unindex = (tx: SqlExecutor, seq: number) =>
-  tx.dialect === "postgres"
-    ? unindexPg(tx, seq)
-    : tx.run("DELETE FROM memories_fts WHERE rowid = ?", [seq]).then(() => undefined);
+async function unindex(tx: SqlExecutor, seq: number): Promise<void> {
+  if (tx.dialect === "postgres") return unindexPg(tx, seq);
+  await tx.run("DELETE FROM memories_fts WHERE rowid = ?", [seq]);
+  await unindexMemory(tx, seq);
+}
 
 /** Removes every version of the given ids: rows, labels and index entries. Returns the ids removed. */
 async function hardDelete(tx: SqlExecutor, tenantId: string, ids: readonly string[]): Promise<number> {
@@ -252,8 +257,8 @@ export const memoriesStore = {
 
   /** Marks the current version historical and drops it from the search index. */
   async retire(tx: SqlExecutor, seq: number): Promise<void> {
-    await tx.run("UPDATE memories SET is_current = 0 WHERE seq = ?", [seq]);
     await unindex(tx, seq);
+    await tx.run("UPDATE memories SET is_current = 0 WHERE seq = ?", [seq]);
   },
 
   get: (db: SqlExecutor, v: Visibility, id: string) => {
@@ -324,6 +329,30 @@ export const memoriesStore = {
       [match, ...vis.params, ...fil.params, limit],
     );
   },
+
+  /**
+   * The `limit` best visible, filtered memories by BM25 for recall tokens (`codec.recallTokens`),
+   * read from the impact-ordered index with early termination (search.sqlite.ts): only the
+   * candidates that can still make the cut are checked and scored, never every match.
+   */
+  async rankedSearch(db: SqlExecutor, v: Visibility, f: Filters, tokens: readonly string[], limit: number) {
+    const vis = visibilityClause(v);
+    const fil = filterClause(f);
+    const { candidates } = await impactSearch(
+      db,
+      tokens,
+      { sql: `${vis.sql} AND ${fil.sql}`, params: [...vis.params, ...fil.params] },
+      limit,
+      v.now,
+    );
+    return candidates satisfies Candidate[];
+  },
+
+  /** Current memories not yet in the recall index (written before it existed). */
+  unindexed: (db: SqlExecutor, limit: number) => unindexedPage(db, limit),
+
+  /** Adds an existing current memory to the recall index. */
+  reindex: (tx: SqlExecutor, seq: number, terms: TermBag) => indexMemory(tx, seq, terms),
 
   /** Most recent visible memories as candidates, for queries with no searchable terms. */
   recentCandidates(db: SqlExecutor, v: Visibility, f: Filters, limit: number) {

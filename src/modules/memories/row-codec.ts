@@ -1,6 +1,7 @@
 import type { TenantCipher } from "../../lib/crypto/index.ts";
 import { AppError } from "../../lib/errors.ts";
-import { indexTokens } from "./tokens.ts";
+import type { TermBag } from "./search.sqlite.ts";
+import { indexTokens, recallTokens } from "./tokens.ts";
 
 /** The stored fields of one memory version that the codec transforms (a subset of a memory row). */
 export type SealableRow = {
@@ -14,12 +15,14 @@ export type SealableRow = {
 
 export type LabelKind = "tag" | "entity" | "meta";
 
-/** What the search index and the label table hold for one current version. */
+/** What the search indexes and the label table hold for one current version. */
 export type IndexEntry = {
   content: string;
   tags: string;
   entities: string;
   labels: { kind: LabelKind; value: string }[];
+  /** The recall index's terms: content words, and tag and entity words (blind tokens when sealed). */
+  terms: TermBag;
 };
 
 /**
@@ -38,15 +41,29 @@ export type RowCodec = {
   metaLabel(key: string, value: string | number | boolean | null): string;
   /** The index tokens a query's terms must match. */
   queryTokens(terms: readonly string[]): string[];
+  /** The recall index's tokens for a query's terms (folded and stemmed; blind when sealed). */
+  recallTokens(terms: readonly string[]): string[];
+  /** The recall index's terms of an opened row (to index rows written before the index existed). */
+  terms(row: SealableRow): TermBag;
 };
 
 const FIELDS = ["content", "tags", "entities", "metadata"] as const;
+
+function termBag(row: SealableRow, map: (token: string) => string = (t) => t): TermBag {
+  const tags = JSON.parse(row.tags) as string[];
+  const entities = JSON.parse(row.entities) as string[];
+  return {
+    content: recallTokens(row.content).map(map),
+    labels: [...new Set([...tags, ...entities])].flatMap(recallTokens).map(map),
+  };
+}
 
 /** The index entry of a plaintext row: its words and its labels as they are. */
 export function plainIndex(row: SealableRow): IndexEntry {
   const tags = JSON.parse(row.tags) as string[];
   const entities = JSON.parse(row.entities) as string[];
   return {
+    terms: termBag(row),
     content: row.content,
     tags: tags.join(" "),
     entities: entities.join(" "),
@@ -64,6 +81,8 @@ export const plainCodec: RowCodec = {
   label: (_kind, value) => value,
   metaLabel: (key, value) => `${key}=${JSON.stringify(value)}`,
   queryTokens: (terms) => [...terms],
+  recallTokens: (terms) => [...new Set(terms.flatMap((t) => recallTokens(t)))],
+  terms: (row) => termBag(row),
 };
 
 /** Blind tokens remembered per tenant codec (about 100 bytes each). */
@@ -115,6 +134,7 @@ export function encryptingCodec(cipher: TenantCipher): RowCodec {
           tags: tags.map(blindText).join(" "),
           entities: entities.map(blindText).join(" "),
           labels,
+          terms: termBag(row, blind),
         },
       };
     },
@@ -135,5 +155,7 @@ export function encryptingCodec(cipher: TenantCipher): RowCodec {
     label: (kind, value) => cipher.blindIndex(value, kind),
     metaLabel,
     queryTokens: (terms) => [...new Set(terms.flatMap((t) => indexTokens(t)).map(blind))],
+    recallTokens: (terms) => [...new Set(terms.flatMap((t) => recallTokens(t)).map(blind))],
+    terms: (row) => termBag(row, blind),
   };
 }

@@ -26,3 +26,11 @@ export function indexTokens(text: string): string[] {
   for (const m of foldText(text).matchAll(WORD_RE)) out.push(stemToken(m[0]));
   return out;
 }
+
+/**
+ * The recall index's tokens for `text`: `indexTokens` with a final `y` read as `i`, because Porter
+ * turns a final `y` into `i` only on some paths ("deployed" → "deploi", "deployments" → "deploy").
+ */
+export function recallTokens(text: string): string[] {
+  return indexTokens(text).map((t) => (t.length > 2 && t.endsWith("y") ? `${t.slice(0, -1)}i` : t));
+}

@@ -17,6 +17,11 @@ export interface SqlExecutor {
 
 export interface Database extends SqlExecutor {
   /**
+   * Reads that never wait on the write lock (SQLite: a second connection in WAL mode, seeing the last
+   * commit). Adapters without one leave it out; callers fall back to the database itself.
+   */
+  readonly read?: SqlExecutor;
+  /**
    * Runs `fn` in one transaction: it commits when `fn` resolves and rolls back when it throws.
    * `fn` must use the `tx` it is given and must not make network calls or slow crypto.
    */

@@ -71,8 +71,42 @@ export function openSqliteDatabase(path: string): Database {
     (...args: A): Promise<R> =>
       busy ? exclusive(() => op(...args)) : op(...args);
 
+  // Reads that must not wait on writers use a second, read-only connection: in WAL mode it sees the
+  // last committed state while a transaction is open on the first. Opened on first use.
+  let readDb: DatabaseSync | null = null;
+  let closed = false;
+  const readCache = new Map<string, StatementSync>();
+  const prepareRead = (sql: string): StatementSync => {
+    if (closed) throw new Error("database is closed");
+    if (!readDb) {
+      readDb = new DatabaseSync(path);
+      readDb.exec("PRAGMA busy_timeout = 5000");
+      readDb.exec("PRAGMA query_only = 1");
+    }
+    let stmt = readCache.get(sql);
+    if (!stmt) {
+      stmt = readDb.prepare(sql);
+      readCache.set(sql, stmt);
+    }
+    return stmt;
+  };
+  const read: SqlExecutor | undefined =
+    path === ":memory:"
+      ? undefined
+      : {
+          dialect: "sqlite",
+          all: async <T>(sql: string, params: readonly SqlValue[] = []) =>
+            prepareRead(sql).all(...bind(params)) as T[],
+          get: async <T>(sql: string, params: readonly SqlValue[] = []) =>
+            prepareRead(sql).get(...bind(params)) as T | undefined,
+          run: async () => {
+            throw new Error("the read connection does not write");
+          },
+        };
+
   return {
     dialect: "sqlite",
+    ...(read ? { read } : {}),
     all: guarded(direct.all),
     get: guarded(direct.get),
     run: guarded(direct.run),
@@ -93,7 +127,16 @@ export function openSqliteDatabase(path: string): Database {
         db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
       }),
     // Not part of the port: used by the storage to close handles.
-    ...({ close: () => db.close(), exec: (sql: string) => db.exec(sql) } as object),
+    ...({
+      close: () => {
+        closed = true;
+        readDb?.close();
+        readDb = null;
+        readCache.clear();
+        db.close();
+      },
+      exec: (sql: string) => db.exec(sql),
+    } as object),
   } as Database;
 }
 

@@ -1,0 +1,378 @@
+/**
+ * Recall on the conversational corpus: in-process latency at 1k / 10k / 100k memories (plaintext and
+ * encrypted) beside a bare FTS5 BM25 top-10 query over the same texts in the same run, HTTP
+ * throughput at 1 and 32 connections, and LoCoMo evidence recall@5/10/25 per category through the API.
+ *
+ * `node bench/run.ts recall [--sizes=1000,10000] [--quality-only] [--write]`
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { Pool } from "undici";
+import { createApp } from "../src/app.ts";
+import { loadConfig } from "../src/lib/config.ts";
+import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
+import { tenantPolicySchema } from "../src/modules/governance/governance.schemas.ts";
+import { ftsQuery, queryTerms } from "../src/modules/memories/recall.ts";
+import type { Actor } from "../src/platform/auth/actor.ts";
+import { CATEGORY, type Conversation, conversationalCorpus, loadConversations } from "./conversations.ts";
+import { percentile, writeSection } from "./report.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const origin = { requestId: "req_bench", ip: "127.0.0.1", userAgent: "bench" };
+const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
+const PASSES = 3;
+const LOAD_KEYS = 200;
+
+/** Wall-clock percentiles, and the median CPU time of one call (user + system, unaffected by waiting). */
+type Lat = { p50: number; p95: number; p99: number; cpu: number };
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+};
+
+/** Latency percentiles over the queries, each the median of several passes (after a warm-up). */
+async function latency(fn: (q: string) => unknown, queries: readonly string[]): Promise<Lat> {
+  for (const q of queries.slice(0, 50)) await fn(q);
+  const runs: Lat[] = [];
+  for (let pass = 0; pass < PASSES; pass++) {
+    const times: number[] = [];
+    const cpu: number[] = [];
+    for (const q of queries) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await fn(q);
+      times.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
+    }
+    times.sort((a, b) => a - b);
+    runs.push({
+      p50: percentile(times, 50),
+      p95: percentile(times, 95),
+      p99: percentile(times, 99),
+      cpu: median(cpu),
+    });
+  }
+  return {
+    p50: median(runs.map((r) => r.p50)),
+    p95: median(runs.map((r) => r.p95)),
+    cpu: median(runs.map((r) => r.cpu)),
+    p99: median(runs.map((r) => r.p99)),
+  };
+}
+
+/** The baseline: a contentless FTS5 table with the same tokenizer, BM25 top-10, nothing else. */
+function bareFts(dir: string) {
+  const db = new DatabaseSync(join(dir, "bare-fts.db"));
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec(
+    "CREATE VIRTUAL TABLE f USING fts5(content, content = '', tokenize = 'porter unicode61 remove_diacritics 2')",
+  );
+  const insert = db.prepare("INSERT INTO f (rowid, content) VALUES (?, ?)");
+  const search = db.prepare("SELECT rowid, bm25(f) AS s FROM f WHERE f MATCH ? ORDER BY s LIMIT 10");
+  let n = 0;
+  return {
+    add(texts: readonly string[]) {
+      db.exec("BEGIN");
+      for (const t of texts) insert.run(++n, t);
+      db.exec("COMMIT");
+    },
+    query(q: string) {
+      const terms = queryTerms(q);
+      return terms.length ? search.all(ftsQuery(terms)) : [];
+    },
+    close: () => db.close(),
+  };
+}
+
+async function httpLoad(
+  url: string,
+  keys: string[],
+  connections: number,
+  seconds: number,
+  queries: string[],
+) {
+  const pool = new Pool(url, { connections, pipelining: 1 });
+  const deadline = performance.now() + seconds * 1000;
+  let done = 0;
+  let errors = 0;
+  const latencies: number[] = [];
+  await Promise.all(
+    Array.from({ length: connections }, async (_, c) => {
+      let i = c;
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        const res = await pool.request({
+          path: "/v1/memories/recall",
+          method: "POST",
+          headers: { authorization: `Bearer ${keys[i % keys.length]}`, "content-type": "application/json" },
+          body: JSON.stringify({ query: queries[i % queries.length], k: 10 }),
+        });
+        await res.body.arrayBuffer();
+        latencies.push(performance.now() - t0);
+        if (res.statusCode === 200) done++;
+        else errors++;
+        i += connections;
+      }
+    }),
+  );
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  return { rps: done / seconds, errors, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+/** Evidence recall@k per category, every question asked through POST /v1/memories/recall. */
+async function locomoQuality(convs: Conversation[]) {
+  const dataDir = mkdtempSync(join(tmpdir(), "hypha-bench-locomo-"));
+  const adminKey = generateSecret(KEY_PREFIX.admin);
+  const config = loadConfig({}, { dataDir, adminKey, logLevel: "silent" });
+  const hypha = await createApp({ config });
+  const url = await hypha.app.listen({ host: "127.0.0.1", port: 0 });
+  const call = async (method: string, path: string, key: string, body: unknown) => {
+    const res = await fetch(url + path, {
+      method,
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const json = (await res.json()) as Record<string, unknown>;
+    if (res.status >= 300) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const KS = [5, 10, 25] as const;
+  const per = new Map<number, { questions: number; found: number[]; total: number }>();
+  for (const conv of convs) {
+    const tenant = await call("POST", "/v1/tenants", adminKey, { name: `locomo-${conv.id}` });
+    const tenantId = String(tenant.id);
+    // Several keys used in turn, each below its rate plan: the figure is about retrieval only.
+    const keys: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const created = await call("POST", `/v1/tenants/${tenantId}/keys`, adminKey, {
+        agent: `locomo-${i}`,
+        scopes: ["memories:read", "memories:write"],
+        rate_limit_per_minute: 600,
+      });
+      keys.push(String(created.key));
+    }
+    await hypha.services.governance.putPolicy(
+      { type: "instance_admin", id: "instance_admin", tenantId: null, origin },
+      tenantId,
+      tenantPolicySchema.parse({ anomaly: { max_requests_per_minute: 600 } }),
+    );
+    let turn = 0;
+    const nextKey = () => keys[turn++ % keys.length] ?? "";
+    const idOf = new Map<string, string>();
+    for (let i = 0; i < conv.turns.length; i += 500) {
+      const chunk = conv.turns.slice(i, i + 500);
+      const stored = (await call("POST", "/v1/memories", nextKey(), {
+        memories: chunk.map((t) => ({
+          namespace: "conversation",
+          type: "turn",
+          content: `${t.speaker}: ${t.text}`,
+          metadata: { session_date: t.date, dia_id: t.diaId },
+        })),
+      })) as { memories: { id: string; metadata: { dia_id: string } }[] };
+      for (const m of stored.memories) idOf.set(m.metadata.dia_id, m.id);
+    }
+    for (const qa of conv.questions) {
+      if (qa.evidence.length === 0) continue;
+      const r = (await call("POST", "/v1/memories/recall", nextKey(), { query: qa.question, k: 25 })) as {
+        results: { memory: { id: string } }[];
+      };
+      const ranked = r.results.map((x) => x.memory.id);
+      const cat = per.get(qa.category) ?? { questions: 0, found: [0, 0, 0], total: 0 };
+      cat.questions++;
+      cat.total += qa.evidence.length;
+      KS.forEach((k, i) => {
+        const top = new Set(ranked.slice(0, k));
+        cat.found[i] = (cat.found[i] ?? 0) + qa.evidence.filter((e) => top.has(idOf.get(e) ?? "")).length;
+      });
+      per.set(qa.category, cat);
+    }
+  }
+  await hypha.close();
+  rmSync(dataDir, { recursive: true, force: true });
+  const rows = [...per.entries()].sort((a, b) => a[0] - b[0]);
+  const all = rows.reduce(
+    (acc, [, c]) => ({
+      questions: acc.questions + c.questions,
+      total: acc.total + c.total,
+      found: acc.found.map((f, i) => f + (c.found[i] ?? 0)),
+    }),
+    { questions: 0, total: 0, found: [0, 0, 0] },
+  );
+  const line = (name: string, c: { questions: number; found: number[]; total: number }) =>
+    `| ${name} | ${c.questions} | ${c.found.map((f) => fmt(f / c.total, 3)).join(" | ")} |`;
+  return [
+    "| category | questions | R@5 | R@10 | R@25 |",
+    "| --- | --- | --- | --- | --- |",
+    ...rows.map(([cat, c]) => line(`${cat} ${CATEGORY[cat] ?? ""}`, c)),
+    line("**all**", all),
+  ].join("\n");
+}
+
+export async function run(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  const sizesArg = argv.find((a) => a.startsWith("--sizes="));
+  const sizes = sizesArg ? sizesArg.slice(8).split(",").map(Number) : [1_000, 10_000, 100_000];
+  const convs = loadConversations();
+  const questions = convs.flatMap((c) => c.questions.map((q) => q.question));
+  const queries = questions.filter((_, i) => i % 2 === 0).slice(0, 400);
+  const top = sizes.at(-1) ?? 0;
+  const corpus = conversationalCorpus(convs, top);
+
+  const quality = await locomoQuality(convs);
+  process.stdout.write(`${quality}\n`);
+  if (argv.includes("--quality-only")) return;
+
+  const dataDir = mkdtempSync(join(tmpdir(), "hypha-bench-recall-"));
+  const adminKey = generateSecret(KEY_PREFIX.admin);
+  const config = loadConfig({}, { dataDir, adminKey, logLevel: "silent" });
+  let app = await createApp({ config });
+  const admin: Actor = { type: "instance_admin", id: "instance_admin", tenantId: null, origin };
+  const bare = bareFts(dataDir);
+
+  type Row = { size: number; mode: string; recall: Lat; fts: Lat; qps: number };
+  const rows: Row[] = [];
+  const tenants: Record<string, string> = {};
+  const actors: Record<string, Actor> = {};
+  for (const encryption of ["none", "aes-gcm"] as const) {
+    const tenant = await app.services.tenants.create(admin, { name: `recall-${encryption}`, encryption });
+    tenants[encryption] = tenant.id;
+    const created = await app.services.keys.create(admin, tenant.id, {
+      agent: "bench",
+      scopes: ["memories:read", "memories:write"],
+    });
+    const verified = await app.services.keys.verify(created.key, origin);
+    if (!verified.ok) throw new Error("bench key did not verify");
+    actors[encryption] = verified.actor;
+  }
+  let stored = 0;
+  const ingestMs: Record<string, number> = { none: 0, "aes-gcm": 0 };
+  for (const size of sizes) {
+    const slice = corpus.slice(stored, size);
+    for (let i = 0; i < slice.length; i += 1000) {
+      const chunk = slice.slice(i, i + 1000);
+      for (const encryption of ["none", "aes-gcm"] as const) {
+        const t0 = performance.now();
+        await app.services.memories.store(
+          actors[encryption] as Actor,
+          chunk.map((t) => ({
+            namespace: "conversation",
+            type: "turn",
+            content: t.content,
+            tags: [],
+            entities: [],
+            metadata: { session_date: t.date },
+            importance: 0.5,
+            access: "shared" as const,
+          })),
+        );
+        ingestMs[encryption] = (ingestMs[encryption] ?? 0) + performance.now() - t0;
+      }
+      bare.add(chunk.map((t) => t.content));
+    }
+    stored = size;
+    const fts = await latency((q) => bare.query(q), queries);
+    for (const encryption of ["none", "aes-gcm"] as const) {
+      const actor = actors[encryption] as Actor;
+      const recall = (query: string) =>
+        app.services.memories.recall(actor, { query, k: 10, token_budget: 2000, include_quarantined: false });
+      const lat = await latency(recall, queries);
+      const t0 = performance.now();
+      for (const q of queries) await recall(q);
+      const qps = queries.length / ((performance.now() - t0) / 1000);
+      rows.push({ size, mode: encryption === "none" ? "plaintext" : "encrypted", recall: lat, fts, qps });
+      process.stdout.write(
+        `${size} ${encryption}: recall ${fmt(lat.p50)}/${fmt(lat.p95)}/${fmt(lat.p99)} ms (cpu ${fmt(lat.cpu)}), bare FTS5 ${fmt(fts.p50)}/${fmt(fts.p95)}/${fmt(fts.p99)} ms (cpu ${fmt(fts.cpu)}), ${fmt(qps, 0)} q/s\n`,
+      );
+    }
+  }
+  bare.close();
+
+  // HTTP: a separate server process on the same data, many keys so no rate plan is the limit.
+  const keys: string[] = [];
+  for (let i = 0; i < LOAD_KEYS; i++) {
+    keys.push(
+      (
+        await app.services.keys.create(admin, tenants.none ?? "", {
+          agent: `load-${i}`,
+          scopes: ["memories:read"],
+          rate_limit_per_minute: 600,
+        })
+      ).key,
+    );
+  }
+  await app.services.governance.putPolicy(
+    admin,
+    tenants.none ?? "",
+    tenantPolicySchema.parse({ anomaly: { max_requests_per_minute: 600 } }),
+  );
+  await app.close();
+  const server = spawn(
+    join(ROOT, "node_modules/.bin/node"),
+    [join(ROOT, "bin/hypha.js"), "serve", "--data", dataDir, "--port", "7498"],
+    {
+      env: { PATH: process.env.PATH, HYPHA_ADMIN_KEY: adminKey, HYPHA_LOG_LEVEL: "info" },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  await new Promise<void>((res, rej) => {
+    let out = "";
+    server.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("hypha listening")) res();
+    });
+    server.on("exit", (code) => rej(new Error(`server exited ${code}`)));
+  });
+  const http1 = await httpLoad("http://127.0.0.1:7498", keys, 1, 8, questions);
+  const http32 = await httpLoad("http://127.0.0.1:7498", keys, 32, 8, questions);
+  server.kill("SIGTERM");
+  await new Promise((r) => server.once("exit", r));
+  app = undefined as never;
+  rmSync(dataDir, { recursive: true, force: true });
+
+  const lat = (l: Lat) => `${fmt(l.p50)} / ${fmt(l.p95)} / ${fmt(l.p99)}`;
+  const inproc = rows.find((r) => r.size === top && r.mode === "plaintext")?.qps ?? Number.NaN;
+  const md = `## Recall on the conversational corpus
+
+LoCoMo turns (\`${convs.length}\` dev conversations) stored as \`speaker: text\` with the session date in
+metadata; beyond the ${convs.reduce((n, c) => n + c.turns.length, 0)} source turns, variants of the same
+turns spoken by other people. Queries: ${queries.length} of the real LoCoMo questions. The baseline is a
+bare contentless FTS5 table with the same tokenizer over the same texts, \`bm25\` top-10, in the same run.
+Latencies are medians of ${PASSES} passes; recall is the service call (visibility, audit event, rows,
+context block), k = 10. CPU is the median CPU time (user + system) of one call: on a machine shared
+with other work, wall-clock tails include time spent waiting for a core, CPU time does not.
+
+| memories | tenant | recall p50 / p95 / p99 (ms) | recall CPU (ms) | bare FTS5 top-10 p50 / p95 / p99 (ms) | FTS5 CPU (ms) | ratio p50 / CPU | aim |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${rows.map((r) => `| ${r.size.toLocaleString("en")} | ${r.mode} | ${lat(r.recall)} | ${fmt(r.recall.cpu)} | ${lat(r.fts)} | ${fmt(r.fts.cpu)} | ${fmt(r.recall.p50 / r.fts.p50)} / ${fmt(r.recall.cpu / r.fts.cpu)} | ${r.size === 100_000 ? "p50 ≤ 3, p99 ≤ 15, ratio < 1" : ""} |`).join("\n")}
+
+Not met yet: at 100k the recall call costs about 3× the bare FTS5 query in CPU. The index itself reads
+a few thousand postings and about 130 rows per question (not the ~12k matches), but the neighbouring
+context is scored over every candidate the MaxScore bound leaves (loose when the skipped terms' bound
+is close to the threshold), and each call also pays a fixed ~3.5 ms (guardrail screening of the
+results, the audit event, rows and context block) that is there at 1k memories too.
+
+| HTTP recall (${top.toLocaleString("en")} plaintext memories, separate server process) | value |
+| --- | --- |
+| in-process, one caller | ${fmt(inproc, 0)} recalls/s |
+| 1 connection | ${fmt(http1.rps, 0)} req/s (p50 ${fmt(http1.p50)} ms, p99 ${fmt(http1.p99)} ms, ${http1.errors} errors) |
+| 32 connections | ${fmt(http32.rps, 0)} req/s (p50 ${fmt(http32.p50)} ms, p99 ${fmt(http32.p99)} ms, ${http32.errors} errors) |
+| 32 connections ÷ in-process | ${fmt(http32.rps / inproc)} (aim ≥ 0.6, p99 ≤ 5 × p50) |
+| batched ingest while building (batches of 1,000; FTS5 + recall index + labels + audit) | plaintext ${fmt(top / ((ingestMs.none ?? 1) / 1000), 0)} memories/s, encrypted ${fmt(top / ((ingestMs["aes-gcm"] ?? 1) / 1000), 0)} memories/s |
+
+### LoCoMo evidence recall through the HTTP API (no model)
+
+One tenant per conversation (the default encryption), every question with evidence asked through
+\`POST /v1/memories/recall\` with k = 25. Evidence recall@k = evidence turns in the top k / evidence turns.
+
+${quality}
+`;
+  process.stdout.write(md);
+  writeSection("recall", md);
+}
+
+if (import.meta.main) await run();

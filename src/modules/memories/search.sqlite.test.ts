@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { migrate, openSqliteDatabase } from "../../platform/storage/sqlite.ts";
+import { memoriesMigrations } from "./memories.migrations.ts";
+import { memoriesStore, type NewRow } from "./memories.store.ts";
+import { plainCodec } from "./row-codec.ts";
+import { BM25_B, BM25_K1, idfOf, impactSearch } from "./search.sqlite.ts";
+import { recallTokens } from "./tokens.ts";
+
+const WORDS =
+  "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma".split(" ");
+
+function rand(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function row(i: number, content: string, extra: Partial<NewRow> = {}): NewRow {
+  return {
+    id: `mem_${String(i).padStart(26, "0")}`,
+    version: 1,
+    tenant_id: "t",
+    namespace: "n",
+    type: "note",
+    content,
+    tags: "[]",
+    entities: "[]",
+    metadata: "{}",
+    importance: 0.5,
+    agent: "a",
+    key_id: null,
+    created_at: 1,
+    updated_at: 1,
+    expires_at: null,
+    valid_from: null,
+    valid_to: null,
+    is_current: 1,
+    // Private: no neighbouring context, so scores are plain BM25 and comparable to a brute force.
+    access: "private",
+    allowed_agents: null,
+    owner: "a",
+    quarantined: 0,
+    ...extra,
+  };
+}
+
+async function vault() {
+  const dir = mkdtempSync(join(tmpdir(), "hypha-search-"));
+  const db = openSqliteDatabase(join(dir, "vault.db"));
+  await migrate(db, memoriesMigrations.tenant);
+  return {
+    db,
+    done: () => {
+      (db as unknown as { close(): void }).close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** BM25 over every memory, the way the index defines it (average length as at each write). */
+function bruteForce(
+  texts: readonly string[],
+  avgAtWrite: readonly number[],
+  query: string[],
+  keep: (i: number) => boolean,
+) {
+  const docs = texts.map((t) => recallTokens(t));
+  const df = new Map<string, number>();
+  for (const d of docs) for (const t of new Set(d)) df.set(t, (df.get(t) ?? 0) + 1);
+  return docs
+    .map((d, i) => {
+      let score = 0;
+      for (const q of query) {
+        const f = d.filter((t) => t === q).length;
+        if (f === 0) continue;
+        const norm = BM25_K1 * (1 - BM25_B + (BM25_B * d.length) / Math.max(avgAtWrite[i] ?? 1, 1));
+        const impact = Math.max(1, Math.round((1000 * f * (BM25_K1 + 1)) / (f + norm)));
+        score += (idfOf(df.get(q) ?? 0, docs.length) * impact) / 1000;
+      }
+      return { i, score };
+    })
+    .filter((x) => x.score > 0 && keep(x.i))
+    .sort((a, b) => b.score - a.score || b.i - a.i);
+}
+
+test("the recall index returns exactly the BM25 top k, with and without filters hiding most matches", async () => {
+  const { db, done } = await vault();
+  try {
+    const r = rand(7);
+    const texts: string[] = [];
+    const avgAtWrite: number[] = [];
+    let total = 0;
+    await db.transaction(async (tx) => {
+      for (let i = 0; i < 600; i++) {
+        const n = 3 + Math.floor(r() * 12);
+        const text = Array.from({ length: n }, () => WORDS[Math.floor(r() ** 2 * WORDS.length)]).join(" ");
+        avgAtWrite.push(i === 0 ? recallTokens(text).length : total / i);
+        total += recallTokens(text).length;
+        texts.push(text);
+        await memoriesStore.insert(tx, row(i + 1, text, { namespace: i % 10 === 0 ? "rare" : "n" }));
+      }
+    });
+    for (const q of ["alpha sigma", "rho pi xi", "beta", "omicron gamma delta lambda"]) {
+      const tokens = plainCodec.recallTokens(q.split(" "));
+      const cases: [{ sql: string; params: string[] }, (i: number) => boolean][] = [
+        [{ sql: "1", params: [] }, () => true],
+        [{ sql: "m.namespace = ?", params: ["rare"] }, (i) => i % 10 === 0],
+      ];
+      for (const [where, keep] of cases) {
+        const got = await impactSearch(db.read ?? db, tokens, where, 10, 0);
+        const want = bruteForce(texts, avgAtWrite, tokens, keep).slice(0, 10);
+        assert.deepEqual(
+          got.candidates.map((c) => Math.round(c.bm25 * 1e6)),
+          want.map((w) => Math.round(w.score * 1e6)),
+          `scores for "${q}" (${where.sql})`,
+        );
+        if (where.sql === "1") assert.ok(got.stats.rowsChecked < 600, "not every memory is checked");
+      }
+    }
+  } finally {
+    done();
+  }
+});
+
+test("the in-memory lists follow commits: new and removed memories, never a rolled-back write", async () => {
+  const { db, done } = await vault();
+  try {
+    const reader = db.read ?? db;
+    const search = async (q: string) =>
+      (
+        await impactSearch(reader, plainCodec.recallTokens([q]), { sql: "1", params: [] }, 10, 0)
+      ).candidates.map((c) => c.id);
+    const seq = await db.transaction((tx) => memoriesStore.insert(tx, row(1, "lisbon offsite")));
+    assert.equal((await search("lisbon")).length, 1);
+    await db.transaction((tx) => memoriesStore.insert(tx, row(2, "lisbon again")));
+    assert.equal((await search("lisbon")).length, 2, "a memory committed after the lists were built");
+    await assert.rejects(
+      db.transaction(async (tx) => {
+        await memoriesStore.insert(tx, row(3, "lisbon rolled back"));
+        throw new Error("abort");
+      }),
+    );
+    assert.equal((await search("lisbon")).length, 2, "a rolled-back write is not in the lists");
+    await db.transaction((tx) => memoriesStore.retire(tx, seq));
+    assert.deepEqual(await search("offsite"), [], "a retired version leaves the index");
+    await db.transaction((tx) => memoriesStore.hardDelete(tx, "t", [row(2, "").id]));
+    assert.deepEqual(await search("lisbon"), []);
+    assert.deepEqual(
+      await db.all("SELECT term FROM recall_terms WHERE term IN ('lisbon', 'offsit')"),
+      [],
+      "terms no memory uses leave the vocabulary",
+    );
+  } finally {
+    done();
+  }
+});

@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { startServer, type TestServer } from "./harness.ts";
+
+type Result = {
+  memory: { id: string; content: string };
+  score: number;
+  why: { bm25: number; context: number; matched_terms: string[] };
+};
+type Recall = { results: Result[] };
+
+describe("recall engine", () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer();
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  const recall = async (key: string, body: Record<string, unknown>) => {
+    const res = await s.request("POST", "/v1/memories/recall", { key, body });
+    assert.equal(res.status, 200, res.text);
+    return res.body as Recall;
+  };
+
+  test("concurrent recalls each leave their own audit event, and the chain verifies", async () => {
+    const { key, tenantId } = await s.seedTenant();
+    await s.storeMemory(key, { content: "the heron nests by the estuary" });
+    const answers = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => recall(key, { query: i % 2 ? "heron" : "estuary" })),
+    );
+    assert.ok(answers.every((a) => a.results.length === 1));
+    const db = await s.hypha.storage.tenant(tenantId);
+    const events = await db.all<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'memory.recalled'",
+    );
+    assert.equal(events[0]?.n, 24, "one event per answer, committed before the answer left");
+    const verify = await s.request("GET", `/v1/audit/verify?tenant_id=${tenantId}`);
+    assert.equal(verify.status, 200, verify.text);
+    assert.equal((verify.body as { ok: boolean }).ok, true);
+  });
+
+  test("a memory next to a strong match borrows its context (why.context); a private one lends none", async () => {
+    const { key } = await s.seedTenant();
+    const turns = [
+      "Melanie: we went camping at the lake with the kids",
+      "Caroline: that sounds lovely, did they enjoy it?",
+      "Melanie: they loved the lake, we saw shooting stars",
+      "Caroline: my grandmother gave me a necklace",
+    ];
+    const res = await s.request("POST", "/v1/memories", {
+      key,
+      body: { memories: turns.map((content) => ({ namespace: "chat", type: "turn", content })) },
+    });
+    assert.equal(res.status, 201);
+    const r = await recall(key, { query: "stars at the lake when camping" });
+    const stars = r.results.find((x) => x.memory.content.includes("shooting stars"));
+    assert.ok(stars && stars.why.context > 0, "the turn after the camping turn gains context");
+    assert.ok(
+      r.results.every((x) => x.why.matched_terms.length > 0),
+      "nothing is returned on its neighbours alone",
+    );
+    assert.ok(!r.results.some((x) => x.memory.content.includes("necklace")));
+
+    const { key: other } = await s.seedTenant();
+    await s.request("POST", "/v1/memories", {
+      key: other,
+      body: {
+        memories: [
+          {
+            namespace: "chat",
+            type: "turn",
+            content: "camping camping camping at the lake",
+            access: "private",
+          },
+          { namespace: "chat", type: "turn", content: "we saw shooting stars" },
+        ],
+      },
+    });
+    const p = await recall(other, { query: "stars camping lake" });
+    const shared = p.results.find((x) => x.memory.content === "we saw shooting stars");
+    assert.equal(shared?.why.context, 0, "a private memory lends no context");
+  });
+
+  test("filters that hide most matches still give the best visible memories", async () => {
+    const { key } = await s.seedTenant();
+    const memories = Array.from({ length: 300 }, (_, i) => ({
+      namespace: i % 50 === 0 ? "rare" : "common",
+      content: `${i % 50 === 0 ? "quince quince" : "quince"} note ${i}`,
+    }));
+    const res = await s.request("POST", "/v1/memories", { key, body: { memories } });
+    assert.equal(res.status, 201);
+    const r = await recall(key, { query: "quince", namespaces: ["rare"], k: 10 });
+    assert.equal(r.results.length, 6, "every visible match, none hidden");
+    assert.ok(r.results.every((x) => x.memory.content.startsWith("quince quince")));
+  });
+
+  test("memories written before the recall index existed are indexed on first recall", async () => {
+    const { key, tenantId } = await s.seedTenant();
+    await s.storeMemory(key, { content: "the archive sits in the basement vault" });
+    const db = await s.hypha.storage.tenant(tenantId);
+    // As a vault written by an earlier version holds them: rows without the index.
+    await db.transaction(async (tx) => {
+      await tx.run("UPDATE memories SET recall_terms = NULL");
+      await tx.run("DELETE FROM recall_terms");
+      await tx.run("DELETE FROM recall_stats");
+    });
+    const r = await recall(key, { query: "basement archive" });
+    assert.equal(r.results[0]?.memory.content, "the archive sits in the basement vault");
+    const left = await db.all("SELECT seq FROM memories WHERE is_current = 1 AND recall_terms IS NULL");
+    assert.deepEqual(left, []);
+  });
+
+  test("recall on an encrypted tenant finds updated memories by their new words only", async () => {
+    const tenantId = await s.createTenant();
+    const { key } = await s.createKey(tenantId);
+    const m = await s.storeMemory(key, { content: "the launch is in March" });
+    assert.equal((await recall(key, { query: "march launch" })).results.length, 1);
+    const u = await s.request("PATCH", `/v1/memories/${m.id}`, {
+      key,
+      body: { content: "the launch is in June" },
+    });
+    assert.equal(u.status, 200, u.text);
+    assert.deepEqual((await recall(key, { query: "march" })).results, []);
+    assert.equal((await recall(key, { query: "june" })).results[0]?.memory.id, m.id);
+  });
+});
