@@ -3,6 +3,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { errorCode, startServer, type TestServer } from "./harness.ts";
+import { TEST_DATABASE_URL } from "./pg.ts";
+
+const sqliteFiles = { skip: TEST_DATABASE_URL ? "reads the SQLite files directly" : false };
 
 type Memory = { id: string; version: number; content: string; is_current: boolean; namespace: string };
 type Recall = {
@@ -373,39 +376,43 @@ describe("memories", () => {
     assert.equal(res.status, 422);
   });
 
-  test("GDPR erasure in a large, many-segment index removes the erased words from the files without merging the whole index", async () => {
-    const { key, tenantId } = await s.seedTenant();
-    const secretWord = "zanthoxylumerased";
-    // Written first, so its index entries sit in the oldest segments once more writes pile up.
-    await s.storeMemory(key, { content: `Erin's ${secretWord} prescription`, entities: ["erin"] });
-    for (let i = 0; i < 150; i++) {
-      // Past the per-minute anomaly cap of an agent key: let minutes pass on the manual clock.
-      if (i % 50 === 0) s.clock.advance(121_000);
-      await s.storeMemory(key, { content: `padding note number ${i} about lunch` });
-    }
-    const batch = Array.from({ length: 1000 }, (_, i) => ({
-      namespace: "default",
-      content: `bulk memory ${i} on the weekly sync`,
-    }));
-    assert.equal((await s.request("POST", "/v1/memories", { key, body: { memories: batch } })).status, 201);
-    const db = await s.hypha.storage.tenant(tenantId);
-    const segments = async () =>
-      (await db.get<{ n: number }>("SELECT count(DISTINCT segid) AS n FROM memories_fts_idx"))?.n ?? 0;
-    const before = await segments();
-    assert.ok(before > 1, `the index has several segments (${before})`);
-    const del = await s.request("DELETE", "/v1/memories", { key, body: { entity: "erin" } });
-    assert.deepEqual(del.body, { deleted: 1 });
-    assert.ok((await segments()) > 1, "the erasure did not rebuild the index into one segment");
-    const vault = join(s.dataDir, "vaults", tenantId);
-    for (const file of readdirSync(vault)) {
-      const bytes = readFileSync(join(vault, file));
-      assert.equal(bytes.includes(secretWord), false, `${file} still holds the word`);
-      assert.equal(bytes.includes("zanthoxylumeras"), false, `${file} still holds the stem`);
-    }
-    const r = (await s.request("POST", "/v1/memories/recall", { key, body: { query: "lunch" } }))
-      .body as Recall;
-    assert.ok(r.results.length > 0, "the rest of the index still answers");
-  });
+  test(
+    "GDPR erasure in a large, many-segment index removes the erased words from the files without merging the whole index",
+    sqliteFiles,
+    async () => {
+      const { key, tenantId } = await s.seedTenant();
+      const secretWord = "zanthoxylumerased";
+      // Written first, so its index entries sit in the oldest segments once more writes pile up.
+      await s.storeMemory(key, { content: `Erin's ${secretWord} prescription`, entities: ["erin"] });
+      for (let i = 0; i < 150; i++) {
+        // Past the per-minute anomaly cap of an agent key: let minutes pass on the manual clock.
+        if (i % 50 === 0) s.clock.advance(121_000);
+        await s.storeMemory(key, { content: `padding note number ${i} about lunch` });
+      }
+      const batch = Array.from({ length: 1000 }, (_, i) => ({
+        namespace: "default",
+        content: `bulk memory ${i} on the weekly sync`,
+      }));
+      assert.equal((await s.request("POST", "/v1/memories", { key, body: { memories: batch } })).status, 201);
+      const db = await s.hypha.storage.tenant(tenantId);
+      const segments = async () =>
+        (await db.get<{ n: number }>("SELECT count(DISTINCT segid) AS n FROM memories_fts_idx"))?.n ?? 0;
+      const before = await segments();
+      assert.ok(before > 1, `the index has several segments (${before})`);
+      const del = await s.request("DELETE", "/v1/memories", { key, body: { entity: "erin" } });
+      assert.deepEqual(del.body, { deleted: 1 });
+      assert.ok((await segments()) > 1, "the erasure did not rebuild the index into one segment");
+      const vault = join(s.dataDir, "vaults", tenantId);
+      for (const file of readdirSync(vault)) {
+        const bytes = readFileSync(join(vault, file));
+        assert.equal(bytes.includes(secretWord), false, `${file} still holds the word`);
+        assert.equal(bytes.includes("zanthoxylumeras"), false, `${file} still holds the stem`);
+      }
+      const r = (await s.request("POST", "/v1/memories/recall", { key, body: { query: "lunch" } }))
+        .body as Recall;
+      assert.ok(r.results.length > 0, "the rest of the index still answers");
+    },
+  );
 
   test("GDPR delete by entity leaves nothing findable: not by any route, not in the database files", async () => {
     const { key, tenantId } = await s.seedTenant();
@@ -476,11 +483,20 @@ describe("memories", () => {
     // One key sends 200 requests at once; the cap is raised explicitly so only the store is under test.
     const policy = { anomaly: { max_requests_per_minute: 1000 } };
     assert.equal((await s.request("PUT", `/v1/tenants/${tenantId}/policy`, { body: policy })).status, 200);
-    const results = await Promise.all(
-      Array.from({ length: 200 }, (_, i) =>
-        s.request("POST", "/v1/memories", { key, body: { namespace: "load", content: `concurrent ${i}` } }),
-      ),
-    );
+    // A client sends all 200 at once and, like the typed client, repeats what was shed (503
+    // OVERLOADED, never written) after a pause; every other answer must be 201.
+    const store = async (i: number) => {
+      for (;;) {
+        const r = await s.request("POST", "/v1/memories", {
+          key,
+          body: { namespace: "load", content: `concurrent ${i}` },
+        });
+        if (r.status !== 503) return r;
+        assert.ok(Number(r.headers.get("retry-after")) >= 1);
+        await new Promise((done) => setTimeout(done, 100));
+      }
+    };
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => store(i)));
     assert.ok(results.every((r) => r.status === 201));
     const exp = await s.request("GET", "/v1/memories/export?namespace=load", { key });
     const contents = new Set(

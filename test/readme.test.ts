@@ -77,7 +77,8 @@ describe("README shell blocks run as copied, in order, against a live server", (
     }
   });
 
-  test("the blocks not marked skip run in one bash, every HTTP call succeeding", () => {
+  // The blocks start the CLI a dozen times (a Node start each): a bound of its own.
+  test("the blocks not marked skip run in one bash, every HTTP call succeeding", { timeout: 420_000 }, () => {
     const run = blocks.filter((b) => !b.skip);
     assert.ok(run.length >= 8, `only ${run.length} runnable blocks`);
     assert.ok(blocks.filter((b) => b.skip).length <= 4, "skip markers are the exception");
@@ -97,7 +98,7 @@ describe("README shell blocks run as copied, in order, against a live server", (
       cwd: work,
       env: { PATH: process.env.PATH ?? "", HOME: work },
       encoding: "utf8",
-      timeout: 180_000,
+      timeout: 400_000,
     });
     const failedAt = r.stderr.match(/--- README\.md:\d+/g)?.at(-1) ?? "(before any block)";
     assert.equal(r.status, 0, `failed in ${failedAt}:\n${r.stderr.slice(-3000)}\n${r.stdout.slice(-1500)}`);
