@@ -138,6 +138,7 @@ export async function createApp(opts: AppOptions) {
     agentGate: (actor) => governance.service.gateAgent(actor),
     verifyCredential: identity.verifyCredential,
     sessionCookie: apis.console.sessionCookie,
+    adminSession: apis.console.adminSession,
     defaultRateLimitPerMinute: config.rateLimitPerMinute,
     bodyLimitBytes: config.bodyLimitBytes,
     allowedHosts: config.allowedHosts,

@@ -102,6 +102,40 @@ describe("webhook ingestion through the route", () => {
     assert.equal(res.status, 202, res.text);
   });
 
+  test("recent deliveries: newest first with outcome and reason, never the payload; another tenant's connector looks absent", async () => {
+    const c = await connector("recent", {
+      source: "github",
+      secret: GITHUB_SECRET,
+      mapping: { namespace: "recent" },
+    });
+    const secretWord = "payload-secret-word";
+    const body = JSON.stringify({ zen: secretWord, hook_id: 9 });
+    assert.equal((await post(c.ingest_path, body, ghHeaders(body, "recent-ping", "ping"))).status, 202);
+    await s.hypha.services.connectors.worker.drain();
+    const svc = s.hypha.services.connectors.connectors;
+    const admin = {
+      type: "instance_admin",
+      id: "instance_admin",
+      tenantId: null,
+      origin: { requestId: "req_unit0002", ip: "127.0.0.1", userAgent: null },
+    } as const;
+    const { items } = await svc.deliveries(admin, tenantId, c.id, { limit: 10 });
+    assert.equal(items.length, 1);
+    assert.equal(items[0]?.delivery_id, "recent-ping");
+    assert.equal(items[0]?.outcome, "ignored");
+    const health = await svc.health(admin, tenantId, c.id);
+    assert.deepEqual(Object.keys(health.outcomes.ignored), [items[0]?.reason]);
+    assert.ok(!JSON.stringify(items).includes(secretWord));
+    const other = await s.createTenant();
+    await assert.rejects(svc.deliveries(admin, other, c.id, { limit: 10 }), { code: "NOT_FOUND" });
+    const otherKey = await s.createKey(other, { agent: "x", scopes: ["tenant:admin"] });
+    const verified = await s.hypha.apis.identity.verifyCredential(otherKey.key, admin.origin);
+    assert.ok(verified.ok);
+    await assert.rejects(svc.deliveries(verified.actor, tenantId, c.id, { limit: 10 }), {
+      code: "NOT_FOUND",
+    });
+  });
+
   test("a wrong signature, an unknown connector and an unknown tenant all get the same 401", async () => {
     const c = await connector("gh-wrong", {
       source: "github",

@@ -278,6 +278,55 @@ describe("console in a real browser (Chromium)", () => {
     assert.equal((mem.body as { items: unknown[] }).items.length, 1);
   });
 
+  test("connectors: an ignored delivery shows with its reason; outcome counts and the MOSTLY_IGNORED warning show on the page and the overview", async () => {
+    const secret = "ping-secret-0123456789abcdef";
+    const made = await s.request("POST", `/v1/tenants/${tenantId}/connectors`, {
+      body: { name: "pings", config: { source: "github", secret, mapping: { namespace: "gh" } } },
+    });
+    assert.equal(made.status, 201, made.text);
+    const c = made.body as { id: string; ingest_path: string };
+    const body = JSON.stringify({ zen: "Keep it logically awesome.", hook_id: 1 });
+    const sig = `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+    for (let i = 0; i < 10; i++) {
+      const res = await s.request("POST", c.ingest_path, {
+        key: null,
+        rawBody: body,
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": "ping",
+          "x-github-delivery": `ping-${i}`,
+          "x-hub-signature-256": sig,
+        },
+      });
+      assert.equal(res.status, 202, res.text);
+    }
+    await s.hypha.services.connectors.worker.drain();
+    const health = await s.request("GET", `/v1/tenants/${tenantId}/connectors/${c.id}/health`);
+    const h = health.body as { outcomes: { ignored: Record<string, number> }; warnings: { code: string }[] };
+    const reason = Object.keys(h.outcomes.ignored)[0];
+    assert.ok(reason, health.text);
+    assert.equal(h.outcomes.ignored[reason], 10);
+    assert.ok(h.warnings.some((w) => w.code === "MOSTLY_IGNORED"));
+    const { page } = admin;
+    await nav(page, "Connectors").click();
+    const deliveries = page.getByRole("table", { name: "Recent deliveries of pings" });
+    const row = deliveries.getByRole("row").filter({ hasText: "ping-9" });
+    assert.equal(await row.getByRole("cell").nth(1).textContent(), "ignored");
+    assert.equal(await row.getByRole("cell").nth(2).textContent(), reason);
+    assert.equal(await deliveries.getByRole("row").count(), 11);
+    const health_ = page
+      .getByRole("table", { name: "Connectors" })
+      .getByRole("row")
+      .filter({ hasText: "pings" });
+    assert.ok(await health_.getByText(`ignored: ${reason}`).isVisible());
+    assert.ok(await health_.getByText("MOSTLY_IGNORED").isVisible());
+    await shot(page, "connectors-deliveries");
+    await nav(page, "Overview").click();
+    const card = page.getByRole("region", { name: "Connector health" });
+    assert.ok(await card.getByText("MOSTLY_IGNORED").isVisible());
+    assert.match((await card.textContent()) ?? "", /pings: needs attention.*ignored 10/s);
+  });
+
   test("policy: an invalid policy is refused with the API's schema message; a valid one is saved", async () => {
     const { page } = admin;
     await nav(page, "Policy").click();
@@ -484,6 +533,105 @@ describe("console in a real browser (Chromium)", () => {
     await again.goto(`${s.url}/console/login?next=/console`);
     assert.ok(await again.getByRole("button", { name: "Sign in", exact: true }).isVisible());
     await stale.close();
+  });
+
+  let instance: { context: BrowserContext; page: Page };
+  const adminNav = (page: Page, name: string) =>
+    page.getByRole("navigation", { name: "Instance sections" }).getByRole("link", { name, exact: true });
+
+  test("instance admin: signs in with the admin key (never kept in a cookie), freezes every tenant with a reason and a confirmation; two tenants' agents get 423; lifted, they pass", async () => {
+    const other = await s.createTenant();
+    const otherAgent = await s.createKey(other, { agent: "worker", scopes: ["memories:read"] });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    await watch(page);
+    instance = { context, page };
+    await page.goto(`${s.url}/console/admin`);
+    assert.match(page.url(), /\/console\/admin\/login\?next=/);
+    await shot(page, "admin-sign-in");
+    await page.getByLabel("Instance admin key").fill(s.adminKey);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await page.getByRole("heading", { name: "Global kill switch", level: 1 }).waitFor();
+    const cookies = await context.cookies();
+    assert.ok(cookies.every((c) => !c.value.includes(s.adminKey)));
+    const session = cookies.find((c) => c.name === "hypha_console");
+    assert.match(session?.value ?? "", /^hcs_/);
+    assert.equal(session?.httpOnly, true);
+    assert.equal(session?.sameSite, "Strict");
+    await shot(page, "admin-killswitch");
+
+    const calls = async () =>
+      Promise.all(
+        [agent.key, otherAgent.key].map(
+          async (key) => (await s.request("GET", "/v1/memories", { key })).status,
+        ),
+      );
+    assert.deepEqual(await calls(), [200, 200]);
+    await page.getByLabel(/^Reason/).fill("incident 42");
+    await page.getByRole("button", { name: "Freeze every tenant…" }).click();
+    await page.getByText(/Freeze every agent of every tenant\? Reason: “incident 42”/).waitFor();
+    await shot(page, "admin-killswitch-confirm");
+    await page.getByRole("button", { name: "Yes, freeze everything" }).click();
+    await page.getByText("Every tenant is frozen: agent calls are refused with 423.").waitFor();
+    assert.ok(await page.getByRole("cell", { name: "incident 42" }).isVisible());
+    assert.deepEqual(await calls(), [423, 423]);
+    await shot(page, "admin-killswitch-frozen");
+    await page.getByLabel(/^Reason/).fill("resolved");
+    await page.getByRole("button", { name: "Lift the global freeze…" }).click();
+    await page.getByRole("button", { name: "Yes, lift" }).click();
+    await page.getByText("The global freeze is lifted.").waitFor();
+    assert.deepEqual(await calls(), [200, 200]);
+  });
+
+  test("instance admin: creates a tenant, and deletes it after a confirmation that names it; both pages fit 390×844", async () => {
+    const { page } = instance;
+    await adminNav(page, "Tenants").click();
+    await page.getByRole("heading", { name: "Tenants", level: 1 }).waitFor();
+    await page.getByLabel("Name").fill("Acme Labs");
+    await page.getByRole("button", { name: "Create tenant" }).click();
+    await page.getByText("The tenant is created.").waitFor();
+    const row = page.getByRole("row").filter({ hasText: "Acme Labs" });
+    const id = ((await row.getByRole("cell").nth(1).textContent()) ?? "").trim();
+    assert.match(id, /^tnt_/);
+    assert.equal((await s.request("GET", `/v1/tenants/${id}`)).status, 200);
+    await shot(page, "admin-tenants");
+    await page.getByRole("button", { name: "Delete tenant Acme Labs" }).click();
+    await page.getByText(`Delete the tenant “Acme Labs” (${id})?`).waitFor();
+    await shot(page, "admin-tenant-delete-confirm");
+    assert.equal(
+      (await s.request("GET", `/v1/tenants/${id}`)).status,
+      200,
+      "nothing deleted before confirming",
+    );
+    await page.getByRole("button", { name: "Yes, delete tenant" }).click();
+    await page.getByText("The tenant is deleted and its data crypto-shredded.").waitFor();
+    assert.equal(await page.getByRole("row").filter({ hasText: "Acme Labs" }).count(), 0);
+    assert.equal((await s.request("GET", `/v1/tenants/${id}`)).status, 404);
+    const phone = await instance.context.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    for (const name of ["killswitch", "tenants"]) {
+      await phone.goto(`${s.url}/console/admin/${name}`);
+      await phone.getByRole("heading", { level: 1 }).waitFor();
+      const overflow = await phone.evaluate("document.documentElement.scrollWidth - window.innerWidth");
+      assert.ok(Number(overflow) <= 0, `admin ${name} overflows by ${String(overflow)}px at 390 wide`);
+      await shot(phone, `admin-${name}-390x844`);
+    }
+    await phone.close();
+  });
+
+  test("instance admin: sign-out ends the session; its old cookie no longer opens a page", async () => {
+    const { page, context } = instance;
+    await page.goto(`${s.url}/console/admin/tenants`);
+    const before = await context.cookies();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/console\/admin\/login$/);
+    const stale = await browser.newContext();
+    await stale.addCookies(before);
+    const again = await stale.newPage();
+    await again.goto(`${s.url}/console/admin/tenants`);
+    assert.match(again.url(), /\/console\/admin\/login\?next=/);
+    await stale.close();
+    await context.close();
   });
 
   test("no console errors and no CSP violations on any page", () => {

@@ -69,3 +69,21 @@ export async function consoleRequest(
     headers: res.headers,
   };
 }
+
+export type InstanceSession = { cookie: string; csrf: string; setCookies: string[] };
+
+/** The instance admin, signed in to the console by exchanging the admin key on its sign-in form. */
+export async function instanceAdminSession(s: TestServer): Promise<InstanceSession> {
+  const page = await fetch(`${s.url}/console/admin/login`);
+  let jar = mergeCookies("", page.headers.getSetCookie());
+  const res = await fetch(`${s.url}/console/admin/login`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { cookie: jar, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ _csrf: csrfOf(jar), admin_key: s.adminKey }),
+  });
+  if (res.status !== 303) throw new Error(`instance admin sign-in failed: ${res.status} ${await res.text()}`);
+  const setCookies = res.headers.getSetCookie();
+  jar = mergeCookies(jar, setCookies);
+  return { cookie: jar, csrf: csrfOf(jar), setCookies };
+}

@@ -3,10 +3,24 @@ import { createHmac } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { loadConfig } from "../src/lib/config.ts";
 import { type Action, actionsForRoles, type Role } from "../src/platform/auth/actor.ts";
-import { type ConsoleSession, consoleRequest, consoleSession } from "./console-helpers.ts";
+import {
+  type ConsoleSession,
+  consoleRequest,
+  consoleSession,
+  instanceAdminSession,
+  mergeCookies,
+} from "./console-helpers.ts";
 import { startServer, type TestServer } from "./harness.ts";
 import { signedInUser } from "./identity-helpers.ts";
-import { CONSOLE_SAMPLES, type ConsoleFixture, type ConsoleSample, routeName } from "./security-suite.ts";
+import {
+  CONSOLE_SAMPLES,
+  type ConsoleFixture,
+  type ConsoleSample,
+  INSTANCE_CONSOLE_SAMPLES,
+  type InstanceConsoleFixture,
+  type InstanceConsoleSample,
+  routeName,
+} from "./security-suite.ts";
 
 const ROLES: readonly Role[] = ["VIEWER", "DEVELOPER", "AUDIT_ADMIN", "ADMIN"];
 
@@ -228,6 +242,229 @@ describe("console: the shared security cases on every cookie-session route", () 
     });
     assert.equal(lift.status, 303);
     assert.equal((await s.request("GET", "/v1/memories", { key: agentKey })).status, 200);
+  });
+});
+
+describe("console: the instance-admin pages and their session", () => {
+  let s: TestServer;
+  let f: InstanceConsoleFixture;
+  let person: ConsoleSession;
+  const agents: string[] = [];
+
+  const adminRoutes = () =>
+    s.hypha.app.routeTable.filter((r) => "accepts" in r.auth && r.auth.accepts.includes("admin_session"));
+  const sampleOf = (r: { method: string; url: string }): InstanceConsoleSample => {
+    const sample = INSTANCE_CONSOLE_SAMPLES[routeName(r)];
+    assert.ok(sample, `no instance console sample for ${routeName(r)}`);
+    return sample;
+  };
+  const send = (
+    r: { method: string; url: string },
+    who: { cookie: string; csrf: string } | null,
+    extra: { headers?: Record<string, string>; form?: Record<string, string> } = {},
+  ) => {
+    const sample = sampleOf(r);
+    return consoleRequest(s, r.method, sample.path(f), {
+      ...(who ? { cookie: who.cookie } : {}),
+      ...(extra.headers ? { headers: extra.headers } : {}),
+      ...(r.method === "POST"
+        ? { form: { ...(sample.form?.() ?? {}), _csrf: who?.csrf ?? "x", ...extra.form } }
+        : {}),
+    });
+  };
+
+  before(async () => {
+    s = await startServer();
+    const tenantId = await s.createTenant();
+    const other = await s.createTenant();
+    f = { tenantId };
+    person = await consoleSession(s, tenantId, ["ADMIN"]);
+    for (const t of [tenantId, other]) agents.push((await s.createKey(t, { agent: "worker" })).key);
+  });
+  after(() => s.close());
+
+  test("route table: every instance-admin page and form has a sample, and accepts the admin session alone", () => {
+    assert.ok(adminRoutes().length >= 6);
+    for (const r of adminRoutes()) {
+      sampleOf(r);
+      assert.deepEqual("accepts" in r.auth && r.auth.accepts, ["admin_session"], routeName(r));
+    }
+  });
+
+  test("the admin key is exchanged once: the cookie holds a short-lived session id, HttpOnly and SameSite=Strict", async () => {
+    const admin = await instanceAdminSession(s);
+    const line = admin.setCookies.find((c) => c.startsWith("__Host-hypha_console="));
+    assert.ok(line, admin.setCookies.join("\n"));
+    assert.match(line, /^__Host-hypha_console=hcs_[A-Za-z0-9_-]{43};/);
+    assert.match(line, /Max-Age=1800;/);
+    assert.match(line, /HttpOnly; Secure; SameSite=Strict/);
+    for (const c of admin.setCookies) assert.ok(!c.includes(s.adminKey), "the admin key sits in a cookie");
+    for (const r of adminRoutes()) {
+      const res = await send(r, admin);
+      assert.ok([200, 303].includes(res.status), `${routeName(r)} → ${res.status} ${res.text.slice(0, 300)}`);
+      assert.match(res.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
+      assert.ok(!res.text.includes(s.adminKey));
+    }
+  });
+
+  test("a wrong admin key is refused with 401, starts no session and is audited as an authentication failure", async () => {
+    const page = await fetch(`${s.url}/console/admin/login`);
+    const jar = mergeCookies("", page.headers.getSetCookie());
+    const csrf = /hypha_console_csrf=([^;]+)/.exec(jar)?.[1] ?? "";
+    const res = await consoleRequest(s, "POST", "/console/admin/login", {
+      cookie: jar,
+      form: { _csrf: csrf, admin_key: `${s.adminKey.slice(0, -4)}AAAA` },
+    });
+    assert.equal(res.status, 401);
+    assert.match(res.text, /not the instance admin key/);
+    assert.ok(!res.headers.getSetCookie().some((c) => /hypha_console=hcs_/.test(c)));
+    const failures = await s.request("GET", "/v1/audit/events?action=auth.failed");
+    const items = (failures.body as { items: { details: { route?: string } | null }[] }).items;
+    assert.ok(
+      items.some((e) => e.details?.route === "/console/admin/login"),
+      JSON.stringify(items.slice(0, 3)),
+    );
+  });
+
+  test("no session: pages redirect to the admin sign-in, forms answer 401; a bearer admin key is not read", async () => {
+    for (const r of adminRoutes()) {
+      const bearers: Record<string, string>[] = [
+        {},
+        { authorization: `Bearer ${s.adminKey}` },
+        { "x-admin-key": s.adminKey },
+      ];
+      for (const headers of bearers) {
+        const res = await send(r, null, { headers });
+        if (r.method === "GET") {
+          assert.equal(res.status, 303, routeName(r));
+          assert.match(res.location ?? "", /^\/console\/admin\/login\?next=/);
+        } else {
+          assert.equal(res.status, 401, `${routeName(r)}: ${res.text.slice(0, 200)}`);
+        }
+      }
+    }
+  });
+
+  test("expired session (past its 30 minutes): refused like no session", async () => {
+    const admin = await instanceAdminSession(s);
+    s.clock.advance(31 * 60_000);
+    try {
+      for (const r of adminRoutes()) {
+        const res = await send(r, admin);
+        assert.equal(res.status, r.method === "GET" ? 303 : 401, routeName(r));
+      }
+    } finally {
+      s.clock.advance(-31 * 60_000);
+    }
+  });
+
+  test("a person's session (even a tenant ADMIN's) on an instance-admin page is 403; the admin session on a person's page is 403", async () => {
+    for (const r of adminRoutes()) {
+      const res = await send(r, person);
+      assert.equal(res.status, 403, `${routeName(r)}: ${res.text.slice(0, 200)}`);
+    }
+    const admin = await instanceAdminSession(s);
+    const res = await consoleRequest(s, "GET", "/console/agents", { cookie: admin.cookie });
+    assert.equal(res.status, 403);
+    const api = await s.request("GET", "/v1/tenants", { key: null, headers: { cookie: admin.cookie } });
+    assert.equal(api.status, 401, "the session cookie authenticates no API route");
+  });
+
+  test("a state-changing form without the CSRF token, with a wrong one, or from another site is 403", async () => {
+    const admin = await instanceAdminSession(s);
+    for (const r of adminRoutes()) {
+      if (r.method !== "POST") continue;
+      const sample = sampleOf(r);
+      const form = sample.form?.() ?? {};
+      const none = await consoleRequest(s, "POST", sample.path(f), { cookie: admin.cookie, form });
+      assert.equal(none.status, 403, routeName(r));
+      const wrong = await send(r, admin, { form: { _csrf: `${admin.csrf}x` } });
+      assert.equal(wrong.status, 403, routeName(r));
+      const crossSite = await send(r, admin, { headers: { origin: "https://evil.example" } });
+      assert.equal(crossSite.status, 403, routeName(r));
+    }
+  });
+
+  test("sign-out ends the session at once, and sign-in and sign-out are audited in the instance chain", async () => {
+    const admin = await instanceAdminSession(s);
+    const out = await consoleRequest(s, "POST", "/console/admin/logout", {
+      cookie: admin.cookie,
+      form: { _csrf: admin.csrf },
+    });
+    assert.equal(out.status, 303);
+    assert.equal(out.location, "/console/admin/login");
+    const again = await consoleRequest(s, "GET", "/console/admin/tenants", { cookie: admin.cookie });
+    assert.equal(again.status, 303);
+    assert.match(again.location ?? "", /^\/console\/admin\/login/);
+    for (const action of ["admin_session.started", "admin_session.ended"]) {
+      const res = await s.request("GET", `/v1/audit/events?action=${action}`);
+      assert.ok((res.body as { items: unknown[] }).items.length >= 1, action);
+    }
+  });
+
+  test("global kill switch: frozen from the console, agents of both tenants get 423; people and the admin still use every page; lifted, they pass", async () => {
+    const admin = await instanceAdminSession(s);
+    const freeze = { frozen: "true", reason: "incident", _csrf: admin.csrf };
+    const asked = await consoleRequest(s, "POST", "/console/admin/killswitch", {
+      cookie: admin.cookie,
+      form: freeze,
+    });
+    assert.equal(asked.status, 200);
+    assert.match(asked.text, /Freeze every agent of every tenant\?/);
+    for (const key of agents) assert.equal((await s.request("GET", "/v1/memories", { key })).status, 200);
+    const set = await consoleRequest(s, "POST", "/console/admin/killswitch", {
+      cookie: admin.cookie,
+      form: { ...freeze, confirm: "yes" },
+    });
+    assert.equal(set.status, 303, set.text);
+    for (const key of agents) assert.equal((await s.request("GET", "/v1/memories", { key })).status, 423);
+    for (const r of adminRoutes()) {
+      if (r.method !== "GET") continue;
+      const res = await send(r, admin);
+      assert.ok([200, 303].includes(res.status), `${routeName(r)} under a freeze → ${res.status}`);
+    }
+    const overview = await consoleRequest(s, "GET", "/console", { cookie: person.cookie });
+    assert.equal(overview.status, 200);
+    const lift = await consoleRequest(s, "POST", "/console/admin/killswitch", {
+      cookie: admin.cookie,
+      form: { ...freeze, frozen: "false", reason: "resolved", confirm: "yes" },
+    });
+    assert.equal(lift.status, 303);
+    for (const key of agents) assert.equal((await s.request("GET", "/v1/memories", { key })).status, 200);
+    for (const action of ["override.set", "override.lifted"]) {
+      const trail = await s.request("GET", `/v1/audit/events?action=${action}`);
+      const items = (trail.body as { items: { actor: { type: string } }[] }).items;
+      assert.ok(
+        items.some((e) => e.actor.type === "instance_admin"),
+        `${action}: ${trail.text.slice(0, 300)}`,
+      );
+    }
+  });
+
+  test("deleting a tenant asks first, naming it; an unknown tenant is 404", async () => {
+    const admin = await instanceAdminSession(s);
+    const doomed = await s.hypha.services.tenants.create(
+      {
+        type: "instance_admin",
+        id: "instance_admin",
+        tenantId: null,
+        origin: { requestId: "req_test0001", ip: "127.0.0.1", userAgent: null },
+      },
+      { name: "Doomed Co" },
+    );
+    const path = `/console/admin/tenants/${doomed.id}/delete`;
+    const ask = await consoleRequest(s, "POST", path, { cookie: admin.cookie, form: { _csrf: admin.csrf } });
+    assert.equal(ask.status, 200);
+    assert.match(ask.text, /Delete the tenant “Doomed Co” \(tnt_/);
+    assert.equal((await s.request("GET", `/v1/tenants/${doomed.id}`)).status, 200);
+    const done = await consoleRequest(s, "POST", path, {
+      cookie: admin.cookie,
+      form: { _csrf: admin.csrf, confirm: "yes" },
+    });
+    assert.equal(done.status, 303);
+    assert.equal((await s.request("GET", `/v1/tenants/${doomed.id}`)).status, 404);
+    const gone = await consoleRequest(s, "POST", path, { cookie: admin.cookie, form: { _csrf: admin.csrf } });
+    assert.equal(gone.status, 404);
   });
 });
 

@@ -562,6 +562,39 @@ export const CONSOLE_SAMPLES: Record<string, ConsoleSample> = {
   },
 };
 
+/** What the instance-admin console samples point at. */
+export type InstanceConsoleFixture = { tenantId: string };
+
+export type InstanceConsoleSample = {
+  path: (f: InstanceConsoleFixture) => string;
+  /** Form fields of a state-changing request (the CSRF field is added by the suite). */
+  form?: () => Record<string, string>;
+};
+
+/**
+ * One entry per instance-admin console route (`admin_session` routes). The console security test
+ * fails when such a route has no entry here, and runs on each: no session, expired session, a bearer
+ * admin key instead of the session, a person's session (403), the CSRF token, the global kill switch.
+ * The forms stop at their confirmation step, so running them changes nothing.
+ */
+export const INSTANCE_CONSOLE_SAMPLES: Record<string, InstanceConsoleSample> = {
+  "GET /console/admin": { path: () => "/console/admin" },
+  "GET /console/admin/killswitch": { path: () => "/console/admin/killswitch" },
+  "POST /console/admin/killswitch": {
+    path: () => "/console/admin/killswitch",
+    form: () => ({ frozen: "true", reason: "suite" }),
+  },
+  "GET /console/admin/tenants": { path: () => "/console/admin/tenants" },
+  "POST /console/admin/tenants": {
+    path: () => "/console/admin/tenants",
+    form: () => ({ name: `suite ${Math.random().toString(36).slice(2, 10)}` }),
+  },
+  "POST /console/admin/tenants/:tenant_id/delete": {
+    path: (f) => `/console/admin/tenants/${f.tenantId}/delete`,
+    form: () => ({}),
+  },
+};
+
 /** Export needs one approval in the fixture's tenants (and nothing else does), so approvals exist. */
 const FIXTURE_POLICY = {
   tiers: { exportMemories: "critical", createKey: "low", revokeKey: "low", rotateKey: "low" },

@@ -9,6 +9,7 @@ import {
   CONSOLE_SAMPLES,
   expectUnauthenticated,
   type Fixture,
+  INSTANCE_CONSOLE_SAMPLES,
   rightfulKey,
   routeName,
   SAMPLES,
@@ -35,6 +36,10 @@ const PUBLIC_ROUTES = new Set([
   "GET /console/login/oidc",
   "GET /console/login/oidc/callback",
   "GET /console/assets/:name",
+  // The instance admin's console sign-in (exchanges the admin key once for a session) and sign-out.
+  "GET /console/admin/login",
+  "POST /console/admin/login",
+  "POST /console/admin/logout",
 ]);
 /** Routes without an API key whose handler authenticates each request by its webhook signature. */
 const WEBHOOK_ROUTES = new Set(["POST /v1/ingest/:tenant_id/:connector_id"]);
@@ -83,6 +88,10 @@ describe("shared security suite, applied to every route", async () => {
       // Cookie-session routes have their own samples (test/console-security.test.ts runs them).
       if ("accepts" in r.auth && r.auth.accepts.includes("session_cookie")) {
         assert.ok(CONSOLE_SAMPLES[routeName(r)], `no console security sample for ${routeName(r)}`);
+        continue;
+      }
+      if ("accepts" in r.auth && r.auth.accepts.includes("admin_session")) {
+        assert.ok(INSTANCE_CONSOLE_SAMPLES[routeName(r)], `no instance console sample for ${routeName(r)}`);
         continue;
       }
       assert.ok(SAMPLES[routeName(r)], `no security sample for ${routeName(r)}`);

@@ -242,6 +242,38 @@ export function toHealth(
   };
 }
 
+/**
+ * A delivery as the console lists it: its outcome (`stored`, `ignored` with the mapping's reason,
+ * `dead` with the last error, or still `pending`) and times; never its headers or payload.
+ */
+export function toDeliveryView(row: Omit<DeliveryRow, "headers" | "body">) {
+  const outcome =
+    row.status === "done"
+      ? "stored"
+      : row.status === "ignored"
+        ? "ignored"
+        : row.status === "dead"
+          ? "dead"
+          : "pending";
+  const memories = row.memory_ids ? (JSON.parse(row.memory_ids) as unknown[]).length : 0;
+  return {
+    id: row.id,
+    delivery_id: row.delivery_id,
+    outcome,
+    reason:
+      outcome === "ignored"
+        ? (row.last_error ?? "ignored: NO_CONTENT").replace(/^ignored: /, "").toLowerCase()
+        : outcome === "stored"
+          ? null
+          : row.last_error,
+    memories,
+    attempts: row.attempts,
+    received_at: iso(row.received_at),
+    processed_at: iso(row.processed_at ?? row.dead_at),
+  } as const;
+}
+export type DeliveryView = ReturnType<typeof toDeliveryView>;
+
 /** The dead-letter view of an inbox row, given its opened payload. */
 export function toDeadLetter(row: DeliveryRow, body: Buffer) {
   const text = body.toString("utf8");

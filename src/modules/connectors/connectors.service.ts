@@ -11,6 +11,7 @@ import {
   rotationOf,
   storedConfig,
   toConnectorView,
+  toDeliveryView,
   toHealth,
   type UpdateConnectorInput,
 } from "./connectors.contracts.ts";
@@ -251,6 +252,17 @@ export function createConnectorsService(deps: {
         connectorsStore.outcomes(db, connectorId),
       ]);
       return toHealth(connectorId, h, pending, dead, outcomes, rotationOf(row, clock.now()));
+    },
+
+    /** A connector's newest deliveries with their outcome and reason (never their payload). */
+    async deliveries(actor: Actor, tenantId: string, connectorId: string, q: { limit: number }) {
+      authorizeTenantPath(actor, tenantId, "read");
+      authorize(actor, "connectors:read");
+      await tenants.requireActive(tenantId);
+      await load(tenantId, connectorId);
+      const db = await storage.tenant(tenantId);
+      const rows = await connectorsStore.recentDeliveries(db, tenantId, connectorId, q.limit);
+      return { items: rows.map(toDeliveryView) };
     },
 
     /**

@@ -266,6 +266,14 @@ export const connectorsStore = {
         [at, tenantId, id],
       )
       .then((r) => r.changes === 1),
+  /** A connector's newest deliveries, without their headers or payload. */
+  recentDeliveries: (db: SqlExecutor, tenantId: string, connectorId: string, limit: number) =>
+    db.all<Omit<DeliveryRow, "headers" | "body">>(
+      `SELECT id, tenant_id, connector_id, delivery_id, status, attempts, next_attempt_at, last_error, memory_ids,
+         received_at, processed_at, dead_at
+       FROM webhook_deliveries WHERE tenant_id = ? AND connector_id = ? ORDER BY received_at DESC, id DESC LIMIT ?`,
+      [tenantId, connectorId, limit],
+    ),
   deadLetters: (db: SqlExecutor, tenantId: string, afterId: string, limit: number, connectorId?: string) =>
     connectorId === undefined
       ? db.all<DeliveryRow>(

@@ -1,6 +1,7 @@
 import { createEgressGuard } from "../../lib/egress/egress-guard.ts";
-import { type ActionRule, rule } from "../../platform/auth/actor.ts";
+import { type ActionRule, type RequestOrigin, rule } from "../../platform/auth/actor.ts";
 import { defineModule } from "../../platform/module.ts";
+import { type AdminSessions, createAdminSessions } from "./console.admin.ts";
 import { consoleMigrations } from "./console.migrations.ts";
 import { createOidcSignIn } from "./console.oidc.ts";
 import { createPasskeys } from "./console.passkeys.ts";
@@ -11,7 +12,12 @@ export const consoleActions = {
   // A person manages their own passkeys, whatever their role.
   "passkeys:manage": rule("any", "identity.passkeys", ["DEVELOPER", "VIEWER", "AUDIT_ADMIN"]),
 } as const satisfies Record<string, ActionRule>;
-export const consoleEvents = ["passkey.registered", "passkey.removed"] as const;
+export const consoleEvents = [
+  "passkey.registered",
+  "passkey.removed",
+  "admin_session.started",
+  "admin_session.ended",
+] as const;
 
 declare module "../../platform/auth/actor.ts" {
   interface ActionRegistry extends Record<keyof typeof consoleActions, ActionRule> {}
@@ -24,6 +30,8 @@ declare module "../../platform/module.ts" {
     console: {
       /** The cookie that carries a signed-in person's access token to the console's routes. */
       sessionCookie: string;
+      /** The chokepoint's check of an instance-admin console session id found in that cookie. */
+      adminSession: AdminSessions["verify"];
     };
   }
 }
@@ -31,14 +39,15 @@ declare module "../../platform/module.ts" {
 /**
  * The operator console at `/console`: server-rendered pages over the same services as the API,
  * called with the signed-in person as the actor (so roles, tenant checks, governance and audit are
- * the API's). It owns only the people's passkeys.
+ * the API's). It owns the people's passkeys and the instance admin's console sessions
+ * (`console.admin.ts`), whose pages call the same services with the instance-admin actor.
  */
 export const consoleModule = defineModule({
   name: "console",
   migrations: consoleMigrations,
   actions: consoleActions,
   events: consoleEvents,
-  suspicious: ["passkey.registered"],
+  suspicious: ["passkey.registered", "admin_session.started"],
   create(ctx) {
     const identity = ctx.use("identity");
     const governance = ctx.use("governance").service;
@@ -72,9 +81,23 @@ export const consoleModule = defineModule({
             : {},
         }),
       }),
+      tenants,
+      adminSessions: createAdminSessions({ clock: ctx.clock, verifyAdminKey: (k) => ctx.adminKey.verify(k) }),
+      /** Records an instance-admin sign-in or sign-out on the instance chain. */
+      auditInstance: (action: "admin_session.started" | "admin_session.ended", origin: RequestOrigin) =>
+        ctx.storage.control.transaction((tx) =>
+          audit.append(
+            tx,
+            { tenantId: null, actor: { type: "instance_admin", id: "instance_admin" }, action, origin },
+            ctx.clock.now(),
+          ),
+        ),
       cookies: consoleCookies(ctx.config.consoleInsecureHttp),
       allowedOrigins: ctx.config.allowedOrigins,
     };
-    return { api: { sessionCookie: deps.cookies.access }, routes: (app) => registerConsoleRoutes(app, deps) };
+    return {
+      api: { sessionCookie: deps.cookies.access, adminSession: deps.adminSessions.verify },
+      routes: (app) => registerConsoleRoutes(app, deps),
+    };
   },
 });

@@ -125,7 +125,7 @@ ${
 ${
   d.connectors
     ? html`<section class="card" aria-labelledby="ch"><h2 id="ch">Connector health</h2>
-<ul>${d.connectors.length === 0 ? html`<li class="muted">No connectors.</li>` : d.connectors.map((c) => html`<li>${c.name}: ${(c.health?.dead_letters_pending ?? 0) > 0 ? html`<span class="bad">${c.health?.dead_letters_pending} dead letter(s)</span>` : html`<span class="ok">healthy</span>`}, last delivery ${when(c.health?.last_delivery_at)}</li>`)}</ul>
+<ul>${d.connectors.length === 0 ? html`<li class="muted">No connectors.</li>` : d.connectors.map((c) => html`<li>${c.name}: ${(c.health?.dead_letters_pending ?? 0) > 0 ? html`<span class="bad">${c.health?.dead_letters_pending} dead letter(s)</span>` : (c.health?.warnings?.length ?? 0) > 0 ? html`<span class="bad">needs attention</span>` : html`<span class="ok">healthy</span>`}, last delivery ${when(c.health?.last_delivery_at)}${c.health?.outcomes ? html`; stored ${c.health.outcomes.stored}, ignored ${c.health.outcomes.ignored_total}, dead ${c.health.outcomes.dead}` : ""}${warningsOf(c.name, c.health)}</li>`)}</ul>
 <p><a href="/console/connectors">Open connectors</a></p></section>`
     : ""
 }
@@ -391,7 +391,13 @@ export function erasedPage(ctx: PageContext, what: string, deleted: number): Htm
   );
 }
 
-type ConnectorRow = { id: string; name: string; source: string; health: ConnectorHealthView | null };
+type ConnectorRow = {
+  id: string;
+  name: string;
+  source: string;
+  health: ConnectorHealthView | null;
+  deliveries?: readonly DeliveryView[];
+};
 type ConnectorHealthView = {
   last_delivery_at: string | null;
   accepted: number;
@@ -399,7 +405,38 @@ type ConnectorHealthView = {
   success_rate: number | null;
   pending: number;
   dead_letters_pending: number;
+  outcomes?: { stored: number; ignored: Record<string, number>; ignored_total: number; dead: number };
+  warnings?: readonly { code: string; message: string }[];
 };
+type DeliveryView = {
+  id: string;
+  delivery_id: string;
+  outcome: string;
+  reason: string | null;
+  memories: number;
+  attempts: number;
+  received_at: string | null;
+  processed_at: string | null;
+};
+
+/** Outcome counts by reason: `stored`, `ignored: <reason>` for each reason, `dead`. */
+function outcomeCounts(h: ConnectorHealthView | null): Html {
+  const o = h?.outcomes;
+  if (!o) return html`<span class="muted">—</span>`;
+  const parts: Html[] = [html`<li>stored: ${o.stored}</li>`];
+  for (const [reason, n] of Object.entries(o.ignored).sort((a, b) => b[1] - a[1])) {
+    parts.push(html`<li><span class="bad">ignored: ${reason}</span>: ${n}</li>`);
+  }
+  parts.push(html`<li${o.dead > 0 ? html` class="bad"` : ""}>dead: ${o.dead}</li>`);
+  return html`<ul class="plain">${parts}</ul>`;
+}
+
+/** A connector's health warnings (MOSTLY_IGNORED, PREVIOUS_SECRET_IN_USE), each with its code. */
+function warningsOf(name: string, h: ConnectorHealthView | null): Html {
+  const w = h?.warnings ?? [];
+  if (w.length === 0) return html``;
+  return html`<ul class="plain warnings" aria-label="Warnings for ${name}">${w.map((x) => html`<li class="bad"><strong class="mono">${x.code}</strong>: ${x.message}</li>`)}</ul>`;
+}
 type DeadLetterView = {
   id: string;
   connector_id: string;
@@ -443,12 +480,28 @@ ${table(
     "Signature failures",
     "Pending",
     "Dead letters",
+    "Outcomes",
+    "Warnings",
   ],
   connectors.map(
     (c) =>
-      html`<tr>${td("Connector", c.name)}${td("Source", c.source)}${td("Last delivery", when(c.health?.last_delivery_at))}${td("Accepted", c.health?.accepted ?? 0)}${td("Success rate", c.health?.success_rate == null ? "—" : `${Math.round(c.health.success_rate * 100)} %`)}${td("Signature failures", c.health?.signature_failures ?? 0)}${td("Pending", c.health?.pending ?? 0)}${td("Dead letters", html`<span class="${(c.health?.dead_letters_pending ?? 0) > 0 ? "bad" : "ok"}">${c.health?.dead_letters_pending ?? 0}</span>`)}</tr>`,
+      html`<tr>${td("Connector", c.name)}${td("Source", c.source)}${td("Last delivery", when(c.health?.last_delivery_at))}${td("Accepted", c.health?.accepted ?? 0)}${td("Success rate", c.health?.success_rate == null ? "—" : `${Math.round(c.health.success_rate * 100)} %`)}${td("Signature failures", c.health?.signature_failures ?? 0)}${td("Pending", c.health?.pending ?? 0)}${td("Dead letters", html`<span class="${(c.health?.dead_letters_pending ?? 0) > 0 ? "bad" : "ok"}">${c.health?.dead_letters_pending ?? 0}</span>`)}${td("Outcomes", outcomeCounts(c.health))}${td("Warnings", (c.health?.warnings?.length ?? 0) > 0 ? warningsOf(c.name, c.health) : html`<span class="ok">none</span>`)}</tr>`,
   ),
   "No connectors.",
+)}
+<h2>Recent deliveries</h2>
+${connectors.length === 0 ? html`<p class="muted">No connectors.</p>` : ""}
+${connectors.map(
+  (c) => html`<section aria-labelledby="dl-${c.id}"><h3 id="dl-${c.id}">${c.name}</h3>
+${table(
+  `Recent deliveries of ${c.name}`,
+  ["Delivery", "Outcome", "Reason", "Memories", "Attempts", "Received", "Finished"],
+  (c.deliveries ?? []).map(
+    (d) =>
+      html`<tr>${td("Delivery", d.delivery_id, "mono")}${td("Outcome", html`<span class="${d.outcome === "stored" ? "ok" : d.outcome === "pending" ? "" : "bad"}">${d.outcome}</span>`)}${td("Reason", d.reason ?? "", "mono")}${td("Memories", d.memories)}${td("Attempts", d.attempts)}${td("Received", when(d.received_at))}${td("Finished", when(d.processed_at))}</tr>`,
+  ),
+  "No deliveries yet.",
+)}</section>`,
 )}
 ${
   dead

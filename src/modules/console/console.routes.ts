@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { AppError } from "../../lib/errors.ts";
-import type { Action, UserActor } from "../../platform/auth/actor.ts";
+import type { Action, RequestOrigin, UserActor } from "../../platform/auth/actor.ts";
 import type { TypedApp } from "../../platform/http/server.ts";
 import { auditQuery } from "../audit/audit.schemas.ts";
 import type { AuditService } from "../audit/audit.service.ts";
@@ -18,6 +18,10 @@ import { createKeyBody, rotateKeyBody } from "../keys/keys.schemas.ts";
 import type { KeysService } from "../keys/keys.service.ts";
 import { bulkDeleteBody, listQuery } from "../memories/memories.schemas.ts";
 import type { MemoriesService } from "../memories/memories.service.ts";
+import { createTenantBody, tenantIdSchema } from "../tenants/tenants.schemas.ts";
+import type { TenantsService } from "../tenants/tenants.service.ts";
+import type { AdminSessions } from "./console.admin.ts";
+import * as adminPages from "./console.admin-pages.ts";
 import { documentOf, type Html } from "./console.html.ts";
 import type { OidcSignIn } from "./console.oidc.ts";
 import * as pages from "./console.pages.ts";
@@ -34,6 +38,12 @@ import {
 import { auditorOnly, can, continuePage, errorPage, type PageContext, signInPage } from "./console.views.ts";
 
 export type ConsoleDeps = {
+  tenants: Pick<TenantsService, "list" | "get" | "create" | "remove">;
+  adminSessions: AdminSessions;
+  auditInstance: (
+    action: "admin_session.started" | "admin_session.ended",
+    origin: RequestOrigin,
+  ) => Promise<unknown>;
   auth: Pick<AuthService, "login" | "refresh" | "logout">;
   governance: Pick<GovernanceService, "list" | "decide" | "listOverrides" | "setOverride" | "resume">;
   audit: Pick<AuditService, "events" | "verify">;
@@ -104,6 +114,14 @@ function utcFromLocalInput(value: string): string {
   return Number.isNaN(t) ? value : new Date(t).toISOString();
 }
 
+/** Where the instance admin goes after signing in: an instance-admin page only. */
+export function adminNext(next: unknown): string {
+  const n = safeNext(next);
+  return n.startsWith("/console/admin/") && !n.startsWith("/console/admin/log")
+    ? n
+    : "/console/admin/killswitch";
+}
+
 /** Where to go after signing in: a console path only (never another site). */
 export function safeNext(next: unknown): string {
   if (typeof next !== "string" || !/^\/console(?:[/?][^\s\\]*)?$/.test(next) || next.startsWith("//")) {
@@ -119,6 +137,10 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
   const sendHtml = (reply: FastifyReply, body: Html) =>
     reply.type("text/html; charset=utf-8").send(documentOf(body));
 
+  const actorOfAdmin = (req: FastifyRequest) => {
+    if (req.actor?.type !== "instance_admin") throw new AppError("UNAUTHENTICATED", "sign in first");
+    return req.actor;
+  };
   const person = (req: FastifyRequest): UserActor => {
     if (req.actor?.type !== "user") throw new AppError("UNAUTHENTICATED", "sign in first");
     return req.actor;
@@ -129,10 +151,33 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
     path: req.url.split("?")[0] ?? "/console",
   });
 
+  const adminContext = (req: FastifyRequest): adminPages.AdminContext => {
+    if (req.actor?.type !== "instance_admin") throw new AppError("UNAUTHENTICATED", "sign in first");
+    return { csrf: cookieValue(req, cookies.csrf) ?? "", path: req.url.split("?")[0] ?? "/console/admin" };
+  };
+
   function renderError(req: FastifyRequest, reply: FastifyReply, err: AppError): FastifyReply {
     reply.removeHeader("www-authenticate");
+    const adminPath = req.url.startsWith("/console/admin");
     if (err.status === 401 && req.method === "GET") {
-      return reply.redirect(`/console/login?next=${encodeURIComponent(safeNext(req.url))}`, 303);
+      const login = adminPath ? "/console/admin/login" : "/console/login";
+      return reply.redirect(`${login}?next=${encodeURIComponent(safeNext(req.url))}`, 303);
+    }
+    if (req.actor?.type === "instance_admin" && err.status !== 401) {
+      const message =
+        err.details && err.details.length > 0
+          ? `${err.message}: ${err.details.map((d) => `${d.path.replace(/^body\./, "")} ${d.message}`).join("; ")}`
+          : err.message;
+      return reply.type("text/html; charset=utf-8").send(
+        documentOf(
+          adminPages.adminErrorPage(adminContext(req), {
+            status: err.status,
+            code: err.code,
+            message,
+            requestId: req.id,
+          }),
+        ),
+      );
     }
     const ctx = req.actor?.type === "user" && err.status !== 401 ? pageContext(req) : null;
     const message =
@@ -147,6 +192,8 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
   const session = (action: Action) =>
     ({ auth: { accepts: ["session_cookie"], action }, renderError }) as const;
   const open = { auth: { public: true }, renderError } as const;
+  const instance = (action: Action) =>
+    ({ auth: { accepts: ["admin_session"], action }, renderError }) as const;
 
   app.register(async (plugin) => {
     const scope = plugin as unknown as TypedApp;
@@ -792,6 +839,8 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
           items.map(async (c) => ({
             ...c,
             health: await deps.connectors.connectors.health(ctx.actor, t, c.id),
+            deliveries: (await deps.connectors.connectors.deliveries(ctx.actor, t, c.id, { limit: 10 }))
+              .items,
           })),
         );
         const dead = can(ctx.actor, "deadletters:manage")
@@ -1059,6 +1108,198 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
         return reply.send({ next: safeNext(req.body.next) });
       },
     });
+    // ---- instance admin ---------------------------------------------------------------------
+
+    const adminFlash = z.object({
+      msg: z.enum(Object.keys(adminPages.ADMIN_MESSAGES) as [string, ...string[]]).optional(),
+    });
+    const adminMessage = (msg: string | undefined) => (msg ? adminPages.ADMIN_MESSAGES[msg] : undefined);
+
+    scope.route({
+      method: "GET",
+      url: "/console/admin/login",
+      config: open,
+      schema: { hide: true, querystring: z.object({ next: z.string().max(500).optional() }) },
+      handler: async (req, reply) => {
+        const token = newCsrfToken();
+        reply.header("set-cookie", [...clearedSessionCookies(cookies), csrfCookie(cookies, token)]);
+        return sendHtml(reply, adminPages.adminSignInPage({ csrf: token, next: adminNext(req.query.next) }));
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/admin/login",
+      config: {
+        auth: { public: true },
+        renderError: (req, reply, err) => {
+          if (err.status === 403) return renderError(req, reply, err);
+          const body = (req.body ?? {}) as Record<string, unknown>;
+          return reply.type("text/html; charset=utf-8").send(
+            documentOf(
+              adminPages.adminSignInPage({
+                csrf: cookieValue(req, cookies.csrf) ?? "",
+                next: adminNext(body.next),
+                error: "That is not the instance admin key.",
+              }),
+            ),
+          );
+        },
+      },
+      schema: {
+        hide: true,
+        body: form({ admin_key: z.string().max(1024), next: z.string().max(500).optional() }),
+      },
+      handler: async (req, reply) => {
+        const started = deps.adminSessions.start(req.body.admin_key);
+        // A wrong key is a 401: the chokepoint records it as an authentication failure.
+        if (!started) throw new AppError("INVALID_CREDENTIALS", "wrong admin key");
+        await deps.auditInstance("admin_session.started", req.origin);
+        const ttl = deps.adminSessions.ttlSeconds;
+        const line = (name: string, value: string, maxAge: number) =>
+          `${name}=${value}; Path=/; Max-Age=${maxAge}; HttpOnly;${cookies.secure ? " Secure;" : ""} SameSite=Strict`;
+        reply.header("set-cookie", [
+          line(cookies.access, started.id, ttl),
+          line(cookies.refresh, "", 0),
+          line(cookies.csrf, newCsrfToken(), ttl),
+        ]);
+        return reply.redirect(adminNext(req.body.next), 303);
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/admin/logout",
+      config: open,
+      schema: { hide: true, body: form({}) },
+      handler: async (req, reply) => {
+        if (deps.adminSessions.end(cookieValue(req, cookies.access))) {
+          await deps.auditInstance("admin_session.ended", req.origin);
+        }
+        reply.header("set-cookie", clearedSessionCookies(cookies));
+        return reply.redirect("/console/admin/login", 303);
+      },
+    });
+
+    scope.route({
+      method: "GET",
+      url: "/console/admin",
+      config: instance("tenants:read"),
+      schema: { hide: true, operationId: "consoleInstanceHome" },
+      handler: async (_req, reply) => reply.redirect("/console/admin/killswitch", 303),
+    });
+
+    scope.route({
+      method: "GET",
+      url: "/console/admin/killswitch",
+      config: instance("governance:override"),
+      schema: { hide: true, operationId: "consoleGlobalOverrides", querystring: adminFlash },
+      handler: async (req, reply) => {
+        const ctx = adminContext(req);
+        const { items } = await deps.governance.listOverrides(actorOfAdmin(req));
+        return sendHtml(reply, adminPages.adminKillSwitchPage(ctx, items, adminMessage(req.query.msg)));
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/admin/killswitch",
+      config: instance("governance:override"),
+      schema: {
+        hide: true,
+        operationId: "consoleSetGlobalOverride",
+        body: form({
+          frozen: z.enum(["true", "false"]),
+          reason: z.string().max(500),
+          confirm: z.literal("yes").optional(),
+        }),
+      },
+      handler: async (req, reply) => {
+        const ctx = adminContext(req);
+        const input = parseWith(overrideBody, {
+          scope: "global",
+          frozen: req.body.frozen === "true",
+          reason: req.body.reason.trim(),
+        });
+        if (req.body.confirm !== "yes") {
+          return sendHtml(
+            reply,
+            adminPages.adminConfirmPage(
+              ctx,
+              input.frozen ? "Freeze everything" : "Lift",
+              input.frozen
+                ? `Freeze every agent of every tenant? Reason: “${input.reason}”. Their API calls will be refused with 423 until the freeze is lifted.`
+                : `Lift the global freeze? Reason: “${input.reason}”. Agents of every tenant run again (tenant and agent freezes stay).`,
+              "/console/admin/killswitch",
+              { frozen: req.body.frozen, reason: input.reason },
+              "/console/admin/killswitch",
+              input.frozen,
+            ),
+          );
+        }
+        await deps.governance.setOverride(actorOfAdmin(req), input);
+        return reply.redirect(`/console/admin/killswitch?msg=${input.frozen ? "frozen" : "lifted"}`, 303);
+      },
+    });
+
+    scope.route({
+      method: "GET",
+      url: "/console/admin/tenants",
+      config: instance("tenants:read"),
+      schema: { hide: true, operationId: "consoleListTenants", querystring: adminFlash },
+      handler: async (req, reply) => {
+        const ctx = adminContext(req);
+        const { items } = await deps.tenants.list(actorOfAdmin(req), { limit: 200 });
+        return sendHtml(reply, adminPages.tenantsPage(ctx, items, adminMessage(req.query.msg)));
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/admin/tenants",
+      config: instance("tenants:create"),
+      schema: { hide: true, operationId: "consoleCreateTenant", body: form({ name: z.string().max(200) }) },
+      handler: async (req, reply) => {
+        const input = parseWith(createTenantBody, { name: req.body.name.trim() });
+        await deps.tenants.create(actorOfAdmin(req), input);
+        return reply.redirect("/console/admin/tenants?msg=created", 303);
+      },
+    });
+
+    scope.route({
+      method: "POST",
+      url: "/console/admin/tenants/:tenant_id/delete",
+      config: instance("tenants:delete"),
+      schema: {
+        hide: true,
+        operationId: "consoleDeleteTenant",
+        params: z.object({ tenant_id: tenantIdSchema }),
+        body: form({ confirm: z.literal("yes").optional() }),
+      },
+      handler: async (req, reply) => {
+        const ctx = adminContext(req);
+        const actor = actorOfAdmin(req);
+        // Unknown tenants are a 404 before anything is asked or done.
+        const tenant = await deps.tenants.get(actor, req.params.tenant_id);
+        if (req.body.confirm !== "yes") {
+          return sendHtml(
+            reply,
+            adminPages.adminConfirmPage(
+              ctx,
+              "Delete tenant",
+              `Delete the tenant “${tenant.name}” (${tenant.id})? Its memories, keys, people, connectors and audit trail are crypto-shredded with its data key. This cannot be undone.`,
+              `/console/admin/tenants/${tenant.id}/delete`,
+              {},
+              "/console/admin/tenants",
+              true,
+            ),
+          );
+        }
+        await deps.tenants.remove(actor, tenant.id);
+        return reply.redirect("/console/admin/tenants?msg=deleted", 303);
+      },
+    });
+
     // ---- OIDC sign-in (authorization code + PKCE) -------------------------------------------
 
     // SameSite=Lax: the provider sends the browser back with a cross-site navigation.

@@ -36,7 +36,7 @@ const HTMX_CONFIG = JSON.stringify({
   selfRequestsOnly: true,
 });
 
-function shell(title: string, body: Html): Html {
+export function shell(title: string, body: Html): Html {
   return html`<html lang="en">
 <head>
 <meta charset="utf-8">

@@ -37,8 +37,16 @@ import type { RateLimiter } from "./rate-limit.ts";
  * `session_cookie`: the same access token carried in the console's HttpOnly session cookie. A route
  * that accepts it accepts nothing else: bearer headers are not read there, and the cookie is read
  * nowhere else, so a browser's ambient cookie never authenticates an API route.
+ * `admin_session`: the instance admin's console session, a short-lived session id carried in that same
+ * cookie (the admin key itself never sits in a cookie). Routes that accept it accept nothing else.
  */
-export type CredentialKind = "admin_key" | "agent_key" | "metrics_token" | "user_token" | "session_cookie";
+export type CredentialKind =
+  | "admin_key"
+  | "agent_key"
+  | "metrics_token"
+  | "user_token"
+  | "session_cookie"
+  | "admin_session";
 
 /**
  * Every route declares who may call it: the credential kinds it accepts and the action it needs.
@@ -197,6 +205,11 @@ export type ServerDeps = {
   agentGate?: (actor: AgentActor) => Promise<void>;
   /** The cookie that carries a person's access token to `session_cookie` routes (unset: none accepted). */
   sessionCookie?: string;
+  /**
+   * Verifies an instance-admin console session id read from the session cookie (never from a header);
+   * null when the value is not such an id, so the usual verifier reads it.
+   */
+  adminSession?: (secret: string, origin: RequestOrigin) => VerifiedCredential | null;
   /** Called for every refused request (401, 403, 423, 429): the audit of failures and denials. */
   onDenied?: (req: FastifyRequest, err: AppError) => Promise<void>;
   /** Load shedding: admits each request or refuses it with 503 OVERLOADED before any work. */
@@ -252,7 +265,11 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
     if (!("public" in policy) && !isAction(policy.action)) {
       throw new Error(`route ${String(route.method)} ${route.url} declares no action`);
     }
-    if ("accepts" in policy && policy.accepts.includes("session_cookie") && policy.accepts.length > 1) {
+    if (
+      "accepts" in policy &&
+      (policy.accepts.includes("session_cookie") || policy.accepts.includes("admin_session")) &&
+      policy.accepts.length > 1
+    ) {
       throw new Error(
         `route ${String(route.method)} ${route.url} mixes the session cookie with other credentials`,
       );
@@ -290,11 +307,13 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
     if (!isAction(policy.action)) throw new AppError("FORBIDDEN", "route declares no action");
     if ("webhook" in policy) return;
 
-    const cookieRoute = policy.accepts.includes("session_cookie");
+    const cookieRoute = policy.accepts.includes("session_cookie") || policy.accepts.includes("admin_session");
     const presented = cookieRoute ? extractSessionCookie(req, deps.sessionCookie) : extractCredential(req);
     if (presented === null) throw new AppError("UNAUTHENTICATED", "credentials required");
     if ("error" in presented) throw new AppError(presented.error, "malformed credentials");
-    const verified = await deps.verifyCredential(presented.secret, req.origin);
+    const verified =
+      (cookieRoute ? deps.adminSession?.(presented.secret, req.origin) : null) ??
+      (await deps.verifyCredential(presented.secret, req.origin));
     if (!verified.ok) throw new AppError(verified.code, "invalid credentials");
     req.actor = verified.actor;
     if (ticket && verified.actor.tenantId !== null) ticket.enterTenant(verified.actor.tenantId);
