@@ -138,10 +138,7 @@ describe("event bus on Redis Streams", () => {
       seen.map((e) => e.seq),
       [1, 2, 3, 4, 5],
     );
-    assert.deepEqual(
-      seen.map((e) => e.data.n as number).sort(),
-      [1, 2, 3, 4, 5],
-    );
+    assert.deepEqual(seen.map((e) => e.data.n as number).sort(), [1, 2, 3, 4, 5]);
     assert.equal(await c.lastSeq(tenantId), 5);
     const replay = await c.since(tenantId, 2);
     assert.ok(replay.ok);
