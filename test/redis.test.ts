@@ -270,6 +270,77 @@ describe("gateways sharing Redis (two gateways on one data directory)", () => {
     assert.ok(refused && Date.now() - started <= 1000, "b enforces the new anomaly cap");
   });
 
+  const within = async (ms: number, check: () => Promise<boolean>) => {
+    const started = Date.now();
+    const ok = await until(check, ms);
+    return ok && Date.now() - started <= ms;
+  };
+
+  test("a key revoked on one gateway is refused on the other within a second", async () => {
+    const { tenantId, key, keyId } = await a.seedTenant();
+    assert.equal((await b.request("GET", "/v1/memories?limit=1", { key })).status, 200);
+    assert.equal((await a.request("DELETE", `/v1/tenants/${tenantId}/keys/${keyId}`)).status, 200);
+    assert.ok(
+      await within(
+        1000,
+        async () => (await b.request("GET", "/v1/memories?limit=1", { key })).status === 401,
+      ),
+    );
+  });
+
+  test("a kill switch set on one gateway freezes the agent on the other", async () => {
+    const { tenantId, key } = await a.seedTenant();
+    assert.equal((await b.request("GET", "/v1/memories?limit=1", { key })).status, 200);
+    const freeze = await a.request("PUT", "/admin/override", {
+      body: { reason: "incident 42", frozen: true, scope: "tenant", tenant_id: tenantId },
+    });
+    assert.ok(freeze.status === 200 || freeze.status === 201, `${freeze.status} ${freeze.text}`);
+    assert.ok(
+      await within(
+        1000,
+        async () => errorCode(await b.request("GET", "/v1/memories?limit=1", { key })) === "AGENT_FROZEN",
+      ),
+    );
+  });
+
+  test("a tenant deleted on one gateway cannot be read on the other within a second", async () => {
+    const { tenantId, key } = await a.seedTenant();
+    await a.storeMemory(key, { content: "soon crypto-shredded" });
+    const before = await b.request("POST", "/v1/memories/recall", { key, body: { query: "shredded" } });
+    assert.ok(before.text.includes("soon crypto-shredded"), "b has the tenant's key and codec cached");
+    assert.equal((await a.request("DELETE", `/v1/tenants/${tenantId}`)).status, 200);
+    assert.ok(
+      await within(1000, async () => {
+        const r = await b.request("POST", "/v1/memories/recall", { key, body: { query: "shredded" } });
+        return r.status >= 400 && !r.text.includes("soon crypto-shredded");
+      }),
+    );
+    const adminRead = await b.request("GET", `/v1/tenants/${tenantId}`, { key: a.adminKey });
+    assert.equal(adminRead.status, 404);
+  });
+
+  test("with Redis unavailable, a cached tenant key is served only while the database still holds it (fail closed)", async () => {
+    const cut = await startServer({
+      redisUrl: DEAD_URL,
+      redisPrefix: prefix,
+      dataDir: a.dataDir,
+      adminKey: a.adminKey,
+    });
+    try {
+      const { tenantId } = await a.seedTenant();
+      const keys = cut.hypha.services.tenantKeys;
+      await keys.cipher(tenantId);
+      // Deleted on a; the invalidation cannot reach `cut`, whose Redis is unreachable.
+      assert.equal((await a.request("DELETE", `/v1/tenants/${tenantId}`)).status, 200);
+      await assert.rejects(
+        keys.cipher(tenantId),
+        (err: Error & { code?: string }) => err.code === "NOT_FOUND",
+      );
+    } finally {
+      await cut.hypha.close();
+    }
+  });
+
   test("with Redis unavailable a gateway still serves, reading its caches through", async () => {
     const { key } = await dead.seedTenant();
     await dead.storeMemory(key, { content: "the lighthouse keeper logs the storm" });
