@@ -14,7 +14,7 @@ import type { SharedRedis } from "./redis.ts";
  * of trusting entries that a missed message might have invalidated; when it comes back every
  * subscriber is told to drop everything (`key` null), since messages sent meanwhile are lost.
  */
-export type InvalidationTopic = "tenant.deleted" | "governance.policy" | "identity.oidc" | "tenant.keys";
+export type InvalidationTopic = "tenant.deleted" | "governance.policy" | "credentials.prints";
 
 /** `key` is the id to drop (usually a tenant id); null drops everything the subscriber holds. */
 export type InvalidationListener = (key: string | null) => void;
