@@ -37,6 +37,17 @@ const until = async (check: () => boolean | Promise<boolean>, ms = 2000) => {
   }
   return check();
 };
+/** The server-side id of a gateway's subscriber connection (named `<prefix><pid>:sub`). */
+async function subscriberId(admin: Redis): Promise<number> {
+  const list = String(await admin.client("LIST"));
+  const subs = list.split("\n").filter((l) => l.includes(` name=${prefix}`) && l.includes(":sub "));
+  // Every connection of this run carries the same name: the newest subscriber is the one the
+  // calling test opened last.
+  const ids = subs.map((l) => Number(/\bid=(\d+)/.exec(l)?.[1] ?? 0)).sort((x, y) => x - y);
+  const last = ids.at(-1);
+  if (last === undefined) throw new Error("no subscriber connection found");
+  return last;
+}
 const connected = (r: SharedRedis) => until(() => r.ready() && r.subscriber.status === "ready");
 
 after(async () => {
@@ -156,6 +167,41 @@ describe("event bus on Redis Streams", () => {
     assert.ok(await until(async () => (await small.lastSeq(other)) === 400));
     const old = await small.since(other, 1);
     assert.equal(old.ok, false);
+  });
+});
+
+describe("reconnection", () => {
+  test("a gateway whose Redis connection drops distrusts its caches, then catches its live listeners up", async () => {
+    const [ra, rb] = [open(), open()];
+    await Promise.all([connected(ra), connected(rb)]);
+    const inv = createRedisInvalidation(rb, logger);
+    assert.ok(await until(() => inv.reliable()));
+    const dropped: (string | null)[] = [];
+    inv.subscribe("governance.policy", (k) => dropped.push(k));
+    const a = createRedisEventBus({ redis: ra, clock: systemClock, logger });
+    const b = createRedisEventBus({ redis: rb, clock: systemClock, logger });
+    const tenantId = `tnt_${randomUUID().replaceAll("-", "")}`;
+    const seen: number[] = [];
+    b.subscribe(tenantId, (e) => seen.push(e.seq));
+    await new Promise((r) => setTimeout(r, 50));
+    const type = "memory.created" as BusEventType;
+    a.publish(tenantId, type, { n: 1 });
+    assert.ok(await until(() => seen.length === 1));
+
+    // Cut b's subscription: this test's own connection only, found by its client id.
+    const admin = new Redis(REDIS_URL);
+    await admin.call("CLIENT", "KILL", "ID", String(await subscriberId(admin)));
+    assert.ok(
+      await until(() => !inv.reliable(), 1000),
+      "caches are distrusted while the subscription is down",
+    );
+    a.publish(tenantId, type, { n: 2 });
+    a.publish(tenantId, type, { n: 3 });
+    assert.ok(await until(() => inv.reliable(), 5000), "the subscription comes back");
+    assert.ok(await until(() => seen.length === 3, 3000), `caught up: ${seen}`);
+    assert.deepEqual(seen, [1, 2, 3]);
+    assert.ok(dropped.includes(null), "every cache was told to drop everything");
+    admin.disconnect();
   });
 });
 

@@ -27,9 +27,16 @@ export function connectRedis(url: string, prefix: string, logger: Logger): Share
     retryStrategy: (times: number) => Math.min(100 * times, 1000),
     lazyConnect: false,
   };
-  const client = new Redis(url, options);
+  // Named per process, so an operator (or a test) can tell the connections apart in CLIENT LIST.
+  const name = `${prefix.replace(/[^a-z0-9_:-]/g, "")}${process.pid}`;
+  const client = new Redis(url, { ...options, connectionName: `${name}:cmd` });
   // The subscriber queues its SUBSCRIBE until connected (and ioredis re-subscribes on reconnect).
-  const subscriber = new Redis(url, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null });
+  const subscriber = new Redis(url, {
+    ...options,
+    connectionName: `${name}:sub`,
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: null,
+  });
   let warned = false;
   const onError = (err: Error) => {
     // Connection errors repeat every retry: log the first of each outage only. The URL (and so any
