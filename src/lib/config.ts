@@ -130,7 +130,7 @@ export const configSchema = z
      * Redis shared by every gateway (`redis://[:password@]host:port[/db]`, or `rediss://`): rate
      * limits, the login throttle, the event stream and cache invalidation. Unset: all in process.
      */
-    redisUrl: z.url({ protocol: /^rediss?$/ }).optional(),
+    redisUrl: z.url({ protocol: /^rediss?$/, error: "a redis:// or rediss:// URL" }).optional(),
     /** Prefix of every Redis key and channel, so several deployments (or test runs) share one Redis. */
     redisPrefix: z
       .string()
