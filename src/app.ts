@@ -20,14 +20,17 @@ import { tenantKeysModule } from "./modules/tenant-keys/tenant-keys.module.ts";
 import { tenantsModule } from "./modules/tenants/tenants.module.ts";
 import { vaultModule } from "./modules/vault/vault.module.ts";
 import { loadAdminKey, prepareDataDir } from "./platform/bootstrap.ts";
-import { createEventBus } from "./platform/events/bus.ts";
+import { type BusEvent, createEventBus } from "./platform/events/bus.ts";
+import { createRedisEventBus } from "./platform/events/redis-bus.ts";
 import { createAdmission } from "./platform/http/admission.ts";
 import { registerPlatformRoutes } from "./platform/http/docs.routes.ts";
 import { createMetrics } from "./platform/http/metrics.ts";
-import { createRateLimiter } from "./platform/http/rate-limit.ts";
+import { createRateLimiter, createSharedRateLimiter } from "./platform/http/rate-limit.ts";
 import { createHttpServer } from "./platform/http/server.ts";
 import { createLeases, leasesMigrations } from "./platform/leases.ts";
 import { composeModules, type HyphaModule, installVocabulary, type ModuleApis } from "./platform/module.ts";
+import { createLocalInvalidation, createRedisInvalidation } from "./platform/shared/invalidation.ts";
+import { connectRedis } from "./platform/shared/redis.ts";
 import type { MigrationSet } from "./platform/storage/port.ts";
 import { openPostgresStorage } from "./platform/storage/postgres.ts";
 import { openSqliteStorage } from "./platform/storage/sqlite.ts";
@@ -95,11 +98,16 @@ export async function createApp(opts: AppOptions) {
   }
 
   const metrics = createMetrics();
-  const events = createEventBus({
-    clock,
-    onListenerError: (err, event) => logger.error({ err, type: event.type }, "event listener failed"),
-  });
-  const rateLimiter = createRateLimiter(clock);
+  // With HYPHA_REDIS_URL every gateway shares limits, events and invalidation through Redis; a
+  // Redis that is down at start is not fatal (each part falls back, see docs/architecture.md).
+  const redis = config.redisUrl ? connectRedis(config.redisUrl, config.redisPrefix, logger) : null;
+  const onListenerError = (err: unknown, event: BusEvent) =>
+    logger.error({ err, type: event.type }, "event listener failed");
+  const events = redis
+    ? createRedisEventBus({ redis, clock, logger, onListenerError })
+    : createEventBus({ clock, onListenerError });
+  const rateLimiter = redis ? createSharedRateLimiter(redis, clock, logger) : createRateLimiter(clock);
+  const invalidation = redis ? createRedisInvalidation(redis, logger) : createLocalInvalidation(logger);
   const admission = createAdmission({
     maxInFlight: config.maxInFlight,
     maxInFlightPerTenant: config.maxInFlightPerTenant,
@@ -117,6 +125,8 @@ export async function createApp(opts: AppOptions) {
     metrics,
     events,
     rateLimiter,
+    redis,
+    invalidation,
     admission,
   };
   let modules: Awaited<ReturnType<typeof composeModules>>;
@@ -124,6 +134,7 @@ export async function createApp(opts: AppOptions) {
     modules = await composeModules(platform, MODULES, vocabulary);
   } catch (err) {
     await storage.close();
+    await redis?.close();
     throw err;
   }
   const apis = modules.apis as ModuleApis;
@@ -192,7 +203,9 @@ export async function createApp(opts: AppOptions) {
     async close() {
       await app.close();
       await modules.close();
+      await events.close?.();
       await storage.close();
+      await redis?.close();
     },
   };
 }

@@ -131,7 +131,7 @@ describe("connectors carry meaning: real payload corpora through the ingest rout
     });
     const star = GITHUB_CORPUS.find((e) => e.name === "star")?.examples[0];
     const issue = GITHUB_CORPUS.find((e) => e.name === "issues")?.examples[0];
-    const since = s.hypha.events.lastSeq(tenantId);
+    const since = await s.hypha.events.lastSeq(tenantId);
     for (let i = 0; i < 12; i++) {
       const event = i === 0 ? "issues" : "star";
       const body = JSON.stringify(i === 0 ? issue : star);
@@ -156,7 +156,7 @@ describe("connectors carry meaning: real payload corpora through the ingest rout
       h.warnings[0]?.message ?? "",
       /11 of 12 deliveries stored nothing \(most: event_unsupported, 11\)/,
     );
-    const replay = s.hypha.events.since(tenantId, since);
+    const replay = await s.hypha.events.since(tenantId, since);
     assert.ok(replay.ok);
     const processed = replay.events.filter(
       (e) => e.type === "ingest.processed" && e.data.connector_id === c.id,

@@ -65,7 +65,8 @@ describe("live stream backpressure", () => {
     const pad = "x".repeat(16_000);
     let last = 0;
     for (let batch = 0; batch < 150; batch++) {
-      for (let i = 0; i < 10; i++) last = s.hypha.events.publish(tenantId, "memory.created", { pad }).seq;
+      for (let i = 0; i < 10; i++) s.hypha.events.publish(tenantId, "memory.created", { pad });
+      last = await s.hypha.events.lastSeq(tenantId);
       assert.ok(
         await until(() => fast.text.includes(`id: ${last}\n`), 10_000),
         `reader caught up to ${last}`,
@@ -82,8 +83,10 @@ describe("live stream backpressure", () => {
   });
 
   test("a dropped client resumes with Last-Event-ID from the ring buffer", async () => {
-    const first = s.hypha.events.publish(tenantId, "memory.created", { n: 1 }).seq;
-    const second = s.hypha.events.publish(tenantId, "memory.created", { n: 2 }).seq;
+    s.hypha.events.publish(tenantId, "memory.created", { n: 1 });
+    const first = await s.hypha.events.lastSeq(tenantId);
+    s.hypha.events.publish(tenantId, "memory.created", { n: 2 });
+    const second = await s.hypha.events.lastSeq(tenantId);
     const res = await s.request("GET", `/admin/stream/${tenantId}?follow=false`, {
       key: adminKey,
       headers: { "last-event-id": String(first) },

@@ -1,13 +1,13 @@
 import { readFileSync, statSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { type AppOptions, createApp } from "../app.ts";
+import { type AppOptions, createApp, type HyphaApp } from "../app.ts";
 import { createHyphaClient, type HyphaClient, HyphaError } from "../client/index.ts";
 import { type Config, ConfigError, loadConfig } from "../lib/config.ts";
 import { newId } from "../lib/ids.ts";
 import { safeJoin } from "../lib/names.ts";
 import { generateSecret, KEY_PREFIX } from "../lib/secrets.ts";
 import type { Actor } from "../platform/auth/actor.ts";
-import { storeAdminKey } from "../platform/bootstrap.ts";
+import { acquireServeLock, prepareDataDir, storeAdminKey } from "../platform/bootstrap.ts";
 import { registerConnectorCommands } from "./connector.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -77,12 +77,22 @@ program
     const cfg = config({ dataDir: opts.data, port: opts.port, host: opts.host });
     // A taken port stops the start before anything (data directory, keys) is created.
     await assertPortFree(cfg.host, cfg.port);
-    const hypha = await createApp({ config: cfg });
+    prepareDataDir(cfg.dataDir);
+    const releaseLock = acquireServeLock(cfg.dataDir);
+    process.once("exit", releaseLock);
+    let hypha: HyphaApp;
+    try {
+      hypha = await createApp({ config: cfg });
+    } catch (err) {
+      releaseLock();
+      throw err;
+    }
     let address: string;
     try {
       address = await hypha.app.listen({ host: cfg.host, port: cfg.port });
     } catch (err) {
       await hypha.close();
+      releaseLock();
       throw listenProblem(cfg.host, cfg.port, err) ?? err;
     }
     hypha.persistAdminKey();

@@ -87,6 +87,12 @@ export type PageQuery = { limit?: number; cursor?: string };
 export type Page<T> = { items: T[]; next_cursor: string | null };
 export type ExportQuery = { namespace?: string; cursor?: string; includeHistory?: boolean };
 export type Status = { status: "ok" };
+/** Readiness: `degraded` while a shared dependency (Redis) is down and the gateway runs on fallbacks. */
+export type Readiness = {
+  status: "ok" | "degraded";
+  dependencies: { store: DependencyState; redis: DependencyState };
+};
+export type DependencyState = "ok" | "unavailable" | "not_configured";
 export type DeletedTenant = z.infer<typeof deletedTenantSchema>;
 export type CreateConnectorRequest = z.input<typeof createConnectorBody>;
 /** A new `config` replaces the old one; leave out `secret`/`secretEnv` to keep the stored secret. */
@@ -200,7 +206,7 @@ export type HyphaClientOptions = {
 export interface HyphaClient {
   healthz(): Promise<Status>;
   healthLive(): Promise<Status>;
-  healthReady(): Promise<Status>;
+  healthReady(): Promise<Readiness>;
   createTenant(input: CreateTenantRequest): Promise<Tenant>;
   listTenants(page?: PageQuery): Promise<Page<Tenant>>;
   getTenant(tenantId: string): Promise<Tenant>;
@@ -508,7 +514,7 @@ export function createHyphaClient(opts: HyphaClientOptions): HyphaClient {
   const client = {
     healthz: () => json<Status>({ method: "GET", path: "/healthz" }),
     healthLive: () => json<Status>({ method: "GET", path: "/health/live" }),
-    healthReady: () => json<Status>({ method: "GET", path: "/health/ready" }),
+    healthReady: () => json<Readiness>({ method: "GET", path: "/health/ready" }),
     createTenant: (input: CreateTenantRequest) =>
       json<Tenant>({ method: "POST", path: "/v1/tenants", body: input }),
     listTenants: (page: PageQuery = {}) =>

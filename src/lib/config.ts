@@ -138,6 +138,16 @@ export const configSchema = z
     /** One deadline for a proxied call (DNS, connect, headers, body), and the largest response body. */
     proxyTimeoutMs: intFromString(100, 120_000).default(10_000),
     proxyMaxResponseBytes: intFromString(1024, 16 * 1024 * 1024).default(1024 * 1024),
+    /**
+     * Redis shared by every gateway (`redis://[:password@]host:port[/db]`, or `rediss://`): rate
+     * limits, the login throttle, the event stream and cache invalidation. Unset: all in process.
+     */
+    redisUrl: z.url({ protocol: /^rediss?$/, error: "a redis:// or rediss:// URL" }).optional(),
+    /** Prefix of every Redis key and channel, so several deployments (or test runs) share one Redis. */
+    redisPrefix: z
+      .string()
+      .regex(/^[a-z0-9_:-]{1,64}$/, "letters, digits, _ : - (at most 64)")
+      .default("hypha:"),
   })
   .strict()
   .refine((c) => !c.proxySocket || c.proxyToken, {
@@ -205,6 +215,8 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_PROXY_TOKEN: "proxyToken",
   HYPHA_PROXY_TIMEOUT_MS: "proxyTimeoutMs",
   HYPHA_PROXY_MAX_RESPONSE_BYTES: "proxyMaxResponseBytes",
+  HYPHA_REDIS_URL: "redisUrl",
+  HYPHA_REDIS_PREFIX: "redisPrefix",
 };
 
 export class ConfigError extends Error {

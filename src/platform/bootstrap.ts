@@ -128,3 +128,45 @@ export function loadAdminKey(secretsDir: string, supplied: string | undefined): 
 export function storeAdminKey(secretsDir: string, key: string): void {
   writeSecretFile(safeJoin(secretsDir, ADMIN_KEY_FILE), `${sha256Hex(key)}\n`);
 }
+
+export const SERVE_LOCK_FILE = "serve.lock";
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * One `hypha serve` per data directory: `<dataDir>/serve.lock` is created exclusively and holds the
+ * pid. A lock whose process is gone (a crash, a SIGKILL) is taken over; a live one stops the start
+ * with a ConfigError. Returns the release function (removes the file only while it is still ours).
+ */
+export function acquireServeLock(dataDir: string): () => void {
+  const file = safeJoin(dataDir, SERVE_LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { mode: 0o600, flag: "wx" });
+      return () => {
+        try {
+          if (readFileSync(file, "utf8").trim() === String(process.pid)) unlinkSync(file);
+        } catch {
+          // Already gone.
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw dataDirProblem(dataDir, err) ?? err;
+    }
+    const pid = Number.parseInt(readFileSync(file, "utf8").trim(), 10);
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
+      throw new ConfigError(
+        `the data directory ${dataDir} is in use by another hypha serve (pid ${pid}, ${file}): stop that process, or give this one its own HYPHA_DATA_DIR (several gateways share data only through HYPHA_DATABASE_URL and HYPHA_REDIS_URL)`,
+      );
+    }
+    unlinkSync(file);
+  }
+  throw new ConfigError(`could not take the lock ${file}: remove it if no hypha serve is running`);
+}

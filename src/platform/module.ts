@@ -9,6 +9,8 @@ import type { Metrics } from "./http/metrics.ts";
 import type { RateLimiter } from "./http/rate-limit.ts";
 import type { TypedApp } from "./http/server.ts";
 import type { Leases } from "./leases.ts";
+import type { Invalidation } from "./shared/invalidation.ts";
+import type { SharedRedis } from "./shared/redis.ts";
 import type { Migration, MigrationSet, Storage } from "./storage/port.ts";
 
 /**
@@ -30,6 +32,10 @@ export type Platform = {
   readonly metrics: Metrics;
   readonly events: EventBus;
   readonly rateLimiter: RateLimiter;
+  /** The Redis shared by every gateway (`HYPHA_REDIS_URL`), or null in the embedded mode. */
+  readonly redis: SharedRedis | null;
+  /** Cache invalidation reaching every gateway (local only without Redis). */
+  readonly invalidation: Invalidation;
   /** Load shedding: in-flight bounds per process and per tenant (readiness reports overload). */
   readonly admission: Admission;
 };

@@ -99,6 +99,7 @@ export const credentialsModule = defineModule({
     const governance = ctx.use("governance");
     const tenants = ctx.use("tenants");
     const service = createCredentialsService({
+      invalidation: ctx.invalidation,
       storage: ctx.storage,
       clock: ctx.clock,
       audit: ctx.use("audit").append,

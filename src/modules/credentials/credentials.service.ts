@@ -11,6 +11,7 @@ import {
   authorizeTenantPath,
   type TenantActor,
 } from "../../platform/auth/actor.ts";
+import type { Invalidation } from "../../platform/shared/invalidation.ts";
 import type { SqlExecutor, Storage } from "../../platform/storage/port.ts";
 import type { AuditEventInput } from "../audit/audit.schemas.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
@@ -47,6 +48,8 @@ export type Admit = (
 ) => Promise<{ run: true } | { run: false; approval: unknown }>;
 
 export type CredentialsDeps = {
+  /** Credential changes reach every gateway's fingerprint cache (leak prevention); read through while that may fail. */
+  invalidation?: Invalidation;
   storage: Storage;
   clock: Clock;
   audit: AuditSink;
@@ -123,6 +126,15 @@ export function createCredentialsService(deps: CredentialsDeps) {
   const { storage, clock } = deps;
   const audit = (tx: SqlExecutor, e: AuditEventInput) => deps.audit(tx, e, clock.now());
   const fpKeys = new Map<string, Buffer>();
+  /** Drops a tenant's fingerprints here and on every other gateway (after a credential changes). */
+  const dropPrints = (tenantId: string) => {
+    printCache.delete(tenantId);
+    deps.invalidation?.publish("credentials.prints", tenantId);
+  };
+  deps.invalidation?.subscribe("credentials.prints", (tenantId) => {
+    if (tenantId === null) printCache.clear();
+    else printCache.delete(tenantId);
+  });
   /** Tenants with an OAuth credential connected or used since start: the refresh pass visits only them. */
   const oauthTenants = new Set<string>();
   const printCache = new Map<string, FingerprintSet>();
@@ -167,7 +179,7 @@ export function createCredentialsService(deps: CredentialsDeps) {
         tokenExpiresAt: next.tokenExpiresAt,
       }),
     );
-    printCache.delete(row.tenant_id);
+    dropPrints(row.tenant_id);
   }
 
   function checkUse(actor: TenantActor, name: string) {
@@ -299,7 +311,7 @@ export function createCredentialsService(deps: CredentialsDeps) {
           details: { name: row.name, service: row.service, kind: row.kind, risk_tier: row.risk_tier },
         });
       });
-      printCache.delete(tenantId);
+      dropPrints(tenantId);
       return toCredential(row);
     },
 
@@ -346,7 +358,7 @@ export function createCredentialsService(deps: CredentialsDeps) {
           details: { name },
         });
       });
-      printCache.delete(tenantId);
+      dropPrints(tenantId);
       return toCredential({
         ...row,
         sealed: next.sealed,
@@ -379,7 +391,7 @@ export function createCredentialsService(deps: CredentialsDeps) {
           details: { name, ...(revoked !== null ? { revoked_at_provider: revoked } : {}) },
         });
       });
-      printCache.delete(tenantId);
+      dropPrints(tenantId);
       return toCredential(row);
     },
 
@@ -612,7 +624,7 @@ export function createCredentialsService(deps: CredentialsDeps) {
           details: { name },
         });
       });
-      printCache.delete(tenantId);
+      dropPrints(tenantId);
       return toCredential((await store.byId(db, tenantId, row.id)) ?? { ...row, sealed: result.sealed });
     },
 
@@ -639,7 +651,7 @@ export function createCredentialsService(deps: CredentialsDeps) {
 
     /** Whether `text` contains the exact value of one of the tenant's credentials (or tokens). */
     async containsCredentialValue(tenantId: string, text: string): Promise<boolean> {
-      let set = printCache.get(tenantId);
+      let set = deps.invalidation?.reliable() === false ? undefined : printCache.get(tenantId);
       if (!set) {
         const db = await storage.tenant(tenantId);
         const rows = await store.fingerprints(db, tenantId);
@@ -657,7 +669,7 @@ export function createCredentialsService(deps: CredentialsDeps) {
 
     forget(tenantId: string) {
       fpKeys.delete(tenantId);
-      printCache.delete(tenantId);
+      dropPrints(tenantId);
       oauthTenants.delete(tenantId);
     },
   };

@@ -105,6 +105,7 @@ export const governanceModule = defineModule({
       clock,
       tenants,
       rateLimiter: ctx.rateLimiter,
+      invalidation: ctx.invalidation,
       allTenantIds: tenants.allIds,
       audit,
       keyExists: keys.exists,

@@ -11,6 +11,7 @@ import {
   type TenantActor,
 } from "../../platform/auth/actor.ts";
 import type { RateLimiter } from "../../platform/http/rate-limit.ts";
+import type { Invalidation } from "../../platform/shared/invalidation.ts";
 import type { SqlExecutor, Storage } from "../../platform/storage/port.ts";
 import type { AuditEventInput } from "../audit/audit.schemas.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
@@ -62,6 +63,8 @@ export type GovernanceDeps = {
   /** The keyed audit trail's append: every change is audited in its own transaction. */
   audit: AuditSink;
   publish?: (event: GovernanceEvent) => void;
+  /** Policy changes reach every gateway's cache; while that may fail, policies are read through. */
+  invalidation?: Invalidation;
 };
 
 /** Subject of the kill switch: a tenant, optionally one key and its agent name. */
@@ -106,6 +109,14 @@ export function createGovernanceService(deps: GovernanceDeps) {
     }
   };
   const policies = new Map<string, TenantPolicy>();
+  deps.invalidation?.subscribe("governance.policy", (tenantId) => {
+    if (tenantId === null) policies.clear();
+    else policies.delete(tenantId);
+  });
+  deps.invalidation?.subscribe("tenant.deleted", (tenantId) => {
+    if (tenantId === null) policies.clear();
+    else policies.delete(tenantId);
+  });
   const errorRates = createErrorRateTracker(clock);
   const recallVolumes = createRecallVolumeTracker();
 
@@ -114,7 +125,7 @@ export function createGovernanceService(deps: GovernanceDeps) {
 
   async function policyFor(tenantId: string): Promise<TenantPolicy> {
     const cached = policies.get(tenantId);
-    if (cached) return cached;
+    if (cached && (deps.invalidation?.reliable() ?? true)) return cached;
     const db = await storage.tenant(tenantId);
     const row = await store.policy(db);
     const policy = tenantPolicySchema.parse(row ? JSON.parse(row.policy) : {});
@@ -203,6 +214,7 @@ export function createGovernanceService(deps: GovernanceDeps) {
         return v;
       });
       policies.set(tenantId, policy);
+      deps.invalidation?.publish("governance.policy", tenantId);
       return { ...policy, version, updated_at: new Date(now).toISOString() };
     },
 
@@ -250,7 +262,7 @@ export function createGovernanceService(deps: GovernanceDeps) {
       await this.checkAgentAllowed({ tenantId: actor.tenantId, keyId: actor.id, agent: actor.agent });
       const a = (await policyFor(actor.tenantId)).anomaly;
       if (!a.enforce) return;
-      const d = deps.rateLimiter.hit(`anomaly:${actor.id}`, a.max_requests_per_minute);
+      const d = await deps.rateLimiter.hit(`anomaly:${actor.id}`, a.max_requests_per_minute);
       if (!d.allowed) {
         throw new AppError(
           "RATE_LIMITED",

@@ -12,6 +12,12 @@ export const healthModule = defineModule({
   name: "health",
   create: (ctx) => ({
     api: undefined,
-    routes: (app) => registerHealthRoutes(app, ctx.storage, ctx.admission.overloaded),
+    routes: (app) =>
+      registerHealthRoutes(
+        app,
+        ctx.storage,
+        ctx.admission.overloaded,
+        ctx.redis && (() => ctx.redis?.ping() ?? Promise.resolve(false)),
+      ),
   }),
 });

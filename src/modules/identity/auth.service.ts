@@ -167,8 +167,8 @@ export function createAuthService(deps: AuthDeps) {
     };
   }
 
-  function throttleAddress(origin: RequestOrigin) {
-    const d = throttle.addressAllowed(origin.ip);
+  async function throttleAddress(origin: RequestOrigin) {
+    const d = await throttle.addressAllowed(origin.ip);
     if (!d.allowed) {
       throw new AppError("RATE_LIMITED", "too many sign-in attempts from this address", {
         headers: { "retry-after": String(d.retryAfterSeconds) },
@@ -247,9 +247,9 @@ export function createAuthService(deps: AuthDeps) {
      * window lock the account (423 LOCKED, even with the right password) for the lock period.
      */
     async login(input: LoginInput, origin: RequestOrigin): Promise<IssuedSession> {
-      throttleAddress(origin);
+      await throttleAddress(origin);
       const account = `${input.tenant_id}:${input.email}`;
-      const memLock = throttle.lockedUntil(account);
+      const memLock = await throttle.lockedUntil(account);
       if (memLock !== null) throw lockedError(memLock);
       const db = await activeVault(input.tenant_id);
       const user = db ? await identityStore.userByEmail(db, input.tenant_id, input.email) : undefined;
@@ -257,7 +257,7 @@ export function createAuthService(deps: AuthDeps) {
       if (user?.locked_until != null && user.locked_until > now) throw lockedError(user.locked_until);
       const passwordOk = await verifyPassword(user?.password_hash ?? null, input.password);
       if (!db || !user || !passwordOk || user.status !== "active") {
-        const lockUntil = throttle.fail(account);
+        const lockUntil = await throttle.fail(account);
         if (db) {
           await db.transaction(async (tx) => {
             if (user && lockUntil !== null) {
@@ -288,7 +288,7 @@ export function createAuthService(deps: AuthDeps) {
         }
         throw invalid();
       }
-      throttle.succeed(account);
+      await throttle.succeed(account);
       const roles = rolesOf(user);
       const rehash = needsRehash(user.password_hash ?? "") ? await hashPassword(input.password) : undefined;
       const issued = await db.transaction(async (tx) => {
@@ -454,7 +454,7 @@ export function createAuthService(deps: AuthDeps) {
      * to no role is refused.
      */
     async oidcLogin(tenantId: string, idToken: string, origin: RequestOrigin): Promise<IssuedSession> {
-      throttleAddress(origin);
+      await throttleAddress(origin);
       const db = await activeVault(tenantId);
       if (!db) throw invalid();
       const cfgRow = await identityStore.oidcConfig(db);
@@ -551,7 +551,7 @@ export function createAuthService(deps: AuthDeps) {
      * console's WebAuthn sign-in). A disabled or unknown user gets the same INVALID_CREDENTIALS.
      */
     async passkeyLogin(tenantId: string, userId: string, origin: RequestOrigin): Promise<IssuedSession> {
-      throttleAddress(origin);
+      await throttleAddress(origin);
       const db = await activeVault(tenantId);
       if (!db) throw invalid();
       const now = clock.now();

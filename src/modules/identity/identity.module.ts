@@ -5,7 +5,7 @@ import { defineModule } from "../../platform/module.ts";
 import { registerAuthRoutes } from "./auth.routes.ts";
 import { type AuthService, createAuthService } from "./auth.service.ts";
 import { identityMigrations } from "./identity.migrations.ts";
-import { createLoginThrottle } from "./login-throttle.ts";
+import { createLocalLoginThrottle, createSharedLoginThrottle } from "./login-throttle.ts";
 import { oidcFetch } from "./oidc-fetch.ts";
 import { registerUserRoutes } from "./users.routes.ts";
 import { createUsersService, type UsersService } from "./users.service.ts";
@@ -80,6 +80,12 @@ export const identityModule = defineModule({
     const tenantKeys = ctx.use("tenantKeys");
     const keys = ctx.use("keys");
     const audit = ctx.use("audit").append;
+    const throttleOptions = {
+      maxFailures: config.loginMaxFailures,
+      windowMs: config.loginFailureWindowSeconds * 1000,
+      lockMs: config.loginLockSeconds * 1000,
+      maxPerAddress: config.loginMaxPerAddress,
+    };
     const auth = createAuthService({
       storage,
       clock,
@@ -87,12 +93,9 @@ export const identityModule = defineModule({
       audit,
       cipher: tenantKeys.cipher,
       issuer: config.tokenIssuer,
-      throttle: createLoginThrottle(clock, {
-        maxFailures: config.loginMaxFailures,
-        windowMs: config.loginFailureWindowSeconds * 1000,
-        lockMs: config.loginLockSeconds * 1000,
-        maxPerAddress: config.loginMaxPerAddress,
-      }),
+      throttle: ctx.redis
+        ? createSharedLoginThrottle(ctx.redis, clock, ctx.logger, throttleOptions)
+        : createLocalLoginThrottle(clock, throttleOptions),
       oidcFetch: oidcFetch({ allowLocal: config.oidcAllowInsecureLocal }),
       oidcAllowLoopbackHttp: config.oidcAllowInsecureLocal,
     });

@@ -69,16 +69,38 @@ export function registerStreamRoutes(
       const follow = req.query.follow === "true";
       const header = req.headers["last-event-id"];
       const given = typeof header === "string" && SEQ_RE.test(header) ? header : req.query.last_event_id;
-      const from = given === undefined ? (follow ? deps.events.lastSeq(tenantId) : 0) : Number(given);
+      const from = given === undefined ? (follow ? await deps.events.lastSeq(tenantId) : 0) : Number(given);
+
+      // Listen before reading the backlog, so nothing published in between falls through the gap;
+      // whatever the backlog already holds is not sent twice.
+      let sentUpTo = from;
+      let live = false;
+      const early: BusEvent[] = [];
+      let push: (e: BusEvent) => void = () => {};
+      const unsubscribe = follow
+        ? deps.events.subscribe(tenantId, (e) => {
+            if (!live) early.push(e);
+            else if (e.seq > sentUpTo) {
+              sentUpTo = e.seq;
+              push(e);
+            }
+          })
+        : () => {};
 
       let backlog = "";
-      const replay = deps.events.since(tenantId, from);
+      const replay = await deps.events.since(tenantId, from);
+      let replayed: BusEvent[] = [];
       if (replay.ok) {
-        backlog = replay.events.map(frame).join("");
+        replayed = replay.events;
       } else {
         backlog = `event: reset\ndata: ${JSON.stringify({ reason: "events before this point were dropped", oldest: replay.oldest })}\n\n`;
-        const rest = deps.events.since(tenantId, replay.oldest - 1);
-        if (rest.ok) backlog += rest.events.map(frame).join("");
+        const rest = await deps.events.since(tenantId, replay.oldest - 1);
+        if (rest.ok) replayed = rest.events;
+      }
+      for (const e of [...replayed, ...early]) {
+        if (e.seq <= sentUpTo) continue;
+        sentUpTo = e.seq;
+        backlog += frame(e);
       }
 
       const headers = {
@@ -90,6 +112,7 @@ export function registerStreamRoutes(
       reply.hijack();
       const res = reply.raw;
       if (!follow) {
+        unsubscribe();
         res.writeHead(200, headers);
         res.end(`retry: 2000\n\n${backlog}`);
         return;
@@ -105,9 +128,8 @@ export function registerStreamRoutes(
           res.destroy();
         }
       };
-      const unsubscribe = deps.events.subscribe(tenantId, (e) => {
-        if (e.seq > from) send(frame(e));
-      });
+      push = (e) => send(frame(e));
+      live = true;
       const beat = setInterval(() => send(": heartbeat\n\n"), heartbeatMs);
       beat.unref();
       const cleanup = () => {

@@ -44,6 +44,7 @@ export const tenantKeysModule = defineModule({
       storage: ctx.storage,
       clock: ctx.clock,
       source: { dataDir: config.dataDir, masterKey: config.masterKey, masterKeyFile: config.masterKeyFile },
+      trustCache: () => ctx.invalidation.reliable(),
     });
     await keys.ensure(INSTANCE_CHAIN);
     // Cached before any control transaction needs it (it must not read the control database inside one).

@@ -59,7 +59,16 @@ export type RotationReport = {
  * start, when no wrapped key exists that a new master key would orphan), wraps one random data key per
  * tenant into `tenant_keys`, and hands out the per-purpose subkeys. Unwrapped keys live in memory only.
  */
-export async function openTenantKeys(deps: { storage: Storage; clock: Clock; source: MasterKeySource }) {
+export async function openTenantKeys(deps: {
+  storage: Storage;
+  clock: Clock;
+  source: MasterKeySource;
+  /**
+   * False while invalidation from other gateways may be missed: a cached key is then served only
+   * after the database confirms its wrapped key still exists (a shredded tenant never decrypts).
+   */
+  trustCache?: () => boolean;
+}) {
   const { storage, clock, source } = deps;
   const env = { HYPHA_MASTER_KEY: source.masterKey, HYPHA_MASTER_KEY_FILE: source.masterKeyFile };
   const wrappedCount = await tenantKeysStore.count(storage.control);
@@ -102,9 +111,18 @@ export async function openTenantKeys(deps: { storage: Storage; clock: Clock; sou
     if (again.ok) ring = again.ring;
   };
 
+  const trustCache = deps.trustCache ?? (() => true);
+  /** A cached entry is usable: trusted, or the wrapped key is confirmed present (read-through). */
+  async function stillHeld(tenantId: string): Promise<boolean> {
+    if (trustCache() || tenantId === INSTANCE_CHAIN) return true;
+    if (await tenantKeysStore.get(storage.control, tenantId)) return true;
+    service.forget(tenantId);
+    return false;
+  }
+
   async function dataKey(tenantId: string): Promise<Buffer> {
     const cached = dataKeys.get(tenantId);
-    if (cached) return cached;
+    if (cached && (await stillHeld(tenantId))) return cached;
     const record = await tenantKeysStore.get(storage.control, tenantId);
     if (!record) throw new AppError("NOT_FOUND", "tenant not found");
     let unwrapped = unwrapTenantKey(ring, record);
@@ -145,7 +163,7 @@ export async function openTenantKeys(deps: { storage: Storage; clock: Clock; sou
 
     async cipher(tenantId: string): Promise<TenantCipher> {
       const cached = ciphers.get(tenantId);
-      if (cached) return cached;
+      if (cached && (await stillHeld(tenantId))) return cached;
       const cipher = createTenantCipher(await dataKey(tenantId), tenantId, {
         blindIndexBytes: BLIND_INDEX_BYTES,
       });
@@ -156,7 +174,7 @@ export async function openTenantKeys(deps: { storage: Storage; clock: Clock; sou
     /** The HMAC key of a tenant's audit chain (or of the instance chain). */
     async auditKey(chainId: string): Promise<KeyObject> {
       const cached = auditKeys.get(chainId);
-      if (cached) return cached;
+      if (cached && (await stillHeld(chainId))) return cached;
       const key = createSecretKey(deriveSubkey(await dataKey(chainId), chainId, "audit-hmac"));
       auditKeys.set(chainId, key);
       return key;
@@ -167,6 +185,13 @@ export async function openTenantKeys(deps: { storage: Storage; clock: Clock; sou
       dataKeys.delete(tenantId);
       ciphers.delete(tenantId);
       auditKeys.delete(tenantId);
+    },
+
+    /** Drops every cached key (after invalidation messages may have been missed). */
+    forgetAll(): void {
+      dataKeys.clear();
+      ciphers.clear();
+      auditKeys.clear();
     },
 
     /** Deletes the wrapped key inside the caller's transaction: crypto-shredding. */

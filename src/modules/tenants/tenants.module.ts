@@ -49,6 +49,14 @@ export const tenantsModule = defineModule({
       tenantKeys.forget(tenantId);
       audit.trail.forget(tenantId);
     });
+    // Every other gateway drops what it holds for the tenant too (data key, codecs, verifiers).
+    tenants.onDeleted((tenantId) => ctx.invalidation.publish("tenant.deleted", tenantId));
+    ctx.invalidation.subscribe("tenant.deleted", (tenantId) => {
+      if (tenantId === null) return tenantKeys.forgetAll();
+      tenants.forgetDeleted(tenantId).catch((err: unknown) => {
+        ctx.logger.error({ err, tenantId }, "could not drop a deleted tenant's caches");
+      });
+    });
     // Tenants from before per-tenant keys get theirs now.
     for (const id of await tenants.allIds()) await tenantKeys.ensure(id);
     return { api: tenants, routes: (app) => registerTenantRoutes(app, tenants) };

@@ -152,6 +152,11 @@ export function createTenantsService(deps: TenantsDeps) {
     },
 
     /** Resolves an existing, active tenant or throws NOT_FOUND (used before touching a vault). */
+    /** Runs the deletion listeners for a tenant deleted by another gateway (drops this one's caches). */
+    async forgetDeleted(tenantId: string): Promise<void> {
+      for (const listener of deleted) await listener(tenantId);
+    },
+
     async requireActive(tenantId: string): Promise<TenantRow> {
       const row = await tenantsStore.byId(storage.control, tenantId);
       if (row?.status !== "active") throw new AppError("NOT_FOUND", "tenant not found");

@@ -24,6 +24,7 @@ export const vaultModule = defineModule({
     const vault = createVault({
       dataDir: ctx.config.dataDir,
       cipher: ctx.use("tenantKeys").cipher,
+      trustCache: () => ctx.invalidation.reliable(),
       modes: async (tenantId) => {
         const row = await tenants.requireActive(tenantId);
         return { encryption: row.encryption, storage: row.storage };

@@ -11,6 +11,8 @@ export type VaultDeps = {
   cipher(tenantId: string): Promise<TenantCipher>;
   /** The tenant's storage choices, from the control database. */
   modes(tenantId: string): Promise<{ encryption: EncryptionMode; storage: StorageMode }>;
+  /** False while other gateways' invalidation may be missed: codecs are then rebuilt (read through). */
+  trustCache?: () => boolean;
 };
 
 /** Where a markdown tenant's files live: `vaults/<tenant_id>/memories/`. */
@@ -34,8 +36,10 @@ export function createVault(deps: VaultDeps): MemoryVault & { forget(tenantId: s
   };
   return {
     async codec(tenantId) {
+      const trusted = deps.trustCache?.() ?? true;
+      if (!trusted) modes.delete(tenantId);
       const cached = codecs.get(tenantId);
-      if (cached) return cached;
+      if (cached && trusted) return cached;
       const codec =
         (await modeOf(tenantId)).encryption === "aes-gcm"
           ? encryptingCodec(await deps.cipher(tenantId))

@@ -35,8 +35,13 @@ export type Listener = (event: BusEvent) => void;
 
 export type Replay = { ok: true; events: BusEvent[] } | { ok: false; reason: "TOO_OLD"; oldest: number };
 
+/**
+ * The bus every module sees. In process (`createEventBus`) or shared by every gateway through Redis
+ * Streams (`createRedisEventBus`); `since` and `lastSeq` may answer asynchronously.
+ */
 export type EventBus = {
-  publish(tenantId: string, type: BusEventType, data: Record<string, unknown>): BusEvent;
+  /** Fire and forget: publishing never fails the publisher. */
+  publish(tenantId: string, type: BusEventType, data: Record<string, unknown>): void;
   /** Listens to one tenant's events; returns the unsubscribe function. */
   subscribe(tenantId: string, listener: Listener): () => void;
   /** Listens to every tenant (outbound webhooks). */
@@ -45,8 +50,16 @@ export type EventBus = {
    * Events after `lastSeq` still in the ring buffer. `TOO_OLD` when some were already evicted, so the
    * caller can tell the client it missed events instead of silently skipping them.
    */
-  since(tenantId: string, lastSeq: number): Replay;
+  since(tenantId: string, lastSeq: number): Replay | Promise<Replay>;
   /** The last sequence number issued for a tenant (0 when none). */
+  lastSeq(tenantId: string): number | Promise<number>;
+  close?(): Promise<void>;
+};
+
+/** The in-process bus: `publish` returns the event with its sequence number. */
+export type LocalEventBus = EventBus & {
+  publish(tenantId: string, type: BusEventType, data: Record<string, unknown>): BusEvent;
+  since(tenantId: string, lastSeq: number): Replay;
   lastSeq(tenantId: string): number;
 };
 
@@ -56,7 +69,7 @@ export function createEventBus(deps: {
   clock: { now(): number };
   ringSize?: number;
   onListenerError?: (err: unknown, event: BusEvent) => void;
-}): EventBus {
+}): LocalEventBus {
   const ringSize = deps.ringSize ?? 1000;
   const channels = new Map<string, TenantChannel>();
   const global = new Set<Listener>();

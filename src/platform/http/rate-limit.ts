@@ -1,4 +1,7 @@
+import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import type { Clock } from "../../lib/clock.ts";
+import type { Logger } from "../../lib/logger.ts";
+import type { SharedRedis } from "../shared/redis.ts";
 
 /**
  * When one more request would fit: the previous window's weight shrinks linearly, so solve
@@ -66,4 +69,68 @@ export function createRateLimiter(clock: Clock, windowMs = 60_000) {
   };
 }
 
-export type RateLimiter = ReturnType<typeof createRateLimiter>;
+/**
+ * A limiter: `hit` counts one request against `limit` per window under `key`. The in-process one
+ * answers at once; the shared one asks Redis.
+ */
+export type RateLimiter = {
+  hit(key: string, limit: number): RateDecision | Promise<RateDecision>;
+};
+
+/**
+ * Limits shared by every gateway: rate-limiter-flexible's Redis limiter (one atomic `INCR`+`PEXPIRE`
+ * per hit, fixed windows of `windowMs`), one limiter per distinct limit. When Redis fails the hit is
+ * counted by the in-process sliding window instead, so each gateway still enforces the limit on its
+ * own share of the traffic (at most N× the limit across N gateways, for the length of the outage).
+ */
+export function createSharedRateLimiter(
+  redis: SharedRedis,
+  clock: Clock,
+  logger: Logger,
+  opts: { windowMs?: number; keyPrefix?: string } = {},
+): RateLimiter {
+  const windowMs = opts.windowMs ?? 60_000;
+  const local = createRateLimiter(clock, windowMs);
+  const limiters = new Map<number, RateLimiterRedis>();
+  const limiterFor = (limit: number) => {
+    let l = limiters.get(limit);
+    if (!l) {
+      l = new RateLimiterRedis({
+        storeClient: redis.client,
+        keyPrefix: `${redis.prefix}${opts.keyPrefix ?? "rl"}:${limit}`,
+        points: limit,
+        duration: Math.max(1, Math.round(windowMs / 1000)),
+      });
+      limiters.set(limit, l);
+    }
+    return l;
+  };
+  let fallingBack = false;
+  return {
+    async hit(key, limit) {
+      try {
+        const r = await limiterFor(limit).consume(key, 1);
+        fallingBack = false;
+        return {
+          allowed: true,
+          limit,
+          remaining: Math.max(0, r.remainingPoints),
+          resetSeconds: Math.max(1, Math.ceil(r.msBeforeNext / 1000)),
+        };
+      } catch (err) {
+        if (err instanceof RateLimiterRes) {
+          fallingBack = false;
+          return {
+            allowed: false,
+            limit,
+            remaining: 0,
+            resetSeconds: Math.max(1, Math.ceil(err.msBeforeNext / 1000)),
+          };
+        }
+        if (!fallingBack) logger.warn({ err }, "shared rate limit unavailable; counting in process");
+        fallingBack = true;
+        return local.hit(key, limit);
+      }
+    },
+  };
+}

@@ -336,7 +336,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
       (kind === "agent_key" || kind === "user_token" || kind === "session_cookie")
     ) {
       const limit = verified.rateLimitPerMinute ?? deps.defaultRateLimitPerMinute;
-      const d = deps.rateLimiter.hit(verified.actor.id, limit);
+      const d = await deps.rateLimiter.hit(verified.actor.id, limit);
       reply.header("ratelimit-limit", d.limit);
       reply.header("ratelimit-remaining", d.remaining);
       reply.header("ratelimit-reset", d.resetSeconds);
