@@ -1,13 +1,16 @@
 import { readFileSync, statSync } from "node:fs";
+import type { Server as TlsServer } from "node:tls";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { type AppOptions, createApp } from "../app.ts";
+import { type AppOptions, createApp, type HyphaApp } from "../app.ts";
 import { createHyphaClient, type HyphaClient, HyphaError } from "../client/index.ts";
 import { type Config, ConfigError, loadConfig } from "../lib/config.ts";
 import { newId } from "../lib/ids.ts";
 import { safeJoin } from "../lib/names.ts";
 import { generateSecret, KEY_PREFIX } from "../lib/secrets.ts";
+import { readTlsFiles, trustExtraCertificateAuthorities } from "../lib/tls.ts";
 import type { Actor } from "../platform/auth/actor.ts";
 import { storeAdminKey } from "../platform/bootstrap.ts";
+import { TLS_SERVER_OPTIONS } from "../platform/http/server.ts";
 import { registerConnectorCommands } from "./connector.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -75,9 +78,12 @@ program
   .option("--host <host>", "address to bind (HYPHA_HOST, default 127.0.0.1)")
   .action(async (opts: { data?: string; port?: number; host?: string }) => {
     const cfg = config({ dataDir: opts.data, port: opts.port, host: opts.host });
+    // Certificate files and the CA bundle are read before anything else: a bad path is one line.
+    const tls = readTlsFiles(cfg);
+    trustExtraCertificateAuthorities(cfg);
     // A taken port stops the start before anything (data directory, keys) is created.
     await assertPortFree(cfg.host, cfg.port);
-    const hypha = await createApp({ config: cfg });
+    const hypha = await createApp({ config: cfg, ...(tls ? { tls } : {}) });
     let address: string;
     try {
       address = await hypha.app.listen({ host: cfg.host, port: cfg.port });
@@ -92,18 +98,70 @@ program
       );
     }
     hypha.startWorkers();
-    hypha.logger.info({ address, dataDir: cfg.dataDir }, "hypha listening");
-    if (!["127.0.0.1", "::1", "localhost"].includes(cfg.host)) {
-      hypha.logger.warn({ host: cfg.host }, "bound beyond loopback: put TLS in front of this port");
+    hypha.logger.info({ address, dataDir: cfg.dataDir, tls: tls !== null }, "hypha listening");
+    if (!tls && !["127.0.0.1", "::1", "localhost"].includes(cfg.host)) {
+      hypha.logger.warn(
+        { host: cfg.host },
+        "bound beyond loopback without TLS: set HYPHA_TLS_CERT_FILE and HYPHA_TLS_KEY_FILE, or put TLS in front of this port",
+      );
     }
-    const stop = async (signal: string) => {
-      hypha.logger.info({ signal }, "shutting down");
-      await hypha.close();
-      process.exit(0);
-    };
-    process.once("SIGINT", () => void stop("SIGINT"));
-    process.once("SIGTERM", () => void stop("SIGTERM"));
+    if (tls) {
+      // SIGHUP: the rotated certificate serves new handshakes; open connections keep theirs.
+      process.on("SIGHUP", () => {
+        try {
+          const next = readTlsFiles(cfg);
+          if (!next) return;
+          (hypha.app.server as unknown as TlsServer).setSecureContext({ ...next, ...TLS_SERVER_OPTIONS });
+          hypha.logger.info("tls certificate reloaded");
+        } catch (err) {
+          hypha.logger.error(
+            { reason: err instanceof Error ? err.message : String(err) },
+            "tls certificate not reloaded; the previous one stays in use",
+          );
+        }
+      });
+    }
+    handleShutdownSignals(hypha, cfg.shutdownTimeoutSeconds);
   });
+
+/**
+ * Graceful shutdown. The first SIGTERM (or SIGINT) stops accepting connections, lets in-flight
+ * requests finish and stops the workers, flushes the audit trail and closes the store, then exits 0.
+ * Requests still running after `timeoutSeconds` have their connections cut (the store is still
+ * flushed and closed; exit 1). A second signal exits at once (exit 1).
+ */
+function handleShutdownSignals(hypha: HyphaApp, timeoutSeconds: number): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      hypha.logger.warn({ signal }, "second signal: exiting without draining");
+      process.exit(1);
+    }
+    stopping = true;
+    hypha.logger.info({ signal, timeoutSeconds }, "shutting down: draining in-flight requests");
+    let cut = false;
+    const deadline = setTimeout(() => {
+      cut = true;
+      hypha.logger.warn({ timeoutSeconds }, "shutdown deadline reached: cutting the remaining connections");
+      hypha.app.server.closeAllConnections();
+      // A worker or flush that still does not finish cannot hold the process forever.
+      setTimeout(() => process.exit(1), 5000).unref();
+    }, timeoutSeconds * 1000);
+    hypha.close().then(
+      () => {
+        clearTimeout(deadline);
+        hypha.logger.info({ drained: !cut }, "shut down");
+        process.exit(cut ? 1 : 0);
+      },
+      (err: unknown) => {
+        hypha.logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
 
 /** A port the server cannot bind, as one line naming the setting and the fix; null for other errors. */
 function listenProblem(host: string, port: number, err: unknown): ConfigError | null {
