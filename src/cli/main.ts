@@ -6,7 +6,7 @@ import { createHyphaClient, type HyphaClient, HyphaError } from "../client/index
 import { type Config, ConfigError, loadConfig } from "../lib/config.ts";
 import { newId } from "../lib/ids.ts";
 import { safeJoin } from "../lib/names.ts";
-import { generateSecret, KEY_PREFIX } from "../lib/secrets.ts";
+import { checkSecretStrength, generateSecret, KEY_PREFIX } from "../lib/secrets.ts";
 import { readTlsFiles, trustExtraCertificateAuthorities } from "../lib/tls.ts";
 import type { Actor } from "../platform/auth/actor.ts";
 import { storeAdminKey } from "../platform/bootstrap.ts";
@@ -411,6 +411,82 @@ audit
       ),
     ),
   );
+
+/**
+ * The backup passphrase: HYPHA_BACKUP_PASSPHRASE, else typed at a terminal prompt (never an argument,
+ * which other users can read in the process list). Backups refuse a weak one.
+ */
+async function backupPassphrase(opts: { check: boolean }): Promise<string> {
+  let value = process.env.HYPHA_BACKUP_PASSPHRASE;
+  if (!value && process.stdin.isTTY) {
+    const { createInterface } = await import("node:readline/promises");
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    // Typed characters are not echoed.
+    (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => {};
+    process.stderr.write("backup passphrase: ");
+    value = await rl.question("");
+    rl.close();
+    process.stderr.write("\n");
+  }
+  if (!value) {
+    throw new ConfigError(
+      "the keys need a passphrase: set HYPHA_BACKUP_PASSPHRASE or run on a terminal to type it",
+    );
+  }
+  if (opts.check) {
+    const strength = checkSecretStrength(value, 20);
+    if (!strength.ok) throw new ConfigError(`HYPHA_BACKUP_PASSPHRASE is too weak: it ${strength.reason}`);
+  }
+  return value;
+}
+
+program
+  .command("backup")
+  .description(
+    "write a consistent snapshot of the data directory while the server runs: every database, the audit files and a manifest of checksums",
+  )
+  .requiredOption("--out <file>", "archive to write (.tar.gz)")
+  .option(
+    "--include-keys",
+    "also the secrets/ directory, sealed with a passphrase (HYPHA_BACKUP_PASSPHRASE or prompt)",
+  )
+  .addOption(dataOption())
+  .action(async (o: { out: string; includeKeys?: boolean; data?: string }) => {
+    const cfg = config({ dataDir: o.data, logLevel: "silent" });
+    const { createBackup } = await import("../platform/backup.ts");
+    const includeKeys = o.includeKeys === true;
+    const passphrase = includeKeys ? await backupPassphrase({ check: true }) : undefined;
+    const manifest = await createBackup({ dataDir: cfg.dataDir, out: o.out, includeKeys, passphrase });
+    process.stdout.write(
+      `${JSON.stringify({ out: o.out, created_at: manifest.created_at, databases: manifest.databases, files: manifest.files.length, keys_included: manifest.keys_included })}\n`,
+    );
+  });
+
+program
+  .command("restore")
+  .description("check an archive against its manifest and restore it into an empty data directory")
+  .requiredOption("--in <file>", "archive written by hypha backup")
+  .requiredOption("--data <dir>", "empty (or new) data directory to restore into")
+  .action(async (o: { in: string; data: string }) => {
+    const { archiveHasKeys, BackupError, restoreBackup } = await import("../platform/backup.ts");
+    const sealed = await archiveHasKeys(o.in);
+    const passphrase = sealed ? await backupPassphrase({ check: false }) : undefined;
+    try {
+      const { manifest, keysRestored } = await restoreBackup({ archive: o.in, dataDir: o.data, passphrase });
+      process.stdout.write(
+        `${JSON.stringify({ data: o.data, created_at: manifest.created_at, files: manifest.files.length, keys_restored: keysRestored })}\n`,
+      );
+      if (!keysRestored) {
+        process.stderr.write(
+          "hypha: the archive holds no keys: put the secrets/ directory (or HYPHA_MASTER_KEY) of the backed-up instance in place before starting\n",
+        );
+      }
+    } catch (err) {
+      if (!(err instanceof BackupError)) throw err;
+      process.stderr.write(`hypha: restore refused: ${err.message}\n`);
+      process.exit(1);
+    }
+  });
 
 const keys = program.command("keys").description("master key operations (runs on the data directory)");
 keys
