@@ -69,6 +69,8 @@ export type AppOptions = {
   clock?: Clock;
   logger?: Logger;
   logDestination?: DestinationStream;
+  /** PEM certificate chain and key read from `tlsCertFile` / `tlsKeyFile` (see `readTlsFiles`). */
+  tls?: { cert: string; key: string };
 };
 
 /**
@@ -154,6 +156,7 @@ export async function createApp(opts: AppOptions) {
     bodyLimitBytes: config.bodyLimitBytes,
     allowedHosts: config.allowedHosts,
     trustedProxies: config.trustedProxies,
+    ...(opts.tls ? { tls: { ...opts.tls, hstsMaxAgeSeconds: config.hstsMaxAgeSeconds } } : {}),
     onDenied: async (req, err) => {
       const route = req.routeOptions.url ?? "unmatched";
       if (err.status === 401) return audit.recordAuthFailure(req.origin, err.code, route);

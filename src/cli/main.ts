@@ -1,13 +1,16 @@
 import { readFileSync, statSync } from "node:fs";
+import type { Server as TlsServer } from "node:tls";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { type AppOptions, createApp, type HyphaApp } from "../app.ts";
 import { createHyphaClient, type HyphaClient, HyphaError } from "../client/index.ts";
 import { type Config, ConfigError, loadConfig } from "../lib/config.ts";
 import { newId } from "../lib/ids.ts";
 import { safeJoin } from "../lib/names.ts";
-import { generateSecret, KEY_PREFIX } from "../lib/secrets.ts";
+import { checkSecretStrength, generateSecret, KEY_PREFIX } from "../lib/secrets.ts";
+import { readTlsFiles, trustExtraCertificateAuthorities } from "../lib/tls.ts";
 import type { Actor } from "../platform/auth/actor.ts";
 import { acquireServeLock, prepareDataDir, storeAdminKey } from "../platform/bootstrap.ts";
+import { TLS_SERVER_OPTIONS } from "../platform/http/server.ts";
 import { registerConnectorCommands } from "./connector.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -75,6 +78,9 @@ program
   .option("--host <host>", "address to bind (HYPHA_HOST, default 127.0.0.1)")
   .action(async (opts: { data?: string; port?: number; host?: string }) => {
     const cfg = config({ dataDir: opts.data, port: opts.port, host: opts.host });
+    // Certificate files and the CA bundle are read before anything else: a bad path is one line.
+    const tls = readTlsFiles(cfg);
+    trustExtraCertificateAuthorities(cfg);
     // A taken port stops the start before anything (data directory, keys) is created.
     await assertPortFree(cfg.host, cfg.port);
     prepareDataDir(cfg.dataDir);
@@ -82,7 +88,7 @@ program
     process.once("exit", releaseLock);
     let hypha: HyphaApp;
     try {
-      hypha = await createApp({ config: cfg });
+      hypha = await createApp({ config: cfg, ...(tls ? { tls } : {}) });
     } catch (err) {
       releaseLock();
       throw err;
@@ -102,18 +108,70 @@ program
       );
     }
     hypha.startWorkers();
-    hypha.logger.info({ address, dataDir: cfg.dataDir }, "hypha listening");
-    if (!["127.0.0.1", "::1", "localhost"].includes(cfg.host)) {
-      hypha.logger.warn({ host: cfg.host }, "bound beyond loopback: put TLS in front of this port");
+    hypha.logger.info({ address, dataDir: cfg.dataDir, tls: tls !== null }, "hypha listening");
+    if (!tls && !["127.0.0.1", "::1", "localhost"].includes(cfg.host)) {
+      hypha.logger.warn(
+        { host: cfg.host },
+        "bound beyond loopback without TLS: set HYPHA_TLS_CERT_FILE and HYPHA_TLS_KEY_FILE, or put TLS in front of this port",
+      );
     }
-    const stop = async (signal: string) => {
-      hypha.logger.info({ signal }, "shutting down");
-      await hypha.close();
-      process.exit(0);
-    };
-    process.once("SIGINT", () => void stop("SIGINT"));
-    process.once("SIGTERM", () => void stop("SIGTERM"));
+    if (tls) {
+      // SIGHUP: the rotated certificate serves new handshakes; open connections keep theirs.
+      process.on("SIGHUP", () => {
+        try {
+          const next = readTlsFiles(cfg);
+          if (!next) return;
+          (hypha.app.server as unknown as TlsServer).setSecureContext({ ...next, ...TLS_SERVER_OPTIONS });
+          hypha.logger.info("tls certificate reloaded");
+        } catch (err) {
+          hypha.logger.error(
+            { reason: err instanceof Error ? err.message : String(err) },
+            "tls certificate not reloaded; the previous one stays in use",
+          );
+        }
+      });
+    }
+    handleShutdownSignals(hypha, cfg.shutdownTimeoutSeconds);
   });
+
+/**
+ * Graceful shutdown. The first SIGTERM (or SIGINT) stops accepting connections, lets in-flight
+ * requests finish and stops the workers, flushes the audit trail and closes the store, then exits 0.
+ * Requests still running after `timeoutSeconds` have their connections cut (the store is still
+ * flushed and closed; exit 1). A second signal exits at once (exit 1).
+ */
+function handleShutdownSignals(hypha: HyphaApp, timeoutSeconds: number): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      hypha.logger.warn({ signal }, "second signal: exiting without draining");
+      process.exit(1);
+    }
+    stopping = true;
+    hypha.logger.info({ signal, timeoutSeconds }, "shutting down: draining in-flight requests");
+    let cut = false;
+    const deadline = setTimeout(() => {
+      cut = true;
+      hypha.logger.warn({ timeoutSeconds }, "shutdown deadline reached: cutting the remaining connections");
+      hypha.app.server.closeAllConnections();
+      // A worker or flush that still does not finish cannot hold the process forever.
+      setTimeout(() => process.exit(1), 5000).unref();
+    }, timeoutSeconds * 1000);
+    hypha.close().then(
+      () => {
+        clearTimeout(deadline);
+        hypha.logger.info({ drained: !cut }, "shut down");
+        process.exit(cut ? 1 : 0);
+      },
+      (err: unknown) => {
+        hypha.logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
 
 /** A port the server cannot bind, as one line naming the setting and the fix; null for other errors. */
 function listenProblem(host: string, port: number, err: unknown): ConfigError | null {
@@ -363,6 +421,82 @@ audit
       ),
     ),
   );
+
+/**
+ * The backup passphrase: HYPHA_BACKUP_PASSPHRASE, else typed at a terminal prompt (never an argument,
+ * which other users can read in the process list). Backups refuse a weak one.
+ */
+async function backupPassphrase(opts: { check: boolean }): Promise<string> {
+  let value = process.env.HYPHA_BACKUP_PASSPHRASE;
+  if (!value && process.stdin.isTTY) {
+    const { createInterface } = await import("node:readline/promises");
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    // Typed characters are not echoed.
+    (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => {};
+    process.stderr.write("backup passphrase: ");
+    value = await rl.question("");
+    rl.close();
+    process.stderr.write("\n");
+  }
+  if (!value) {
+    throw new ConfigError(
+      "the keys need a passphrase: set HYPHA_BACKUP_PASSPHRASE or run on a terminal to type it",
+    );
+  }
+  if (opts.check) {
+    const strength = checkSecretStrength(value, 20);
+    if (!strength.ok) throw new ConfigError(`HYPHA_BACKUP_PASSPHRASE is too weak: it ${strength.reason}`);
+  }
+  return value;
+}
+
+program
+  .command("backup")
+  .description(
+    "write a consistent snapshot of the data directory while the server runs: every database, the audit files and a manifest of checksums",
+  )
+  .requiredOption("--out <file>", "archive to write (.tar.gz)")
+  .option(
+    "--include-keys",
+    "also the secrets/ directory, sealed with a passphrase (HYPHA_BACKUP_PASSPHRASE or prompt)",
+  )
+  .addOption(dataOption())
+  .action(async (o: { out: string; includeKeys?: boolean; data?: string }) => {
+    const cfg = config({ dataDir: o.data, logLevel: "silent" });
+    const { createBackup } = await import("../platform/backup.ts");
+    const includeKeys = o.includeKeys === true;
+    const passphrase = includeKeys ? await backupPassphrase({ check: true }) : undefined;
+    const manifest = await createBackup({ dataDir: cfg.dataDir, out: o.out, includeKeys, passphrase });
+    process.stdout.write(
+      `${JSON.stringify({ out: o.out, created_at: manifest.created_at, databases: manifest.databases, files: manifest.files.length, keys_included: manifest.keys_included })}\n`,
+    );
+  });
+
+program
+  .command("restore")
+  .description("check an archive against its manifest and restore it into an empty data directory")
+  .requiredOption("--in <file>", "archive written by hypha backup")
+  .requiredOption("--data <dir>", "empty (or new) data directory to restore into")
+  .action(async (o: { in: string; data: string }) => {
+    const { archiveHasKeys, BackupError, restoreBackup } = await import("../platform/backup.ts");
+    const sealed = await archiveHasKeys(o.in);
+    const passphrase = sealed ? await backupPassphrase({ check: false }) : undefined;
+    try {
+      const { manifest, keysRestored } = await restoreBackup({ archive: o.in, dataDir: o.data, passphrase });
+      process.stdout.write(
+        `${JSON.stringify({ data: o.data, created_at: manifest.created_at, files: manifest.files.length, keys_restored: keysRestored })}\n`,
+      );
+      if (!keysRestored) {
+        process.stderr.write(
+          "hypha: the archive holds no keys: put the secrets/ directory (or HYPHA_MASTER_KEY) of the backed-up instance in place before starting\n",
+        );
+      }
+    } catch (err) {
+      if (!(err instanceof BackupError)) throw err;
+      process.stderr.write(`hypha: restore refused: ${err.message}\n`);
+      process.exit(1);
+    }
+  });
 
 const keys = program.command("keys").description("master key operations (runs on the data directory)");
 keys

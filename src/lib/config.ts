@@ -148,6 +148,15 @@ export const configSchema = z
       .string()
       .regex(/^[a-z0-9_:-]{1,64}$/, "letters, digits, _ : - (at most 64)")
       .default("hypha:"),
+    /** On SIGTERM: how long in-flight requests and workers may take to finish before they are cut. */
+    shutdownTimeoutSeconds: intFromString(1, 3600).default(30),
+    /** PEM certificate chain and private key: the server speaks HTTPS (TLS 1.3 only) when both are set. */
+    tlsCertFile: z.string().min(1).max(4096).optional(),
+    tlsKeyFile: z.string().min(1).max(4096).optional(),
+    /** HSTS max-age sent over HTTPS. */
+    hstsMaxAgeSeconds: intFromString(0, 2 * 365 * 86_400).default(31_536_000),
+    /** A PEM bundle of extra certificate authorities trusted for outbound calls (a private CA). */
+    extraCaFile: z.string().min(1).max(4096).optional(),
   })
   .strict()
   .refine((c) => !c.proxySocket || c.proxyToken, {
@@ -164,6 +173,10 @@ export const configSchema = z
   .refine((c) => !c.databaseMigrationUrl || c.databaseUrl, {
     message: "HYPHA_DATABASE_MIGRATION_URL needs HYPHA_DATABASE_URL (the application role) beside it",
     path: ["databaseMigrationUrl"],
+  })
+  .refine((c) => Boolean(c.tlsCertFile) === Boolean(c.tlsKeyFile), {
+    message: "HYPHA_TLS_CERT_FILE and HYPHA_TLS_KEY_FILE go together: set both to serve https, or neither",
+    path: ["tlsCertFile"],
   })
   .refine((c) => !c.judgeUrl || c.judgeModel, {
     message: "HYPHA_JUDGE_MODEL is required with HYPHA_JUDGE_URL",
@@ -217,6 +230,11 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_PROXY_MAX_RESPONSE_BYTES: "proxyMaxResponseBytes",
   HYPHA_REDIS_URL: "redisUrl",
   HYPHA_REDIS_PREFIX: "redisPrefix",
+  HYPHA_SHUTDOWN_TIMEOUT_SECONDS: "shutdownTimeoutSeconds",
+  HYPHA_TLS_CERT_FILE: "tlsCertFile",
+  HYPHA_TLS_KEY_FILE: "tlsKeyFile",
+  HYPHA_HSTS_MAX_AGE_SECONDS: "hstsMaxAgeSeconds",
+  HYPHA_EXTRA_CA_FILE: "extraCaFile",
 };
 
 export class ConfigError extends Error {

@@ -214,7 +214,12 @@ export type ServerDeps = {
   onDenied?: (req: FastifyRequest, err: AppError) => Promise<void>;
   /** Load shedding: admits each request or refuses it with 503 OVERLOADED before any work. */
   admission?: Admission;
+  /** Serve HTTPS (TLS 1.3 only) with this certificate chain and key, and send HSTS with `hstsMaxAgeSeconds`. */
+  tls?: { cert: string; key: string; hstsMaxAgeSeconds: number };
 };
+
+/** TLS 1.3 only: a client that offers nothing newer than TLS 1.2 fails the handshake. */
+export const TLS_SERVER_OPTIONS = { minVersion: "TLSv1.3", maxVersion: "TLSv1.3" } as const;
 
 /**
  * The HTTP chokepoint: request ids, authentication by route policy, per-key rate limits, the one
@@ -231,7 +236,12 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
     logController: new LogController({ requestIdLogLabel: "requestId", disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
     trustProxy: deps.trustedProxies && deps.trustedProxies.length > 0 ? [...deps.trustedProxies] : false,
+    // Typed as the plain http server: the https server adds only TLS methods (`setSecureContext`).
+    ...((deps.tls
+      ? { https: { cert: deps.tls.cert, key: deps.tls.key, ...TLS_SERVER_OPTIONS } }
+      : {}) as Record<string, never>),
   }).withTypeProvider<ZodTypeProvider>();
+  const hsts = deps.tls ? `max-age=${deps.tls.hstsMaxAgeSeconds}; includeSubDomains` : null;
   const allowedHosts = new Set((deps.allowedHosts ?? []).map((h) => h.toLowerCase()));
 
   app.setValidatorCompiler(validatorCompiler);
@@ -291,6 +301,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
         typeof req.headers["user-agent"] === "string" ? req.headers["user-agent"].slice(0, 256) : null,
     };
     reply.header("x-request-id", req.id);
+    if (hsts) reply.header("strict-transport-security", hsts);
     if (allowedHosts.size > 0 && !hostAllowed(req.headers.host, allowedHosts)) {
       throw new AppError("BAD_REQUEST", "this host name is not served here");
     }

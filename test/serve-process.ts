@@ -1,0 +1,50 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dirname, "..");
+
+export type Served = {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  exited: Promise<number | null>;
+};
+
+/**
+ * Starts `hypha serve --port 0` as a child process (through `command`, default the pinned Node on
+ * bin/hypha.js) and resolves with its base URL once it logs that it listens.
+ */
+export function serveProcess(
+  env: Record<string, string>,
+  command: readonly string[] = ["./node_modules/.bin/node", "bin/hypha.js"],
+  cwd = ROOT,
+): Promise<Served> {
+  const [bin, ...args] = command as [string, ...string[]];
+  const child = spawn(bin, [...args, "serve", "--port", "0"], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", HYPHA_LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  const exited = new Promise<number | null>((ok) => child.once("exit", (code) => ok(code)));
+  child.stdout?.on("data", (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`server did not start: ${out}`)), 30_000);
+    child.stdout?.on("data", () => {
+      const m = /"address":"(https?:\/\/[^"]+)"/.exec(out);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        ok({ child, url: m[1], output: () => out, exited });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      fail(new Error(`server exited with ${code}: ${out}`));
+    });
+  });
+}
