@@ -28,6 +28,7 @@ import { createHttpServer } from "./platform/http/server.ts";
 import { composeModules, type HyphaModule, installVocabulary, type ModuleApis } from "./platform/module.ts";
 import type { MigrationSet } from "./platform/storage/port.ts";
 import { openSqliteStorage } from "./platform/storage/sqlite.ts";
+import { createTelemetry, flushTracing, startTracing, traceFields } from "./platform/telemetry.ts";
 
 /**
  * The product: every module in dependency order (a module may use the APIs of those before it).
@@ -68,14 +69,20 @@ export type AppOptions = {
 export async function createApp(opts: AppOptions) {
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
-  const logger = opts.logger ?? createLogger(config.logLevel, opts.logDestination);
+  // Tracing first (when OTEL_EXPORTER_OTLP_ENDPOINT asks for it), so log lines can carry trace ids.
+  await startTracing();
+  const logger = opts.logger ?? createLogger(config.logLevel, opts.logDestination, traceFields);
   const { secretsDir } = prepareDataDir(config.dataDir);
   const adminKey = loadAdminKey(secretsDir, config.adminKey);
   const vocabulary = installVocabulary(MODULES);
-  const storage = openSqliteStorage(config.dataDir, vocabulary.migrations);
+  const metrics = createMetrics({
+    perTenant: config.metricsPerTenant,
+    tenantLimit: config.metricsTenantLimit,
+  });
+  const telemetry = createTelemetry(metrics.stage);
+  const storage = openSqliteStorage(config.dataDir, vocabulary.migrations, telemetry);
   await storage.init();
 
-  const metrics = createMetrics();
   const events = createEventBus({
     clock,
     onListenerError: (err, event) => logger.error({ err, type: event.type }, "event listener failed"),
@@ -94,6 +101,7 @@ export async function createApp(opts: AppOptions) {
     logger,
     storage,
     metrics,
+    telemetry,
     events,
     rateLimiter,
     admission,
@@ -112,6 +120,7 @@ export async function createApp(opts: AppOptions) {
     logger,
     clock,
     metrics,
+    telemetry,
     rateLimiter,
     admission,
     agentGate: (actor) => governance.service.gateAgent(actor),
@@ -171,6 +180,7 @@ export async function createApp(opts: AppOptions) {
       await app.close();
       await modules.close();
       await storage.close();
+      await flushTracing();
     },
   };
 }

@@ -9,6 +9,7 @@ import type { Metrics } from "./http/metrics.ts";
 import type { RateLimiter } from "./http/rate-limit.ts";
 import type { TypedApp } from "./http/server.ts";
 import type { Migration, MigrationSet, Storage } from "./storage/port.ts";
+import type { Telemetry } from "./telemetry.ts";
 
 /**
  * What every module may use: the platform, built before any module and owned by none.
@@ -23,6 +24,8 @@ export type Platform = {
   readonly logger: Logger;
   readonly storage: Storage;
   readonly metrics: Metrics;
+  /** Spans (when tracing is on) and stage timings: `telemetry.span(stage, ids, fn)`. */
+  readonly telemetry: Telemetry;
   readonly events: EventBus;
   readonly rateLimiter: RateLimiter;
   /** Load shedding: in-flight bounds per process and per tenant (readiness reports overload). */

@@ -69,13 +69,15 @@ export const memoriesModule = defineModule({
       storage,
       clock,
       metrics: ctx.metrics,
+      telemetry: ctx.telemetry,
       maxContentBytes: config.maxContentBytes,
       halfLifeDays: config.recallHalfLifeDays,
       audit: ctx.use("audit").append,
       vault: ctx.use("vault").vault,
       events: ctx.events,
     });
-    const sweepAll = async () => service.sweep(await tenants.allIds());
+    const sweepAll = () =>
+      ctx.telemetry.span("worker.ttl_sweep", {}, async () => service.sweep(await tenants.allIds()));
     let timer: NodeJS.Timeout | null = null;
     return {
       api: { ...service, sweepAll },
