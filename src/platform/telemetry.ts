@@ -109,13 +109,14 @@ export async function stopTracing(): Promise<void> {
   await t.sdk.shutdown();
 }
 
-const NO_FIELDS = Object.freeze({});
-
-/** The active trace and span ids for a log line (pino `mixin`); nothing when tracing is off. */
+/**
+ * The active trace and span ids for a log line (pino `mixin`); nothing when tracing is off. A new
+ * object each call: pino merges the line's fields into it.
+ */
 export function traceFields(): { traceId?: string; spanId?: string } {
-  if (!tracing) return NO_FIELDS;
+  if (!tracing) return {};
   const ctx = tracing.api.trace.getActiveSpan()?.spanContext();
-  if (!ctx || !tracing.api.isSpanContextValid(ctx)) return NO_FIELDS;
+  if (!ctx || !tracing.api.isSpanContextValid(ctx)) return {};
   return { traceId: ctx.traceId, spanId: ctx.spanId };
 }
 
