@@ -12,6 +12,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   mcp: async () => (await import("./mcp.ts")).run(),
   proxy: async () => (await import("./proxy.ts")).run(),
   erasure: async () => (await import("./erasure.ts")).run(),
+  tracing: async () => (await import("./tracing.ts")).run(),
 };
 
 /** Long runs, only when named (`node bench/run.ts soak`). Flags such as `--write` are read by each benchmark. */
