@@ -100,15 +100,6 @@ export async function flushTracing(): Promise<void> {
   await delegate?.forceFlush?.();
 }
 
-/** Exports what is buffered and stops the SDK (process exit). */
-export async function stopTracing(): Promise<void> {
-  const t = tracing;
-  if (!t) return;
-  tracing = null;
-  starting = null;
-  await t.sdk.shutdown();
-}
-
 /**
  * The active trace and span ids for a log line (pino `mixin`); nothing when tracing is off. A new
  * object each call: pino merges the line's fields into it.
