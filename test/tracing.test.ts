@@ -89,6 +89,7 @@ describe("tracing: OTLP export of request and stage spans", () => {
     });
     assert.equal(recalled.status, 200);
     assert.ok(recalled.text.includes("quokka"), "the recall found the marker");
+    await s.hypha.sweeper.runOnce();
     await flushTracing();
   });
   after(async () => {
@@ -108,7 +109,7 @@ describe("tracing: OTLP export of request and stage spans", () => {
     }
   });
 
-  test("child spans for authentication, the governance gate, recall and store stages and the commit", () => {
+  test("child spans for authentication, the governance gate, recall and store stages, the commit, outbound calls and worker jobs", () => {
     const names = new Set(receiver.spans.map((sp) => sp.name));
     for (const stage of [
       "auth.verify",
@@ -121,6 +122,8 @@ describe("tracing: OTLP export of request and stage spans", () => {
       "store.guardrails",
       "store.insert",
       "db.commit",
+      "egress.fetch",
+      "worker.ttl_sweep",
     ]) {
       assert.ok(names.has(stage), `no ${stage} span`);
     }
