@@ -14,6 +14,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   erasure: async () => (await import("./erasure.ts")).run(),
   storage: async () => (await import("./storage.ts")).run(),
   recall: async () => (await import("./recall.ts")).run(),
+  tracing: async () => (await import("./tracing.ts")).run(),
 };
 
 /** Long runs, only when named (`node bench/run.ts soak`). Flags such as `--write` are read by each benchmark. */

@@ -34,6 +34,7 @@ import { connectRedis } from "./platform/shared/redis.ts";
 import type { MigrationSet } from "./platform/storage/port.ts";
 import { openPostgresStorage } from "./platform/storage/postgres.ts";
 import { openSqliteStorage } from "./platform/storage/sqlite.ts";
+import { createTelemetry, flushTracing, startTracing, traceFields } from "./platform/telemetry.ts";
 
 /**
  * The product: every module in dependency order (a module may use the APIs of those before it).
@@ -80,18 +81,25 @@ export type AppOptions = {
 export async function createApp(opts: AppOptions) {
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
-  const logger = opts.logger ?? createLogger(config.logLevel, opts.logDestination);
+  // Tracing first (when OTEL_EXPORTER_OTLP_ENDPOINT asks for it), so log lines can carry trace ids.
+  await startTracing();
+  const logger = opts.logger ?? createLogger(config.logLevel, opts.logDestination, traceFields);
   const { secretsDir } = prepareDataDir(config.dataDir);
   const adminKey = loadAdminKey(secretsDir, config.adminKey);
   const vocabulary = installVocabulary(MODULES);
   const migrations = withPlatform(vocabulary.migrations);
+  const metrics = createMetrics({
+    perTenant: config.metricsPerTenant,
+    tenantLimit: config.metricsTenantLimit,
+  });
+  const telemetry = createTelemetry(metrics.stage);
   // PostgreSQL when a database URL is set (several gateways may share it), else the embedded store.
   const storage = config.databaseUrl
     ? openPostgresStorage(
         { url: config.databaseUrl, migrationUrl: config.databaseMigrationUrl, dataDir: config.dataDir },
         migrations,
       )
-    : openSqliteStorage(config.dataDir, migrations);
+    : openSqliteStorage(config.dataDir, migrations, telemetry);
   try {
     await storage.init();
   } catch (err) {
@@ -99,7 +107,6 @@ export async function createApp(opts: AppOptions) {
     throw err;
   }
 
-  const metrics = createMetrics();
   // With HYPHA_REDIS_URL every gateway shares limits, events and invalidation through Redis; a
   // Redis that is down at start is not fatal (each part falls back, see docs/architecture.md).
   const redis = config.redisUrl ? connectRedis(config.redisUrl, config.redisPrefix, logger) : null;
@@ -125,6 +132,7 @@ export async function createApp(opts: AppOptions) {
     logger,
     storage,
     metrics,
+    telemetry,
     events,
     rateLimiter,
     redis,
@@ -146,6 +154,7 @@ export async function createApp(opts: AppOptions) {
     logger,
     clock,
     metrics,
+    telemetry,
     rateLimiter,
     admission,
     agentGate: (actor) => governance.service.gateAgent(actor),
@@ -209,6 +218,7 @@ export async function createApp(opts: AppOptions) {
       await events.close?.();
       await storage.close();
       await redis?.close();
+      await flushTracing();
     },
   };
 }

@@ -80,6 +80,9 @@ export const configSchema = z
     /** Oldest in-flight request age (ms) that counts as overload; 0 sheds on the bounds alone. */
     overloadQueueMs: intFromString(0, 600_000).default(2000),
     recallHalfLifeDays: z.coerce.number().positive().max(36500).default(30),
+    /** Stage histograms per tenant (opt-in); beyond `metricsTenantLimit` tenants the rest count as `other`. */
+    metricsPerTenant: boolFromString.default(false),
+    metricsTenantLimit: intFromString(1, 1000).default(50),
     /** Proxies whose X-Forwarded-For is believed (addresses or CIDRs); empty: none, use the peer. */
     trustedProxies: listOf(cidr).default([]),
     /** Host header values served (`name` or `name:port`); empty serves any. */
@@ -203,6 +206,8 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_MAX_IN_FLIGHT_PER_TENANT: "maxInFlightPerTenant",
   HYPHA_OVERLOAD_QUEUE_MS: "overloadQueueMs",
   HYPHA_RECALL_HALF_LIFE_DAYS: "recallHalfLifeDays",
+  HYPHA_METRICS_PER_TENANT: "metricsPerTenant",
+  HYPHA_METRICS_TENANT_LIMIT: "metricsTenantLimit",
   HYPHA_TRUSTED_PROXIES: "trustedProxies",
   HYPHA_ALLOWED_HOSTS: "allowedHosts",
   HYPHA_ALLOWED_ORIGINS: "allowedOrigins",

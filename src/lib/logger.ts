@@ -23,10 +23,16 @@ export const REDACT_PATHS = [
  * The JSON logger. Besides the fixed paths, every string of every line passes through the secret
  * pattern registry, so a key pasted into a message or an error is scrubbed too.
  */
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+export function createLogger(
+  level: string,
+  destination?: DestinationStream,
+  /** Fields added to every line (the active trace id). */
+  mixin?: () => object,
+): Logger {
   return pino(
     {
       level,
+      ...(mixin ? { mixin } : {}),
       redact: { paths: REDACT_PATHS, censor: "[REDACTED]" },
       formatters: {
         log: (obj) => redactDeep(obj) as Record<string, unknown>,

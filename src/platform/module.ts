@@ -12,6 +12,7 @@ import type { Leases } from "./leases.ts";
 import type { Invalidation } from "./shared/invalidation.ts";
 import type { SharedRedis } from "./shared/redis.ts";
 import type { Migration, MigrationSet, Storage } from "./storage/port.ts";
+import type { Telemetry } from "./telemetry.ts";
 
 /**
  * What every module may use: the platform, built before any module and owned by none.
@@ -30,6 +31,8 @@ export type Platform = {
   readonly logger: Logger;
   readonly storage: Storage;
   readonly metrics: Metrics;
+  /** Spans (when tracing is on) and stage timings: `telemetry.span(stage, ids, fn)`. */
+  readonly telemetry: Telemetry;
   readonly events: EventBus;
   readonly rateLimiter: RateLimiter;
   /** The Redis shared by every gateway (`HYPHA_REDIS_URL`), or null in the embedded mode. */

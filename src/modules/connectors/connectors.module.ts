@@ -1,6 +1,7 @@
 import { createEgressGuard, egressAllowList } from "../../lib/egress/egress-guard.ts";
 import { type ActionRule, rule } from "../../platform/auth/actor.ts";
 import { defineModule } from "../../platform/module.ts";
+import { tracedEgress } from "../../platform/telemetry.ts";
 import { connectorsMigrations } from "./connectors.migrations.ts";
 import { registerConnectorRoutes } from "./connectors.routes.ts";
 import { createConnectorsService } from "./connectors.service.ts";
@@ -86,11 +87,15 @@ export const connectorsModule = defineModule({
     // The kill switch by tenant: the inbox worker and the outbound sender wait while it says false.
     const tenantAllowed = (tenantId: string) => governance.service.tenantAllowed(tenantId);
     const listTenants = tenants.allIds;
-    const egress = createEgressGuard({
-      allow: egressAllowList(config.egressAllow),
-      timeoutMs: 10_000,
-      maxResponseBytes: 64 * 1024,
-    });
+    const egress = tracedEgress(
+      ctx.telemetry,
+      createEgressGuard({
+        allow: egressAllowList(config.egressAllow),
+        timeoutMs: 10_000,
+        maxResponseBytes: 64 * 1024,
+      }),
+      "connectors",
+    );
 
     const connectors = createConnectorsService({ storage, clock, tenants, audit, cipher });
     const worker = createDeliveryWorker({
@@ -102,6 +107,7 @@ export const connectorsModule = defineModule({
       cipher,
       // Deliveries become memories through the memories service's writer (sealed like REST writes).
       memories: ctx.use("memories"),
+      telemetry: ctx.telemetry,
       maxContentBytes: config.maxContentBytes,
       listTenants,
       tenantAllowed,
@@ -146,6 +152,7 @@ export const connectorsModule = defineModule({
       cipher,
       listTenants,
       tenantAllowed,
+      telemetry: ctx.telemetry,
     });
 
     return {

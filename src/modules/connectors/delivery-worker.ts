@@ -3,6 +3,7 @@ import type { Logger } from "../../lib/logger.ts";
 import { createSerialRunner } from "../../lib/serial.ts";
 import type { EventBus } from "../../platform/events/bus.ts";
 import type { Database, Storage } from "../../platform/storage/port.ts";
+import type { Telemetry } from "../../platform/telemetry.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
 import { memoryInput } from "../memories/memories.schemas.ts";
 import type { MemoriesService } from "../memories/memories.service.ts";
@@ -88,6 +89,8 @@ export function createDeliveryWorker(deps: {
   tenantAllowed?: (tenantId: string) => Promise<boolean>;
   /** Guardrails on delivered text (ingest threshold): stripped text and quarantine, or a block. */
   screen?: IngestScreen;
+  /** A span and stage timing per delivery (`worker.inbox_delivery`). */
+  telemetry?: Telemetry;
 }) {
   const { storage, clock, events, logger } = deps;
   const backoff = deps.backoff ?? DEFAULT_BACKOFF;
@@ -284,7 +287,13 @@ export function createDeliveryWorker(deps: {
     let done = 0;
     for (;;) {
       const due = await connectorsStore.due(db, clock.now(), BATCH);
-      for (const row of due) await processOne(db, row);
+      for (const row of due) {
+        if (!deps.telemetry) await processOne(db, row);
+        else {
+          const job = { tenant: tenantId, delivery_id: row.id, attempt: row.attempts };
+          await deps.telemetry.span("worker.inbox_delivery", job, () => processOne(db, row));
+        }
+      }
       done += due.length;
       if (due.length < BATCH) break;
     }

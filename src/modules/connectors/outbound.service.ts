@@ -9,6 +9,7 @@ import { createSerialRunner } from "../../lib/serial.ts";
 import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/actor.ts";
 import type { BusEvent, EventBus } from "../../platform/events/bus.ts";
 import type { Database, Storage } from "../../platform/storage/port.ts";
+import type { Telemetry } from "../../platform/telemetry.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
 import type { TenantLookup } from "../tenants/tenants.service.ts";
 import { iso } from "./connectors.contracts.ts";
@@ -96,6 +97,8 @@ export function createOutboundService(deps: {
   policy?: OutboundPolicy;
   /** The kill switch: false while the tenant is frozen; its deliveries then wait, no attempt spent. */
   tenantAllowed?: (tenantId: string) => Promise<boolean>;
+  /** A span and stage timing per send (`worker.outbound_send`). */
+  telemetry?: Telemetry;
 }) {
   const { storage, clock, tenants, events, egress, logger } = deps;
   const policy = deps.policy ?? DEFAULT_OUTBOUND_POLICY;
@@ -206,7 +209,10 @@ export function createOutboundService(deps: {
     const due = await outboundStore.due(db, clock.now(), 100);
     for (const d of due) {
       try {
-        await sendOne(db, tenantId, d);
+        const job = { tenant: tenantId, delivery_id: d.id, webhook_id: d.webhook_id, attempt: d.attempts };
+        if (deps.telemetry)
+          await deps.telemetry.span("worker.outbound_send", job, () => sendOne(db, tenantId, d));
+        else await sendOne(db, tenantId, d);
       } catch (err) {
         logger.error({ err, delivery: d.id }, "outbound webhook delivery failed");
       }

@@ -20,6 +20,7 @@ import {
   egressAllowList,
   type Resolver,
 } from "../../lib/egress/egress-guard.ts";
+import { type Telemetry, tracedEgress } from "../../platform/telemetry.ts";
 import { credentialCipher } from "./credential-key.ts";
 import { HOST_PATTERN_RE, type Injection, PATH_PLACEHOLDER } from "./credentials.schemas.ts";
 import { fingerprintsOf } from "./fingerprints.ts";
@@ -121,6 +122,8 @@ export type BrokerCoreOptions = {
   timeoutMs: number;
   maxResponseBytes: number;
   resolver?: Resolver;
+  /** A span and stage timing (`egress.fetch`) around every outbound call, in the serving process. */
+  telemetry?: Telemetry;
 };
 
 /** Refresh an access token this long before the provider's expiry. */
@@ -262,12 +265,13 @@ function failureOf(r: Exclude<EgressResult, { ok: true }>): CoreFailure {
 }
 
 export function createBrokerCore(opts: BrokerCoreOptions): BrokerCore {
-  const guard: EgressGuard = createEgressGuard({
+  const unwatched: EgressGuard = createEgressGuard({
     allow: egressAllowList(opts.egressAllow),
     timeoutMs: opts.timeoutMs,
     maxResponseBytes: opts.maxResponseBytes,
     ...(opts.resolver ? { resolver: opts.resolver } : {}),
   });
+  const guard = opts.telemetry ? tracedEgress(opts.telemetry, unwatched, "credentials") : unwatched;
   const ciphers = new Map<string, ReturnType<typeof credentialCipher>>();
   const cipherOf = (tenantId: string) => {
     let c = ciphers.get(tenantId);

@@ -93,6 +93,7 @@ export const credentialsModule = defineModule({
         egressAllow: config.egressAllow,
         timeoutMs: config.proxyTimeoutMs,
         maxResponseBytes: config.proxyMaxResponseBytes,
+        telemetry: ctx.telemetry,
       });
     }
     SELF_ADMITTED_OPERATIONS.add("proxyHttp");

@@ -1,6 +1,7 @@
 import { createEgressGuard, egressAllowList } from "../../lib/egress/egress-guard.ts";
 import { type ActionRule, rule } from "../../platform/auth/actor.ts";
 import { defineModule } from "../../platform/module.ts";
+import { tracedEgress } from "../../platform/telemetry.ts";
 import { createGuardrails } from "../guardrails/index.ts";
 import { createLlmJudge, guardedJudgeTransport } from "../guardrails/judge.ts";
 import { governanceToBus } from "./governance.events.ts";
@@ -123,11 +124,15 @@ export const governanceModule = defineModule({
             ...(config.judgeApiKey ? { apiKey: config.judgeApiKey } : {}),
           },
           guardedJudgeTransport(
-            createEgressGuard({
-              allow: egressAllowList(config.egressAllow),
-              timeoutMs: config.judgeTimeoutMs,
-              maxResponseBytes: 64 * 1024,
-            }),
+            tracedEgress(
+              ctx.telemetry,
+              createEgressGuard({
+                allow: egressAllowList(config.egressAllow),
+                timeoutMs: config.judgeTimeoutMs,
+                maxResponseBytes: 64 * 1024,
+              }),
+              "judge",
+            ),
           ),
         )
       : undefined;

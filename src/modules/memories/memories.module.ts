@@ -69,6 +69,7 @@ export const memoriesModule = defineModule({
       storage,
       clock,
       metrics: ctx.metrics,
+      telemetry: ctx.telemetry,
       maxContentBytes: config.maxContentBytes,
       halfLifeDays: config.recallHalfLifeDays,
       audit: ctx.use("audit").append,
@@ -80,7 +81,7 @@ export const memoriesModule = defineModule({
     const sweepAll = async () => {
       const ttl = config.sweepIntervalSeconds * 2000;
       if (!(await ctx.leases.acquire(SWEEP_LEASE, ctx.gatewayId, ctx.clock.now(), ttl))) return 0;
-      return service.sweep(await tenants.allIds());
+      return ctx.telemetry.span("worker.ttl_sweep", {}, async () => service.sweep(await tenants.allIds()));
     };
     let timer: NodeJS.Timeout | null = null;
     return {

@@ -13,6 +13,7 @@ import {
 import type { EventBus } from "../../platform/events/bus.ts";
 import type { Metrics } from "../../platform/http/metrics.ts";
 import type { Database, SqlExecutor, Storage } from "../../platform/storage/port.ts";
+import { createTelemetry, type Telemetry } from "../../platform/telemetry.ts";
 import type { AuditAction } from "../audit/audit.schemas.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
 import { createGroupCommit } from "./group-commit.ts";
@@ -81,6 +82,8 @@ export type MemoriesDeps = {
   /** Hears of memory writes after they commit (live stream, outbound webhooks). */
   events?: EventBus;
   screen?: MemoryScreen;
+  /** Spans and stage timings (`store.*`, `recall.*`); timing-free when absent. */
+  telemetry?: Telemetry;
 };
 
 /**
@@ -206,6 +209,12 @@ export function createMemoriesService(deps: MemoriesDeps) {
       now,
     );
 
+  const telemetry = deps.telemetry ?? createTelemetry();
+  const span = telemetry.span;
+  /** The audit append of a write or a read, as its own stage. */
+  const auditSpan = (...args: Parameters<typeof audit>) =>
+    span("audit.append", { tenant: args[1].tenantId }, () => audit(...args));
+
   /** Content as the guardrails let it in; `flags` go into the audit event of the write. */
   const screenIn = async (actor: TenantActor, content: string, path: string) =>
     deps.screen
@@ -283,9 +292,11 @@ export function createMemoriesService(deps: MemoriesDeps) {
         checkContent(input.content, `${paths[i]}.content`);
       }
       const screened: Awaited<ReturnType<typeof screenIn>>[] = [];
-      for (const [i, input] of inputs.entries()) {
-        screened.push(await screenIn(agent, input.content, `${paths[i]}.content`));
-      }
+      await span("store.guardrails", { tenant: agent.tenantId, count: inputs.length }, async () => {
+        for (const [i, input] of inputs.entries()) {
+          screened.push(await screenIn(agent, input.content, `${paths[i]}.content`));
+        }
+      });
       const rows = inputs.map((input, i) =>
         buildRow(
           agent,
@@ -300,11 +311,13 @@ export function createMemoriesService(deps: MemoriesDeps) {
       const codec = await deps.vault.codec(agent.tenantId);
       const stored = await db.transaction(async (tx) => {
         const out: MemoryRow[] = [];
-        for (const row of rows) {
-          const sealed = codec.seal(row);
-          out.push({ ...row, seq: await memoriesStore.insert(tx, sealed.row, sealed.index) });
-        }
-        await audit(
+        await span("store.insert", { tenant: agent.tenantId, count: rows.length }, async () => {
+          for (const row of rows) {
+            const sealed = codec.seal(row);
+            out.push({ ...row, seq: await memoriesStore.insert(tx, sealed.row, sealed.index) });
+          }
+        });
+        await auditSpan(
           tx,
           agent,
           "memory.created",
@@ -582,12 +595,16 @@ export function createMemoriesService(deps: MemoriesDeps) {
       // audit event takes the write lock, group-committed with other reads' events below.
       const reader = db.read ?? db;
       const answer: RecallResponse = await (async () => {
-        const candidates = terms.length
-          ? db.dialect === "sqlite"
-            ? await memoriesStore.rankedSearch(reader, vis, stored, codec.recallTokens(terms), pool)
-            : await memoriesStore.search(reader, vis, stored, ftsQuery(codec.queryTokens(terms)), pool)
-          : await memoriesStore.recentCandidates(reader, vis, stored, pool);
+        const tenant = agent.tenantId;
+        const candidates = await span("recall.search", { tenant, terms: terms.length }, () =>
+          terms.length
+            ? db.dialect === "sqlite"
+              ? memoriesStore.rankedSearch(reader, vis, stored, codec.recallTokens(terms), pool)
+              : memoriesStore.search(reader, vis, stored, ftsQuery(codec.queryTokens(terms)), pool)
+            : memoriesStore.recentCandidates(reader, vis, stored, pool),
+        );
         const maxBm25 = candidates.reduce((m, c) => Math.max(m, c.bm25), 0);
+        const rankStarted = performance.now();
         const top = candidates
           .map((c) => {
             const recency = recencyScore(now - c.updated_at, deps.halfLifeDays);
@@ -598,34 +615,39 @@ export function createMemoriesService(deps: MemoriesDeps) {
           })
           .sort((a, b) => b.score - a.score || (a.c.id < b.c.id ? 1 : -1))
           .slice(0, input.k);
-        const rowsBySeq = new Map(
-          (
-            await memoriesStore.bySeqs(
-              reader,
-              agent.tenantId,
-              top.map((t) => t.c.seq),
-            )
-          ).map((r) => [r.seq, r]),
-        );
-        const opened = top.flatMap((t) => {
-          const row = rowsBySeq.get(t.c.seq);
-          // Ranking reads plaintext columns only; just the returned memories are decrypted.
-          return row ? [{ ...t, row: codec.open(row), bm25: t.c.bm25, context: t.c.context ?? 0 }] : [];
+        telemetry.mark("recall.rank", { tenant, count: candidates.length }, rankStarted);
+        const opened = await span("recall.decrypt", { tenant, count: top.length }, async () => {
+          const rowsBySeq = new Map(
+            (
+              await memoriesStore.bySeqs(
+                reader,
+                agent.tenantId,
+                top.map((t) => t.c.seq),
+              )
+            ).map((r) => [r.seq, r]),
+          );
+          return top.flatMap((t) => {
+            const row = rowsBySeq.get(t.c.seq);
+            // Ranking reads plaintext columns only; just the returned memories are decrypted.
+            return row ? [{ ...t, row: codec.open(row), bm25: t.c.bm25, context: t.c.context ?? 0 }] : [];
+          });
         });
         // Outbound guardrails on content and metadata: masked text leaves, blocked text does not
         // (pure CPU, no I/O).
         const ranked: ((typeof opened)[number] & { memory: Memory })[] = [];
         let withheld = 0;
         let flagged = 0;
-        for (const r of opened) {
-          const out = await screenMemory(outbound, toMemory(r.row));
-          if (out === null) {
-            withheld++;
-            continue;
+        await span("recall.guardrails", { tenant, count: opened.length }, async () => {
+          for (const r of opened) {
+            const out = await screenMemory(outbound, toMemory(r.row));
+            if (out === null) {
+              withheld++;
+              continue;
+            }
+            if (out.flagged) flagged++;
+            ranked.push({ ...r, memory: out.memory });
           }
-          if (out.flagged) flagged++;
-          ranked.push({ ...r, memory: out.memory });
-        }
+        });
         const { context, included, tokens } = formatContext(
           ranked.map(({ row, memory }) => ({
             id: row.id,

@@ -1,10 +1,22 @@
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 
+export type MetricsOptions = {
+  /** Label stage timings by tenant too (opt-in: one series per tenant and stage). */
+  perTenant?: boolean;
+  /** Distinct tenants labelled before the rest are folded into `other` (bounded cardinality). */
+  tenantLimit?: number;
+};
+
+/** Stage buckets reach below a millisecond: a search or an audit append is often that fast. */
+const STAGE_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+];
+
 /**
  * One registry per server instance. Route labels are route templates (never raw URLs) and the
  * status is the numeric code, so label cardinality stays bounded by the route table.
  */
-export function createMetrics() {
+export function createMetrics(opts: MetricsOptions = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "hypha_" });
   const requests = new Counter({
@@ -45,7 +57,38 @@ export function createMetrics() {
     help: "Requests refused by the per-key rate limit",
     registers: [registry],
   });
-  return { registry, requests, latency, memoriesStored, memoriesRecalled, recalls, storeErrors, rateLimited };
+  const stageDuration = new Histogram({
+    name: "hypha_stage_duration_seconds",
+    help: "Time spent in each stage of a request or job (authentication, governance gate, recall and store stages, worker jobs, outbound calls)",
+    labelNames: opts.perTenant ? (["stage", "tenant"] as const) : (["stage"] as const),
+    buckets: STAGE_BUCKETS,
+    registers: [registry],
+  });
+  const tenantLimit = opts.tenantLimit ?? 50;
+  const labelled = new Set<string>();
+  const tenantLabel = (tenantId: string | undefined): string => {
+    if (tenantId === undefined) return "none";
+    if (labelled.has(tenantId)) return tenantId;
+    if (labelled.size >= tenantLimit) return "other";
+    labelled.add(tenantId);
+    return tenantId;
+  };
+  /** One stage timing; stage names are fixed in code, tenants bounded by `tenantLimit`. */
+  const stage = (name: string, tenantId: string | undefined, seconds: number) => {
+    if (opts.perTenant) stageDuration.observe({ stage: name, tenant: tenantLabel(tenantId) }, seconds);
+    else stageDuration.observe({ stage: name }, seconds);
+  };
+  return {
+    registry,
+    stage,
+    requests,
+    latency,
+    memoriesStored,
+    memoriesRecalled,
+    recalls,
+    storeErrors,
+    rateLimited,
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -28,6 +28,7 @@ import {
   isAction,
   type RequestOrigin,
 } from "../auth/actor.ts";
+import { createTelemetry, type RequestSpan, type Telemetry } from "../telemetry.ts";
 import type { Admission, AdmissionTicket } from "./admission.ts";
 import type { Metrics } from "./metrics.ts";
 import type { RateLimiter } from "./rate-limit.ts";
@@ -190,6 +191,8 @@ export type ServerDeps = {
   logger: Logger;
   clock: Clock;
   metrics: Metrics;
+  /** Request spans and stage timings (authentication, governance gate); a timing-only one if absent. */
+  telemetry?: Telemetry;
   rateLimiter: RateLimiter;
   verifyCredential: CredentialVerifier;
   defaultRateLimitPerMinute: number;
@@ -291,6 +294,23 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
   });
 
   const started = new WeakMap<FastifyRequest, bigint>();
+  const telemetry = deps.telemetry ?? createTelemetry(deps.metrics.stage);
+  const spans = new WeakMap<FastifyRequest, RequestSpan>();
+  const routeOf = (req: FastifyRequest) => (req.is404 ? "unmatched" : (req.routeOptions.url ?? "unmatched"));
+
+  // The request span, named by the route template (never the raw URL), continuing an incoming
+  // `traceparent`. A callback hook, so the rest of the request runs inside the span's context.
+  app.addHook("onRequest", (req, reply, done) => {
+    const route = routeOf(req);
+    const span = telemetry.request(
+      req.headers,
+      `${req.method} ${route}`,
+      { "http.request.method": req.method, "http.route": route, "hypha.request_id": req.id },
+      done,
+    );
+    spans.set(req, span);
+    reply.raw.once("close", () => span.end());
+  });
 
   app.addHook("onRequest", async (req, reply) => {
     started.set(req, process.hrtime.bigint());
@@ -324,7 +344,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
     if ("error" in presented) throw new AppError(presented.error, "malformed credentials");
     const verified =
       (cookieRoute ? deps.adminSession?.(presented.secret, req.origin) : null) ??
-      (await deps.verifyCredential(presented.secret, req.origin));
+      (await telemetry.span("auth.verify", {}, () => deps.verifyCredential(presented.secret, req.origin)));
     if (!verified.ok) throw new AppError(verified.code, "invalid credentials");
     req.actor = verified.actor;
     if (ticket && verified.actor.tenantId !== null) ticket.enterTenant(verified.actor.tenantId);
@@ -341,7 +361,11 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
       req.log.error({ err }, "authorization check failed");
       throw new AppError("FORBIDDEN", "access denied");
     }
-    if (verified.actor.type === "agent" && deps.agentGate) await deps.agentGate(verified.actor);
+    const gate = deps.agentGate;
+    if (verified.actor.type === "agent" && gate) {
+      const agent = verified.actor;
+      await telemetry.span("governance.gate", { tenant: agent.tenantId }, () => gate(agent));
+    }
     if (
       policy.rateLimited !== false &&
       (kind === "agent_key" || kind === "user_token" || kind === "session_cookie")
@@ -363,8 +387,13 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
   });
 
   app.addHook("onResponse", async (req, reply) => {
-    const route = req.is404 ? "unmatched" : (req.routeOptions.url ?? "unmatched");
+    const route = routeOf(req);
     const t0 = started.get(req);
+    spans.get(req)?.end({
+      "http.response.status_code": reply.statusCode,
+      "hypha.tenant_id": req.actor?.tenantId ?? undefined,
+      "hypha.actor_id": req.actor?.id,
+    });
     deps.metrics.requests.inc({ route, method: req.method, status: String(reply.statusCode) });
     if (t0 !== undefined) {
       deps.metrics.latency.observe({ route, method: req.method }, Number(process.hrtime.bigint() - t0) / 1e9);
@@ -387,6 +416,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
   });
 
   async function sendError(req: FastifyRequest, reply: FastifyReply, err: AppError) {
+    spans.get(req)?.set({ "error.type": err.code });
     if (err.status === 401) reply.header("www-authenticate", wwwAuthenticate(err.code));
     for (const [k, v] of Object.entries(err.headers ?? {})) reply.header(k, v);
     if ([401, 403, 423, 429].includes(err.status) && deps.onDenied) {

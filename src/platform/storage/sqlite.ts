@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { safeJoin } from "../../lib/names.ts";
+import type { Telemetry } from "../telemetry.ts";
 import type { Database, Migration, MigrationSet, SqlExecutor, SqlValue, Storage } from "./port.ts";
 
 type Bindable = string | number | bigint | null | Uint8Array;
@@ -15,7 +16,7 @@ function bind(params: readonly SqlValue[]): Bindable[] {
  * awaits could let another request's statement run inside it; a per-database queue serialises
  * transactions and keeps other statements out while one is open.
  */
-export function openSqliteDatabase(path: string): Database {
+export function openSqliteDatabase(path: string, telemetry?: Telemetry): Database {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const created = path !== ":memory:" && !existsSync(path);
   const db = new DatabaseSync(path);
@@ -115,7 +116,8 @@ export function openSqliteDatabase(path: string): Database {
         db.exec("BEGIN IMMEDIATE");
         try {
           const result = await fn(direct);
-          db.exec("COMMIT");
+          if (telemetry) telemetry.span("db.commit", {}, () => db.exec("COMMIT"));
+          else db.exec("COMMIT");
           return result;
         } catch (err) {
           if (db.isTransaction) db.exec("ROLLBACK");
@@ -184,8 +186,10 @@ export const TENANT_ID_RE = /^tnt_[0-9A-HJKMNP-TV-Z]{26}$/;
 export function openSqliteStorage(
   dataDir: string,
   migrations: MigrationSet,
+  /** Times every commit (stage `db.commit`). */
+  telemetry?: Telemetry,
 ): Storage & { init(): Promise<void> } {
-  const control = openSqliteDatabase(safeJoin(dataDir, "control.db")) as ClosableDb;
+  const control = openSqliteDatabase(safeJoin(dataDir, "control.db"), telemetry) as ClosableDb;
   const tenants = new Map<string, Promise<ClosableDb>>();
 
   const vaultPath = (tenantId: string) => {
@@ -199,7 +203,7 @@ export function openSqliteStorage(
       const dir = vaultPath(tenantId);
       pending = (async () => {
         mkdirSync(dir, { recursive: true, mode: 0o700 });
-        const db = openSqliteDatabase(safeJoin(dir, "vault.db")) as ClosableDb;
+        const db = openSqliteDatabase(safeJoin(dir, "vault.db"), telemetry) as ClosableDb;
         db.exec("PRAGMA auto_vacuum = FULL");
         await migrate(db, migrations.tenant);
         return db;
