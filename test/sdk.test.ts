@@ -139,6 +139,13 @@ describe("@hypha/client package", () => {
       .bulkDeleteMemories({ entity: "third" })
       .catch((e: unknown) => e);
     assert.ok(err instanceof ApprovalRequiredError && err.code === "APPROVAL_REQUIRED" && err.status === 202);
+    // A streaming operation held by the default policy (exports) throws too, rather than yielding the 202.
+    const exported = await (async () => {
+      for await (const _ of createHyphaClient(options).exportMemories())
+        assert.fail("no memory before approval");
+    })().catch((e: unknown) => e);
+    assert.ok(exported instanceof ApprovalRequiredError, String(exported));
+    assert.equal(exported.approval.operation, "exportMemories");
   });
 
   test("a dropped event stream is reopened with Last-Event-ID after the server's retry delay", async () => {

@@ -1,5 +1,5 @@
 /**
- * Writes src/operations.ts from an OpenAPI document: one entry per operation with its method, path,
+ * Writes src/operations.ts (and the Python client's operations.py) from an OpenAPI document: one entry per operation with its method, path,
  * path parameters, query, body and answer as TypeScript types. The SDK's types are read from it, and a
  * test regenerates it from a live server's /openapi.json and fails when the committed file differs.
  *
@@ -121,6 +121,73 @@ export function renderOperations(doc: OpenApiDocument): string {
   ].join("\n");
 }
 
+const snake = (id: string) => id.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** The Python source of clients/python/hypha_client/operations.py for `doc`: one method per operation. */
+export function renderPythonOperations(doc: OpenApiDocument): string {
+  const methods: [string, string][] = [];
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      if (!op.operationId) continue;
+      const params = (op.parameters ?? []).filter((p) => p.in === "path").map((p) => p.name);
+      const hasQuery = (op.parameters ?? []).some((p) => p.in === "query");
+      const hasBody = op.requestBody !== undefined;
+      const args = [
+        "self",
+        ...params.map((p) => `${p}: str`),
+        ...(hasBody ? [`body: ${op.requestBody?.required ? "JSON" : "Optional[JSON] = None"}`] : []),
+        ...(hasQuery ? ["query: Optional[Query] = None"] : []),
+      ];
+      const call = [
+        JSON.stringify(method.toUpperCase()),
+        JSON.stringify(path),
+        ...(params.length ? [`params={${params.map((p) => `${JSON.stringify(p)}: ${p}`).join(", ")}}`] : []),
+        ...(hasBody ? ["body=body"] : []),
+        ...(hasQuery ? ["query=query"] : []),
+      ];
+      const summary = (op.summary ?? op.operationId).replaceAll('"""', "'");
+      methods.push([
+        op.operationId,
+        [
+          `    def ${snake(op.operationId)}(${args.join(", ")}) -> Any:`,
+          `        """${summary} (${op.operationId})."""`,
+          `        return self._request(${call.join(", ")})`,
+        ].join("\n"),
+      ]);
+    }
+  }
+  methods.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return [
+    "# Generated from /openapi.json by packages/client/scripts/operations.ts: do not edit.",
+    "# A test fails when the two differ.",
+    "from typing import Any, Dict, Mapping, Optional, Union",
+    "",
+    "JSON = Any",
+    "Query = Mapping[str, Union[str, int, float, bool, None]]",
+    "",
+    "OPERATION_IDS = (",
+    ...methods.map(([id]) => `    ${JSON.stringify(id)},`),
+    ")",
+    "",
+    "",
+    "class Operations:",
+    '    """One method per operation of the Hypha REST API, named by its operationId in snake_case."""',
+    "",
+    "    def _request(",
+    "        self,",
+    "        method: str,",
+    "        path: str,",
+    "        params: Optional[Dict[str, str]] = None,",
+    "        body: JSON = None,",
+    "        query: Optional[Query] = None,",
+    "    ) -> Any:",
+    "        raise NotImplementedError",
+    "",
+    methods.map(([, text]) => text).join("\n\n"),
+    "",
+  ].join("\n");
+}
+
 if (import.meta.main) {
   const { readFileSync, writeFileSync } = await import("node:fs");
   const { resolve } = await import("node:path");
@@ -128,4 +195,8 @@ if (import.meta.main) {
   if (!source) throw new Error("usage: operations.ts <openapi.json>");
   const doc = JSON.parse(readFileSync(source, "utf8")) as OpenApiDocument;
   writeFileSync(resolve(import.meta.dirname, "../src/operations.ts"), renderOperations(doc));
+  writeFileSync(
+    resolve(import.meta.dirname, "../../../clients/python/hypha_client/operations.py"),
+    renderPythonOperations(doc),
+  );
 }

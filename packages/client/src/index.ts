@@ -457,6 +457,15 @@ export function createHyphaClient(opts: HyphaClientOptions): HyphaClient {
     }
   }
 
+  /** A streaming operation held for approval answers 202 JSON instead of its stream. */
+  async function throwIfHeld(res: Response): Promise<void> {
+    if (res.status !== 202) return;
+    const body: unknown = await res.json();
+    if (isApprovalRequired(body))
+      throw new ApprovalRequiredError(body.approval, res.headers.get("x-request-id"));
+    throw new HyphaError("UNEXPECTED_ANSWER", "202 without an approval", { status: 202 });
+  }
+
   async function json<T>(call: Call): Promise<T> {
     const res = await send(call);
     const body = (await res.json()) as T;
@@ -476,6 +485,7 @@ export function createHyphaClient(opts: HyphaClientOptions): HyphaClient {
         include_history: q.includeHistory ? "true" : undefined,
       },
     });
+    await throwIfHeld(res);
     if (!res.body) return;
     const decoder = new TextDecoder();
     let buffered = "";
@@ -508,6 +518,7 @@ export function createHyphaClient(opts: HyphaClientOptions): HyphaClient {
           headers: lastId === undefined ? {} : { "last-event-id": lastId },
           accept: "text/event-stream",
         });
+        await throwIfHeld(res);
         if (!res.body) return;
         for await (const block of sseBlocks(res.body)) {
           const parsed = parseSse(block);
