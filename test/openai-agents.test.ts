@@ -9,6 +9,7 @@ import {
   type ModelResponse,
   RunContext,
   run,
+  setTracingDisabled,
   Usage,
 } from "@openai/agents";
 import { startServer, type TestServer } from "./harness.ts";
@@ -28,21 +29,22 @@ function scriptedModel(turns: ModelResponse["output"][]): Model & { requests: Mo
   };
 }
 
-const call = (name: string, args: object, id: string) =>
-  ({
-    type: "function_call",
-    callId: id,
-    name,
-    arguments: JSON.stringify(args),
-    status: "completed",
-  }) as const;
-const say = (text: string) =>
-  ({
-    type: "message",
-    role: "assistant",
-    status: "completed",
-    content: [{ type: "output_text", text }],
-  }) as const;
+type Item = ModelResponse["output"][number];
+const call = (name: string, args: object, id: string): Item => ({
+  type: "function_call",
+  callId: id,
+  name,
+  arguments: JSON.stringify(args),
+  status: "completed",
+});
+const say = (text: string): Item => ({
+  type: "message",
+  role: "assistant",
+  status: "completed",
+  content: [{ type: "output_text", text }],
+});
+
+setTracingDisabled(true);
 
 describe("OpenAI Agents SDK integration (@hypha/openai-agents)", () => {
   let s: TestServer;
