@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { createHyphaClient, HyphaError } from "../src/client/index.ts";
+import { ApprovalRequiredError, createHyphaClient, HyphaError } from "../src/client/index.ts";
 import { startServer, type TestServer } from "./harness.ts";
 import { signedInUser } from "./identity-helpers.ts";
 
@@ -29,12 +29,11 @@ describe("typed client: governance", () => {
     assert.equal(policy.approvals.high, 1);
     assert.equal((await admin.getTenantPolicy(tenantId)).tiers.bulkDeleteMemories, "high");
 
-    // A gated call answers 202 with the pending approval (the client returns the body as it is).
-    const gated = (await agent.bulkDeleteMemories({ entity: "nobody" })) as unknown as {
-      status: string;
-      approval: { id: string };
-    };
-    assert.equal(gated.status, "approval_required");
+    // A gated call answers 202 with the pending approval: the client throws it as ApprovalRequiredError.
+    const gated = await agent.bulkDeleteMemories({ entity: "nobody" }).catch((e: unknown) => e);
+    assert.ok(gated instanceof ApprovalRequiredError, String(gated));
+    assert.equal(gated.code, "APPROVAL_REQUIRED");
+    assert.equal(gated.status, 202);
     const id = gated.approval.id;
     assert.equal((await agent.getApproval(id)).status, "pending");
     assert.ok((await dev.listApprovals({ status: "pending" })).items.some((a) => a.id === id));
@@ -46,9 +45,8 @@ describe("typed client: governance", () => {
       approved.bulkDeleteMemories({ entity: "nobody" }),
       (e: HyphaError) => e.status === 409,
     );
-    const second = (await agent.bulkDeleteMemories({ entity: "someone" })) as unknown as {
-      approval: { id: string };
-    };
+    const second = await agent.bulkDeleteMemories({ entity: "someone" }).catch((e: unknown) => e);
+    assert.ok(second instanceof ApprovalRequiredError);
     assert.equal((await dev.rejectApproval(second.approval.id)).status, "rejected");
 
     const frozen = await admin.setOverride({

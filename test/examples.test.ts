@@ -59,6 +59,36 @@ describe("examples", () => {
     assert.match(stdout, /agent: From memory: The team offsite this year is in Lisbon/);
   });
 
+  test("framework examples run against a live server (Vercel AI SDK, LangChain.js, OpenAI Agents, Python)", async () => {
+    const env = (key: string) => ({ PATH: process.env.PATH ?? "", HYPHA_URL: s.url, HYPHA_KEY: key });
+    const vercel = await run(NODE, ["examples/frameworks/vercel-ai.ts"], {
+      cwd: ROOT,
+      env: env((await s.seedTenant()).key),
+    });
+    assert.match(vercel.stdout, /the model saw: .*<memory id=\\"mem_\w+\\"[^\n]*Lisbon/);
+    const lc = await run(NODE, ["examples/frameworks/langchain.ts"], {
+      cwd: ROOT,
+      env: env((await s.seedTenant()).key),
+    });
+    assert.match(lc.stdout, /^document mem_\w+ score=[\d.]+: Standup is at 9:30 in room Kelp$/m);
+    assert.match(lc.stdout, /^history: 2 messages$/m);
+    const agents = await run(NODE, ["examples/frameworks/openai-agents.ts"], {
+      cwd: ROOT,
+      env: env((await s.seedTenant()).key),
+    });
+    assert.match(agents.stdout, /^agent: Noted\.$/m);
+    assert.match(agents.stdout, /^stored: The on-call rota changes on Mondays$/m);
+    const py = await run("python3", ["examples/frameworks/python_client.py"], {
+      cwd: ROOT,
+      env: {
+        ...env((await s.seedTenant()).key),
+        PYTHONPATH: join(ROOT, "clients/python"),
+        PYTHONDONTWRITEBYTECODE: "1",
+      },
+    });
+    assert.match(py.stdout, /^stored mem_\w+\nrecalled Ana prefers metric units\nerror NOT_FOUND 404$/m);
+  });
+
   test("MCP configuration snippets are valid JSON naming the /mcp endpoint or the hypha mcp command", () => {
     const dir = join(ROOT, "examples/mcp");
     const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
