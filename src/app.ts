@@ -98,6 +98,7 @@ export async function createApp(opts: AppOptions) {
     ? openPostgresStorage(
         { url: config.databaseUrl, migrationUrl: config.databaseMigrationUrl, dataDir: config.dataDir },
         migrations,
+        telemetry,
       )
     : openSqliteStorage(config.dataDir, migrations, telemetry);
   try {

@@ -16,6 +16,9 @@ import { createRedisInvalidation } from "../src/platform/shared/invalidation.ts"
 import { connectRedis, type SharedRedis } from "../src/platform/shared/redis.ts";
 import { errorCode, startServer, type TestServer } from "./harness.ts";
 import { login, PASSWORD } from "./identity-helpers.ts";
+import { TEST_DATABASE_URL } from "./pg.ts";
+
+const sqliteStore = { skip: TEST_DATABASE_URL ? "two gateways on one SQLite data directory" : false };
 
 /** The machine's Redis; every run uses its own key prefix, removed afterwards. */
 const REDIS_URL = process.env.HYPHA_TEST_REDIS_URL ?? "redis://127.0.0.1:6379/0";
@@ -205,7 +208,9 @@ describe("reconnection", () => {
   });
 });
 
-describe("gateways sharing Redis (two gateways on one data directory)", () => {
+// Two in-process gateways share one SQLite data directory here; on PostgreSQL each test server gets a
+// database of its own, so the pair would not share a store (the PostgreSQL gateway tests cover that).
+describe("gateways sharing Redis (two gateways on one data directory)", sqliteStore, () => {
   let a: TestServer;
   let b: TestServer;
   let dead: TestServer;

@@ -2,6 +2,7 @@ import { rmSync } from "node:fs";
 import pg from "pg";
 import { ConfigError } from "../../lib/config.ts";
 import { safeJoin } from "../../lib/names.ts";
+import type { Telemetry } from "../telemetry.ts";
 import type { Database, Migration, MigrationSet, SqlExecutor, SqlValue, Storage } from "./port.ts";
 import { JSON_COMPAT } from "./postgres-ddl.ts";
 import { TENANT_ID_RE } from "./sqlite.ts";
@@ -124,14 +125,20 @@ function beginFor(tenantId: string | null, lock: boolean): string {
   return parts.join("; ");
 }
 
-function database(pool: pg.Pool, tenantId: string | null, compact: () => Promise<void>): Database {
+function database(
+  pool: pg.Pool,
+  tenantId: string | null,
+  compact: () => Promise<void>,
+  telemetry?: Telemetry,
+): Database {
   const inTx = async <T>(lock: boolean, fn: (tx: SqlExecutor) => Promise<T>): Promise<T> => {
     const client = await pool.connect();
     let broken = false;
     try {
       await client.query(beginFor(tenantId, lock));
       const result = await fn(executor(client));
-      await client.query("COMMIT");
+      if (telemetry) await telemetry.span("db.commit", {}, () => client.query("COMMIT"));
+      else await client.query("COMMIT");
       return result;
     } catch (err) {
       try {
@@ -284,6 +291,8 @@ export async function migratePostgres(
 export function openPostgresStorage(
   opts: PostgresOptions,
   migrations: MigrationSet,
+  /** Times every commit (stage `db.commit`). */
+  telemetry?: Telemetry,
 ): Storage & { init(): Promise<void>; readonly owner: string | undefined } {
   const max = opts.poolSize ?? 10;
   const controlPool = poolFor(opts.url, CONTROL_SCHEMA, max);
@@ -316,7 +325,7 @@ export function openPostgresStorage(
     }
   };
 
-  const control = database(controlPool, null, compact);
+  const control = database(controlPool, null, compact, telemetry);
 
   /** Deletes every row of the tenant in every tenant table, inside the given transaction. */
   const eraseRows = async (tx: SqlExecutor, tenantId: string) => {
@@ -340,7 +349,7 @@ export function openPostgresStorage(
       if (!TENANT_ID_RE.test(tenantId)) throw new Error("invalid tenant id");
       let db = opened.get(tenantId);
       if (!db) {
-        db = database(tenantPool, tenantId, compact);
+        db = database(tenantPool, tenantId, compact, telemetry);
         opened.set(tenantId, db);
       }
       return db;
