@@ -215,10 +215,11 @@ export function createAuditTrail(deps: AuditTrailDeps) {
     if (dropped.has(chainId)) return;
     const files = chainFiles(deps.dataDir, chainId);
     const db = await dbOf(chainId);
+    // The append that scheduled this pass ran inside a transaction: wait for it to end, so its event
+    // is read once committed (and never when rolled back).
+    await db.settled();
     let last = forwarded.get(chainId) ?? lastForwardedSeq(files.jsonl);
     let head: ChainHead | null = null;
-    // Reads go through the guarded executor, so they wait for any open transaction: only committed
-    // events are forwarded.
     for (;;) {
       const rows = await auditStore.after(db, last, PAGE);
       if (rows.length === 0 || dropped.has(chainId)) break;

@@ -26,6 +26,8 @@ export interface Database extends SqlExecutor {
    * `fn` must use the `tx` it is given and must not make network calls or slow crypto.
    */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Resolves once every transaction this process has begun or queued on this database so far has ended. */
+  settled(): Promise<void>;
   /** Adapter-specific maintenance after destructive work (checkpoints, vacuum of freed pages). */
   compact(): Promise<void>;
 }

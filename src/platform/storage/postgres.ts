@@ -174,6 +174,7 @@ function database(
         (await query(sql, params)).rows[0] as T | undefined,
       run: async (sql, params) => ({ changes: (await query(sql, params)).rowCount ?? 0 }),
       transaction: serialTx,
+      settled: () => tail.then(() => undefined),
       compact,
     };
   }
@@ -183,6 +184,7 @@ function database(
     get: <T>(sql: string, params?: readonly SqlValue[]) => inTx(false, (tx) => tx.get<T>(sql, params)),
     run: (sql, params) => inTx(false, (tx) => tx.run(sql, params)),
     transaction: serialTx,
+    settled: () => tail.then(() => undefined),
     compact,
   };
 }

@@ -124,6 +124,7 @@ export function openSqliteDatabase(path: string, telemetry?: Telemetry): Databas
           throw err;
         }
       }),
+    settled: () => tail,
     compact: () =>
       exclusive(async () => {
         db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
