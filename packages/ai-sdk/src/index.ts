@@ -11,9 +11,11 @@
  * await generateText({ model, tools: hyphaTools({ client: hypha }), prompt: "Where is the offsite?" });
  * ```
  */
-import type { HyphaClient, RecallRequest } from "@hypha/client";
+import { guardTool, type HyphaClient, type RecallRequest } from "@hypha/client";
 import { type LanguageModelMiddleware, tool } from "ai";
 import { z } from "zod";
+
+export type { ToolFailure } from "@hypha/client";
 
 export type HyphaToolsOptions = {
   client: HyphaClient;
@@ -22,19 +24,6 @@ export type HyphaToolsOptions = {
   /** How many memories `recall` returns (default 5). */
   k?: number;
 };
-
-/** What a tool hands back to the model when Hypha refuses: the stable code, never a stack. */
-export type ToolFailure = { error: { code: string; message: string } };
-
-async function guarded<T>(run: () => Promise<T>): Promise<T | ToolFailure> {
-  try {
-    return await run();
-  } catch (err) {
-    const e = err as { code?: unknown; message?: unknown };
-    if (typeof e.code === "string") return { error: { code: e.code, message: String(e.message) } };
-    throw err;
-  }
-}
 
 export const rememberInput = z.object({
   content: z.string().min(1).max(262_144).describe("The fact to remember, in one or two sentences"),
@@ -62,7 +51,7 @@ export function hyphaTools(opts: HyphaToolsOptions) {
       description: "Store a durable fact in long-term memory so later conversations can use it.",
       inputSchema: rememberInput,
       execute: (input) =>
-        guarded(async () => {
+        guardTool(async () => {
           const m = await client.storeMemory({
             ...input,
             namespace: input.namespace ?? opts.namespace ?? "agent",
@@ -74,7 +63,7 @@ export function hyphaTools(opts: HyphaToolsOptions) {
       description: "Search long-term memory; answers the most relevant memories with their ids.",
       inputSchema: recallInput,
       execute: (input) =>
-        guarded(async () => {
+        guardTool(async () => {
           const r = await client.recallMemories({ ...input, k: opts.k ?? 5 });
           return {
             memories: r.results.map((x) => ({ id: x.memory.id, content: x.memory.content, score: x.score })),
@@ -84,7 +73,7 @@ export function hyphaTools(opts: HyphaToolsOptions) {
     forget: tool({
       description: "Delete a memory by id when the user asks to forget it or it is wrong.",
       inputSchema: forgetInput,
-      execute: (input) => guarded(() => client.deleteMemory(input.id)),
+      execute: (input) => guardTool(() => client.deleteMemory(input.id)),
     }),
   };
 }

@@ -159,6 +159,26 @@ export class ApprovalRequiredError extends HyphaError {
   }
 }
 
+/**
+ * What an agent framework's tool hands back to the model when Hypha refuses: the stable code, and
+ * for a call held for approval the approval's id (a client made with it repeats the call once
+ * approved). Never a stack.
+ */
+export type ToolFailure = { error: { code: string; message: string; approval_id?: string } };
+
+/** Runs one tool call: a refusal from Hypha becomes a {@link ToolFailure}; anything else is rethrown. */
+export async function guardTool<T>(run: () => Promise<T>): Promise<T | ToolFailure> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof ApprovalRequiredError) {
+      return { error: { code: err.code, message: err.message, approval_id: err.approval.id } };
+    }
+    if (err instanceof HyphaError) return { error: { code: err.code, message: err.message } };
+    throw err;
+  }
+}
+
 export type HyphaClientOptions = {
   /** Base URL of the server, e.g. http://127.0.0.1:7411 */
   url: string;

@@ -9,9 +9,11 @@
  * const agent = new Agent({ name: "assistant", tools: hyphaTools({ client: createHyphaClient({ url, key }) }) });
  * ```
  */
-import type { HyphaClient } from "@hypha/client";
+import { guardTool, type HyphaClient } from "@hypha/client";
 import { tool } from "@openai/agents";
 import { z } from "zod";
+
+export type { ToolFailure } from "@hypha/client";
 
 export type HyphaToolsOptions = {
   client: HyphaClient;
@@ -20,19 +22,6 @@ export type HyphaToolsOptions = {
   /** How many memories `recall` returns (default 5). */
   k?: number;
 };
-
-/** What a tool hands back to the model when Hypha refuses: the stable code, never a stack. */
-export type ToolFailure = { error: { code: string; message: string } };
-
-async function guarded<T>(run: () => Promise<T>): Promise<T | ToolFailure> {
-  try {
-    return await run();
-  } catch (err) {
-    const e = err as { code?: unknown; message?: unknown };
-    if (typeof e.code === "string") return { error: { code: e.code, message: String(e.message) } };
-    throw err;
-  }
-}
 
 // The Agents SDK sends strict JSON schemas: optional fields are nullable and always present.
 export const rememberParameters = z.object({
@@ -60,7 +49,7 @@ export function hyphaTools(opts: HyphaToolsOptions) {
       description: "Store a durable fact in long-term memory so later conversations can use it.",
       parameters: rememberParameters,
       execute: (input) =>
-        guarded(async () => {
+        guardTool(async () => {
           const m = await client.storeMemory({
             content: input.content,
             namespace: input.namespace ?? opts.namespace ?? "agent",
@@ -74,7 +63,7 @@ export function hyphaTools(opts: HyphaToolsOptions) {
       description: "Search long-term memory; answers the most relevant memories with their ids.",
       parameters: recallParameters,
       execute: (input) =>
-        guarded(async () => {
+        guardTool(async () => {
           const r = await client.recallMemories({ query: input.query, k: opts.k ?? 5 });
           return {
             memories: r.results.map((x) => ({ id: x.memory.id, content: x.memory.content, score: x.score })),
@@ -85,7 +74,7 @@ export function hyphaTools(opts: HyphaToolsOptions) {
       name: "forget",
       description: "Delete a memory by id when the user asks to forget it or it is wrong.",
       parameters: forgetParameters,
-      execute: (input) => guarded(() => client.deleteMemory(input.id)),
+      execute: (input) => guardTool(() => client.deleteMemory(input.id)),
     }),
   ];
 }
