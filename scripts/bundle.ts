@@ -31,6 +31,15 @@ cpSync(join(ROOT, "src"), join(stage, "src"), {
   recursive: true,
   filter: (from) => !from.endsWith(".test.ts"),
 });
+// The typed client the CLI and the MCP bridge use lives in its workspace package (source only).
+cpSync(join(ROOT, "packages", "client", "src"), join(stage, "packages", "client", "src"), {
+  recursive: true,
+  filter: (from) => !from.endsWith(".test.ts"),
+});
+copyFileSync(
+  join(ROOT, "packages", "client", "package.json"),
+  join(stage, "packages", "client", "package.json"),
+);
 for (const file of ["package.json", "package-lock.json", "README.md", "SECURITY.md", "LICENSE"]) {
   if (existsSync(join(ROOT, file))) copyFileSync(join(ROOT, file), join(stage, file));
 }

@@ -1,7 +1,8 @@
 /**
  * The air-gapped bundle, end to end: `npm run bundle`, unpack in a scratch directory, start it with
  * `./hypha serve` inside a network namespace with no network (`unshare -n`, loopback only), then
- * store and recall over loopback. Needs root (for the namespace); run with `npm run test:bundle`.
+ * store and recall over loopback. Part of `npm test` (`npm run test:bundle` alone); it needs root for
+ * the namespace and says so as a skip where it cannot make one.
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -41,7 +42,11 @@ server.kill("SIGTERM");
 console.log(JSON.stringify({ stored: stored.id, recalled: recalled.results.map((r) => r.memory.id), outside, exit: await exited, node: process.version }));
 `;
 
-test("the bundle unpacked elsewhere starts with ./hypha serve in a namespace with no network, and stores and recalls over loopback", () => {
+const canIsolate = spawnSync("unshare", ["-n", "true"]).status === 0;
+
+test("the bundle unpacked elsewhere starts with ./hypha serve in a namespace with no network, and stores and recalls over loopback", {
+  skip: canIsolate ? false : "needs root to make a network namespace (unshare -n)",
+}, () => {
   const tarball = execFileSync("npm", ["run", "--silent", "bundle"], { cwd: ROOT, encoding: "utf8" })
     .trim()
     .split("\n")
