@@ -15,6 +15,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   storage: async () => (await import("./storage.ts")).run(),
   recall: async () => (await import("./recall.ts")).run(),
   tracing: async () => (await import("./tracing.ts")).run(),
+  writes: async () => (await import("./writes.ts")).run(),
 };
 
 /** Long runs, only when named (`node bench/run.ts soak`). Flags such as `--write` are read by each benchmark. */

@@ -27,6 +27,8 @@ export function openSqliteDatabase(path: string, telemetry?: Telemetry): Databas
   db.exec("PRAGMA busy_timeout = 5000");
   // Freed pages are zeroed so deleted content does not linger in the file.
   db.exec("PRAGMA secure_delete = ON");
+  // Statement journals and sort spills stay in memory: they are rewritten on every write otherwise.
+  db.exec("PRAGMA temp_store = MEMORY");
 
   const cache = new Map<string, StatementSync>();
   const prepare = (sql: string): StatementSync => {
@@ -83,6 +85,7 @@ export function openSqliteDatabase(path: string, telemetry?: Telemetry): Databas
       readDb = new DatabaseSync(path);
       readDb.exec("PRAGMA busy_timeout = 5000");
       readDb.exec("PRAGMA query_only = 1");
+      readDb.exec("PRAGMA temp_store = MEMORY");
     }
     let stmt = readCache.get(sql);
     if (!stmt) {

@@ -1,0 +1,177 @@
+/**
+ * Write amplification per operation: bytes this process wrote to disk (`write_bytes` of
+ * /proc/self/io, which counts what reaches the block layer, page-cache writeback included) per
+ * byte of memory content, for each kind of write, on a plaintext and an encrypted tenant. The
+ * server runs in this process (no HTTP), so the counter holds the store's writes only; the store is
+ * closed (its WAL checkpointed) inside each measurement, so the checkpoint's copy is counted too.
+ *
+ *   node bench/run.ts writes [--write]
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createApp, type HyphaApp } from "../src/app.ts";
+import { loadConfig } from "../src/lib/config.ts";
+import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
+import type { Actor } from "../src/platform/auth/actor.ts";
+import { writeSection } from "./report.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const origin = { requestId: "req_bench", ip: "127.0.0.1", userAgent: "bench" };
+/** Memories in the tenant before measuring (so indexes have their working size). */
+const PRELOAD = 5_000;
+const SINGLES = 400;
+
+function writtenBytes(): number {
+  const io = readFileSync("/proc/self/io", "utf8");
+  return Number(/^write_bytes: (\d+)$/m.exec(io)?.[1] ?? 0);
+}
+
+function turns(): string[] {
+  const convs = JSON.parse(readFileSync(resolve(ROOT, "../shared/data/locomo/locomo-dev.json"), "utf8")) as {
+    conversation: Record<string, unknown>;
+  }[];
+  return convs.flatMap((c) =>
+    Object.entries(c.conversation)
+      .filter(([k, v]) => /^session_\d+$/.test(k) && Array.isArray(v))
+      .flatMap(([, v]) => (v as { speaker: string; text: string }[]).map((t) => `${t.speaker}: ${t.text}`)),
+  );
+}
+
+type Row = { op: string; mode: string; ops: number; contentBytes: number; written: number };
+
+const memory = (content: string, entity: string) => ({
+  namespace: "conversation",
+  content,
+  type: "turn",
+  tags: [],
+  entities: [entity],
+  metadata: {},
+  importance: 0.5,
+  access: "shared" as const,
+});
+
+async function measureMode(encrypted: boolean, corpus: string[]): Promise<Row[]> {
+  const dataDir = mkdtempSync(join(tmpdir(), "hypha-bench-writes-"));
+  const adminKey = generateSecret(KEY_PREFIX.admin);
+  const open = () => createApp({ config: loadConfig({}, { dataDir, adminKey, logLevel: "silent" }) });
+  const mode = encrypted ? "encrypted" : "plaintext";
+  const rows: Row[] = [];
+  try {
+    let app: HyphaApp = await open();
+    const admin: Actor = { type: "instance_admin", id: "instance_admin", tenantId: null, origin };
+    const tenant = await app.services.tenants.create(admin, {
+      name: `bench-writes-${mode}`,
+      ...(encrypted ? {} : { encryption: "none" as const }),
+    });
+    const created = await app.services.keys.create(admin, tenant.id, {
+      agent: "bench",
+      scopes: ["memories:read", "memories:write"],
+      rate_limit_per_minute: 1_000_000,
+    });
+    await app.persistAdminKey();
+    const actor = async () => {
+      const v = await app.services.keys.verify(created.key, origin);
+      if (!v.ok) throw new Error("bench key did not verify");
+      return v.actor;
+    };
+    let agent = await actor();
+    let next = 0;
+    const take = () => corpus[next++ % corpus.length] as string;
+    for (let i = 0; i < PRELOAD; i += 500) {
+      await app.services.memories.store(
+        agent,
+        Array.from({ length: 500 }, (_, j) => memory(take(), `preload${(i + j) % 50}`)),
+      );
+    }
+    // Each measurement: reopen (a fresh checkpointed store), run, close (checkpoint), count.
+    const measure = async (op: string, body: () => Promise<number>) => {
+      await app.close();
+      app = await open();
+      agent = await actor();
+      const before = writtenBytes();
+      const contentBytes = await body();
+      await app.close();
+      const written = writtenBytes() - before;
+      app = await open();
+      agent = await actor();
+      rows.push({ op, mode, ops: 0, contentBytes, written });
+      process.stdout.write(`${mode} ${op}: ${(written / Math.max(contentBytes, 1)).toFixed(1)}×\n`);
+    };
+    const stored: string[] = [];
+    await measure(`store one memory (${SINGLES} calls)`, async () => {
+      let bytes = 0;
+      for (let i = 0; i < SINGLES; i++) {
+        const content = take();
+        bytes += Buffer.byteLength(content);
+        const out = await app.services.memories.store(agent, [memory(content, `single${i % 20}`)]);
+        stored.push(out[0]?.id as string);
+      }
+      return bytes;
+    });
+    await measure("store a batch of 50 (20 calls)", async () => {
+      let bytes = 0;
+      for (let i = 0; i < 20; i++) {
+        const batch = Array.from({ length: 50 }, () => memory(take(), `batch${i}`));
+        bytes += batch.reduce((n, m) => n + Buffer.byteLength(m.content), 0);
+        await app.services.memories.store(agent, batch);
+      }
+      return bytes;
+    });
+    await measure(`update (${SINGLES / 2} calls)`, async () => {
+      let bytes = 0;
+      for (const id of stored.slice(0, SINGLES / 2)) {
+        const content = take();
+        bytes += Buffer.byteLength(content);
+        await app.services.memories.update(agent, id, { content });
+      }
+      return bytes;
+    });
+    await measure("GDPR erasure by entity (20 calls, ~20 memories each)", async () => {
+      let bytes = 0;
+      for (let i = 0; i < 20; i++) {
+        const out = await app.services.memories.bulkDelete(agent, { entity: `single${i}` });
+        bytes += out.deleted * 150;
+      }
+      return bytes;
+    });
+    await app.close();
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+export async function run(): Promise<void> {
+  const corpus = turns();
+  const rows = [...(await measureMode(false, corpus)), ...(await measureMode(true, corpus))];
+  const lines = rows.map(
+    (r) =>
+      `| ${r.op} | ${r.mode} | ${(r.contentBytes / 1024).toFixed(0)} KiB | ${(r.written / 2 ** 20).toFixed(1)} MiB | ${(r.written / Math.max(r.contentBytes, 1)).toFixed(0)}× |`,
+  );
+  const md = `## Write amplification per operation
+
+Bytes written to disk (\`write_bytes\` of /proc/self/io: what reached the block layer, the WAL and its
+checkpoint into the database file included) per byte of memory content, in a tenant already holding
+${PRELOAD.toLocaleString("en")} LoCoMo turns; the service is called in-process, one call at a time,
+and the store is closed (checkpointed) at the end of each measurement. For the erasure the bytes are
+those of the memories erased (counted at 150 bytes each).
+
+| operation | tenant | content | written | written ÷ content |
+| --- | --- | --- | --- | --- |
+${lines.join("\n")}
+
+What multiplies it: SQLite writes whole 4 KiB pages to its WAL at every commit (and once more into
+the database file at checkpoint), and one memory dirties about ten B-trees — its row and the row's
+indexes, its labels, the recall index's vocabulary (one document-frequency update per distinct term,
+each on its own page), its totals and change log, and the audit event. A call that stores one
+memory of ~130 bytes therefore writes ~130 KiB; a batch shares those pages among its memories. In a
+one-off run with parts switched off (2026-11-30): the FTS5 table, which recall on SQLite no longer
+reads, was ~21 % of the bytes of a single store, and the vocabulary's document-frequency updates
+~25 %. SQLite's statement journals had also been spilling to temporary files on every write (~190k
+write calls in this benchmark); \`temp_store = MEMORY\` keeps them in memory now. Not met: the aim of
+at most 10× per byte stored; per-call commits of small rows cannot reach it with 4 KiB pages, so it
+needs writes from several calls committed together, or fewer B-trees per memory.`;
+  process.stdout.write(`${md}\n`);
+  writeSection("writes", md);
+}
