@@ -163,9 +163,11 @@ with plaintext tenants and once with encrypted ones (blind-index tokens).
 | LoCoMo evidence recall@5, encrypted | ${q(sqlite, "aes-gcm", "at5")} | ${q(postgres, "aes-gcm", "at5")} | |
 | LoCoMo evidence recall@10, encrypted | ${q(sqlite, "aes-gcm", "at10")} | ${q(postgres, "aes-gcm", "at10")} | |
 
-PostgreSQL ranks with the same BM25 as FTS5 (k1 = 1.2, b = 0.75, column weights 1 / 0.5 / 0.5) over
-a term table, not with \`ts_rank\`, which has no IDF and no corpus length normalisation; the same
-evidence recall on both backends is the check that the ranking carried over.
+PostgreSQL ranks with BM25 (k1 = 1.2, b = 0.75, column weights 1 / 0.5 / 0.5) over a term table, not
+with \`ts_rank\`, which has no IDF and no corpus length normalisation; its scores are FTS5's to 1e-9
+(the storage conformance suite checks it). SQLite ranks with its recall index (search.sqlite.ts): the
+same BM25 over folded, stemmed terms with impacts stored as integers, plus the score neighbouring turns
+of a conversation lend each other; that is the difference in evidence recall between the two columns.
 
 PostgreSQL ingest pays a loopback round trip per statement (per memory: its row, its index terms,
 the tenant's totals, its labels), where SQLite runs them in-process: batching them per write is the

@@ -10,6 +10,7 @@ import {
   statSync,
 } from "node:fs";
 import { dirname } from "node:path";
+import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { Clock } from "../../lib/clock.ts";
 import { AppError } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
@@ -26,7 +27,7 @@ import {
   type StoredAuditEvent,
   sealEvent,
   signCheckpoint,
-  verifyChain,
+  verifyChainYielding,
 } from "./chain.ts";
 
 /** The chain of instance-level events, kept in the control database. */
@@ -320,6 +321,8 @@ export function createAuditTrail(deps: AuditTrailDeps) {
       if (page.length === 0) break;
       rows.push(...page);
       after = (page.at(-1) as AuditRow).seq;
+      // A long chain is read a page per turn of the event loop, so requests are served meanwhile.
+      await yieldToLoop();
     }
     const anchorText = await auditStore.latestAnchor(db);
     const anchor = anchorText ? (parseJson(anchorText) as AuditCheckpoint) : null;
@@ -389,7 +392,7 @@ export function createAuditTrail(deps: AuditTrailDeps) {
         };
       }
       const all = [...checkpoints, ...outside];
-      const result = verifyChain(rows.map(toStored), await deps.auditKey(chainId), {
+      const result = await verifyChainYielding(rows.map(toStored), await deps.auditKey(chainId), {
         tenantId: chainId,
         checkpointKey: deps.checkpointKey,
         checkpoints: all,

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { Clock } from "../../lib/clock.ts";
 import { AppError } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
@@ -115,6 +116,8 @@ function storedFilters(codec: RowCodec, f: Filters): Filters {
 
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : null);
 const AUDIT_TARGETS_MAX = 100;
+/** Memories of a batch screened or written between two turns of the event loop. */
+const STORE_SLICE = 50;
 
 /** Memories belong to a tenant: only its agents (keys) and users act on them. */
 function requireTenantActor(actor: Actor): TenantActor {
@@ -294,6 +297,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
       const screened: Awaited<ReturnType<typeof screenIn>>[] = [];
       await span("store.guardrails", { tenant: agent.tenantId, count: inputs.length }, async () => {
         for (const [i, input] of inputs.entries()) {
+          if (i > 0 && i % STORE_SLICE === 0) await yieldToLoop();
           screened.push(await screenIn(agent, input.content, `${paths[i]}.content`));
         }
       });
@@ -312,7 +316,9 @@ export function createMemoriesService(deps: MemoriesDeps) {
       const stored = await db.transaction(async (tx) => {
         const out: MemoryRow[] = [];
         await span("store.insert", { tenant: agent.tenantId, count: rows.length }, async () => {
-          for (const row of rows) {
+          for (const [i, row] of rows.entries()) {
+            // Other requests get a turn during a large batch (the write lock stays held meanwhile).
+            if (i > 0 && i % STORE_SLICE === 0) await yieldToLoop();
             const sealed = codec.seal(row);
             out.push({ ...row, seq: await memoriesStore.insert(tx, sealed.row, sealed.index) });
           }
@@ -738,6 +744,8 @@ export function createMemoriesService(deps: MemoriesDeps) {
             if (screened) yield `${JSON.stringify(screened.memory)}\n`;
           }
           after = rows.at(-1)?.id ?? after;
+          // Each page is decrypted and screened in one go: give other requests a turn between pages.
+          await yieldToLoop();
         }
       }
       return lines();
@@ -757,6 +765,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
         if (rows.length === 0) break;
         for (const row of rows) out.push(toMemory(codec.open(row)));
         after = rows.at(-1)?.id ?? after;
+        await yieldToLoop();
       }
       await db.transaction((tx) =>
         deps.audit(
