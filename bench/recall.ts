@@ -15,7 +15,11 @@ import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/lib/config.ts";
 import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
 import { tenantPolicySchema } from "../src/modules/governance/governance.schemas.ts";
-import { ftsQuery, queryTerms } from "../src/modules/memories/recall.ts";
+import { queryTerms } from "../src/modules/memories/recall.ts";
+
+/** An FTS5 query matching any of the terms; each is quoted so no term is read as syntax. */
+const ftsQuery = (terms: readonly string[]) => terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(" OR ");
+
 import type { Actor } from "../src/platform/auth/actor.ts";
 import { CATEGORY, type Conversation, conversationalCorpus, loadConversations } from "./conversations.ts";
 import { percentile, writeSection } from "./report.ts";

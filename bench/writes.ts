@@ -165,11 +165,13 @@ What multiplies it: SQLite writes whole 4 KiB pages to its WAL at every commit (
 the database file at checkpoint), and one memory dirties about ten B-trees — its row and the row's
 indexes, its labels, the recall index's vocabulary (one document-frequency update per distinct term,
 each on its own page), its totals and change log, and the audit event. A call that stores one
-memory of ~130 bytes therefore writes ~130 KiB; a batch shares those pages among its memories. In a
-one-off run with parts switched off (2026-11-30): the FTS5 table, which recall on SQLite no longer
-reads, was ~21 % of the bytes of a single store, and the vocabulary's document-frequency updates
-~25 %. SQLite's statement journals had also been spilling to temporary files on every write (~190k
-write calls in this benchmark); \`temp_store = MEMORY\` keeps them in memory now. Not met: the aim of
+memory of ~130 bytes therefore writes ~110 KiB; a batch shares those pages among its memories.
+Measured on 2026-11-30 by switching parts off: the FTS5 table that SQLite vaults kept beside the
+recall index (and that recall no longer read) was ~21 % of the bytes of a single store — it is gone
+(migration \`memories.005\`); the vocabulary's document-frequency updates are ~25 % (kept: erasure
+relies on them to drop a term no memory uses). SQLite's statement journals had also been spilling to
+temporary files on every write (~190k write calls in this benchmark); \`temp_store = MEMORY\` keeps
+them in memory now. Not met: the aim of
 at most 10× per byte stored; per-call commits of small rows cannot reach it with 4 KiB pages, so it
 needs writes from several calls committed together, or fewer B-trees per memory.`;
   process.stdout.write(`${md}\n`);

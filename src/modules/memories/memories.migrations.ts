@@ -150,5 +150,12 @@ CREATE TABLE recall_log (
       // has no counterpart there.
       postgres: "SELECT 1;",
     },
+    {
+      // Recall on SQLite reads the recall index only: the FTS5 table was written on every change and
+      // read by nothing. Dropped (secure_delete zeroes its freed pages).
+      id: "memories.005",
+      sqlite: "DROP TABLE IF EXISTS memories_fts;",
+      postgres: "SELECT 1;",
+    },
   ] satisfies Migration[],
 };

@@ -5,7 +5,7 @@ import { indexTokens } from "./tokens.ts";
 
 /**
  * The PostgreSQL search index: one row per (tenant, term, memory) with the term's weighted frequency
- * and the memory's length, plus per-tenant totals, ranked with the same BM25 as SQLite's FTS5
+ * and the memory's length, plus per-tenant totals, ranked with SQLite FTS5's BM25 formula
  * (k1 = 1.2, b = 0.75, IDF floored at 1e-6, column weights content 1, tags 0.5, entities 0.5).
  * `ts_rank` is not BM25 (no IDF, no length normalisation against the corpus), so it is not used.
  * Tokens come from `indexTokens` (folded, Porter-stemmed): plaintext words and the blind-index
@@ -57,24 +57,16 @@ export async function unindexPg(tx: SqlExecutor, seq: number): Promise<void> {
   }
 }
 
-/** The terms of an FTS5 query of quoted terms joined by OR (what `ftsQuery` builds). */
-export function termsOfMatch(match: string): string[] {
-  const out = new Set<string>();
-  for (const m of match.matchAll(/"((?:[^"]|"")*)"/g)) {
-    for (const token of indexTokens((m[1] ?? "").replaceAll('""', '"'))) out.add(token);
-  }
-  return [...out];
-}
-
 /** BM25 candidates over the visible, filtered memories (the clauses come from the store). */
 export function searchPg(
   db: SqlExecutor,
   vis: { sql: string; params: SqlValue[] },
   fil: { sql: string; params: SqlValue[] },
-  match: string,
+  tokens: readonly string[],
   limit: number,
 ): Promise<Candidate[]> {
-  const terms = termsOfMatch(match);
+  // The codec's query tokens (words as typed, or blind tokens) in the form the term table holds.
+  const terms = [...new Set(tokens.flatMap((t) => indexTokens(t)))];
   if (terms.length === 0) return Promise.resolve([]);
   // The matching index rows are read once (MATERIALIZED) by (tenant, term); each scored memory is
   // then checked with a primary-key lookup (the LATERAL ... OFFSET 0 keeps the planner from

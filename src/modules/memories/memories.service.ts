@@ -31,8 +31,8 @@ import {
 } from "./memories.schemas.ts";
 import { type Filters, memoriesStore, type NewRow, type Visibility } from "./memories.store.ts";
 import { screenMemories, screenMemory } from "./outbound.ts";
-import { blend, formatContext, ftsQuery, matchedTerms, queryTerms, recencyScore } from "./recall.ts";
-import type { RowCodec } from "./row-codec.ts";
+import { blend, formatContext, matchedTerms, queryTerms, recencyScore } from "./recall.ts";
+import { queryTokensOf, type RowCodec } from "./row-codec.ts";
 
 /**
  * Guardrails on what enters and leaves memory (the governance module provides it). `inbound`
@@ -530,10 +530,9 @@ export function createMemoriesService(deps: MemoriesDeps) {
 
     /**
      * GDPR erasure: every version, label and index entry of the selected memories, then the log is
-     * checkpointed so no trace stays in the database files. The full-text index runs with FTS5
-     * `secure-delete` and the database with `secure_delete`, so the erased entries leave the index
-     * b-tree and freed pages are zeroed by the delete itself: the cost follows what is erased, not
-     * the size of the tenant's index.
+     * checkpointed so no trace stays in the database files. The erased memories' own terms leave the
+     * recall index's vocabulary and the database runs with `secure_delete`, so freed pages are zeroed
+     * by the delete itself: the cost follows what is erased, not the size of the tenant's index.
      */
     async bulkDelete(actor: Actor, selector: BulkDelete): Promise<{ deleted: number }> {
       authorize(actor, "memories:delete");
@@ -604,9 +603,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
         const tenant = agent.tenantId;
         const candidates = await span("recall.search", { tenant, terms: terms.length }, () =>
           terms.length
-            ? db.dialect === "sqlite"
-              ? memoriesStore.rankedSearch(reader, vis, stored, codec.recallTokens(terms), pool)
-              : memoriesStore.search(reader, vis, stored, ftsQuery(codec.queryTokens(terms)), pool)
+            ? memoriesStore.search(reader, vis, stored, queryTokensOf(codec, terms), pool)
             : memoriesStore.recentCandidates(reader, vis, stored, pool),
         );
         const maxBm25 = candidates.reduce((m, c) => Math.max(m, c.bm25), 0);

@@ -1,7 +1,7 @@
 import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
 import type { MemoryRow } from "./memories.schemas.ts";
 import { indexPg, searchPg, unindexPg } from "./memories.search.pg.ts";
-import { type IndexEntry, plainIndex } from "./row-codec.ts";
+import { type IndexEntry, plainIndex, type QueryTokens } from "./row-codec.ts";
 import { impactSearch, indexMemory, type TermBag, unindexedPage, unindexMemory } from "./search.sqlite.ts";
 
 /**
@@ -175,13 +175,6 @@ export type Candidate = {
 
 async function indexRow(tx: SqlExecutor, seq: number, index: IndexEntry) {
   if (tx.dialect === "postgres") await indexPg(tx, seq, index);
-  else
-    await tx.run("INSERT INTO memories_fts (rowid, content, tags, entities) VALUES (?, ?, ?, ?)", [
-      seq,
-      index.content,
-      index.tags,
-      index.entities,
-    ]);
   for (const label of index.labels) {
     await tx.run("INSERT INTO memory_labels (seq, kind, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [
       seq,
@@ -194,7 +187,6 @@ async function indexRow(tx: SqlExecutor, seq: number, index: IndexEntry) {
 
 async function unindex(tx: SqlExecutor, seq: number): Promise<void> {
   if (tx.dialect === "postgres") return unindexPg(tx, seq);
-  await tx.run("DELETE FROM memories_fts WHERE rowid = ?", [seq]);
   await unindexMemory(tx, seq);
 }
 
@@ -314,33 +306,19 @@ export const memoriesStore = {
   },
 
   /**
-   * BM25 candidates over the visible, filtered memories. `match` is an FTS5 query of quoted terms.
-   * Only the ranking columns are read here; `bySeqs` loads the rows that make the final cut.
+   * The `limit` best visible, filtered memories by BM25 for a query's tokens. SQLite reads its
+   * impact-ordered recall index with early termination (search.sqlite.ts: only the candidates that
+   * can still make the cut are checked and scored, never every match); PostgreSQL ranks over its term
+   * table (memories.search.pg.ts). Only the ranking columns are read; `bySeqs` loads the rows that
+   * make the final cut.
    */
-  search(db: SqlExecutor, v: Visibility, f: Filters, match: string, limit: number) {
+  async search(db: SqlExecutor, v: Visibility, f: Filters, tokens: QueryTokens, limit: number) {
     const vis = visibilityClause(v);
     const fil = filterClause(f);
-    if (db.dialect === "postgres") return searchPg(db, vis, fil, match, limit);
-    return db.all<Candidate>(
-      `SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance, -bm25(memories_fts, 1.0, 0.5, 0.5) AS bm25
-       FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid
-       WHERE memories_fts MATCH ? AND ${vis.sql} AND ${fil.sql}
-       ORDER BY bm25(memories_fts, 1.0, 0.5, 0.5) LIMIT ?`,
-      [match, ...vis.params, ...fil.params, limit],
-    );
-  },
-
-  /**
-   * The `limit` best visible, filtered memories by BM25 for recall tokens (`codec.recallTokens`),
-   * read from the impact-ordered index with early termination (search.sqlite.ts): only the
-   * candidates that can still make the cut are checked and scored, never every match.
-   */
-  async rankedSearch(db: SqlExecutor, v: Visibility, f: Filters, tokens: readonly string[], limit: number) {
-    const vis = visibilityClause(v);
-    const fil = filterClause(f);
+    if (db.dialect === "postgres") return searchPg(db, vis, fil, tokens.index, limit);
     const { candidates } = await impactSearch(
       db,
-      tokens,
+      tokens.recall,
       { sql: `${vis.sql} AND ${fil.sql}`, params: [...vis.params, ...fil.params] },
       limit,
       v.now,

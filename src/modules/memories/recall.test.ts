@@ -1,14 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  blend,
-  escapeForContext,
-  formatContext,
-  ftsQuery,
-  matchedTerms,
-  queryTerms,
-  recencyScore,
-} from "./recall.ts";
+import { blend, escapeForContext, formatContext, matchedTerms, queryTerms, recencyScore } from "./recall.ts";
 
 test("query terms drop stopwords, punctuation and duplicates, and are lowercased", () => {
   assert.deepEqual(queryTerms("What did Alice say about the Deploy? the DEPLOY!"), [
@@ -23,10 +15,6 @@ test("query terms drop stopwords, punctuation and duplicates, and are lowercased
 test("query terms are capped so one request cannot build an unbounded index query", () => {
   const many = Array.from({ length: 100 }, (_, i) => `word${i}`).join(" ");
   assert.equal(queryTerms(many).length, 32);
-});
-
-test("the FTS query quotes every term, so no input is read as FTS syntax", () => {
-  assert.equal(ftsQuery(["alice", 'x"y']), '"alice" OR "x""y"');
 });
 
 test("recency halves every half-life and never exceeds 1", () => {

@@ -1,6 +1,6 @@
 /**
  * Pure ranking helpers for recall: query terms, the score blend and the context block.
- * The search itself (BM25 over FTS5) runs in the store; vector or hybrid retrieval plugs in as
+ * The search itself (BM25 over the recall index) runs in the store; vector or hybrid retrieval plugs in as
  * another candidate source feeding `blend`.
  */
 
@@ -28,11 +28,6 @@ export function queryTerms(query: string): string[] {
     if (out.length >= MAX_QUERY_TERMS) break;
   }
   return out;
-}
-
-/** An FTS5 query matching any of the terms; each is quoted so no term is read as syntax. */
-export function ftsQuery(terms: readonly string[]): string {
-  return terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(" OR ");
 }
 
 export type BlendWeights = { relevance: number; recency: number; importance: number };

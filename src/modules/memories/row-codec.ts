@@ -74,6 +74,14 @@ export function plainIndex(row: SealableRow): IndexEntry {
   };
 }
 
+/** A query's tokens in the two index forms: the SQLite recall index's and PostgreSQL's term table's. */
+export type QueryTokens = { recall: readonly string[]; index: readonly string[] };
+
+/** The tokens a codec's index holds for a query's terms. */
+export function queryTokensOf(codec: RowCodec, terms: readonly string[]): QueryTokens {
+  return { recall: codec.recallTokens(terms), index: codec.queryTokens(terms) };
+}
+
 export const plainCodec: RowCodec = {
   encrypted: false,
   seal: (row) => ({ row, index: plainIndex(row) }),
@@ -91,7 +99,7 @@ const BLIND_CACHE_ENTRIES = 4096;
 const recordId = (row: SealableRow) => `${row.id}#${row.version}`;
 
 export function encryptingCodec(cipher: TenantCipher): RowCodec {
-  // Digits only: FTS5's porter tokenizer leaves them as they are, and they carry no word.
+  // Digits only: every tokenizer leaves them as they are, and they carry no word.
   // Word frequencies are Zipf-like, so a small cache spares most of the HMACs of a write or query.
   const cache = new Map<string, string>();
   const blind = (token: string) => {
