@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from "node:crypto";
 import type { Clock } from "../../lib/clock.ts";
 import { AppError } from "../../lib/errors.ts";
 import type { AgentActor, TenantActor } from "../../platform/auth/actor.ts";
@@ -5,6 +6,32 @@ import type { Storage } from "../../platform/storage/port.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
 import type { GuardrailPolicy, Guardrails, GuardrailVerdict } from "../guardrails/index.ts";
 import type { TenantPolicy } from "./governance.schemas.ts";
+
+/** Texts remembered as clean per process (a keyed digest each, about 100 bytes). */
+const CLEAN_ENTRIES = 50_000;
+
+/**
+ * The outbound texts found clean, remembered by a keyed digest of (tenant, policy, text) so the
+ * same stored text is not inspected again on every recall and export: a stored memory version never
+ * changes, and a policy change changes the digest. Only "allow, unchanged" verdicts are remembered;
+ * a text that is masked or withheld is inspected every time. No text is kept, only digests under a
+ * key that lives and dies with the process. Oldest entries leave first once the bound is reached.
+ */
+function cleanTexts(max: number) {
+  const key = randomBytes(32);
+  const seen = new Set<string>();
+  return {
+    scope: (tenantId: string, policy: GuardrailPolicy) =>
+      createHmac("sha256", key).update(tenantId).update("\0").update(JSON.stringify(policy)).digest(),
+    digest: (scope: Buffer, text: string) =>
+      createHmac("sha256", key).update(scope).update(text).digest("base64url"),
+    has: (digest: string) => seen.has(digest),
+    add(digest: string) {
+      seen.add(digest);
+      if (seen.size > max) seen.delete(seen.values().next().value as string);
+    },
+  };
+}
 
 /** A verdict without any text: check names, actions, finding types, offsets and confidences. */
 export type VerdictSummary = {
@@ -77,6 +104,7 @@ export function createMemoryScreen(deps: {
   /** The keyed audit trail's append (same transaction as the change). */
   audit: AuditSink;
 }): MemoryScreen {
+  const clean = cleanTexts(CLEAN_ENTRIES);
   const policyWith = (p: TenantPolicy, threshold: number): GuardrailPolicy => ({
     ...p.guardrails,
     injectionThreshold: threshold,
@@ -163,9 +191,13 @@ export function createMemoryScreen(deps: {
     async outboundFor(actor) {
       const p = await deps.policyFor(actor.tenantId);
       const policy = policyWith(p, p.guardrails.injectionThreshold);
+      const scope = clean.scope(actor.tenantId, policy);
       return async (content) => {
+        const digest = clean.digest(scope, content);
+        if (clean.has(digest)) return { content, flagged: false };
         const v = await deps.guardrails.inspectOutbound(content, { tenantId: actor.tenantId, policy });
         if (v.action === "block") return null;
+        if (v.action === "allow" && v.text === content) clean.add(digest);
         return { content: v.text, flagged: v.action !== "allow" };
       };
     },
