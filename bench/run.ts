@@ -12,6 +12,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   mcp: async () => (await import("./mcp.ts")).run(),
   proxy: async () => (await import("./proxy.ts")).run(),
   erasure: async () => (await import("./erasure.ts")).run(),
+  gateways: async () => (await import("./gateways.ts")).run(),
   storage: async () => (await import("./storage.ts")).run(),
   recall: async () => (await import("./recall.ts")).run(),
   tracing: async () => (await import("./tracing.ts")).run(),

@@ -69,8 +69,9 @@ export function searchPg(
   const terms = [...new Set(tokens.flatMap((t) => indexTokens(t)))];
   if (terms.length === 0) return Promise.resolve([]);
   // The matching index rows are read once (MATERIALIZED) by (tenant, term); each scored memory is
-  // then checked with a primary-key lookup (the LATERAL ... OFFSET 0 keeps the planner from
-  // scanning the tenant's memories instead while its statistics are young).
+  // then fetched by its primary key alone (the LATERAL ... OFFSET 0 is a fence: the visibility and
+  // filter conditions stay outside it, so no tenant-leading index can look cheaper while the
+  // table's statistics are young) and checked after the fetch.
   return db.all<Candidate>(
     `WITH t AS MATERIALIZED (
        SELECT term, seq, tf, len FROM memory_terms
@@ -85,7 +86,8 @@ export function searchPg(
        GROUP BY t.seq)
      SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance, sc.bm25
      FROM scored sc CROSS JOIN LATERAL (
-       SELECT m.* FROM memories m WHERE m.seq = sc.seq AND ${vis.sql} AND ${fil.sql} OFFSET 0) m
+       SELECT m.* FROM memories m WHERE m.seq = sc.seq OFFSET 0) m
+     WHERE ${vis.sql} AND ${fil.sql}
      ORDER BY sc.bm25 DESC, m.seq DESC LIMIT ?`,
     [JSON.stringify(terms), ...vis.params, ...fil.params, limit],
   );
