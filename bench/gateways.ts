@@ -28,6 +28,7 @@ const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`
 const SECONDS = Number(arg("seconds") ?? 15);
 const ROUNDS = Number(arg("rounds") ?? 3);
 const KEYS = 40;
+const TENANTS = 4;
 
 type Gateway = { url: string; proc: ChildProcess; stderr: string[] };
 
@@ -102,6 +103,7 @@ async function measure(
   const pools = gateways.map((g) => new Pool(g.url, { connections: IN_FLIGHT }));
   const times: number[] = [];
   let errors = 0;
+  const refused = new Map<number, number>();
   let sent = 0;
   const deadline = performance.now() + SECONDS * 1000;
   const worker = async () => {
@@ -121,13 +123,17 @@ async function measure(
         body: JSON.stringify(body),
       });
       await res.body.arrayBuffer();
-      if (res.statusCode >= 300) errors++;
-      else times.push(performance.now() - t0);
+      if (res.statusCode >= 300) {
+        errors++;
+        refused.set(res.statusCode, (refused.get(res.statusCode) ?? 0) + 1);
+      } else times.push(performance.now() - t0);
     }
   };
   await Promise.all(Array.from({ length: IN_FLIGHT }, () => worker()));
   await Promise.all(pools.map((p) => p.close()));
   times.sort((a, b) => a - b);
+  if (refused.size > 0)
+    process.stdout.write(`  answers other than 2xx: ${JSON.stringify(Object.fromEntries(refused))}\n`);
   return { rps: times.length / SECONDS, p50: percentile(times, 50), p99: percentile(times, 99), errors };
 }
 
@@ -162,28 +168,32 @@ export async function run(): Promise<void> {
       gateways.push(await startGateway(env, dir));
     }
     const g1 = gateways[0] as Gateway;
-    const tenant = await json(`${g1.url}/v1/tenants`, "POST", adminKey, { name: "bench-gateways" });
-    // Keys' rate plans top out at 600 a minute: enough keys that the plans never bind, and an
-    // anomaly cap that admits the load.
-    const keys: string[] = [];
-    for (let i = 0; i < KEYS; i++) {
-      const created = await json(`${g1.url}/v1/tenants/${tenant.id}/keys`, "POST", adminKey, {
-        agent: `bench-${i}`,
-        scopes: ["admin"],
-        rate_limit_per_minute: 600,
-      });
-      keys.push(String(created.key));
-    }
-    const key = keys[0] as string;
-    await json(`${g1.url}/v1/tenants/${tenant.id}/policy`, "PUT", adminKey, {
-      anomaly: { max_requests_per_minute: 100_000 },
-    });
     const corpus = locomo();
-    // Seed the tenant with the conversational corpus so recalls rank real text.
-    for (let i = 0; i < corpus.turns.length; i += 100) {
-      const memories = corpus.turns.slice(i, i + 100).map((content) => ({ namespace: "bench", content }));
-      await json(`${g1.url}/v1/memories`, "POST", key, { memories });
+    // Keys' rate plans top out at 600 a minute: enough keys that the plans never bind, and an
+    // anomaly cap that admits the load. Each tenant is seeded with the conversational corpus.
+    const byTenant: string[][] = [];
+    for (let t = 0; t < TENANTS; t++) {
+      const tenant = await json(`${g1.url}/v1/tenants`, "POST", adminKey, { name: `bench-gateways-${t}` });
+      const own: string[] = [];
+      for (let i = 0; i < KEYS / TENANTS; i++) {
+        const created = await json(`${g1.url}/v1/tenants/${tenant.id}/keys`, "POST", adminKey, {
+          agent: `bench-${i}`,
+          scopes: ["memories:read", "memories:write"],
+          rate_limit_per_minute: 600,
+        });
+        own.push(String(created.key));
+      }
+      await json(`${g1.url}/v1/tenants/${tenant.id}/policy`, "PUT", adminKey, {
+        anomaly: { max_requests_per_minute: 100_000 },
+      });
+      for (let i = 0; i < corpus.turns.length; i += 100) {
+        const memories = corpus.turns.slice(i, i + 100).map((content) => ({ namespace: "bench", content }));
+        await json(`${g1.url}/v1/memories`, "POST", own[0] as string, { memories });
+      }
+      byTenant.push(own);
     }
+    // Interleaved, so consecutive requests go to different tenants.
+    const keys = (byTenant[0] ?? []).flatMap((_, i) => byTenant.map((own) => own[i] as string));
     const results = new Map<number, { rps: number; p50: number; p99: number; errors: number }[]>();
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? [1, 2, 3] : [3, 2, 1];
@@ -211,7 +221,8 @@ export async function run(): Promise<void> {
 Three \`hypha serve\` processes on one PostgreSQL database and one Redis (same secrets, own data
 directories), all on this machine with the load generator. Closed loop: ${IN_FLIGHT} requests in
 flight, half recalls of LoCoMo questions and half single stores of LoCoMo turns, spread round-robin
-over the first N gateways for ${SECONDS} s, into one tenant seeded with ${corpus.turns.length} LoCoMo turns;
+over the first N gateways for ${SECONDS} s, into ${TENANTS} tenants each seeded with ${corpus.turns.length} LoCoMo turns
+(the requests cycle through the tenants);
 ${ROUNDS} rounds alternating the order, medians. One gateway is the baseline of the same run.
 
 | gateways | requests/s | ÷ 1 gateway | p50 / p99 | errors |

@@ -96,7 +96,12 @@ export async function createApp(opts: AppOptions) {
   // PostgreSQL when a database URL is set (several gateways may share it), else the embedded store.
   const storage = config.databaseUrl
     ? openPostgresStorage(
-        { url: config.databaseUrl, migrationUrl: config.databaseMigrationUrl, dataDir: config.dataDir },
+        {
+          url: config.databaseUrl,
+          migrationUrl: config.databaseMigrationUrl,
+          dataDir: config.dataDir,
+          poolSize: config.databasePoolSize,
+        },
         migrations,
         telemetry,
       )

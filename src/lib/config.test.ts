@@ -93,3 +93,14 @@ describe("config: a bad CIDR stops `hypha serve` with one line", () => {
     assert.equal(r.stdout, "");
   });
 });
+
+test("HYPHA_DATABASE_POOL_SIZE sets the connections per PostgreSQL pool; 0 or a word is refused, naming it", () => {
+  assert.equal(loadConfig({}).databasePoolSize, 10);
+  assert.equal(loadConfig({ HYPHA_DATABASE_POOL_SIZE: "25" }).databasePoolSize, 25);
+  for (const value of ["0", "many", "501"]) {
+    assert.match(
+      configError({ HYPHA_DATABASE_POOL_SIZE: value }),
+      /HYPHA_DATABASE_POOL_SIZE|databasePoolSize/,
+    );
+  }
+});

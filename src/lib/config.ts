@@ -65,6 +65,8 @@ export const configSchema = z
       .max(2048)
       .regex(/^postgres(?:ql)?:\/\/\S+$/, "a postgres:// URL")
       .optional(),
+    /** Connections per PostgreSQL pool; a gateway keeps two pools (instance data, tenants' data). */
+    databasePoolSize: intFromString(1, 500).default(10),
     host: z.string().min(1).default("127.0.0.1"),
     port: intFromString(0, 65535).default(7411),
     adminKey: secret("HYPHA_ADMIN_KEY").optional(),
@@ -193,6 +195,7 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_DATA_DIR: "dataDir",
   HYPHA_DATABASE_URL: "databaseUrl",
   HYPHA_DATABASE_MIGRATION_URL: "databaseMigrationUrl",
+  HYPHA_DATABASE_POOL_SIZE: "databasePoolSize",
   HYPHA_HOST: "host",
   HYPHA_PORT: "port",
   HYPHA_ADMIN_KEY: "adminKey",
