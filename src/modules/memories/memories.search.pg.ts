@@ -71,7 +71,8 @@ export function searchPg(
   // The matching index rows are read once (MATERIALIZED) by (tenant, term); each scored memory is
   // then fetched by its primary key alone (the LATERAL ... OFFSET 0 is a fence: the visibility and
   // filter conditions stay outside it, so no tenant-leading index can look cheaper while the
-  // table's statistics are young) and checked after the fetch.
+  // table's statistics are young) and checked after the fetch. The order is the scored rows' own, so
+  // the rows are fetched best first and the fetching stops once `limit` of them passed the checks.
   return db.all<Candidate>(
     `WITH t AS MATERIALIZED (
        SELECT term, seq, tf, len FROM memory_terms
@@ -88,7 +89,7 @@ export function searchPg(
      FROM scored sc CROSS JOIN LATERAL (
        SELECT m.* FROM memories m WHERE m.seq = sc.seq OFFSET 0) m
      WHERE ${vis.sql} AND ${fil.sql}
-     ORDER BY sc.bm25 DESC, m.seq DESC LIMIT ?`,
+     ORDER BY sc.bm25 DESC, sc.seq DESC LIMIT ?`,
     [JSON.stringify(terms), ...vis.params, ...fil.params, limit],
   );
 }
