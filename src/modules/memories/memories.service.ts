@@ -693,13 +693,16 @@ export function createMemoriesService(deps: MemoriesDeps) {
           const near = await span("recall.vector", { tenant }, () =>
             vectorCandidates(reader, vis, stored, codec, embedderId, qv, pool),
           );
-          const lexical = [...candidates].sort((a, b) => b.bm25 - a.bm25 || b.seq - a.seq);
-          fused = fuse(
-            lexical.map((c) => c.seq),
-            near.map((c) => ({ seq: c.seq, similarity: c.similarity })),
-          );
-          const seen = new Set(lexical.map((c) => c.seq));
-          pooled = [...lexical, ...near.filter((c) => !seen.has(c.seq))];
+          // No vector candidate (none stored yet for this embedder): the ranking stays lexical as is.
+          if (near.length > 0) {
+            const lexical = [...candidates].sort((a, b) => b.bm25 - a.bm25 || b.seq - a.seq);
+            fused = fuse(
+              lexical.map((c) => c.seq),
+              near.map((c) => ({ seq: c.seq, similarity: c.similarity })),
+            );
+            const seen = new Set(lexical.map((c) => c.seq));
+            pooled = [...lexical, ...near.filter((c) => !seen.has(c.seq))];
+          }
         }
         const maxBm25 = candidates.reduce((m, c) => Math.max(m, c.bm25), 0);
         let maxRrf = 0;
