@@ -71,6 +71,11 @@ function fakeEmbeddings() {
       const { model, input } = JSON.parse(body) as { model: string; input: string[] };
       state.calls.push({ model, input, authorization: req.headers.authorization });
       if (state.mode === "timeout") return; // never answers: the client's deadline must end it
+      if (input.some((t) => t.includes("POISON"))) {
+        // A text this server refuses (too long, a filtered word…): the whole call fails.
+        res.writeHead(400, { "content-type": "application/json" }).end('{"error":"input refused"}');
+        return;
+      }
       let vectors = input.map((t) => embedText(t, model));
       if (state.mode === "wrong-dimension") vectors = vectors.map((v) => v.slice(0, 8));
       if (state.mode === "too-few") vectors = vectors.slice(1);
@@ -287,6 +292,44 @@ describe("hybrid recall: lexical and vector candidates fused behind one Embedder
       const after = await second.request("GET", "/v1/memories/embeddings/status", t.key);
       assert.equal((after.body as Status).pending, 0);
       assert.equal((after.body as Status).embedded, 3);
+      const r = await second.request("POST", "/v1/memories/recall", t.key, { query: QUESTION, k: 3 });
+      assert.equal((r.body as { results: RecallResult[] }).results[0]?.memory.content, OFFSITE);
+    } finally {
+      await second.close();
+    }
+  });
+
+  test("a text the API refuses does not block the others: they are embedded, it stays pending, and the next pass retries it alone", async () => {
+    const t = await plainTenant(s);
+    await s.storeMemory(t.key, { content: "POISON first note" });
+    await s.storeMemory(t.key, { content: OFFSITE });
+    await s.storeMemory(t.key, { content: OTHERS[0] as string });
+    await embedAll(s);
+    assert.deepEqual(
+      { ...(await status(s, t.key)), embedder: null },
+      { embedder: null, enabled: true, embedded: 2, pending: 1 },
+    );
+    assert.equal((await recall(s, t.key, QUESTION))[0]?.memory.content, OFFSITE);
+    const calls = fake.state.calls.length;
+    assert.equal(await embedAll(s), 0);
+    assert.deepEqual(
+      fake.state.calls.slice(calls).map((c) => c.input),
+      [["POISON first note"]],
+      "retried once, alone",
+    );
+  });
+
+  test("a restarted server does not embed again what the same model already embedded", async () => {
+    const t = await plainTenant(s);
+    for (const content of [OFFSITE, ...OTHERS]) await s.storeMemory(t.key, { content });
+    await embedAll(s);
+    const second = await reopen(s, embedderConfig());
+    try {
+      const st = await second.request("GET", "/v1/memories/embeddings/status", t.key);
+      assert.deepEqual(st.body, { embedder: null, enabled: true, embedded: 3, pending: 0 });
+      const calls = fake.state.calls.length;
+      await second.app.apis.memories?.embedAll();
+      assert.ok(!fake.state.calls.slice(calls).some((c) => c.input.includes(OFFSITE)));
       const r = await second.request("POST", "/v1/memories/recall", t.key, { query: QUESTION, k: 3 });
       assert.equal((r.body as { results: RecallResult[] }).results[0]?.memory.content, OFFSITE);
     } finally {

@@ -9,6 +9,8 @@ import type { EgressGuard } from "../../lib/egress/egress-guard.ts";
 export type Embedder = {
   /** False for the `off` adapter: no vector is computed, stored or searched. */
   readonly enabled: boolean;
+  /** `<adapter>:<model>`: the id without the dimension (null for `off`). */
+  readonly name: string | null;
   /**
    * `<adapter>:<model>:<dimension>`, known once an answer has fixed the dimension (null before the
    * first successful call of this process, and always for `off`).
@@ -40,6 +42,7 @@ export class EmbedderError extends Error {
 /** The default adapter: embeddings are off, recall is lexical. */
 export const offEmbedder: Embedder = {
   enabled: false,
+  name: null,
   id: null,
   embed: () => Promise.reject(new EmbedderError("OFF")),
 };
@@ -132,6 +135,7 @@ export function createOpenAiEmbedder(config: OpenAiEmbedderConfig, transport: Em
   let dimension: number | null = null;
   return {
     enabled: true,
+    name: `openai:${config.model}`,
     get id() {
       return dimension === null ? null : `openai:${config.model}:${dimension}`;
     },

@@ -34,6 +34,7 @@ import {
 } from "./memories.schemas.ts";
 import {
   type Candidate,
+  type EmbedderSpace,
   type Filters,
   memoriesStore,
   type NewRow,
@@ -197,6 +198,9 @@ export function createMemoriesService(deps: MemoriesDeps) {
     const policy = deps.embeddingsPolicy ? await deps.embeddingsPolicy(tenantId) : undefined;
     return (policy ?? (codec.encrypted ? "off" : "on")) === "on";
   };
+  /** The active embedder's vectors: its id, or every dimension of its model before its first answer. */
+  const space = (): EmbedderSpace =>
+    embedder.id ? { id: embedder.id } : { prefix: `${embedder.name ?? ""}:` };
   const embedderFailed = (err: unknown, tenantId: string, stage: string) => {
     // A code only: the message of an EmbedderError never holds the key, the URL or the texts.
     const reason = err instanceof EmbedderError ? err.reason : "UNEXPECTED";
@@ -230,6 +234,34 @@ export function createMemoriesService(deps: MemoriesDeps) {
       for (const h of chunk) {
         const r = bySeq.get(h.seq);
         if (r && out.length < pool) out.push({ ...r, bm25: 0, context: 0, similarity: h.similarity });
+      }
+    }
+    return out;
+  };
+
+  /**
+   * Embeds a batch for the worker. When the API refuses the batch (an HTTP error or an unusable
+   * answer) each text is tried alone, so one text it cannot embed leaves only itself without a
+   * vector (null). "stop" when the embedder is unreachable, slow or changed: the pass ends there.
+   */
+  const embedRows = async (tenantId: string, texts: readonly string[]) => {
+    const call = (batch: readonly string[]) =>
+      telemetry.span("worker.embed", { tenant: tenantId, count: batch.length }, () => embedder.embed(batch));
+    const perText = (err: unknown) =>
+      err instanceof EmbedderError && (err.reason === "HTTP_ERROR" || err.reason === "BAD_RESPONSE");
+    try {
+      return await call(texts);
+    } catch (err) {
+      embedderFailed(err, tenantId, "worker");
+      if (!perText(err) || texts.length === 1) return perText(err) ? [null] : ("stop" as const);
+    }
+    const out: (Float32Array | null)[] = [];
+    for (const text of texts) {
+      try {
+        out.push((await call([text]))[0] ?? null);
+      } catch (err) {
+        if (!perText(err)) return "stop" as const;
+        out.push(null);
       }
     }
     return out;
@@ -1021,7 +1053,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
       const enabled = await vectorsOn(agent.tenantId, codec);
       const id = embedder.id;
       if (!enabled) return { embedder: id, enabled, embedded: 0, pending: 0 };
-      const counts = await memoriesStore.embeddingCounts(db.read ?? db, vis, id ?? "");
+      const counts = await memoriesStore.embeddingCounts(db.read ?? db, vis, space());
       return { embedder: id, enabled, embedded: counts.embedded, pending: counts.total - counts.embedded };
     },
 
@@ -1043,48 +1075,47 @@ export function createMemoriesService(deps: MemoriesDeps) {
           vectors.forget(tenantId);
           continue;
         }
-        for (;;) {
+        // One walk forward through the pending memories: a text the API refuses on its own is skipped
+        // for the rest of this pass (retried once by the next), so it never blocks the ones after it.
+        for (let after = 0; ; ) {
           const rows = await memoriesStore.pendingEmbeddings(
             db,
             tenantId,
             clock.now(),
-            embedder.id ?? "",
+            space(),
+            after,
             EMBED_BATCH,
           );
           if (rows.length === 0) break;
+          after = rows.at(-1)?.seq ?? after;
           const texts = rows.map((r) => codec.open(r).content);
-          let batch: Float32Array[];
-          try {
-            batch = await telemetry.span("worker.embed", { tenant: tenantId, count: rows.length }, () =>
-              embedder.embed(texts),
-            );
-          } catch (err) {
-            embedderFailed(err, tenantId, "worker");
-            return stored;
-          }
+          const embedded = await embedRows(tenantId, texts);
+          if (embedded === "stop") return stored;
           const id = embedder.id;
           if (!id) return stored;
           const now = clock.now();
           stored += await db.transaction(async (tx) => {
             const done: string[] = [];
             for (const [i, row] of rows.entries()) {
-              const v = batch[i];
+              const v = embedded[i];
               if (!v) continue;
               if (await memoriesStore.setEmbedding(tx, row.seq, id, codec.sealVector(row, encodeVector(v)))) {
                 done.push(row.id);
               }
             }
-            await deps.audit(
-              tx,
-              {
-                tenantId,
-                actor: { type: "system", id: "embedder" },
-                action: "memory.embedded",
-                targetIds: done.slice(0, AUDIT_TARGETS_MAX),
-                details: { count: done.length, embedder: id },
-              },
-              now,
-            );
+            if (done.length > 0) {
+              await deps.audit(
+                tx,
+                {
+                  tenantId,
+                  actor: { type: "system", id: "embedder" },
+                  action: "memory.embedded",
+                  targetIds: done.slice(0, AUDIT_TARGETS_MAX),
+                  details: { count: done.length, embedder: id },
+                },
+                now,
+              );
+            }
             return done.length;
           });
         }

@@ -219,6 +219,18 @@ async function dropVector(tx: SqlExecutor, seq: number): Promise<void> {
   if (had) await logVector(tx, seq, false);
 }
 
+/**
+ * Which vectors belong to the active embedder: its exact id, or (before its first answer told the
+ * dimension) every id of its adapter and model, `<adapter>:<model>:`.
+ */
+export type EmbedderSpace = { id: string } | { prefix: string };
+
+function spaceMatch(column: string, space: EmbedderSpace): { sql: string; params: SqlValue[] } {
+  return "id" in space
+    ? { sql: `${column} = ?`, params: [space.id] }
+    : { sql: `substr(${column}, 1, ?) = ?`, params: [space.prefix.length, space.prefix] };
+}
+
 /** A stored vector as read for the cache: the version it belongs to (sealed vectors are bound to it). */
 export type StoredVector = { seq: number; id: string; version: number; embedding: Uint8Array };
 
@@ -424,13 +436,25 @@ export const memoriesStore = {
 
   // ---- vectors (hybrid recall) ------------------------------------------------------------------
 
-  /** Current, unexpired memories without a vector of `embedderId`, oldest first (full rows, as stored). */
-  pendingEmbeddings: (db: SqlExecutor, tenantId: string, now: number, embedderId: string, limit: number) =>
-    db.all<MemoryRow>(
+  /**
+   * Current, unexpired memories after `after` (a seq) without a vector of the active embedder,
+   * oldest first (full rows, as stored).
+   */
+  pendingEmbeddings(
+    db: SqlExecutor,
+    tenantId: string,
+    now: number,
+    space: EmbedderSpace,
+    after: number,
+    limit: number,
+  ) {
+    const match = spaceMatch("embedder", space);
+    return db.all<MemoryRow>(
       `SELECT * FROM memories WHERE tenant_id = ? AND is_current = 1 AND (expires_at IS NULL OR expires_at > ?)
-       AND (embedder IS NULL OR embedder <> ?) ORDER BY seq LIMIT ?`,
-      [tenantId, now, embedderId, limit],
-    ),
+       AND (embedder IS NULL OR NOT (${match.sql})) AND seq > ? ORDER BY seq LIMIT ?`,
+      [tenantId, now, ...match.params, after, limit],
+    );
+  },
 
   /** Stores a current version's vector (as stored: sealed when encrypted) and logs it; false if it is gone. */
   async setEmbedding(tx: SqlExecutor, seq: number, embedderId: string, stored: Uint8Array): Promise<boolean> {
@@ -452,13 +476,14 @@ export const memoriesStore = {
     return rows.length;
   },
 
-  /** Visible current memories, and how many of them hold a vector of `embedderId`. */
-  async embeddingCounts(db: SqlExecutor, v: Visibility, embedderId: string) {
+  /** Visible current memories, and how many of them hold a vector of the active embedder. */
+  async embeddingCounts(db: SqlExecutor, v: Visibility, space: EmbedderSpace) {
     const vis = visibilityClause(v);
+    const match = spaceMatch("m.embedder", space);
     const r = await db.get<{ total: number; embedded: number | null }>(
-      `SELECT COUNT(*) AS total, SUM(CASE WHEN m.embedder = ? THEN 1 ELSE 0 END) AS embedded
+      `SELECT COUNT(*) AS total, SUM(CASE WHEN ${match.sql} THEN 1 ELSE 0 END) AS embedded
        FROM memories m WHERE ${vis.sql}`,
-      [embedderId, ...vis.params],
+      [...match.params, ...vis.params],
     );
     return { total: Number(r?.total ?? 0), embedded: Number(r?.embedded ?? 0) };
   },
