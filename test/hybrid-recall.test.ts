@@ -366,6 +366,37 @@ describe("hybrid recall: lexical and vector candidates fused behind one Embedder
     });
   }
 
+  test("an updated memory is embedded again (its old version's vector is dropped), and an erased one never returns through a cached vector", async () => {
+    const t = await plainTenant(s);
+    const m = await s.storeMemory(t.key, { content: OFFSITE });
+    await s.storeMemory(t.key, { content: OTHERS[1] as string });
+    await embedAll(s);
+    assert.equal((await recall(s, t.key, QUESTION))[0]?.memory.id, m.id, "the cache is built");
+    const moved = "The quarterly offsite moved to Porto";
+    const patched = await s.request("PATCH", `/v1/memories/${m.id}`, {
+      key: t.key,
+      body: { content: moved },
+    });
+    assert.equal(patched.status, 200, patched.text);
+    assert.ok(
+      !(await recall(s, t.key, QUESTION)).some((r) => r.memory.id === m.id),
+      "the old version's vector no longer ranks the memory",
+    );
+    assert.equal((await status(s, t.key)).pending, 1);
+    await embedAll(s);
+    const again = await recall(s, t.key, QUESTION);
+    assert.equal(again[0]?.memory.id, m.id);
+    assert.equal(again[0]?.memory.content, moved);
+    const erased = await s.request("DELETE", `/v1/memories/${m.id}`, { key: t.key });
+    assert.equal(erased.status, 200, erased.text);
+    assert.ok(!(await recall(s, t.key, QUESTION)).some((r) => r.memory.id === m.id));
+    const db = await s.hypha.storage.tenant(t.tenantId);
+    const rows = await db.all<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM memories WHERE embedding IS NOT NULL",
+    );
+    assert.equal(Number(rows[0]?.n), 1, "only the other memory's vector is left");
+  });
+
   test("every hybrid recall is audited, and another tenant's vectors never appear", async () => {
     const a = await plainTenant(s);
     const b = await plainTenant(s);
