@@ -228,6 +228,10 @@ export const SAMPLES: Record<string, Sample> = {
     agentScope: "memories:read",
   },
   "GET /v1/namespaces": { path: () => "/v1/namespaces", agentScope: "memories:read" },
+  "GET /v1/memories/embeddings/status": {
+    path: () => "/v1/memories/embeddings/status",
+    agentScope: "memories:read",
+  },
   "GET /v1/memories/export": { path: () => "/v1/memories/export", agentScope: "memories:read" },
   "GET /v1/memories/:id": {
     path: (f) => `/v1/memories/${f.memoryId}`,

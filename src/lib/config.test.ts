@@ -57,6 +57,27 @@ describe("config: CIDR settings are parsed as addresses, not matched by shape", 
     });
   }
 
+  test("HYPHA_EMBEDDINGS_URL without HYPHA_EMBEDDINGS_MODEL, or a model or key without the URL, is refused in one line naming the setting", () => {
+    const noModel = configError({ HYPHA_EMBEDDINGS_URL: "http://127.0.0.1:11434/v1" });
+    assert.match(noModel, /embeddingsModel \(HYPHA_EMBEDDINGS_MODEL\): HYPHA_EMBEDDINGS_MODEL is required/);
+    assert.doesNotMatch(noModel, /\n/);
+    const noUrl = configError({
+      HYPHA_EMBEDDINGS_MODEL: "nomic-embed-text",
+      HYPHA_EMBEDDINGS_API_KEY: "sk-secret-value",
+    });
+    assert.match(noUrl, /embeddingsUrl \(HYPHA_EMBEDDINGS_URL\)/);
+    assert.ok(!noUrl.includes("sk-secret-value"), "the key never appears in the message");
+    assert.match(
+      configError({ HYPHA_EMBEDDINGS_URL: "ftp://x/v1", HYPHA_EMBEDDINGS_MODEL: "m" }),
+      /embeddingsUrl/,
+    );
+    const ok = loadConfig({
+      HYPHA_EMBEDDINGS_URL: "http://127.0.0.1:11434/v1",
+      HYPHA_EMBEDDINGS_MODEL: "nomic-embed-text",
+    });
+    assert.equal(ok.embeddingsTimeoutMs, 5000);
+  });
+
   test("egress allowances accept CIDRs, addresses, host names and wildcard host names", () => {
     const good = [
       "10.0.0.0/8",

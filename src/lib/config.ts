@@ -123,6 +123,15 @@ export const configSchema = z
     judgeModel: z.string().min(1).max(200).optional(),
     judgeApiKey: z.string().min(1).max(4096).optional(),
     judgeTimeoutMs: intFromString(50, 60_000).default(2000),
+    /**
+     * An OpenAI-compatible embeddings API (`…/v1`, `POST {url}/embeddings`) for hybrid recall; off when
+     * unset. Memories are embedded after commit by a worker, never on the write path.
+     */
+    embeddingsUrl: z.url({ protocol: /^https?$/ }).optional(),
+    embeddingsModel: z.string().min(1).max(200).optional(),
+    embeddingsApiKey: z.string().min(1).max(4096).optional(),
+    /** One deadline per embeddings call (DNS, connect, answer); past it recall stays lexical. */
+    embeddingsTimeoutMs: intFromString(50, 120_000).default(5000),
     /** CIDRs and host names outbound webhooks may reach although the egress guard blocks them. */
     egressAllow: z
       .union([z.string(), z.array(z.string())])
@@ -186,6 +195,15 @@ export const configSchema = z
   .refine((c) => !c.judgeUrl || c.judgeModel, {
     message: "HYPHA_JUDGE_MODEL is required with HYPHA_JUDGE_URL",
     path: ["judgeModel"],
+  })
+  .refine((c) => !c.embeddingsUrl || c.embeddingsModel, {
+    message: "HYPHA_EMBEDDINGS_MODEL is required with HYPHA_EMBEDDINGS_URL",
+    path: ["embeddingsModel"],
+  })
+  .refine((c) => c.embeddingsUrl || (!c.embeddingsModel && !c.embeddingsApiKey), {
+    message:
+      "HYPHA_EMBEDDINGS_MODEL and HYPHA_EMBEDDINGS_API_KEY need HYPHA_EMBEDDINGS_URL (the embeddings API) beside them",
+    path: ["embeddingsUrl"],
   });
 
 export type Config = z.infer<typeof configSchema>;
@@ -230,6 +248,10 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_JUDGE_MODEL: "judgeModel",
   HYPHA_JUDGE_API_KEY: "judgeApiKey",
   HYPHA_JUDGE_TIMEOUT_MS: "judgeTimeoutMs",
+  HYPHA_EMBEDDINGS_URL: "embeddingsUrl",
+  HYPHA_EMBEDDINGS_MODEL: "embeddingsModel",
+  HYPHA_EMBEDDINGS_API_KEY: "embeddingsApiKey",
+  HYPHA_EMBEDDINGS_TIMEOUT_MS: "embeddingsTimeoutMs",
   HYPHA_CREDENTIAL_KEY: "credentialKey",
   HYPHA_CREDENTIAL_KEY_FILE: "credentialKeyFile",
   HYPHA_PROXY_SOCKET: "proxySocket",

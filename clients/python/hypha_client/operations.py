@@ -27,6 +27,7 @@ OPERATION_IDS = (
     "getApproval",
     "getConnector",
     "getCredential",
+    "getEmbeddingStatus",
     "getMemory",
     "getOidcConfig",
     "getOverrides",
@@ -175,6 +176,10 @@ class Operations:
     def get_credential(self, tenant_id: str, name: str) -> Any:
         """One credential's metadata (never its secret) (getCredential)."""
         return self._request("GET", "/v1/tenants/{tenant_id}/credentials/{name}", params={"tenant_id": tenant_id, "name": name})
+
+    def get_embedding_status(self) -> Any:
+        """Hybrid recall: the active embedder and how many memories have a vector or wait for one (getEmbeddingStatus)."""
+        return self._request("GET", "/v1/memories/embeddings/status")
 
     def get_memory(self, id: str) -> Any:
         """Read a memory's current version (getMemory)."""

@@ -845,6 +845,20 @@ export interface Operations {
       } | null;
     };
   };
+  /** Hybrid recall: the active embedder and how many memories have a vector or wait for one */
+  getEmbeddingStatus: {
+    method: "GET";
+    path: "/v1/memories/embeddings/status";
+    params: never;
+    query: never;
+    body: never;
+    response: {
+      embedder: string | null;
+      enabled: boolean;
+      embedded: number;
+      pending: number;
+    };
+  };
   /** Read a memory's current version */
   getMemory: {
     method: "GET";
@@ -990,6 +1004,7 @@ export interface Operations {
       };
       write_injection_threshold: number;
       ingest_injection_threshold: number;
+      embeddings?: "off" | "on";
       version: number;
       updated_at: string | null;
     };
@@ -1662,6 +1677,7 @@ export interface Operations {
       };
       write_injection_threshold?: number;
       ingest_injection_threshold?: number;
+      embeddings?: "off" | "on";
     };
     response: {
       tiers: {
@@ -1703,6 +1719,7 @@ export interface Operations {
       };
       write_injection_threshold: number;
       ingest_injection_threshold: number;
+      embeddings?: "off" | "on";
       version: number;
       updated_at: string | null;
     };
@@ -1764,6 +1781,12 @@ export interface Operations {
           importance: number;
           matched_terms: string[];
           in_context: boolean;
+          fusion?: {
+            rrf: number;
+            lexical_rank: number | null;
+            vector_rank: number | null;
+            similarity: number | null;
+          };
         };
       }[];
       context: string;

@@ -93,6 +93,12 @@ export const tenantPolicySchema = z
     write_injection_threshold: z.number().min(0).max(1).default(0.7),
     /** Injection threshold for ingested deliveries (connectors). */
     ingest_injection_threshold: z.number().min(0).max(1).default(0.5),
+    /**
+     * Hybrid recall's vectors for this tenant, when an embedder is configured. Unset: on for a
+     * plaintext tenant, off for an encrypted one (an embedding can be inverted to approximate text,
+     * and computing it sends the text to the embeddings API); `on` seals the vectors at rest.
+     */
+    embeddings: z.enum(["off", "on"]).optional(),
   })
   .strict();
 export type TenantPolicy = z.infer<typeof tenantPolicySchema>;

@@ -157,5 +157,30 @@ CREATE TABLE recall_log (
       sqlite: "DROP TABLE IF EXISTS memories_fts;",
       postgres: "SELECT 1;",
     },
+    {
+      // Hybrid recall: each current memory's vector (the reserved `embedding` column: little-endian
+      // float32, sealed for encrypted tenants) and the embedder id it was made with, so vectors of two
+      // models never mix; a log of vectors added and removed keeps each process's in-memory vector
+      // cache in step with commits (as recall_log does for the recall index). PostgreSQL stores the
+      // same BYTEA and scores the same way, in the process (no pgvector).
+      id: "memories.006",
+      sqlite: `
+ALTER TABLE memories ADD COLUMN embedder TEXT;
+CREATE TABLE vector_log (
+  gen INTEGER PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  added INTEGER NOT NULL
+);`,
+      postgres: `
+ALTER TABLE memories ADD COLUMN embedder TEXT;
+CREATE TABLE vector_log (
+  ${TENANT_COLUMN},
+  gen BIGSERIAL PRIMARY KEY,
+  seq BIGINT NOT NULL,
+  added INTEGER NOT NULL
+);
+CREATE INDEX vector_log_tenant_gen ON vector_log(tenant_id, gen);
+${rowSecurity("vector_log")}`,
+    },
   ] satisfies Migration[],
 };

@@ -1,5 +1,9 @@
+import type { Config } from "../../lib/config.ts";
+import { createEgressGuard, egressAllowList } from "../../lib/egress/egress-guard.ts";
 import { type ActionRule, READERS, rule } from "../../platform/auth/actor.ts";
 import { defineModule } from "../../platform/module.ts";
+import { type Telemetry, tracedEgress } from "../../platform/telemetry.ts";
+import { createOpenAiEmbedder, type Embedder, guardedEmbeddingsTransport, offEmbedder } from "./embedder.ts";
 import { memoriesMigrations } from "./memories.migrations.ts";
 import { registerMemoryRoutes } from "./memories.routes.ts";
 import { createMemoriesService, type MemoriesService } from "./memories.service.ts";
@@ -26,6 +30,7 @@ export const memoriesEvents = [
   "memory.recalled",
   "memory.exported",
   "memory.expired_purged",
+  "memory.embedded",
   "vault.exported",
   "vault.imported",
 ] as const;
@@ -33,7 +38,30 @@ export const memoriesEvents = [
 export type MemoriesApi = MemoriesService & {
   /** One TTL sweep over every tenant, where this gateway holds the sweep lease; returns how many. */
   sweepAll(): Promise<number>;
+  /** One embedding pass over every tenant, where this gateway holds the embedding lease; returns how many. */
+  embedAll(): Promise<number>;
 };
+
+/** How often the embedding worker looks for memories without a vector. */
+export const EMBED_INTERVAL_MS = 5000;
+
+/**
+ * The embedder the configuration names: `off` unless `embeddingsUrl` is set; an OpenAI-compatible
+ * API otherwise, reached through the egress guard (private addresses need `HYPHA_EGRESS_ALLOW`)
+ * with one deadline per call.
+ */
+export function embedderFor(config: Config, telemetry: Telemetry): Embedder {
+  if (!config.embeddingsUrl) return offEmbedder;
+  const guard = createEgressGuard({
+    allow: egressAllowList(config.egressAllow),
+    timeoutMs: config.embeddingsTimeoutMs,
+    maxResponseBytes: 16 * 1024 * 1024,
+  });
+  return createOpenAiEmbedder(
+    { baseUrl: config.embeddingsUrl, model: config.embeddingsModel ?? "", apiKey: config.embeddingsApiKey },
+    guardedEmbeddingsTransport(tracedEgress(telemetry, guard, "embeddings")),
+  );
+}
 
 declare module "../../platform/auth/actor.ts" {
   interface ActionRegistry extends Record<keyof typeof memoriesActions, ActionRule> {}
@@ -63,8 +91,12 @@ export const memoriesModule = defineModule({
     const { config, storage, clock, logger } = ctx;
     const tenants = ctx.use("tenants");
     const grants = ctx.use("grants");
+    const governance = ctx.use("governance");
     const service = createMemoriesService({
-      screen: ctx.use("governance").screen,
+      embedder: embedderFor(config, ctx.telemetry),
+      embeddingsPolicy: async (tenantId) => (await governance.service.policyFor(tenantId)).embeddings,
+      logger,
+      screen: governance.screen,
       activeGrants: grants.active,
       storage,
       clock,
@@ -83,9 +115,28 @@ export const memoriesModule = defineModule({
       if (!(await ctx.leases.acquire(SWEEP_LEASE, ctx.gatewayId, ctx.clock.now(), ttl))) return 0;
       return ctx.telemetry.span("worker.ttl_sweep", {}, async () => service.sweep(await tenants.allIds()));
     };
+    tenants.onDeleted((tenantId) => service.forgetVectors(tenantId));
+    // Embeddings are computed after commit by one gateway at a time (the lease), never on the write path.
+    const EMBED_LEASE = "embedder";
+    let embedding: Promise<number> | null = null;
+    const embedAll = () => {
+      embedding ??= (async () => {
+        try {
+          const ttl = EMBED_INTERVAL_MS * 4;
+          if (!(await ctx.leases.acquire(EMBED_LEASE, ctx.gatewayId, ctx.clock.now(), ttl))) return 0;
+          return await ctx.telemetry.span("worker.embeddings", {}, async () =>
+            service.embedPending(await tenants.allIds()),
+          );
+        } finally {
+          embedding = null;
+        }
+      })();
+      return embedding;
+    };
     let timer: NodeJS.Timeout | null = null;
+    let embedTimer: NodeJS.Timeout | null = null;
     return {
-      api: { ...service, sweepAll },
+      api: { ...service, sweepAll, embedAll },
       routes: (app) => registerMemoryRoutes(app, service),
       workers: [
         {
@@ -100,6 +151,22 @@ export const memoriesModule = defineModule({
             if (timer) clearInterval(timer);
             timer = null;
             await ctx.leases.release(SWEEP_LEASE, ctx.gatewayId).catch(() => undefined);
+          },
+        },
+        {
+          name: "memories.embedder",
+          start() {
+            if (!config.embeddingsUrl) return;
+            embedTimer = setInterval(() => {
+              embedAll().catch((err) => logger.error({ err }, "embedding pass failed"));
+            }, EMBED_INTERVAL_MS);
+            embedTimer.unref();
+          },
+          async stop() {
+            if (embedTimer) clearInterval(embedTimer);
+            embedTimer = null;
+            await embedding?.catch(() => undefined);
+            await ctx.leases.release(EMBED_LEASE, ctx.gatewayId).catch(() => undefined);
           },
         },
       ],

@@ -5,6 +5,7 @@ import { actorOf, authErrors, page } from "../../platform/http/contracts.ts";
 import type { TypedApp } from "../../platform/http/server.ts";
 import {
   bulkDeleteBody,
+  embeddingStatusResponse,
   exportQuery,
   listQuery,
   memoryIdSchema,
@@ -87,6 +88,19 @@ export function registerMemoryRoutes(app: TypedApp, memories: MemoriesService): 
       response: { 200: recallResponse, ...authErrors },
     },
     handler: async (req) => memories.recall(actorOf(req), req.body),
+  });
+
+  app.route({
+    method: "GET",
+    url: "/v1/memories/embeddings/status",
+    config: tenantCaller("memories:read"),
+    schema: {
+      operationId: "getEmbeddingStatus",
+      tags: ["memories"],
+      summary: "Hybrid recall: the active embedder and how many memories have a vector or wait for one",
+      response: { 200: embeddingStatusResponse, ...authErrors },
+    },
+    handler: async (req) => memories.embeddingStatus(actorOf(req)),
   });
 
   app.route({

@@ -149,6 +149,18 @@ export const recallResult = z.object({
     importance: z.number(),
     matched_terms: z.array(z.string()),
     in_context: z.boolean(),
+    /**
+     * Present when vectors took part (hybrid recall): `relevance` is then the reciprocal-rank fusion
+     * score over the best one, and each list's part is shown (ranks are 1-based, null when absent).
+     */
+    fusion: z
+      .object({
+        rrf: z.number(),
+        lexical_rank: z.number().int().nullable(),
+        vector_rank: z.number().int().nullable(),
+        similarity: z.number().nullable(),
+      })
+      .optional(),
   }),
 });
 export const recallResponse = z.object({
@@ -157,6 +169,18 @@ export const recallResponse = z.object({
   context_tokens: z.number().int(),
 });
 export type RecallResponse = z.infer<typeof recallResponse>;
+
+export const embeddingStatusResponse = z.object({
+  /** The active embedder id (`openai:<model>:<dimension>`), null when off or before its first answer. */
+  embedder: z.string().nullable(),
+  /** Whether recall uses vectors for this tenant (embedder configured, and the policy allows it). */
+  enabled: z.boolean(),
+  /** Current memories the caller may see that hold a vector of the active embedder. */
+  embedded: z.number().int(),
+  /** Those still waiting for the embedding worker (0 when vectors are off for the tenant). */
+  pending: z.number().int(),
+});
+export type EmbeddingStatus = z.infer<typeof embeddingStatusResponse>;
 
 export const bulkDeleteBody = z.union([
   z.object({ ids: z.array(memoryIdSchema).min(1).max(1000) }).strict(),

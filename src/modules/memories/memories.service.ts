@@ -2,6 +2,7 @@ import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { Clock } from "../../lib/clock.ts";
 import { AppError } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
+import type { Logger } from "../../lib/logger.ts";
 import {
   type Actor,
   authorize,
@@ -17,9 +18,11 @@ import type { Database, SqlExecutor, Storage } from "../../platform/storage/port
 import { createTelemetry, type Telemetry } from "../../platform/telemetry.ts";
 import type { AuditAction } from "../audit/audit.schemas.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
+import { type Embedder, EmbedderError, encodeVector, offEmbedder } from "./embedder.ts";
 import { createGroupCommit } from "./group-commit.ts";
 import {
   type BulkDelete,
+  type EmbeddingStatus,
   type ListQuery,
   type Memory,
   type MemoryInput,
@@ -29,10 +32,18 @@ import {
   type RecallResponse,
   toMemory,
 } from "./memories.schemas.ts";
-import { type Filters, memoriesStore, type NewRow, type Visibility } from "./memories.store.ts";
+import {
+  type Candidate,
+  type EmbedderSpace,
+  type Filters,
+  memoriesStore,
+  type NewRow,
+  type Visibility,
+} from "./memories.store.ts";
 import { screenMemories, screenMemory } from "./outbound.ts";
-import { blend, formatContext, matchedTerms, queryTerms, recencyScore } from "./recall.ts";
+import { blend, type Fused, formatContext, fuse, matchedTerms, queryTerms, recencyScore } from "./recall.ts";
 import { queryTokensOf, type RowCodec } from "./row-codec.ts";
+import { createVectorIndex } from "./vector-index.ts";
 
 /**
  * Guardrails on what enters and leaves memory (the governance module provides it). `inbound`
@@ -85,7 +96,18 @@ export type MemoriesDeps = {
   screen?: MemoryScreen;
   /** Spans and stage timings (`store.*`, `recall.*`); timing-free when absent. */
   telemetry?: Telemetry;
+  /** Hybrid recall's embedder; `off` (lexical recall only) when absent. */
+  embedder?: Embedder;
+  /** A tenant's policy on vectors (`on`/`off`); unset means on for plaintext tenants, off for encrypted ones. */
+  embeddingsPolicy?: (tenantId: string) => Promise<"on" | "off" | undefined>;
+  /** Where embedder failures are reported (they never fail a request). */
+  logger?: Pick<Logger, "warn">;
 };
+
+/** Memories embedded per call to the embedder. */
+export const EMBED_BATCH = 32;
+/** Vector candidates checked against their rows per statement. */
+const VECTOR_CHECK_CHUNK = 64;
 
 /**
  * Recall multiplies the score of a memory the caller reaches only through a grant or because it is
@@ -168,6 +190,83 @@ export function createMemoriesService(deps: MemoriesDeps) {
     }
     return done;
   };
+  const embedder = deps.embedder ?? offEmbedder;
+  const vectors = createVectorIndex();
+  /** Whether vectors are computed and searched for a tenant (see `embeddingsPolicy`). */
+  const vectorsOn = async (tenantId: string, codec: RowCodec): Promise<boolean> => {
+    if (!embedder.enabled) return false;
+    const policy = deps.embeddingsPolicy ? await deps.embeddingsPolicy(tenantId) : undefined;
+    return (policy ?? (codec.encrypted ? "off" : "on")) === "on";
+  };
+  /** The active embedder's vectors: its id, or every dimension of its model before its first answer. */
+  const space = (): EmbedderSpace =>
+    embedder.id ? { id: embedder.id } : { prefix: `${embedder.name ?? ""}:` };
+  const embedderFailed = (err: unknown, tenantId: string, stage: string) => {
+    // A code only: the message of an EmbedderError never holds the key, the URL or the texts.
+    const reason = err instanceof EmbedderError ? err.reason : "UNEXPECTED";
+    deps.logger?.warn({ tenantId, stage, reason }, "embeddings call failed; recall stays lexical");
+  };
+  /**
+   * The vector candidates of a query: the cache's memories by similarity, checked against their rows
+   * (visibility, filters, embedder id) best first until `pool` are visible.
+   */
+  const vectorCandidates = async (
+    reader: SqlExecutor,
+    vis: Visibility,
+    stored: Filters,
+    codec: RowCodec,
+    embedderId: string,
+    query: Float32Array,
+    pool: number,
+  ) => {
+    const hits = await vectors.search(reader, vis.tenantId, embedderId, codec, query);
+    const out: (Candidate & { similarity: number })[] = [];
+    for (let i = 0; i < hits.length && out.length < pool; i += VECTOR_CHECK_CHUNK) {
+      const chunk = hits.slice(i, i + VECTOR_CHECK_CHUNK);
+      const rows = await memoriesStore.visibleVectorCandidates(
+        reader,
+        vis,
+        stored,
+        embedderId,
+        chunk.map((h) => h.seq),
+      );
+      const bySeq = new Map(rows.map((r) => [Number(r.seq), r]));
+      for (const h of chunk) {
+        const r = bySeq.get(h.seq);
+        if (r && out.length < pool) out.push({ ...r, bm25: 0, context: 0, similarity: h.similarity });
+      }
+    }
+    return out;
+  };
+
+  /**
+   * Embeds a batch for the worker. When the API refuses the batch (an HTTP error or an unusable
+   * answer) each text is tried alone, so one text it cannot embed leaves only itself without a
+   * vector (null). "stop" when the embedder is unreachable, slow or changed: the pass ends there.
+   */
+  const embedRows = async (tenantId: string, texts: readonly string[]) => {
+    const call = (batch: readonly string[]) =>
+      telemetry.span("worker.embed", { tenant: tenantId, count: batch.length }, () => embedder.embed(batch));
+    const perText = (err: unknown) =>
+      err instanceof EmbedderError && (err.reason === "HTTP_ERROR" || err.reason === "BAD_RESPONSE");
+    try {
+      return await call(texts);
+    } catch (err) {
+      embedderFailed(err, tenantId, "worker");
+      if (!perText(err) || texts.length === 1) return perText(err) ? [null] : ("stop" as const);
+    }
+    const out: (Float32Array | null)[] = [];
+    for (const text of texts) {
+      try {
+        out.push((await call([text]))[0] ?? null);
+      } catch (err) {
+        if (!perText(err)) return "stop" as const;
+        out.push(null);
+      }
+    }
+    return out;
+  };
+
   /** Tenants whose search index has deleted terms waiting to be merged away. */
   const indexDirty = new Set<string>();
 
@@ -596,6 +695,18 @@ export function createMemoriesService(deps: MemoriesDeps) {
       // Resolved first: reading the tenant's policy must not wait on this recall's own audit write.
       const outbound = deps.screen ? await deps.screen.outboundFor(agent) : null;
       await ensureIndexed(agent.tenantId, db, codec);
+      // Hybrid recall: the query's vector is asked for while the lexical search runs. Any failure
+      // (timeout, garbage answer, egress refusal) leaves the recall lexical, exactly as with vectors off.
+      const queryVector =
+        terms.length > 0 && (await vectorsOn(agent.tenantId, codec))
+          ? span("recall.embed", { tenant: agent.tenantId }, () => embedder.embed([input.query])).then(
+              (v) => v[0] ?? null,
+              (err: unknown) => {
+                embedderFailed(err, agent.tenantId, "recall");
+                return null;
+              },
+            )
+          : Promise.resolve(null);
       // Ranking and rows come from the read connection: recall never waits on writers. Only its
       // audit event takes the write lock, group-committed with other reads' events below.
       const reader = db.read ?? db;
@@ -606,19 +717,44 @@ export function createMemoriesService(deps: MemoriesDeps) {
             ? memoriesStore.search(reader, vis, stored, queryTokensOf(codec, terms), pool)
             : memoriesStore.recentCandidates(reader, vis, stored, pool),
         );
+        const qv = await queryVector;
+        const embedderId = embedder.id;
+        let fused: Map<number, Fused> | null = null;
+        let pooled: Candidate[] = candidates;
+        if (qv && embedderId) {
+          const near = await span("recall.vector", { tenant }, () =>
+            vectorCandidates(reader, vis, stored, codec, embedderId, qv, pool),
+          );
+          // No vector candidate (none stored yet for this embedder): the ranking stays lexical as is.
+          if (near.length > 0) {
+            const lexical = [...candidates].sort((a, b) => b.bm25 - a.bm25 || b.seq - a.seq);
+            fused = fuse(
+              lexical.map((c) => c.seq),
+              near.map((c) => ({ seq: c.seq, similarity: c.similarity })),
+            );
+            const seen = new Set(lexical.map((c) => c.seq));
+            pooled = [...lexical, ...near.filter((c) => !seen.has(c.seq))];
+          }
+        }
         const maxBm25 = candidates.reduce((m, c) => Math.max(m, c.bm25), 0);
+        let maxRrf = 0;
+        for (const f of fused?.values() ?? []) maxRrf = Math.max(maxRrf, f.rrf);
         const rankStarted = performance.now();
-        const top = candidates
+        const top = pooled
           .map((c) => {
             const recency = recencyScore(now - c.updated_at, deps.halfLifeDays);
-            const blended = blend({ bm25: c.bm25, maxBm25, recency, importance: c.importance });
+            const f = fused?.get(c.seq);
+            // With vectors, relevance is the fused rank score; without, BM25 as before.
+            const blended = f
+              ? blend({ bm25: f.rrf, maxBm25: maxRrf, recency, importance: c.importance })
+              : blend({ bm25: c.bm25, maxBm25, recency, importance: c.importance });
             const own = ownNamespace(agent, c.namespace);
             const score = own ? blended.score : Math.round(blended.score * GRANTED_SCORE_FACTOR * 1e6) / 1e6;
-            return { c, score, relevance: blended.relevance, recency };
+            return { c, score, relevance: blended.relevance, recency, fusion: f };
           })
           .sort((a, b) => b.score - a.score || (a.c.id < b.c.id ? 1 : -1))
           .slice(0, input.k);
-        telemetry.mark("recall.rank", { tenant, count: candidates.length }, rankStarted);
+        telemetry.mark("recall.rank", { tenant, count: pooled.length }, rankStarted);
         const opened = await span("recall.decrypt", { tenant, count: top.length }, async () => {
           const rowsBySeq = new Map(
             (
@@ -680,19 +816,32 @@ export function createMemoriesService(deps: MemoriesDeps) {
         metrics.recalls.inc();
         metrics.memoriesRecalled.inc(ranked.length);
         return {
-          results: ranked.map(({ row, memory, score, relevance, recency, bm25, context: neighbours }) => ({
-            memory,
-            score,
-            why: {
-              relevance,
-              bm25: Math.round(bm25 * 1e4) / 1e4,
-              context: Math.round(neighbours * 1e4) / 1e4,
-              recency: Math.round(recency * 1e4) / 1e4,
-              importance: row.importance,
-              matched_terms: matchedTerms(terms, memory.content),
-              in_context: included.has(row.id),
-            },
-          })),
+          results: ranked.map(
+            ({ row, memory, score, relevance, recency, bm25, context: neighbours, fusion }) => ({
+              memory,
+              score,
+              why: {
+                relevance,
+                bm25: Math.round(bm25 * 1e4) / 1e4,
+                context: Math.round(neighbours * 1e4) / 1e4,
+                recency: Math.round(recency * 1e4) / 1e4,
+                importance: row.importance,
+                matched_terms: matchedTerms(terms, memory.content),
+                in_context: included.has(row.id),
+                ...(fusion
+                  ? {
+                      fusion: {
+                        rrf: Math.round(fusion.rrf * 1e6) / 1e6,
+                        lexical_rank: fusion.lexicalRank,
+                        vector_rank: fusion.vectorRank,
+                        similarity:
+                          fusion.similarity === null ? null : Math.round(fusion.similarity * 1e4) / 1e4,
+                      },
+                    }
+                  : {}),
+              },
+            }),
+          ),
           context,
           context_tokens: tokens,
         };
@@ -890,6 +1039,93 @@ export function createMemoriesService(deps: MemoriesDeps) {
           };
         },
       };
+    },
+
+    /**
+     * Hybrid recall's status for the caller: the active embedder, whether vectors are on for the
+     * tenant, and how many of the memories it may see hold a vector of that embedder or wait for one.
+     */
+    async embeddingStatus(actor: Actor): Promise<EmbeddingStatus> {
+      authorize(actor, "memories:read");
+      const agent = requireTenantActor(actor);
+      const now = clock.now();
+      const { db, vis, codec } = await readScope(agent, now);
+      const enabled = await vectorsOn(agent.tenantId, codec);
+      const id = embedder.id;
+      if (!enabled) return { embedder: id, enabled, embedded: 0, pending: 0 };
+      const counts = await memoriesStore.embeddingCounts(db.read ?? db, vis, space());
+      return { embedder: id, enabled, embedded: counts.embedded, pending: counts.total - counts.embedded };
+    },
+
+    /**
+     * The embedding worker's pass (after commit, never on the write path): embeds current memories
+     * that have no vector of the active embedder, a batch at a time, oldest first; this is also the
+     * backfill of memories stored before the embedder was configured. A tenant whose policy turns
+     * vectors off has its vectors erased. When the embedder fails the pass stops (the memories stay
+     * stored and lexical) and the next one retries. Returns how many vectors were stored.
+     */
+    async embedPending(tenantIds: readonly string[]): Promise<number> {
+      if (!embedder.enabled) return 0;
+      let stored = 0;
+      for (const tenantId of tenantIds) {
+        const db = await storage.tenant(tenantId);
+        const codec = await deps.vault.codec(tenantId);
+        if (!(await vectorsOn(tenantId, codec))) {
+          while ((await db.transaction((tx) => memoriesStore.clearEmbeddings(tx, tenantId, 500))) > 0);
+          vectors.forget(tenantId);
+          continue;
+        }
+        // One walk forward through the pending memories: a text the API refuses on its own is skipped
+        // for the rest of this pass (retried once by the next), so it never blocks the ones after it.
+        for (let after = 0; ; ) {
+          const rows = await memoriesStore.pendingEmbeddings(
+            db,
+            tenantId,
+            clock.now(),
+            space(),
+            after,
+            EMBED_BATCH,
+          );
+          if (rows.length === 0) break;
+          after = rows.at(-1)?.seq ?? after;
+          const texts = rows.map((r) => codec.open(r).content);
+          const embedded = await embedRows(tenantId, texts);
+          if (embedded === "stop") return stored;
+          const id = embedder.id;
+          if (!id) return stored;
+          const now = clock.now();
+          stored += await db.transaction(async (tx) => {
+            const done: string[] = [];
+            for (const [i, row] of rows.entries()) {
+              const v = embedded[i];
+              if (!v) continue;
+              if (await memoriesStore.setEmbedding(tx, row.seq, id, codec.sealVector(row, encodeVector(v)))) {
+                done.push(row.id);
+              }
+            }
+            if (done.length > 0) {
+              await deps.audit(
+                tx,
+                {
+                  tenantId,
+                  actor: { type: "system", id: "embedder" },
+                  action: "memory.embedded",
+                  targetIds: done.slice(0, AUDIT_TARGETS_MAX),
+                  details: { count: done.length, embedder: id },
+                },
+                now,
+              );
+            }
+            return done.length;
+          });
+        }
+      }
+      return stored;
+    },
+
+    /** Drops a tenant's vector cache (the tenant was deleted). */
+    forgetVectors(tenantId: string): void {
+      vectors.forget(tenantId);
     },
 
     /** Purges expired memories (every version) and merges indexes with deleted terms. */

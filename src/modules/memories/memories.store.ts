@@ -186,9 +186,53 @@ async function indexRow(tx: SqlExecutor, seq: number, index: IndexEntry) {
 }
 
 async function unindex(tx: SqlExecutor, seq: number): Promise<void> {
+  await dropVector(tx, seq);
   if (tx.dialect === "postgres") return unindexPg(tx, seq);
   await unindexMemory(tx, seq);
 }
+
+/** Vector log lines kept behind the newest before a trim (a cache older than the trim is rebuilt). */
+const VECTOR_LOG_KEEP = 50_000;
+/** A vector log line: a vector added (1) or removed (0); 2 marks a trim through generation `seq`. */
+export const VECTOR_LOG_TRIMMED = 2;
+
+async function logVector(tx: SqlExecutor, seq: number, added: boolean): Promise<void> {
+  const r = await tx.get<{ gen: number }>("INSERT INTO vector_log (seq, added) VALUES (?, ?) RETURNING gen", [
+    seq,
+    added ? 1 : 0,
+  ]);
+  if (r && r.gen % 1024 === 0 && r.gen > VECTOR_LOG_KEEP) {
+    // Generations are not contiguous per tenant on PostgreSQL (one sequence for all): the marker,
+    // not a gap, tells a cache that lines it had not read were trimmed.
+    const through = r.gen - VECTOR_LOG_KEEP;
+    await tx.run("DELETE FROM vector_log WHERE gen <= ?", [through]);
+    await tx.run("INSERT INTO vector_log (seq, added) VALUES (?, ?)", [through, VECTOR_LOG_TRIMMED]);
+  }
+}
+
+/** Clears a version's vector (it is retired or erased), logging the removal for the vector caches. */
+async function dropVector(tx: SqlExecutor, seq: number): Promise<void> {
+  const had = await tx.get<{ seq: number }>(
+    "UPDATE memories SET embedding = NULL, embedder = NULL WHERE seq = ? AND embedding IS NOT NULL RETURNING seq",
+    [seq],
+  );
+  if (had) await logVector(tx, seq, false);
+}
+
+/**
+ * Which vectors belong to the active embedder: its exact id, or (before its first answer told the
+ * dimension) every id of its adapter and model, `<adapter>:<model>:`.
+ */
+export type EmbedderSpace = { id: string } | { prefix: string };
+
+function spaceMatch(column: string, space: EmbedderSpace): { sql: string; params: SqlValue[] } {
+  return "id" in space
+    ? { sql: `${column} = ?`, params: [space.id] }
+    : { sql: `substr(${column}, 1, ?) = ?`, params: [space.prefix.length, space.prefix] };
+}
+
+/** A stored vector as read for the cache: the version it belongs to (sealed vectors are bound to it). */
+export type StoredVector = { seq: number; id: string; version: number; embedding: Uint8Array };
 
 /** Removes every version of the given ids: rows, labels and index entries. Returns the ids removed. */
 async function hardDelete(tx: SqlExecutor, tenantId: string, ids: readonly string[]): Promise<number> {
@@ -388,6 +432,110 @@ export const memoriesStore = {
       selector.createdBefore ?? 0,
     ]);
     return rows.map((r) => r.id);
+  },
+
+  // ---- vectors (hybrid recall) ------------------------------------------------------------------
+
+  /**
+   * Current, unexpired memories after `after` (a seq) without a vector of the active embedder,
+   * oldest first (full rows, as stored).
+   */
+  pendingEmbeddings(
+    db: SqlExecutor,
+    tenantId: string,
+    now: number,
+    space: EmbedderSpace,
+    after: number,
+    limit: number,
+  ) {
+    const match = spaceMatch("embedder", space);
+    return db.all<MemoryRow>(
+      `SELECT * FROM memories WHERE tenant_id = ? AND is_current = 1 AND (expires_at IS NULL OR expires_at > ?)
+       AND (embedder IS NULL OR NOT (${match.sql})) AND seq > ? ORDER BY seq LIMIT ?`,
+      [tenantId, now, ...match.params, after, limit],
+    );
+  },
+
+  /** Stores a current version's vector (as stored: sealed when encrypted) and logs it; false if it is gone. */
+  async setEmbedding(tx: SqlExecutor, seq: number, embedderId: string, stored: Uint8Array): Promise<boolean> {
+    const r = await tx.get<{ seq: number }>(
+      "UPDATE memories SET embedding = ?, embedder = ? WHERE seq = ? AND is_current = 1 RETURNING seq",
+      [stored, embedderId, seq],
+    );
+    if (r) await logVector(tx, seq, true);
+    return r !== undefined;
+  },
+
+  /** Clears up to `limit` vectors of a tenant (its policy turned vectors off); returns how many. */
+  async clearEmbeddings(tx: SqlExecutor, tenantId: string, limit: number): Promise<number> {
+    const rows = await tx.all<{ seq: number }>(
+      "SELECT seq FROM memories WHERE tenant_id = ? AND embedding IS NOT NULL LIMIT ?",
+      [tenantId, limit],
+    );
+    for (const r of rows) await dropVector(tx, r.seq);
+    return rows.length;
+  },
+
+  /** Visible current memories, and how many of them hold a vector of the active embedder. */
+  async embeddingCounts(db: SqlExecutor, v: Visibility, space: EmbedderSpace) {
+    const vis = visibilityClause(v);
+    const match = spaceMatch("m.embedder", space);
+    const r = await db.get<{ total: number; embedded: number | null }>(
+      `SELECT COUNT(*) AS total, SUM(CASE WHEN ${match.sql} THEN 1 ELSE 0 END) AS embedded
+       FROM memories m WHERE ${vis.sql}`,
+      [...match.params, ...vis.params],
+    );
+    return { total: Number(r?.total ?? 0), embedded: Number(r?.embedded ?? 0) };
+  },
+
+  /** The newest vector log generation (0 when empty). */
+  vectorHead: async (db: SqlExecutor) =>
+    Number((await db.get<{ gen: number | null }>("SELECT max(gen) AS gen FROM vector_log"))?.gen ?? 0),
+
+  /** Vector log lines after `gen`, oldest first. */
+  vectorChanges: (db: SqlExecutor, gen: number) =>
+    db.all<{ gen: number; seq: number; added: number }>(
+      "SELECT gen, seq, added FROM vector_log WHERE gen > ? ORDER BY gen",
+      [gen],
+    ),
+
+  /** A page of a tenant's current vectors of `embedderId`, in seq order after `after`. */
+  vectorPage: (db: SqlExecutor, tenantId: string, embedderId: string, after: number, limit: number) =>
+    db.all<StoredVector>(
+      `SELECT seq, id, version, embedding FROM memories WHERE tenant_id = ? AND is_current = 1 AND embedder = ?
+       AND embedding IS NOT NULL AND seq > ? ORDER BY seq LIMIT ?`,
+      [tenantId, embedderId, after, limit],
+    ),
+
+  /** The current vectors of `embedderId` among `seqs`. */
+  vectorsBySeqs(db: SqlExecutor, tenantId: string, embedderId: string, seqs: readonly number[]) {
+    if (seqs.length === 0) return Promise.resolve([] as StoredVector[]);
+    return db.all<StoredVector>(
+      `SELECT seq, id, version, embedding FROM memories WHERE tenant_id = ? AND is_current = 1 AND embedder = ?
+       AND embedding IS NOT NULL AND seq IN (${seqs.map(() => "?").join(", ")})`,
+      [tenantId, embedderId, ...seqs],
+    );
+  },
+
+  /**
+   * Which of `seqs` the caller may see under the filters and still hold a vector of `embedderId`
+   * (a cached vector of a retired, erased or re-embedded version never passes), as ranking columns.
+   */
+  visibleVectorCandidates(
+    db: SqlExecutor,
+    v: Visibility,
+    f: Filters,
+    embedderId: string,
+    seqs: readonly number[],
+  ) {
+    if (seqs.length === 0) return Promise.resolve([] as Omit<Candidate, "bm25">[]);
+    const vis = visibilityClause(v);
+    const fil = filterClause(f);
+    return db.all<Omit<Candidate, "bm25">>(
+      `SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance FROM memories m
+       WHERE m.seq IN (${seqs.map(() => "?").join(", ")}) AND m.embedder = ? AND ${vis.sql} AND ${fil.sql}`,
+      [...seqs, embedderId, ...vis.params, ...fil.params],
+    );
   },
 
   /** Ids whose current version has expired. */

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { blend, escapeForContext, formatContext, matchedTerms, queryTerms, recencyScore } from "./recall.ts";
+import {
+  blend,
+  escapeForContext,
+  formatContext,
+  fuse,
+  matchedTerms,
+  queryTerms,
+  RRF_K,
+  recencyScore,
+} from "./recall.ts";
 
 test("query terms drop stopwords, punctuation and duplicates, and are lowercased", () => {
   assert.deepEqual(queryTerms("What did Alice say about the Deploy? the DEPLOY!"), [
@@ -60,4 +69,25 @@ test("the context block keeps rank order, skips what does not fit, and never exc
   assert.ok(tokens <= 200);
   assert.ok(context.indexOf('id="m1"') < context.indexOf('id="m3"'));
   assert.equal(formatContext(items, 10).context, "");
+});
+
+test("reciprocal-rank fusion adds 1/(60 + rank) per list and keeps each list's rank and the similarity", () => {
+  const fused = fuse(
+    [10, 11],
+    [
+      { seq: 12, similarity: 0.9 },
+      { seq: 10, similarity: 0.5 },
+    ],
+  );
+  assert.equal(RRF_K, 60);
+  assert.deepEqual(fused.get(10), {
+    rrf: 1 / 61 + 1 / 62,
+    lexicalRank: 1,
+    vectorRank: 2,
+    similarity: 0.5,
+  });
+  assert.deepEqual(fused.get(11), { rrf: 1 / 62, lexicalRank: 2, vectorRank: null, similarity: null });
+  assert.deepEqual(fused.get(12), { rrf: 1 / 61, lexicalRank: null, vectorRank: 1, similarity: 0.9 });
+  // Ranks, not scores, meet: a memory in both lists beats the top of either list alone.
+  assert.ok((fused.get(10)?.rrf ?? 0) > (fused.get(12)?.rrf ?? 0));
 });

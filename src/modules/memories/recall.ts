@@ -1,7 +1,7 @@
 /**
- * Pure ranking helpers for recall: query terms, the score blend and the context block.
- * The search itself (BM25 over the recall index) runs in the store; vector or hybrid retrieval plugs in as
- * another candidate source feeding `blend`.
+ * Pure ranking helpers for recall: query terms, reciprocal-rank fusion, the score blend and the
+ * context block. The searches themselves (BM25 over the recall index, cosine over the vector cache)
+ * run in the store and vector-index.ts; their candidate lists meet in `fuse` before `blend`.
  */
 
 // A compact English stopword list (function words that carry no retrieval signal).
@@ -47,6 +47,41 @@ export function blend(
   const relevance = parts.maxBm25 > 0 ? parts.bm25 / parts.maxBm25 : 0;
   const score = w.relevance * relevance + w.recency * parts.recency + w.importance * parts.importance;
   return { score: Math.round(score * 1e6) / 1e6, relevance: Math.round(relevance * 1e6) / 1e6 };
+}
+
+/** Reciprocal-rank fusion's constant (Cormack et al. 2009): a list's rank r adds 1 / (k + r). */
+export const RRF_K = 60;
+
+export type Fused = {
+  /** Σ 1 / (k + rank) over the lists the memory is in. */
+  rrf: number;
+  /** 1-based rank in each list, null when absent from it. */
+  lexicalRank: number | null;
+  vectorRank: number | null;
+  similarity: number | null;
+};
+
+/**
+ * Fuses the lexical list (seqs, best BM25 first) and the vector list (best similarity first) by
+ * reciprocal rank: scores of different scales never meet, only ranks do.
+ */
+export function fuse(
+  lexical: readonly number[],
+  vector: readonly { seq: number; similarity: number }[],
+  k = RRF_K,
+): Map<number, Fused> {
+  const out = new Map<number, Fused>();
+  lexical.forEach((seq, i) => {
+    out.set(seq, { rrf: 1 / (k + i + 1), lexicalRank: i + 1, vectorRank: null, similarity: null });
+  });
+  vector.forEach(({ seq, similarity }, i) => {
+    const f = out.get(seq) ?? { rrf: 0, lexicalRank: null, vectorRank: null, similarity: null };
+    f.rrf += 1 / (k + i + 1);
+    f.vectorRank = i + 1;
+    f.similarity = similarity;
+    out.set(seq, f);
+  });
+  return out;
 }
 
 /** Terms of the query found in the text (by prefix, so stems such as "deploy" match "deployed"). */

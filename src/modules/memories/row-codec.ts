@@ -45,6 +45,13 @@ export type RowCodec = {
   recallTokens(terms: readonly string[]): string[];
   /** The recall index's terms of an opened row (to index rows written before the index existed). */
   terms(row: SealableRow): TermBag;
+  /**
+   * The stored form of a memory version's vector (little-endian float32 bytes): as is when plain,
+   * sealed like a field (AES-256-GCM, bound to tenant, record and `embedding`) when encrypted.
+   */
+  sealVector(row: { id: string; version: number }, bytes: Buffer): Buffer;
+  /** The float32 bytes of a stored vector; an altered or moved ciphertext fails with a 500. */
+  openVector(row: { id: string; version: number }, stored: Uint8Array): Buffer;
 };
 
 const FIELDS = ["content", "tags", "entities", "metadata"] as const;
@@ -91,12 +98,14 @@ export const plainCodec: RowCodec = {
   queryTokens: (terms) => [...terms],
   recallTokens: (terms) => [...new Set(terms.flatMap((t) => recallTokens(t)))],
   terms: (row) => termBag(row),
+  sealVector: (_row, bytes) => bytes,
+  openVector: (_row, stored) => Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength),
 };
 
 /** Blind tokens remembered per tenant codec (about 100 bytes each). */
 const BLIND_CACHE_ENTRIES = 4096;
 
-const recordId = (row: SealableRow) => `${row.id}#${row.version}`;
+const recordId = (row: { id: string; version: number }) => `${row.id}#${row.version}`;
 
 export function encryptingCodec(cipher: TenantCipher): RowCodec {
   // Digits only: every tokenizer leaves them as they are, and they carry no word.
@@ -165,5 +174,17 @@ export function encryptingCodec(cipher: TenantCipher): RowCodec {
     queryTokens: (terms) => [...new Set(terms.flatMap((t) => indexTokens(t)).map(blind))],
     recallTokens: (terms) => [...new Set(terms.flatMap((t) => recallTokens(t)).map(blind))],
     terms: (row) => termBag(row, blind),
+    // The ciphertext is text (`v1.<version>.<base64>`); stored as its UTF-8 bytes in the BLOB/BYTEA column.
+    sealVector: (row, bytes) => Buffer.from(cipher.encrypt(recordId(row), "embedding", bytes), "utf8"),
+    openVector(row, stored) {
+      const text = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).toString("utf8");
+      const result = cipher.decrypt(recordId(row), "embedding", text);
+      if (!result.ok) {
+        throw new AppError("INTERNAL", "a stored memory failed its integrity check", {
+          cause: new Error(`${row.id} v${row.version} embedding: ${result.reason}`),
+        });
+      }
+      return result.plaintext;
+    },
   };
 }
