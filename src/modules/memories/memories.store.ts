@@ -421,7 +421,8 @@ export const memoriesStore = {
     }
     if (selector.entity !== undefined) {
       const rows = await db.all<{ id: string }>(
-        `${base} AND EXISTS (SELECT 1 FROM memory_labels l WHERE l.seq = m.seq AND l.kind = 'entity' AND l.value = ?)`,
+        // Driven from the label index: the entity's rows are looked up, never every memory scanned.
+        `${base} AND m.seq IN (SELECT l.seq FROM memory_labels l WHERE l.kind = 'entity' AND l.value = ?)`,
         [...vis.params, selector.entity],
       );
       return rows.map((r) => r.id);
