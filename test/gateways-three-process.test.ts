@@ -392,7 +392,7 @@ describe("three hypha serve processes on one PostgreSQL database and one Redis",
     assert.deepEqual(memoryIds.sort(), [...written].sort(), "every write announced once");
   });
 
-  test("a tenant deleted on A cannot be read on B and C within a second", async () => {
+  test("a tenant deleted on A cannot be read on B and C within a second, announced once", async () => {
     const { tenantId, key } = await seedTenant(A);
     await store(A, key, "soon crypto-shredded lighthouse log");
     for (const gw of [B, C]) {
@@ -402,25 +402,42 @@ describe("three hypha serve processes on one PostgreSQL database and one Redis",
       });
       assert.ok(r.text.includes("soon crypto-shredded"), `${gw.name} has the tenant cached: ${r.text}`);
     }
-    const deleted = await call(A, "DELETE", `/v1/tenants/${tenantId}`);
-    assert.equal(deleted.status, 200, deleted.text);
-    const last: Record<string, Res> = {};
-    const took = await Promise.all(
-      [B, C].map((gw) =>
-        within(1000, async () => {
-          const r = await call(gw, "POST", "/v1/memories/recall", {
-            key,
-            body: { query: "shredded lighthouse" },
-          });
-          last[gw.name] = r;
-          return r.status >= 400 && !r.text.includes("soon crypto-shredded");
-        }),
-      ),
-    );
-    assert.ok(took[0] !== null, `b still serves the deleted tenant: ${last.b?.text}`);
-    assert.ok(took[1] !== null, `c still serves the deleted tenant: ${last.c?.text}`);
-    for (const gw of [B, C]) {
-      assert.equal((await call(gw, "GET", `/v1/tenants/${tenantId}`)).status, 404, gw.name);
+    // What the gateways tell each other about this tenant: B and C must not announce it again.
+    const listener = new Redis(REDIS_URL);
+    const heard: string[] = [];
+    listener.on("message", (_channel: string, message: string) => {
+      if (message.includes(tenantId)) heard.push((JSON.parse(message) as { t: string }).t);
+    });
+    await listener.subscribe(`${prefix}invalidate`);
+    try {
+      const deleted = await call(A, "DELETE", `/v1/tenants/${tenantId}`);
+      assert.equal(deleted.status, 200, deleted.text);
+      const last: Record<string, Res> = {};
+      const took = await Promise.all(
+        [B, C].map((gw) =>
+          within(1000, async () => {
+            const r = await call(gw, "POST", "/v1/memories/recall", {
+              key,
+              body: { query: "shredded lighthouse" },
+            });
+            last[gw.name] = r;
+            return r.status >= 400 && !r.text.includes("soon crypto-shredded");
+          }),
+        ),
+      );
+      assert.ok(took[0] !== null, `b still serves the deleted tenant: ${last.b?.text}`);
+      assert.ok(took[1] !== null, `c still serves the deleted tenant: ${last.c?.text}`);
+      for (const gw of [B, C]) {
+        assert.equal((await call(gw, "GET", `/v1/tenants/${tenantId}`)).status, 404, gw.name);
+      }
+      await sleep(300);
+      assert.equal(
+        heard.filter((t) => t === "tenant.deleted").length,
+        1,
+        `one announcement, not an echo between gateways (${heard.length} messages)`,
+      );
+    } finally {
+      listener.disconnect();
     }
   });
 
