@@ -100,7 +100,7 @@ const errorLines = (gw: Gateway) =>
 const errorCode = (res: Res) => (res.body as { error?: { code?: string } } | null)?.error?.code;
 
 describe("three hypha serve processes on one PostgreSQL database and one Redis", { skip }, () => {
-  const root = mkdtempSync(join(tmpdir(), "hypha-test-3gw-"));
+  let root = "";
   const adminKey = generateSecret(KEY_PREFIX.admin);
   const prefix = `hypha-test-3gw:${randomUUID()}:`;
   const secrets = {
@@ -156,6 +156,7 @@ describe("three hypha serve processes on one PostgreSQL database and one Redis",
   }
 
   before(async () => {
+    root = mkdtempSync(join(tmpdir(), "hypha-test-3gw-"));
     db = await freshDatabase();
     const env = (dataDir: string): Record<string, string> => ({
       HOME: process.env.HOME ?? root,
@@ -216,7 +217,7 @@ describe("three hypha serve processes on one PostgreSQL database and one Redis",
       cursor = next;
     } while (cursor !== "0");
     redis.disconnect();
-    rmSync(root, { recursive: true, force: true });
+    if (root) rmSync(root, { recursive: true, force: true });
   });
 
   test("a memory written on A is read and recalled on B and C", async () => {
