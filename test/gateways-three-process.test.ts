@@ -645,7 +645,8 @@ describe("three hypha serve processes on one PostgreSQL database and one Redis",
       "a stored write that was not acknowledged is one that C held when it died",
     );
 
-    // The tenant chain and the instance chain verify on both surviving gateways.
+    // The load tenant's chain and the instance chain verify on both surviving gateways, and every
+    // other tenant's chain of this run on A.
     for (const gw of [A, B]) {
       for (const q of [`?tenant_id=${tenantId}`, ""]) {
         const v = await call(gw, "GET", `/v1/audit/verify${q}`);
@@ -654,6 +655,13 @@ describe("three hypha serve processes on one PostgreSQL database and one Redis",
         assert.equal(body.ok, true, `${gw.name} verify${q}: ${v.text}`);
         if (q) assert.ok(body.count >= stored.length, `${gw.name}: ${v.text}`);
       }
+    }
+    const tenants = await call(A, "GET", "/v1/tenants?limit=100");
+    assert.equal(tenants.status, 200, tenants.text);
+    const others = (tenants.body as { items: { id: string }[] }).items.filter((x) => x.id !== tenantId);
+    for (const { id } of others) {
+      const v = await call(A, "GET", `/v1/audit/verify?tenant_id=${id}`);
+      assert.equal((v.body as { ok?: boolean }).ok, true, `verify ${id}: ${v.text}`);
     }
 
     // The inbox and the outbound queue settle: nothing due is left, and the rows still claimed
