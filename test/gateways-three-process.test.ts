@@ -324,7 +324,7 @@ describe("three hypha serve processes on one PostgreSQL database and one Redis",
     assert.deepEqual([...new Set(refused.map((s) => s.gw))].sort(), ["a", "b", "c"], "each gateway refuses");
   });
 
-  /** Reads an SSE response into `frames` until aborted. */
+  /** Opens a tenant stream on a gateway and collects its text until `close()`. */
   function sse(gw: Gateway, tenantId: string, lastEventId?: string) {
     const ctrl = new AbortController();
     const state = { text: "", status: 0 };
@@ -539,7 +539,10 @@ describe("three hypha serve processes on one PostgreSQL database and one Redis",
       });
     });
     await new Promise<void>((ok) => receiver.listen(0, "127.0.0.1", ok));
-    t.after(() => new Promise<void>((ok) => receiver.close(() => ok())));
+    t.after(() => {
+      receiver.closeAllConnections();
+      return new Promise<void>((ok) => receiver.close(() => ok()));
+    });
     const hook = await call(A, "POST", `/v1/tenants/${tenantId}/webhooks`, {
       body: {
         url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
@@ -718,6 +721,7 @@ describe("three hypha serve processes on one PostgreSQL database and one Redis",
     const inboxClaimedByC = q.inbox.filter((r) => r.status === "pending");
     assert.equal(ghDeliveries.length, q.inbox.filter((r) => r.status === "done").length);
     assert.equal(ghDeliveries.length + inboxClaimedByC.length, q.inbox.length);
+    // A gateway claims one batch (100) at a time.
     assert.ok(inboxClaimedByC.length <= 100, "only what C held when it died waits");
 
     // Outbound: each notice sent once, and no write announced twice.
