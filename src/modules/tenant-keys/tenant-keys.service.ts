@@ -148,7 +148,15 @@ export async function openTenantKeys(deps: {
     async ensure(tenantId: string): Promise<void> {
       if (await tenantKeysStore.get(storage.control, tenantId)) return;
       const now = clock.now();
-      await storage.control.transaction((tx) => service.provision(tx, tenantId, now));
+      try {
+        await storage.control.transaction((tx) => service.provision(tx, tenantId, now));
+      } catch (err) {
+        // Gateways starting together on one database race here: the loser's key never committed,
+        // so it keeps the winner's (read on first use) instead of failing its start.
+        service.forget(tenantId);
+        if (await tenantKeysStore.get(storage.control, tenantId)) return;
+        throw err;
+      }
     },
 
     /** Every master key version held, so another key (the credential key) can be refused if equal. */

@@ -44,13 +44,13 @@ export const tenantsModule = defineModule({
       audit: audit.append,
       provisionKey: tenantKeys.provision,
       shredKey: tenantKeys.shred,
+      // Every other gateway drops what it holds for the tenant too (data key, codecs, verifiers).
+      announceDeleted: (tenantId) => ctx.invalidation.publish("tenant.deleted", tenantId),
     });
     tenants.onDeleted((tenantId) => {
       tenantKeys.forget(tenantId);
       audit.trail.forget(tenantId);
     });
-    // Every other gateway drops what it holds for the tenant too (data key, codecs, verifiers).
-    tenants.onDeleted((tenantId) => ctx.invalidation.publish("tenant.deleted", tenantId));
     ctx.invalidation.subscribe("tenant.deleted", (tenantId) => {
       if (tenantId === null) return tenantKeys.forgetAll();
       tenants.forgetDeleted(tenantId).catch((err: unknown) => {

@@ -15,6 +15,11 @@ export type TenantsDeps = {
   provisionKey: (tx: SqlExecutor, tenantId: string, now: number) => Promise<void>;
   /** Deletes the wrapped data key inside the deleting transaction (crypto-shredding). */
   shredKey: (tx: SqlExecutor, tenantId: string) => Promise<unknown>;
+  /**
+   * Tells the other gateways of a deletion made here. Not a deletion listener: `forgetDeleted` runs
+   * those for a deletion heard from another gateway, which must not announce it again.
+   */
+  announceDeleted?: (tenantId: string) => void;
 };
 
 /** Runs after a tenant's creation or deletion commits (per-tenant setup, dropping caches and files). */
@@ -147,6 +152,7 @@ export function createTenantsService(deps: TenantsDeps) {
         );
       });
       for (const listener of deleted) await listener(tenantId);
+      deps.announceDeleted?.(tenantId);
       await storage.dropTenant(tenantId);
       return { id: tenantId, deleted: true };
     },
