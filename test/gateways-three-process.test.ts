@@ -765,9 +765,7 @@ describe("three hypha serve processes on one PostgreSQL database and one Redis",
     );
   });
 
-  test("every write a gateway acknowledged before it was killed has its outbound notice queued", {
-    todo: "notices are queued after the write commits, from the writing process's own event bus (memories.service.ts:346 publishes, outbound.service.ts:133 enqueues in a later transaction): a gateway killed between its 201 and that insert loses them",
-  }, () => {
+  test("every write a gateway acknowledged before it was killed has its outbound notice queued (in the write's own transaction)", () => {
     assert.ok(lostNotices !== null, "the load test ran");
     assert.deepEqual(lostNotices, [], "writes acknowledged by C whose notice was never queued");
   });

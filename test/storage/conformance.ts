@@ -72,6 +72,46 @@ export function runStorageConformance(
     assert.equal((await db.all("SELECT * FROM conformance")).length, 0);
   });
 
+  withStorage(
+    "afterCommit runs once the transaction committed, never after a rollback; settled waits for both",
+    async (s, [t]) => {
+      const db = await s.tenant(t);
+      await scratch(db);
+      const seen: string[] = [];
+      let committedRows = -1;
+      await db.transaction(async (tx) => {
+        await tx.run("INSERT INTO conformance (v) VALUES (?)", ["kept"]);
+        tx.afterCommit(() => seen.push("kept"));
+        tx.afterCommit(() => {
+          throw new Error("a callback that throws does not fail the commit");
+        });
+        tx.afterCommit(() => {
+          seen.push("after the thrower");
+        });
+        assert.deepEqual(seen, [], "nothing runs before the commit");
+      });
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          await tx.run("INSERT INTO conformance (v) VALUES (?)", ["dropped"]);
+          tx.afterCommit(() => seen.push("dropped"));
+          throw new Error("boom");
+        }),
+        /boom/,
+      );
+      const pending = db.transaction(async (tx) => {
+        await tx.run("INSERT INTO conformance (v) VALUES (?)", ["late"]);
+        tx.afterCommit(() => {
+          seen.push("late");
+        });
+      });
+      await db.settled();
+      committedRows = (await db.all("SELECT v FROM conformance")).length;
+      await pending;
+      assert.deepEqual(seen, ["kept", "after the thrower", "late"]);
+      assert.equal(committedRows, 2, "settled resolved after the queued transaction ended");
+    },
+  );
+
   withStorage("concurrent transactions do not interleave (no lost updates)", async (s, [t]) => {
     const db = await s.tenant(t);
     await scratch(db);

@@ -7,8 +7,8 @@ import { idPattern, newId } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/logger.ts";
 import { createSerialRunner } from "../../lib/serial.ts";
 import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/actor.ts";
-import type { BusEvent, EventBus } from "../../platform/events/bus.ts";
-import type { Database, Storage } from "../../platform/storage/port.ts";
+import type { BusEvent, EventBus, StagedEvent } from "../../platform/events/bus.ts";
+import type { Database, SqlExecutor, Storage } from "../../platform/storage/port.ts";
 import type { Telemetry } from "../../platform/telemetry.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
 import type { TenantLookup } from "../tenants/tenants.service.ts";
@@ -107,31 +107,46 @@ export function createOutboundService(deps: {
   let timer: NodeJS.Timeout | null = null;
   const serial = createSerialRunner();
 
+  /** Queues a notice per subscription that wants the event, in the transaction `tx`. */
+  async function queueIn(tx: SqlExecutor, event: StagedEvent): Promise<number> {
+    const subs = (await outboundStore.active(tx, event.tenantId)).filter((s) =>
+      (JSON.parse(s.events) as string[]).includes(event.type),
+    );
+    const now = clock.now();
+    for (const s of subs) {
+      const id = newId("event", now);
+      const payload = JSON.stringify({
+        id,
+        type: event.type,
+        tenant_id: event.tenantId,
+        created_at: new Date(event.at).toISOString(),
+        data: event.data,
+      });
+      await outboundStore.enqueue(tx, { id, webhookId: s.id, eventType: event.type, payload, now });
+    }
+    return subs.length;
+  }
+
+  /** An event published after its change committed: its notices get a transaction of their own. */
   async function enqueue(event: BusEvent): Promise<void> {
     const db = await storage.tenant(event.tenantId);
     const subs = (await outboundStore.active(db, event.tenantId)).filter((s) =>
       (JSON.parse(s.events) as string[]).includes(event.type),
     );
     if (subs.length === 0) return;
-    const now = clock.now();
-    await db.transaction(async (tx) => {
-      for (const s of subs) {
-        const id = newId("event", now);
-        const payload = JSON.stringify({
-          id,
-          type: event.type,
-          tenant_id: event.tenantId,
-          created_at: new Date(event.at).toISOString(),
-          data: event.data,
-        });
-        await outboundStore.enqueue(tx, { id, webhookId: s.id, eventType: event.type, payload, now });
-      }
-    });
+    await db.transaction((tx) => queueIn(tx, event));
     hot.add(event.tenantId);
   }
 
-  const unsubscribe = events.subscribeAll((event) => {
+  // An event published with the change (`publishIn`) has its notices queued in the change's own
+  // transaction: a gateway that dies right after the commit loses none of them.
+  const stopCommitting = events.onCommitting(async (tx, event) => {
     if (!OUTBOUND_SET.has(event.type)) return;
+    if ((await queueIn(tx, event)) > 0) tx.afterCommit(() => hot.add(event.tenantId));
+  });
+
+  const unsubscribe = events.subscribeAll((event) => {
+    if (!OUTBOUND_SET.has(event.type) || event.queued) return;
     const p = enqueue(event)
       .catch((err) => logger.error({ err, tenantId: event.tenantId }, "could not queue outbound webhook"))
       .finally(() => enqueueing.delete(p));
@@ -330,6 +345,7 @@ export function createOutboundService(deps: {
       if (timer) clearInterval(timer);
       timer = null;
       unsubscribe();
+      stopCommitting();
       await Promise.all([...enqueueing]);
       await serial.idle();
     },

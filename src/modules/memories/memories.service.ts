@@ -443,16 +443,18 @@ export function createMemoriesService(deps: MemoriesDeps) {
             },
           );
         }
+        // With the change: outbound notices are queued in this transaction, live listeners hear it
+        // once it committed.
+        await deps.events?.publishIn(tx, agent.tenantId, "memory.created", {
+          ids: out.slice(0, 100).map((r) => r.id),
+          count: out.length,
+          agent: authorName(agent),
+        });
         return out;
       });
       metrics.memoriesStored.inc(stored.length);
       const memories = stored.map(toMemory);
       await deps.vault.written(agent.tenantId, memories);
-      deps.events?.publish(agent.tenantId, "memory.created", {
-        ids: stored.slice(0, 100).map((r) => r.id),
-        count: stored.length,
-        agent: authorName(agent),
-      });
       return memories;
     },
 
@@ -619,11 +621,11 @@ export function createMemoriesService(deps: MemoriesDeps) {
         if (!current) throw new AppError("NOT_FOUND", "memory not found");
         const n = await memoriesStore.hardDelete(tx, agent.tenantId, [id]);
         await audit(tx, agent, "memory.deleted", [id], now);
+        await deps.events?.publishIn(tx, agent.tenantId, "memory.deleted", { ids: [id], count: n });
         return n;
       });
       indexDirty.add(agent.tenantId);
       await deps.vault.removed(agent.tenantId, [id]);
-      deps.events?.publish(agent.tenantId, "memory.deleted", { ids: [id], count: deleted });
       return { deleted };
     },
 
@@ -656,15 +658,15 @@ export function createMemoriesService(deps: MemoriesDeps) {
           count: n,
           selector: "ids" in selector ? "ids" : "entity" in selector ? "entity" : "created_range",
         });
+        if (n > 0) {
+          await deps.events?.publishIn(tx, agent.tenantId, "memory.deleted", {
+            ids: ids.slice(0, 100),
+            count: n,
+          });
+        }
         return { n, ids };
       });
-      if (removed.n > 0) {
-        await db.compact();
-        deps.events?.publish(agent.tenantId, "memory.deleted", {
-          ids: removed.ids.slice(0, 100),
-          count: removed.n,
-        });
-      }
+      if (removed.n > 0) await db.compact();
       await deps.vault.removed(agent.tenantId, removed.ids);
       const deleted = removed.n;
       return { deleted };

@@ -1,7 +1,11 @@
+import type { TransactionExecutor } from "../storage/port.ts";
+
 /**
  * The in-process event bus behind the live stream (`GET /admin/stream/{tenant_id}`) and outbound
- * webhooks. Modules publish after their transaction commits, so a subscriber never hears of a change
- * that was rolled back. Each tenant has its own sequence and a bounded ring buffer of recent events,
+ * webhooks. Modules publish after their transaction commits (`publish`), or as part of it
+ * (`publishIn`: committing listeners such as the outbound notice queue write inside the transaction,
+ * the rest hear the event after the commit), so a subscriber never hears of a change that was rolled
+ * back. Each tenant has its own sequence and a bounded ring buffer of recent events,
  * which is what `Last-Event-ID` resumes from.
  *
  * Delivery to subscribers is synchronous and best effort: a subscriber that throws is logged and
@@ -29,7 +33,20 @@ export type BusEvent = {
   at: number;
   /** Ids, counts, codes and timings only: never content or secrets. */
   data: Record<string, unknown>;
+  /** Published with `publishIn`: its committing listeners already ran, in the change's transaction. */
+  queued?: true;
 };
+
+/** An event published inside a transaction, before it has a sequence number. */
+export type StagedEvent = Omit<BusEvent, "seq" | "queued">;
+
+/**
+ * Runs inside the transaction of every change published with `publishIn`: what it writes commits or
+ * rolls back with the change, and an error from it rolls the change back.
+ */
+export type CommittingListener = (tx: TransactionExecutor, event: StagedEvent) => Promise<void>;
+
+export type PublishOptions = { queued?: true };
 
 export type Listener = (event: BusEvent) => void;
 
@@ -41,7 +58,20 @@ export type Replay = { ok: true; events: BusEvent[] } | { ok: false; reason: "TO
  */
 export type EventBus = {
   /** Fire and forget: publishing never fails the publisher. */
-  publish(tenantId: string, type: BusEventType, data: Record<string, unknown>): void;
+  publish(tenantId: string, type: BusEventType, data: Record<string, unknown>, opts?: PublishOptions): void;
+  /**
+   * Publishes as part of the transaction `tx`: the committing listeners run now, inside it (outbound
+   * notices are queued that way, so a gateway dying right after the commit loses none), and every
+   * other listener hears the event once `tx` has committed (never when it rolls back).
+   */
+  publishIn(
+    tx: TransactionExecutor,
+    tenantId: string,
+    type: BusEventType,
+    data: Record<string, unknown>,
+  ): Promise<void>;
+  /** Adds a committing listener; returns the function that removes it. */
+  onCommitting(listener: CommittingListener): () => void;
   /** Listens to one tenant's events; returns the unsubscribe function. */
   subscribe(tenantId: string, listener: Listener): () => void;
   /** Listens to every tenant (outbound webhooks). */
@@ -56,9 +86,33 @@ export type EventBus = {
   close?(): Promise<void>;
 };
 
+/** `publishIn` and `onCommitting` over a bus's own `publish`: the part every bus shares. */
+export function committingHooks(
+  clock: { now(): number },
+  publish: EventBus["publish"],
+): Pick<EventBus, "publishIn" | "onCommitting"> {
+  const listeners = new Set<CommittingListener>();
+  return {
+    async publishIn(tx, tenantId, type, data) {
+      const event: StagedEvent = { tenantId, type, at: clock.now(), data };
+      for (const listener of [...listeners]) await listener(tx, event);
+      tx.afterCommit(() => publish(tenantId, type, data, { queued: true }));
+    },
+    onCommitting(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
+
 /** The in-process bus: `publish` returns the event with its sequence number. */
 export type LocalEventBus = EventBus & {
-  publish(tenantId: string, type: BusEventType, data: Record<string, unknown>): BusEvent;
+  publish(
+    tenantId: string,
+    type: BusEventType,
+    data: Record<string, unknown>,
+    opts?: PublishOptions,
+  ): BusEvent;
   since(tenantId: string, lastSeq: number): Replay;
   lastSeq(tenantId: string): number;
 };
@@ -91,17 +145,25 @@ export function createEventBus(deps: {
     }
   };
 
+  const publish = (
+    tenantId: string,
+    type: BusEventType,
+    data: Record<string, unknown>,
+    opts?: PublishOptions,
+  ): BusEvent => {
+    const c = channel(tenantId);
+    c.seq += 1;
+    const event: BusEvent = { seq: c.seq, tenantId, type, at: deps.clock.now(), data, ...opts };
+    c.ring.push(event);
+    if (c.ring.length > ringSize) c.ring.splice(0, c.ring.length - ringSize);
+    for (const l of [...c.listeners]) deliver(l, event);
+    for (const l of [...global]) deliver(l, event);
+    return event;
+  };
+
   return {
-    publish(tenantId, type, data) {
-      const c = channel(tenantId);
-      c.seq += 1;
-      const event: BusEvent = { seq: c.seq, tenantId, type, at: deps.clock.now(), data };
-      c.ring.push(event);
-      if (c.ring.length > ringSize) c.ring.splice(0, c.ring.length - ringSize);
-      for (const l of [...c.listeners]) deliver(l, event);
-      for (const l of [...global]) deliver(l, event);
-      return event;
-    },
+    publish,
+    ...committingHooks(deps.clock, publish),
     subscribe(tenantId, listener) {
       const c = channel(tenantId);
       c.listeners.add(listener);

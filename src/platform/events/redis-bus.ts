@@ -1,7 +1,15 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../../lib/logger.ts";
 import type { SharedRedis } from "../shared/redis.ts";
-import type { BusEvent, BusEventType, EventBus, Listener, Replay } from "./bus.ts";
+import {
+  type BusEvent,
+  type BusEventType,
+  committingHooks,
+  type EventBus,
+  type Listener,
+  type PublishOptions,
+  type Replay,
+} from "./bus.ts";
 
 /**
  * Appends the event to the tenant's stream under the next sequence number (the stream id is
@@ -104,32 +112,40 @@ export function createRedisEventBus(deps: {
     logger.warn({ err }, "event subscription failed; retrying on reconnect");
   });
 
+  const publish = (
+    tenantId: string,
+    type: BusEventType,
+    data: Record<string, unknown>,
+    opts?: PublishOptions,
+  ): void => {
+    const at = deps.clock.now();
+    const wire: Wire = { o: origin, t: tenantId, y: type, a: at, d: data };
+    (
+      redis.client.eval(
+        PUBLISH,
+        3,
+        seqKey(tenantId),
+        streamKey(tenantId),
+        channel,
+        maxLen,
+        JSON.stringify(wire),
+      ) as Promise<number>
+    ).then(
+      (seq) => {
+        const event: BusEvent = { seq: Number(seq), tenantId, type, at, data, ...opts };
+        for (const l of [...global]) deliver(l, event);
+      },
+      (err: unknown) => {
+        logger.error({ err, tenantId, type }, "event not shared (redis unavailable); live streams miss it");
+        const event: BusEvent = { seq: 0, tenantId, type, at, data, ...opts };
+        for (const l of [...global]) deliver(l, event);
+      },
+    );
+  };
+
   return {
-    publish(tenantId, type, data) {
-      const at = deps.clock.now();
-      const wire: Wire = { o: origin, t: tenantId, y: type, a: at, d: data };
-      (
-        redis.client.eval(
-          PUBLISH,
-          3,
-          seqKey(tenantId),
-          streamKey(tenantId),
-          channel,
-          maxLen,
-          JSON.stringify(wire),
-        ) as Promise<number>
-      ).then(
-        (seq) => {
-          const event: BusEvent = { seq: Number(seq), tenantId, type, at, data };
-          for (const l of [...global]) deliver(l, event);
-        },
-        (err: unknown) => {
-          logger.error({ err, tenantId, type }, "event not shared (redis unavailable); live streams miss it");
-          const event: BusEvent = { seq: 0, tenantId, type, at, data };
-          for (const l of [...global]) deliver(l, event);
-        },
-      );
-    },
+    publish,
+    ...committingHooks(deps.clock, publish),
     subscribe(tenantId, listener) {
       let c = tenants.get(tenantId);
       if (!c) {

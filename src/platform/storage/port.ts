@@ -15,6 +15,15 @@ export interface SqlExecutor {
   run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }>;
 }
 
+/** The executor a transaction hands to its function. */
+export interface TransactionExecutor extends SqlExecutor {
+  /**
+   * Runs `fn` once this transaction has committed, never when it rolls back (e.g. publishing what it
+   * changed). `fn` must not throw; an error from it is swallowed so it cannot undo a commit.
+   */
+  afterCommit(fn: () => void): void;
+}
+
 export interface Database extends SqlExecutor {
   /**
    * Reads that never wait on the write lock (SQLite: a second connection in WAL mode, seeing the last
@@ -25,7 +34,7 @@ export interface Database extends SqlExecutor {
    * Runs `fn` in one transaction: it commits when `fn` resolves and rolls back when it throws.
    * `fn` must use the `tx` it is given and must not make network calls or slow crypto.
    */
-  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: TransactionExecutor) => Promise<T>): Promise<T>;
   /** Resolves once every transaction this process has begun or queued on this database so far has ended. */
   settled(): Promise<void>;
   /** Adapter-specific maintenance after destructive work (checkpoints, vacuum of freed pages). */
@@ -55,4 +64,15 @@ export interface Storage {
   /** True when the store answers and every known migration is applied. */
   ready(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** Runs a committed transaction's `afterCommit` callbacks; one that throws does not stop the rest. */
+export function runCommitted(callbacks: readonly (() => void)[]): void {
+  for (const f of callbacks) {
+    try {
+      f();
+    } catch {
+      // The transaction has committed: nothing a callback does may undo or fail it.
+    }
+  }
 }

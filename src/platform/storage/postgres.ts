@@ -3,7 +3,16 @@ import pg from "pg";
 import { ConfigError } from "../../lib/config.ts";
 import { safeJoin } from "../../lib/names.ts";
 import type { Telemetry } from "../telemetry.ts";
-import type { Database, Migration, MigrationSet, SqlExecutor, SqlValue, Storage } from "./port.ts";
+import {
+  type Database,
+  type Migration,
+  type MigrationSet,
+  runCommitted,
+  type SqlExecutor,
+  type SqlValue,
+  type Storage,
+  type TransactionExecutor,
+} from "./port.ts";
 import { JSON_COMPAT } from "./postgres-ddl.ts";
 import { TENANT_ID_RE } from "./sqlite.ts";
 
@@ -131,14 +140,16 @@ function database(
   compact: () => Promise<void>,
   telemetry?: Telemetry,
 ): Database {
-  const inTx = async <T>(lock: boolean, fn: (tx: SqlExecutor) => Promise<T>): Promise<T> => {
+  const inTx = async <T>(lock: boolean, fn: (tx: TransactionExecutor) => Promise<T>): Promise<T> => {
     const client = await pool.connect();
     let broken = false;
     try {
       await client.query(beginFor(tenantId, lock));
-      const result = await fn(executor(client));
+      const committed: (() => void)[] = [];
+      const result = await fn({ ...executor(client), afterCommit: (f) => void committed.push(f) });
       if (telemetry) await telemetry.span("db.commit", {}, () => client.query("COMMIT"));
       else await client.query("COMMIT");
+      runCommitted(committed);
       return result;
     } catch (err) {
       try {
@@ -154,7 +165,7 @@ function database(
   // Transactions of this database wait their turn in the process before taking a connection (the
   // advisory lock orders them across gateways), so queued ones do not hold the pool.
   let tail: Promise<unknown> = Promise.resolve();
-  const serialTx = <T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> => {
+  const serialTx = <T>(fn: (tx: TransactionExecutor) => Promise<T>): Promise<T> => {
     const run = () => inTx(true, fn);
     const result = tail.then(run, run);
     tail = result.then(

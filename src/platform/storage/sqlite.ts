@@ -3,7 +3,15 @@ import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { safeJoin } from "../../lib/names.ts";
 import type { Telemetry } from "../telemetry.ts";
-import type { Database, Migration, MigrationSet, SqlExecutor, SqlValue, Storage } from "./port.ts";
+import {
+  type Database,
+  type Migration,
+  type MigrationSet,
+  runCommitted,
+  type SqlExecutor,
+  type SqlValue,
+  type Storage,
+} from "./port.ts";
 
 type Bindable = string | number | bigint | null | Uint8Array;
 
@@ -117,10 +125,12 @@ export function openSqliteDatabase(path: string, telemetry?: Telemetry): Databas
     transaction: (fn) =>
       exclusive(async () => {
         db.exec("BEGIN IMMEDIATE");
+        const committed: (() => void)[] = [];
         try {
-          const result = await fn(direct);
+          const result = await fn({ ...direct, afterCommit: (f) => void committed.push(f) });
           if (telemetry) telemetry.span("db.commit", {}, () => db.exec("COMMIT"));
           else db.exec("COMMIT");
+          runCommitted(committed);
           return result;
         } catch (err) {
           if (db.isTransaction) db.exec("ROLLBACK");
