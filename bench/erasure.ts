@@ -91,6 +91,8 @@ export async function run(): Promise<void> {
     process.stdout.write(`${rows.at(-1)}\n`);
   }
   const md = [
+    "## GDPR erasure against tenant size",
+    "",
     "GDPR erasure by entity, each removing the same five memories (spread from the oldest to the newest) from a tenant of 10k or 100k LoCoMo turns, in-process, median of 7 erasures (`node bench/run.ts erasure`). Aim: flat within 2× from 10k to 100k.",
     "",
     "| tenant | 10k memories (ms) | 100k memories (ms) | ratio |",
