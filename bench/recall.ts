@@ -3,7 +3,9 @@
  * encrypted) beside a bare FTS5 BM25 top-10 query over the same texts in the same run, HTTP
  * throughput at 1 and 32 connections, and LoCoMo evidence recall@5/10/25 per category through the API.
  *
- * `node bench/run.ts recall [--sizes=1000,10000] [--quality-only] [--write]`
+ * `node bench/run.ts recall [--sizes=1000,10000] [--quality-only] [--write]
+ *   [--embeddings-url=http://127.0.0.1:11434/v1 --embeddings-model=nomic-embed-text]`: with an
+ * OpenAI-compatible embeddings API, only the LoCoMo run is made, twice: lexical and hybrid (fused), side by side.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -129,11 +131,30 @@ async function httpLoad(
   return { rps: done / seconds, errors, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
-/** Evidence recall@k per category, every question asked through POST /v1/memories/recall. */
-async function locomoQuality(convs: Conversation[]) {
+type Embeddings = { url: string; model: string };
+type Found = { questions: number; found: number[]; total: number };
+
+/**
+ * Evidence recall@k per category, every question asked through POST /v1/memories/recall; with an
+ * embeddings API, every turn is embedded (the tenants' policy turns vectors on) before the questions.
+ */
+async function locomoRecall(convs: Conversation[], embeddings?: Embeddings): Promise<Map<number, Found>> {
   const dataDir = mkdtempSync(join(tmpdir(), "hypha-bench-locomo-"));
   const adminKey = generateSecret(KEY_PREFIX.admin);
-  const config = loadConfig({}, { dataDir, adminKey, logLevel: "silent" });
+  const config = loadConfig(
+    {},
+    {
+      dataDir,
+      adminKey,
+      logLevel: "silent",
+      ...(embeddings && {
+        embeddingsUrl: embeddings.url,
+        embeddingsModel: embeddings.model,
+        embeddingsTimeoutMs: 120_000,
+        egressAllow: [new URL(embeddings.url).hostname],
+      }),
+    },
+  );
   const hypha = await createApp({ config });
   const url = await hypha.app.listen({ host: "127.0.0.1", port: 0 });
   const call = async (method: string, path: string, key: string, body: unknown) => {
@@ -147,7 +168,7 @@ async function locomoQuality(convs: Conversation[]) {
     return json;
   };
   const KS = [5, 10, 25] as const;
-  const per = new Map<number, { questions: number; found: number[]; total: number }>();
+  const per = new Map<number, Found>();
   for (const conv of convs) {
     const tenant = await call("POST", "/v1/tenants", adminKey, { name: `locomo-${conv.id}` });
     const tenantId = String(tenant.id);
@@ -164,7 +185,10 @@ async function locomoQuality(convs: Conversation[]) {
     await hypha.services.governance.putPolicy(
       { type: "instance_admin", id: "instance_admin", tenantId: null, origin },
       tenantId,
-      tenantPolicySchema.parse({ anomaly: { max_requests_per_minute: 600 } }),
+      tenantPolicySchema.parse({
+        anomaly: { max_requests_per_minute: 600 },
+        ...(embeddings && { embeddings: "on" }),
+      }),
     );
     let turn = 0;
     const nextKey = () => keys[turn++ % keys.length] ?? "";
@@ -180,6 +204,21 @@ async function locomoQuality(convs: Conversation[]) {
         })),
       })) as { memories: { id: string; metadata: { dia_id: string } }[] };
       for (const m of stored.memories) idOf.set(m.metadata.dia_id, m.id);
+    }
+    if (embeddings) {
+      // The worker's pass, run here until nothing is pending (a pass already under way may predate
+      // the last turns); a few passes storing nothing mean the API refuses what is left.
+      for (let idle = 0; ; ) {
+        const stored = (await hypha.apis.memories?.embedAll()) ?? 0;
+        const status = (await (
+          await fetch(`${url}/v1/memories/embeddings/status`, {
+            headers: { authorization: `Bearer ${nextKey()}` },
+          })
+        ).json()) as { pending: number };
+        if (status.pending === 0) break;
+        idle = stored > 0 ? 0 : idle + 1;
+        if (idle >= 3) throw new Error(`${status.pending} turns of ${conv.id} could not be embedded`);
+      }
     }
     for (const qa of conv.questions) {
       if (qa.evidence.length === 0) continue;
@@ -199,23 +238,43 @@ async function locomoQuality(convs: Conversation[]) {
   }
   await hypha.close();
   rmSync(dataDir, { recursive: true, force: true });
-  const rows = [...per.entries()].sort((a, b) => a[0] - b[0]);
-  const all = rows.reduce(
-    (acc, [, c]) => ({
-      questions: acc.questions + c.questions,
-      total: acc.total + c.total,
-      found: acc.found.map((f, i) => f + (c.found[i] ?? 0)),
-    }),
-    { questions: 0, total: 0, found: [0, 0, 0] },
-  );
-  const line = (name: string, c: { questions: number; found: number[]; total: number }) =>
-    `| ${name} | ${c.questions} | ${c.found.map((f) => fmt(f / c.total, 3)).join(" | ")} |`;
+  return per;
+}
+
+/** The per-category rows of one or more runs (their R@5/10/25 side by side), with the total last. */
+function recallTable(runs: { name: string; per: Map<number, Found> }[]): string {
+  const rows = (per: Map<number, Found>) => {
+    const sorted = [...per.entries()].sort((a, b) => a[0] - b[0]);
+    const all = sorted.reduce(
+      (acc, [, c]) => ({
+        questions: acc.questions + c.questions,
+        total: acc.total + c.total,
+        found: acc.found.map((f, i) => f + (c.found[i] ?? 0)),
+      }),
+      { questions: 0, total: 0, found: [0, 0, 0] },
+    );
+    return [
+      ...sorted.map(([cat, c]) => [`${cat} ${CATEGORY[cat] ?? ""}`, c] as const),
+      ["**all**", all] as const,
+    ];
+  };
+  const tables = runs.map((r) => rows(r.per));
+  const head =
+    runs.length === 1
+      ? ["R@5", "R@10", "R@25"]
+      : runs.flatMap((r) => ["R@5", "R@10", "R@25"].map((k) => `${r.name} ${k}`));
   return [
-    "| category | questions | R@5 | R@10 | R@25 |",
-    "| --- | --- | --- | --- | --- |",
-    ...rows.map(([cat, c]) => line(`${cat} ${CATEGORY[cat] ?? ""}`, c)),
-    line("**all**", all),
+    `| category | questions | ${head.join(" | ")} |`,
+    `| --- | --- | ${head.map(() => "---").join(" | ")} |`,
+    ...(tables[0] ?? []).map(
+      ([name, c], i) =>
+        `| ${name} | ${c.questions} | ${tables.flatMap((t) => (t[i]?.[1].found ?? []).map((f) => fmt(f / (t[i]?.[1].total ?? 1), 3))).join(" | ")} |`,
+    ),
   ].join("\n");
+}
+
+async function locomoQuality(convs: Conversation[]): Promise<string> {
+  return recallTable([{ name: "lexical", per: await locomoRecall(convs) }]);
 }
 
 export async function run(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
@@ -227,6 +286,23 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
   const top = sizes.at(-1) ?? 0;
   const corpus = conversationalCorpus(convs, top);
 
+  const arg = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const embeddingsUrl = arg("embeddings-url");
+  if (embeddingsUrl) {
+    const embeddings = { url: embeddingsUrl, model: arg("embeddings-model") ?? "default" };
+    const lexical = await locomoRecall(convs);
+    const t0 = performance.now();
+    const fused = await locomoRecall(convs, embeddings);
+    process.stdout.write(
+      `LoCoMo evidence recall, lexical and fused with ${embeddings.model} (fused run ${fmt((performance.now() - t0) / 1000, 0)} s with embedding)\n${recallTable(
+        [
+          { name: "lexical", per: lexical },
+          { name: "fused", per: fused },
+        ],
+      )}\n`,
+    );
+    return;
+  }
   const quality = await locomoQuality(convs);
   process.stdout.write(`${quality}\n`);
   if (argv.includes("--quality-only")) return;
