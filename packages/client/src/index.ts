@@ -22,6 +22,7 @@ type Item<O extends keyof Operations> = Res<O> extends { items: (infer T)[] } ? 
 
 export type Memory = Res<"getMemory">;
 export type RecallResponse = Res<"recallMemories">;
+export type EmbeddingStatus = Res<"getEmbeddingStatus">;
 export type ApiKey = Item<"listKeys">;
 export type Tenant = Res<"getTenant">;
 export type VerifyResponse = Res<"verifyAuditChain">;
@@ -222,6 +223,8 @@ export interface HyphaClient {
   /** Streams memories (NDJSON) as they arrive; resume a cut export with `cursor` = last id seen. */
   exportMemories(query?: ExportQuery): AsyncGenerator<Memory>;
   listNamespaces(): Promise<{ items: { namespace: string; count: number }[] }>;
+  /** Hybrid recall: the active embedder and how many memories have a vector or wait for one. */
+  getEmbeddingStatus(): Promise<EmbeddingStatus>;
   /** Deletes a tenant and crypto-shreds its data (instance admin key). */
   deleteTenant(tenantId: string): Promise<DeletedTenant>;
   createConnector(tenantId: string, input: CreateConnectorRequest): Promise<ConnectorView>;
@@ -614,6 +617,8 @@ export function createHyphaClient(opts: HyphaClientOptions): HyphaClient {
     listMemories: (query: ListMemoriesQuery = {}) =>
       json<Page<Memory>>({ method: "GET", path: "/v1/memories", query }),
     getMemory: (id: string) => json<Memory>({ method: "GET", path: `/v1/memories/${seg(id)}` }),
+    getEmbeddingStatus: () =>
+      json<EmbeddingStatus>({ method: "GET", path: "/v1/memories/embeddings/status" }),
     updateMemory: (id: string, patch: MemoryPatch) =>
       json<Memory>({ method: "PATCH", path: `/v1/memories/${seg(id)}`, body: patch }),
     memoryHistory: (id: string) =>
