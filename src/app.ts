@@ -127,6 +127,8 @@ export async function createApp(opts: AppOptions) {
     maxInFlight: config.maxInFlight,
     maxInFlightPerTenant: config.maxInFlightPerTenant,
     maxQueueMs: config.overloadQueueMs,
+    maxHeavyInFlight: config.maxExportsInFlight,
+    maxEventLoopDelayMs: config.overloadEventLoopDelayMs,
   });
   const platform = {
     gatewayId: `gw-${randomUUID()}`,
@@ -149,6 +151,7 @@ export async function createApp(opts: AppOptions) {
   try {
     modules = await composeModules(platform, MODULES, vocabulary);
   } catch (err) {
+    admission.close();
     await storage.close();
     await redis?.close();
     throw err;
@@ -220,6 +223,7 @@ export async function createApp(opts: AppOptions) {
     },
     async close() {
       await app.close();
+      admission.close();
       await modules.close();
       await events.close?.();
       await storage.close();

@@ -42,7 +42,12 @@ export async function startServer(overrides: Partial<Record<keyof Config, unknow
   const logs = logSink();
   const database: FreshDatabase | null = TEST_DATABASE_URL ? await freshDatabase() : null;
   const dbConfig = database ? { databaseUrl: database.url, databaseMigrationUrl: database.migrationUrl } : {};
-  const config = loadConfig({}, { dataDir, adminKey, logLevel: "info", port: 0, ...dbConfig, ...overrides });
+  // Shedding on event-loop delay has tests of its own (admission.test.ts, overload.test.ts); a shared
+  // CI machine's stalls must not turn into 503s in unrelated tests.
+  const config = loadConfig(
+    {},
+    { dataDir, adminKey, logLevel: "info", port: 0, overloadEventLoopDelayMs: 0, ...dbConfig, ...overrides },
+  );
   const hypha: HyphaApp = await createApp({ config, clock, logDestination: logs.stream });
   const address = await hypha.app.listen({ host: "127.0.0.1", port: 0 });
 

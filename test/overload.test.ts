@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { get } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { startServer, type TestServer } from "./harness.ts";
 
@@ -122,6 +123,57 @@ describe("load shedding: overload is refused fast with 503, not queued", () => {
     }
     const afterCount = await db.get<{ n: number }>("SELECT count(*) AS n FROM audit_events");
     assert.equal(afterCount?.n, before?.n);
+  });
+});
+
+describe("load shedding: exports are bounded, one per tenant", () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer({ maxExportsInFlight: 2 });
+  });
+  after(() => s.close());
+
+  test("a second export of the same tenant while one streams is 503 OVERLOADED; another tenant's is served; then it is admitted again", async () => {
+    const a = await s.seedTenant();
+    const b = await s.seedTenant();
+    // Enough memories that the first export is still streaming while the client does not read.
+    for (let i = 0; i < 6; i++) {
+      const memories = Array.from({ length: 500 }, (_, j) => ({
+        namespace: "notes",
+        content: `Export padding ${i * 500 + j}: the harbour walk, the bakery on the corner and the ferry times`,
+      }));
+      assert.equal((await s.request("POST", "/v1/memories", { key: a.key, body: { memories } })).status, 201);
+    }
+    // node:http, whose destroy closes the socket at once (the server then ends the export).
+    const first = await new Promise<{ status: number; close(): void }>((resolve, reject) => {
+      const req = get(
+        `${s.url}/v1/memories/export`,
+        { headers: { authorization: `Bearer ${a.key}` } },
+        (res) => {
+          res.once("data", () => {
+            res.pause();
+            resolve({ status: res.statusCode ?? 0, close: () => req.destroy() });
+          });
+        },
+      );
+      req.once("error", reject);
+    });
+    assert.equal(first.status, 200);
+    try {
+      const second = await s.request("GET", "/v1/memories/export", { key: a.key });
+      assert.equal(second.status, 503);
+      assert.equal((second.body as { error: { code: string } }).error.code, "OVERLOADED");
+      assert.ok(Number(second.headers.get("retry-after")) >= 1);
+      assert.equal((await s.request("GET", "/v1/memories/export", { key: b.key })).status, 200);
+      assert.equal(
+        (await s.request("GET", "/v1/memories", { key: a.key })).status,
+        200,
+        "other requests pass",
+      );
+    } finally {
+      first.close();
+    }
+    await waitFor(async () => (await s.request("GET", "/v1/memories/export", { key: a.key })).status === 200);
   });
 });
 

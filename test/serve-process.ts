@@ -22,7 +22,13 @@ export function serveProcess(
   const [bin, ...args] = command as [string, ...string[]];
   const child = spawn(bin, [...args, "serve", "--port", "0"], {
     cwd,
-    env: { PATH: process.env.PATH ?? "", HYPHA_LOG_LEVEL: "info", ...env },
+    // Event-loop shedding off: these load tests assert which requests fail, not the shedding.
+    env: {
+      PATH: process.env.PATH ?? "",
+      HYPHA_LOG_LEVEL: "info",
+      HYPHA_OVERLOAD_EVENT_LOOP_DELAY_MS: "0",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

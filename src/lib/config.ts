@@ -81,6 +81,10 @@ export const configSchema = z
     maxInFlightPerTenant: intFromString(1, 100_000).default(256),
     /** Oldest in-flight request age (ms) that counts as overload; 0 sheds on the bounds alone. */
     overloadQueueMs: intFromString(0, 600_000).default(2000),
+    /** Event-loop delay (the longest over half a second) beyond which new requests get 503; 0: off. */
+    overloadEventLoopDelayMs: intFromString(0, 60_000).default(1000),
+    /** Exports in flight per process (each tenant may run one at a time). */
+    maxExportsInFlight: intFromString(1, 1000).default(2),
     recallHalfLifeDays: z.coerce.number().positive().max(36500).default(30),
     /** Stage histograms per tenant (opt-in); beyond `metricsTenantLimit` tenants the rest count as `other`. */
     metricsPerTenant: boolFromString.default(false),
@@ -226,6 +230,8 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_MAX_IN_FLIGHT: "maxInFlight",
   HYPHA_MAX_IN_FLIGHT_PER_TENANT: "maxInFlightPerTenant",
   HYPHA_OVERLOAD_QUEUE_MS: "overloadQueueMs",
+  HYPHA_OVERLOAD_EVENT_LOOP_DELAY_MS: "overloadEventLoopDelayMs",
+  HYPHA_MAX_EXPORTS_IN_FLIGHT: "maxExportsInFlight",
   HYPHA_RECALL_HALF_LIFE_DAYS: "recallHalfLifeDays",
   HYPHA_METRICS_PER_TENANT: "metricsPerTenant",
   HYPHA_METRICS_TENANT_LIMIT: "metricsTenantLimit",

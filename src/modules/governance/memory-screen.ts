@@ -7,8 +7,11 @@ import type { AuditSink } from "../audit/audit.trail.ts";
 import type { GuardrailPolicy, Guardrails, GuardrailVerdict } from "../guardrails/index.ts";
 import type { TenantPolicy } from "./governance.schemas.ts";
 
-/** Texts remembered as clean per process (a keyed digest each, about 100 bytes). */
-const CLEAN_ENTRIES = 50_000;
+/**
+ * Texts remembered as clean per process (a keyed digest each, about 100 bytes: ~20 MB at the bound).
+ * Large enough that exports of tenants of tens of thousands of memories do not cycle through it.
+ */
+const CLEAN_ENTRIES = 200_000;
 
 /**
  * The outbound texts found clean, remembered by a keyed digest of (tenant, policy, text) so the

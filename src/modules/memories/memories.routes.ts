@@ -106,7 +106,7 @@ export function registerMemoryRoutes(app: TypedApp, memories: MemoriesService): 
   app.route({
     method: "GET",
     url: "/v1/memories/export",
-    config: { ...tenantCaller("memories:export"), admission: "long" },
+    config: { ...tenantCaller("memories:export"), admission: "heavy" },
     schema: {
       operationId: "exportMemories",
       tags: ["memories"],

@@ -82,4 +82,52 @@ describe("admission (load shedding)", () => {
     a.admit();
     assert.equal(refusal(() => a.admit()).reason, "in_flight", "but it does hold a slot");
   });
+
+  test("heavy requests (exports): a bound per process and one per tenant; a released one admits again", () => {
+    const a = createAdmission({
+      maxInFlight: 100,
+      maxInFlightPerTenant: 100,
+      maxQueueMs: 0,
+      maxHeavyInFlight: 2,
+    });
+    const first = a.admit({ heavy: true });
+    first.enterTenant("tnt_a");
+    const second = a.admit({ heavy: true });
+    assert.equal(
+      refusal(() => second.enterTenant("tnt_a")).reason,
+      "tenant_heavy_in_flight",
+      "a tenant runs one export at a time",
+    );
+    second.release(); // the server releases a refused request's ticket when its response closes
+    a.admit({ heavy: true }).enterTenant("tnt_b");
+    assert.equal(refusal(() => a.admit({ heavy: true })).reason, "heavy_in_flight");
+    a.admit().enterTenant("tnt_a"); // ordinary requests of the same tenant are unaffected
+    first.release();
+    a.admit({ heavy: true }).enterTenant("tnt_a");
+    a.close();
+  });
+
+  test("a blocked event loop refuses new requests until the loop is free again", async () => {
+    const a = createAdmission({
+      maxInFlight: 100,
+      maxInFlightPerTenant: 100,
+      maxQueueMs: 0,
+      maxEventLoopDelayMs: 150,
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 550));
+      assert.equal(a.overloaded(), null);
+      const until = performance.now() + 700;
+      while (performance.now() < until) {
+        // synchronous work holding the loop
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(refusal(() => a.admit()).reason, "event_loop");
+      await new Promise((r) => setTimeout(r, 1100));
+      assert.equal(a.overloaded(), null, "a free loop admits again");
+      a.admit();
+    } finally {
+      a.close();
+    }
+  });
 });

@@ -11,6 +11,13 @@ export type AdmissionLimits = {
    * new request is. 0 turns the pressure check off (the in-flight bounds still hold).
    */
   maxQueueMs: number;
+  /** Heavy requests (exports) in flight in this process; each tenant may hold one. */
+  maxHeavyInFlight?: number;
+  /**
+   * The event loop's delay (the longest over the last half second) beyond which new requests are
+   * refused: work waiting for the loop is a queue admission cannot see by counting. 0 turns it off.
+   */
+  maxEventLoopDelayMs?: number;
 };
 
 /** A request's hold on the admission counters; released exactly once when its response closes. */
@@ -20,7 +27,14 @@ export type AdmissionTicket = {
   release(): void;
 };
 
-export type OverloadReason = "in_flight" | "tenant_in_flight" | "queue_time" | "tenant_share";
+export type OverloadReason =
+  | "in_flight"
+  | "tenant_in_flight"
+  | "queue_time"
+  | "tenant_share"
+  | "event_loop"
+  | "heavy_in_flight"
+  | "tenant_heavy_in_flight";
 
 /**
  * Load shedding at the chokepoint. Work the server cannot start soon is refused at once with 503
@@ -39,6 +53,27 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = () 
   const perTenant = new Map<string, number>();
   let nextId = 0;
   let refused = 0;
+  let heavyInFlight = 0;
+  const heavyPerTenant = new Map<string, number>();
+  const maxHeavy = limits.maxHeavyInFlight ?? Number.POSITIVE_INFINITY;
+
+  // The loop's delay: how late a 100 ms timer fires, the longest of its last five ticks (so a long
+  // blocking task keeps the process refusing for about half a second after it, then no longer).
+  let loopDelayMs = 0;
+  let sampler: NodeJS.Timeout | null = null;
+  if (limits.maxEventLoopDelayMs) {
+    const tick = 100;
+    const recent: number[] = [];
+    let expected = now() + tick;
+    sampler = setInterval(() => {
+      const at = now();
+      recent.push(Math.max(0, at - expected));
+      if (recent.length > 5) recent.shift();
+      expected = at + tick;
+      loopDelayMs = Math.max(...recent);
+    }, tick);
+    sampler.unref();
+  }
 
   const oldestAgeMs = (): number => {
     for (const started of inFlight.values()) return now() - started;
@@ -56,6 +91,7 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = () 
   const overloaded = (): OverloadReason | null => {
     if (total() >= limits.maxInFlight) return "in_flight";
     if (limits.maxQueueMs > 0 && oldestAgeMs() > 2 * limits.maxQueueMs) return "queue_time";
+    if (limits.maxEventLoopDelayMs && loopDelayMs > limits.maxEventLoopDelayMs) return "event_loop";
     return null;
   };
 
@@ -64,12 +100,15 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = () 
      * Admits a request or throws OVERLOADED. Health probes are not admitted through here; `long`
      * requests (event streams, exports) hold a slot without counting as queued work.
      */
-    admit(opts: { long?: boolean } = {}): AdmissionTicket {
+    admit(opts: { long?: boolean; heavy?: boolean } = {}): AdmissionTicket {
       const why = overloaded();
       if (why) refuse(why);
+      const long = opts.long || opts.heavy;
+      if (opts.heavy && heavyInFlight >= maxHeavy) refuse("heavy_in_flight");
       const id = nextId++;
-      if (opts.long) longInFlight++;
+      if (long) longInFlight++;
       else inFlight.set(id, now());
+      if (opts.heavy) heavyInFlight++;
       let tenant: string | null = null;
       let released = false;
       return {
@@ -77,30 +116,42 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = () 
           if (tenant !== null || released) return;
           const held = perTenant.get(tenantId) ?? 0;
           if (held >= limits.maxInFlightPerTenant) refuse("tenant_in_flight");
+          if (opts.heavy && (heavyPerTenant.get(tenantId) ?? 0) >= 1) refuse("tenant_heavy_in_flight");
           if (limits.maxQueueMs > 0 && oldestAgeMs() > limits.maxQueueMs) {
             const active = perTenant.size + (perTenant.has(tenantId) ? 0 : 1);
             const share = Math.max(1, Math.floor(total() / active));
             if (held >= share) refuse("tenant_share");
           }
           perTenant.set(tenantId, held + 1);
+          if (opts.heavy) heavyPerTenant.set(tenantId, (heavyPerTenant.get(tenantId) ?? 0) + 1);
           tenant = tenantId;
         },
         release() {
           if (released) return;
           released = true;
-          if (opts.long) longInFlight--;
+          if (long) longInFlight--;
           else inFlight.delete(id);
+          if (opts.heavy) heavyInFlight--;
           if (tenant !== null) {
             const held = (perTenant.get(tenant) ?? 1) - 1;
             if (held <= 0) perTenant.delete(tenant);
             else perTenant.set(tenant, held);
+            if (opts.heavy) {
+              const heavy = (heavyPerTenant.get(tenant) ?? 1) - 1;
+              if (heavy <= 0) heavyPerTenant.delete(tenant);
+              else heavyPerTenant.set(tenant, heavy);
+            }
           }
         },
       };
     },
     overloaded,
     stats() {
-      return { inFlight: total(), tenants: perTenant.size, oldestAgeMs: oldestAgeMs(), refused };
+      return { inFlight: total(), tenants: perTenant.size, oldestAgeMs: oldestAgeMs(), refused, loopDelayMs };
+    },
+    /** Stops sampling the event loop. */
+    close() {
+      if (sampler) clearInterval(sampler);
     },
   };
 }

@@ -78,9 +78,10 @@ declare module "fastify" {
     auth?: AuthPolicy;
     /**
      * `exempt`: never shed (health probes must answer while the server is overloaded); `long`: a
-     * stream that holds its slot for a long time without being queued work (SSE, exports).
+     * stream that holds its slot for a long time without being queued work (SSE); `heavy`: long and
+     * costly work that grows with the tenant (exports), bounded per process and one per tenant.
      */
-    admission?: "exempt" | "long";
+    admission?: "exempt" | "long" | "heavy";
     /**
      * Renders a refusal or failure for a route whose callers are browsers (HTML instead of the JSON
      * envelope). Called after the refusal is audited; the status and code stay those of the error.
@@ -329,7 +330,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
     let ticket: AdmissionTicket | null = null;
     const admission = req.routeOptions.config.admission;
     if (deps.admission && admission !== "exempt") {
-      ticket = deps.admission.admit({ long: admission === "long" });
+      ticket = deps.admission.admit({ long: admission === "long", heavy: admission === "heavy" });
       reply.raw.once("close", ticket.release);
     }
     const policy = req.routeOptions.config.auth;
