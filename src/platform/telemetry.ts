@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type * as OtelApi from "@opentelemetry/api";
 import type { NodeSDK } from "@opentelemetry/sdk-node";
+import { ConfigError } from "../lib/config.ts";
 import type { EgressGuard } from "../lib/egress/egress-guard.ts";
 import { AppError } from "../lib/errors.ts";
 
@@ -65,6 +66,24 @@ export function tracingRequested(env: NodeJS.ProcessEnv = process.env): boolean 
 }
 
 /**
+ * The OTLP/HTTP encoding the standard variables ask for (`OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else
+ * `OTEL_EXPORTER_OTLP_PROTOCOL`): protobuf unless `http/json`, as the OTLP specification defaults.
+ * Protobuf costs far less CPU per span than JSON (docs/benchmarks.md, "Tracing overhead"); gRPC is
+ * not offered and stops the start.
+ */
+export function otlpProtocol(env: NodeJS.ProcessEnv = process.env): "http/protobuf" | "http/json" {
+  const asked = (
+    env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ??
+    env.OTEL_EXPORTER_OTLP_PROTOCOL ??
+    "http/protobuf"
+  ).trim();
+  if (asked === "http/protobuf" || asked === "http/json") return asked;
+  throw new ConfigError(
+    `OTEL_EXPORTER_OTLP_PROTOCOL=${JSON.stringify(asked.slice(0, 40))} is not supported: use http/protobuf (the default) or http/json`,
+  );
+}
+
+/**
  * Starts the OpenTelemetry SDK when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (once per process; later
  * calls return the first outcome). The standard `OTEL_*` variables apply (service name, headers,
  * sampler, batch delays); only traces are exported, no metrics or logs, and no auto-instrumentation
@@ -72,11 +91,14 @@ export function tracingRequested(env: NodeJS.ProcessEnv = process.env): boolean 
  */
 export function startTracing(env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   if (!tracingRequested(env)) return Promise.resolve(false);
+  const protocol = otlpProtocol(env);
   starting ??= (async () => {
     const [api, { NodeSDK }, { OTLPTraceExporter }] = await Promise.all([
       import("@opentelemetry/api"),
       import("@opentelemetry/sdk-node"),
-      import("@opentelemetry/exporter-trace-otlp-http"),
+      protocol === "http/json"
+        ? import("@opentelemetry/exporter-trace-otlp-http")
+        : import("@opentelemetry/exporter-trace-otlp-proto"),
     ]);
     const sdk = new NodeSDK({
       ...(env.OTEL_SERVICE_NAME ? {} : { serviceName: "hypha" }),
