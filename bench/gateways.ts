@@ -13,13 +13,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Pool } from "undici";
 import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
 import { freshDatabase } from "../test/pg.ts";
 import { percentile, writeSection } from "./report.ts";
+import { freePort } from "./soak.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const GATEWAYS = 3;
@@ -31,17 +31,6 @@ const KEYS = 40;
 const TENANTS = 4;
 
 type Gateway = { url: string; proc: ChildProcess; stderr: string[] };
-
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? ok(addr.port) : fail(new Error("no port"))));
-    });
-  });
-}
 
 function locomo(): { turns: string[]; questions: string[] } {
   const convs = JSON.parse(readFileSync(resolve(ROOT, "../shared/data/locomo/locomo-dev.json"), "utf8")) as {

@@ -63,7 +63,8 @@ function loadCorpus(): Corpus {
   return { turns, questions, speakers: [...speakers] };
 }
 
-async function freePort(): Promise<number> {
+/** A free TCP port on loopback (for a server the benchmark starts). */
+export async function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
     const srv = createServer();
     srv.once("error", fail);

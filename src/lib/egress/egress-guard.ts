@@ -456,3 +456,29 @@ export function egressAllowList(entries: readonly string[]): { cidrs: string[]; 
   }
   return { cidrs, hosts };
 }
+
+/** The answer of a POST through the guard, reduced to what a caller of a configured API acts on. */
+export type GuardedPostResult =
+  | { ok: true; status: number; body: string }
+  | { ok: false; reason: "TIMEOUT" | "NETWORK_ERROR" | "EGRESS_BLOCKED" };
+
+/**
+ * A POST through the egress guard for a configured API (the LLM judge, an embeddings endpoint): the
+ * address is checked, the connection pinned and the deadline kept; a refusal of the destination is
+ * `EGRESS_BLOCKED`, a deadline `TIMEOUT`, anything else `NETWORK_ERROR`.
+ */
+export function guardedPost(
+  guard: EgressGuard,
+): (url: string, init: { headers: Record<string, string>; body: string }) => Promise<GuardedPostResult> {
+  return async (url, init) => {
+    const res = await guard.fetch(url, { method: "POST", headers: init.headers, body: init.body });
+    if (res.ok) return { ok: true, status: res.status, body: res.body.toString("utf8") };
+    if (res.reason === "TIMEOUT") return { ok: false, reason: "TIMEOUT" };
+    return {
+      ok: false,
+      reason: ["ADDRESS_BLOCKED", "SCHEME_NOT_ALLOWED", "CREDENTIALS_IN_URL"].includes(res.reason)
+        ? "EGRESS_BLOCKED"
+        : "NETWORK_ERROR",
+    };
+  };
+}

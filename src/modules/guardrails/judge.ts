@@ -1,6 +1,6 @@
 import { fetch } from "undici";
 import { z } from "zod";
-import type { EgressGuard } from "../../lib/egress/egress-guard.ts";
+import { type EgressGuard, guardedPost } from "../../lib/egress/egress-guard.ts";
 
 /**
  * Optional second opinion on prompt injection from any OpenAI-compatible chat endpoint
@@ -38,17 +38,7 @@ export type JudgeTransport = (
 
 /** A transport through the egress guard: the judge's address is checked and the connection pinned. */
 export function guardedJudgeTransport(guard: EgressGuard): JudgeTransport {
-  return async (url, init) => {
-    const res = await guard.fetch(url, { method: "POST", headers: init.headers, body: init.body });
-    if (res.ok) return { ok: true, status: res.status, body: res.body.toString("utf8") };
-    if (res.reason === "TIMEOUT") return { ok: false, reason: "TIMEOUT" };
-    return {
-      ok: false,
-      reason: ["ADDRESS_BLOCKED", "SCHEME_NOT_ALLOWED", "CREDENTIALS_IN_URL"].includes(res.reason)
-        ? "EGRESS_BLOCKED"
-        : "NETWORK_ERROR",
-    };
-  };
+  return guardedPost(guard);
 }
 
 const directTransport: JudgeTransport = async (url, init) => {

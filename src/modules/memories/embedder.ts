@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { EgressGuard } from "../../lib/egress/egress-guard.ts";
+import { type EgressGuard, guardedPost } from "../../lib/egress/egress-guard.ts";
 
 /**
  * The Embedder port: text in, one vector per text out. `id` names the vector space (model and
@@ -60,17 +60,7 @@ export type EmbeddingsTransport = (
 
 /** A transport through the egress guard: the address is checked, the connection pinned, the deadline kept. */
 export function guardedEmbeddingsTransport(guard: EgressGuard): EmbeddingsTransport {
-  return async (url, init) => {
-    const res = await guard.fetch(url, { method: "POST", headers: init.headers, body: init.body });
-    if (res.ok) return { ok: true, status: res.status, body: res.body.toString("utf8") };
-    if (res.reason === "TIMEOUT") return { ok: false, reason: "TIMEOUT" };
-    return {
-      ok: false,
-      reason: ["ADDRESS_BLOCKED", "SCHEME_NOT_ALLOWED", "CREDENTIALS_IN_URL"].includes(res.reason)
-        ? "EGRESS_BLOCKED"
-        : "NETWORK_ERROR",
-    };
-  };
+  return guardedPost(guard);
 }
 
 const answerSchema = z.object({
