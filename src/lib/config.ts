@@ -82,7 +82,7 @@ export const configSchema = z
     /** Oldest in-flight request age (ms) that counts as overload; 0 sheds on the bounds alone. */
     overloadQueueMs: intFromString(0, 600_000).default(2000),
     /** Event-loop delay (the longest over half a second) beyond which new requests get 503; 0: off. */
-    overloadEventLoopDelayMs: intFromString(0, 60_000).default(1000),
+    overloadEventLoopDelayMs: intFromString(0, 60_000).default(500),
     /** Exports in flight per process (each tenant may run one at a time). */
     maxExportsInFlight: intFromString(1, 1000).default(2),
     recallHalfLifeDays: z.coerce.number().positive().max(36500).default(30),

@@ -59,9 +59,12 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = () 
 
   // The loop's delay: how late a 100 ms timer fires, the longest of its last five ticks (so a long
   // blocking task keeps the process refusing for about half a second after it, then no longer).
+  // Sampling starts with the first request admitted, so start-up work is not taken for overload.
   let loopDelayMs = 0;
   let sampler: NodeJS.Timeout | null = null;
-  if (limits.maxEventLoopDelayMs) {
+  let closed = false;
+  const sampleLoop = () => {
+    if (sampler || closed || !limits.maxEventLoopDelayMs) return;
     const tick = 100;
     const recent: number[] = [];
     let expected = now() + tick;
@@ -73,7 +76,7 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = () 
       loopDelayMs = Math.max(...recent);
     }, tick);
     sampler.unref();
-  }
+  };
 
   const oldestAgeMs = (): number => {
     for (const started of inFlight.values()) return now() - started;
@@ -101,6 +104,7 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = () 
      * requests (event streams, exports) hold a slot without counting as queued work.
      */
     admit(opts: { long?: boolean; heavy?: boolean } = {}): AdmissionTicket {
+      sampleLoop();
       const why = overloaded();
       if (why) refuse(why);
       const long = opts.long || opts.heavy;
@@ -151,6 +155,7 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = () 
     },
     /** Stops sampling the event loop. */
     close() {
+      closed = true;
       if (sampler) clearInterval(sampler);
     },
   };
