@@ -20,7 +20,14 @@ after(() => rmSync(dataDir, { recursive: true, force: true }));
 function serve(): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn("./node_modules/.bin/node", ["bin/hypha.js", "serve", "--port", "0"], {
     cwd: ROOT,
-    env: { ...process.env, HYPHA_DATA_DIR: dataDir, HYPHA_ADMIN_KEY: adminKey, HYPHA_LOG_LEVEL: "info" },
+    // Event-loop shedding off: the test asserts which of its concurrent writes survive a crash.
+    env: {
+      ...process.env,
+      HYPHA_DATA_DIR: dataDir,
+      HYPHA_ADMIN_KEY: adminKey,
+      HYPHA_LOG_LEVEL: "info",
+      HYPHA_OVERLOAD_EVENT_LOOP_DELAY_MS: "0",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   return new Promise((ok, fail) => {
