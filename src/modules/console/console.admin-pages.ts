@@ -1,19 +1,10 @@
+import type { Freeze } from "../governance/governance.schemas.ts";
 import type { Tenant } from "../tenants/tenants.schemas.ts";
 import { type Html, html } from "./console.html.ts";
 import { csrfField, notice, shell, table, td, when } from "./console.views.ts";
 
 /** What every instance-admin page knows: the CSRF token and where it is. */
 export type AdminContext = { csrf: string; path: string };
-
-type Freeze = {
-  scope: string;
-  tenant_id: string | null;
-  agent: string | null;
-  key_id: string | null;
-  reason: string;
-  set_by: string;
-  set_at: string;
-};
 
 const ADMIN_NAV = [
   { href: "/console/admin/killswitch", label: "Global kill switch" },

@@ -1,19 +1,10 @@
 import type { AuditEventView } from "../audit/audit.schemas.ts";
-import type { Approval } from "../governance/governance.schemas.ts";
+import type { Approval, Freeze } from "../governance/governance.schemas.ts";
 import type { ApiKey } from "../keys/keys.schemas.ts";
 import type { Memory } from "../memories/memories.schemas.ts";
 import { type Html, html } from "./console.html.ts";
 import { can, csrfField, layout, notice, type PageContext, table, td, when } from "./console.views.ts";
 
-type Freeze = {
-  scope: string;
-  tenant_id: string | null;
-  agent: string | null;
-  key_id: string | null;
-  reason: string;
-  set_by: string;
-  set_at: string;
-};
 type Verify = { ok: boolean; first_bad_seq?: number | null; reason?: string | null; checked?: number };
 
 /** Fixed flash messages (a redirect names one by key; no text travels in the URL). */

@@ -256,6 +256,9 @@ export const freezeSchema = z.object({
   set_at: z.string(),
 });
 
+/** A freeze as the API and the console show it. */
+export type Freeze = z.infer<typeof freezeSchema>;
+
 export const toFreeze = (r: FreezeRow) => ({
   scope: r.scope,
   tenant_id: r.tenant_id,
