@@ -15,7 +15,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -75,7 +75,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
-type Server = { url: string; pid: number; adminKey: string; stop(): Promise<void> };
+type Server = { url: string; pid: number; adminKey: string; dataDir: string; stop(): Promise<void> };
+
+/** Bytes of every file under `dir` (the data folder's size on disk, as the operator sees it). */
+function folderBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) n += statSync(join(e.parentPath, e.name)).size;
+  }
+  return n;
+}
 
 async function startServer(): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), "hypha-soak-"));
@@ -105,6 +114,7 @@ async function startServer(): Promise<Server> {
     url,
     pid: child.pid ?? 0,
     adminKey,
+    dataDir,
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));
@@ -155,6 +165,8 @@ export type SoakResult = {
   };
   bytesStored: number;
   bytesWritten: number;
+  /** The data folder's size at the end of the run. */
+  folder: number;
 };
 
 export async function soak(rate: number, minutes: number): Promise<SoakResult> {
@@ -323,6 +335,7 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
   if (perMinuteSystem.length < minutes)
     perMinuteSystem.push({ rssMb: s.rssMb, writeMb: (s.writeBytes - io0) / 2 ** 20, lagP99Ms: lastLag });
   const bytesWritten = s.writeBytes - io0;
+  const folder = folderBytes(srv.dataDir);
   await srv.stop();
 
   const stats = (xs: Sample[]) => {
@@ -353,7 +366,7 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
     return { minute: m + 1, sent: xs.length, ...stats(xs), ...sys };
   });
   void sent;
-  return { rate, minutes, perMinute, overall: stats(samples), bytesStored, bytesWritten };
+  return { rate, minutes, perMinute, overall: stats(samples), bytesStored, bytesWritten, folder };
 }
 
 const f = (x: number | undefined) =>
@@ -365,7 +378,7 @@ function table(r: SoakResult): string {
       `| ${m.minute} | ${m.sent} | ${m.refused} | ${m.timeouts} | ${f(m.p50.recall)} / ${f(m.p99.recall)} | ${f(m.p50.store)} / ${f(m.p99.store)} | ${f(m.p50.batch)} / ${f(m.p99.batch)} | ${f(m.p50.erase)} / ${f(m.p99.erase)} | ${f(m.p99.export)} | ${f(m.rssMb)} | ${f(m.writeMb)} | ${f(m.lagP99Ms)} |`,
   );
   return [
-    `Offered ${r.rate} requests/s for ${r.minutes} min: ${r.overall.served} served, ${r.overall.refused} refused (503), ${r.overall.timeouts} timeouts, ${r.overall.errors} errors. Overall p50 / p99 (ms): recall ${f(r.overall.p50.recall)} / ${f(r.overall.p99.recall)}, store ${f(r.overall.p50.store)} / ${f(r.overall.p99.store)}. Bytes written per byte stored: ${(r.bytesWritten / Math.max(1, r.bytesStored)).toFixed(1)} (${(r.bytesWritten / 2 ** 20).toFixed(0)} MiB written for ${(r.bytesStored / 2 ** 20).toFixed(1)} MiB of content).`,
+    `Offered ${r.rate} requests/s for ${r.minutes} min: ${r.overall.served} served, ${r.overall.refused} refused (503), ${r.overall.timeouts} timeouts, ${r.overall.errors} errors. Overall p50 / p99 (ms): recall ${f(r.overall.p50.recall)} / ${f(r.overall.p99.recall)}, store ${f(r.overall.p50.store)} / ${f(r.overall.p99.store)}. Bytes written per byte stored: ${(r.bytesWritten / Math.max(1, r.bytesStored)).toFixed(1)} (${(r.bytesWritten / 2 ** 20).toFixed(0)} MiB written for ${(r.bytesStored / 2 ** 20).toFixed(1)} MiB of content); per byte of the data folder at the end: ${(r.bytesWritten / Math.max(1, r.folder)).toFixed(1)} (${(r.folder / 2 ** 20).toFixed(0)} MiB).`,
     "",
     "| min | sent | 503 | timeouts | recall p50/p99 ms | store p50/p99 | batch p50/p99 | erase p50/p99 | export p99 | RSS MiB | written MiB (cum.) | loop lag p99 ms |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|",

@@ -21,6 +21,8 @@ const origin = { requestId: "req_bench", ip: "127.0.0.1", userAgent: "bench" };
 /** Memories in the tenant before measuring (so indexes have their working size). */
 const PRELOAD = 5_000;
 const SINGLES = 400;
+/** Concurrent callers in the measurement where writes from several calls can share a commit. */
+const CALLERS = 16;
 
 function writtenBytes(): number {
   const io = readFileSync("/proc/self/io", "utf8");
@@ -107,6 +109,19 @@ async function measureMode(encrypted: boolean, corpus: string[]): Promise<Row[]>
         const out = await app.services.memories.store(agent, [memory(content, `single${i % 20}`)]);
         stored.push(out[0]?.id as string);
       }
+      return bytes;
+    });
+    await measure(`store one memory, ${CALLERS} callers at once (${SINGLES} calls)`, async () => {
+      let bytes = 0;
+      let i = 0;
+      const caller = async () => {
+        while (i < SINGLES) {
+          const content = take();
+          bytes += Buffer.byteLength(content);
+          await app.services.memories.store(agent, [memory(content, `concurrent${i++ % 20}`)]);
+        }
+      };
+      await Promise.all(Array.from({ length: CALLERS }, caller));
       return bytes;
     });
     await measure("store a batch of 50 (20 calls)", async () => {

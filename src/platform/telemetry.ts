@@ -8,7 +8,7 @@ import { AppError } from "../lib/errors.ts";
 /**
  * Tracing and stage timings behind one small facade.
  *
- * Tracing is OpenTelemetry, exported over OTLP/HTTP (JSON bodies), and is on only when the standard
+ * Tracing is OpenTelemetry, exported over OTLP/HTTP (protobuf bodies unless `OTEL_EXPORTER_OTLP_PROTOCOL=http/json`), and is on only when the standard
  * `OTEL_EXPORTER_OTLP_ENDPOINT` is set: `startTracing` then loads the SDK (once per process). Off,
  * nothing of OpenTelemetry is loaded and `span` only times the stage.
  *

@@ -128,6 +128,52 @@ export function runStorageConformance(
     assert.equal((await db.get<{ v: string }>("SELECT v FROM conformance WHERE id = 1"))?.v, "50");
   });
 
+  withStorage(
+    "concurrent transactions: one that throws leaves nothing and fails alone; the rest commit before they resolve",
+    async (s, [t]) => {
+      const db = await s.tenant(t);
+      await scratch(db);
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) =>
+          db
+            .transaction(async (tx) => {
+              await tx.run("INSERT INTO conformance (v) VALUES (?)", [`w${i}`]);
+              if (i % 5 === 2) throw new Error(`boom ${i}`);
+              await tx.run("INSERT INTO conformance (v) VALUES (?)", [`w${i}b`]);
+              return i;
+            })
+            .then(async (i) => {
+              // Resolved means committed: another connection (the read one where there is one) sees it.
+              const seen = await (db.read ?? db).get<{ n: number }>(
+                "SELECT COUNT(*) AS n FROM conformance WHERE v IN (?, ?)",
+                [`w${i}`, `w${i}b`],
+              );
+              return Number(seen?.n);
+            }),
+        ),
+      );
+      outcomes.forEach((o, i) => {
+        if (i % 5 === 2) assert.equal(o.status, "rejected", `transaction ${i} failed`);
+        else
+          assert.deepEqual(
+            o,
+            { status: "fulfilled", value: 2 },
+            `transaction ${i} committed before resolving`,
+          );
+      });
+      const rows = (await db.all<{ v: string }>("SELECT v FROM conformance")).map((r) => r.v).sort();
+      const expected = Array.from({ length: 20 }, (_, i) => i)
+        .filter((i) => i % 5 !== 2)
+        .flatMap((i) => [`w${i}`, `w${i}b`])
+        .sort();
+      assert.deepEqual(
+        rows,
+        expected,
+        "nothing of the failed transactions is left, nothing of the others lost",
+      );
+    },
+  );
+
   withStorage("a statement outside a transaction never sees another's uncommitted writes", async (s, [t]) => {
     const db = await s.tenant(t);
     await scratch(db);

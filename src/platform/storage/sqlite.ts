@@ -11,7 +11,17 @@ import {
   type SqlExecutor,
   type SqlValue,
   type Storage,
+  type TransactionExecutor,
 } from "./port.ts";
+
+type TxJob = {
+  fn: (tx: TransactionExecutor) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+};
+
+/** At most this many transactions share one commit (a long group would hold every caller in it). */
+const MAX_GROUP = 64;
 
 type Bindable = string | number | bigint | null | Uint8Array;
 
@@ -116,26 +126,79 @@ export function openSqliteDatabase(path: string, telemetry?: Telemetry): Databas
           },
         };
 
+  // Group commit: transactions that arrive while another holds the write lock wait together and then
+  // run one after the other inside a single BEGIN ... COMMIT, each in its own savepoint. One commit
+  // writes the pages they share (B-tree interiors, the audit chain's head, index vocabulary) once
+  // instead of once per transaction. Each caller still learns its outcome only after the commit:
+  // nothing is acknowledged before it is durable, and a transaction that throws rolls back to its
+  // savepoint without touching the others.
+  let open: TxJob[] | null = null;
+  const commitGroup = async (group: TxJob[]): Promise<void> => {
+    try {
+      db.exec("BEGIN IMMEDIATE");
+    } catch (err) {
+      if (open === group) open = null;
+      for (const job of group) job.reject(err);
+      return;
+    }
+    const done: { job: TxJob; result: unknown; committed: (() => void)[] }[] = [];
+    const failed: { job: TxJob; err: unknown }[] = [];
+    let next = 0;
+    try {
+      while (next < group.length) {
+        const job = group[next++] as TxJob;
+        const committed: (() => void)[] = [];
+        db.exec("SAVEPOINT tx");
+        try {
+          const result = await job.fn({ ...direct, afterCommit: (f) => void committed.push(f) });
+          db.exec("RELEASE tx");
+          done.push({ job, result, committed });
+        } catch (err) {
+          failed.push({ job, err });
+          // A statement error can end the whole transaction (SQLite rolls back on I/O or full-disk
+          // errors): then the group's earlier work is gone too, and their callers are told so.
+          if (!db.isTransaction) throw err;
+          db.exec("ROLLBACK TO tx");
+          db.exec("RELEASE tx");
+        }
+      }
+      // Whatever arrives from here on waits for the next group.
+      if (open === group) open = null;
+      if (telemetry) telemetry.span("db.commit", { transactions: done.length }, () => db.exec("COMMIT"));
+      else db.exec("COMMIT");
+    } catch (err) {
+      if (open === group) open = null;
+      if (db.isTransaction) db.exec("ROLLBACK");
+      for (const d of done) d.job.reject(err);
+      for (const f of failed) f.job.reject(f.err);
+      // Those not begun yet get a transaction of their own.
+      const rest = group.slice(next);
+      if (rest.length > 0) void exclusive(() => commitGroup(rest));
+      return;
+    }
+    for (const d of done) {
+      runCommitted(d.committed);
+      d.job.resolve(d.result);
+    }
+    for (const f of failed) f.job.reject(f.err);
+  };
+
   return {
     dialect: "sqlite",
     ...(read ? { read } : {}),
     all: guarded(direct.all),
     get: guarded(direct.get),
     run: guarded(direct.run),
-    transaction: (fn) =>
-      exclusive(async () => {
-        db.exec("BEGIN IMMEDIATE");
-        const committed: (() => void)[] = [];
-        try {
-          const result = await fn({ ...direct, afterCommit: (f) => void committed.push(f) });
-          if (telemetry) telemetry.span("db.commit", {}, () => db.exec("COMMIT"));
-          else db.exec("COMMIT");
-          runCommitted(committed);
-          return result;
-        } catch (err) {
-          if (db.isTransaction) db.exec("ROLLBACK");
-          throw err;
+    transaction: <T>(fn: (tx: TransactionExecutor) => Promise<T>) =>
+      new Promise<T>((resolve, reject) => {
+        const job: TxJob = { fn, resolve: resolve as (v: unknown) => void, reject };
+        if (open && open.length < MAX_GROUP) {
+          open.push(job);
+          return;
         }
+        const group: TxJob[] = [job];
+        open = group;
+        void exclusive(() => commitGroup(group));
       }),
     settled: () => tail,
     compact: () =>
