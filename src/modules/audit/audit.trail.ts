@@ -34,6 +34,12 @@ import {
 export const INSTANCE_CHAIN = "instance";
 const TENANT_RE = /^tnt_[0-9A-HJKMNP-TV-Z]{26}$/;
 const PAGE = 1000;
+/**
+ * How long a chain's new events wait before they are forwarded, checkpointed and anchored together:
+ * one pass (one signed head, one anchor in the instance chain) per chain per window, however many
+ * events it saw, instead of one per event. Bounds how far the anchors trail the chain.
+ */
+export const FORWARD_WINDOW_MS = 200;
 
 /** Appends one event inside the caller's transaction (the transaction of the change it records). */
 export type AuditSink = (tx: SqlExecutor, event: AuditEventInput, now: number) => Promise<void>;
@@ -298,13 +304,26 @@ export function createAuditTrail(deps: AuditTrailDeps) {
     return out;
   }
 
+  /** Chains whose pass is waiting for its window to end, with the function that starts it now. */
+  const waiting = new Map<string, () => void>();
+
   function schedule(chainId: string): void {
     if (running.has(chainId)) {
       dirty.add(chainId);
       return;
     }
-    const run = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => forward(chainId))
+    const due = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, FORWARD_WINDOW_MS);
+      waiting.set(chainId, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    const run = due
+      .then(() => {
+        waiting.delete(chainId);
+        return forward(chainId);
+      })
       .catch((err: unknown) => logger.error({ err, chain: chainId }, "audit forwarding failed"))
       .finally(() => {
         running.delete(chainId);
@@ -362,9 +381,12 @@ export function createAuditTrail(deps: AuditTrailDeps) {
   return {
     append,
 
-    /** Waits until every committed event so far is forwarded and checkpointed. */
+    /** Forwards and checkpoints every committed event so far now (its window cut short), and waits for it. */
     async flush(): Promise<void> {
-      while (running.size > 0) await Promise.all([...running.values()]);
+      while (running.size > 0) {
+        for (const start of waiting.values()) start();
+        await Promise.all([...running.values()]);
+      }
     },
 
     /**

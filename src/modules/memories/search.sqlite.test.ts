@@ -7,7 +7,7 @@ import { migrate, openSqliteDatabase } from "../../platform/storage/sqlite.ts";
 import { memoriesMigrations } from "./memories.migrations.ts";
 import { memoriesStore, type NewRow } from "./memories.store.ts";
 import { plainCodec } from "./row-codec.ts";
-import { BM25_B, BM25_K1, idfOf, impactSearch } from "./search.sqlite.ts";
+import { BM25_B, BM25_K1, CONTEXT_WEIGHT, idfOf, impactSearch } from "./search.sqlite.ts";
 import { recallTokens } from "./tokens.ts";
 
 const WORDS =
@@ -89,23 +89,34 @@ function bruteForce(
     .sort((a, b) => b.score - a.score || b.i - a.i);
 }
 
+/** Stores `count` random texts (row `i + 1` with `extra(i)`), remembering each text and the average length at its write. */
+async function seed(
+  db: Awaited<ReturnType<typeof vault>>["db"],
+  count: number,
+  seedValue: number,
+  extra: (i: number) => Partial<NewRow>,
+) {
+  const r = rand(seedValue);
+  const texts: string[] = [];
+  const avgAtWrite: number[] = [];
+  let total = 0;
+  await db.transaction(async (tx) => {
+    for (let i = 0; i < count; i++) {
+      const n = 3 + Math.floor(r() * 12);
+      const text = Array.from({ length: n }, () => WORDS[Math.floor(r() ** 2 * WORDS.length)]).join(" ");
+      avgAtWrite.push(i === 0 ? recallTokens(text).length : total / i);
+      total += recallTokens(text).length;
+      texts.push(text);
+      await memoriesStore.insert(tx, row(i + 1, text, extra(i)));
+    }
+  });
+  return { texts, avgAtWrite };
+}
+
 test("the recall index returns exactly the BM25 top k, with and without filters hiding most matches", async () => {
   const { db, done } = await vault();
   try {
-    const r = rand(7);
-    const texts: string[] = [];
-    const avgAtWrite: number[] = [];
-    let total = 0;
-    await db.transaction(async (tx) => {
-      for (let i = 0; i < 600; i++) {
-        const n = 3 + Math.floor(r() * 12);
-        const text = Array.from({ length: n }, () => WORDS[Math.floor(r() ** 2 * WORDS.length)]).join(" ");
-        avgAtWrite.push(i === 0 ? recallTokens(text).length : total / i);
-        total += recallTokens(text).length;
-        texts.push(text);
-        await memoriesStore.insert(tx, row(i + 1, text, { namespace: i % 10 === 0 ? "rare" : "n" }));
-      }
-    });
+    const { texts, avgAtWrite } = await seed(db, 600, 7, (i) => ({ namespace: i % 10 === 0 ? "rare" : "n" }));
     for (const q of ["alpha sigma", "rho pi xi", "beta", "omicron gamma delta lambda"]) {
       const tokens = plainCodec.recallTokens(q.split(" "));
       const cases: [{ sql: string; params: string[] }, (i: number) => boolean][] = [
@@ -122,6 +133,52 @@ test("the recall index returns exactly the BM25 top k, with and without filters 
         );
         if (where.sql === "1") assert.ok(got.stats.rowsChecked < 600, "not every memory is checked");
       }
+    }
+  } finally {
+    done();
+  }
+});
+
+test("with neighbouring-turn context, the index still returns exactly the top k a brute force finds", async () => {
+  const { db, done } = await vault();
+  try {
+    // Runs of turns of two conversations interleaved, with a private note now and then.
+    const kinds = Array.from({ length: 800 }, (_, i) =>
+      i % 13 === 0 ? "private" : Math.floor(i / 7) % 2 === 0 ? "a" : "b",
+    );
+    const { texts, avgAtWrite } = await seed(db, 800, 11, (i) =>
+      kinds[i] === "private" ? {} : { access: "shared", namespace: `conv-${kinds[i]}` },
+    );
+    for (const q of ["alpha sigma", "rho pi xi", "beta", "omicron gamma delta lambda", "kappa mu"]) {
+      const tokens = plainCodec.recallTokens(q.split(" "));
+      const own = new Map(bruteForce(texts, avgAtWrite, tokens, () => true).map((x) => [x.i, x.score]));
+      const lend = (i: number, j: number) =>
+        kinds[j] !== undefined && kinds[j] === kinds[i] && kinds[i] !== "private" ? (own.get(j) ?? 0) : 0;
+      const want = [...own.entries()]
+        .map(([i, score]) => ({
+          i,
+          score:
+            score +
+            CONTEXT_WEIGHT * Math.max(lend(i, i - 1), lend(i, i + 1)) +
+            CONTEXT_WEIGHT ** 2 * Math.max(lend(i, i - 2), lend(i, i + 2)),
+        }))
+        .filter((x) => x.i % 4 !== 0)
+        .sort((a, b) => b.score - a.score || b.i - a.i)
+        .slice(0, 25);
+      // Seq = index + 1: hide every memory whose index is a multiple of 4, as a filter would.
+      const got = await impactSearch(
+        db.read ?? db,
+        tokens,
+        { sql: "(m.seq - 1) % 4 <> 0", params: [] },
+        25,
+        0,
+      );
+      assert.deepEqual(
+        got.candidates.map((c) => [c.seq - 1, Math.round(c.bm25 * 1e6)]),
+        want.map((w) => [w.i, Math.round(w.score * 1e6)]),
+        `top 25 for "${q}"`,
+      );
+      assert.ok(got.stats.rowsChecked < 200, `rows checked for "${q}": ${got.stats.rowsChecked}`);
     }
   } finally {
     done();

@@ -11,14 +11,14 @@ import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
  *
  * In memory, per vault: impact-ordered posting lists (typed arrays) built from the rows on first use
  * and kept in step with commits by reading the log (a rolled-back write leaves no log line, so the
- * lists only ever reflect committed data). They hold integers only, never a word.
+ * lists only ever reflect committed data), and per-seq arrays of what ranking reads of a memory (is
+ * it live, its context, its expiry). They hold integers only, never a word.
  *
- * A query is answered by MaxScore over the lists: terms from rarest to commonest; once the pool's
- * threshold exceeds the most the remaining (common) terms can add, they are never read, and memories
- * that only share common words are never scored. The candidates, best bound first, are then checked
- * against the visibility and filter columns and scored exactly from their row's own pairs, in one
- * rowid lookup each, until no unchecked candidate can enter the pool. The result is the exact BM25
- * top `limit` of the visible memories (k1 = 1.2, b = 0.75, average length taken at write time).
+ * A query adds every posting of its terms into an accumulator indexed by seq, gives each match the
+ * context its neighbours lend, and checks the matches against the visibility and filter columns best
+ * first, in one rowid lookup each, until no unchecked match can enter the pool. The result is the
+ * exact BM25 top `limit` of the visible memories (k1 = 1.2, b = 0.75, average length taken at write
+ * time), context included.
  */
 
 export const BM25_K1 = 1.2;
@@ -63,14 +63,6 @@ function decodeTerms(blob: Uint8Array): { length: number; pairs: [number, number
   const pairs: [number, number][] = [];
   for (let o = 4; o + 8 <= buf.length; o += 8) pairs.push([buf.readInt32LE(o), buf.readInt32LE(o + 4)]);
   return { length: buf.length >= 4 ? buf.readInt32LE(0) / 2 : 0, pairs };
-}
-
-/** The `[termId, impact, …]` part of a stored list, as its own array. */
-function pairsOf(blob: Uint8Array): Int32Array {
-  const buf = view(blob);
-  const out = new Int32Array(Math.max(0, (buf.length - 4) >> 2));
-  for (let i = 0; i < out.length; i++) out[i] = buf.readInt32LE(4 + 4 * i);
-  return out;
 }
 
 async function logChange(tx: SqlExecutor, seq: number, added: boolean): Promise<void> {
@@ -145,22 +137,30 @@ export function unindexedPage(db: SqlExecutor, limit: number) {
 /** One term's postings: a sorted base (impact descending) and recent additions. */
 type Postings = { seqs: Int32Array; impacts: Uint16Array; tailSeqs: number[]; tailImpacts: number[] };
 
-/** The in-memory lists of one vault, as of log generation `gen`. */
+/** `Lists.ctx` of a seq that is not a live memory. */
+const GONE = -2;
+/** `Lists.ctx` of a live memory that neither lends nor borrows context (private or quarantined). */
+const NO_CONTEXT = -1;
+
+/**
+ * The in-memory lists of one vault, as of log generation `gen`. What a search reads per memory is
+ * held in arrays indexed by the memory's seq, so scoring a match costs array reads, not hash lookups.
+ */
 type Lists = {
   gen: number;
   terms: Map<number, Postings>;
-  /** Each live memory's terms and context, for exact scores without reading its row. */
-  docs: Map<number, Doc>;
+  /** By seq: GONE, NO_CONTEXT, or the number of the memory's context (its namespace and type). */
+  ctx: Int32Array;
+  /** By seq: the memory's expiry (ms since the epoch), +Infinity when it has none. */
+  expires: Float64Array;
+  /** By seq: a search's scratch accumulator, all zero between searches. */
+  acc: Float64Array;
+  /** Live memories. */
+  live: number;
   /** Context keys (namespace and type) by their number. */
   contexts: Map<string, number>;
   removed: number;
 };
-
-/**
- * A live memory in memory: `[termId, impact, …]`, its context (a number standing for its namespace
- * and type; -1 for private or quarantined memories, which lend no context) and its expiry.
- */
-type Doc = { pairs: Int32Array; ctx: number; expires: number };
 
 type DocRow = {
   seq: number;
@@ -173,18 +173,37 @@ type DocRow = {
 };
 const DOC_COLUMNS = "m.seq, m.recall_terms, m.namespace, m.type, m.access, m.quarantined, m.expires_at";
 
-function docOf(l: Pick<Lists, "contexts">, r: DocRow & { recall_terms: Uint8Array }): Doc {
-  let ctx = -1;
+/** Grows the per-seq arrays to hold `seq`. */
+function reserve(l: Lists, seq: number): void {
+  if (seq < l.ctx.length) return;
+  const size = Math.max(seq + 1, l.ctx.length * 2, 1024);
+  const ctx = new Int32Array(size).fill(GONE);
+  ctx.set(l.ctx);
+  const expires = new Float64Array(size);
+  expires.set(l.expires);
+  l.ctx = ctx;
+  l.expires = expires;
+  l.acc = new Float64Array(size);
+}
+
+/** Records a live memory's context and expiry. */
+function setDoc(l: Lists, r: DocRow): void {
+  reserve(l, r.seq);
+  let ctx = NO_CONTEXT;
   if (r.access !== "private" && r.quarantined === 0) {
     const key = `${r.namespace}\u0000${r.type}`;
     ctx = l.contexts.get(key) ?? l.contexts.size;
     l.contexts.set(key, ctx);
   }
-  return { pairs: pairsOf(r.recall_terms), ctx, expires: r.expires_at ?? Number.POSITIVE_INFINITY };
+  if (l.ctx[r.seq] === GONE) l.live++;
+  l.ctx[r.seq] = ctx;
+  l.expires[r.seq] = r.expires_at ?? Number.POSITIVE_INFINITY;
 }
 
+const isLive = (l: Lists, seq: number) => seq >= 0 && seq < l.ctx.length && l.ctx[seq] !== GONE;
+
 /**
- * Memories whose lists stay resident across all vaults of the process (about 400 bytes each); beyond
+ * Memories whose lists stay resident across all vaults of the process (about 200 bytes each); beyond
  * it the least recently searched vault's lists are dropped and rebuilt from its rows when next used.
  */
 export const RESIDENT_MEMORIES = 1_000_000;
@@ -230,10 +249,22 @@ async function buildLists(db: SqlExecutor): Promise<Lists> {
     terms.set(id, { seqs: new Int32Array(n), impacts: new Uint16Array(n), tailSeqs: [], tailImpacts: [] });
     fill.set(id, 0);
   }
-  const docs = new Map<number, Doc>();
-  const contexts = new Map<string, number>();
+  const l: Lists = {
+    gen: head?.gen ?? 0,
+    terms,
+    ctx: new Int32Array(0),
+    expires: new Float64Array(0),
+    acc: new Float64Array(0),
+    live: 0,
+    contexts: new Map(),
+    removed: 0,
+  };
+  reserve(
+    l,
+    rows.reduce((m, r) => Math.max(m, r.seq), 0),
+  );
   for (const r of rows) {
-    docs.set(r.seq, docOf({ contexts }, r));
+    setDoc(l, r);
     const buf = view(r.recall_terms);
     for (let o = 4; o + 8 <= buf.length; o += 8) {
       const id = buf.readInt32LE(o);
@@ -246,7 +277,7 @@ async function buildLists(db: SqlExecutor): Promise<Lists> {
     }
   }
   for (const p of terms.values()) sortPostings(p);
-  return { gen: head?.gen ?? 0, terms, docs, contexts, removed: 0 };
+  return l;
 }
 
 /** Sorts a term's postings by impact, highest first, folding recent additions into the base. */
@@ -281,7 +312,7 @@ async function currentLists(db: SqlExecutor): Promise<Lists> {
     lists.set(db, pending);
     pending.then(
       (l) => {
-        resident.set(db, l.docs.size);
+        resident.set(db, l.live);
         evictBeyondBudget(db);
       },
       () => dropLists(db),
@@ -294,12 +325,12 @@ async function currentLists(db: SqlExecutor): Promise<Lists> {
   );
   if (changes.length === 0) return l;
   const first = changes[0];
-  if ((first && first.gen > l.gen + 1 && l.gen > 0) || l.removed > l.docs.size / 4) {
+  if ((first && first.gen > l.gen + 1 && l.gen > 0) || l.removed > l.live / 4) {
     // The log was trimmed past these lists, or they hold too many removed memories: rebuild.
     dropLists(db);
     return currentLists(db);
   }
-  const added = changes.filter((c) => c.added === 1 && !l.docs.has(c.seq)).map((c) => c.seq);
+  const added = changes.filter((c) => c.added === 1 && !isLive(l, c.seq)).map((c) => c.seq);
   const blobs = new Map<number, DocRow & { recall_terms: Uint8Array }>();
   for (let i = 0; i < added.length; i += 500) {
     const rows = await db.all<DocRow>(
@@ -312,8 +343,8 @@ async function currentLists(db: SqlExecutor): Promise<Lists> {
   for (const c of changes) {
     if (c.added === 1) {
       const row = blobs.get(c.seq);
-      if (!row || l.docs.has(c.seq)) continue;
-      l.docs.set(c.seq, docOf(l, row));
+      if (!row || isLive(l, c.seq)) continue;
+      setDoc(l, row);
       for (const [id, impact] of decodeTerms(row.recall_terms).pairs) {
         let p = l.terms.get(id);
         if (!p) {
@@ -324,7 +355,9 @@ async function currentLists(db: SqlExecutor): Promise<Lists> {
         p.tailImpacts.push(Math.min(65_535, impact));
         touched.add(p);
       }
-    } else if (l.docs.delete(c.seq)) {
+    } else if (isLive(l, c.seq)) {
+      l.ctx[c.seq] = GONE;
+      l.live--;
       l.removed++;
     }
     l.gen = Math.max(l.gen, c.gen);
@@ -358,15 +391,23 @@ export const CONTEXT_WEIGHT = 0.5;
 
 export type SearchStats = {
   terms: number;
-  skippedTerms: number;
+  /** Postings read (every posting of every query term). */
   postingsRead: number;
+  /** Live memories holding at least one query term. */
+  matched: number;
+  /** Candidates checked against their rows (about the pool, not the matches). */
   rowsChecked: number;
-  exhaustive: boolean;
 };
 
 /**
- * The exact BM25 top `limit` of the visible memories for the query tokens. `where` is the visibility
- * and filter clause on alias `m` (the memories row).
+ * The exact BM25 top `limit` of the visible memories for the query tokens, with the context their
+ * neighbours lend. `where` is the visibility and filter clause on alias `m` (the memories row).
+ *
+ * Every posting of every query term is added into an accumulator indexed by seq (typed arrays: a
+ * posting costs a few array reads, so even a term held by most memories costs well under a
+ * millisecond at 100k); each match then gets its neighbours' context from the same array. The matches
+ * are checked against their rows best first, a chunk at a time, until `limit` are visible and no
+ * unchecked match can beat the last of them.
  */
 export async function impactSearch(
   db: SqlExecutor,
@@ -375,13 +416,7 @@ export async function impactSearch(
   limit: number,
   now: number,
 ): Promise<{ candidates: ScoredCandidate[]; stats: SearchStats }> {
-  const stats: SearchStats = {
-    terms: 0,
-    skippedTerms: 0,
-    postingsRead: 0,
-    rowsChecked: 0,
-    exhaustive: false,
-  };
+  const stats: SearchStats = { terms: 0, postingsRead: 0, matched: 0, rowsChecked: 0 };
   const unique = [...new Set(tokens)];
   if (unique.length === 0 || limit <= 0) return { candidates: [], stats };
   const l = await currentLists(db);
@@ -393,190 +428,134 @@ export async function impactSearch(
   );
   if (docs === 0 || found.length === 0) return { candidates: [], stats };
 
-  type Term = { id: number; idf: number; p: Postings; max: number };
-  const terms: Term[] = [];
+  // From here to the first check the work is synchronous: the shared accumulator is used and
+  // zeroed again before any other search of this vault can run.
+  const { acc, ctx, expires } = l;
+  let touched = new Int32Array(1024);
+  let matched = 0;
   for (const f of found) {
     const p = l.terms.get(f.id);
     if (!p) continue;
-    const idf = idfOf(f.df, docs);
-    let maxImpact = p.impacts[0] ?? 0;
-    for (const t of p.tailImpacts) if (t > maxImpact) maxImpact = t;
-    terms.push({ id: f.id, idf, p, max: (idf * maxImpact) / IMPACT_SCALE });
-  }
-  // Rarest (highest bound) first; rest[i] = the most terms i… together can add to a memory.
-  terms.sort((a, b) => b.max - a.max);
-  stats.terms = terms.length;
-  const rest = new Float64Array(terms.length + 1);
-  for (let i = terms.length - 1; i >= 0; i--) rest[i] = (rest[i + 1] ?? 0) + (terms[i]?.max ?? 0);
-  const idf = new Map(terms.map((t) => [t.id, t.idf]));
-
-  const acc = new Map<number, number>();
-  const add = (t: Term) => {
-    const { p } = t;
-    const w = t.idf / IMPACT_SCALE;
+    stats.terms++;
+    const w = idfOf(f.df, docs) / IMPACT_SCALE;
     const visit = (seq: number, impact: number) => {
-      if (!l.docs.has(seq)) return;
-      acc.set(seq, (acc.get(seq) ?? 0) + w * impact);
+      if (ctx[seq] === GONE) return;
+      if (acc[seq] === 0) {
+        if (matched === touched.length) {
+          const grown = new Int32Array(touched.length * 2);
+          grown.set(touched);
+          touched = grown;
+        }
+        touched[matched++] = seq;
+      }
+      acc[seq] = (acc[seq] ?? 0) + w * impact;
     };
-    for (let i = 0; i < p.seqs.length; i++) visit(p.seqs[i] ?? 0, p.impacts[i] ?? 0);
-    for (let i = 0; i < p.tailSeqs.length; i++) visit(p.tailSeqs[i] ?? 0, p.tailImpacts[i] ?? 0);
-    stats.postingsRead += p.seqs.length + p.tailSeqs.length;
-  };
-  /**
-   * The `limit`-th best partial score: a lower bound of the pool's threshold before visibility. A
-   * min-heap of the best `limit` values, so it costs one pass over the accumulator, not a sort.
-   */
-  const threshold = () => {
-    if (acc.size < limit) return 0;
-    const heap = new Float64Array(limit);
-    let n = 0;
-    for (const v of acc.values()) {
-      if (n < limit) {
-        let i = n++;
-        heap[i] = v;
-        while (i > 0) {
-          const parent = (i - 1) >> 1;
-          if ((heap[parent] ?? 0) <= (heap[i] ?? 0)) break;
-          [heap[parent], heap[i]] = [heap[i] ?? 0, heap[parent] ?? 0];
-          i = parent;
-        }
-      } else if (v > (heap[0] ?? 0)) {
-        heap[0] = v;
-        for (let i = 0; ; ) {
-          const l = 2 * i + 1;
-          const r = l + 1;
-          let m = i;
-          if (l < n && (heap[l] ?? 0) < (heap[m] ?? 0)) m = l;
-          if (r < n && (heap[r] ?? 0) < (heap[m] ?? 0)) m = r;
-          if (m === i) break;
-          [heap[m], heap[i]] = [heap[i] ?? 0, heap[m] ?? 0];
-          i = m;
-        }
-      }
-    }
-    return heap[0] ?? 0;
-  };
-  /** Whether memories outside the accumulator can no longer reach the pool (cheap test first). */
-  const settled = (bound: number) => {
-    if (acc.size < limit) return false;
-    let max = 0;
-    for (const v of acc.values()) if (v > max) max = v;
-    return max >= bound && threshold() >= bound;
-  };
-  // MaxScore: read terms while memories outside the accumulator could still reach the threshold.
-  let cut = 0;
-  while (cut < terms.length && !settled(rest[cut] ?? 0)) {
-    add(terms[cut] as Term);
-    cut++;
+    const { seqs, impacts, tailSeqs, tailImpacts } = p;
+    for (let i = 0; i < seqs.length; i++) visit(seqs[i] ?? 0, impacts[i] ?? 0);
+    for (let i = 0; i < tailSeqs.length; i++) visit(tailSeqs[i] ?? 0, tailImpacts[i] ?? 0);
+    stats.postingsRead += seqs.length + tailSeqs.length;
   }
-  stats.skippedTerms = terms.length - cut;
-
-  /** Exact BM25 of a live memory from its pairs in memory. */
-  const exact = (seq: number) => {
-    const pairs = l.docs.get(seq)?.pairs;
-    let score = 0;
-    if (pairs) {
-      for (let i = 0; i + 1 < pairs.length; i += 2) {
-        const w = idf.get(pairs[i] ?? 0);
-        if (w !== undefined) score += (w * (pairs[i + 1] ?? 0)) / IMPACT_SCALE;
-      }
+  stats.matched = matched;
+  // Each match's score: its own BM25 plus the context lent by its neighbours (see CONTEXT_WEIGHT).
+  const scores = new Float64Array(matched);
+  const lent = new Float64Array(matched);
+  const seqOf = touched.subarray(0, matched);
+  const bestNeighbour = (seq: number, dist: number, own: number) => {
+    let best = 0;
+    for (let n = seq - dist; n <= seq + dist; n += 2 * dist) {
+      if (n >= 0 && n < ctx.length && ctx[n] === own && (expires[n] ?? 0) > now)
+        best = Math.max(best, acc[n] ?? 0);
     }
-    return score;
+    return best;
   };
-  const visible: ScoredCandidate[] = [];
-  const checked = new Set<number>();
-  const kth = () => (visible.length >= limit ? (visible[limit - 1]?.bm25 ?? 0) : -1);
-  const exactCache = new Map<number, number>();
-  const cachedExact = (seq: number) => {
-    let v = exactCache.get(seq);
-    if (v === undefined) {
-      v = exact(seq);
-      exactCache.set(seq, v);
-    }
-    return v;
-  };
-  /** BM25 plus the context its neighbours lend (see CONTEXT_WEIGHT). */
-  const withContext = (seq: number) => {
-    const own = cachedExact(seq);
-    const doc = l.docs.get(seq);
+  for (let i = 0; i < matched; i++) {
+    const seq = seqOf[i] ?? 0;
+    const c = ctx[seq] ?? NO_CONTEXT;
     let context = 0;
-    if (own > 0 && doc && doc.ctx >= 0 && doc.expires > now) {
-      for (let dist = 1, w = CONTEXT_WEIGHT; dist <= 2; dist++, w *= CONTEXT_WEIGHT) {
-        let best = 0;
-        for (const n of [seq - dist, seq + dist]) {
-          const nd = l.docs.get(n);
-          if (nd && nd.ctx === doc.ctx && nd.expires > now) best = Math.max(best, cachedExact(n));
-        }
-        context += w * best;
-      }
+    if (c >= 0 && (expires[seq] ?? 0) > now) {
+      context = CONTEXT_WEIGHT * bestNeighbour(seq, 1, c) + CONTEXT_WEIGHT ** 2 * bestNeighbour(seq, 2, c);
     }
-    return { seq, score: own + context, context };
-  };
-  const contexts = new Map<number, number>();
-  const check = async (batch: readonly { seq: number; score: number; context: number }[]) => {
+    scores[i] = (acc[seq] ?? 0) + context;
+    lent[i] = context;
+  }
+  for (let i = 0; i < matched; i++) acc[seqOf[i] ?? 0] = 0;
+
+  const visible: ScoredCandidate[] = [];
+  const kth = () => (visible.length >= limit ? (visible[limit - 1]?.bm25 ?? 0) : -1);
+  const check = async (batch: readonly number[]) => {
     stats.rowsChecked += batch.length;
-    const scores = new Map(batch.map((b) => [b.seq, b.score]));
-    for (const b of batch) contexts.set(b.seq, b.context);
-    for (const b of batch) checked.add(b.seq);
-    const rows = await db.all<Omit<ScoredCandidate, "bm25">>(
+    const bySeq = new Map(batch.map((i) => [seqOf[i] ?? 0, i]));
+    const rows = await db.all<Omit<ScoredCandidate, "bm25" | "context">>(
       // json_each drives the join: each candidate is one rowid lookup, never a scan of the vault.
       `SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance
        FROM json_each(?) cand CROSS JOIN memories m ON m.seq = cand.value WHERE ${where.sql}`,
-      [JSON.stringify([...scores.keys()]), ...where.params],
+      [JSON.stringify([...bySeq.keys()]), ...where.params],
     );
-    for (const r of rows)
-      visible.push({ ...r, bm25: scores.get(r.seq) ?? 0, context: contexts.get(r.seq) ?? 0 });
+    for (const r of rows) {
+      const i = bySeq.get(r.seq) ?? 0;
+      visible.push({ ...r, bm25: scores[i] ?? 0, context: lent[i] ?? 0 });
+    }
     visible.sort((a, b) => b.bm25 - a.bm25 || b.seq - a.seq);
     if (visible.length > limit) visible.length = limit;
   };
-  /**
-   * Scores the accumulated memories exactly (from memory), then checks them against their rows, best
-   * first, until `limit` are visible: the rows read are about the pool, not the matches.
-   */
-  const drain = async () => {
-    const floor = threshold();
-    const bound = rest[cut] ?? 0;
-    const near = new Set<number>();
-    const below: number[] = [];
-    for (const [seq, partial] of acc) {
-      if (partial + bound >= floor) {
-        near.add(seq);
-        // A neighbour of a strong match may rank on the context it borrows (when it matches itself).
-        for (let n = seq - 2; n <= seq + 2; n++) if (acc.has(n)) near.add(n);
-      } else below.push(seq);
+  const best = new BestFirst(scores, seqOf);
+  while (best.size > 0) {
+    const batch: number[] = [];
+    while (batch.length < CHECK_CHUNK && best.size > 0) {
+      if (visible.length >= limit && best.topScore() <= kth()) break;
+      batch.push(best.pop());
     }
-    const ranked: { seq: number; score: number; context: number }[] = [];
-    for (const seq of near) {
-      if (checked.has(seq)) continue;
-      const c = withContext(seq);
-      if (c.score > 0) ranked.push(c);
-    }
-    ranked.sort((a, b) => b.score - a.score || b.seq - a.seq);
-    /** Checks `list` (best first) while a candidate can still enter the pool. */
-    const checkWhileUseful = async (list: readonly { seq: number; score: number; context: number }[]) => {
-      for (let i = 0; i < list.length; i += CHECK_CHUNK) {
-        if (visible.length >= limit && (list[i]?.score ?? 0) <= kth()) break;
-        await check(list.slice(i, i + CHECK_CHUNK));
-      }
-    };
-    await checkWhileUseful(ranked);
-    // Below the floor: needed when filters hid most of the best, or to beat a weak neighbour checked above.
-    // A memory below the floor that is not next to a strong match (those are in `near`) has
-    // neighbours below the floor too: it scores at most its bound plus what they could lend.
-    const lend = (CONTEXT_WEIGHT + CONTEXT_WEIGHT ** 2) * Math.max(floor, bound);
-    const more = below
-      .filter((seq) => !checked.has(seq) && (acc.get(seq) ?? 0) + bound + lend > kth())
-      .map(withContext)
-      .filter((c) => c.score > kth())
-      .sort((a, b) => b.score - a.score || b.seq - a.seq);
-    await checkWhileUseful(more);
-  };
-  await drain();
-  if (cut < terms.length && kth() < (rest[cut] ?? 0)) {
-    // Memories holding only the skipped terms may qualify after all: read them too.
-    stats.exhaustive = true;
-    while (cut < terms.length) add(terms[cut++] as Term);
-    await drain();
+    if (batch.length === 0) break;
+    await check(batch);
   }
   return { candidates: visible, stats };
+}
+
+/**
+ * The matches best first: a max-heap over their indices, built in linear time, so taking the few
+ * the pool needs does not sort them all. Ties go to the higher seq (the newer memory), as the
+ * ranking does.
+ */
+class BestFirst {
+  private readonly heap: Int32Array;
+  private readonly scores: Float64Array;
+  private readonly seqs: Int32Array;
+  size: number;
+  constructor(scores: Float64Array, seqs: Int32Array) {
+    this.scores = scores;
+    this.seqs = seqs;
+    this.size = scores.length;
+    this.heap = new Int32Array(this.size);
+    for (let i = 0; i < this.size; i++) this.heap[i] = i;
+    for (let i = (this.size >> 1) - 1; i >= 0; i--) this.down(i);
+  }
+  private above(a: number, b: number): boolean {
+    const sa = this.scores[a] ?? 0;
+    const sb = this.scores[b] ?? 0;
+    return sa > sb || (sa === sb && (this.seqs[a] ?? 0) > (this.seqs[b] ?? 0));
+  }
+  private down(from: number): void {
+    const h = this.heap;
+    for (let i = from; ; ) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < this.size && this.above(h[l] ?? 0, h[m] ?? 0)) m = l;
+      if (r < this.size && this.above(h[r] ?? 0, h[m] ?? 0)) m = r;
+      if (m === i) return;
+      [h[i], h[m]] = [h[m] ?? 0, h[i] ?? 0];
+      i = m;
+    }
+  }
+  topScore(): number {
+    return this.scores[this.heap[0] ?? 0] ?? 0;
+  }
+  /** Removes the best match and returns its index. */
+  pop(): number {
+    const top = this.heap[0] ?? 0;
+    this.size--;
+    this.heap[0] = this.heap[this.size] ?? 0;
+    this.down(0);
+    return top;
+  }
 }
