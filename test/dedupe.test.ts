@@ -225,8 +225,9 @@ describe("near-duplicates: the dedupe policy on store, folding on recall", () =>
         { content: BLUE_US },
         { content: "ALICE'S FAVOURITE COLOUR IS BLUE!" },
       ]);
-      const other = await store(key, { content: "Alice's favourite food is pasta" });
-      // The restatements match every term and rank first; the other memory matches two of them.
+      const other = await store(key, { content: "Alice cooks pasta on Sundays" });
+      // The restatements rank first (the American spelling matches two terms of the query); the
+      // other memory matches one.
       const r = await recall(key, { query: "alice favourite colour blue", k: 2 });
       assert.equal(r.results.length, 2, "k results: the folded places were refilled");
       const ids = r.results.map((x) => x.memory.id);
