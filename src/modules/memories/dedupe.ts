@@ -18,10 +18,12 @@ import { foldText, recallTokens } from "./tokens.ts";
 export const DEDUPE_THRESHOLD = 0.8;
 /** The lowest threshold a policy may set (below it a fact and its negation-by-substitution merge). */
 export const DEDUPE_THRESHOLD_MIN = 0.7;
-/** Memories found by BM25 for a new memory's terms that are checked for being its near-duplicate. */
+/** Memories found by BM25 for a new memory's rarest words that are checked for being its near-duplicate. */
 export const DEDUPE_CANDIDATES = 5;
-/** At most this many of a new memory's words (the longest, which are the rarest) search its candidates. */
-export const DEDUPE_QUERY_WORDS = 32;
+/** At most this many of a new memory's words (the longest) are weighed for rarity. */
+export const DEDUPE_QUERY_WORDS = 64;
+/** Rare words searched beyond the prefix-filter bound (spelling variants and stems can hide a shared term). */
+export const DEDUPE_PREFIX_SLACK = 2;
 
 /** What two memories are compared on. */
 export type Fingerprint = {
@@ -80,11 +82,33 @@ export function similarity(a: Fingerprint, b: Fingerprint): number {
 }
 
 /**
- * The words that search a new memory's near-duplicate candidates: its content words, longest first
- * (long words are the rare ones), at most DEDUPE_QUERY_WORDS. A near-duplicate holds most of them.
+ * The words a new memory's near-duplicate candidates may hold: its content words, longest first,
+ * at most DEDUPE_QUERY_WORDS (a long text is weighed on its longest words, which tend to be rare).
  */
 export function dedupeQueryWords(text: string): string[] {
   return contentWords(text)
     .sort((x, y) => y.length - x.length || (x < y ? -1 : 1))
     .slice(0, DEDUPE_QUERY_WORDS);
+}
+
+/**
+ * The words that search a new memory's near-duplicate candidates: the rarest ones (prefix filtering,
+ * as in set-similarity joins). A memory whose Jaccard similarity to a text of n terms is at least t
+ * lacks at most ⌊(1 − t)·n⌋ of its terms, so it holds one of any ⌊(1 − t)·n⌋ + 1 of them: the
+ * rarest such words (plus DEDUPE_PREFIX_SLACK) find it by BM25 without reading the postings of the
+ * common words. Words no memory holds (`frequencies` 0) are passed over: they can find nothing.
+ */
+export function rarestWords(
+  words: readonly string[],
+  frequencies: readonly number[],
+  terms: number,
+  threshold: number,
+): string[] {
+  const size = Math.floor((1 - threshold) * terms + 1e-9) + 1 + DEDUPE_PREFIX_SLACK;
+  return words
+    .map((word, i) => ({ word, df: frequencies[i] ?? 0 }))
+    .filter((w) => w.df > 0)
+    .sort((a, b) => a.df - b.df || b.word.length - a.word.length)
+    .slice(0, size)
+    .map((w) => w.word);
 }

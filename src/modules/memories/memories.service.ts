@@ -24,6 +24,7 @@ import {
   dedupeQueryWords,
   type Fingerprint,
   fingerprint,
+  rarestWords,
   similarity,
 } from "./dedupe.ts";
 import { type Embedder, EmbedderError, encodeVector, offEmbedder } from "./embedder.ts";
@@ -162,6 +163,8 @@ const STORE_SLICE = 50;
 
 /** Tags and entities a memory may carry (as the store and update schemas bound them). */
 const LABELS_MAX = 32;
+/** Document frequencies above this are all "common" when a text's rarest words are picked. */
+const DEDUPE_FREQUENCY_CAP = 1000;
 /** Refill rounds of a recall whose results folded near-duplicates (each loads the places they left). */
 const FOLD_ROUNDS = 4;
 
@@ -476,8 +479,9 @@ export function createMemoriesService(deps: MemoriesDeps) {
 
   /**
    * A batch's near-duplicate candidates, before its write transaction: per row, its fingerprint and
-   * the ids of the few memories BM25 ranks best for its words among those the caller may write (same
-   * namespace and type, not quarantined), read from the committed index without waiting on writers.
+   * the ids of the few memories BM25 ranks best for its rarest words (see `rarestWords`) among those
+   * the caller may write (same namespace and type, not quarantined), read from the committed index
+   * without waiting on writers.
    * Null for a row that is never merged (quarantined by the guardrails).
    */
   const dedupeCandidates = async (
@@ -485,6 +489,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
     db: Database,
     codec: RowCodec,
     rows: readonly NewRow[],
+    threshold: number,
     now: number,
   ) => {
     await ensureIndexed(agent.tenantId, db, codec);
@@ -497,17 +502,24 @@ export function createMemoriesService(deps: MemoriesDeps) {
         out.push(null);
         continue;
       }
+      const fp = fingerprint(row.content);
       const words = dedupeQueryWords(row.content);
-      const found = words.length
+      const frequencies = await memoriesStore.documentFrequencies(
+        reader,
+        words.map((w) => queryTokensOf(codec, [w])),
+        DEDUPE_FREQUENCY_CAP,
+      );
+      const rare = rarestWords(words, frequencies, fp.terms.size, threshold);
+      const found = rare.length
         ? await memoriesStore.search(
             reader,
             vis,
             { namespaces: [row.namespace], types: [row.type], excludeQuarantined: true },
-            queryTokensOf(codec, words),
+            queryTokensOf(codec, rare),
             DEDUPE_CANDIDATES,
           )
         : [];
-      out.push({ fp: fingerprint(row.content), ids: found.map((c) => c.id) });
+      out.push({ fp, ids: found.map((c) => c.id) });
     }
     return { vis, plans: out };
   };
@@ -552,7 +564,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
       const policy = await dedupeOf(agent.tenantId);
       const dedupe = policy.store
         ? await span("store.dedupe", { tenant: agent.tenantId, count: rows.length }, () =>
-            dedupeCandidates(agent, db, codec, rows, now),
+            dedupeCandidates(agent, db, codec, rows, policy.threshold, now),
           )
         : null;
       const stored = await db.transaction(async (tx) => {
