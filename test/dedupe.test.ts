@@ -149,6 +149,23 @@ describe("near-duplicates: the dedupe policy on store, folding on recall", () =>
     assert.equal((await store(strict.key, { content: longer })).deduplicated, undefined);
   });
 
+  test("dedupe on: among many memories sharing its common words, a restatement finds its near-duplicate", async () => {
+    const { key } = await tenant({ dedupe: "on" });
+    const fillers = Array.from({ length: 120 }, (_, i) => ({
+      content: `the team meeting notes for project ${i} mention the weekly status report`,
+    }));
+    const stored = await storeBatch(key, fillers);
+    assert.equal(new Set(stored.map((m) => m.id)).size, 120, "a differing number is a different fact");
+    const target = await store(key, {
+      content: "The team meeting moved the quarterly budget review to Thursday",
+    });
+    const again = await store(key, {
+      content: "the team meeting moved the quarterly budget review to thursday.",
+    });
+    assert.equal(again.id, target.id);
+    assert.equal(again.deduplicated?.previous_version, 1);
+  });
+
   test("dedupe on: a batch collapses its own restatements and merges into an existing memory, per item", async () => {
     const { key, tenantId } = await tenant({ dedupe: "on" });
     const kept = await store(key, { content: "The deploy window is Friday afternoon" });

@@ -2,7 +2,7 @@
  * Near-duplicate memories, without a model: two memories are near-duplicates when the sets of their
  * content terms are alike (Jaccard similarity at or above a threshold). The terms are the recall
  * index's (words folded and stemmed), without stopwords, with the common British and American
- * spellings read as one. Store-time dedupe (the tenant's `dedupe` policy) and recall's folding both
+ * spellings read as one, and the two must hold the same numbers. Store-time dedupe (the tenant's `dedupe` policy) and recall's folding both
  * use it. It runs on opened text in memory, so it works the same for encrypted tenants; nothing it
  * computes is stored.
  */
@@ -31,6 +31,8 @@ export type Fingerprint = {
   terms: ReadonlySet<string>;
   /** The folded words, all of them, for texts made of stopwords alone (compared exactly). */
   folded: string;
+  /** The terms holding a digit, sorted: near-duplicates hold the same ones. */
+  numbers: string;
 };
 
 const WORD_RE = /[\p{L}\p{N}]+/gu;
@@ -64,14 +66,18 @@ const undouble = (term: string) => (/^[a-z]+$/.test(term) ? term.replace(/([a-z]
 export function fingerprint(text: string): Fingerprint {
   const terms = new Set<string>();
   for (const w of contentWords(text)) for (const t of recallTokens(respell(w))) terms.add(undouble(t));
-  return { terms, folded: (foldText(text).match(WORD_RE) ?? []).join(" ") };
+  const numbers = [...terms].filter((t) => /\p{N}/u.test(t)).sort();
+  return { terms, folded: (foldText(text).match(WORD_RE) ?? []).join(" "), numbers: numbers.join(" ") };
 }
 
 /**
  * Jaccard similarity of two fingerprints' terms (shared terms over all terms), 0…1, rounded to four
- * places. Texts without a content term are alike only when their words are the same (1), else 0.
+ * places. Texts that hold different numbers are 0: a differing number is a different fact (another
+ * invoice, date, amount or version) however alike the words around it. Texts without a content term
+ * are alike only when their words are the same (1), else 0.
  */
 export function similarity(a: Fingerprint, b: Fingerprint): number {
+  if (a.numbers !== b.numbers) return 0;
   if (a.terms.size === 0 || b.terms.size === 0) {
     return a.terms.size === 0 && b.terms.size === 0 && a.folded === b.folded && a.folded !== "" ? 1 : 0;
   }
