@@ -163,8 +163,11 @@ const STORE_SLICE = 50;
 
 /** Tags and entities a memory may carry (as the store and update schemas bound them). */
 const LABELS_MAX = 32;
-/** Document frequencies above this are all "common" when a text's rarest words are picked. */
-const DEDUPE_FREQUENCY_CAP = 1000;
+/**
+ * Document frequencies above this are all "common" when a text's rarest words are picked (PostgreSQL
+ * counts the term table's rows for them, so the cap bounds that count).
+ */
+const DEDUPE_FREQUENCY_CAP = 100;
 /** Refill rounds of a recall whose results folded near-duplicates (each loads the places they left). */
 const FOLD_ROUNDS = 4;
 
