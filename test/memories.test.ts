@@ -212,10 +212,14 @@ describe("memories", () => {
 
   test("importance and recency break ties between equally relevant memories", async () => {
     const { key } = await s.seedTenant();
-    const old = await s.storeMemory(key, { content: "project falcon status green", importance: 0.5 });
+    // Equally relevant but not near-duplicates (recall would fold those into the best of them).
+    const old = await s.storeMemory(key, { content: "project falcon status green alpha", importance: 0.5 });
     s.clock.advance(60 * 86_400_000);
-    const fresh = await s.storeMemory(key, { content: "project falcon status green", importance: 0.5 });
-    const important = await s.storeMemory(key, { content: "project falcon status green", importance: 1 });
+    const fresh = await s.storeMemory(key, { content: "project falcon status green bravo", importance: 0.5 });
+    const important = await s.storeMemory(key, {
+      content: "project falcon status green delta",
+      importance: 1,
+    });
     const r = (await s.request("POST", "/v1/memories/recall", { key, body: { query: "falcon status" } }))
       .body as Recall;
     assert.deepEqual(

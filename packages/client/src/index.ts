@@ -21,6 +21,8 @@ type QueryOf<O extends keyof Operations> = Operations[O]["query"];
 type Item<O extends keyof Operations> = Res<O> extends { items: (infer T)[] } ? T : never;
 
 export type Memory = Res<"getMemory">;
+/** A stored memory; `deduplicated` when the tenant's dedupe policy made the store a new version of a near-duplicate. */
+export type StoredMemory = Exclude<Res<"storeMemory">, { memories: unknown }>;
 export type RecallResponse = Res<"recallMemories">;
 export type EmbeddingStatus = Res<"getEmbeddingStatus">;
 export type ApiKey = Item<"listKeys">;
@@ -211,8 +213,8 @@ export interface HyphaClient {
   listKeys(tenantId: string, page?: PageQuery): Promise<Page<ApiKey>>;
   revokeKey(tenantId: string, keyId: string): Promise<ApiKey>;
   /** Stores one memory, or a batch `{memories: [...]}` in one transaction (all or nothing). */
-  storeMemory(input: MemoryCreate): Promise<Memory>;
-  storeMemory(batch: { memories: MemoryCreate[] }): Promise<{ memories: Memory[] }>;
+  storeMemory(input: MemoryCreate): Promise<StoredMemory>;
+  storeMemory(batch: { memories: MemoryCreate[] }): Promise<{ memories: StoredMemory[] }>;
   listMemories(query?: ListMemoriesQuery): Promise<Page<Memory>>;
   getMemory(id: string): Promise<Memory>;
   updateMemory(id: string, patch: MemoryPatch): Promise<Memory>;
@@ -613,7 +615,11 @@ export function createHyphaClient(opts: HyphaClientOptions): HyphaClient {
     revokeKey: (tenantId: string, keyId: string) =>
       json<ApiKey>({ method: "DELETE", path: `/v1/tenants/${seg(tenantId)}/keys/${seg(keyId)}` }),
     storeMemory: (input: MemoryCreate | { memories: MemoryCreate[] }) =>
-      json<Memory | { memories: Memory[] }>({ method: "POST", path: "/v1/memories", body: input }),
+      json<StoredMemory | { memories: StoredMemory[] }>({
+        method: "POST",
+        path: "/v1/memories",
+        body: input,
+      }),
     listMemories: (query: ListMemoriesQuery = {}) =>
       json<Page<Memory>>({ method: "GET", path: "/v1/memories", query }),
     getMemory: (id: string) => json<Memory>({ method: "GET", path: `/v1/memories/${seg(id)}` }),

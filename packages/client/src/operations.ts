@@ -1005,6 +1005,8 @@ export interface Operations {
       write_injection_threshold: number;
       ingest_injection_threshold: number;
       embeddings?: "off" | "on";
+      dedupe: "off" | "on";
+      dedupe_threshold: number;
       version: number;
       updated_at: string | null;
     };
@@ -1678,6 +1680,8 @@ export interface Operations {
       write_injection_threshold?: number;
       ingest_injection_threshold?: number;
       embeddings?: "off" | "on";
+      dedupe?: "off" | "on";
+      dedupe_threshold?: number;
     };
     response: {
       tiers: {
@@ -1720,6 +1724,8 @@ export interface Operations {
       write_injection_threshold: number;
       ingest_injection_threshold: number;
       embeddings?: "off" | "on";
+      dedupe: "off" | "on";
+      dedupe_threshold: number;
       version: number;
       updated_at: string | null;
     };
@@ -1788,6 +1794,10 @@ export interface Operations {
             similarity: number | null;
           };
         };
+        folded?: {
+          id: string;
+          similarity: number;
+        }[];
       }[];
       context: string;
       context_tokens: number;
@@ -2176,6 +2186,10 @@ export interface Operations {
       allowed_agents: string[];
       owner: string;
       quarantined: boolean;
+      deduplicated?: {
+        similarity: number;
+        previous_version: number;
+      };
     } | {
       memories: {
         id: string;
@@ -2200,6 +2214,10 @@ export interface Operations {
         allowed_agents: string[];
         owner: string;
         quarantined: boolean;
+        deduplicated?: {
+          similarity: number;
+          previous_version: number;
+        };
       }[];
     };
   };

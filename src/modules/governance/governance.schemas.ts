@@ -2,6 +2,7 @@ import { z } from "zod";
 import { idPattern } from "../../lib/ids.ts";
 import { guardrailPolicySchema } from "../guardrails/guardrails.schemas.ts";
 import { agentNameSchema, keyIdSchema, RATE_PLAN_MAX } from "../keys/keys.schemas.ts";
+import { DEDUPE_THRESHOLD, DEDUPE_THRESHOLD_MIN } from "../memories/dedupe.ts";
 import { tenantIdSchema } from "../tenants/tenants.schemas.ts";
 
 /** The default anomaly cap per key and minute: twice the largest rate plan, so plans decide. */
@@ -99,6 +100,18 @@ export const tenantPolicySchema = z
      * and computing it sends the text to the embeddings API); `on` seals the vectors at rest.
      */
     embeddings: z.enum(["off", "on"]).optional(),
+    /**
+     * Near-duplicate stores (`on`): a store whose content is a near-duplicate of a memory the caller
+     * could update (same namespace, type and readership) writes a new version of that memory instead
+     * of a new one. Off by default. Recall folds near-duplicates in its results either way.
+     */
+    dedupe: z.enum(["off", "on"]).default("off"),
+    /**
+     * How alike two memories' content terms must be (Jaccard similarity) to count as near-duplicates,
+     * for `dedupe` and for recall's folding. Below 0.7 statements that differ in their one telling
+     * word ("… is blue" / "… is green") would merge, so lower values are refused.
+     */
+    dedupe_threshold: z.number().min(DEDUPE_THRESHOLD_MIN).max(1).default(DEDUPE_THRESHOLD),
   })
   .strict();
 export type TenantPolicy = z.infer<typeof tenantPolicySchema>;

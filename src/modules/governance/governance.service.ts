@@ -99,6 +99,16 @@ export function tierOf(policy: TenantPolicy, operation: string, action: Action |
   return level === "read" || level === "any" ? "low" : level === "write" ? "medium" : "high";
 }
 
+/**
+ * The tenant's near-duplicate policy as the memories module applies it. A store merges into an
+ * existing memory only while the policy's `updateMemory` needs no approval: an approved store was
+ * approved as a new memory, and a store must never do what an update would have had to wait for.
+ */
+export function dedupePolicyOf(policy: TenantPolicy): { store: boolean; threshold: number } {
+  const updateNeedsApproval = policy.approvals[tierOf(policy, "updateMemory", "memories:write")] > 0;
+  return { store: policy.dedupe === "on" && !updateNeedsApproval, threshold: policy.dedupe_threshold };
+}
+
 export function createGovernanceService(deps: GovernanceDeps) {
   const { storage, clock } = deps;
   const publish = (e: GovernanceEvent) => {

@@ -3,6 +3,7 @@ import { createEgressGuard, egressAllowList } from "../../lib/egress/egress-guar
 import { type ActionRule, READERS, rule } from "../../platform/auth/actor.ts";
 import { defineModule } from "../../platform/module.ts";
 import { type Telemetry, tracedEgress } from "../../platform/telemetry.ts";
+import { dedupePolicyOf } from "../governance/governance.service.ts";
 import { createOpenAiEmbedder, type Embedder, guardedEmbeddingsTransport, offEmbedder } from "./embedder.ts";
 import { memoriesMigrations } from "./memories.migrations.ts";
 import { registerMemoryRoutes } from "./memories.routes.ts";
@@ -95,6 +96,7 @@ export const memoriesModule = defineModule({
     const service = createMemoriesService({
       embedder: embedderFor(config, ctx.telemetry),
       embeddingsPolicy: async (tenantId) => (await governance.service.policyFor(tenantId)).embeddings,
+      dedupePolicy: async (tenantId) => dedupePolicyOf(await governance.service.policyFor(tenantId)),
       logger,
       screen: governance.screen,
       activeGrants: grants.active,

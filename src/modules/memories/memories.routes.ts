@@ -14,6 +14,7 @@ import {
   recallBody,
   recallResponse,
   storeBody,
+  storedMemorySchema,
 } from "./memories.schemas.ts";
 import type { MemoriesService } from "./memories.service.ts";
 
@@ -34,7 +35,7 @@ export function registerMemoryRoutes(app: TypedApp, memories: MemoriesService): 
       summary: "Store a memory, or a batch {memories: [...]} in one transaction",
       body: storeBody,
       response: {
-        201: z.union([memorySchema, z.object({ memories: z.array(memorySchema) })]),
+        201: z.union([storedMemorySchema, z.object({ memories: z.array(storedMemorySchema) })]),
         ...authErrors,
       },
     },

@@ -107,6 +107,22 @@ export const memorySchema = z.object({
 });
 export type Memory = z.infer<typeof memorySchema>;
 
+/**
+ * A memory as a store answers it. `deduplicated` is present when the tenant's `dedupe` policy made
+ * this store a new version of an existing near-duplicate (the memory's own id, its version counted
+ * on) instead of a new memory: the similarity of the two and the version it replaced, which stays
+ * in the memory's history.
+ */
+export const storedMemorySchema = memorySchema.extend({
+  deduplicated: z
+    .object({
+      similarity: z.number(),
+      previous_version: z.number().int(),
+    })
+    .optional(),
+});
+export type StoredMemory = z.infer<typeof storedMemorySchema>;
+
 export const listQuery = z.object({
   namespace: namespaceSchema.optional(),
   type: memoryTypeSchema.optional(),
@@ -162,6 +178,12 @@ export const recallResult = z.object({
       })
       .optional(),
   }),
+  /**
+   * Near-duplicates of this memory that ranked below it in this recall, folded into it: not returned
+   * on their own nor put in the context block (their places were refilled from the next candidates).
+   * Each with its similarity to this memory. Absent when none.
+   */
+  folded: z.array(z.object({ id: z.string(), similarity: z.number() })).optional(),
 });
 export const recallResponse = z.object({
   results: z.array(recallResult),

@@ -18,6 +18,15 @@ import type { Database, SqlExecutor, Storage } from "../../platform/storage/port
 import { createTelemetry, type Telemetry } from "../../platform/telemetry.ts";
 import type { AuditAction } from "../audit/audit.schemas.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
+import {
+  DEDUPE_CANDIDATES,
+  DEDUPE_THRESHOLD,
+  dedupeQueryWords,
+  type Fingerprint,
+  fingerprint,
+  rarestWords,
+  similarity,
+} from "./dedupe.ts";
 import { type Embedder, EmbedderError, encodeVector, offEmbedder } from "./embedder.ts";
 import { createGroupCommit } from "./group-commit.ts";
 import {
@@ -28,8 +37,10 @@ import {
   type MemoryInput,
   type MemoryPatch,
   type MemoryRow,
+  metadataSchema,
   type RecallInput,
   type RecallResponse,
+  type StoredMemory,
   toMemory,
 } from "./memories.schemas.ts";
 import {
@@ -102,7 +113,16 @@ export type MemoriesDeps = {
   embeddingsPolicy?: (tenantId: string) => Promise<"on" | "off" | undefined>;
   /** Where embedder failures are reported (they never fail a request). */
   logger?: Pick<Logger, "warn">;
+  /** A tenant's near-duplicate policy; stores never merge and recall folds at DEDUPE_THRESHOLD when absent. */
+  dedupePolicy?: (tenantId: string) => Promise<DedupePolicy>;
 };
+
+/**
+ * Near-duplicates (dedupe.ts): whether a store that restates a memory the caller could update writes
+ * a new version of it instead of a new memory, and the similarity from which two memories are
+ * near-duplicates (recall folds them at this threshold whatever `store` says).
+ */
+export type DedupePolicy = { store: boolean; threshold: number };
 
 /** Memories embedded per call to the embedder. */
 export const EMBED_BATCH = 32;
@@ -140,6 +160,77 @@ const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : null);
 const AUDIT_TARGETS_MAX = 100;
 /** Memories of a batch screened or written between two turns of the event loop. */
 const STORE_SLICE = 50;
+
+/** Tags and entities a memory may carry (as the store and update schemas bound them). */
+const LABELS_MAX = 32;
+/**
+ * Document frequencies above this are all "common" when a text's rarest words are picked (PostgreSQL
+ * counts the term table's rows for them, so the cap bounds that count).
+ */
+const DEDUPE_FREQUENCY_CAP = 100;
+/** Refill rounds of a recall whose results folded near-duplicates (each loads the places they left). */
+const FOLD_ROUNDS = 4;
+
+const readersOf = (row: Pick<NewRow, "allowed_agents">) =>
+  row.allowed_agents && row.allowed_agents !== "[]" ? row.allowed_agents : null;
+
+/**
+ * Whether `row`, about to be stored, may become a new version of `current` (its near-duplicate):
+ * same namespace and type, the same readers (access, named agents, and the owner of a private
+ * memory), and neither is quarantined — so a merge never widens or narrows who reads the text, and
+ * a suspected injection never replaces a memory's text (nor a clean restatement releases one).
+ */
+function mergeable(current: NewRow, row: NewRow): boolean {
+  return (
+    current.namespace === row.namespace &&
+    current.type === row.type &&
+    current.access === row.access &&
+    readersOf(current) === readersOf(row) &&
+    (row.access !== "private" || current.owner === row.owner) &&
+    current.quarantined === 0 &&
+    row.quarantined === 0
+  );
+}
+
+/**
+ * The new version a near-duplicate store writes: the restatement's content, type, expiry and
+ * validity, tags, entities and metadata merged (the restatement's values win), the higher
+ * importance, and the writer as its agent; id, owner, readers and creation time stay. Null when the
+ * merged labels or metadata would exceed what a memory may hold (the store is then a new memory).
+ */
+function mergedVersion(current: NewRow, row: NewRow, now: number): NewRow | null {
+  const union = (a: string, b: string) => [
+    ...new Set([...(JSON.parse(a) as string[]), ...(JSON.parse(b) as string[])]),
+  ];
+  const tags = union(current.tags, row.tags);
+  const entities = union(current.entities, row.entities);
+  const metadata = { ...(JSON.parse(current.metadata) as object), ...(JSON.parse(row.metadata) as object) };
+  if (
+    tags.length > LABELS_MAX ||
+    entities.length > LABELS_MAX ||
+    !metadataSchema.safeParse(metadata).success
+  ) {
+    return null;
+  }
+  return {
+    ...current,
+    version: current.version + 1,
+    content: row.content,
+    type: row.type,
+    tags: JSON.stringify(tags),
+    entities: JSON.stringify(entities),
+    metadata: JSON.stringify(metadata),
+    importance: Math.max(current.importance, row.importance),
+    agent: row.agent,
+    key_id: row.key_id,
+    updated_at: now,
+    expires_at: row.expires_at,
+    valid_from: row.valid_from,
+    valid_to: row.valid_to,
+    is_current: 1,
+    quarantined: 0,
+  };
+}
 
 /** Memories belong to a tenant: only its agents (keys) and users act on them. */
 function requireTenantActor(actor: Actor): TenantActor {
@@ -379,12 +470,74 @@ export function createMemoriesService(deps: MemoriesDeps) {
     ]);
     return { db, vis, codec, outbound };
   };
+  const dedupeOf = async (tenantId: string): Promise<DedupePolicy> =>
+    deps.dedupePolicy ? deps.dedupePolicy(tenantId) : { store: false, threshold: DEDUPE_THRESHOLD };
+
+  /** Writes `next` as a memory's current version; the version at `currentSeq` stays in its history. */
+  const writeVersion = async (tx: SqlExecutor, codec: RowCodec, currentSeq: number, next: NewRow) => {
+    await memoriesStore.retire(tx, currentSeq);
+    const sealed = codec.seal(next);
+    return memoriesStore.insert(tx, sealed.row, sealed.index);
+  };
+
+  /**
+   * A batch's near-duplicate candidates, before its write transaction: per row, its fingerprint and
+   * the ids of the few memories BM25 ranks best for its rarest words (see `rarestWords`) among those
+   * the caller may write (same namespace and type, not quarantined), read from the committed index
+   * without waiting on writers.
+   * Null for a row that is never merged (quarantined by the guardrails).
+   */
+  const dedupeCandidates = async (
+    agent: TenantActor,
+    db: Database,
+    codec: RowCodec,
+    rows: readonly NewRow[],
+    threshold: number,
+    now: number,
+  ) => {
+    await ensureIndexed(agent.tenantId, db, codec);
+    const vis = await visibility(agent, now, "write");
+    const reader = db.read ?? db;
+    const out: ({ fp: Fingerprint; ids: string[] } | null)[] = [];
+    for (const [i, row] of rows.entries()) {
+      if (i > 0 && i % STORE_SLICE === 0) await yieldToLoop();
+      if (row.quarantined === 1) {
+        out.push(null);
+        continue;
+      }
+      const fp = fingerprint(row.content);
+      const words = dedupeQueryWords(row.content);
+      const frequencies = await memoriesStore.documentFrequencies(
+        reader,
+        words.map((w) => queryTokensOf(codec, [w])),
+        DEDUPE_FREQUENCY_CAP,
+      );
+      const rare = rarestWords(words, frequencies, fp.terms.size, threshold);
+      const found = rare.length
+        ? await memoriesStore.search(
+            reader,
+            vis,
+            { namespaces: [row.namespace], types: [row.type], excludeQuarantined: true },
+            queryTokensOf(codec, rare),
+            DEDUPE_CANDIDATES,
+          )
+        : [];
+      out.push({ fp, ids: found.map((c) => c.id) });
+    }
+    return { vis, plans: out };
+  };
+
   const guardrailCounts = (c: { withheld: number; flagged: number }) =>
     c.withheld + c.flagged > 0 ? { guardrails: { withheld: c.withheld, flagged: c.flagged } } : {};
 
   return {
-    /** Stores one memory or a batch; a batch is one transaction (all or nothing). */
-    async store(actor: Actor, inputs: readonly MemoryInput[]): Promise<Memory[]> {
+    /**
+     * Stores one memory or a batch; a batch is one transaction (all or nothing). Under the tenant's
+     * `dedupe` policy, a memory that is a near-duplicate of one the caller could update (a committed
+     * one, or an earlier one of the same batch) becomes a new version of it, audited as the update it
+     * is, and its answer says so (`deduplicated`).
+     */
+    async store(actor: Actor, inputs: readonly MemoryInput[]): Promise<StoredMemory[]> {
       authorize(actor, "memories:write");
       const agent = requireTenantActor(actor);
       const now = clock.now();
@@ -409,26 +562,79 @@ export function createMemoriesService(deps: MemoriesDeps) {
           screened[i] ?? { content: input.content, quarantined: false },
         ),
       );
-      const flagged = screened.flatMap((s, i) => (s.flags ? [{ id: rows[i]?.id, verdict: s.flags }] : []));
       const db = await storage.tenant(agent.tenantId);
       const codec = await deps.vault.codec(agent.tenantId);
+      const policy = await dedupeOf(agent.tenantId);
+      const dedupe = policy.store
+        ? await span("store.dedupe", { tenant: agent.tenantId, count: rows.length }, () =>
+            dedupeCandidates(agent, db, codec, rows, policy.threshold, now),
+          )
+        : null;
       const stored = await db.transaction(async (tx) => {
-        const out: MemoryRow[] = [];
+        const out: { row: MemoryRow; deduplicated?: { similarity: number; previous_version: number } }[] = [];
+        const created: MemoryRow[] = [];
+        /** This batch's memories as written so far, by id, for the rows after them to merge into. */
+        const written = new Map<string, { row: MemoryRow; fp: Fingerprint }>();
         await span("store.insert", { tenant: agent.tenantId, count: rows.length }, async () => {
           for (const [i, row] of rows.entries()) {
             // Other requests get a turn during a large batch (the write lock stays held meanwhile).
             if (i > 0 && i % STORE_SLICE === 0) await yieldToLoop();
+            const plan = dedupe?.plans[i];
+            let best: { current: MemoryRow; next: NewRow; similarity: number } | null = null;
+            if (plan && dedupe) {
+              // The batch's own memories first, then the committed candidates, each re-read in the
+              // transaction: its current version, still visible and writable to the caller.
+              const pool = [...written.values()].filter((w) => mergeable(w.row, row));
+              for (const id of plan.ids) {
+                if (written.has(id)) continue;
+                const found = await memoriesStore.get(tx, dedupe.vis, id);
+                if (!found) continue;
+                const current = codec.open(found);
+                if (mergeable(current, row)) pool.push({ row: current, fp: fingerprint(current.content) });
+              }
+              for (const c of pool) {
+                const sim = similarity(plan.fp, c.fp);
+                if (sim < policy.threshold || (best && sim <= best.similarity)) continue;
+                const next = mergedVersion(c.row, row, now);
+                if (next) best = { current: c.row, next, similarity: sim };
+              }
+            }
+            if (best) {
+              const { current, next, similarity: sim } = best;
+              const version: MemoryRow = { ...next, seq: await writeVersion(tx, codec, current.seq, next) };
+              await audit(tx, agent, "memory.updated", [version.id], now, {
+                version: version.version,
+                deduplicated: { similarity: sim },
+              });
+              out.push({
+                row: version,
+                deduplicated: { similarity: sim, previous_version: current.version },
+              });
+              if (plan) written.set(version.id, { row: version, fp: plan.fp });
+              continue;
+            }
             const sealed = codec.seal(row);
-            out.push({ ...row, seq: await memoriesStore.insert(tx, sealed.row, sealed.index) });
+            const fresh: MemoryRow = {
+              ...row,
+              seq: await memoriesStore.insert(tx, sealed.row, sealed.index),
+            };
+            out.push({ row: fresh });
+            created.push(fresh);
+            if (plan) written.set(fresh.id, { row: fresh, fp: plan.fp });
           }
         });
-        await auditSpan(
-          tx,
-          agent,
-          "memory.created",
-          out.map((r) => r.id),
-          now,
-          { count: out.length, quarantined: out.filter((r) => r.quarantined === 1).length },
+        if (created.length > 0) {
+          await auditSpan(
+            tx,
+            agent,
+            "memory.created",
+            created.map((r) => r.id),
+            now,
+            { count: created.length, quarantined: created.filter((r) => r.quarantined === 1).length },
+          );
+        }
+        const flagged = screened.flatMap((s, i) =>
+          s.flags ? [{ id: out[i]?.row.id, verdict: s.flags }] : [],
         );
         if (flagged.length > 0) {
           await audit(
@@ -445,16 +651,25 @@ export function createMemoriesService(deps: MemoriesDeps) {
         }
         // With the change: outbound notices are queued in this transaction, live listeners hear it
         // once it committed.
-        await deps.events?.publishIn(tx, agent.tenantId, "memory.created", {
-          ids: out.slice(0, 100).map((r) => r.id),
-          count: out.length,
-          agent: authorName(agent),
-        });
+        if (created.length > 0) {
+          await deps.events?.publishIn(tx, agent.tenantId, "memory.created", {
+            ids: created.slice(0, 100).map((r) => r.id),
+            count: created.length,
+            agent: authorName(agent),
+          });
+        }
         return out;
       });
       metrics.memoriesStored.inc(stored.length);
-      const memories = stored.map(toMemory);
-      await deps.vault.written(agent.tenantId, memories);
+      const memories = stored.map(
+        ({ row, deduplicated }): StoredMemory => ({
+          ...toMemory(row),
+          ...(deduplicated ? { deduplicated } : {}),
+        }),
+      );
+      // The mirror gets each memory's last version once (a batch may write one memory twice).
+      const last = new Map(stored.map(({ row }) => [row.id, row]));
+      await deps.vault.written(agent.tenantId, [...last.values()].map(toMemory));
       return memories;
     },
 
@@ -574,9 +789,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
                 ? null
                 : JSON.stringify([...new Set(patch.allowed_agents)].sort()),
         };
-        await memoriesStore.retire(tx, current.seq);
-        const sealed = codec.seal(next);
-        const seq = await memoriesStore.insert(tx, sealed.row, sealed.index);
+        const seq = await writeVersion(tx, codec, current.seq, next);
         await audit(tx, agent, "memory.updated", [id], now, { version: next.version });
         if (screened?.flags) {
           await audit(tx, agent, "guardrail.flagged", [id], now, {
@@ -696,6 +909,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
       const stored = storedFilters(codec, filters);
       // Resolved first: reading the tenant's policy must not wait on this recall's own audit write.
       const outbound = deps.screen ? await deps.screen.outboundFor(agent) : null;
+      const dedupe = await dedupeOf(agent.tenantId);
       await ensureIndexed(agent.tenantId, db, codec);
       // Hybrid recall: the query's vector is asked for while the lexical search runs. Any failure
       // (timeout, garbage answer, egress refusal) leaves the recall lexical, exactly as with vectors off.
@@ -742,7 +956,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
         let maxRrf = 0;
         for (const f of fused?.values() ?? []) maxRrf = Math.max(maxRrf, f.rrf);
         const rankStarted = performance.now();
-        const top = pooled
+        const sorted = pooled
           .map((c) => {
             const recency = recencyScore(now - c.updated_at, deps.halfLifeDays);
             const f = fused?.get(c.seq);
@@ -754,41 +968,76 @@ export function createMemoriesService(deps: MemoriesDeps) {
             const score = own ? blended.score : Math.round(blended.score * GRANTED_SCORE_FACTOR * 1e6) / 1e6;
             return { c, score, relevance: blended.relevance, recency, fusion: f };
           })
-          .sort((a, b) => b.score - a.score || (a.c.id < b.c.id ? 1 : -1))
-          .slice(0, input.k);
+          .sort((a, b) => b.score - a.score || (a.c.id < b.c.id ? 1 : -1));
         telemetry.mark("recall.rank", { tenant, count: pooled.length }, rankStarted);
-        const opened = await span("recall.decrypt", { tenant, count: top.length }, async () => {
-          const rowsBySeq = new Map(
-            (
-              await memoriesStore.bySeqs(
-                reader,
-                agent.tenantId,
-                top.map((t) => t.c.seq),
-              )
-            ).map((r) => [r.seq, r]),
-          );
-          return top.flatMap((t) => {
-            const row = rowsBySeq.get(t.c.seq);
-            // Ranking reads plaintext columns only; just the returned memories are decrypted.
-            return row ? [{ ...t, row: codec.open(row), bm25: t.c.bm25, context: t.c.context ?? 0 }] : [];
+        /** Loads, opens and screens the next `n` of the ranking (only the returned memories are decrypted). */
+        const load = async (from: number, n: number) => {
+          const top = sorted.slice(from, from + n);
+          const opened = await span("recall.decrypt", { tenant, count: top.length }, async () => {
+            const rowsBySeq = new Map(
+              (
+                await memoriesStore.bySeqs(
+                  reader,
+                  agent.tenantId,
+                  top.map((t) => t.c.seq),
+                )
+              ).map((r) => [r.seq, r]),
+            );
+            return top.flatMap((t) => {
+              const row = rowsBySeq.get(t.c.seq);
+              // Ranking reads plaintext columns only; just the returned memories are decrypted.
+              return row ? [{ ...t, row: codec.open(row), bm25: t.c.bm25, context: t.c.context ?? 0 }] : [];
+            });
           });
-        });
-        // Outbound guardrails on content and metadata: masked text leaves, blocked text does not
-        // (pure CPU, no I/O).
-        const ranked: ((typeof opened)[number] & { memory: Memory })[] = [];
+          // Outbound guardrails on content and metadata: masked text leaves, blocked text does not
+          // (pure CPU, no I/O).
+          return span("recall.guardrails", { tenant, count: opened.length }, async () => {
+            const out: (((typeof opened)[number] & { memory: Memory; flagged: boolean }) | null)[] = [];
+            for (const r of opened) {
+              const screened = await screenMemory(outbound, toMemory(r.row));
+              out.push(screened ? { ...r, memory: screened.memory, flagged: screened.flagged } : null);
+            }
+            return out;
+          });
+        };
+        type Loaded = NonNullable<Awaited<ReturnType<typeof load>>[number]>;
+        // Near-duplicates fold into the best-scored of them (by the text as stored, before masking),
+        // and the places they leave are refilled from the next candidates (a few rounds at most).
+        // A withheld memory takes its place as before, and folds nothing.
+        const ranked: (Loaded & { fp: Fingerprint; folded: { id: string; similarity: number }[] })[] = [];
         let withheld = 0;
         let flagged = 0;
-        await span("recall.guardrails", { tenant, count: opened.length }, async () => {
-          for (const r of opened) {
-            const out = await screenMemory(outbound, toMemory(r.row));
-            if (out === null) {
+        let foldedCount = 0;
+        let next = 0;
+        for (let round = 0; round < FOLD_ROUNDS && next < sorted.length; round++) {
+          const wanted = input.k - ranked.length - withheld;
+          if (wanted <= 0) break;
+          const batch = await load(next, wanted);
+          next += wanted;
+          for (const r of batch) {
+            if (r === null) {
               withheld++;
               continue;
             }
-            if (out.flagged) flagged++;
-            ranked.push({ ...r, memory: out.memory });
+            const fp = fingerprint(r.row.content);
+            let into: (typeof ranked)[number] | null = null;
+            let best = 0;
+            for (const kept of ranked) {
+              const sim = similarity(fp, kept.fp);
+              if (sim >= dedupe.threshold && sim > best) {
+                into = kept;
+                best = sim;
+              }
+            }
+            if (into) {
+              into.folded.push({ id: r.row.id, similarity: best });
+              foldedCount++;
+              continue;
+            }
+            if (r.flagged) flagged++;
+            ranked.push({ ...r, fp, folded: [] });
           }
-        });
+        }
         const { context, included, tokens } = formatContext(
           ranked.map(({ row, memory }) => ({
             id: row.id,
@@ -805,12 +1054,14 @@ export function createMemoriesService(deps: MemoriesDeps) {
             tx,
             agent,
             "memory.recalled",
-            ranked.map((r) => r.row.id),
+            // The ids of folded near-duplicates leave with the answer too (their text does not).
+            [...ranked.map((r) => r.row.id), ...ranked.flatMap((r) => r.folded.map((f) => f.id))],
             now,
             {
               count: ranked.length,
               terms: terms.length,
               context_tokens: tokens,
+              ...(foldedCount > 0 ? { folded: foldedCount } : {}),
               ...(withheld + flagged > 0 ? { guardrails: { withheld, flagged } } : {}),
             },
           ),
@@ -819,7 +1070,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
         metrics.memoriesRecalled.inc(ranked.length);
         return {
           results: ranked.map(
-            ({ row, memory, score, relevance, recency, bm25, context: neighbours, fusion }) => ({
+            ({ row, memory, score, relevance, recency, bm25, context: neighbours, fusion, folded }) => ({
               memory,
               score,
               why: {
@@ -842,6 +1093,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
                     }
                   : {}),
               },
+              ...(folded.length > 0 ? { folded } : {}),
             }),
           ),
           context,

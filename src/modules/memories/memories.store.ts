@@ -3,6 +3,7 @@ import type { MemoryRow } from "./memories.schemas.ts";
 import { indexPg, searchPg, unindexPg } from "./memories.search.pg.ts";
 import { type IndexEntry, plainIndex, type QueryTokens } from "./row-codec.ts";
 import { impactSearch, indexMemory, type TermBag, unindexedPage, unindexMemory } from "./search.sqlite.ts";
+import { indexTokens } from "./tokens.ts";
 
 /**
  * Who may see what, as SQL. Every read query starts from this clause, so a hidden memory is never
@@ -368,6 +369,32 @@ export const memoriesStore = {
       v.now,
     );
     return candidates satisfies Candidate[];
+  },
+
+  /**
+   * How many current memories of the vault hold each word (one `QueryTokens` per word), counted up
+   * to `cap`: near-duplicate candidates are searched by a text's rarest words. SQLite reads the
+   * recall index's vocabulary; PostgreSQL counts the term table's rows (at most `cap` per word).
+   */
+  async documentFrequencies(db: SqlExecutor, words: readonly QueryTokens[], cap: number): Promise<number[]> {
+    if (words.length === 0) return [];
+    if (db.dialect === "postgres") {
+      const terms = words.map((w) => w.index.flatMap((t) => indexTokens(t))[0] ?? "");
+      const rows = await db.all<{ term: string; n: number }>(
+        `SELECT t.term, (SELECT count(*) FROM (SELECT 1 FROM memory_terms m WHERE m.term = t.term LIMIT ?) c) AS n
+         FROM jsonb_array_elements_text(?::jsonb) AS t(term)`,
+        [cap, JSON.stringify([...new Set(terms)])],
+      );
+      const n = new Map(rows.map((r) => [r.term, Number(r.n)]));
+      return terms.map((t) => n.get(t) ?? 0);
+    }
+    const terms = words.map((w) => w.recall[0] ?? "");
+    const rows = await db.all<{ term: string; df: number }>(
+      "SELECT term, df FROM recall_terms WHERE term IN (SELECT value FROM json_each(?))",
+      [JSON.stringify([...new Set(terms)])],
+    );
+    const df = new Map(rows.map((r) => [r.term, Math.min(cap, Number(r.df))]));
+    return terms.map((t) => df.get(t) ?? 0);
   },
 
   /** Current memories not yet in the recall index (written before it existed). */
