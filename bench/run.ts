@@ -19,8 +19,12 @@ const suites: Record<string, () => Promise<unknown>> = {
   writes: async () => (await import("./writes.ts")).run(),
 };
 
-/** Long runs, only when named (`node bench/run.ts soak`). Flags such as `--write` are read by each benchmark. */
+/**
+ * Long runs, only when named (`node bench/run.ts soak`); `mem0` also installs mem0 OSS from the npm
+ * registry into a scratch directory. Flags such as `--write` are read by each benchmark.
+ */
 const onDemand: Record<string, () => Promise<unknown>> = {
+  mem0: async () => (await import("./mem0.ts")).run(),
   soak: async () => (await import("./soak.ts")).run(),
 };
 
