@@ -312,8 +312,8 @@ export function createMemoriesService(deps: MemoriesDeps) {
   ) => {
     const hits = await vectors.search(reader, vis.tenantId, embedderId, codec, query);
     const out: (Candidate & { similarity: number })[] = [];
-    for (let i = 0; i < hits.length && out.length < pool; i += VECTOR_CHECK_CHUNK) {
-      const chunk = hits.slice(i, i + VECTOR_CHECK_CHUNK);
+    while (hits.left > 0 && out.length < pool) {
+      const chunk = hits.take(VECTOR_CHECK_CHUNK);
       const rows = await memoriesStore.visibleVectorCandidates(
         reader,
         vis,

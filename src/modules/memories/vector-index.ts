@@ -1,4 +1,5 @@
 import type { SqlExecutor } from "../../platform/storage/port.ts";
+import { BestFirst } from "./best-first.ts";
 import { decodeVector } from "./embedder.ts";
 import { memoriesStore, type StoredVector, VECTOR_LOG_TRIMMED } from "./memories.store.ts";
 import type { RowCodec } from "./row-codec.ts";
@@ -166,8 +167,9 @@ export function createVectorIndex(budgetFloats = RESIDENT_FLOATS) {
 
   return {
     /**
-     * The tenant's memories by cosine similarity to `query` (vectors of `embedderId` only), best
-     * first, those above zero. Visibility is the caller's to check.
+     * The tenant's memories by cosine similarity to `query` (vectors of `embedderId` only), those
+     * above zero, handed out best first `n` at a time (a heap: taking the few a pool needs does
+     * not sort every match). Visibility is the caller's to check.
      */
     async search(
       db: SqlExecutor,
@@ -175,22 +177,41 @@ export function createVectorIndex(budgetFloats = RESIDENT_FLOATS) {
       embedderId: string,
       codec: RowCodec,
       query: Float32Array,
-    ): Promise<VectorHit[]> {
+    ): Promise<VectorHits> {
       const vault = await current(db, tenantId, embedderId, codec);
       const q = unit(query);
-      if (!q || vault.size === 0 || q.length !== vault.dim) return [];
-      const hits: VectorHit[] = [];
+      if (!q || vault.size === 0 || q.length !== vault.dim) return noHits;
       const { dim, data, seqs } = vault;
+      const hitSeqs = new Int32Array(vault.size);
+      const similarities = new Float64Array(vault.size);
+      let n = 0;
       for (let s = 0; s < vault.size; s++) {
         const seq = seqs[s] ?? -1;
         if (seq < 0) continue;
         let dot = 0;
         const o = s * dim;
         for (let i = 0; i < dim; i++) dot += (data[o + i] ?? 0) * (q[i] ?? 0);
-        if (dot > 0) hits.push({ seq, similarity: dot });
+        if (dot > 0) {
+          hitSeqs[n] = seq;
+          similarities[n++] = dot;
+        }
       }
-      hits.sort((a, b) => b.similarity - a.similarity || b.seq - a.seq);
-      return hits;
+      const matched = hitSeqs.subarray(0, n);
+      const scores = similarities.subarray(0, n);
+      const best = new BestFirst(scores, matched);
+      return {
+        get left() {
+          return best.size;
+        },
+        take(count: number): VectorHit[] {
+          const out: VectorHit[] = [];
+          while (out.length < count && best.size > 0) {
+            const i = best.pop();
+            out.push({ seq: matched[i] ?? 0, similarity: scores[i] ?? 0 });
+          }
+          return out;
+        },
+      };
     },
     /** Drops a tenant's cache (the tenant was deleted, or its policy turned vectors off). */
     forget(tenantId: string): void {
@@ -201,3 +222,8 @@ export function createVectorIndex(budgetFloats = RESIDENT_FLOATS) {
 }
 
 export type VectorIndex = ReturnType<typeof createVectorIndex>;
+
+/** A search's matches, best first. */
+export type VectorHits = { readonly left: number; take(count: number): VectorHit[] };
+
+const noHits: VectorHits = { left: 0, take: () => [] };
