@@ -28,7 +28,7 @@ export const BM25_B = 0.75;
 export const IMPACT_SCALE = 1000;
 /** Tag and entity tokens count as this many occurrences of a word of the content. */
 const LABEL_WEIGHT = 0.5;
-/** Candidates checked against their rows per statement. */
+/** Candidates checked against their rows per statement, beyond the first (which asks for the whole pool). */
 const CHECK_CHUNK = 64;
 /** Log lines kept behind the newest (an index older than that is rebuilt from the rows). */
 const LOG_KEEP = 50_000;
@@ -502,7 +502,9 @@ export async function impactSearch(
   const best = new BestFirst(scores, seqOf);
   while (best.size > 0) {
     const batch: number[] = [];
-    while (batch.length < CHECK_CHUNK && best.size > 0) {
+    // As many as the pool still lacks in one statement (usually the only one), else a chunk.
+    const size = Math.max(CHECK_CHUNK, limit - visible.length);
+    while (batch.length < size && best.size > 0) {
       if (visible.length >= limit && best.topScore() <= kth()) break;
       batch.push(best.pop());
     }
