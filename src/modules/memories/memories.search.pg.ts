@@ -68,11 +68,13 @@ export function searchPg(
   // The codec's query tokens (words as typed, or blind tokens) in the form the term table holds.
   const terms = [...new Set(tokens.flatMap((t) => indexTokens(t)))];
   if (terms.length === 0) return Promise.resolve([]);
-  // The matching index rows are read once (MATERIALIZED) by (tenant, term); each scored memory is
-  // then fetched by its primary key alone (the LATERAL ... OFFSET 0 is a fence: the visibility and
-  // filter conditions stay outside it, so no tenant-leading index can look cheaper while the
-  // table's statistics are young) and checked after the fetch. The order is the scored rows' own, so
-  // the rows are fetched best first and the fetching stops once `limit` of them passed the checks.
+  // The matching index rows are read once (MATERIALIZED) from the term index alone (it covers tf and
+  // len: an index-only scan, no visit to the table's pages); each scored memory is then fetched by
+  // its primary key alone (the LATERAL ... OFFSET 0 is a fence: the visibility and filter conditions
+  // stay outside it, so no tenant-leading index can look cheaper while the table's statistics are
+  // young) and checked after the fetch. The scored rows are sorted before the join (a subquery, whose
+  // order the plan keeps; a CTE's it would not), so the rows are fetched best first and the
+  // fetching stops once `limit` of them passed the checks.
   return db.all<Candidate>(
     `WITH t AS MATERIALIZED (
        SELECT term, seq, tf, len FROM memory_terms
@@ -86,7 +88,7 @@ export function searchPg(
        FROM t JOIN df ON df.term = t.term CROSS JOIN s
        GROUP BY t.seq)
      SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance, sc.bm25
-     FROM scored sc CROSS JOIN LATERAL (
+     FROM (SELECT seq, bm25 FROM scored ORDER BY bm25 DESC, seq DESC) sc CROSS JOIN LATERAL (
        SELECT m.* FROM memories m WHERE m.seq = sc.seq OFFSET 0) m
      WHERE ${vis.sql} AND ${fil.sql}
      ORDER BY sc.bm25 DESC, sc.seq DESC LIMIT ?`,
