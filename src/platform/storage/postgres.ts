@@ -137,11 +137,15 @@ function executor(client: pg.PoolClient, opening: Promise<unknown>): SqlExecutor
   };
 }
 
+/** Statements that may run read-only (a WITH that writes fails there with this code, then runs again). */
+const QUERY_RE = /^\s*(?:SELECT|WITH)\b/i;
+const READ_ONLY_TRANSACTION = "25006";
+
 /** `BEGIN` plus the tenant setting, in one round trip (the id is checked against its strict shape). */
-function beginFor(tenantId: string | null, lock: boolean): string {
+function beginFor(tenantId: string | null, lock: boolean, readOnly = false): string {
   if (tenantId !== null && !TENANT_ID_RE.test(tenantId)) throw new Error("invalid tenant id");
   const scope = tenantId ?? "control";
-  const parts = ["BEGIN"];
+  const parts = [readOnly ? "BEGIN READ ONLY" : "BEGIN"];
   if (tenantId !== null) parts.push(`SELECT set_config('hypha.tenant_id', '${tenantId}', true)`);
   if (lock) parts.push(`SELECT pg_advisory_xact_lock(hashtextextended('${lockKey(scope)}', 0))`);
   return parts.join("; ");
@@ -212,6 +216,14 @@ function database(
    * fail, the statement's result is discarded: it never counts without its tenant.
    */
   const once = async (sql: string, params: readonly SqlValue[] = []): Promise<pg.QueryResult> => {
+    if (QUERY_RE.test(sql)) {
+      try {
+        return await read(sql, params);
+      } catch (err) {
+        // A WITH that writes cannot run read-only: it runs as any other statement below.
+        if ((err as { code?: string }).code !== READ_ONLY_TRANSACTION) throw err;
+      }
+    }
     const client = await pool.connect();
     let broken = false;
     try {
@@ -234,6 +246,24 @@ function database(
     } finally {
       client.release(broken);
     }
+  };
+  /**
+   * A query (SELECT or WITH) in a READ ONLY transaction: its rows are answered as soon as they
+   * arrive, without waiting for the COMMIT written behind it (a read-only transaction has nothing
+   * to commit; the connection goes back to the pool once it has ended).
+   */
+  const read = async (sql: string, params: readonly SqlValue[]): Promise<pg.QueryResult> => {
+    const client = await pool.connect();
+    const opening = client.query(beginFor(tenantId, false, true));
+    const result = client.query(toPositional(sql), bind(params));
+    const closing = client.query("COMMIT");
+    void Promise.allSettled([opening, result, closing]).then(([opened, , closed]) =>
+      client.release(opened.status === "rejected" || closed.status === "rejected"),
+    );
+    const [opened, rows] = await Promise.allSettled([opening, result]);
+    if (opened.status === "rejected") throw opened.reason;
+    if (rows.status === "rejected") throw rows.reason;
+    return rows.value;
   };
   return {
     dialect: "postgres",
