@@ -207,8 +207,11 @@ answered as they arrive), plus the transaction of its audit event, which with Po
 \`synchronous_commit\` waits for its commit to be flushed to disk; SQLite's vault commits in WAL
 mode with \`synchronous = NORMAL\`, which does not flush each commit. In a recall traced at 2,000
 memories on this machine (its disk shared with other work), that flush was the largest wait. The ranking
-reads the query's postings from the term index alone (an index-only scan), scores them with the
-context in one statement and fetches rows best first until \`limit\` are visible.
+reads the query's postings from the term index alone once autovacuum has marked the term table's
+pages all-visible (it passes after 2% new rows; in a tenant checked just after writing 30,000
+memories it had not passed yet, and the plan visited a table page per posting), scores them with
+the context in one statement and
+fetches rows best first until \`limit\` are visible.
 
 PostgreSQL ingest pays a loopback round trip per statement (per memory: its row, its index terms,
 the tenant's totals, its labels), where SQLite runs them in-process: batching them per write is the
