@@ -3,8 +3,8 @@ import { after, before, describe, test } from "node:test";
 import { startServer, type TestServer } from "./harness.ts";
 import { TEST_DATABASE_URL } from "./pg.ts";
 
-// The impact-ordered index and neighbouring context are the SQLite recall path; PostgreSQL ranks
-// with its own term index (memories.search.pg.ts, covered by the store conformance suite).
+// The impact-ordered index is the SQLite recall path; PostgreSQL ranks with its own term index
+// (memories.search.pg.ts, covered by the store conformance suite). Both lend neighbouring context.
 const sqliteIndex = { skip: TEST_DATABASE_URL ? "the SQLite recall index" : false };
 
 type Result = {
@@ -46,51 +46,47 @@ describe("recall engine", () => {
     assert.equal((verify.body as { ok: boolean }).ok, true);
   });
 
-  test(
-    "a memory next to a strong match borrows its context (why.context); a private one lends none",
-    sqliteIndex,
-    async () => {
-      const { key } = await s.seedTenant();
-      const turns = [
-        "Melanie: we went camping at the lake with the kids",
-        "Caroline: that sounds lovely, did they enjoy it?",
-        "Melanie: they loved the lake, we saw shooting stars",
-        "Caroline: my grandmother gave me a necklace",
-      ];
-      const res = await s.request("POST", "/v1/memories", {
-        key,
-        body: { memories: turns.map((content) => ({ namespace: "chat", type: "turn", content })) },
-      });
-      assert.equal(res.status, 201);
-      const r = await recall(key, { query: "stars at the lake when camping" });
-      const stars = r.results.find((x) => x.memory.content.includes("shooting stars"));
-      assert.ok(stars && stars.why.context > 0, "the turn after the camping turn gains context");
-      assert.ok(
-        r.results.every((x) => x.why.matched_terms.length > 0),
-        "nothing is returned on its neighbours alone",
-      );
-      assert.ok(!r.results.some((x) => x.memory.content.includes("necklace")));
+  test("a memory next to a strong match borrows its context (why.context); a private one lends none", async () => {
+    const { key } = await s.seedTenant();
+    const turns = [
+      "Melanie: we went camping at the lake with the kids",
+      "Caroline: that sounds lovely, did they enjoy it?",
+      "Melanie: they loved the lake, we saw shooting stars",
+      "Caroline: my grandmother gave me a necklace",
+    ];
+    const res = await s.request("POST", "/v1/memories", {
+      key,
+      body: { memories: turns.map((content) => ({ namespace: "chat", type: "turn", content })) },
+    });
+    assert.equal(res.status, 201);
+    const r = await recall(key, { query: "stars at the lake when camping" });
+    const stars = r.results.find((x) => x.memory.content.includes("shooting stars"));
+    assert.ok(stars && stars.why.context > 0, "the turn after the camping turn gains context");
+    assert.ok(
+      r.results.every((x) => x.why.matched_terms.length > 0),
+      "nothing is returned on its neighbours alone",
+    );
+    assert.ok(!r.results.some((x) => x.memory.content.includes("necklace")));
 
-      const { key: other } = await s.seedTenant();
-      await s.request("POST", "/v1/memories", {
-        key: other,
-        body: {
-          memories: [
-            {
-              namespace: "chat",
-              type: "turn",
-              content: "camping camping camping at the lake",
-              access: "private",
-            },
-            { namespace: "chat", type: "turn", content: "we saw shooting stars" },
-          ],
-        },
-      });
-      const p = await recall(other, { query: "stars camping lake" });
-      const shared = p.results.find((x) => x.memory.content === "we saw shooting stars");
-      assert.equal(shared?.why.context, 0, "a private memory lends no context");
-    },
-  );
+    const { key: other } = await s.seedTenant();
+    await s.request("POST", "/v1/memories", {
+      key: other,
+      body: {
+        memories: [
+          {
+            namespace: "chat",
+            type: "turn",
+            content: "camping camping camping at the lake",
+            access: "private",
+          },
+          { namespace: "chat", type: "turn", content: "we saw shooting stars" },
+        ],
+      },
+    });
+    const p = await recall(other, { query: "stars camping lake" });
+    const shared = p.results.find((x) => x.memory.content === "we saw shooting stars");
+    assert.equal(shared?.why.context, 0, "a private memory lends no context");
+  });
 
   test("filters that hide most matches still give the best visible memories", async () => {
     const { key } = await s.seedTenant();

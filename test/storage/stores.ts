@@ -11,6 +11,7 @@ import { keysStore } from "../../src/modules/keys/keys.store.ts";
 import type { MemoryRow } from "../../src/modules/memories/memories.schemas.ts";
 import { memoriesStore, type Visibility } from "../../src/modules/memories/memories.store.ts";
 import { plainCodec, queryTokensOf } from "../../src/modules/memories/row-codec.ts";
+import { CONTEXT_WEIGHT } from "../../src/modules/memories/search.sqlite.ts";
 import { tenantsStore } from "../../src/modules/tenants/tenants.store.ts";
 import { createLeases } from "../../src/platform/leases.ts";
 import type { Dialect, Storage } from "../../src/platform/storage/port.ts";
@@ -121,7 +122,7 @@ export function runStoreConformance(
   });
 
   withStorage(
-    "memories: on PostgreSQL the BM25 score is FTS5's formula (k1 1.2, b 0.75, IDF floor), to 1e-9",
+    "memories: on PostgreSQL the BM25 score is FTS5's formula (k1 1.2, b 0.75, IDF floor) plus the neighbours' context, to 1e-9",
     async (s, [t]) => {
       const db = await s.tenant(t);
       const docs = [
@@ -147,8 +148,16 @@ export function runStoreConformance(
         10,
       );
       assert.equal(found.length, 2);
-      assert.ok(Math.abs((found[0]?.bm25 ?? 0) - score(2, 4)) < 1e-9, `${found[0]?.bm25} vs ${score(2, 4)}`);
-      assert.ok(Math.abs((found[1]?.bm25 ?? 0) - score(1, 5)) < 1e-9, `${found[1]?.bm25} vs ${score(1, 5)}`);
+      // The two matches were written one after the other in the same namespace and type: each
+      // borrows half the other's BM25 as context (CONTEXT_WEIGHT, as the SQLite recall index does).
+      const [dense, sparse] = [score(2, 4), score(1, 5)];
+      for (const [c, own, lent] of [
+        [found[0], dense, CONTEXT_WEIGHT * sparse],
+        [found[1], sparse, CONTEXT_WEIGHT * dense],
+      ] as const) {
+        assert.ok(Math.abs((c?.context ?? 0) - lent) < 1e-9, `${c?.context} vs ${lent}`);
+        assert.ok(Math.abs((c?.bm25 ?? 0) - own - lent) < 1e-9, `${c?.bm25} vs ${own + lent}`);
+      }
     },
     {
       dialect: "postgres",

@@ -182,5 +182,17 @@ CREATE TABLE vector_log (
 CREATE INDEX vector_log_tenant_gen ON vector_log(tenant_id, gen);
 ${rowSecurity("vector_log")}`,
     },
+    {
+      // PostgreSQL recall reads a query's postings from the term index alone: the primary key carries
+      // tf and len (an index-only scan instead of a table page per posting). Inserts make most of the
+      // table's pages all-visible only when vacuumed, so the term table is vacuumed after fewer
+      // inserts than the default fifth of its size.
+      id: "memories.007",
+      sqlite: "SELECT 1;",
+      postgres: `
+ALTER TABLE memory_terms DROP CONSTRAINT memory_terms_pkey,
+  ADD CONSTRAINT memory_terms_pkey PRIMARY KEY (tenant_id, term, seq) INCLUDE (tf, len);
+ALTER TABLE memory_terms SET (autovacuum_vacuum_insert_scale_factor = 0.02);`,
+    },
   ] satisfies Migration[],
 };

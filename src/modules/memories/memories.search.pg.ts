@@ -1,6 +1,7 @@
 import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
 import type { Candidate } from "./memories.store.ts";
 import type { IndexEntry } from "./row-codec.ts";
+import { CONTEXT_WEIGHT } from "./search.sqlite.ts";
 import { indexTokens } from "./tokens.ts";
 
 /**
@@ -57,22 +58,36 @@ export async function unindexPg(tx: SqlExecutor, seq: number): Promise<void> {
   }
 }
 
-/** BM25 candidates over the visible, filtered memories (the clauses come from the store). */
+/**
+ * BM25 candidates over the visible, filtered memories (the clauses come from the store), with the
+ * context neighbouring memories lend as the SQLite recall index defines it (search.sqlite.ts,
+ * `CONTEXT_WEIGHT`): a matching memory gains that share of the best BM25 among the matching memories
+ * next to it (seq ± 1) in the same namespace and type, and its square from two away (seq ± 2);
+ * private, quarantined and expired memories neither lend nor borrow. `bm25` is the score with the
+ * context, `context` the part lent. Sequence numbers are shared by every tenant, so turns written
+ * while another tenant wrote are not always adjacent: such a neighbour lends nothing.
+ */
 export function searchPg(
   db: SqlExecutor,
   vis: { sql: string; params: SqlValue[] },
   fil: { sql: string; params: SqlValue[] },
   tokens: readonly string[],
   limit: number,
+  now: number,
 ): Promise<Candidate[]> {
   // The codec's query tokens (words as typed, or blind tokens) in the form the term table holds.
   const terms = [...new Set(tokens.flatMap((t) => indexTokens(t)))];
   if (terms.length === 0) return Promise.resolve([]);
-  // The matching index rows are read once (MATERIALIZED) by (tenant, term); each scored memory is
-  // then fetched by its primary key alone (the LATERAL ... OFFSET 0 is a fence: the visibility and
-  // filter conditions stay outside it, so no tenant-leading index can look cheaper while the
-  // table's statistics are young) and checked after the fetch. The order is the scored rows' own, so
-  // the rows are fetched best first and the fetching stops once `limit` of them passed the checks.
+  // The matching index rows are read once (MATERIALIZED) from the term index alone (it covers tf and
+  // len: an index-only scan, no visit to the table's pages). Context needs the rows of scored
+  // memories with a scored neighbour only (a hash join on seq ± 1, 2), usually few; their contexts
+  // are one JSON object looked up by seq, not a table joined twice (the planner's row estimates for
+  // these CTEs are guesses, and one wrong guess had it join every pair of them). Each candidate
+  // is then fetched by its primary key alone (the LATERAL ... OFFSET 0 is a fence: the visibility
+  // and filter conditions stay outside it, so no tenant-leading index can look cheaper while the
+  // table's statistics are young) and checked after the fetch. The candidates are sorted before the
+  // join (a subquery, whose order the plan keeps; a CTE's it would not), so the rows are fetched best
+  // first and the fetching stops once `limit` of them passed the checks.
   return db.all<Candidate>(
     `WITH t AS MATERIALIZED (
        SELECT term, seq, tf, len FROM memory_terms
@@ -84,12 +99,29 @@ export function searchPg(
        SELECT t.seq, sum(GREATEST(ln((s.n - df.n + 0.5) / (df.n + 0.5)), 1e-6)
                      * (t.tf * ${K1 + 1}) / (t.tf + ${K1} * (${1 - B} + ${B} * t.len / s.avgdl))) AS bm25
        FROM t JOIN df ON df.term = t.term CROSS JOIN s
-       GROUP BY t.seq)
-     SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance, sc.bm25
-     FROM scored sc CROSS JOIN LATERAL (
+       GROUP BY t.seq),
+     near AS MATERIALIZED (
+       SELECT a.seq, b.seq AS nseq, d.dist, b.bm25
+       FROM scored a CROSS JOIN (VALUES (-2, 2), (-1, 1), (1, 1), (2, 2)) AS d(off, dist)
+       JOIN scored b ON b.seq = a.seq + d.off),
+     lends AS MATERIALIZED (
+       SELECT jsonb_object_agg(c.seq::text, jsonb_build_array(c.namespace, c.type)) AS ctx
+       FROM (SELECT DISTINCT seq FROM near) n CROSS JOIN LATERAL (
+         SELECT c.* FROM memories c WHERE c.seq = n.seq OFFSET 0) c
+       WHERE c.access <> 'private' AND c.quarantined = 0 AND (c.expires_at IS NULL OR c.expires_at > ?)),
+     lent AS (
+       SELECT n.seq, ${CONTEXT_WEIGHT} * coalesce(max(n.bm25) FILTER (WHERE n.dist = 1), 0)
+                   + ${CONTEXT_WEIGHT ** 2} * coalesce(max(n.bm25) FILTER (WHERE n.dist = 2), 0) AS context
+       FROM near n CROSS JOIN lends l
+       WHERE l.ctx -> n.seq::text = l.ctx -> n.nseq::text
+       GROUP BY n.seq)
+     SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance, sc.bm25, sc.context
+     FROM (SELECT scored.seq, scored.bm25 + coalesce(lent.context, 0) AS bm25, coalesce(lent.context, 0) AS context
+           FROM scored LEFT JOIN lent ON lent.seq = scored.seq
+           ORDER BY 2 DESC, 1 DESC) sc CROSS JOIN LATERAL (
        SELECT m.* FROM memories m WHERE m.seq = sc.seq OFFSET 0) m
      WHERE ${vis.sql} AND ${fil.sql}
      ORDER BY sc.bm25 DESC, sc.seq DESC LIMIT ?`,
-    [JSON.stringify(terms), ...vis.params, ...fil.params, limit],
+    [JSON.stringify(terms), now, ...vis.params, ...fil.params, limit],
   );
 }

@@ -170,7 +170,7 @@ export type Candidate = {
   updated_at: number;
   importance: number;
   bm25: number;
-  /** The part of `bm25` lent by neighbouring memories (SQLite recall index). */
+  /** The part of `bm25` lent by neighbouring memories. */
   context?: number;
 };
 
@@ -360,7 +360,7 @@ export const memoriesStore = {
   async search(db: SqlExecutor, v: Visibility, f: Filters, tokens: QueryTokens, limit: number) {
     const vis = visibilityClause(v);
     const fil = filterClause(f);
-    if (db.dialect === "postgres") return searchPg(db, vis, fil, tokens.index, limit);
+    if (db.dialect === "postgres") return searchPg(db, vis, fil, tokens.index, limit, v.now);
     const { candidates } = await impactSearch(
       db,
       tokens.recall,

@@ -109,26 +109,43 @@ const types = {
   },
 };
 
-function executor(client: pg.PoolClient): SqlExecutor {
+/**
+ * The statements of a transaction on `client`. `opening` is its `BEGIN` (with the tenant setting and
+ * lock), written but not yet answered: the first statement goes out right behind it (the pools are
+ * in pipeline mode), so opening a transaction costs no round trip of its own. A statement whose
+ * opening failed is never answered as if it had run in the transaction: the opening's error is
+ * thrown and the statement's result discarded.
+ */
+function executor(client: pg.PoolClient, opening: Promise<unknown>): SqlExecutor {
+  const query = async (sql: string, params: readonly SqlValue[]) => {
+    const [opened, result] = await Promise.allSettled([
+      opening,
+      client.query(toPositional(sql), bind(params)),
+    ]);
+    if (opened.status === "rejected") throw opened.reason;
+    if (result.status === "rejected") throw result.reason;
+    return result.value;
+  };
   return {
     dialect: "postgres",
-    async all<T>(sql: string, params: readonly SqlValue[] = []) {
-      return (await client.query(toPositional(sql), bind(params))).rows as T[];
-    },
-    async get<T>(sql: string, params: readonly SqlValue[] = []) {
-      return (await client.query(toPositional(sql), bind(params))).rows[0] as T | undefined;
-    },
-    async run(sql: string, params: readonly SqlValue[] = []) {
-      return { changes: (await client.query(toPositional(sql), bind(params))).rowCount ?? 0 };
-    },
+    all: async <T>(sql: string, params: readonly SqlValue[] = []) => (await query(sql, params)).rows as T[],
+    get: async <T>(sql: string, params: readonly SqlValue[] = []) =>
+      (await query(sql, params)).rows[0] as T | undefined,
+    run: async (sql: string, params: readonly SqlValue[] = []) => ({
+      changes: (await query(sql, params)).rowCount ?? 0,
+    }),
   };
 }
 
+/** Statements that may run read-only (a WITH that writes fails there with this code, then runs again). */
+const QUERY_RE = /^\s*(?:SELECT|WITH)\b/i;
+const READ_ONLY_TRANSACTION = "25006";
+
 /** `BEGIN` plus the tenant setting, in one round trip (the id is checked against its strict shape). */
-function beginFor(tenantId: string | null, lock: boolean): string {
+function beginFor(tenantId: string | null, lock: boolean, readOnly = false): string {
   if (tenantId !== null && !TENANT_ID_RE.test(tenantId)) throw new Error("invalid tenant id");
   const scope = tenantId ?? "control";
-  const parts = ["BEGIN"];
+  const parts = [readOnly ? "BEGIN READ ONLY" : "BEGIN"];
   if (tenantId !== null) parts.push(`SELECT set_config('hypha.tenant_id', '${tenantId}', true)`);
   if (lock) parts.push(`SELECT pg_advisory_xact_lock(hashtextextended('${lockKey(scope)}', 0))`);
   return parts.join("; ");
@@ -143,10 +160,13 @@ function database(
   const inTx = async <T>(lock: boolean, fn: (tx: TransactionExecutor) => Promise<T>): Promise<T> => {
     const client = await pool.connect();
     let broken = false;
+    const opening = client.query(beginFor(tenantId, lock));
+    // Awaited by the first statement (or just below); a rejection is never left unhandled.
+    opening.catch(() => {});
     try {
-      await client.query(beginFor(tenantId, lock));
       const committed: (() => void)[] = [];
-      const result = await fn({ ...executor(client), afterCommit: (f) => void committed.push(f) });
+      const result = await fn({ ...executor(client, opening), afterCommit: (f) => void committed.push(f) });
+      await opening;
       if (telemetry) await telemetry.span("db.commit", {}, () => client.query("COMMIT"));
       else await client.query("COMMIT");
       runCommitted(committed);
@@ -189,11 +209,68 @@ function database(
       compact,
     };
   }
+  /**
+   * One tenant statement outside a transaction of the caller's: still in its own transaction that
+   * first sets the tenant, but `BEGIN` with the setting, the statement and `COMMIT` are written
+   * together (pipeline mode), so the statement costs one round trip, not three. Should the opening
+   * fail, the statement's result is discarded: it never counts without its tenant.
+   */
+  const once = async (sql: string, params: readonly SqlValue[] = []): Promise<pg.QueryResult> => {
+    if (QUERY_RE.test(sql)) {
+      try {
+        return await read(sql, params);
+      } catch (err) {
+        // A WITH that writes cannot run read-only: it runs as any other statement below.
+        if ((err as { code?: string }).code !== READ_ONLY_TRANSACTION) throw err;
+      }
+    }
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      const [opened, result, committed] = await Promise.allSettled([
+        client.query(beginFor(tenantId, false)),
+        client.query(toPositional(sql), bind(params)),
+        client.query("COMMIT"),
+      ]);
+      if (opened.status === "rejected") {
+        broken = true;
+        throw opened.reason;
+      }
+      // A failed statement aborts its transaction; the COMMIT then ends it as a rollback.
+      if (result.status === "rejected") throw result.reason;
+      if (committed.status === "rejected") {
+        broken = true;
+        throw committed.reason;
+      }
+      return result.value;
+    } finally {
+      client.release(broken);
+    }
+  };
+  /**
+   * A query (SELECT or WITH) in a READ ONLY transaction: its rows are answered as soon as they
+   * arrive, without waiting for the COMMIT written behind it (a read-only transaction has nothing
+   * to commit; the connection goes back to the pool once it has ended).
+   */
+  const read = async (sql: string, params: readonly SqlValue[]): Promise<pg.QueryResult> => {
+    const client = await pool.connect();
+    const opening = client.query(beginFor(tenantId, false, true));
+    const result = client.query(toPositional(sql), bind(params));
+    const closing = client.query("COMMIT");
+    void Promise.allSettled([opening, result, closing]).then(([opened, , closed]) =>
+      client.release(opened.status === "rejected" || closed.status === "rejected"),
+    );
+    const [opened, rows] = await Promise.allSettled([opening, result]);
+    if (opened.status === "rejected") throw opened.reason;
+    if (rows.status === "rejected") throw rows.reason;
+    return rows.value;
+  };
   return {
     dialect: "postgres",
-    all: <T>(sql: string, params?: readonly SqlValue[]) => inTx(false, (tx) => tx.all<T>(sql, params)),
-    get: <T>(sql: string, params?: readonly SqlValue[]) => inTx(false, (tx) => tx.get<T>(sql, params)),
-    run: (sql, params) => inTx(false, (tx) => tx.run(sql, params)),
+    all: async <T>(sql: string, params?: readonly SqlValue[]) => (await once(sql, params)).rows as T[],
+    get: async <T>(sql: string, params?: readonly SqlValue[]) =>
+      (await once(sql, params)).rows[0] as T | undefined,
+    run: async (sql, params) => ({ changes: (await once(sql, params)).rowCount ?? 0 }),
     transaction: serialTx,
     settled: () => tail.then(() => undefined),
     compact,
@@ -215,6 +292,10 @@ function poolFor(url: string, schema: string, max: number): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max,
+    // Pipeline mode writes each query as it is issued, not once the previous one is answered: a
+    // transaction's BEGIN goes out with its first statement (a transaction's statements still await
+    // each other, so nothing else is ever in flight behind a statement that fails).
+    pipeline: true,
     options: `-c search_path=${schema}`,
     types,
     connectionTimeoutMillis: 10_000,
