@@ -7,7 +7,7 @@
  * computes is stored.
  */
 import { STOPWORDS } from "./recall.ts";
-import { foldText, recallTokens } from "./tokens.ts";
+import { foldText, recallTerm } from "./tokens.ts";
 
 /**
  * The default threshold. A restatement ("Alice's favourite colour is blue." / "alice's favorite color
@@ -39,9 +39,13 @@ const WORD_RE = /[\p{L}\p{N}]+/gu;
 
 /** The distinct folded words of `text` that carry content: no stopwords, no single letters (digits stay). */
 export function contentWords(text: string): string[] {
+  return contentOf(foldText(text).match(WORD_RE) ?? []);
+}
+
+/** The distinct words of folded `words` that carry content. */
+function contentOf(words: readonly string[]): string[] {
   const out = new Set<string>();
-  for (const m of foldText(text).matchAll(WORD_RE)) {
-    const w = m[0];
+  for (const w of words) {
     if ((w.length < 2 && !/\p{N}/u.test(w)) || STOPWORDS.has(w)) continue;
     out.add(w);
   }
@@ -64,10 +68,12 @@ const undouble = (term: string) => (/^[a-z]+$/.test(term) ? term.replace(/([a-z]
 
 /** The fingerprint of a memory's content. */
 export function fingerprint(text: string): Fingerprint {
+  // Folded once: a folded word respelled is still one folded word, so it is stemmed as it is.
+  const words = foldText(text).match(WORD_RE) ?? [];
   const terms = new Set<string>();
-  for (const w of contentWords(text)) for (const t of recallTokens(respell(w))) terms.add(undouble(t));
+  for (const w of contentOf(words)) terms.add(undouble(recallTerm(respell(w))));
   const numbers = [...terms].filter((t) => /\p{N}/u.test(t)).sort();
-  return { terms, folded: (foldText(text).match(WORD_RE) ?? []).join(" "), numbers: numbers.join(" ") };
+  return { terms, folded: words.join(" "), numbers: numbers.join(" ") };
 }
 
 /**

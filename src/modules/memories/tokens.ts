@@ -32,5 +32,12 @@ export function indexTokens(text: string): string[] {
  * turns a final `y` into `i` only on some paths ("deployed" → "deploi", "deployments" → "deploy").
  */
 export function recallTokens(text: string): string[] {
-  return indexTokens(text).map((t) => (t.length > 2 && t.endsWith("y") ? `${t.slice(0, -1)}i` : t));
+  return indexTokens(text).map(finalY);
 }
+
+/** The recall index's token for one word already folded (as `recallTokens` of it, without folding again). */
+export function recallTerm(foldedWord: string): string {
+  return finalY(stemToken(foldedWord));
+}
+
+const finalY = (t: string) => (t.length > 2 && t.endsWith("y") ? `${t.slice(0, -1)}i` : t);
