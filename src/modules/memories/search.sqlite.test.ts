@@ -185,6 +185,32 @@ test("with neighbouring-turn context, the index still returns exactly the top k 
   }
 });
 
+test("building a large vault's lists gives the event loop turns, and the first search is exact", async () => {
+  const { db, done } = await vault();
+  try {
+    const { texts, avgAtWrite } = await seed(db, 11_000, 5, () => ({}));
+    const tokens = plainCodec.recallTokens(["sigma", "rho"]);
+    let turns = 0;
+    let spinning = true;
+    const spin = () => {
+      if (!spinning) return;
+      turns++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    const got = await impactSearch(db.read ?? db, tokens, { sql: "1", params: [] }, 10, 0);
+    spinning = false;
+    assert.ok(turns >= 2, `the loop turned ${turns} times while the lists were built`);
+    const want = bruteForce(texts, avgAtWrite, tokens, () => true).slice(0, 10);
+    assert.deepEqual(
+      got.candidates.map((c) => Math.round(c.bm25 * 1e6)),
+      want.map((w) => Math.round(w.score * 1e6)),
+    );
+  } finally {
+    done();
+  }
+});
+
 test("the in-memory lists follow commits: new and removed memories, never a rolled-back write", async () => {
   const { db, done } = await vault();
   try {

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
 import { BestFirst } from "./best-first.ts";
 
@@ -30,6 +31,8 @@ export const IMPACT_SCALE = 1000;
 const LABEL_WEIGHT = 0.5;
 /** Candidates checked against their rows per statement, beyond the first (which asks for the whole pool). */
 const CHECK_CHUNK = 64;
+/** Rows read per statement while building a vault's lists (a turn of the event loop between pages). */
+const BUILD_PAGE = 5_000;
 /** Log lines kept behind the newest (an index older than that is rebuilt from the rows). */
 const LOG_KEEP = 50_000;
 
@@ -231,11 +234,27 @@ export function dropLists(db: SqlExecutor): void {
   resident.delete(db);
 }
 
+/**
+ * Builds a vault's lists from its rows, a page at a time with a turn of the event loop between pages
+ * and between stretches of sorting, so a large vault's first search does not stall other requests.
+ * What commits meanwhile is in the log after `head`, which the caller applies (an addition already
+ * read is skipped, a removal marks the memory gone).
+ */
 async function buildLists(db: SqlExecutor): Promise<Lists> {
   const head = await db.get<{ gen: number | null }>("SELECT max(gen) AS gen FROM recall_log");
-  const rows = await db.all<DocRow & { recall_terms: Uint8Array }>(
-    `SELECT ${DOC_COLUMNS} FROM memories m WHERE m.is_current = 1 AND m.recall_terms IS NOT NULL`,
-  );
+  const rows: (DocRow & { recall_terms: Uint8Array })[] = [];
+  for (let after = 0; ; ) {
+    const page = await db.all<DocRow & { recall_terms: Uint8Array }>(
+      `SELECT ${DOC_COLUMNS} FROM memories m
+       WHERE m.seq > ? AND m.is_current = 1 AND m.recall_terms IS NOT NULL ORDER BY m.seq LIMIT ?`,
+      [after, BUILD_PAGE],
+    );
+    for (const r of page) rows.push(r);
+    const last = page.at(-1);
+    if (!last || page.length < BUILD_PAGE) break;
+    after = last.seq;
+    await yieldToLoop();
+  }
   const counts = new Map<number, number>();
   for (const r of rows) {
     const buf = view(r.recall_terms);
@@ -277,7 +296,15 @@ async function buildLists(db: SqlExecutor): Promise<Lists> {
       fill.set(id, i + 1);
     }
   }
-  for (const p of terms.values()) sortPostings(p);
+  let sorted = 0;
+  for (const p of terms.values()) {
+    sortPostings(p);
+    sorted += p.seqs.length;
+    if (sorted >= BUILD_PAGE * 20) {
+      sorted = 0;
+      await yieldToLoop();
+    }
+  }
   return l;
 }
 
