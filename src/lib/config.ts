@@ -85,6 +85,8 @@ export const configSchema = z
     overloadEventLoopDelayMs: intFromString(0, 60_000).default(500),
     /** Exports in flight per process (each tenant may run one at a time). */
     maxExportsInFlight: intFromString(1, 1000).default(2),
+    /** Rows per second all NDJSON exports of the process read together (the rest of the CPU stays for requests). */
+    exportRowsPerSecond: intFromString(100, 10_000_000).default(10_000),
     recallHalfLifeDays: z.coerce.number().positive().max(36500).default(30),
     /** Stage histograms per tenant (opt-in); beyond `metricsTenantLimit` tenants the rest count as `other`. */
     metricsPerTenant: boolFromString.default(false),
@@ -232,6 +234,7 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_OVERLOAD_QUEUE_MS: "overloadQueueMs",
   HYPHA_OVERLOAD_EVENT_LOOP_DELAY_MS: "overloadEventLoopDelayMs",
   HYPHA_MAX_EXPORTS_IN_FLIGHT: "maxExportsInFlight",
+  HYPHA_EXPORT_ROWS_PER_SECOND: "exportRowsPerSecond",
   HYPHA_RECALL_HALF_LIFE_DAYS: "recallHalfLifeDays",
   HYPHA_METRICS_PER_TENANT: "metricsPerTenant",
   HYPHA_METRICS_TENANT_LIMIT: "metricsTenantLimit",

@@ -12,6 +12,7 @@ export {
   judgeConfigSchema,
 } from "./judge.ts";
 export { maskSpans, placeholderFor } from "./mask.ts";
+export { loadNameModels } from "./names.ts";
 export { type DetectPiiOptions, detectPii, ibanValid, luhnValid, type PiiFinding, ssnValid } from "./pii.ts";
 export { loneSurrogateIndex, type RemovedKind, type SanitizeResult, sanitize } from "./sanitize.ts";
 export { detectSecrets } from "./secrets.ts";

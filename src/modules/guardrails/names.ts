@@ -26,7 +26,16 @@ type Lexicon = Record<string, string | string[]>;
 
 let loaded: { wink: Wink; lexicon: Lexicon } | undefined;
 
-/** Loads the tagger and the lexicon on first use (a few hundred milliseconds, once per process). */
+/**
+ * Loads the tagger and the lexicon now (about a second, once per process). A server calls it before
+ * it listens: on the first screened request it would hold the event loop long enough to be taken for
+ * overload. Otherwise they load on first use.
+ */
+export function loadNameModels(): void {
+  models();
+}
+
+/** The tagger and the lexicon, loaded on first use. */
 function models(): { wink: Wink; lexicon: Lexicon } {
   if (!loaded) {
     const require = createRequire(import.meta.url);

@@ -106,6 +106,7 @@ export const memoriesModule = defineModule({
       telemetry: ctx.telemetry,
       maxContentBytes: config.maxContentBytes,
       halfLifeDays: config.recallHalfLifeDays,
+      exportRowsPerSecond: config.exportRowsPerSecond,
       audit: ctx.use("audit").append,
       vault: ctx.use("vault").vault,
       events: ctx.events,

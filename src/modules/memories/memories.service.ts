@@ -52,6 +52,7 @@ import {
   type Visibility,
 } from "./memories.store.ts";
 import { screenMemories, screenMemory } from "./outbound.ts";
+import { createRowPacer } from "./pacer.ts";
 import { blend, type Fused, formatContext, fuse, matchedTerms, queryTerms, recencyScore } from "./recall.ts";
 import { queryTokensOf, type RowCodec } from "./row-codec.ts";
 import { createVectorIndex } from "./vector-index.ts";
@@ -98,6 +99,8 @@ export type MemoriesDeps = {
   metrics: Metrics;
   maxContentBytes: number;
   halfLifeDays: number;
+  /** Rows per second all NDJSON exports of the process read together (see pacer.ts). */
+  exportRowsPerSecond: number;
   /** Active cross-namespace grants of a tenant; none when absent. */
   activeGrants?: (tenantId: string, now: number) => Promise<readonly NamespaceGrantView[]>;
   audit: AuditSink;
@@ -251,6 +254,7 @@ export const RECALL_POOL_FACTOR = 8;
 
 export function createMemoriesService(deps: MemoriesDeps) {
   const { storage, clock, metrics } = deps;
+  const exportPacer = createRowPacer(deps.exportRowsPerSecond);
   const reads = createGroupCommit(storage);
   /** Tenants whose memories are all in the recall index (checked once per process). */
   const indexed = new Map<string, Promise<void>>();
@@ -1138,6 +1142,9 @@ export function createMemoriesService(deps: MemoriesDeps) {
         for (;;) {
           const rows = await memoriesStore.exportPage(db, vis, filters, after, 500, q.includeHistory);
           if (rows.length === 0) return;
+          // Exports share a budget of rows per second: a large one streams at a bounded rate and
+          // leaves the rest of the server its share of the CPU.
+          await exportPacer.take(rows.length);
           for (const row of rows) {
             // A withheld memory is left out; resuming after the last line received still works.
             const screened = await screenMemory(outbound, toMemory(codec.open(row)));
