@@ -211,6 +211,8 @@ describe("connectors and MCP under the keyed audit trail and encryption at rest"
     assert.ok(results[0]?.memory.content.includes(`${words[0]} ${words[1]}`));
     assert.equal(results[0]?.memory.namespace, "gh");
 
+    // The forwarded audit lines are among the files scanned: forward them first.
+    await s.hypha.services.trail.flush();
     assert.ok(existsSync(t.vault));
     for (const word of words) assert.deepEqual(filesHolding(t.vault, word), [], `"${word}" is not on disk`);
     assert.deepEqual(filesHolding(t.vault, body.slice(0, 40)), [], "the raw payload is not on disk");

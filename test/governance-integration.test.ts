@@ -173,6 +173,8 @@ describe("governance on the keyed audit trail, encryption at rest and the event 
       })
     ).body as { results: { memory: { id: string; content: string } }[] };
     assert.ok(asked.results.some((r) => r.memory.id === stored.id && r.memory.content === evil));
+    // The forwarded audit lines are among the files scanned: forward them first.
+    await s.hypha.services.trail.flush();
     const files = filesOf(join(s.dataDir, "vaults", t));
     for (const needle of ["exfiltrate", "walrus credentials", "Ignore all previous"]) {
       assert.ok(!files.some((b) => b.includes(needle)), `"${needle}" is not on disk`);

@@ -162,6 +162,8 @@ describe("identity secrets at rest", () => {
       const rotate = await s.request("POST", `/v1/tenants/${t}/jwt/rotate`, { key: u.token });
       assert.equal(rotate.status, 200, rotate.text);
       secrets.push(await current());
+      // The forwarded audit lines are among the files scanned: forward them first.
+      await s.hypha.services.trail.flush();
       const files = vaultBytes(s, t);
       for (const secret of secrets) {
         for (const form of [
