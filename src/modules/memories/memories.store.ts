@@ -351,9 +351,9 @@ export const memoriesStore = {
   },
 
   /**
-   * The `limit` best visible, filtered memories by BM25 for a query's tokens. SQLite reads its
-   * impact-ordered recall index with early termination (search.sqlite.ts: only the candidates that
-   * can still make the cut are checked and scored, never every match); PostgreSQL ranks over its term
+   * The `limit` best visible, filtered memories by BM25 for a query's tokens. SQLite scores every
+   * match from its in-memory recall index and checks only the best against their rows
+   * (search.sqlite.ts: the rows read follow the pool, not the matches); PostgreSQL ranks over its term
    * table (memories.search.pg.ts). Only the ranking columns are read; `bySeqs` loads the rows that
    * make the final cut.
    */
