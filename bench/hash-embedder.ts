@@ -89,6 +89,8 @@ export async function embeddingsServer() {
     url: `${base}/v1`,
     llmUrl: `${base}/llm/v1`,
     counts,
+    /** The config settings that point Hypha's embedder at this server. */
+    config: { embeddingsUrl: `${base}/v1`, embeddingsModel: MODEL, egressAllow: ["127.0.0.1"] },
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }

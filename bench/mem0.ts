@@ -138,9 +138,7 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
       dataDir: join(work, "hypha"),
       adminKey,
       logLevel: "silent",
-      embeddingsUrl: emb.url,
-      embeddingsModel: MODEL,
-      egressAllow: ["127.0.0.1"],
+      ...emb.config,
     },
   );
   const hypha = await createApp({ config });

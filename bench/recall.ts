@@ -21,7 +21,7 @@ import { queryTerms } from "../src/modules/memories/recall.ts";
 
 import type { Actor } from "../src/platform/auth/actor.ts";
 import { CATEGORY, type Conversation, conversationalCorpus, loadConversations } from "./conversations.ts";
-import { embeddingsServer, MODEL } from "./hash-embedder.ts";
+import { embeddingsServer } from "./hash-embedder.ts";
 import { percentile, writeSection } from "./report.ts";
 
 /** An FTS5 query matching any of the terms; each is quoted so no term is read as syntax. */
@@ -321,9 +321,7 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
       dataDir,
       adminKey,
       logLevel: "silent",
-      embeddingsUrl: hashEmbedder.url,
-      embeddingsModel: MODEL,
-      egressAllow: ["127.0.0.1"],
+      ...hashEmbedder.config,
     },
   );
   let app = await createApp({ config });
