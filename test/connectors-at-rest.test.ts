@@ -249,6 +249,8 @@ describe("connectors and MCP under the keyed audit trail and encryption at rest"
       assert.equal(items.length, 1);
       assert.equal(items[0]?.payload, big);
 
+      // The forwarded audit lines are among the files scanned: forward them first.
+      await s.hypha.services.trail.flush();
       for (const secret of [SECRET, hookSecret, marker]) {
         assert.deepEqual(filesHolding(t.vault, secret), [], `${secret.slice(0, 8)}… is sealed on disk`);
       }
