@@ -193,25 +193,18 @@ and once with encrypted ones (blind-index tokens).
 | LoCoMo evidence recall@5, encrypted | ${q(sqlite, "aes-gcm", "at5")} | ${q(postgres, "aes-gcm", "at5")} | |
 | LoCoMo evidence recall@10, encrypted | ${q(sqlite, "aes-gcm", "at10")} | ${q(postgres, "aes-gcm", "at10")} | |
 
-PostgreSQL ranks with BM25 (k1 = 1.2, b = 0.75, column weights 1 / 0.5 / 0.5) over a term table, not
-with \`ts_rank\`, which has no IDF and no corpus length normalisation; its scores are FTS5's to 1e-9
-(the storage conformance suite checks it). SQLite ranks with its recall index (search.sqlite.ts): the
-same BM25 over folded, stemmed terms with impacts stored as integers (lengths normalised with the
-average at write time, an IDF that is never below zero). Both add the score neighbouring turns of a
-conversation lend each other (half the best neighbour's BM25, a quarter from two away); what is left
-between the two columns' evidence recall is those BM25 details.
-
-A PostgreSQL recall is two tenant queries, the ranking and then the k rows, of one round trip each
-(\`BEGIN READ ONLY\` with the tenant setting, the query and \`COMMIT\` written together, the rows
-answered as they arrive), plus the transaction of its audit event, which with PostgreSQL's default
-\`synchronous_commit\` waits for its commit to be flushed to disk; SQLite's vault commits in WAL
-mode with \`synchronous = NORMAL\`, which does not flush each commit. In a recall traced at 2,000
-memories on this machine (its disk shared with other work), that flush was the largest wait. The ranking
-reads the query's postings from the term index alone once autovacuum has marked the term table's
-pages all-visible (it passes after 2% new rows; in a tenant checked just after writing 30,000
-memories it had not passed yet, and the plan visited a table page per posting), scores them with
-the context in one statement and
-fetches rows best first until \`limit\` are visible.
+Both backends rank with the same recall index (recall-index.ts): BM25 over folded, stemmed terms
+with impacts stored as integers (lengths normalised with the average at write time, an IDF that is
+never below zero) plus the score neighbouring turns of a conversation lend each other, scored from
+in-memory posting lists that each process keeps in step with commits through the tenant's change
+log. What differs is where the rows live: a PostgreSQL recall is three tenant statements of one
+loopback round trip each (the log since the lists' generation, the query's terms with the totals,
+the check of the best candidates against their rows; each \`BEGIN READ ONLY\` with the tenant
+setting, the query and \`COMMIT\` written together), the read of the k rows, and the transaction of
+its audit event, which with PostgreSQL's default \`synchronous_commit\` waits for its commit to be
+flushed to disk; SQLite's vault commits in WAL mode with \`synchronous = NORMAL\`, which does not
+flush each commit. What is left between the two columns' evidence recall is which memories are
+neighbours (on PostgreSQL the sequence is shared by every tenant).
 
 PostgreSQL ingest pays a loopback round trip per statement (per memory: its row, its index terms,
 the tenant's totals, its labels), where SQLite runs them in-process: batching them per write is the

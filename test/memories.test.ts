@@ -353,13 +353,7 @@ describe("memories", () => {
     assert.ok(s.hypha.storage && (await s.hypha.sweeper.runOnce()) >= 1);
     assert.equal((await db.all("SELECT 1 FROM memories WHERE id = ?", [m.id])).length, 0);
     assert.equal(
-      (
-        await db.all(
-          db.dialect === "postgres"
-            ? "SELECT DISTINCT seq FROM memory_terms"
-            : "SELECT seq FROM memories WHERE recall_terms IS NOT NULL",
-        )
-      ).length,
+      (await db.all("SELECT seq FROM memories WHERE recall_terms IS NOT NULL")).length,
       1,
       "only the durable memory is left in the index",
     );

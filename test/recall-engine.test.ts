@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { startServer, type TestServer } from "./harness.ts";
-import { TEST_DATABASE_URL } from "./pg.ts";
-
-// The impact-ordered index is the SQLite recall path; PostgreSQL ranks with its own term index
-// (memories.search.pg.ts, covered by the store conformance suite). Both lend neighbouring context.
-const sqliteIndex = { skip: TEST_DATABASE_URL ? "the SQLite recall index" : false };
 
 type Result = {
   memory: { id: string; content: string };
@@ -101,25 +96,21 @@ describe("recall engine", () => {
     assert.ok(r.results.every((x) => x.memory.content.startsWith("quince quince")));
   });
 
-  test(
-    "memories written before the recall index existed are indexed on first recall",
-    sqliteIndex,
-    async () => {
-      const { key, tenantId } = await s.seedTenant();
-      await s.storeMemory(key, { content: "the archive sits in the basement vault" });
-      const db = await s.hypha.storage.tenant(tenantId);
-      // As a vault written by an earlier version holds them: rows without the index.
-      await db.transaction(async (tx) => {
-        await tx.run("UPDATE memories SET recall_terms = NULL");
-        await tx.run("DELETE FROM recall_terms");
-        await tx.run("DELETE FROM recall_stats");
-      });
-      const r = await recall(key, { query: "basement archive" });
-      assert.equal(r.results[0]?.memory.content, "the archive sits in the basement vault");
-      const left = await db.all("SELECT seq FROM memories WHERE is_current = 1 AND recall_terms IS NULL");
-      assert.deepEqual(left, []);
-    },
-  );
+  test("memories written before the recall index existed are indexed on first recall", async () => {
+    const { key, tenantId } = await s.seedTenant();
+    await s.storeMemory(key, { content: "the archive sits in the basement vault" });
+    const db = await s.hypha.storage.tenant(tenantId);
+    // As a vault written by an earlier version holds them: rows without the index.
+    await db.transaction(async (tx) => {
+      await tx.run("UPDATE memories SET recall_terms = NULL");
+      await tx.run("DELETE FROM recall_terms");
+      await tx.run("DELETE FROM recall_stats");
+    });
+    const r = await recall(key, { query: "basement archive" });
+    assert.equal(r.results[0]?.memory.content, "the archive sits in the basement vault");
+    const left = await db.all("SELECT seq FROM memories WHERE is_current = 1 AND recall_terms IS NULL");
+    assert.deepEqual(left, []);
+  });
 
   test("recall on an encrypted tenant finds updated memories by their new words only", async () => {
     const tenantId = await s.createTenant();

@@ -125,7 +125,7 @@ describe("storage port conformance: PostgreSQL", { skip }, () => {
       try {
         await app.query("SET search_path = hypha_tenant");
         assert.equal((await app.query("SELECT current_user AS u")).rows[0].u, APP_ROLE);
-        for (const table of ["memories", "memory_terms", "conformance"]) {
+        for (const table of ["memories", "recall_terms", "recall_log", "conformance"]) {
           assert.equal((await app.query(`SELECT * FROM ${table}`)).rowCount, 0, table);
         }
         // Another tenant set: still nothing of tenant a.

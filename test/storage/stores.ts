@@ -10,8 +10,9 @@ import { identityStore } from "../../src/modules/identity/identity.store.ts";
 import { keysStore } from "../../src/modules/keys/keys.store.ts";
 import type { MemoryRow } from "../../src/modules/memories/memories.schemas.ts";
 import { memoriesStore, type Visibility } from "../../src/modules/memories/memories.store.ts";
+import { CONTEXT_WEIGHT, IMPACT_SCALE, idfOf, impactOf } from "../../src/modules/memories/recall-index.ts";
 import { plainCodec, queryTokensOf } from "../../src/modules/memories/row-codec.ts";
-import { CONTEXT_WEIGHT } from "../../src/modules/memories/search.sqlite.ts";
+import { recallTokens } from "../../src/modules/memories/tokens.ts";
 import { tenantsStore } from "../../src/modules/tenants/tenants.store.ts";
 import { createLeases } from "../../src/platform/leases.ts";
 import type { Dialect, Storage } from "../../src/platform/storage/port.ts";
@@ -122,24 +123,28 @@ export function runStoreConformance(
   });
 
   withStorage(
-    "memories: on PostgreSQL the BM25 score is FTS5's formula (k1 1.2, b 0.75, IDF floor) plus the neighbours' context, to 1e-9",
+    "memories: the recall index's BM25 (k1 1.2, b 0.75, average length at write time) plus the neighbours' context, to 1e-9",
     async (s, [t]) => {
       const db = await s.tenant(t);
-      const docs = [
+      const texts = [
         "deploy the deploy pipeline",
         "deploy once among other words",
         "nothing relevant",
         "cats sleep",
         "rivers flow north",
-      ].map((content) => memory(t, { content }));
+      ];
       await db.transaction(async (tx) => {
-        for (const d of docs) await memoriesStore.insert(tx, d);
+        for (const content of texts) await memoriesStore.insert(tx, memory(t, { content }));
       });
-      const lengths = [4, 5, 2, 2, 3];
-      const avgdl = lengths.reduce((a, b) => a + b, 0) / lengths.length;
-      const idf = Math.log((5 - 2 + 0.5) / (2 + 0.5));
-      const score = (tf: number, len: number) =>
-        (idf * (tf * 2.2)) / (tf + 1.2 * (0.25 + (0.75 * len) / avgdl));
+      // Each memory's length and the average length of those written before it (its own for the first).
+      const lengths = texts.map((x) => recallTokens(x).length);
+      const avgAt = (i: number) =>
+        i === 0 ? (lengths[0] ?? 0) : lengths.slice(0, i).reduce((a, b) => a + b, 0) / i;
+      const term = recallTokens("deploy")[0] ?? "";
+      const own = (i: number) => {
+        const tf = recallTokens(texts[i] ?? "").filter((x) => x === term).length;
+        return (idfOf(2, texts.length) * impactOf(tf, lengths[i] ?? 0, avgAt(i))) / IMPACT_SCALE;
+      };
       const found = await memoriesStore.search(
         db,
         everyone(t),
@@ -149,19 +154,15 @@ export function runStoreConformance(
       );
       assert.equal(found.length, 2);
       // The two matches were written one after the other in the same namespace and type: each
-      // borrows half the other's BM25 as context (CONTEXT_WEIGHT, as the SQLite recall index does).
-      const [dense, sparse] = [score(2, 4), score(1, 5)];
-      for (const [c, own, lent] of [
+      // borrows half the other's BM25 as context (CONTEXT_WEIGHT).
+      const [dense, sparse] = [own(0), own(1)];
+      for (const [c, mine, lent] of [
         [found[0], dense, CONTEXT_WEIGHT * sparse],
         [found[1], sparse, CONTEXT_WEIGHT * dense],
       ] as const) {
         assert.ok(Math.abs((c?.context ?? 0) - lent) < 1e-9, `${c?.context} vs ${lent}`);
-        assert.ok(Math.abs((c?.bm25 ?? 0) - own - lent) < 1e-9, `${c?.bm25} vs ${own + lent}`);
+        assert.ok(Math.abs((c?.bm25 ?? 0) - mine - lent) < 1e-9, `${c?.bm25} vs ${mine + lent}`);
       }
-    },
-    {
-      dialect: "postgres",
-      why: "SQLite ranks with its recall index; src/modules/memories/search.sqlite.test.ts checks its BM25",
     },
   );
 

@@ -6,9 +6,9 @@
 export class BestFirst {
   private readonly heap: Int32Array;
   private readonly scores: Float64Array;
-  private readonly seqs: Int32Array;
+  private readonly seqs: ArrayLike<number>;
   size: number;
-  constructor(scores: Float64Array, seqs: Int32Array) {
+  constructor(scores: Float64Array, seqs: ArrayLike<number>) {
     this.scores = scores;
     this.seqs = seqs;
     this.size = scores.length;

@@ -49,8 +49,7 @@ CREATE VIRTUAL TABLE memories_fts USING fts5(
   tokenize = 'porter unicode61 remove_diacritics 2'
 );
 INSERT INTO memories_fts(memories_fts, rank) VALUES ('secure-delete', 1);`,
-      // seq is unique across tenants; the search index is a term table ranked with BM25 in SQL
-      // (memories.search.pg.ts), which works alike over words and blind-index tokens.
+      // seq is unique across tenants. The term table here was the search index until memories.008.
       postgres: `
 CREATE TABLE memories (
   seq BIGSERIAL PRIMARY KEY,
@@ -125,7 +124,7 @@ UPDATE memories SET owner = agent;`,
       postgres: "ALTER TABLE memories ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;",
     },
     {
-      // The recall index (search.sqlite.ts): the vocabulary with document frequencies, each memory's
+      // The recall index (recall-index.ts): the vocabulary with document frequencies, each memory's
       // (term, impact) list in its row, totals, and a change log that keeps in-memory impact-ordered
       // lists in step with commits. Rows written before it are indexed on first recall.
       id: "memories.004",
@@ -146,8 +145,7 @@ CREATE TABLE recall_log (
   seq INTEGER NOT NULL,
   added INTEGER NOT NULL
 );`,
-      // PostgreSQL ranks with its own term index (memories.search.pg.ts): the SQLite recall index
-      // has no counterpart there.
+      // PostgreSQL ranked with its own term table until memories.008 gave it this index too.
       postgres: "SELECT 1;",
     },
     {
@@ -193,6 +191,43 @@ ${rowSecurity("vector_log")}`,
 ALTER TABLE memory_terms DROP CONSTRAINT memory_terms_pkey,
   ADD CONSTRAINT memory_terms_pkey PRIMARY KEY (tenant_id, term, seq) INCLUDE (tf, len);
 ALTER TABLE memory_terms SET (autovacuum_vacuum_insert_scale_factor = 0.02);`,
+    },
+    {
+      // PostgreSQL recalls with the recall index SQLite uses (recall-index.ts): the same vocabulary,
+      // per-memory term lists, totals and change log, per tenant, so every gateway keeps in-memory
+      // lists in step with commits made anywhere. The term table it replaces is dropped; memories
+      // written before are indexed on their tenant's first recall (the partial index finds them).
+      id: "memories.008",
+      sqlite: "SELECT 1;",
+      postgres: `
+ALTER TABLE memories ADD COLUMN recall_terms BYTEA;
+CREATE INDEX memories_tenant_seq ON memories(tenant_id, seq);
+CREATE INDEX memories_unindexed ON memories(tenant_id, seq) WHERE is_current = 1 AND recall_terms IS NULL;
+CREATE TABLE recall_terms (
+  ${TENANT_COLUMN},
+  id BIGINT NOT NULL,
+  term TEXT NOT NULL,
+  df INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, id),
+  UNIQUE (tenant_id, term)
+);
+CREATE TABLE recall_stats (
+  ${TENANT_COLUMN},
+  id INTEGER NOT NULL CHECK (id = 1),
+  docs BIGINT NOT NULL,
+  tokens DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (tenant_id, id)
+);
+CREATE TABLE recall_log (
+  ${TENANT_COLUMN},
+  gen BIGINT NOT NULL,
+  seq BIGINT NOT NULL,
+  added INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, gen)
+);
+${rowSecurity("recall_terms", "recall_stats", "recall_log")}
+DROP TABLE memory_terms;
+DROP TABLE memory_search_stats;`,
     },
   ] satisfies Migration[],
 };

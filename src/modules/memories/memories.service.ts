@@ -261,7 +261,6 @@ export function createMemoriesService(deps: MemoriesDeps) {
 
   /** Adds memories written before the recall index existed to it, once per tenant and process. */
   const ensureIndexed = (tenantId: string, db: Database, codec: RowCodec): Promise<void> => {
-    if (db.dialect !== "sqlite") return Promise.resolve();
     let done = indexed.get(tenantId);
     if (!done) {
       done = (async () => {

@@ -1,9 +1,7 @@
 import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
 import type { MemoryRow } from "./memories.schemas.ts";
-import { indexPg, searchPg, unindexPg } from "./memories.search.pg.ts";
+import { impactSearch, indexMemory, type TermBag, unindexedPage, unindexMemory } from "./recall-index.ts";
 import { type IndexEntry, plainIndex, type QueryTokens } from "./row-codec.ts";
-import { impactSearch, indexMemory, type TermBag, unindexedPage, unindexMemory } from "./search.sqlite.ts";
-import { indexTokens } from "./tokens.ts";
 
 /**
  * Who may see what, as SQL. Every read query starts from this clause, so a hidden memory is never
@@ -175,7 +173,6 @@ export type Candidate = {
 };
 
 async function indexRow(tx: SqlExecutor, seq: number, index: IndexEntry) {
-  if (tx.dialect === "postgres") await indexPg(tx, seq, index);
   for (const label of index.labels) {
     await tx.run("INSERT INTO memory_labels (seq, kind, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [
       seq,
@@ -183,12 +180,11 @@ async function indexRow(tx: SqlExecutor, seq: number, index: IndexEntry) {
       label.value,
     ]);
   }
-  if (tx.dialect === "sqlite") await indexMemory(tx, seq, index.terms);
+  await indexMemory(tx, seq, index.terms);
 }
 
 async function unindex(tx: SqlExecutor, seq: number): Promise<void> {
   await dropVector(tx, seq);
-  if (tx.dialect === "postgres") return unindexPg(tx, seq);
   await unindexMemory(tx, seq);
 }
 
@@ -351,16 +347,14 @@ export const memoriesStore = {
   },
 
   /**
-   * The `limit` best visible, filtered memories by BM25 for a query's tokens. SQLite scores every
-   * match from its in-memory recall index and checks only the best against their rows
-   * (search.sqlite.ts: the rows read follow the pool, not the matches); PostgreSQL ranks over its term
-   * table (memories.search.pg.ts). Only the ranking columns are read; `bySeqs` loads the rows that
-   * make the final cut.
+   * The `limit` best visible, filtered memories by BM25 for a query's tokens: the recall index
+   * (recall-index.ts) scores every match in memory and checks only the best against their rows (the
+   * rows read follow the pool, not the matches), on both dialects. Only the ranking columns are read;
+   * `bySeqs` loads the rows that make the final cut.
    */
   async search(db: SqlExecutor, v: Visibility, f: Filters, tokens: QueryTokens, limit: number) {
     const vis = visibilityClause(v);
     const fil = filterClause(f);
-    if (db.dialect === "postgres") return searchPg(db, vis, fil, tokens.index, limit, v.now);
     const { candidates } = await impactSearch(
       db,
       tokens.recall,
@@ -372,22 +366,12 @@ export const memoriesStore = {
   },
 
   /**
-   * How many current memories of the vault hold each word (one `QueryTokens` per word), counted up
-   * to `cap`: near-duplicate candidates are searched by a text's rarest words. SQLite reads the
-   * recall index's vocabulary; PostgreSQL counts the term table's rows (at most `cap` per word).
+   * How many current memories of the tenant hold each word (one `QueryTokens` per word), counted up
+   * to `cap`, from the recall index's vocabulary: near-duplicate candidates are searched by a text's
+   * rarest words.
    */
   async documentFrequencies(db: SqlExecutor, words: readonly QueryTokens[], cap: number): Promise<number[]> {
     if (words.length === 0) return [];
-    if (db.dialect === "postgres") {
-      const terms = words.map((w) => w.index.flatMap((t) => indexTokens(t))[0] ?? "");
-      const rows = await db.all<{ term: string; n: number }>(
-        `SELECT t.term, (SELECT count(*) FROM (SELECT 1 FROM memory_terms m WHERE m.term = t.term LIMIT ?) c) AS n
-         FROM jsonb_array_elements_text(?::jsonb) AS t(term)`,
-        [cap, JSON.stringify([...new Set(terms)])],
-      );
-      const n = new Map(rows.map((r) => [r.term, Number(r.n)]));
-      return terms.map((t) => n.get(t) ?? 0);
-    }
     const terms = words.map((w) => w.recall[0] ?? "");
     const rows = await db.all<{ term: string; df: number }>(
       "SELECT term, df FROM recall_terms WHERE term IN (SELECT value FROM json_each(?))",

@@ -1,7 +1,7 @@
 import type { TenantCipher } from "../../lib/crypto/index.ts";
 import { AppError } from "../../lib/errors.ts";
-import type { TermBag } from "./search.sqlite.ts";
-import { indexTokens, recallTokens } from "./tokens.ts";
+import type { TermBag } from "./recall-index.ts";
+import { recallTokens } from "./tokens.ts";
 
 /** The stored fields of one memory version that the codec transforms (a subset of a memory row). */
 export type SealableRow = {
@@ -15,11 +15,8 @@ export type SealableRow = {
 
 export type LabelKind = "tag" | "entity" | "meta";
 
-/** What the search indexes and the label table hold for one current version. */
+/** What the recall index and the label table hold for one current version. */
 export type IndexEntry = {
-  content: string;
-  tags: string;
-  entities: string;
   labels: { kind: LabelKind; value: string }[];
   /** The recall index's terms: content words, and tag and entity words (blind tokens when sealed). */
   terms: TermBag;
@@ -39,8 +36,6 @@ export type RowCodec = {
   label(kind: "tag" | "entity", value: string): string;
   /** The stored form of a metadata key=value pair (encrypted tenants filter on these). */
   metaLabel(key: string, value: string | number | boolean | null): string;
-  /** The index tokens a query's terms must match. */
-  queryTokens(terms: readonly string[]): string[];
   /** The recall index's tokens for a query's terms (folded and stemmed; blind when sealed). */
   recallTokens(terms: readonly string[]): string[];
   /** The recall index's terms of an opened row (to index rows written before the index existed). */
@@ -71,9 +66,6 @@ export function plainIndex(row: SealableRow): IndexEntry {
   const entities = JSON.parse(row.entities) as string[];
   return {
     terms: termBag(row),
-    content: row.content,
-    tags: tags.join(" "),
-    entities: entities.join(" "),
     labels: [
       ...[...new Set(tags)].map((value) => ({ kind: "tag" as const, value })),
       ...[...new Set(entities)].map((value) => ({ kind: "entity" as const, value })),
@@ -81,12 +73,12 @@ export function plainIndex(row: SealableRow): IndexEntry {
   };
 }
 
-/** A query's tokens in the two index forms: the SQLite recall index's and PostgreSQL's term table's. */
-export type QueryTokens = { recall: readonly string[]; index: readonly string[] };
+/** A query's tokens as the recall index holds them. */
+export type QueryTokens = { recall: readonly string[] };
 
 /** The tokens a codec's index holds for a query's terms. */
 export function queryTokensOf(codec: RowCodec, terms: readonly string[]): QueryTokens {
-  return { recall: codec.recallTokens(terms), index: codec.queryTokens(terms) };
+  return { recall: codec.recallTokens(terms) };
 }
 
 export const plainCodec: RowCodec = {
@@ -95,7 +87,6 @@ export const plainCodec: RowCodec = {
   open: (row) => row,
   label: (_kind, value) => value,
   metaLabel: (key, value) => `${key}=${JSON.stringify(value)}`,
-  queryTokens: (terms) => [...terms],
   recallTokens: (terms) => [...new Set(terms.flatMap((t) => recallTokens(t)))],
   terms: (row) => termBag(row),
   sealVector: (_row, bytes) => bytes,
@@ -120,7 +111,6 @@ export function encryptingCodec(cipher: TenantCipher): RowCodec {
     }
     return hashed;
   };
-  const blindText = (text: string) => indexTokens(text).map(blind).join(" ");
   const metaLabel = (key: string, value: string | number | boolean | null) =>
     cipher.blindIndex(`${key}=${JSON.stringify(value)}`, "meta");
   return {
@@ -147,9 +137,6 @@ export function encryptingCodec(cipher: TenantCipher): RowCodec {
       return {
         row: sealed,
         index: {
-          content: blindText(row.content),
-          tags: tags.map(blindText).join(" "),
-          entities: entities.map(blindText).join(" "),
           labels,
           terms: termBag(row, blind),
         },
@@ -171,7 +158,6 @@ export function encryptingCodec(cipher: TenantCipher): RowCodec {
     },
     label: (kind, value) => cipher.blindIndex(value, kind),
     metaLabel,
-    queryTokens: (terms) => [...new Set(terms.flatMap((t) => indexTokens(t)).map(blind))],
     recallTokens: (terms) => [...new Set(terms.flatMap((t) => recallTokens(t)).map(blind))],
     terms: (row) => termBag(row, blind),
     // The ciphertext is text (`v1.<version>.<base64>`); stored as its UTF-8 bytes in the BLOB/BYTEA column.

@@ -18,8 +18,8 @@ export function stemToken(word: string): string {
 }
 
 /**
- * The tokens a blind search index stores for `text`: words folded and stemmed in JS, so the same
- * function on a query finds the same tokens. Prefix and fuzzy matching are lost once tokens are hashed.
+ * The words of `text` folded and Porter-stemmed in JS, so the same function on a query finds the
+ * same tokens (the base of `recallTokens`). Prefix and fuzzy matching are lost once tokens are hashed.
  */
 export function indexTokens(text: string): string[] {
   const out: string[] = [];

@@ -411,7 +411,7 @@ export function openPostgresStorage(
     const client = new pg.Client({ connectionString: opts.migrationUrl });
     await client.connect();
     try {
-      for (const t of ["memories", "memory_labels", "memory_terms"]) {
+      for (const t of ["memories", "memory_labels", "recall_terms", "recall_log"]) {
         await client.query(`VACUUM ${TENANT_SCHEMA}.${t}`);
       }
     } finally {
@@ -429,7 +429,7 @@ export function openPostgresStorage(
       tenantId,
     ]);
     // Children before parents; every table is RLS-scoped to the tenant just set.
-    const order = ["approval_votes", "outbound_deliveries", "memory_terms", "memory_labels"];
+    const order = ["approval_votes", "outbound_deliveries", "memory_labels"];
     const tables = await tenantTables();
     const sorted = [...order.filter((t) => tables.includes(t)), ...tables.filter((t) => !order.includes(t))];
     for (const t of sorted) await tx.run(`DELETE FROM ${TENANT_SCHEMA}.${t} WHERE tenant_id = ?`, [tenantId]);

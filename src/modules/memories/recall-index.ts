@@ -3,24 +3,29 @@ import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
 import { BestFirst } from "./best-first.ts";
 
 /**
- * The recall index of a SQLite vault.
+ * The recall index of a tenant, the same on SQLite and on PostgreSQL.
  *
- * In the vault: each current memory's row keeps its own list of (term id, impact) pairs
+ * In the database: each current memory's row keeps its own list of (term id, impact) pairs
  * (`memories.recall_terms`), where the impact is the term's BM25 weight in that memory (tf
  * saturation and length normalisation folded in at write time, as an integer); `recall_terms`
  * holds the vocabulary (words folded and stemmed, or blind tokens on an encrypted tenant) with
- * document frequencies; `recall_stats` the totals; `recall_log` one line per memory added or removed.
+ * document frequencies; `recall_stats` the totals; `recall_log` one line per memory added or removed,
+ * numbered per tenant in commit order (a tenant's write transactions run one at a time: SQLite's
+ * write lock, PostgreSQL's per-tenant advisory lock, see platform/storage).
  *
- * In memory, per vault: impact-ordered posting lists (typed arrays) built from the rows on first use
- * and kept in step with commits by reading the log (a rolled-back write leaves no log line, so the
- * lists only ever reflect committed data), and per-seq arrays of what ranking reads of a memory (is
- * it live, its context, its expiry). They hold integers only, never a word.
+ * In memory, per tenant and process (each gateway keeps its own): impact-ordered posting lists (typed
+ * arrays) built from the rows on first use and kept in step with commits, whichever process made
+ * them, by reading the log before each search (a rolled-back write leaves no log line, so the lists
+ * only ever reflect committed data), and per-memory arrays of what ranking reads (is it live, its
+ * context, its expiry, its neighbours). Memories are held in slots, numbered densely per tenant, so
+ * the arrays follow the tenant's size even where sequence numbers are shared by every tenant
+ * (PostgreSQL). They hold integers only, never a word.
  *
- * A query adds every posting of its terms into an accumulator indexed by seq, gives each match the
+ * A query adds every posting of its terms into an accumulator indexed by slot, gives each match the
  * context its neighbours lend, and checks the matches against the visibility and filter columns best
- * first, in one rowid lookup each, until no unchecked match can enter the pool. The result is the
- * exact BM25 top `limit` of the visible memories (k1 = 1.2, b = 0.75, average length taken at write
- * time), context included.
+ * first, in one primary-key lookup each, until no unchecked match can enter the pool. The result is
+ * the exact BM25 top `limit` of the visible memories (k1 = 1.2, b = 0.75, average length taken at
+ * write time), context included.
  */
 
 export const BM25_K1 = 1.2;
@@ -69,12 +74,36 @@ function decodeTerms(blob: Uint8Array): { length: number; pairs: [number, number
   return { length: buf.length >= 4 ? buf.readInt32LE(0) / 2 : 0, pairs };
 }
 
+/** The tenant's recall totals, the same statement on both dialects. */
+const STATS = "SELECT docs, tokens FROM recall_stats WHERE id = 1";
+
+/** A log line for a memory added to or removed from the index; the log is numbered per tenant. */
 async function logChange(tx: SqlExecutor, seq: number, added: boolean): Promise<void> {
-  const r = await tx.get<{ gen: number }>("INSERT INTO recall_log (seq, added) VALUES (?, ?) RETURNING gen", [
-    seq,
-    added ? 1 : 0,
-  ]);
+  const r = await tx.get<{ gen: number }>(
+    `INSERT INTO recall_log (gen, seq, added)
+     SELECT coalesce(max(gen), 0) + 1, ?, ? FROM recall_log RETURNING gen`,
+    [seq, added ? 1 : 0],
+  );
   if (r && r.gen % 1024 === 0) await tx.run("DELETE FROM recall_log WHERE gen <= ?", [r.gen - LOG_KEEP]);
+}
+
+/**
+ * Counts one more memory holding each of `terms` (new terms join the vocabulary) and answers each
+ * term's id. One statement for all of a memory's terms. PostgreSQL's vocabulary is shared by every
+ * tenant's rows, so a new term's id is the tenant's next one (safe: the tenant's writes run one at a
+ * time); SQLite's rowid is that already.
+ */
+async function countTerms(tx: SqlExecutor, terms: readonly string[]): Promise<Map<string, number>> {
+  const rows = await tx.all<{ id: number; term: string }>(
+    tx.dialect === "postgres"
+      ? `INSERT INTO recall_terms (id, term, df)
+         SELECT (SELECT coalesce(max(id), 0) FROM recall_terms) + row_number() OVER (), value, 1 FROM json_each(?)
+         ON CONFLICT (tenant_id, term) DO UPDATE SET df = recall_terms.df + 1 RETURNING id, term`
+      : `INSERT INTO recall_terms (term, df) SELECT value, 1 FROM json_each(?) WHERE true
+         ON CONFLICT (term) DO UPDATE SET df = df + 1 RETURNING id, term`,
+    [JSON.stringify(terms)],
+  );
+  return new Map(rows.map((r) => [r.term, Number(r.id)]));
 }
 
 /** Adds a memory to the recall index, inside the caller's transaction. */
@@ -83,23 +112,22 @@ export async function indexMemory(tx: SqlExecutor, seq: number, bag: TermBag): P
   for (const t of bag.content) tf.set(t, (tf.get(t) ?? 0) + 1);
   for (const t of bag.labels) tf.set(t, (tf.get(t) ?? 0) + LABEL_WEIGHT);
   const length = bag.content.length + bag.labels.length * LABEL_WEIGHT;
-  const stats = await tx.get<{ docs: number; tokens: number }>(
-    "SELECT docs, tokens FROM recall_stats WHERE id = 1",
-  );
-  const avg = stats && stats.docs > 0 ? stats.tokens / stats.docs : length;
+  const stats = await tx.get<{ docs: number; tokens: number }>(STATS);
+  const avg = stats && Number(stats.docs) > 0 ? Number(stats.tokens) / Number(stats.docs) : length;
+  const ids = tf.size > 0 ? await countTerms(tx, [...tf.keys()]) : new Map<string, number>();
   const pairs: [number, number][] = [];
   for (const [term, f] of tf) {
-    const row = await tx.get<{ id: number }>(
-      "INSERT INTO recall_terms (term, df) VALUES (?, 1) ON CONFLICT (term) DO UPDATE SET df = df + 1 RETURNING id",
-      [term],
-    );
-    if (!row) throw new Error("term upsert returned no row");
-    pairs.push([row.id, impactOf(f, length, avg)]);
+    const id = ids.get(term);
+    if (id === undefined) throw new Error("term upsert returned no row");
+    pairs.push([id, impactOf(f, length, avg)]);
   }
   await tx.run("UPDATE memories SET recall_terms = ? WHERE seq = ?", [encodeTerms(length, pairs), seq]);
   await tx.run(
-    `INSERT INTO recall_stats (id, docs, tokens) VALUES (1, 1, ?)
-     ON CONFLICT (id) DO UPDATE SET docs = docs + 1, tokens = tokens + excluded.tokens`,
+    tx.dialect === "postgres"
+      ? `INSERT INTO recall_stats (id, docs, tokens) VALUES (1, 1, ?)
+         ON CONFLICT (tenant_id, id) DO UPDATE SET docs = recall_stats.docs + 1, tokens = recall_stats.tokens + excluded.tokens`
+      : `INSERT INTO recall_stats (id, docs, tokens) VALUES (1, 1, ?)
+         ON CONFLICT (id) DO UPDATE SET docs = docs + 1, tokens = tokens + excluded.tokens`,
     [length],
   );
   await logChange(tx, seq, true);
@@ -107,7 +135,7 @@ export async function indexMemory(tx: SqlExecutor, seq: number, bag: TermBag): P
 
 /**
  * Removes a memory from the recall index. A term no memory uses any more leaves the vocabulary
- * (with `secure_delete` on, its bytes leave the file).
+ * (with `secure_delete` on, SQLite zeroes its bytes in the file).
  */
 export async function unindexMemory(tx: SqlExecutor, seq: number): Promise<void> {
   const row = await tx.get<{ recall_terms: Uint8Array | null }>(
@@ -116,17 +144,21 @@ export async function unindexMemory(tx: SqlExecutor, seq: number): Promise<void>
   );
   if (!row?.recall_terms) return;
   const { length, pairs } = decodeTerms(row.recall_terms);
-  for (const [id] of pairs) {
-    const left = await tx.get<{ df: number }>(
-      "UPDATE recall_terms SET df = df - 1 WHERE id = ? RETURNING df",
-      [id],
-    );
-    if (left && left.df <= 0) await tx.run("DELETE FROM recall_terms WHERE id = ?", [id]);
-  }
+  const ids = JSON.stringify(pairs.map(([id]) => id));
+  await tx.run(
+    "UPDATE recall_terms SET df = df - 1 WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))",
+    [ids],
+  );
+  await tx.run(
+    "DELETE FROM recall_terms WHERE df <= 0 AND id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))",
+    [ids],
+  );
   await tx.run("UPDATE memories SET recall_terms = NULL WHERE seq = ?", [seq]);
-  await tx.run("UPDATE recall_stats SET docs = max(docs - 1, 0), tokens = max(tokens - ?, 0) WHERE id = 1", [
-    length,
-  ]);
+  await tx.run(
+    `UPDATE recall_stats SET docs = CASE WHEN docs > 0 THEN docs - 1 ELSE 0 END,
+       tokens = CASE WHEN tokens > ? THEN tokens - ? ELSE 0 END WHERE id = 1`,
+    [length, length],
+  );
   await logChange(tx, seq, false);
 }
 
@@ -138,26 +170,40 @@ export function unindexedPage(db: SqlExecutor, limit: number) {
   );
 }
 
-/** One term's postings: a sorted base (impact descending) and recent additions. */
-type Postings = { seqs: Int32Array; impacts: Uint16Array; tailSeqs: number[]; tailImpacts: number[] };
+/** One term's postings (slots): a sorted base (impact descending) and recent additions. */
+type Postings = { slots: Int32Array; impacts: Uint16Array; tailSlots: number[]; tailImpacts: number[] };
 
-/** `Lists.ctx` of a seq that is not a live memory. */
+/** `Lists.ctx` of a slot that holds no live memory. */
 const GONE = -2;
 /** `Lists.ctx` of a live memory that neither lends nor borrows context (private or quarantined). */
 const NO_CONTEXT = -1;
+/** `Lists.near` of a neighbour that is not in the lists. */
+const NONE = -1;
 
 /**
- * The in-memory lists of one vault, as of log generation `gen`. What a search reads per memory is
- * held in arrays indexed by the memory's seq, so scoring a match costs array reads, not hash lookups.
+ * The in-memory lists of one tenant, as of log generation `gen`. Each memory the lists ever held has
+ * a slot; what a search reads per memory is held in arrays indexed by slot, so scoring a match costs
+ * array reads, not hash lookups.
  */
 type Lists = {
   gen: number;
   terms: Map<number, Postings>;
-  /** By seq: GONE, NO_CONTEXT, or the number of the memory's context (its namespace and type). */
+  /** Slots in use. */
+  size: number;
+  /** Slot by seq (used when the log is applied, never while scoring). */
+  slotOf: Map<number, number>;
+  /** By slot: the memory's seq. */
+  seqs: Float64Array;
+  /** By slot: GONE, NO_CONTEXT, or the number of the memory's context (its namespace and type). */
   ctx: Int32Array;
-  /** By seq: the memory's expiry (ms since the epoch), +Infinity when it has none. */
+  /** By slot: the memory's expiry (ms since the epoch), +Infinity when it has none. */
   expires: Float64Array;
-  /** By seq: a search's scratch accumulator, all zero between searches. */
+  /**
+   * By slot × 4: the slots of the memories at seq − 2, seq − 1, seq + 1, seq + 2 (NONE when the
+   * lists hold no such memory): a memory's neighbours in the order it was written.
+   */
+  near: Int32Array;
+  /** By slot: a search's scratch accumulator, all zero between searches. */
   acc: Float64Array;
   /** Live memories. */
   live: number;
@@ -176,43 +222,91 @@ type DocRow = {
   expires_at: number | null;
 };
 const DOC_COLUMNS = "m.seq, m.recall_terms, m.namespace, m.type, m.access, m.quarantined, m.expires_at";
+/** Offsets of `Lists.near`, in its order. */
+const NEAR = [-2, -1, 1, 2] as const;
 
-/** Grows the per-seq arrays to hold `seq`. */
-function reserve(l: Lists, seq: number): void {
-  if (seq < l.ctx.length) return;
-  const size = Math.max(seq + 1, l.ctx.length * 2, 1024);
-  const ctx = new Int32Array(size).fill(GONE);
-  ctx.set(l.ctx);
-  const expires = new Float64Array(size);
-  expires.set(l.expires);
-  l.ctx = ctx;
-  l.expires = expires;
+function emptyLists(gen: number): Lists {
+  return {
+    gen,
+    terms: new Map(),
+    size: 0,
+    slotOf: new Map(),
+    seqs: new Float64Array(0),
+    ctx: new Int32Array(0),
+    expires: new Float64Array(0),
+    near: new Int32Array(0),
+    acc: new Float64Array(0),
+    live: 0,
+    contexts: new Map(),
+    removed: 0,
+  };
+}
+
+/** Grows the per-slot arrays to hold `n` slots. */
+function reserve(l: Lists, n: number): void {
+  if (n <= l.ctx.length) return;
+  const size = Math.max(n, l.ctx.length * 2, 1024);
+  const grow = <A extends Int32Array | Float64Array>(old: A, make: (n: number) => A, fill?: number): A => {
+    const a = make(size);
+    if (fill !== undefined) a.fill(fill);
+    a.set(old as never);
+    return a;
+  };
+  l.seqs = grow(l.seqs, (n) => new Float64Array(n));
+  l.ctx = grow(l.ctx, (n) => new Int32Array(n), GONE);
+  l.expires = grow(l.expires, (n) => new Float64Array(n));
+  const near = new Int32Array(size * 4).fill(NONE);
+  near.set(l.near);
+  l.near = near;
   l.acc = new Float64Array(size);
 }
 
-/** Records a live memory's context and expiry. */
-function setDoc(l: Lists, r: DocRow): void {
-  reserve(l, r.seq);
+/**
+ * A new slot for a memory, linked to its neighbours. A memory that comes back after it was removed
+ * gets a new slot too: its old postings still name the old one, which stays gone.
+ */
+function slotFor(l: Lists, seq: number): number {
+  const slot = l.size++;
+  reserve(l, l.size);
+  l.slotOf.set(seq, slot);
+  l.seqs[slot] = seq;
+  NEAR.forEach((off, i) => {
+    const other = l.slotOf.get(seq + off);
+    if (other === undefined) return;
+    l.near[slot * 4 + i] = other;
+    l.near[other * 4 + (3 - i)] = slot;
+  });
+  return slot;
+}
+
+/** Records a live memory's context and expiry; answers its slot. */
+function setDoc(l: Lists, r: DocRow): number {
+  const slot = slotFor(l, Number(r.seq));
   let ctx = NO_CONTEXT;
-  if (r.access !== "private" && r.quarantined === 0) {
+  if (r.access !== "private" && Number(r.quarantined) === 0) {
     const key = `${r.namespace}\u0000${r.type}`;
     ctx = l.contexts.get(key) ?? l.contexts.size;
     l.contexts.set(key, ctx);
   }
-  if (l.ctx[r.seq] === GONE) l.live++;
-  l.ctx[r.seq] = ctx;
-  l.expires[r.seq] = r.expires_at ?? Number.POSITIVE_INFINITY;
+  if (l.ctx[slot] === GONE) l.live++;
+  l.ctx[slot] = ctx;
+  l.expires[slot] = r.expires_at === null ? Number.POSITIVE_INFINITY : Number(r.expires_at);
+  return slot;
 }
 
-const isLive = (l: Lists, seq: number) => seq >= 0 && seq < l.ctx.length && l.ctx[seq] !== GONE;
+const isLive = (l: Lists, seq: number) => {
+  const slot = l.slotOf.get(seq);
+  return slot !== undefined && l.ctx[slot] !== GONE;
+};
 
 /**
- * Memories whose lists stay resident across all vaults of the process (about 200 bytes each); beyond
- * it the least recently searched vault's lists are dropped and rebuilt from its rows when next used.
+ * Memories whose lists stay resident across all tenants of the process (about 250 bytes each);
+ * beyond it the least recently searched tenant's lists are dropped and rebuilt from its rows when
+ * next used.
  */
 export const RESIDENT_MEMORIES = 1_000_000;
 
-/** Lists per vault (read executor), least recently used first. */
+/** Lists per tenant database (read executor), least recently used first. */
 const lists = new Map<SqlExecutor, Promise<Lists>>();
 const resident = new Map<SqlExecutor, number>();
 
@@ -228,15 +322,15 @@ function evictBeyondBudget(keep: SqlExecutor): void {
   }
 }
 
-/** Forgets a vault's lists (its connection is closing). */
+/** Forgets a tenant's lists (its connection is closing, or the tenant is gone). */
 export function dropLists(db: SqlExecutor): void {
   lists.delete(db);
   resident.delete(db);
 }
 
 /**
- * Builds a vault's lists from its rows, a page at a time with a turn of the event loop between pages
- * and between stretches of sorting, so a large vault's first search does not stall other requests.
+ * Builds a tenant's lists from its rows, a page at a time with a turn of the event loop between pages
+ * and between stretches of sorting, so a large tenant's first search does not stall other requests.
  * What commits meanwhile is in the log after `head`, which the caller applies (an addition already
  * read is skipped, a removal marks the memory gone).
  */
@@ -252,7 +346,7 @@ async function buildLists(db: SqlExecutor): Promise<Lists> {
     for (const r of page) rows.push(r);
     const last = page.at(-1);
     if (!last || page.length < BUILD_PAGE) break;
-    after = last.seq;
+    after = Number(last.seq);
     await yieldToLoop();
   }
   const counts = new Map<number, number>();
@@ -263,43 +357,35 @@ async function buildLists(db: SqlExecutor): Promise<Lists> {
       counts.set(id, (counts.get(id) ?? 0) + 1);
     }
   }
-  const terms = new Map<number, Postings>();
+  const l = emptyLists(Number(head?.gen ?? 0));
   const fill = new Map<number, number>();
   for (const [id, n] of counts) {
-    terms.set(id, { seqs: new Int32Array(n), impacts: new Uint16Array(n), tailSeqs: [], tailImpacts: [] });
+    l.terms.set(id, {
+      slots: new Int32Array(n),
+      impacts: new Uint16Array(n),
+      tailSlots: [],
+      tailImpacts: [],
+    });
     fill.set(id, 0);
   }
-  const l: Lists = {
-    gen: head?.gen ?? 0,
-    terms,
-    ctx: new Int32Array(0),
-    expires: new Float64Array(0),
-    acc: new Float64Array(0),
-    live: 0,
-    contexts: new Map(),
-    removed: 0,
-  };
-  reserve(
-    l,
-    rows.reduce((m, r) => Math.max(m, r.seq), 0),
-  );
+  reserve(l, rows.length);
   for (const r of rows) {
-    setDoc(l, r);
+    const slot = setDoc(l, r);
     const buf = view(r.recall_terms);
     for (let o = 4; o + 8 <= buf.length; o += 8) {
       const id = buf.readInt32LE(o);
-      const p = terms.get(id);
+      const p = l.terms.get(id);
       const i = fill.get(id) ?? 0;
       if (!p) continue;
-      p.seqs[i] = r.seq;
+      p.slots[i] = slot;
       p.impacts[i] = Math.min(65_535, buf.readInt32LE(o + 4));
       fill.set(id, i + 1);
     }
   }
   let sorted = 0;
-  for (const p of terms.values()) {
-    sortPostings(p);
-    sorted += p.seqs.length;
+  for (const p of l.terms.values()) {
+    sortPostings(p, l.seqs);
+    sorted += p.slots.length;
     if (sorted >= BUILD_PAGE * 20) {
       sorted = 0;
       await yieldToLoop();
@@ -308,24 +394,25 @@ async function buildLists(db: SqlExecutor): Promise<Lists> {
   return l;
 }
 
-/** Sorts a term's postings by impact, highest first, folding recent additions into the base. */
-function sortPostings(p: Postings): void {
-  const n = p.seqs.length + p.tailSeqs.length;
+/** Sorts a term's postings by impact, highest first (newest first among equals), folding in recent additions. */
+function sortPostings(p: Postings, seqs: Float64Array): void {
+  const n = p.slots.length + p.tailSlots.length;
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
-  const seqAt = (i: number) => (i < p.seqs.length ? (p.seqs[i] ?? 0) : (p.tailSeqs[i - p.seqs.length] ?? 0));
+  const slotAt = (i: number) =>
+    i < p.slots.length ? (p.slots[i] ?? 0) : (p.tailSlots[i - p.slots.length] ?? 0);
   const impAt = (i: number) =>
     i < p.impacts.length ? (p.impacts[i] ?? 0) : (p.tailImpacts[i - p.impacts.length] ?? 0);
-  order.sort((a, b) => impAt(b) - impAt(a) || seqAt(b) - seqAt(a));
-  const seqs = new Int32Array(n);
+  order.sort((a, b) => impAt(b) - impAt(a) || (seqs[slotAt(b)] ?? 0) - (seqs[slotAt(a)] ?? 0));
+  const slots = new Int32Array(n);
   const impacts = new Uint16Array(n);
   order.forEach((o, i) => {
-    seqs[i] = seqAt(o);
+    slots[i] = slotAt(o);
     impacts[i] = impAt(o);
   });
-  p.seqs = seqs;
+  p.slots = slots;
   p.impacts = impacts;
-  p.tailSeqs = [];
+  p.tailSlots = [];
   p.tailImpacts = [];
 }
 
@@ -347,10 +434,12 @@ async function currentLists(db: SqlExecutor): Promise<Lists> {
     );
   }
   const l = await pending;
-  const changes = await db.all<{ gen: number; seq: number; added: number }>(
-    "SELECT gen, seq, added FROM recall_log WHERE gen > ? ORDER BY gen",
-    [l.gen],
-  );
+  const changes = (
+    await db.all<{ gen: number; seq: number; added: number }>(
+      "SELECT gen, seq, added FROM recall_log WHERE gen > ? ORDER BY gen",
+      [l.gen],
+    )
+  ).map((c) => ({ gen: Number(c.gen), seq: Number(c.seq), added: Number(c.added) }));
   if (changes.length === 0) return l;
   const first = changes[0];
   if ((first && first.gen > l.gen + 1 && l.gen > 0) || l.removed > l.live / 4) {
@@ -362,36 +451,40 @@ async function currentLists(db: SqlExecutor): Promise<Lists> {
   const blobs = new Map<number, DocRow & { recall_terms: Uint8Array }>();
   for (let i = 0; i < added.length; i += 500) {
     const rows = await db.all<DocRow>(
-      `SELECT ${DOC_COLUMNS} FROM json_each(?) cand CROSS JOIN memories m ON m.seq = cand.value`,
+      `SELECT ${DOC_COLUMNS} FROM json_each(?) cand CROSS JOIN memories m WHERE m.seq = CAST(cand.value AS BIGINT)`,
       [JSON.stringify(added.slice(i, i + 500))],
     );
-    for (const r of rows) if (r.recall_terms) blobs.set(r.seq, { ...r, recall_terms: r.recall_terms });
+    for (const r of rows)
+      if (r.recall_terms) blobs.set(Number(r.seq), { ...r, recall_terms: r.recall_terms });
   }
   const touched = new Set<Postings>();
   for (const c of changes) {
     if (c.added === 1) {
       const row = blobs.get(c.seq);
       if (!row || isLive(l, c.seq)) continue;
-      setDoc(l, row);
+      const slot = setDoc(l, row);
       for (const [id, impact] of decodeTerms(row.recall_terms).pairs) {
         let p = l.terms.get(id);
         if (!p) {
-          p = { seqs: new Int32Array(0), impacts: new Uint16Array(0), tailSeqs: [], tailImpacts: [] };
+          p = { slots: new Int32Array(0), impacts: new Uint16Array(0), tailSlots: [], tailImpacts: [] };
           l.terms.set(id, p);
         }
-        p.tailSeqs.push(c.seq);
+        p.tailSlots.push(slot);
         p.tailImpacts.push(Math.min(65_535, impact));
         touched.add(p);
       }
-    } else if (isLive(l, c.seq)) {
-      l.ctx[c.seq] = GONE;
-      l.live--;
-      l.removed++;
+    } else {
+      const slot = l.slotOf.get(c.seq);
+      if (slot !== undefined && l.ctx[slot] !== GONE) {
+        l.ctx[slot] = GONE;
+        l.live--;
+        l.removed++;
+      }
     }
     l.gen = Math.max(l.gen, c.gen);
   }
   for (const p of touched)
-    if (p.tailSeqs.length > 64 && p.tailSeqs.length > p.seqs.length / 8) sortPostings(p);
+    if (p.tailSlots.length > 64 && p.tailSlots.length > p.slots.length / 8) sortPostings(p, l.seqs);
   return l;
 }
 
@@ -431,11 +524,12 @@ export type SearchStats = {
  * The exact BM25 top `limit` of the visible memories for the query tokens, with the context their
  * neighbours lend. `where` is the visibility and filter clause on alias `m` (the memories row).
  *
- * Every posting of every query term is added into an accumulator indexed by seq (typed arrays: a
+ * Every posting of every query term is added into an accumulator indexed by slot (typed arrays: a
  * posting costs a few array reads, so even a term held by most memories costs well under a
  * millisecond at 100k); each match then gets its neighbours' context from the same array. The matches
  * are checked against their rows best first, a chunk at a time, until `limit` are visible and no
- * unchecked match can beat the last of them.
+ * unchecked match can beat the last of them. Statements: the log since the lists' generation, the
+ * query terms with the totals, and the checks (one, for a pool that fills).
  */
 export async function impactSearch(
   db: SqlExecutor,
@@ -448,17 +542,19 @@ export async function impactSearch(
   const unique = [...new Set(tokens)];
   if (unique.length === 0 || limit <= 0) return { candidates: [], stats };
   const l = await currentLists(db);
-  const totals = await db.get<{ docs: number }>("SELECT docs FROM recall_stats WHERE id = 1");
-  const docs = totals?.docs ?? 0;
-  const found = await db.all<{ id: number; df: number }>(
-    "SELECT id, df FROM recall_terms WHERE term IN (SELECT value FROM json_each(?))",
-    [JSON.stringify(unique)],
-  );
+  const found = (
+    await db.all<{ id: number; df: number; docs: number | null }>(
+      `SELECT id, df, (SELECT docs FROM recall_stats WHERE id = 1) AS docs
+       FROM recall_terms WHERE term IN (SELECT value FROM json_each(?))`,
+      [JSON.stringify(unique)],
+    )
+  ).map((f) => ({ id: Number(f.id), df: Number(f.df), docs: Number(f.docs ?? 0) }));
+  const docs = found[0]?.docs ?? 0;
   if (docs === 0 || found.length === 0) return { candidates: [], stats };
 
   // From here to the first check the work is synchronous: the shared accumulator is used and
-  // zeroed again before any other search of this vault can run.
-  const { acc, ctx, expires } = l;
+  // zeroed again before any other search of this tenant can run.
+  const { acc, ctx, expires, near, seqs } = l;
   let touched = new Int32Array(1024);
   let matched = 0;
   for (const f of found) {
@@ -466,67 +562,68 @@ export async function impactSearch(
     if (!p) continue;
     stats.terms++;
     const w = idfOf(f.df, docs) / IMPACT_SCALE;
-    const visit = (seq: number, impact: number) => {
-      if (ctx[seq] === GONE) return;
-      if (acc[seq] === 0) {
+    const visit = (slot: number, impact: number) => {
+      if (ctx[slot] === GONE) return;
+      if (acc[slot] === 0) {
         if (matched === touched.length) {
           const grown = new Int32Array(touched.length * 2);
           grown.set(touched);
           touched = grown;
         }
-        touched[matched++] = seq;
+        touched[matched++] = slot;
       }
-      acc[seq] = (acc[seq] ?? 0) + w * impact;
+      acc[slot] = (acc[slot] ?? 0) + w * impact;
     };
-    const { seqs, impacts, tailSeqs, tailImpacts } = p;
-    for (let i = 0; i < seqs.length; i++) visit(seqs[i] ?? 0, impacts[i] ?? 0);
-    for (let i = 0; i < tailSeqs.length; i++) visit(tailSeqs[i] ?? 0, tailImpacts[i] ?? 0);
-    stats.postingsRead += seqs.length + tailSeqs.length;
+    const { slots, impacts, tailSlots, tailImpacts } = p;
+    for (let i = 0; i < slots.length; i++) visit(slots[i] ?? 0, impacts[i] ?? 0);
+    for (let i = 0; i < tailSlots.length; i++) visit(tailSlots[i] ?? 0, tailImpacts[i] ?? 0);
+    stats.postingsRead += slots.length + tailSlots.length;
   }
   stats.matched = matched;
   // Each match's score: its own BM25 plus the context lent by its neighbours (see CONTEXT_WEIGHT).
   const scores = new Float64Array(matched);
   const lent = new Float64Array(matched);
-  const seqOf = touched.subarray(0, matched);
-  const bestNeighbour = (seq: number, dist: number, own: number) => {
-    let best = 0;
-    for (let n = seq - dist; n <= seq + dist; n += 2 * dist) {
-      if (n >= 0 && n < ctx.length && ctx[n] === own && (expires[n] ?? 0) > now)
-        best = Math.max(best, acc[n] ?? 0);
-    }
-    return best;
-  };
+  const matchSlots = touched.subarray(0, matched);
+  const matchSeqs = new Float64Array(matched);
+  /** The best BM25 of the neighbours at `near` offsets `a` and `b` that share context `own`. */
+  const lends = (n: number, own: number) =>
+    n !== NONE && ctx[n] === own && (expires[n] ?? 0) > now ? (acc[n] ?? 0) : 0;
+  const bestNeighbour = (slot: number, a: number, b: number, own: number) =>
+    Math.max(lends(near[slot * 4 + a] ?? NONE, own), lends(near[slot * 4 + b] ?? NONE, own));
   for (let i = 0; i < matched; i++) {
-    const seq = seqOf[i] ?? 0;
-    const c = ctx[seq] ?? NO_CONTEXT;
+    const slot = matchSlots[i] ?? 0;
+    matchSeqs[i] = seqs[slot] ?? 0;
+    const c = ctx[slot] ?? NO_CONTEXT;
     let context = 0;
-    if (c >= 0 && (expires[seq] ?? 0) > now) {
-      context = CONTEXT_WEIGHT * bestNeighbour(seq, 1, c) + CONTEXT_WEIGHT ** 2 * bestNeighbour(seq, 2, c);
+    if (c >= 0 && (expires[slot] ?? 0) > now) {
+      context =
+        CONTEXT_WEIGHT * bestNeighbour(slot, 1, 2, c) + CONTEXT_WEIGHT ** 2 * bestNeighbour(slot, 0, 3, c);
     }
-    scores[i] = (acc[seq] ?? 0) + context;
+    scores[i] = (acc[slot] ?? 0) + context;
     lent[i] = context;
   }
-  for (let i = 0; i < matched; i++) acc[seqOf[i] ?? 0] = 0;
+  for (let i = 0; i < matched; i++) acc[matchSlots[i] ?? 0] = 0;
 
   const visible: ScoredCandidate[] = [];
   const kth = () => (visible.length >= limit ? (visible[limit - 1]?.bm25 ?? 0) : -1);
   const check = async (batch: readonly number[]) => {
     stats.rowsChecked += batch.length;
-    const bySeq = new Map(batch.map((i) => [seqOf[i] ?? 0, i]));
+    const bySeq = new Map(batch.map((i) => [matchSeqs[i] ?? 0, i]));
     const rows = await db.all<Omit<ScoredCandidate, "bm25" | "context">>(
-      // json_each drives the join: each candidate is one rowid lookup, never a scan of the vault.
+      // json_each drives the join: each candidate is one primary-key lookup, never a scan.
       `SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance
-       FROM json_each(?) cand CROSS JOIN memories m ON m.seq = cand.value WHERE ${where.sql}`,
+       FROM json_each(?) cand CROSS JOIN memories m WHERE m.seq = CAST(cand.value AS BIGINT) AND ${where.sql}`,
       [JSON.stringify([...bySeq.keys()]), ...where.params],
     );
     for (const r of rows) {
-      const i = bySeq.get(r.seq) ?? 0;
-      visible.push({ ...r, bm25: scores[i] ?? 0, context: lent[i] ?? 0 });
+      const seq = Number(r.seq);
+      const i = bySeq.get(seq) ?? 0;
+      visible.push({ ...r, seq, bm25: scores[i] ?? 0, context: lent[i] ?? 0 });
     }
     visible.sort((a, b) => b.bm25 - a.bm25 || b.seq - a.seq);
     if (visible.length > limit) visible.length = limit;
   };
-  const best = new BestFirst(scores, seqOf);
+  const best = new BestFirst(scores, matchSeqs);
   while (best.size > 0) {
     const batch: number[] = [];
     // As many as the pool still lacks in one statement (usually the only one), else a chunk.

@@ -6,8 +6,8 @@ import { test } from "node:test";
 import { migrate, openSqliteDatabase } from "../../platform/storage/sqlite.ts";
 import { memoriesMigrations } from "./memories.migrations.ts";
 import { memoriesStore, type NewRow } from "./memories.store.ts";
+import { BM25_B, BM25_K1, CONTEXT_WEIGHT, idfOf, impactSearch } from "./recall-index.ts";
 import { plainCodec } from "./row-codec.ts";
-import { BM25_B, BM25_K1, CONTEXT_WEIGHT, idfOf, impactSearch } from "./search.sqlite.ts";
 import { recallTokens } from "./tokens.ts";
 
 const WORDS =
