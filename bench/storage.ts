@@ -197,9 +197,9 @@ Both backends rank with the same recall index (recall-index.ts): BM25 over folde
 with impacts stored as integers (lengths normalised with the average at write time, an IDF that is
 never below zero) plus the score neighbouring turns of a conversation lend each other, scored from
 in-memory posting lists that each process keeps in step with commits through the tenant's change
-log. What differs is where the rows live: a PostgreSQL recall is three tenant statements of one
-loopback round trip each (the log since the lists' generation, the query's terms with the totals,
-the check of the best candidates against their rows; each \`BEGIN READ ONLY\` with the tenant
+log. What differs is where the rows live: a PostgreSQL recall is two tenant statements of one
+loopback round trip each (the log since the lists' generation with the query's terms and the totals,
+then the check of the best candidates against their rows; each \`BEGIN READ ONLY\` with the tenant
 setting, the query and \`COMMIT\` written together), the read of the k rows, and the transaction of
 its audit event, which with PostgreSQL's default \`synchronous_commit\` waits for its commit to be
 flushed to disk; SQLite's vault commits in WAL mode with \`synchronous = NORMAL\`, which does not

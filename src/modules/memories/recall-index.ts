@@ -74,9 +74,6 @@ function decodeTerms(blob: Uint8Array): { length: number; pairs: [number, number
   return { length: buf.length >= 4 ? buf.readInt32LE(0) / 2 : 0, pairs };
 }
 
-/** The tenant's recall totals, the same statement on both dialects. */
-const STATS = "SELECT docs, tokens FROM recall_stats WHERE id = 1";
-
 /** A log line for a memory added to or removed from the index; the log is numbered per tenant. */
 async function logChange(tx: SqlExecutor, seq: number, added: boolean): Promise<void> {
   const r = await tx.get<{ gen: number }>(
@@ -112,8 +109,19 @@ export async function indexMemory(tx: SqlExecutor, seq: number, bag: TermBag): P
   for (const t of bag.content) tf.set(t, (tf.get(t) ?? 0) + 1);
   for (const t of bag.labels) tf.set(t, (tf.get(t) ?? 0) + LABEL_WEIGHT);
   const length = bag.content.length + bag.labels.length * LABEL_WEIGHT;
-  const stats = await tx.get<{ docs: number; tokens: number }>(STATS);
-  const avg = stats && Number(stats.docs) > 0 ? Number(stats.tokens) / Number(stats.docs) : length;
+  // The totals first, answering the new ones: the average length before this memory follows from
+  // them (sums of halves, exact in floating point).
+  const totals = await tx.get<{ docs: number; tokens: number }>(
+    tx.dialect === "postgres"
+      ? `INSERT INTO recall_stats (id, docs, tokens) VALUES (1, 1, ?)
+         ON CONFLICT (tenant_id, id) DO UPDATE SET docs = recall_stats.docs + 1, tokens = recall_stats.tokens + excluded.tokens
+         RETURNING docs, tokens`
+      : `INSERT INTO recall_stats (id, docs, tokens) VALUES (1, 1, ?)
+         ON CONFLICT (id) DO UPDATE SET docs = docs + 1, tokens = tokens + excluded.tokens RETURNING docs, tokens`,
+    [length],
+  );
+  const before = Number(totals?.docs ?? 1) - 1;
+  const avg = before > 0 ? (Number(totals?.tokens ?? 0) - length) / before : length;
   const ids = tf.size > 0 ? await countTerms(tx, [...tf.keys()]) : new Map<string, number>();
   const pairs: [number, number][] = [];
   for (const [term, f] of tf) {
@@ -122,14 +130,6 @@ export async function indexMemory(tx: SqlExecutor, seq: number, bag: TermBag): P
     pairs.push([id, impactOf(f, length, avg)]);
   }
   await tx.run("UPDATE memories SET recall_terms = ? WHERE seq = ?", [encodeTerms(length, pairs), seq]);
-  await tx.run(
-    tx.dialect === "postgres"
-      ? `INSERT INTO recall_stats (id, docs, tokens) VALUES (1, 1, ?)
-         ON CONFLICT (tenant_id, id) DO UPDATE SET docs = recall_stats.docs + 1, tokens = recall_stats.tokens + excluded.tokens`
-      : `INSERT INTO recall_stats (id, docs, tokens) VALUES (1, 1, ?)
-         ON CONFLICT (id) DO UPDATE SET docs = docs + 1, tokens = tokens + excluded.tokens`,
-    [length],
-  );
   await logChange(tx, seq, true);
 }
 
@@ -416,8 +416,8 @@ function sortPostings(p: Postings, seqs: Float64Array): void {
   p.tailImpacts = [];
 }
 
-/** Brings the lists up to the last commit: applies log lines after their generation, or rebuilds. */
-async function currentLists(db: SqlExecutor): Promise<Lists> {
+/** The tenant's lists as this process holds them (built from the rows on first use). */
+function residentLists(db: SqlExecutor): Promise<Lists> {
   let pending = lists.get(db);
   if (pending) {
     lists.delete(db);
@@ -433,13 +433,26 @@ async function currentLists(db: SqlExecutor): Promise<Lists> {
       () => dropLists(db),
     );
   }
-  const l = await pending;
+  return pending;
+}
+
+type Change = { gen: number; seq: number; added: number };
+
+/** Brings the lists up to the last commit: applies log lines after their generation, or rebuilds. */
+async function currentLists(db: SqlExecutor): Promise<Lists> {
+  const l = await residentLists(db);
   const changes = (
-    await db.all<{ gen: number; seq: number; added: number }>(
-      "SELECT gen, seq, added FROM recall_log WHERE gen > ? ORDER BY gen",
-      [l.gen],
-    )
+    await db.all<Change>("SELECT gen, seq, added FROM recall_log WHERE gen > ? ORDER BY gen", [l.gen])
   ).map((c) => ({ gen: Number(c.gen), seq: Number(c.seq), added: Number(c.added) }));
+  return applyChanges(db, l, changes);
+}
+
+/**
+ * Applies log lines (in generation order) to the lists. Lists that the log was trimmed past, or that
+ * hold too many removed memories, are rebuilt instead. Applying a line twice changes nothing, so
+ * searches running at once may apply the same lines.
+ */
+async function applyChanges(db: SqlExecutor, l: Lists, changes: readonly Change[]): Promise<Lists> {
   if (changes.length === 0) return l;
   const first = changes[0];
   if ((first && first.gen > l.gen + 1 && l.gen > 0) || l.removed > l.live / 4) {
@@ -450,10 +463,8 @@ async function currentLists(db: SqlExecutor): Promise<Lists> {
   const added = changes.filter((c) => c.added === 1 && !isLive(l, c.seq)).map((c) => c.seq);
   const blobs = new Map<number, DocRow & { recall_terms: Uint8Array }>();
   for (let i = 0; i < added.length; i += 500) {
-    const rows = await db.all<DocRow>(
-      `SELECT ${DOC_COLUMNS} FROM json_each(?) cand CROSS JOIN memories m WHERE m.seq = CAST(cand.value AS BIGINT)`,
-      [JSON.stringify(added.slice(i, i + 500))],
-    );
+    const q = bySeqList(db, DOC_COLUMNS, added.slice(i, i + 500));
+    const rows = await db.all<DocRow>(q.sql, q.params);
     for (const r of rows)
       if (r.recall_terms) blobs.set(Number(r.seq), { ...r, recall_terms: r.recall_terms });
   }
@@ -486,6 +497,29 @@ async function currentLists(db: SqlExecutor): Promise<Lists> {
   for (const p of touched)
     if (p.tailSlots.length > 64 && p.tailSlots.length > p.slots.length / 8) sortPostings(p, l.seqs);
   return l;
+}
+
+/**
+ * Rows by seq, each one primary-key lookup, never a scan, whatever the conditions the caller adds on
+ * alias `m`: SQLite's join driven by the list (`CROSS JOIN` keeps that order); on PostgreSQL each row
+ * fetched by its key alone in a lateral subquery (`OFFSET 0` keeps the caller's conditions outside it,
+ * so an index on other columns can never look cheaper while the table's statistics are young).
+ */
+function bySeqList(
+  db: SqlExecutor,
+  columns: string,
+  seqs: readonly number[],
+): { sql: string; params: SqlValue[] } {
+  return db.dialect === "postgres"
+    ? {
+        sql: `SELECT ${columns} FROM unnest(CAST(? AS BIGINT[])) AS cand(seq)
+              CROSS JOIN LATERAL (SELECT * FROM memories r WHERE r.seq = cand.seq OFFSET 0) m WHERE TRUE`,
+        params: [`{${seqs.join(",")}}`],
+      }
+    : {
+        sql: `SELECT ${columns} FROM json_each(?) cand CROSS JOIN memories m WHERE m.seq = cand.value`,
+        params: [JSON.stringify(seqs)],
+      };
 }
 
 /** What ranking needs of a memory before its row is loaded (as the store's `Candidate`). */
@@ -528,8 +562,8 @@ export type SearchStats = {
  * posting costs a few array reads, so even a term held by most memories costs well under a
  * millisecond at 100k); each match then gets its neighbours' context from the same array. The matches
  * are checked against their rows best first, a chunk at a time, until `limit` are visible and no
- * unchecked match can beat the last of them. Statements: the log since the lists' generation, the
- * query terms with the totals, and the checks (one, for a pool that fills).
+ * unchecked match can beat the last of them. Statements: one for the log since the lists'
+ * generation with the query's terms and the totals, then the checks (one, for a pool that fills).
  */
 export async function impactSearch(
   db: SqlExecutor,
@@ -541,14 +575,24 @@ export async function impactSearch(
   const stats: SearchStats = { terms: 0, postingsRead: 0, matched: 0, rowsChecked: 0 };
   const unique = [...new Set(tokens)];
   if (unique.length === 0 || limit <= 0) return { candidates: [], stats };
-  const l = await currentLists(db);
-  const found = (
-    await db.all<{ id: number; df: number; docs: number | null }>(
-      `SELECT id, df, (SELECT docs FROM recall_stats WHERE id = 1) AS docs
-       FROM recall_terms WHERE term IN (SELECT value FROM json_each(?))`,
-      [JSON.stringify(unique)],
-    )
-  ).map((f) => ({ id: Number(f.id), df: Number(f.df), docs: Number(f.docs ?? 0) }));
+  // One statement reads both the log since the lists' generation and the query's terms with the
+  // totals (the same snapshot): log lines first, in generation order.
+  const held = await residentLists(db);
+  const read = await db.all<{ kind: string; a: number; b: number; c: number | null }>(
+    `SELECT 'log' AS kind, gen AS a, seq AS b, added AS c FROM recall_log WHERE gen > ?
+     UNION ALL
+     SELECT 'term', id, df, (SELECT docs FROM recall_stats WHERE id = 1)
+     FROM recall_terms WHERE term IN (SELECT value FROM json_each(?))
+     ORDER BY 1, 2`,
+    [held.gen, JSON.stringify(unique)],
+  );
+  const changes: Change[] = [];
+  const found: { id: number; df: number; docs: number }[] = [];
+  for (const r of read) {
+    if (r.kind === "log") changes.push({ gen: Number(r.a), seq: Number(r.b), added: Number(r.c) });
+    else found.push({ id: Number(r.a), df: Number(r.b), docs: Number(r.c ?? 0) });
+  }
+  const l = await applyChanges(db, held, changes);
   const docs = found[0]?.docs ?? 0;
   if (docs === 0 || found.length === 0) return { candidates: [], stats };
 
@@ -609,12 +653,11 @@ export async function impactSearch(
   const check = async (batch: readonly number[]) => {
     stats.rowsChecked += batch.length;
     const bySeq = new Map(batch.map((i) => [matchSeqs[i] ?? 0, i]));
-    const rows = await db.all<Omit<ScoredCandidate, "bm25" | "context">>(
-      // json_each drives the join: each candidate is one primary-key lookup, never a scan.
-      `SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance
-       FROM json_each(?) cand CROSS JOIN memories m WHERE m.seq = CAST(cand.value AS BIGINT) AND ${where.sql}`,
-      [JSON.stringify([...bySeq.keys()]), ...where.params],
-    );
+    const q = bySeqList(db, "m.seq, m.id, m.namespace, m.updated_at, m.importance", [...bySeq.keys()]);
+    const rows = await db.all<Omit<ScoredCandidate, "bm25" | "context">>(`${q.sql} AND ${where.sql}`, [
+      ...q.params,
+      ...where.params,
+    ]);
     for (const r of rows) {
       const seq = Number(r.seq);
       const i = bySeq.get(seq) ?? 0;
