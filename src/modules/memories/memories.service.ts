@@ -977,15 +977,11 @@ export function createMemoriesService(deps: MemoriesDeps) {
         const load = async (from: number, n: number) => {
           const top = sorted.slice(from, from + n);
           const opened = await span("recall.decrypt", { tenant, count: top.length }, async () => {
-            const rowsBySeq = new Map(
-              (
-                await memoriesStore.bySeqs(
-                  reader,
-                  agent.tenantId,
-                  top.map((t) => t.c.seq),
-                )
-              ).map((r) => [r.seq, r]),
-            );
+            // Rows the search already read are not read again (PostgreSQL reads them with the check).
+            const rowsBySeq = new Map(top.flatMap((t) => (t.c.row ? [[t.c.seq, t.c.row] as const] : [])));
+            const missing = top.filter((t) => !rowsBySeq.has(t.c.seq)).map((t) => t.c.seq);
+            for (const r of await memoriesStore.bySeqs(reader, agent.tenantId, missing))
+              rowsBySeq.set(r.seq, r);
             return top.flatMap((t) => {
               const row = rowsBySeq.get(t.c.seq);
               // Ranking reads plaintext columns only; just the returned memories are decrypted.

@@ -170,6 +170,8 @@ export type Candidate = {
   bm25: number;
   /** The part of `bm25` lent by neighbouring memories. */
   context?: number;
+  /** The whole row, when the search already read it (see `recall-index.ts`). */
+  row?: MemoryRow;
 };
 
 async function indexRow(tx: SqlExecutor, seq: number, index: IndexEntry) {
@@ -362,7 +364,7 @@ export const memoriesStore = {
       limit,
       v.now,
     );
-    return candidates satisfies Candidate[];
+    return candidates as Candidate[];
   },
 
   /**

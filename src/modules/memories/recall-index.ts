@@ -533,6 +533,11 @@ export type ScoredCandidate = {
   bm25: number;
   /** The part of `bm25` lent by neighbouring memories. */
   context: number;
+  /**
+   * The whole row, where the check read it (PostgreSQL: a round trip costs more than the columns,
+   * so the rows that make the cut need no second statement).
+   */
+  row?: Record<string, unknown>;
 };
 
 /**
@@ -653,15 +658,28 @@ export async function impactSearch(
   const check = async (batch: readonly number[]) => {
     stats.rowsChecked += batch.length;
     const bySeq = new Map(batch.map((i) => [matchSeqs[i] ?? 0, i]));
-    const q = bySeqList(db, "m.seq, m.id, m.namespace, m.updated_at, m.importance", [...bySeq.keys()]);
-    const rows = await db.all<Omit<ScoredCandidate, "bm25" | "context">>(`${q.sql} AND ${where.sql}`, [
-      ...q.params,
-      ...where.params,
+    const whole = db.dialect === "postgres";
+    const q = bySeqList(db, whole ? "m.*" : "m.seq, m.id, m.namespace, m.updated_at, m.importance", [
+      ...bySeq.keys(),
     ]);
+    const rows = await db.all<Omit<ScoredCandidate, "bm25" | "context" | "row">>(
+      `${q.sql} AND ${where.sql}`,
+      [...q.params, ...where.params],
+    );
     for (const r of rows) {
       const seq = Number(r.seq);
       const i = bySeq.get(seq) ?? 0;
-      visible.push({ ...r, seq, bm25: scores[i] ?? 0, context: lent[i] ?? 0 });
+      const { id, namespace, updated_at, importance } = r;
+      visible.push({
+        seq,
+        id,
+        namespace,
+        updated_at,
+        importance,
+        bm25: scores[i] ?? 0,
+        context: lent[i] ?? 0,
+        ...(whole ? { row: r } : {}),
+      });
     }
     visible.sort((a, b) => b.bm25 - a.bm25 || b.seq - a.seq);
     if (visible.length > limit) visible.length = limit;
