@@ -251,6 +251,8 @@ function ownNamespace(actor: TenantActor, namespace: string): boolean {
 /** Recall ranks the best `max(MIN, k × FACTOR)` memories by BM25 (at most 500) with recency and importance. */
 export const RECALL_POOL_MIN = 50;
 export const RECALL_POOL_FACTOR = 8;
+/** Export rows decrypted and screened between two turns of the event loop (and sent as one chunk). */
+const EXPORT_SLICE = 50;
 
 export function createMemoriesService(deps: MemoriesDeps) {
   const { storage, clock, metrics } = deps;
@@ -1140,14 +1142,19 @@ export function createMemoriesService(deps: MemoriesDeps) {
           // Exports share a budget of rows per second: a large one streams at a bounded rate and
           // leaves the rest of the server its share of the CPU.
           await exportPacer.take(rows.length);
-          for (const row of rows) {
-            // A withheld memory is left out; resuming after the last line received still works.
-            const screened = await screenMemory(outbound, toMemory(codec.open(row)));
-            if (screened) yield `${JSON.stringify(screened.memory)}\n`;
+          // Decrypted and screened a slice at a time, with a turn of the event loop after each, so
+          // no export holds the thread for long; a slice's lines leave as one chunk.
+          for (let i = 0; i < rows.length; i += EXPORT_SLICE) {
+            let chunk = "";
+            for (const row of rows.slice(i, i + EXPORT_SLICE)) {
+              // A withheld memory is left out; resuming after the last line received still works.
+              const screened = await screenMemory(outbound, toMemory(codec.open(row)));
+              if (screened) chunk += `${JSON.stringify(screened.memory)}\n`;
+            }
+            if (chunk) yield chunk;
+            await yieldToLoop();
           }
           after = rows.at(-1)?.id ?? after;
-          // Each page is decrypted and screened in one go: give other requests a turn between pages.
-          await yieldToLoop();
         }
       }
       return lines();
