@@ -199,16 +199,17 @@ never below zero) plus the score neighbouring turns of a conversation lend each 
 in-memory posting lists that each process keeps in step with commits through the tenant's change
 log. What differs is where the rows live: a PostgreSQL recall is two tenant statements of one
 loopback round trip each (the log since the lists' generation with the query's terms and the totals,
-then the check of the best candidates against their rows; each \`BEGIN READ ONLY\` with the tenant
-setting, the query and \`COMMIT\` written together), the read of the k rows, and the transaction of
-its audit event, which with PostgreSQL's default \`synchronous_commit\` waits for its commit to be
+then the check of the best candidates against their rows, which reads them whole so the k that
+make the cut need no further statement; each \`BEGIN READ ONLY\` with the tenant setting, the query
+and \`COMMIT\` written together), and the transaction of its audit event, which with PostgreSQL's default \`synchronous_commit\` waits for its commit to be
 flushed to disk; SQLite's vault commits in WAL mode with \`synchronous = NORMAL\`, which does not
-flush each commit. What is left between the two columns' evidence recall is which memories are
-neighbours (on PostgreSQL the sequence is shared by every tenant).
+flush each commit. Evidence recall can differ only in which memories are neighbours: on
+PostgreSQL the sequence is shared by every tenant, so turns written while another tenant wrote are
+not adjacent (here each conversation was written alone, and the figures agree).
 
-PostgreSQL ingest pays a loopback round trip per statement (per memory: its row, its index terms,
-the tenant's totals, its labels), where SQLite runs them in-process: batching them per write is the
-way to close that gap.
+PostgreSQL ingest pays a loopback round trip per statement (per memory: its row, the totals, the
+vocabulary upsert of its terms, its term list, its log line, its labels), where SQLite runs them
+in-process: batching them across a write's memories is the way to close that gap.
 `;
   if (process.argv.includes("--write")) writeSection("storage", md);
   process.stdout.write(md);
