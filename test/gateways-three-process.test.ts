@@ -237,6 +237,22 @@ describe("three hypha serve processes on one PostgreSQL database and one Redis",
     }
   });
 
+  test("recall on B and C follows writes made on A after their index lists were built", async () => {
+    const { key } = await seedTenant(A);
+    await store(A, key, "the amber lighthouse log opens the season");
+    const ids = async (gw: Gateway, query: string) => {
+      const r = await call(gw, "POST", "/v1/memories/recall", { key, body: { query } });
+      assert.equal(r.status, 200, r.text);
+      return (r.body as { results: { memory: { id: string } }[] }).results.map((x) => x.memory.id);
+    };
+    // B and C build their lists now; what A writes next reaches them only through the tenant's log.
+    for (const gw of [B, C]) assert.equal((await ids(gw, "amber lighthouse")).length, 1, gw.name);
+    const m = await store(A, key, "the cobalt lighthouse keeper retires in spring");
+    for (const gw of [B, C]) assert.deepEqual(await ids(gw, "cobalt keeper"), [m.id], gw.name);
+    assert.equal((await call(A, "DELETE", `/v1/memories/${m.id}`, { key })).status, 200);
+    for (const gw of [B, C]) assert.deepEqual(await ids(gw, "cobalt keeper"), [], gw.name);
+  });
+
   test("a key revoked on A is refused (401) on B and C within a second", async () => {
     const { tenantId, key, keyId } = await seedTenant(A);
     for (const gw of [B, C]) {

@@ -1,6 +1,13 @@
 import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
 import type { MemoryRow } from "./memories.schemas.ts";
-import { impactSearch, indexMemory, type TermBag, unindexedPage, unindexMemory } from "./recall-index.ts";
+import {
+  impactSearch,
+  indexMemory,
+  type ScoredCandidate,
+  type TermBag,
+  unindexedPage,
+  unindexMemory,
+} from "./recall-index.ts";
 import { type IndexEntry, plainIndex, type QueryTokens } from "./row-codec.ts";
 
 /**
@@ -160,19 +167,12 @@ export function filterClause(f: Filters, alias = "m"): { sql: string; params: Sq
 
 export type NewRow = Omit<MemoryRow, "seq">;
 
-/** What ranking needs of a memory before its row is loaded. */
-export type Candidate = {
-  seq: number;
-  id: string;
-  namespace: string;
-  updated_at: number;
-  importance: number;
-  bm25: number;
-  /** The part of `bm25` lent by neighbouring memories. */
-  context?: number;
-  /** The whole row, when the search already read it (see `recall-index.ts`). */
-  row?: MemoryRow;
-};
+/**
+ * What ranking needs of a memory before its row is loaded: the recall index's candidate, whose
+ * context is absent for candidates found otherwise (recent memories, vectors), and whose row, when
+ * the search already read it, is a memory row.
+ */
+export type Candidate = Omit<ScoredCandidate, "context" | "row"> & { context?: number; row?: MemoryRow };
 
 async function indexRow(tx: SqlExecutor, seq: number, index: IndexEntry) {
   for (const label of index.labels) {
