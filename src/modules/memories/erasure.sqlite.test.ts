@@ -7,37 +7,14 @@ import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
 import { migrate, openSqliteDatabase } from "../../platform/storage/sqlite.ts";
 import { memoriesMigrations } from "./memories.migrations.ts";
 import { memoriesStore, type NewRow, type Visibility } from "./memories.store.ts";
+import { memoryRow } from "./memory-row.fixture.ts";
 
 /** WAL frame: a 24-byte header and a 4 KiB page (the vault's page size). */
 const FRAME = 24 + 4096;
 const SECRET = "zanthoxylumerased";
 
-function row(i: number, content: string, entity: string): NewRow {
-  return {
-    id: `mem_${String(i).padStart(26, "0")}`,
-    version: 1,
-    tenant_id: "t",
-    namespace: "n",
-    type: "note",
-    content,
-    tags: "[]",
-    entities: JSON.stringify([entity]),
-    metadata: "{}",
-    importance: 0.5,
-    agent: "a",
-    key_id: null,
-    created_at: i,
-    updated_at: i,
-    expires_at: null,
-    valid_from: null,
-    valid_to: null,
-    is_current: 1,
-    access: "shared",
-    allowed_agents: null,
-    owner: "a",
-    quarantined: 0,
-  };
-}
+const row = (i: number, content: string, entity: string): NewRow =>
+  memoryRow(i, content, { entities: JSON.stringify([entity]), created_at: i, updated_at: i });
 
 /**
  * A vault of `size` memories, five of which (spread from the oldest rows to the newest) name the

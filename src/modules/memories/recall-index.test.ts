@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { migrate, openSqliteDatabase } from "../../platform/storage/sqlite.ts";
 import { memoriesMigrations } from "./memories.migrations.ts";
 import { memoriesStore, type NewRow } from "./memories.store.ts";
+import { memoryRow } from "./memory-row.fixture.ts";
 import { BM25_B, BM25_K1, CONTEXT_WEIGHT, idfOf, impactSearch } from "./recall-index.ts";
 import { plainCodec } from "./row-codec.ts";
 import { recallTokens } from "./tokens.ts";
@@ -21,34 +22,9 @@ function rand(seed: number) {
   };
 }
 
-function row(i: number, content: string, extra: Partial<NewRow> = {}): NewRow {
-  return {
-    id: `mem_${String(i).padStart(26, "0")}`,
-    version: 1,
-    tenant_id: "t",
-    namespace: "n",
-    type: "note",
-    content,
-    tags: "[]",
-    entities: "[]",
-    metadata: "{}",
-    importance: 0.5,
-    agent: "a",
-    key_id: null,
-    created_at: 1,
-    updated_at: 1,
-    expires_at: null,
-    valid_from: null,
-    valid_to: null,
-    is_current: 1,
-    // Private: no neighbouring context, so scores are plain BM25 and comparable to a brute force.
-    access: "private",
-    allowed_agents: null,
-    owner: "a",
-    quarantined: 0,
-    ...extra,
-  };
-}
+/** Private: no neighbouring context, so scores are plain BM25 and comparable to a brute force. */
+const row = (i: number, content: string, extra: Partial<NewRow> = {}): NewRow =>
+  memoryRow(i, content, { access: "private", ...extra });
 
 async function vault() {
   const dir = mkdtempSync(join(tmpdir(), "hypha-search-"));
