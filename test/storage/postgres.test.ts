@@ -13,6 +13,7 @@ import { newId } from "../../src/lib/ids.ts";
 import { createLogger } from "../../src/lib/logger.ts";
 import { createAuditTrail } from "../../src/modules/audit/audit.trail.ts";
 import { memoriesStore } from "../../src/modules/memories/memories.store.ts";
+import { memoryRow } from "../../src/modules/memories/memory-row.fixture.ts";
 import { migratePostgres, openPostgresStorage, toPositional } from "../../src/platform/storage/postgres.ts";
 import { APP_ROLE, freshDatabase, TEST_DATABASE_URL } from "../pg.ts";
 import { runStorageConformance, withConformanceTables } from "./conformance.ts";
@@ -95,30 +96,17 @@ describe("storage port conformance: PostgreSQL", { skip }, () => {
       const vault = await storage.tenant(a);
       await vault.transaction(async (tx) => {
         await tx.run("INSERT INTO conformance (v) VALUES ('tenant a row')");
-        await memoriesStore.insert(tx, {
-          id: newId("memory"),
-          version: 1,
-          tenant_id: a,
-          namespace: "default",
-          type: "fact",
-          content: "secret",
-          tags: "[]",
-          entities: "[]",
-          metadata: "{}",
-          importance: 0.5,
-          agent: "agent-1",
-          key_id: null,
-          created_at: 1,
-          updated_at: 1,
-          expires_at: null,
-          valid_from: null,
-          valid_to: null,
-          is_current: 1,
-          access: "shared",
-          allowed_agents: null,
-          owner: "agent-1",
-          quarantined: 0,
-        });
+        await memoriesStore.insert(
+          tx,
+          memoryRow(1, "secret", {
+            id: newId("memory"),
+            tenant_id: a,
+            namespace: "default",
+            type: "fact",
+            agent: "agent-1",
+            owner: "agent-1",
+          }),
+        );
       });
       const app = new pg.Client({ connectionString: db.url });
       await app.connect();

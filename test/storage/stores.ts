@@ -10,6 +10,7 @@ import { identityStore } from "../../src/modules/identity/identity.store.ts";
 import { keysStore } from "../../src/modules/keys/keys.store.ts";
 import type { MemoryRow } from "../../src/modules/memories/memories.schemas.ts";
 import { memoriesStore, type Visibility } from "../../src/modules/memories/memories.store.ts";
+import { memoryRow } from "../../src/modules/memories/memory-row.fixture.ts";
 import { CONTEXT_WEIGHT, IMPACT_SCALE, idfOf, impactOf } from "../../src/modules/memories/recall-index.ts";
 import { plainCodec, queryTokensOf } from "../../src/modules/memories/row-codec.ts";
 import { recallTokens } from "../../src/modules/memories/tokens.ts";
@@ -45,31 +46,18 @@ export function runStoreConformance(
 
   const NOW = Date.parse("2026-06-01T12:00:00Z");
 
-  const memory = (tenantId: string, over: Partial<MemoryRow> = {}): Omit<MemoryRow, "seq"> => ({
-    id: newId("memory"),
-    version: 1,
-    tenant_id: tenantId,
-    namespace: "default",
-    type: "fact",
-    content: "",
-    tags: "[]",
-    entities: "[]",
-    metadata: "{}",
-    importance: 0.5,
-    agent: "agent-1",
-    key_id: null,
-    created_at: NOW,
-    updated_at: NOW,
-    expires_at: null,
-    valid_from: null,
-    valid_to: null,
-    is_current: 1,
-    access: "shared",
-    allowed_agents: null,
-    owner: "agent-1",
-    quarantined: 0,
-    ...over,
-  });
+  const memory = (tenantId: string, over: Partial<MemoryRow> = {}): Omit<MemoryRow, "seq"> =>
+    memoryRow(0, "", {
+      id: newId("memory"),
+      tenant_id: tenantId,
+      namespace: "default",
+      type: "fact",
+      agent: "agent-1",
+      owner: "agent-1",
+      created_at: NOW,
+      updated_at: NOW,
+      ...over,
+    });
 
   const everyone = (tenantId: string, principal: string | null = null): Visibility => ({
     tenantId,
