@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -64,6 +64,53 @@ describe("embedded SQLite: group commit", () => {
       assert.equal((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM g"))?.n, 32);
     } finally {
       (db as unknown as { close(): void }).close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("embedded SQLite: checkpoints on their own thread", () => {
+  const walBytes = (path: string) => (existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0);
+
+  test("the serving connection never checkpoints; the checkpoint thread copies the log into the file, and compact empties it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hypha-ckpt-"));
+    const storage = openSqliteStorage(dir, withConformanceTables(MIGRATIONS));
+    try {
+      await storage.init();
+      const tenantId = newId("tenant");
+      const db = await storage.tenant(tenantId);
+      const path = join(dir, "vaults", tenantId, "vault.db");
+      assert.equal(
+        (await db.get<{ wal_autocheckpoint: number }>("PRAGMA wal_autocheckpoint"))?.wal_autocheckpoint,
+        0,
+      );
+      await db.run("CREATE TABLE ck (id INTEGER PRIMARY KEY, v BLOB NOT NULL)");
+      const before = statSync(path).size;
+      // About 2,000 pages through the log, more than SQLite's own threshold for a checkpoint.
+      for (let i = 0; i < 40; i++)
+        await db.transaction(async (tx) => {
+          for (let j = 0; j < 50; j++) await tx.run("INSERT INTO ck (v) VALUES (?)", [Buffer.alloc(3000, i)]);
+        });
+      // Only another connection can have copied the pages into the database file.
+      const deadline = Date.now() + 20_000;
+      while (statSync(path).size <= before + 4_000_000 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.ok(statSync(path).size > before + 4_000_000, "the log was checkpointed into the database file");
+      assert.ok(walBytes(path) > 0);
+      await db.compact();
+      assert.equal(walBytes(path), 0, "compact truncates the log");
+      assert.equal((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM ck"))?.n, 2000);
+      // A dropped tenant's file is not created again by a checkpoint that was due.
+      await db.run("INSERT INTO ck (v) VALUES (x'00')");
+      await storage.dropTenant(tenantId);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(existsSync(join(dir, "vaults", tenantId)), false);
+      await storage.close();
+      // Closed: the checkpoint thread let go first, so the serving connection was the last one and
+      // SQLite checkpointed and removed the control database's log.
+      assert.equal(existsSync(join(dir, "control.db-wal")), false);
+    } finally {
+      await storage.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

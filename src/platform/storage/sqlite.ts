@@ -13,6 +13,7 @@ import {
   type Storage,
   type TransactionExecutor,
 } from "./port.ts";
+import { type Checkpoints, createCheckpoints } from "./sqlite-checkpoints.ts";
 
 type TxJob = {
   fn: (tx: TransactionExecutor) => Promise<unknown>;
@@ -22,6 +23,16 @@ type TxJob = {
 
 /** At most this many transactions share one commit (a long group would hold every caller in it). */
 const MAX_GROUP = 64;
+
+/**
+ * With a checkpoint thread, a database written to is checkpointed a while after its first commit
+ * since the last checkpoint. The wait adapts so that one checkpoint copies about as many pages as
+ * SQLite's own threshold (1,000): halved when the last one found more in the log, doubled when it
+ * found fewer, between a quarter of a second and eight seconds. Pages rewritten within one wait
+ * are copied once, so a longer wait under light load writes less.
+ */
+const CHECKPOINT_PAGES = 1000;
+const CHECKPOINT_WAIT_MS = { min: 250, start: 1000, max: 8000 };
 
 type Bindable = string | number | bigint | null | Uint8Array;
 
@@ -34,7 +45,12 @@ function bind(params: readonly SqlValue[]): Bindable[] {
  * awaits could let another request's statement run inside it; a per-database queue serialises
  * transactions and keeps other statements out while one is open.
  */
-export function openSqliteDatabase(path: string, telemetry?: Telemetry): Database {
+export function openSqliteDatabase(
+  path: string,
+  telemetry?: Telemetry,
+  /** Where checkpoints run (a worker thread); without it SQLite runs them on the committing thread. */
+  checkpoints?: Checkpoints,
+): Database {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const created = path !== ":memory:" && !existsSync(path);
   const db = new DatabaseSync(path);
@@ -47,6 +63,9 @@ export function openSqliteDatabase(path: string, telemetry?: Telemetry): Databas
   db.exec("PRAGMA secure_delete = ON");
   // Statement journals and sort spills stay in memory: they are rewritten on every write otherwise.
   db.exec("PRAGMA temp_store = MEMORY");
+  const offThread = checkpoints && path !== ":memory:" ? checkpoints : null;
+  // The serving connection never checkpoints: the checkpoint thread does, after commits.
+  if (offThread) db.exec("PRAGMA wal_autocheckpoint = 0");
 
   const cache = new Map<string, StatementSync>();
   const prepare = (sql: string): StatementSync => {
@@ -126,6 +145,45 @@ export function openSqliteDatabase(path: string, telemetry?: Telemetry): Databas
           },
         };
 
+  // Checkpoints on the checkpoint thread: one a moment after the first commit since the last, so
+  // the log stays short without the serving thread ever copying it. A failed one is retried with
+  // the next commit; the log is only longer meanwhile.
+  let checkpointDue: NodeJS.Timeout | null = null;
+  let checkpointing = false;
+  let dirty = false;
+  let checkpointWait = CHECKPOINT_WAIT_MS.start;
+  const checkpointLater = (): void => {
+    if (!offThread || closed || checkpointDue || checkpointing) return;
+    dirty = false;
+    checkpointDue = setTimeout(() => {
+      checkpointDue = null;
+      if (closed) return;
+      checkpointing = true;
+      void offThread
+        .run(path, "PASSIVE")
+        .then(
+          (outcome) => {
+            if (!outcome) return;
+            checkpointWait =
+              outcome.log > CHECKPOINT_PAGES
+                ? Math.max(CHECKPOINT_WAIT_MS.min, checkpointWait / 2)
+                : Math.min(CHECKPOINT_WAIT_MS.max, checkpointWait * 2);
+          },
+          () => undefined,
+        )
+        .finally(() => {
+          checkpointing = false;
+          if (dirty) checkpointLater();
+        });
+    }, checkpointWait);
+    checkpointDue.unref();
+  };
+  const written = (): void => {
+    if (!offThread) return;
+    dirty = true;
+    checkpointLater();
+  };
+
   // Group commit: transactions that arrive while another holds the write lock wait together and then
   // run one after the other inside a single BEGIN ... COMMIT, each in its own savepoint. One commit
   // writes the pages they share (B-tree interiors, the audit chain's head, index vocabulary) once
@@ -166,6 +224,7 @@ export function openSqliteDatabase(path: string, telemetry?: Telemetry): Databas
       if (open === group) open = null;
       if (telemetry) telemetry.span("db.commit", { transactions: done.length }, () => db.exec("COMMIT"));
       else db.exec("COMMIT");
+      written();
     } catch (err) {
       if (open === group) open = null;
       if (db.isTransaction) db.exec("ROLLBACK");
@@ -188,7 +247,11 @@ export function openSqliteDatabase(path: string, telemetry?: Telemetry): Databas
     ...(read ? { read } : {}),
     all: guarded(direct.all),
     get: guarded(direct.get),
-    run: guarded(direct.run),
+    run: guarded(async (sql: string, params?: readonly SqlValue[]) => {
+      const r = await direct.run(sql, params);
+      written();
+      return r;
+    }),
     transaction: <T>(fn: (tx: TransactionExecutor) => Promise<T>) =>
       new Promise<T>((resolve, reject) => {
         const job: TxJob = { fn, resolve: resolve as (v: unknown) => void, reject };
@@ -201,14 +264,22 @@ export function openSqliteDatabase(path: string, telemetry?: Telemetry): Databas
         void exclusive(() => commitGroup(group));
       }),
     settled: () => tail,
+    // The whole log copied into the file and truncated, while no transaction of this process runs:
+    // on the checkpoint thread, so the serving thread stays free while it syncs the file.
     compact: () =>
       exclusive(async () => {
-        db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+        if (offThread) await offThread.run(path, "TRUNCATE");
+        else db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
       }),
     // Not part of the port: used by the storage to close handles.
     ...({
-      close: () => {
+      close: async () => {
+        if (closed) return;
         closed = true;
+        if (checkpointDue) clearTimeout(checkpointDue);
+        // The checkpoint thread lets go first, so this connection is the last one and SQLite
+        // checkpoints and removes the log as it closes.
+        await offThread?.forget(path);
         readDb?.close();
         readDb = null;
         readCache.clear();
@@ -219,7 +290,7 @@ export function openSqliteDatabase(path: string, telemetry?: Telemetry): Databas
   } as Database;
 }
 
-type ClosableDb = Database & { close(): void; exec(sql: string): void };
+type ClosableDb = Database & { close(): Promise<void>; exec(sql: string): void };
 
 /** Applies the migrations not yet recorded, each in its own transaction, in order. */
 export async function migrate(db: Database, migrations: readonly Migration[]): Promise<void> {
@@ -266,7 +337,8 @@ export function openSqliteStorage(
   /** Times every commit (stage `db.commit`). */
   telemetry?: Telemetry,
 ): Storage & { init(): Promise<void> } {
-  const control = openSqliteDatabase(safeJoin(dataDir, "control.db"), telemetry) as ClosableDb;
+  const checkpoints = createCheckpoints();
+  const control = openSqliteDatabase(safeJoin(dataDir, "control.db"), telemetry, checkpoints) as ClosableDb;
   const tenants = new Map<string, Promise<ClosableDb>>();
 
   const vaultPath = (tenantId: string) => {
@@ -280,7 +352,7 @@ export function openSqliteStorage(
       const dir = vaultPath(tenantId);
       pending = (async () => {
         mkdirSync(dir, { recursive: true, mode: 0o700 });
-        const db = openSqliteDatabase(safeJoin(dir, "vault.db"), telemetry) as ClosableDb;
+        const db = openSqliteDatabase(safeJoin(dir, "vault.db"), telemetry, checkpoints) as ClosableDb;
         db.exec("PRAGMA auto_vacuum = FULL");
         await migrate(db, migrations.tenant);
         return db;
@@ -304,7 +376,7 @@ export function openSqliteStorage(
       const dir = vaultPath(tenantId);
       const pending = tenants.get(tenantId);
       tenants.delete(tenantId);
-      if (pending) (await pending).close();
+      if (pending) await (await pending).close();
       rmSync(dir, { recursive: true, force: true });
     },
     async ready() {
@@ -319,13 +391,14 @@ export function openSqliteStorage(
     async close() {
       for (const pending of tenants.values()) {
         try {
-          (await pending).close();
+          await (await pending).close();
         } catch {
           // a vault that failed to open has nothing to close
         }
       }
       tenants.clear();
-      control.close();
+      await control.close();
+      await checkpoints.close();
     },
   };
 }
