@@ -323,6 +323,40 @@ describe("encryption at rest", () => {
     assert.deepEqual(readdirSync(dir), [`${m.id}.md`]);
   });
 
+  test("a markdown tenant's files follow its commits in order, and a deleted tenant's pending files never outlive its folder", async () => {
+    const t = await tenant({ storage: "markdown" });
+    const dir = join(s.dataDir, "vaults", t.id, "memories");
+    const m = await s.storeMemory(t.key, { content: "version one" });
+    // Updates sent together commit one after another; the file holds the last committed version.
+    const updates = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        s.request("PATCH", `/v1/memories/${m.id}`, { key: t.key, body: { content: `version ${i + 2}` } }),
+      ),
+    );
+    for (const u of updates) assert.equal(u.status, 200);
+    const got = (await s.request("GET", `/v1/memories/${m.id}`, { key: t.key })).body as Memory;
+    assert.equal(got.version, 13);
+    const parsed = fromMarkdown(readFileSync(join(dir, `${m.id}.md`), "utf8"));
+    assert.ok(parsed.ok);
+    assert.deepEqual(parsed.memory, got);
+    // A tenant deleted while a batch's files are being written: none of them outlives its folder.
+    const batch = s.request("POST", "/v1/memories", {
+      key: t.key,
+      body: {
+        memories: Array.from({ length: 40 }, (_, i) => ({
+          namespace: "default",
+          content: `batch memory ${i}`,
+        })),
+      },
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    const [stored, deleted] = await Promise.all([batch, s.request("DELETE", `/v1/tenants/${t.id}`, {})]);
+    assert.equal(deleted.status, 200);
+    assert.ok(stored.status < 500, `the batch answered ${stored.status}`);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(existsSync(join(s.dataDir, "vaults", t.id)), false);
+  });
+
   test("vault export writes the markdown layout for an encrypted tenant and import reads it back unchanged", async () => {
     const src = await tenant();
     await s.storeMemory(src.key, {
