@@ -69,6 +69,35 @@ describe("embedded SQLite: group commit", () => {
   });
 });
 
+describe("embedded SQLite: group commit has a time limit", () => {
+  test("a group that has run past its time takes no more transactions: a later one commits in the next group", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hypha-group-"));
+    let commits = 0;
+    const telemetry = createTelemetry((stage) => {
+      if (stage === "db.commit") commits++;
+    });
+    const db = openSqliteDatabase(join(dir, "g.db"), telemetry);
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    try {
+      await db.run("CREATE TABLE g (id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+      // A heavy transaction holds its group for 80 ms; one arriving 50 ms in would otherwise join
+      // it and wait for all of it.
+      const heavy = db.transaction(async (tx) => {
+        await tx.run("INSERT INTO g (v) VALUES ('heavy')");
+        await sleep(80);
+      });
+      await sleep(50);
+      const late = db.transaction((tx) => tx.run("INSERT INTO g (v) VALUES ('late')"));
+      await Promise.all([heavy, late]);
+      assert.equal(commits, 2, "the late transaction started a group of its own");
+      assert.equal((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM g"))?.n, 2);
+    } finally {
+      await (db as unknown as { close(): Promise<void> }).close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("embedded SQLite: checkpoints on their own thread", () => {
   const walBytes = (path: string) => (existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0);
 

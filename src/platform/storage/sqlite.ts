@@ -21,8 +21,13 @@ type TxJob = {
   reject: (err: unknown) => void;
 };
 
-/** At most this many transactions share one commit (a long group would hold every caller in it). */
+/**
+ * A group takes at most this many transactions, and stops taking new ones once it has run this
+ * long: every caller in a group waits for its commit, so a group that kept growing behind a few
+ * heavy transactions (batches) would hold the first caller for all of them.
+ */
 const MAX_GROUP = 64;
+const GROUP_MS = 25;
 
 /**
  * With a checkpoint thread, a database written to is checkpointed a while after its first commit
@@ -191,6 +196,10 @@ export function openSqliteDatabase(
   // nothing is acknowledged before it is durable, and a transaction that throws rolls back to its
   // savepoint without touching the others.
   let open: TxJob[] | null = null;
+  /** When the open group began to run (null: it is still waiting for the lock). */
+  let openSince: number | null = null;
+  const joinable = (group: TxJob[]): boolean =>
+    group.length < MAX_GROUP && (openSince === null || performance.now() - openSince <= GROUP_MS);
   const commitGroup = async (group: TxJob[]): Promise<void> => {
     try {
       db.exec("BEGIN IMMEDIATE");
@@ -202,6 +211,7 @@ export function openSqliteDatabase(
     const done: { job: TxJob; result: unknown; committed: (() => void)[] }[] = [];
     const failed: { job: TxJob; err: unknown }[] = [];
     let next = 0;
+    if (open === group) openSince = performance.now();
     try {
       while (next < group.length) {
         const job = group[next++] as TxJob;
@@ -255,12 +265,14 @@ export function openSqliteDatabase(
     transaction: <T>(fn: (tx: TransactionExecutor) => Promise<T>) =>
       new Promise<T>((resolve, reject) => {
         const job: TxJob = { fn, resolve: resolve as (v: unknown) => void, reject };
-        if (open && open.length < MAX_GROUP) {
+        if (open && joinable(open)) {
           open.push(job);
           return;
         }
+        // Past its size or its time, the open group runs what it has taken; this one starts the next.
         const group: TxJob[] = [job];
         open = group;
+        openSince = null;
         void exclusive(() => commitGroup(group));
       }),
     settled: () => tail,
