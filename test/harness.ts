@@ -42,11 +42,21 @@ export async function startServer(overrides: Partial<Record<keyof Config, unknow
   const logs = logSink();
   const database: FreshDatabase | null = TEST_DATABASE_URL ? await freshDatabase() : null;
   const dbConfig = database ? { databaseUrl: database.url, databaseMigrationUrl: database.migrationUrl } : {};
-  // Shedding on event-loop delay has tests of its own (admission.test.ts, overload.test.ts); a shared
-  // CI machine's stalls must not turn into 503s in unrelated tests.
+  // Shedding on event-loop delay and on the queue's age has tests of its own (admission.test.ts,
+  // overload.test.ts); a shared CI machine's stalls must not turn into 503s in unrelated tests, so
+  // the queue may be older than the default before it counts as overload.
   const config = loadConfig(
     {},
-    { dataDir, adminKey, logLevel: "info", port: 0, overloadEventLoopDelayMs: 0, ...dbConfig, ...overrides },
+    {
+      dataDir,
+      adminKey,
+      logLevel: "info",
+      port: 0,
+      overloadEventLoopDelayMs: 0,
+      overloadQueueMs: 2000,
+      ...dbConfig,
+      ...overrides,
+    },
   );
   const hypha: HyphaApp = await createApp({ config, clock, logDestination: logs.stream });
   const address = await hypha.app.listen({ host: "127.0.0.1", port: 0 });

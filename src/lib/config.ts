@@ -79,8 +79,11 @@ export const configSchema = z
     /** Load shedding: requests in flight per process and per tenant beyond which new ones get 503. */
     maxInFlight: intFromString(1, 100_000).default(512),
     maxInFlightPerTenant: intFromString(1, 100_000).default(256),
-    /** Oldest in-flight request age (ms) that counts as overload; 0 sheds on the bounds alone. */
-    overloadQueueMs: intFromString(0, 600_000).default(2000),
+    /**
+     * Queue age (ms: the 4th oldest request in flight) beyond which tenants above their share are
+     * refused, and past twice this every new request; 0 sheds on the bounds alone.
+     */
+    overloadQueueMs: intFromString(0, 600_000).default(250),
     /** Event-loop delay (the longest over half a second) beyond which new requests get 503; 0: off. */
     overloadEventLoopDelayMs: intFromString(0, 60_000).default(500),
     /** Exports in flight per process (each tenant may run one at a time). */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { AppError } from "../../lib/errors.ts";
-import { createAdmission } from "./admission.ts";
+import { createAdmission, QUEUE_DEPTH } from "./admission.ts";
 
 const refusal = (fn: () => unknown): { reason: string; retryAfter: string } => {
   try {
@@ -56,20 +56,43 @@ describe("admission (load shedding)", () => {
     now = 2500; // past twice the limit
     assert.equal(a.overloaded(), "queue_time");
     assert.equal(refusal(() => a.admit()).reason, "queue_time");
-    for (const t of held) t.release();
-    assert.equal(a.overloaded(), "queue_time", "the light tenant's first request is still the oldest");
+    held[0]?.release();
+    assert.equal(a.overloaded(), "queue_time", "the queue is still as old");
+    for (const t of held.slice(1)) t.release();
+    assert.equal(a.overloaded(), null, "two requests in flight are not a queue");
     light.release();
   });
 
   test("the backlog draining ends the overload at once", () => {
     let now = 0;
     const a = createAdmission({ maxInFlight: 100, maxInFlightPerTenant: 100, maxQueueMs: 1000 }, () => now);
-    const old = a.admit();
+    const old = Array.from({ length: QUEUE_DEPTH }, () => a.admit());
     now = 5000;
     assert.equal(a.overloaded(), "queue_time");
-    old.release();
+    old[0]?.release();
     assert.equal(a.overloaded(), null);
     a.admit();
+  });
+
+  test("one long request is not a queue: others are admitted until several have waited past the limit", () => {
+    let now = 0;
+    const a = createAdmission({ maxInFlight: 100, maxInFlightPerTenant: 100, maxQueueMs: 250 }, () => now);
+    const batch = a.admit();
+    batch.enterTenant("tnt_a");
+    now = 10_000; // a batch of a thousand memories, still running
+    assert.equal(a.overloaded(), null);
+    const waiting = Array.from({ length: QUEUE_DEPTH - 1 }, () => {
+      const t = a.admit();
+      t.enterTenant("tnt_a");
+      return t;
+    });
+    assert.equal(a.overloaded(), null, "the others have only just arrived");
+    now = 10_600; // the requests behind it have now waited 600 ms: a queue
+    assert.equal(a.overloaded(), "queue_time");
+    assert.equal(refusal(() => a.admit()).reason, "queue_time");
+    batch.release();
+    for (const t of waiting) t.release();
+    assert.equal(a.overloaded(), null);
   });
 
   test("long-lived requests hold slots but do not count as a queue", () => {

@@ -6,9 +6,10 @@ export type AdmissionLimits = {
   /** Requests in flight for one tenant beyond which that tenant's new ones are refused. */
   maxInFlightPerTenant: number;
   /**
-   * The process is under pressure when its oldest request has been in flight longer than this:
-   * tenants holding more than their fair share of the slots are refused, and past twice this every
-   * new request is. 0 turns the pressure check off (the in-flight bounds still hold).
+   * The process is under pressure when its queue is this old: when `QUEUE_DEPTH` requests have been
+   * in flight longer than this, tenants holding more than their fair share of the slots are
+   * refused, and past twice this every new request is. 0 turns the pressure check off (the
+   * in-flight bounds still hold).
    */
   maxQueueMs: number;
   /** Heavy requests (exports) in flight in this process; each tenant may hold one. */
@@ -37,12 +38,18 @@ export type OverloadReason =
   | "tenant_heavy_in_flight";
 
 /**
+ * How many requests must be older than the limit before it counts as a queue: one long request (a
+ * batch of a thousand memories) is not a backlog, and must not get every other request refused.
+ */
+export const QUEUE_DEPTH = 4;
+
+/**
  * Load shedding at the chokepoint. Work the server cannot start soon is refused at once with 503
  * `OVERLOADED` and a `Retry-After`, so overload never turns into an unbounded queue; under
  * pressure a tenant holding more than its share of the slots is refused first, so one tenant
- * cannot starve the rest. The signal is the age of the oldest request still in flight (how long
- * the queue already is), which needs no estimate of service time and recovers as soon as the
- * backlog drains.
+ * cannot starve the rest. The signal is the age of the queue: how long the `QUEUE_DEPTH`th oldest
+ * request still in flight has been waiting. It needs no estimate of service time and recovers as
+ * soon as the backlog drains.
  */
 export function createAdmission(limits: AdmissionLimits, now: () => number = () => performance.now()) {
   // Insertion order is start order, so the first entry is the oldest request in flight. Long-lived
@@ -82,6 +89,12 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = () 
     for (const started of inFlight.values()) return now() - started;
     return 0;
   };
+  /** The age of the queue: of the `QUEUE_DEPTH`th oldest request in flight (0 with fewer). */
+  const queueAgeMs = (): number => {
+    let n = 0;
+    for (const started of inFlight.values()) if (++n === QUEUE_DEPTH) return now() - started;
+    return 0;
+  };
   const refuse = (reason: OverloadReason): never => {
     refused++;
     const wait = Math.max(1, Math.ceil(oldestAgeMs() / 1000));
@@ -93,7 +106,7 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = () 
   /** Why new requests would be refused now (null: admitted). */
   const overloaded = (): OverloadReason | null => {
     if (total() >= limits.maxInFlight) return "in_flight";
-    if (limits.maxQueueMs > 0 && oldestAgeMs() > 2 * limits.maxQueueMs) return "queue_time";
+    if (limits.maxQueueMs > 0 && queueAgeMs() > 2 * limits.maxQueueMs) return "queue_time";
     if (limits.maxEventLoopDelayMs && loopDelayMs > limits.maxEventLoopDelayMs) return "event_loop";
     return null;
   };
@@ -121,7 +134,7 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = () 
           const held = perTenant.get(tenantId) ?? 0;
           if (held >= limits.maxInFlightPerTenant) refuse("tenant_in_flight");
           if (opts.heavy && (heavyPerTenant.get(tenantId) ?? 0) >= 1) refuse("tenant_heavy_in_flight");
-          if (limits.maxQueueMs > 0 && oldestAgeMs() > limits.maxQueueMs) {
+          if (limits.maxQueueMs > 0 && queueAgeMs() > limits.maxQueueMs) {
             const active = perTenant.size + (perTenant.has(tenantId) ? 0 : 1);
             const share = Math.max(1, Math.floor(total() / active));
             if (held >= share) refuse("tenant_share");
