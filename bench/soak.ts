@@ -123,6 +123,15 @@ async function startServer(): Promise<Server> {
   };
 }
 
+/** What a failed request ran into: the socket error's code (ECONNRESET, UND_ERR_SOCKET …) or the error's name. */
+function errorKind(err: unknown): string {
+  const cause =
+    err instanceof Error ? (err.cause as { code?: string; name?: string } | undefined) : undefined;
+  if (cause?.code) return cause.code;
+  if (cause?.name && cause.name !== "Error") return cause.name;
+  return err instanceof Error ? err.name : "unknown";
+}
+
 function procStats(pid: number): { rssMb: number; writeBytes: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const io = readFileSync(`/proc/${pid}/io`, "utf8");
@@ -137,7 +146,8 @@ async function eventLoopLagP99(srv: Server): Promise<number> {
   return Number(/^hypha_nodejs_eventloop_lag_p99_seconds (\S+)/m.exec(text)?.[1] ?? Number.NaN) * 1000;
 }
 
-type Sample = { op: Op; ms: number; status: number; minute: number };
+/** `kind` names what went wrong when the request got no answer or a 5xx other than 503. */
+type Sample = { op: Op; ms: number; status: number; minute: number; kind?: string };
 
 export type SoakResult = {
   rate: number;
@@ -149,6 +159,7 @@ export type SoakResult = {
     refused: number;
     timeouts: number;
     errors: number;
+    errorKinds: Record<string, number>;
     p50: Partial<Record<Op, number>>;
     p99: Partial<Record<Op, number>>;
     rssMb: number;
@@ -161,6 +172,8 @@ export type SoakResult = {
     refused: number;
     timeouts: number;
     errors: number;
+    /** Errors counted by operation and kind ("store ECONNRESET": n). */
+    errorKinds: Record<string, number>;
     served: number;
   };
   bytesStored: number;
@@ -319,11 +332,18 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
     const p: Promise<void> = run(op, t)
       .then(
         (status) => {
-          samples.push({ op, ms: performance.now() - t0, status, minute });
+          const kind = status >= 500 && status !== 503 ? `HTTP ${status}` : undefined;
+          samples.push({ op, ms: performance.now() - t0, status, minute, ...(kind ? { kind } : {}) });
         },
         (err: unknown) => {
           const timeout = err instanceof Error && err.name === "TimeoutError";
-          samples.push({ op, ms: performance.now() - t0, status: timeout ? -1 : -2, minute });
+          samples.push({
+            op,
+            ms: performance.now() - t0,
+            status: timeout ? -1 : -2,
+            minute,
+            kind: errorKind(err),
+          });
         },
       )
       .finally(() => inFlight.delete(p));
@@ -358,6 +378,14 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
       refused: xs.filter((x) => x.status === 503).length,
       timeouts: xs.filter((x) => x.status === -1).length,
       errors: xs.filter((x) => x.status === -2 || (x.status >= 500 && x.status !== 503)).length,
+      errorKinds: Object.fromEntries(
+        [
+          ...Map.groupBy(
+            xs.filter((x) => x.kind && x.status !== -1),
+            (x) => `${x.op} ${x.kind}`,
+          ),
+        ].map(([k, v]) => [k, v.length]),
+      ),
     };
   };
   const perMinute = Array.from({ length: minutes }, (_, m) => {
@@ -372,16 +400,23 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
 const f = (x: number | undefined) =>
   x === undefined || Number.isNaN(x) ? "–" : x < 10 ? x.toFixed(1) : x.toFixed(0);
 
+const kinds = (k: Record<string, number>) => {
+  const parts = Object.entries(k).sort((a, b) => b[1] - a[1]);
+  return parts.length
+    ? ` Errors by operation and kind: ${parts.map(([name, n]) => `${name} ${n}`).join(", ")}.`
+    : "";
+};
+
 function table(r: SoakResult): string {
   const rows = r.perMinute.map(
     (m) =>
-      `| ${m.minute} | ${m.sent} | ${m.refused} | ${m.timeouts} | ${f(m.p50.recall)} / ${f(m.p99.recall)} | ${f(m.p50.store)} / ${f(m.p99.store)} | ${f(m.p50.batch)} / ${f(m.p99.batch)} | ${f(m.p50.erase)} / ${f(m.p99.erase)} | ${f(m.p99.export)} | ${f(m.rssMb)} | ${f(m.writeMb)} | ${f(m.lagP99Ms)} |`,
+      `| ${m.minute} | ${m.sent} | ${m.refused} | ${m.timeouts} | ${m.errors} | ${f(m.p50.recall)} / ${f(m.p99.recall)} | ${f(m.p50.store)} / ${f(m.p99.store)} | ${f(m.p50.batch)} / ${f(m.p99.batch)} | ${f(m.p50.erase)} / ${f(m.p99.erase)} | ${f(m.p99.export)} | ${f(m.rssMb)} | ${f(m.writeMb)} | ${f(m.lagP99Ms)} |`,
   );
   return [
-    `Offered ${r.rate} requests/s for ${r.minutes} min: ${r.overall.served} served, ${r.overall.refused} refused (503), ${r.overall.timeouts} timeouts, ${r.overall.errors} errors. Overall p50 / p99 (ms): recall ${f(r.overall.p50.recall)} / ${f(r.overall.p99.recall)}, store ${f(r.overall.p50.store)} / ${f(r.overall.p99.store)}. Bytes written per byte stored: ${(r.bytesWritten / Math.max(1, r.bytesStored)).toFixed(1)} (${(r.bytesWritten / 2 ** 20).toFixed(0)} MiB written for ${(r.bytesStored / 2 ** 20).toFixed(1)} MiB of content); per byte of the data folder at the end: ${(r.bytesWritten / Math.max(1, r.folder)).toFixed(1)} (${(r.folder / 2 ** 20).toFixed(0)} MiB).`,
+    `Offered ${r.rate} requests/s for ${r.minutes} min: ${r.overall.served} served, ${r.overall.refused} refused (503), ${r.overall.timeouts} timeouts, ${r.overall.errors} errors. Overall p50 / p99 (ms): recall ${f(r.overall.p50.recall)} / ${f(r.overall.p99.recall)}, store ${f(r.overall.p50.store)} / ${f(r.overall.p99.store)}. Bytes written per byte stored: ${(r.bytesWritten / Math.max(1, r.bytesStored)).toFixed(1)} (${(r.bytesWritten / 2 ** 20).toFixed(0)} MiB written for ${(r.bytesStored / 2 ** 20).toFixed(1)} MiB of content); per byte of the data folder at the end: ${(r.bytesWritten / Math.max(1, r.folder)).toFixed(1)} (${(r.folder / 2 ** 20).toFixed(0)} MiB).${kinds(r.overall.errorKinds)}`,
     "",
-    "| min | sent | 503 | timeouts | recall p50/p99 ms | store p50/p99 | batch p50/p99 | erase p50/p99 | export p99 | RSS MiB | written MiB (cum.) | loop lag p99 ms |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| min | sent | 503 | timeouts | errors | recall p50/p99 ms | store p50/p99 | batch p50/p99 | erase p50/p99 | export p99 | RSS MiB | written MiB (cum.) | loop lag p99 ms |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows,
   ].join("\n");
 }
