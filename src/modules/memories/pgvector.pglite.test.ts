@@ -11,11 +11,10 @@ import {
   type Database,
   runCommitted,
   type SqlExecutor,
-  type SqlValue,
   type Storage,
   type TransactionExecutor,
 } from "../../platform/storage/port.ts";
-import { TENANT_SCHEMA, toPositional } from "../../platform/storage/postgres.ts";
+import { positionalExecutor, TENANT_SCHEMA } from "../../platform/storage/postgres.ts";
 import { JSON_COMPAT } from "../../platform/storage/postgres-ddl.ts";
 import { type Embedder, encodeVector } from "./embedder.ts";
 import { memoriesMigrations } from "./memories.migrations.ts";
@@ -84,16 +83,11 @@ async function openPglite(withExtension: boolean): Promise<PGlite> {
  * statement or transaction with the tenant set (PGlite runs one at a time).
  */
 function tenantDb(pg: PGlite, tenantId: string | null): Database {
-  const on = (q: Transaction): SqlExecutor => {
-    const query = (sql: string, params: readonly SqlValue[] = []) => q.query(toPositional(sql), [...params]);
-    return {
-      dialect: "postgres",
-      all: async <T>(sql: string, params?: readonly SqlValue[]) => (await query(sql, params)).rows as T[],
-      get: async <T>(sql: string, params?: readonly SqlValue[]) =>
-        (await query(sql, params)).rows[0] as T | undefined,
-      run: async (sql, params) => ({ changes: (await query(sql, params)).affectedRows ?? 0 }),
-    };
-  };
+  const on = (q: Transaction): SqlExecutor =>
+    positionalExecutor(async (text, values) => {
+      const r = await q.query(text, values);
+      return { rows: r.rows, rowCount: r.affectedRows ?? 0 };
+    });
   const transaction = async <T>(fn: (tx: TransactionExecutor) => Promise<T>): Promise<T> => {
     const committed: (() => void)[] = [];
     const result = await pg.transaction(async (t) => {
