@@ -329,7 +329,8 @@ export function createMemoriesService(deps: MemoriesDeps) {
   };
   /**
    * The vector candidates of a query: the cache's memories by similarity, checked against their rows
-   * (visibility, filters, embedder id) best first until `pool` are visible.
+   * (visibility, filters, embedder id) best first until `pool` are visible; for a plaintext tenant
+   * on PostgreSQL with pgvector, the same answer from one statement.
    */
   const vectorCandidates = async (
     reader: SqlExecutor,
@@ -344,7 +345,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
     if (column) {
       // pgvector: the same exact ranking and checks, in one statement (no cache in the process).
       const rows = await memoriesStore.nearestVectors(reader, column, vis, stored, embedderId, query, pool);
-      return rows.map((r) => ({ ...r, seq: Number(r.seq), bm25: 0, context: 0, similarity: r.similarity }));
+      return rows.map((r) => ({ ...r, seq: Number(r.seq), bm25: 0, context: 0 }));
     }
     const hits = await vectors.search(reader, vis.tenantId, embedderId, codec, query);
     const out: (Candidate & { similarity: number })[] = [];
