@@ -144,6 +144,20 @@ describe("storage port conformance: PostgreSQL", { skip }, () => {
     }
   });
 
+  test("pgvector: memories.009 applies with or without the extension, and the column is used exactly when it was added", async () => {
+    const { storage } = await openShared();
+    const installed = await storage.control.get<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'vector'",
+    );
+    const applied = await storage.control.get<{ n: number }>(
+      "SELECT count(*)::int AS n FROM hypha_tenant.schema_migrations WHERE id = 'memories.009'",
+    );
+    assert.equal(applied?.n, 1);
+    const column = await memoriesStore.pgvectorColumn(storage.control);
+    // This suite's server has no pgvector (PGlite covers the pgvector path): the fallback is used.
+    assert.equal(column !== null, installed?.n === 1);
+  });
+
   test("RLS: every tenant table has row-level security enabled and forced", async () => {
     const { db, cleanup } = await openFresh();
     const c = new pg.Client({ connectionString: db.url });

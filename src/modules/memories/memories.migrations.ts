@@ -160,7 +160,8 @@ CREATE TABLE recall_log (
       // float32, sealed for encrypted tenants) and the embedder id it was made with, so vectors of two
       // models never mix; a log of vectors added and removed keeps each process's in-memory vector
       // cache in step with commits (as recall_log does for the recall index). PostgreSQL stores the
-      // same BYTEA and scores the same way, in the process (no pgvector).
+      // same BYTEA and scores the same way, in the process (memories.009 adds pgvector where the
+      // server has it).
       id: "memories.006",
       sqlite: `
 ALTER TABLE memories ADD COLUMN embedder TEXT;
@@ -228,6 +229,46 @@ CREATE TABLE recall_log (
 ${rowSecurity("recall_terms", "recall_stats", "recall_log")}
 DROP TABLE memory_terms;
 DROP TABLE memory_search_stats;`,
+    },
+    {
+      // pgvector, where the server has it: hybrid recall of plaintext tenants then ranks vectors in
+      // SQL (memoriesStore.nearestVectors) instead of each process's cache. The extension is created
+      // if it can be; without it (or the right to create it) this migration changes nothing and
+      // recall keeps the in-process path. The column has no fixed dimension (the embedder id
+      // carries it) and is written beside the BYTEA vector of plaintext tenants only: an encrypted
+      // tenant's vectors are sealed, and a clear copy would undo that. The trigger keeps the column
+      // from outliving its vector: a statement that changes `embedding` without writing the column
+      // (a vector dropped, or written by a gateway that predates this) clears it. Idempotent, so it
+      // can be run again once the extension is installed (docs/architecture.md, storage).
+      id: "memories.009",
+      sqlite: "SELECT 1;",
+      postgres: `
+DO $$
+BEGIN
+  CREATE EXTENSION IF NOT EXISTS vector;
+EXCEPTION WHEN OTHERS THEN
+  RAISE NOTICE 'pgvector unavailable (%): hybrid recall ranks vectors in the process', SQLERRM;
+END $$;
+DO $$
+DECLARE ext TEXT;
+BEGIN
+  SELECT n.nspname INTO ext FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+  WHERE e.extname = 'vector';
+  IF ext IS NULL THEN RETURN; END IF;
+  EXECUTE format('ALTER TABLE memories ADD COLUMN IF NOT EXISTS embedding_vector %I.vector', ext);
+  CREATE INDEX IF NOT EXISTS memories_vector_unfilled ON memories(tenant_id, seq)
+    WHERE embedding IS NOT NULL AND embedding_vector IS NULL;
+  CREATE OR REPLACE FUNCTION memories_vector_follows() RETURNS trigger LANGUAGE plpgsql AS $f$
+  BEGIN
+    IF NEW.embedding IS NULL OR NEW.embedding_vector::text IS NOT DISTINCT FROM OLD.embedding_vector::text THEN
+      NEW.embedding_vector := NULL;
+    END IF;
+    RETURN NEW;
+  END $f$;
+  CREATE OR REPLACE TRIGGER memories_vector_follows BEFORE UPDATE OF embedding ON memories
+    FOR EACH ROW WHEN (NEW.embedding IS DISTINCT FROM OLD.embedding)
+    EXECUTE FUNCTION memories_vector_follows();
+END $$;`,
     },
   ] satisfies Migration[],
 };

@@ -88,7 +88,7 @@ export const memoriesModule = defineModule({
   migrations: memoriesMigrations,
   actions: memoriesActions,
   events: memoriesEvents,
-  create(ctx) {
+  async create(ctx) {
     const { config, storage, clock, logger } = ctx;
     const tenants = ctx.use("tenants");
     const grants = ctx.use("grants");
@@ -111,6 +111,13 @@ export const memoriesModule = defineModule({
       vault: ctx.use("vault").vault,
       events: ctx.events,
     });
+    const vectorPath = await service.vectorPath();
+    logger.info(
+      { vectorPath },
+      vectorPath === "pgvector"
+        ? "hybrid recall: plaintext tenants' vectors are ranked by pgvector, encrypted tenants' in the process"
+        : "hybrid recall: vectors are ranked in the process (no usable pgvector column)",
+    );
     // Several gateways may share one store: the sweep runs where the lease is held.
     const SWEEP_LEASE = "ttl-sweeper";
     const sweepAll = async () => {

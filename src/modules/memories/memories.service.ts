@@ -49,6 +49,7 @@ import {
   type Filters,
   memoriesStore,
   type NewRow,
+  type PgVector,
   type Visibility,
 } from "./memories.store.ts";
 import { screenMemories, screenMemory } from "./outbound.ts";
@@ -126,6 +127,15 @@ export type MemoriesDeps = {
  * near-duplicates (recall folds them at this threshold whatever `store` says).
  */
 export type DedupePolicy = { store: boolean; threshold: number };
+
+/**
+ * The pgvector column a tenant's vectors go to and are ranked from: none for an encrypted tenant,
+ * whose vectors are sealed (a clear copy beside them would undo the sealing), so its vectors stay
+ * in the process's cache only.
+ */
+export function vectorColumnFor(codec: RowCodec, column: PgVector | null): PgVector | null {
+  return codec.encrypted ? null : column;
+}
 
 /** Memories embedded per call to the embedder. */
 export const EMBED_BATCH = 32;
@@ -288,6 +298,21 @@ export function createMemoriesService(deps: MemoriesDeps) {
   };
   const embedder = deps.embedder ?? offEmbedder;
   const vectors = createVectorIndex();
+  /**
+   * The pgvector column, looked up once per process (every tenant of a PostgreSQL store shares the
+   * table; a SQLite store never has one). A failed lookup is retried by the next caller.
+   */
+  let pgvector: Promise<PgVector | null> | null = null;
+  const vectorColumn = (): Promise<PgVector | null> => {
+    if (!pgvector) {
+      const lookup = memoriesStore.pgvectorColumn(storage.control);
+      lookup.catch(() => {
+        if (pgvector === lookup) pgvector = null;
+      });
+      pgvector = lookup;
+    }
+    return pgvector;
+  };
   /** Whether vectors are computed and searched for a tenant (see `embeddingsPolicy`). */
   const vectorsOn = async (tenantId: string, codec: RowCodec): Promise<boolean> => {
     if (!embedder.enabled) return false;
@@ -304,7 +329,8 @@ export function createMemoriesService(deps: MemoriesDeps) {
   };
   /**
    * The vector candidates of a query: the cache's memories by similarity, checked against their rows
-   * (visibility, filters, embedder id) best first until `pool` are visible.
+   * (visibility, filters, embedder id) best first until `pool` are visible; for a plaintext tenant
+   * on PostgreSQL with pgvector, the same answer from one statement.
    */
   const vectorCandidates = async (
     reader: SqlExecutor,
@@ -315,6 +341,12 @@ export function createMemoriesService(deps: MemoriesDeps) {
     query: Float32Array,
     pool: number,
   ) => {
+    const column = vectorColumnFor(codec, await vectorColumn());
+    if (column) {
+      // pgvector: the same exact ranking and checks, in one statement (no cache in the process).
+      const rows = await memoriesStore.nearestVectors(reader, column, vis, stored, embedderId, query, pool);
+      return rows.map((r) => ({ ...r, seq: Number(r.seq), bm25: 0, context: 0 }));
+    }
     const hits = await vectors.search(reader, vis.tenantId, embedderId, codec, query);
     const out: (Candidate & { similarity: number })[] = [];
     while (hits.left > 0 && out.length < pool) {
@@ -1338,6 +1370,16 @@ export function createMemoriesService(deps: MemoriesDeps) {
           vectors.forget(tenantId);
           continue;
         }
+        const column = vectorColumnFor(codec, await vectorColumn());
+        if (column) {
+          // Vectors stored before the pgvector column existed are copied into it (no embedder call).
+          for (let after: number | null = 0; after !== null; ) {
+            const from: number = after;
+            after = await db.transaction((tx) =>
+              memoriesStore.fillVectorColumn(tx, tenantId, column, codec, from, 500),
+            );
+          }
+        }
         // One walk forward through the pending memories: a text the API refuses on its own is skipped
         // for the rest of this pass (retried once by the next), so it never blocks the ones after it.
         for (let after = 0; ; ) {
@@ -1362,7 +1404,16 @@ export function createMemoriesService(deps: MemoriesDeps) {
             for (const [i, row] of rows.entries()) {
               const v = embedded[i];
               if (!v) continue;
-              if (await memoriesStore.setEmbedding(tx, row.seq, id, codec.sealVector(row, encodeVector(v)))) {
+              const searchable = column ? { column, vector: v } : null;
+              if (
+                await memoriesStore.setEmbedding(
+                  tx,
+                  row.seq,
+                  id,
+                  codec.sealVector(row, encodeVector(v)),
+                  searchable,
+                )
+              ) {
                 done.push(row.id);
               }
             }
@@ -1384,6 +1435,11 @@ export function createMemoriesService(deps: MemoriesDeps) {
         }
       }
       return stored;
+    },
+
+    /** Where hybrid recall ranks plaintext tenants' vectors (encrypted tenants': always the process). */
+    async vectorPath(): Promise<"pgvector" | "in-process"> {
+      return (await vectorColumn()) ? "pgvector" : "in-process";
     },
 
     /** Drops a tenant's vector cache (the tenant was deleted). */

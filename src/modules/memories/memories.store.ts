@@ -1,4 +1,6 @@
 import type { SqlExecutor, SqlValue } from "../../platform/storage/port.ts";
+import { TENANT_SCHEMA } from "../../platform/storage/postgres.ts";
+import { decodeVector } from "./embedder.ts";
 import type { MemoryRow } from "./memories.schemas.ts";
 import {
   impactSearch,
@@ -8,7 +10,7 @@ import {
   unindexedPage,
   unindexMemory,
 } from "./recall-index.ts";
-import { type IndexEntry, plainIndex, type QueryTokens } from "./row-codec.ts";
+import { type IndexEntry, plainIndex, type QueryTokens, type RowCodec } from "./row-codec.ts";
 
 /**
  * Who may see what, as SQL. Every read query starts from this clause, so a hidden memory is never
@@ -232,6 +234,18 @@ function spaceMatch(column: string, space: EmbedderSpace): { sql: string; params
 
 /** A stored vector as read for the cache: the version it belongs to (sealed vectors are bound to it). */
 export type StoredVector = { seq: number; id: string; version: number; embedding: Uint8Array };
+
+/**
+ * PostgreSQL's pgvector column `memories.embedding_vector` (memories.009), where it exists and the
+ * application role may use the extension: `schema` is where the extension's type and operators
+ * live, named in every statement (the connections' search path holds the hypha schema only).
+ */
+export type PgVector = { schema: string };
+
+/** A vector's pgvector text form. Float32 values print exactly and parse back to the same floats. */
+const vectorText = (v: Float32Array) => `[${Array.from(v).join(",")}]`;
+
+const quoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** Removes every version of the given ids: rows, labels and index entries. Returns the ids removed. */
 async function hardDelete(tx: SqlExecutor, tenantId: string, ids: readonly string[]): Promise<number> {
@@ -470,14 +484,106 @@ export const memoriesStore = {
     );
   },
 
-  /** Stores a current version's vector (as stored: sealed when encrypted) and logs it; false if it is gone. */
-  async setEmbedding(tx: SqlExecutor, seq: number, embedderId: string, stored: Uint8Array): Promise<boolean> {
-    const r = await tx.get<{ seq: number }>(
-      "UPDATE memories SET embedding = ?, embedder = ? WHERE seq = ? AND is_current = 1 RETURNING seq",
-      [stored, embedderId, seq],
-    );
+  /**
+   * Stores a current version's vector (as stored: sealed when encrypted) and logs it; false if it is
+   * gone. `searchable` writes the vector in the clear to the pgvector column in the same statement:
+   * the caller passes it for plaintext tenants only (without it, memories.009's trigger leaves the
+   * column NULL).
+   */
+  async setEmbedding(
+    tx: SqlExecutor,
+    seq: number,
+    embedderId: string,
+    stored: Uint8Array,
+    searchable: { column: PgVector; vector: Float32Array } | null = null,
+  ): Promise<boolean> {
+    const r = searchable
+      ? await tx.get<{ seq: number }>(
+          `UPDATE memories SET embedding = ?, embedder = ?, embedding_vector = ?::${quoted(searchable.column.schema)}.vector
+           WHERE seq = ? AND is_current = 1 RETURNING seq`,
+          [stored, embedderId, vectorText(searchable.vector), seq],
+        )
+      : await tx.get<{ seq: number }>(
+          "UPDATE memories SET embedding = ?, embedder = ? WHERE seq = ? AND is_current = 1 RETURNING seq",
+          [stored, embedderId, seq],
+        );
     if (r) await logVector(tx, seq, true);
     return r !== undefined;
+  },
+
+  /**
+   * The pgvector column, when this PostgreSQL store has it (memories.009 ran with the extension
+   * present) and the application role may use the extension's schema; null on SQLite and otherwise.
+   */
+  async pgvectorColumn(db: SqlExecutor): Promise<PgVector | null> {
+    if (db.dialect !== "postgres") return null;
+    const r = await db.get<{ schema: string }>(
+      `SELECT tn.nspname AS schema FROM pg_attribute a
+       JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = t.typnamespace
+       WHERE a.attrelid = to_regclass(?) AND a.attname = 'embedding_vector' AND NOT a.attisdropped
+         AND t.typname = 'vector' AND has_schema_privilege(tn.oid, 'USAGE')`,
+      [`${TENANT_SCHEMA}.memories`],
+    );
+    return r ? { schema: r.schema } : null;
+  },
+
+  /**
+   * Copies up to `limit` of a plaintext tenant's stored vectors that the pgvector column lacks
+   * (written before the column existed, or by a gateway that predates it) into it, after seq
+   * `after`; returns the last seq read (null when none was left).
+   */
+  async fillVectorColumn(
+    tx: SqlExecutor,
+    tenantId: string,
+    column: PgVector,
+    codec: RowCodec,
+    after: number,
+    limit: number,
+  ): Promise<number | null> {
+    const rows = await tx.all<StoredVector>(
+      `SELECT seq, id, version, embedding FROM memories WHERE tenant_id = ? AND embedding IS NOT NULL
+       AND embedding_vector IS NULL AND seq > ? ORDER BY seq LIMIT ?`,
+      [tenantId, after, limit],
+    );
+    for (const r of rows) {
+      await tx.run(
+        `UPDATE memories SET embedding_vector = ?::${quoted(column.schema)}.vector WHERE seq = ? AND embedding = ?`,
+        [vectorText(decodeVector(codec.openVector(r, r.embedding))), r.seq, r.embedding],
+      );
+    }
+    return rows.at(-1)?.seq ?? null;
+  },
+
+  /**
+   * PostgreSQL with pgvector, plaintext tenants: the `limit` memories the caller may see under the
+   * filters nearest to `query` among the vectors of `embedderId`, by exact cosine similarity (the
+   * tenant's rows are scanned, no ANN index: docs/architecture.md), those above zero, best first and
+   * ties to the higher seq: what the in-process cache answers, as ranking columns.
+   */
+  nearestVectors(
+    db: SqlExecutor,
+    column: PgVector,
+    v: Visibility,
+    f: Filters,
+    embedderId: string,
+    query: Float32Array,
+    limit: number,
+  ) {
+    const vis = visibilityClause(v);
+    const fil = filterClause(f);
+    const s = quoted(column.schema);
+    // The CASE keeps vectors of another dimension from reaching `<=>` (which throws on them); a zero
+    // vector's NaN is left out as the cache leaves it out (PostgreSQL sorts NaN above every number).
+    return db.all<Omit<Candidate, "bm25"> & { similarity: number }>(
+      `SELECT c.seq, c.id, c.namespace, c.updated_at, c.importance, c.similarity FROM (
+         SELECT m.seq, m.id, m.namespace, m.updated_at, m.importance,
+           CASE WHEN ${s}.vector_dims(m.embedding_vector) = ?
+             THEN 1 - (m.embedding_vector OPERATOR(${s}.<=>) ?::${s}.vector) END AS similarity
+         FROM memories m
+         WHERE m.embedder = ? AND m.embedding_vector IS NOT NULL AND ${vis.sql} AND ${fil.sql}
+       ) c WHERE c.similarity > 0 AND c.similarity <> 'NaN' ORDER BY c.similarity DESC, c.seq DESC LIMIT ?`,
+      [query.length, vectorText(query), embedderId, ...vis.params, ...fil.params, limit],
+    );
   },
 
   /** Clears up to `limit` vectors of a tenant (its policy turned vectors off); returns how many. */

@@ -33,7 +33,8 @@ export const TENANT_SCHEMA = "hypha_tenant";
 const lockKey = (scope: string) => `hypha.tx.${scope}`;
 const MIGRATION_LOCK = "hypha.migrate";
 
-type Bindable = string | number | null | Buffer;
+/** A parameter as the drivers take it. */
+export type Bindable = string | number | null | Buffer;
 
 function bind(params: readonly SqlValue[]): Bindable[] {
   return params.map((p) => {
@@ -109,6 +110,26 @@ const types = {
   },
 };
 
+/** What a driver answers to one statement (node-postgres's result; PGlite's in the tests). */
+export type PositionalResult = { rows: unknown[]; rowCount: number | null };
+
+/**
+ * An executor over a driver's `query(text, values)`: `?` placeholders become `$n` and parameters
+ * are bound as the driver takes them (booleans 1/0, bigints as text, bytes as a Buffer).
+ */
+export function positionalExecutor(
+  query: (text: string, values: Bindable[]) => Promise<PositionalResult>,
+): SqlExecutor {
+  const run = (sql: string, params: readonly SqlValue[] = []) => query(toPositional(sql), bind(params));
+  return {
+    dialect: "postgres",
+    all: async <T>(sql: string, params?: readonly SqlValue[]) => (await run(sql, params)).rows as T[],
+    get: async <T>(sql: string, params?: readonly SqlValue[]) =>
+      (await run(sql, params)).rows[0] as T | undefined,
+    run: async (sql, params) => ({ changes: (await run(sql, params)).rowCount ?? 0 }),
+  };
+}
+
 /**
  * The statements of a transaction on `client`. `opening` is its `BEGIN` (with the tenant setting and
  * lock), written but not yet answered: the first statement goes out right behind it (the pools are
@@ -117,24 +138,12 @@ const types = {
  * thrown and the statement's result discarded.
  */
 function executor(client: pg.PoolClient, opening: Promise<unknown>): SqlExecutor {
-  const query = async (sql: string, params: readonly SqlValue[]) => {
-    const [opened, result] = await Promise.allSettled([
-      opening,
-      client.query(toPositional(sql), bind(params)),
-    ]);
+  return positionalExecutor(async (text, values) => {
+    const [opened, result] = await Promise.allSettled([opening, client.query(text, values)]);
     if (opened.status === "rejected") throw opened.reason;
     if (result.status === "rejected") throw result.reason;
     return result.value;
-  };
-  return {
-    dialect: "postgres",
-    all: async <T>(sql: string, params: readonly SqlValue[] = []) => (await query(sql, params)).rows as T[],
-    get: async <T>(sql: string, params: readonly SqlValue[] = []) =>
-      (await query(sql, params)).rows[0] as T | undefined,
-    run: async (sql: string, params: readonly SqlValue[] = []) => ({
-      changes: (await query(sql, params)).rowCount ?? 0,
-    }),
-  };
+  });
 }
 
 /** Statements that may run read-only (a WITH that writes fails there with this code, then runs again). */
@@ -196,14 +205,8 @@ function database(
   };
   // Control statements need no tenant setting: they run on a pooled connection directly.
   if (tenantId === null) {
-    const query = (sql: string, params: readonly SqlValue[] = []) =>
-      pool.query(toPositional(sql), bind(params));
     return {
-      dialect: "postgres",
-      all: async <T>(sql: string, params?: readonly SqlValue[]) => (await query(sql, params)).rows as T[],
-      get: async <T>(sql: string, params?: readonly SqlValue[]) =>
-        (await query(sql, params)).rows[0] as T | undefined,
-      run: async (sql, params) => ({ changes: (await query(sql, params)).rowCount ?? 0 }),
+      ...positionalExecutor((text, values) => pool.query(text, values)),
       transaction: serialTx,
       settled: () => tail.then(() => undefined),
       compact,
@@ -215,10 +218,10 @@ function database(
    * together (pipeline mode), so the statement costs one round trip, not three. Should the opening
    * fail, the statement's result is discarded: it never counts without its tenant.
    */
-  const once = async (sql: string, params: readonly SqlValue[] = []): Promise<pg.QueryResult> => {
-    if (QUERY_RE.test(sql)) {
+  const once = async (text: string, values: Bindable[]): Promise<pg.QueryResult> => {
+    if (QUERY_RE.test(text)) {
       try {
-        return await read(sql, params);
+        return await read(text, values);
       } catch (err) {
         // A WITH that writes cannot run read-only: it runs as any other statement below.
         if ((err as { code?: string }).code !== READ_ONLY_TRANSACTION) throw err;
@@ -229,7 +232,7 @@ function database(
     try {
       const [opened, result, committed] = await Promise.allSettled([
         client.query(beginFor(tenantId, false)),
-        client.query(toPositional(sql), bind(params)),
+        client.query(text, values),
         client.query("COMMIT"),
       ]);
       if (opened.status === "rejected") {
@@ -252,10 +255,10 @@ function database(
    * arrive, without waiting for the COMMIT written behind it (a read-only transaction has nothing
    * to commit; the connection goes back to the pool once it has ended).
    */
-  const read = async (sql: string, params: readonly SqlValue[]): Promise<pg.QueryResult> => {
+  const read = async (text: string, values: Bindable[]): Promise<pg.QueryResult> => {
     const client = await pool.connect();
     const opening = client.query(beginFor(tenantId, false, true));
-    const result = client.query(toPositional(sql), bind(params));
+    const result = client.query(text, values);
     const closing = client.query("COMMIT");
     void Promise.allSettled([opening, result, closing]).then(([opened, , closed]) =>
       client.release(opened.status === "rejected" || closed.status === "rejected"),
@@ -266,11 +269,7 @@ function database(
     return rows.value;
   };
   return {
-    dialect: "postgres",
-    all: async <T>(sql: string, params?: readonly SqlValue[]) => (await once(sql, params)).rows as T[],
-    get: async <T>(sql: string, params?: readonly SqlValue[]) =>
-      (await once(sql, params)).rows[0] as T | undefined,
-    run: async (sql, params) => ({ changes: (await once(sql, params)).rowCount ?? 0 }),
+    ...positionalExecutor(once),
     transaction: serialTx,
     settled: () => tail.then(() => undefined),
     compact,
