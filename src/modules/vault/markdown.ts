@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
 import { idPattern } from "../../lib/ids.ts";
@@ -55,21 +54,18 @@ export function fromMarkdown(text: string): MarkdownParse {
   };
 }
 
-/**
- * Writes `<dir>/<id>.md` atomically (temporary file, then rename): a reader never sees half a file.
- * The file system calls run on libuv's thread pool, not on the thread that serves requests.
- */
-export async function writeMarkdownFile(dir: string, m: Memory): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+/** Writes `<dir>/<id>.md` atomically (temporary file, then rename): a reader never sees half a file. */
+export function writeMarkdownFile(dir: string, m: Memory): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const path = safeJoin(dir, `${m.id}.md`);
   const tmp = safeJoin(dir, `.${m.id}.${randomBytes(6).toString("hex")}.tmp`);
-  await writeFile(tmp, toMarkdown(m), { mode: 0o600, flag: "wx" });
-  await rename(tmp, path);
+  writeFileSync(tmp, toMarkdown(m), { mode: 0o600, flag: "wx" });
+  renameSync(tmp, path);
 }
 
-export async function removeMarkdownFile(dir: string, id: string): Promise<void> {
+export function removeMarkdownFile(dir: string, id: string): void {
   if (!idPattern("memory").test(id)) return;
-  await rm(safeJoin(dir, `${id}.md`), { force: true });
+  rmSync(safeJoin(dir, `${id}.md`), { force: true });
 }
 
 /** Every `*.md` file of a directory, parsed; files that do not parse are reported, not thrown. */

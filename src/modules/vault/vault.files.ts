@@ -14,7 +14,7 @@ export function createVaultFiles(deps: {
     async exportTo(actor: Actor, tenantId: string, dir: string) {
       await deps.requireTenant(tenantId);
       const memories = await deps.memories.vaultExport(actor, tenantId);
-      for (const m of memories) await writeMarkdownFile(dir, m);
+      for (const m of memories) writeMarkdownFile(dir, m);
       return { exported: memories.length, dir };
     },
     async importFrom(actor: Actor, tenantId: string, dir: string) {

@@ -23,22 +23,9 @@ export const markdownDir = (dataDir: string, tenantId: string) =>
  * Per-tenant storage: the row codec (sealed or plain) and, for `markdown` tenants, the plain-file
  * mirror updated after every committed write and delete.
  */
-export function createVault(deps: VaultDeps): MemoryVault & { forget(tenantId: string): Promise<void> } {
+export function createVault(deps: VaultDeps): MemoryVault & { forget(tenantId: string): void } {
   const modes = new Map<string, { encryption: EncryptionMode; storage: StorageMode }>();
   const codecs = new Map<string, RowCodec>();
-  // A tenant's file changes apply in the order they were made (after their commits, in commit
-  // order): the file system calls are asynchronous, and an update must not land before the write
-  // it replaces, nor a delete before the write of the file it removes.
-  const queues = new Map<string, Promise<void>>();
-  const inOrder = (tenantId: string, change: () => Promise<void>): Promise<void> => {
-    const done = (queues.get(tenantId) ?? Promise.resolve()).then(change);
-    const tail = done.catch(() => undefined);
-    queues.set(tenantId, tail);
-    void tail.then(() => {
-      if (queues.get(tenantId) === tail) queues.delete(tenantId);
-    });
-    return done;
-  };
   const modeOf = async (tenantId: string) => {
     let m = modes.get(tenantId);
     if (!m) {
@@ -63,20 +50,14 @@ export function createVault(deps: VaultDeps): MemoryVault & { forget(tenantId: s
     async written(tenantId, memories: readonly Memory[]) {
       if ((await modeOf(tenantId)).storage !== "markdown") return;
       const dir = markdownDir(deps.dataDir, tenantId);
-      await inOrder(tenantId, async () => {
-        for (const m of memories) await writeMarkdownFile(dir, m);
-      });
+      for (const m of memories) writeMarkdownFile(dir, m);
     },
     async removed(tenantId, ids) {
       if (ids.length === 0 || (await modeOf(tenantId)).storage !== "markdown") return;
       const dir = markdownDir(deps.dataDir, tenantId);
-      await inOrder(tenantId, async () => {
-        for (const id of ids) await removeMarkdownFile(dir, id);
-      });
+      for (const id of ids) removeMarkdownFile(dir, id);
     },
-    // A deleted tenant's pending file changes finish before its folder is removed.
-    async forget(tenantId) {
-      await queues.get(tenantId);
+    forget(tenantId) {
       modes.delete(tenantId);
       codecs.delete(tenantId);
     },

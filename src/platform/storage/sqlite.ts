@@ -154,7 +154,9 @@ export function openSqliteDatabase(
   // the log stays short without the serving thread ever copying it. A failed one is retried with
   // the next commit; the log is only longer meanwhile.
   let checkpointDue: NodeJS.Timeout | null = null;
-  let checkpointing = false;
+  /** The passive checkpoint running on the worker, if any. */
+  let checkpointing: Promise<void> | null = null;
+  let compacting = false;
   let dirty = false;
   let checkpointWait = CHECKPOINT_WAIT_MS.start;
   const checkpointLater = (): void => {
@@ -163,8 +165,12 @@ export function openSqliteDatabase(
     checkpointDue = setTimeout(() => {
       checkpointDue = null;
       if (closed) return;
-      checkpointing = true;
-      void offThread
+      // A truncating checkpoint is under way on this thread: this one would only wait for it.
+      if (compacting) {
+        dirty = true;
+        return;
+      }
+      checkpointing = offThread
         .run(path, "PASSIVE")
         .then(
           (outcome) => {
@@ -177,7 +183,7 @@ export function openSqliteDatabase(
           () => undefined,
         )
         .finally(() => {
-          checkpointing = false;
+          checkpointing = null;
           if (dirty) checkpointLater();
         });
     }, checkpointWait);
@@ -276,12 +282,21 @@ export function openSqliteDatabase(
         void exclusive(() => commitGroup(group));
       }),
     settled: () => tail,
-    // The whole log copied into the file and truncated, while no transaction of this process runs:
-    // on the checkpoint thread, so the serving thread stays free while it syncs the file.
+    // The whole log copied into the file and truncated (after a GDPR delete, so no erased text stays
+    // in an old frame), while no transaction of this process runs. It runs here, not on the
+    // checkpoint thread: a truncating checkpoint must wait until no reader uses the log, and here no
+    // reader can start while it runs, where on the worker every recall meanwhile would make it wait
+    // (with the tenant's writes held behind it). A passive checkpoint still running there ends first.
     compact: () =>
       exclusive(async () => {
-        if (offThread) await offThread.run(path, "TRUNCATE");
-        else db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+        compacting = true;
+        try {
+          await checkpointing;
+          db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+        } finally {
+          compacting = false;
+          if (dirty) checkpointLater();
+        }
       }),
     // Not part of the port: used by the storage to close handles.
     ...({
