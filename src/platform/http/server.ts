@@ -444,9 +444,11 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
 
   app.setErrorHandler(async (error: FastifyError | AppError, req, reply) => {
     const appErr = error instanceof AppError ? error : mapFrameworkError(error as FastifyError);
-    if (appErr.status >= 500) {
-      req.log.error({ err: error }, "request failed");
-    }
+    // Shedding is the server working as designed, not a failure: at debug, so an overloaded process
+    // does not also write an error line per refused request (`/health/ready` and the refusals'
+    // 503s are how overload shows).
+    if (appErr.code === "OVERLOADED") req.log.debug({ reason: appErr.details?.[0]?.message }, "request shed");
+    else if (appErr.status >= 500) req.log.error({ err: error }, "request failed");
     return sendError(req, reply, appErr);
   });
 
