@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { parentPort } from "node:worker_threads";
+import type { CheckpointMode, CheckpointOutcome } from "./sqlite-checkpoints.ts";
 
 /**
  * The checkpoint thread of the embedded store (see sqlite-checkpoints.ts): its own connection to
@@ -8,8 +9,7 @@ import { parentPort } from "node:worker_threads";
  * file and syncs it, so that work never runs on the event loop's thread.
  */
 
-type Request = { id: number; op: "checkpoint" | "forget"; path: string; mode?: "PASSIVE" | "TRUNCATE" };
-type Outcome = { busy: number; log: number; checkpointed: number };
+type Request = { id: number; op: "checkpoint" | "forget"; path: string; mode?: CheckpointMode };
 
 const connections = new Map<string, DatabaseSync>();
 
@@ -34,7 +34,7 @@ parentPort?.on("message", (req: Request) => {
     }
     const mode = req.mode === "TRUNCATE" ? "TRUNCATE" : "PASSIVE";
     const db = connection(req.path);
-    const outcome = db?.prepare(`PRAGMA wal_checkpoint(${mode})`).get() as Outcome | undefined;
+    const outcome = db?.prepare(`PRAGMA wal_checkpoint(${mode})`).get() as CheckpointOutcome | undefined;
     parentPort?.postMessage({ id: req.id, outcome: outcome ?? null });
   } catch (err) {
     parentPort?.postMessage({ id: req.id, error: err instanceof Error ? err.message : String(err) });
