@@ -15,6 +15,7 @@ import { guardrailPolicySchema } from "../src/modules/guardrails/guardrails.sche
 import { createGuardrails } from "../src/modules/guardrails/guardrails.ts";
 import { checkPasswordPolicy, hashPassword } from "../src/modules/identity/passwords.ts";
 import type { Memory } from "../src/modules/memories/memories.schemas.ts";
+import { memoryOf } from "../src/modules/memories/memory-row.fixture.ts";
 import { type OutboundInspect, screenMemory } from "../src/modules/memories/outbound.ts";
 import { writeSection } from "./report.ts";
 
@@ -34,28 +35,16 @@ function locomoMemories(limit: number): Memory[] {
       if (!Array.isArray(value)) continue;
       const date = String(sample.conversation[`${name}_date_time`] ?? "");
       for (const turn of value as Turn[]) {
-        out.push({
-          id: `mem_${out.length}`,
-          version: 1,
-          namespace: "locomo",
-          type: "episodic",
-          content: turn.text,
-          tags: [],
-          entities: [],
-          metadata: { speaker: turn.speaker, turn: turn.dia_id, session: name, date },
-          importance: 0.5,
-          agent: "bench",
-          created_at: "2026-01-01T00:00:00.000Z",
-          updated_at: "2026-01-01T00:00:00.000Z",
-          expires_at: null,
-          valid_from: null,
-          valid_to: null,
-          is_current: true,
-          access: "shared",
-          allowed_agents: [],
-          owner: "bench",
-          quarantined: false,
-        } satisfies Memory);
+        out.push(
+          memoryOf(turn.text, {
+            id: `mem_${out.length}`,
+            namespace: "locomo",
+            type: "episodic",
+            metadata: { speaker: turn.speaker, turn: turn.dia_id, session: name, date },
+            agent: "bench",
+            owner: "bench",
+          }),
+        );
         if (out.length >= limit) return out;
       }
     }

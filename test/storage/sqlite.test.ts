@@ -144,3 +144,40 @@ describe("embedded SQLite: checkpoints on their own thread", () => {
     }
   });
 });
+
+describe("embedded SQLite: dropping a vault under a transaction", () => {
+  test("a transaction between two statements when its vault is dropped is answered, and the vault is removed after it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hypha-drop-"));
+    const storage = openSqliteStorage(dir, withConformanceTables(MIGRATIONS));
+    try {
+      await storage.init();
+      const tenantId = newId("tenant");
+      const db = await storage.tenant(tenantId);
+      await db.run("CREATE TABLE d (id INTEGER PRIMARY KEY)");
+      let release: () => void = () => undefined;
+      const paused = new Promise<void>((r) => {
+        release = r;
+      });
+      const tx = db.transaction(async (t) => {
+        await t.run("INSERT INTO d (id) VALUES (1)");
+        // Another request's turn of the event loop, as a large batch takes between its slices.
+        await paused;
+        await t.run("INSERT INTO d (id) VALUES (2)");
+        return "done";
+      });
+      await new Promise((r) => setImmediate(r));
+      const dropped = storage.dropTenant(tenantId);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.ok(existsSync(join(dir, "vaults", tenantId)), "the vault stays while the transaction runs");
+      release();
+      assert.equal(await tx, "done");
+      await dropped;
+      assert.equal(existsSync(join(dir, "vaults", tenantId)), false);
+      // A transaction that arrives after the drop is refused, never left waiting.
+      await assert.rejects(db.transaction((t) => t.run("INSERT INTO d (id) VALUES (3)")));
+    } finally {
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -3,6 +3,7 @@ import type { Clock } from "../../lib/clock.ts";
 import { AppError } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import type { Logger } from "../../lib/logger.ts";
+import { timeSlices } from "../../lib/slices.ts";
 import {
   type Actor,
   authorize,
@@ -171,8 +172,6 @@ function storedFilters(codec: RowCodec, f: Filters): Filters {
 
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : null);
 const AUDIT_TARGETS_MAX = 100;
-/** Memories of a batch screened or written between two turns of the event loop. */
-const STORE_SLICE = 50;
 
 /** Tags and entities a memory may carry (as the store and update schemas bound them). */
 const LABELS_MAX = 32;
@@ -536,8 +535,9 @@ export function createMemoriesService(deps: MemoriesDeps) {
     const vis = await visibility(agent, now, "write");
     const reader = db.read ?? db;
     const out: ({ fp: Fingerprint; ids: string[] } | null)[] = [];
-    for (const [i, row] of rows.entries()) {
-      if (i > 0 && i % STORE_SLICE === 0) await yieldToLoop();
+    const slice = timeSlices();
+    for (const row of rows) {
+      await slice();
       if (row.quarantined === 1) {
         out.push(null);
         continue;
@@ -585,8 +585,10 @@ export function createMemoriesService(deps: MemoriesDeps) {
       }
       const screened: Awaited<ReturnType<typeof screenIn>>[] = [];
       await span("store.guardrails", { tenant: agent.tenantId, count: inputs.length }, async () => {
+        // Other requests get a turn every few milliseconds of a large batch.
+        const slice = timeSlices();
         for (const [i, input] of inputs.entries()) {
-          if (i > 0 && i % STORE_SLICE === 0) await yieldToLoop();
+          await slice();
           screened.push(await screenIn(agent, input.content, `${paths[i]}.content`));
         }
       });
@@ -613,9 +615,10 @@ export function createMemoriesService(deps: MemoriesDeps) {
         /** This batch's memories as written so far, by id, for the rows after them to merge into. */
         const written = new Map<string, { row: MemoryRow; fp: Fingerprint }>();
         await span("store.insert", { tenant: agent.tenantId, count: rows.length }, async () => {
+          // Other requests get a turn every few milliseconds of a large batch (the write lock stays held meanwhile).
+          const slice = timeSlices();
           for (const [i, row] of rows.entries()) {
-            // Other requests get a turn during a large batch (the write lock stays held meanwhile).
-            if (i > 0 && i % STORE_SLICE === 0) await yieldToLoop();
+            await slice();
             const plan = dedupe?.plans[i];
             let best: { current: MemoryRow; next: NewRow; similarity: number } | null = null;
             if (plan && dedupe) {

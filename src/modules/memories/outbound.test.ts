@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import { type GuardrailPolicyInput, guardrailPolicySchema } from "../guardrails/guardrails.schemas.ts";
 import { createGuardrails } from "../guardrails/guardrails.ts";
 import type { Memory } from "./memories.schemas.ts";
+import { memoryOf } from "./memory-row.fixture.ts";
 import { type OutboundInspect, screenMemories, screenMemory } from "./outbound.ts";
 
 const SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -16,30 +17,8 @@ function inspector(policy: GuardrailPolicyInput = {}): OutboundInspect {
   };
 }
 
-function memory(content: string, metadata: Record<string, unknown>): Memory {
-  return {
-    id: "mem_1",
-    version: 1,
-    namespace: "default",
-    type: "note",
-    content,
-    tags: [],
-    entities: [],
-    metadata,
-    importance: 0.5,
-    agent: "a",
-    created_at: "2026-01-01T00:00:00.000Z",
-    updated_at: "2026-01-01T00:00:00.000Z",
-    expires_at: null,
-    valid_from: null,
-    valid_to: null,
-    is_current: true,
-    access: "shared",
-    allowed_agents: [],
-    owner: "a",
-    quarantined: false,
-  };
-}
+const memory = (content: string, metadata: Record<string, unknown>): Memory =>
+  memoryOf(content, { metadata });
 
 describe("screenMemory: the outbound policy on content and metadata", () => {
   test("a secret recognisable only by its key is masked; every other value and type is kept in place", async () => {

@@ -40,6 +40,6 @@ export const vaultModule = defineModule({
       },
       requireTenant: tenants.requireActive,
     });
-    return { api: { vault, files } };
+    return { api: { vault, files }, close: () => vault.close() };
   },
 });

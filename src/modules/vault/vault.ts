@@ -1,10 +1,10 @@
 import type { TenantCipher } from "../../lib/crypto/index.ts";
 import { safeJoin } from "../../lib/names.ts";
+import { createThreadCalls } from "../../lib/thread-calls.ts";
 import type { Memory } from "../memories/memories.schemas.ts";
 import type { MemoryVault } from "../memories/memories.service.ts";
 import { encryptingCodec, plainCodec, type RowCodec } from "../memories/row-codec.ts";
 import type { EncryptionMode, StorageMode } from "../tenants/tenants.schemas.ts";
-import { removeMarkdownFile, writeMarkdownFile } from "./markdown.ts";
 
 export type VaultDeps = {
   dataDir: string;
@@ -19,11 +19,24 @@ export type VaultDeps = {
 export const markdownDir = (dataDir: string, tenantId: string) =>
   safeJoin(dataDir, "vaults", tenantId, "memories");
 
+/** One change of a markdown tenant's files, as the mirror's thread applies it. */
+export type MirrorChange =
+  | { op: "write"; dir: string; memories: readonly Memory[] }
+  | { op: "remove"; dir: string; ids: readonly string[] };
+
 /**
  * Per-tenant storage: the row codec (sealed or plain) and, for `markdown` tenants, the plain-file
- * mirror updated after every committed write and delete.
+ * mirror updated after every committed write and delete. The files are written on one thread of
+ * their own (mirror.worker.ts), in the order the changes were committed; a write or delete answers
+ * once its files are in place.
  */
-export function createVault(deps: VaultDeps): MemoryVault & { forget(tenantId: string): void } {
+export function createVault(
+  deps: VaultDeps,
+): MemoryVault & { forget(tenantId: string): Promise<void>; close(): Promise<void> } {
+  const mirror = createThreadCalls<MirrorChange, number>(
+    new URL("./mirror.worker.ts", import.meta.url),
+    "markdown mirror",
+  );
   const modes = new Map<string, { encryption: EncryptionMode; storage: StorageMode }>();
   const codecs = new Map<string, RowCodec>();
   const modeOf = async (tenantId: string) => {
@@ -49,17 +62,18 @@ export function createVault(deps: VaultDeps): MemoryVault & { forget(tenantId: s
     },
     async written(tenantId, memories: readonly Memory[]) {
       if ((await modeOf(tenantId)).storage !== "markdown") return;
-      const dir = markdownDir(deps.dataDir, tenantId);
-      for (const m of memories) writeMarkdownFile(dir, m);
+      await mirror.call({ op: "write", dir: markdownDir(deps.dataDir, tenantId), memories });
     },
     async removed(tenantId, ids) {
       if (ids.length === 0 || (await modeOf(tenantId)).storage !== "markdown") return;
-      const dir = markdownDir(deps.dataDir, tenantId);
-      for (const id of ids) removeMarkdownFile(dir, id);
+      await mirror.call({ op: "remove", dir: markdownDir(deps.dataDir, tenantId), ids });
     },
-    forget(tenantId) {
+    // A deleted tenant's file changes already sent finish before its folder is removed.
+    async forget(tenantId) {
       modes.delete(tenantId);
       codecs.delete(tenantId);
+      await mirror.drain();
     },
+    close: () => mirror.close(),
   };
 }

@@ -1,4 +1,4 @@
-import { Worker } from "node:worker_threads";
+import { createThreadCalls } from "../../lib/thread-calls.ts";
 
 /**
  * Checkpoints of the embedded store, off the event loop. In WAL mode SQLite copies the log back
@@ -24,59 +24,24 @@ export type Checkpoints = {
   close(): Promise<void>;
 };
 
-type Reply = { id: number; outcome?: CheckpointOutcome | null; error?: string };
+export type CheckpointRequest = { op: "checkpoint" | "forget"; path: string; mode?: CheckpointMode };
 
 export function createCheckpoints(): Checkpoints {
-  let worker: Worker | null = null;
-  const waiting = new Map<number, { resolve(r: Reply): void; reject(err: Error): void }>();
-  let nextId = 0;
-
-  const start = (): Worker => {
-    const w = new Worker(new URL("./sqlite-checkpoints.worker.ts", import.meta.url));
-    w.on("message", (reply: Reply) => {
-      const call = waiting.get(reply.id);
-      waiting.delete(reply.id);
-      // The thread keeps the process alive only while an answer is awaited.
-      if (waiting.size === 0) w.unref();
-      call?.resolve(reply);
-    });
-    const fail = (err: Error) => {
-      if (worker === w) worker = null;
-      for (const call of waiting.values()) call.reject(err);
-      waiting.clear();
-    };
-    w.on("error", fail);
-    w.on("exit", (code) => fail(new Error(`the checkpoint thread exited (${code})`)));
-    w.unref();
-    return w;
-  };
-
-  const call = (msg: { op: "checkpoint" | "forget"; path: string; mode?: CheckpointMode }): Promise<Reply> =>
-    new Promise<Reply>((resolve, reject) => {
-      worker ??= start();
-      const id = nextId++;
-      waiting.set(id, { resolve, reject });
-      worker.ref();
-      worker.postMessage({ ...msg, id });
-    });
-
+  const thread = createThreadCalls<CheckpointRequest, CheckpointOutcome | null>(
+    new URL("./sqlite-checkpoints.worker.ts", import.meta.url),
+    "checkpoint",
+  );
   return {
     async run(path, mode) {
-      const reply = await call({ op: "checkpoint", path, mode });
-      if (reply.error !== undefined) throw new Error(`checkpoint failed: ${reply.error}`);
-      return reply.outcome ?? null;
+      try {
+        return await thread.call({ op: "checkpoint", path, mode });
+      } catch (err) {
+        throw new Error(`checkpoint failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
     },
     async forget(path) {
-      if (!worker) return;
-      await call({ op: "forget", path });
+      if (thread.running()) await thread.call({ op: "forget", path });
     },
-    async close() {
-      const w = worker;
-      if (!w) return;
-      // Messages are answered in order: once this one is, every earlier one has been.
-      await call({ op: "forget", path: "" }).catch(() => undefined);
-      worker = null;
-      await w.terminate();
-    },
+    close: () => thread.close(),
   };
 }

@@ -300,18 +300,21 @@ export function openSqliteDatabase(
       }),
     // Not part of the port: used by the storage to close handles.
     ...({
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        if (checkpointDue) clearTimeout(checkpointDue);
-        // The checkpoint thread lets go first, so this connection is the last one and SQLite
-        // checkpoints and removes the log as it closes.
-        await offThread?.forget(path);
-        readDb?.close();
-        readDb = null;
-        readCache.clear();
-        db.close();
-      },
+      // After the transactions already queued (one may be between two of its statements, waiting
+      // for a turn of the event loop): closing under it would leave its caller unanswered.
+      close: () =>
+        exclusive(async () => {
+          if (closed) return;
+          closed = true;
+          if (checkpointDue) clearTimeout(checkpointDue);
+          // The checkpoint thread lets go first, so this connection is the last one and SQLite
+          // checkpoints and removes the log as it closes.
+          await offThread?.forget(path);
+          readDb?.close();
+          readDb = null;
+          readCache.clear();
+          db.close();
+        }),
       exec: (sql: string) => db.exec(sql),
     } as object),
   } as Database;
