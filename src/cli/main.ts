@@ -8,7 +8,6 @@ import { newId } from "../lib/ids.ts";
 import { safeJoin } from "../lib/names.ts";
 import { checkSecretStrength, generateSecret, KEY_PREFIX } from "../lib/secrets.ts";
 import { readTlsFiles, trustExtraCertificateAuthorities } from "../lib/tls.ts";
-import { loadNameModels } from "../modules/guardrails/index.ts";
 import type { Actor } from "../platform/auth/actor.ts";
 import { acquireServeLock, prepareDataDir, storeAdminKey } from "../platform/bootstrap.ts";
 import { TLS_SERVER_OPTIONS } from "../platform/http/server.ts";
@@ -94,8 +93,9 @@ program
       releaseLock();
       throw err;
     }
-    // The person-name models load before the first request, not during it (see loadNameModels).
-    loadNameModels();
+    // The person-name models load before the first request, not during it (here and on the
+    // guardrails' detector thread).
+    await hypha.apis.governance.warm();
     let address: string;
     try {
       address = await hypha.app.listen({ host: cfg.host, port: cfg.port });

@@ -1,8 +1,10 @@
 import { createEgressGuard, egressAllowList } from "../../lib/egress/egress-guard.ts";
+import { createThreadCalls } from "../../lib/thread-calls.ts";
 import { type ActionRule, rule } from "../../platform/auth/actor.ts";
 import { defineModule } from "../../platform/module.ts";
 import { tracedEgress } from "../../platform/telemetry.ts";
-import { createGuardrails } from "../guardrails/index.ts";
+import type { Detection, DetectRequest } from "../guardrails/guardrails.ts";
+import { createGuardrails, guardrailPolicySchema, loadNameModels } from "../guardrails/index.ts";
 import { createLlmJudge, guardedJudgeTransport } from "../guardrails/judge.ts";
 import { governanceToBus } from "./governance.events.ts";
 import { governanceMigrations } from "./governance.migrations.ts";
@@ -46,6 +48,12 @@ export type GovernanceApi = {
   screen: MemoryScreen;
   /** Subscribes to governance events (approval.*, agent.*, anomaly.*); returns an unsubscribe. */
   onEvent(listener: (event: GovernanceEvent) => void): () => void;
+  /**
+   * Loads the guardrails' person-name models (about a second) on this thread and on the detector
+   * thread, so the first screened request does not wait for them. `hypha serve` calls it before it
+   * listens; otherwise they load on first use.
+   */
+  warm(): Promise<void>;
 };
 
 declare module "../../platform/auth/actor.ts" {
@@ -136,8 +144,13 @@ export const governanceModule = defineModule({
           ),
         )
       : undefined;
+    // Batch writes' texts are screened on a thread of their own (detect.worker.ts), started on first use.
+    const detector = createThreadCalls<DetectRequest, Detection[]>(
+      new URL("../guardrails/detect.worker.ts", import.meta.url),
+      "guardrail detector",
+    );
     const screen = createMemoryScreen({
-      guardrails: createGuardrails({ clock, ...(judge ? { judge } : {}) }),
+      guardrails: createGuardrails({ clock, detectMany: detector.call, ...(judge ? { judge } : {}) }),
       policyFor: (tenantId) => service.policyFor(tenantId),
       recordRecallVolume: (actor, bytes) => service.recordRecallVolume(actor, bytes),
       storage,
@@ -152,7 +165,17 @@ export const governanceModule = defineModule({
           listeners.add(listener);
           return () => listeners.delete(listener);
         },
+        async warm() {
+          const thread = detector.call({
+            direction: "inbound",
+            texts: [],
+            policy: guardrailPolicySchema.parse({}),
+          });
+          loadNameModels();
+          await thread;
+        },
       },
+      close: () => detector.close(),
       hooks: (app) => registerGovernanceHooks(app, service),
       routes: (app) => registerGovernanceRoutes(app, service),
     };

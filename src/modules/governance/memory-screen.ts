@@ -71,6 +71,15 @@ export type MemoryScreen = {
   /** Inspects text entering memory: strips hidden characters, masks, quarantines or blocks (422). */
   inbound(actor: TenantActor, content: string, path: string): Promise<ScreenedWrite>;
   /**
+   * `inbound` for each text of a batch, in order, the first refusal thrown as `inbound` would; the
+   * detectors of a large batch run off the serving thread.
+   */
+  inboundMany(
+    actor: TenantActor,
+    contents: readonly string[],
+    paths: readonly string[],
+  ): Promise<ScreenedWrite[]>;
+  /**
    * The inspection of text leaving memory, with the tenant's policy read now (so callers resolve it
    * before opening a transaction): null when the policy blocks the text from leaving.
    */
@@ -149,47 +158,86 @@ export function createMemoryScreen(deps: {
     flags: v.action === "allow" ? null : summarize(v),
   });
 
+  /**
+   * A write's text through the value checks and then the guardrails' verdict (`inspect`): refused
+   * (422, with its audit event), emptied by sanitation (422), or what may be stored.
+   */
+  async function admitted(
+    actor: TenantActor,
+    content: string,
+    path: string,
+    inspect: () => Promise<GuardrailVerdict>,
+  ): Promise<ScreenedWrite> {
+    const known = await matchedValue(actor.tenantId, content);
+    if (known) {
+      await auditBlocked(actor, actor.tenantId, known, "write");
+      throw new AppError(
+        "GUARDRAIL_BLOCKED",
+        "the content contains the value of one of the tenant's credentials",
+        {
+          details: [{ path, message: known.checks.map((c) => `${c.name}:${c.action}`).join(", ") }],
+          verdict: known,
+        },
+      );
+    }
+    const v = await inspect();
+    if (v.action === "block") {
+      const summary = summarize(v);
+      await auditBlocked(actor, actor.tenantId, summary, "write");
+      throw new AppError("GUARDRAIL_BLOCKED", "the content was refused by the tenant's guardrails", {
+        details: [{ path, message: summary.checks.map((c) => `${c.name}:${c.action}`).join(", ") }],
+        verdict: summary,
+      });
+    }
+    if (v.text.length === 0) {
+      throw new AppError(
+        "VALIDATION_FAILED",
+        "nothing is left of the content once hidden characters are removed",
+        {
+          details: [{ path, message: "only hidden characters" }],
+        },
+      );
+    }
+    return toWrite(v);
+  }
+
   return {
     addValueCheck(name, check) {
       valueChecks.push({ name, check });
     },
 
     async inbound(actor, content, path) {
-      const known = await matchedValue(actor.tenantId, content);
-      if (known) {
-        await auditBlocked(actor, actor.tenantId, known, "write");
-        throw new AppError(
-          "GUARDRAIL_BLOCKED",
-          "the content contains the value of one of the tenant's credentials",
-          {
-            details: [{ path, message: known.checks.map((c) => `${c.name}:${c.action}`).join(", ") }],
-            verdict: known,
-          },
-        );
-      }
       const p = await deps.policyFor(actor.tenantId);
-      const v = await deps.guardrails.inspectInbound(content, {
+      return admitted(actor, content, path, () =>
+        deps.guardrails.inspectInbound(content, {
+          tenantId: actor.tenantId,
+          policy: policyWith(p, p.write_injection_threshold),
+        }),
+      );
+    },
+
+    async inboundMany(actor, contents, paths) {
+      const p = await deps.policyFor(actor.tenantId);
+      // The detectors see the whole batch at once (on the detector thread when it is large); the
+      // value checks, refusals and their audit events then follow text by text, in order.
+      const verdicts = deps.guardrails.inspectInboundMany(contents, {
         tenantId: actor.tenantId,
         policy: policyWith(p, p.write_injection_threshold),
       });
-      if (v.action === "block") {
-        const summary = summarize(v);
-        await auditBlocked(actor, actor.tenantId, summary, "write");
-        throw new AppError("GUARDRAIL_BLOCKED", "the content was refused by the tenant's guardrails", {
-          details: [{ path, message: summary.checks.map((c) => `${c.name}:${c.action}`).join(", ") }],
-          verdict: summary,
-        });
-      }
-      if (v.text.length === 0) {
-        throw new AppError(
-          "VALIDATION_FAILED",
-          "nothing is left of the content once hidden characters are removed",
-          {
-            details: [{ path, message: "only hidden characters" }],
-          },
+      // Awaited text by text below; a refusal before then must not leave a failure unobserved.
+      verdicts.catch(() => undefined);
+      const out: ScreenedWrite[] = [];
+      for (const [i, content] of contents.entries()) {
+        out.push(
+          await admitted(
+            actor,
+            content,
+            paths[i] ?? "body",
+            async () => (await verdicts)[i] as GuardrailVerdict,
+          ),
         );
       }
-      return toWrite(v);
+      return out;
     },
 
     async outboundFor(actor) {

@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from "../../lib/clock.ts";
+import { timeSlices } from "../../lib/slices.ts";
 import {
   type Finding,
   GUARDRAIL_ACTIONS,
@@ -25,11 +26,18 @@ export type GuardrailsDeps = {
   /** Optional LLM judge; consulted on inbound text only, since that is where injections enter. */
   judge?: Judge;
   clock?: Clock;
+  /** Runs `detect` over a batch on another thread (detect.worker.ts); batches run inline without it. */
+  detectMany?: (req: DetectRequest) => Promise<Detection[]>;
 };
 
 export type Guardrails = {
   /** Checks text entering memory (writes, ingested deliveries). */
   inspectInbound(text: string, ctx: InspectContext): Promise<GuardrailVerdict>;
+  /**
+   * `inspectInbound` of each text of a batch, in order: the detectors of a large batch run on the
+   * detector thread when there is one, so the serving thread is not held for its whole length.
+   */
+  inspectInboundMany(texts: readonly string[], ctx: InspectContext): Promise<GuardrailVerdict[]>;
   /** Checks text leaving memory (recall results, context blocks). */
   inspectOutbound(text: string, ctx: InspectContext): Promise<GuardrailVerdict>;
 };
@@ -63,12 +71,97 @@ function toSanitizedOffset(offset: number, removed: readonly Finding[]): number 
 }
 
 /**
+ * What the detectors found in one text, before the judge: the length limit, encoding sanitation,
+ * then PII, secrets and prompt injection on the sanitised text. Pure (text and policy in, plain data
+ * out), so it runs on whichever thread holds the text: inline for one text, on the detector thread
+ * for a batch (see `GuardrailsDeps.detectMany`). `done` when the text is blocked before the detectors.
+ */
+export type Detection =
+  | { done: true; text: string; checks: GuardrailCheck[] }
+  | { done: false; text: string; checks: GuardrailCheck[]; injection: Finding[] };
+
+export function detect(direction: Direction, input: string, policy: GuardrailPolicy): Detection {
+  const rules = policy[direction];
+  if (input.length > rules.maxLength) {
+    const finding = { type: "too_long", start: rules.maxLength, end: input.length, confidence: 1 };
+    return {
+      done: true,
+      text: "",
+      checks: [{ name: "length", action: "block", findings: [finding], confidence: 1 }],
+    };
+  }
+  const clean = sanitize(input);
+  if (!clean.ok) {
+    const finding = { type: "lone_surrogate", start: clean.index, end: clean.index + 1, confidence: 1 };
+    return {
+      done: true,
+      text: "",
+      checks: [{ name: "encoding", action: "block", findings: [finding], confidence: 1 }],
+    };
+  }
+  const text = clean.text;
+  const checks: GuardrailCheck[] = [];
+  checks.push({
+    name: "encoding",
+    action: clean.removed.length > 0 ? "flag" : "allow",
+    findings: clean.removed,
+    confidence: clean.removed.length > 0 ? 1 : 0,
+    ...(clean.normalized ? { detail: "nfc" } : {}),
+  });
+
+  const enabled = new Set(policy.piiTypes);
+  // "allow" turns a detector off: its work would change nothing.
+  const pii =
+    rules.pii === "allow"
+      ? []
+      : detectPii(text, {
+          minConfidence: policy.piiMinConfidence,
+          types: policy.piiTypes,
+          personModel: policy.piiPersonModel,
+        }).filter((f) => enabled.has(f.type));
+  checks.push({
+    name: "pii",
+    action: pii.length > 0 ? rules.pii : "allow",
+    findings: pii,
+    confidence: maxConfidence(pii),
+  });
+
+  const secrets = rules.secrets === "allow" ? [] : detectSecrets(text);
+  checks.push({
+    name: "secrets",
+    action: secrets.length > 0 ? rules.secrets : "allow",
+    findings: secrets,
+    confidence: maxConfidence(secrets),
+  });
+
+  // Hidden text was already stripped; its presence is itself evidence of an injection attempt.
+  const injection: Finding[] = detectInjection(text);
+  for (const r of clean.removed) {
+    if (r.type !== "tag_character" && r.type !== "bidi_control") continue;
+    const at = toSanitizedOffset(r.start, clean.removed);
+    injection.push({
+      type: "hidden_text",
+      start: at,
+      end: at,
+      confidence: r.type === "tag_character" ? 0.9 : 0.6,
+    });
+  }
+  return { done: false, text, checks, injection };
+}
+
+/** A batch of texts for the detector thread (detect.worker.ts). */
+export type DetectRequest = { direction: Direction; texts: readonly string[]; policy: GuardrailPolicy };
+
+/** Batches at least this large go to the detector thread when there is one; smaller ones run inline. */
+export const DETECT_OFF_THREAD_MIN = 8;
+
+/**
  * Creates the guardrails engine. Each inspection runs, in order: a length limit, encoding
  * sanitation (lone surrogates block; hidden and control characters are stripped and NFC applied),
- * then the PII, secret and prompt-injection detectors on the sanitised text, and, when configured,
- * the LLM judge. The verdict's action is the most severe action any check asked for; `mask` checks
- * rewrite the returned text; `block` returns no text; `quarantine` returns the sanitised text for
- * the caller to store out of normal recall.
+ * then the PII, secret and prompt-injection detectors on the sanitised text (`detect`), and, when
+ * configured, the LLM judge. The verdict's action is the most severe action any check asked for;
+ * `mask` checks rewrite the returned text; `block` returns no text; `quarantine` returns the
+ * sanitised text for the caller to store out of normal recall.
  *
  * @example
  * const guardrails = createGuardrails({ policy: { inbound: { pii: "mask" } } });
@@ -79,13 +172,13 @@ export function createGuardrails(deps: GuardrailsDeps = {}): Guardrails {
   const defaultPolicy = guardrailPolicySchema.parse(deps.policy ?? {});
   const clock = deps.clock ?? systemClock;
 
-  async function inspect(
+  /** The judge (inbound only) and the verdict, from what the detectors found. */
+  async function conclude(
     direction: Direction,
-    input: string,
-    ctx: InspectContext,
+    found: Detection,
+    policy: GuardrailPolicy,
+    started: number,
   ): Promise<GuardrailVerdict> {
-    const started = clock.now();
-    const policy: GuardrailPolicy = ctx.policy ?? defaultPolicy;
     const rules = policy[direction];
     const finish = (action: GuardrailAction, text: string, checks: GuardrailCheck[]): GuardrailVerdict => ({
       allowed: action !== "block" && action !== "quarantine",
@@ -94,63 +187,8 @@ export function createGuardrails(deps: GuardrailsDeps = {}): Guardrails {
       checks,
       latencyMs: clock.now() - started,
     });
-
-    if (input.length > rules.maxLength) {
-      const finding = { type: "too_long", start: rules.maxLength, end: input.length, confidence: 1 };
-      return finish("block", "", [{ name: "length", action: "block", findings: [finding], confidence: 1 }]);
-    }
-    const clean = sanitize(input);
-    if (!clean.ok) {
-      const finding = { type: "lone_surrogate", start: clean.index, end: clean.index + 1, confidence: 1 };
-      return finish("block", "", [{ name: "encoding", action: "block", findings: [finding], confidence: 1 }]);
-    }
-    const text = clean.text;
-    const checks: GuardrailCheck[] = [];
-    checks.push({
-      name: "encoding",
-      action: clean.removed.length > 0 ? "flag" : "allow",
-      findings: clean.removed,
-      confidence: clean.removed.length > 0 ? 1 : 0,
-      ...(clean.normalized ? { detail: "nfc" } : {}),
-    });
-
-    const enabled = new Set(policy.piiTypes);
-    // "allow" turns a detector off: its work would change nothing.
-    const pii =
-      rules.pii === "allow"
-        ? []
-        : detectPii(text, {
-            minConfidence: policy.piiMinConfidence,
-            types: policy.piiTypes,
-            personModel: policy.piiPersonModel,
-          }).filter((f) => enabled.has(f.type));
-    checks.push({
-      name: "pii",
-      action: pii.length > 0 ? rules.pii : "allow",
-      findings: pii,
-      confidence: maxConfidence(pii),
-    });
-
-    const secrets = rules.secrets === "allow" ? [] : detectSecrets(text);
-    checks.push({
-      name: "secrets",
-      action: secrets.length > 0 ? rules.secrets : "allow",
-      findings: secrets,
-      confidence: maxConfidence(secrets),
-    });
-
-    // Hidden text was already stripped; its presence is itself evidence of an injection attempt.
-    const injection: Finding[] = detectInjection(text);
-    for (const r of clean.removed) {
-      if (r.type !== "tag_character" && r.type !== "bidi_control") continue;
-      const at = toSanitizedOffset(r.start, clean.removed);
-      injection.push({
-        type: "hidden_text",
-        start: at,
-        end: at,
-        confidence: r.type === "tag_character" ? 0.9 : 0.6,
-      });
-    }
+    if (found.done) return finish("block", "", found.checks);
+    const { text, checks, injection } = found;
     let decisive = injection;
     if (deps.judge && direction === "inbound") {
       const verdict = await deps.judge.judge(text);
@@ -190,8 +228,42 @@ export function createGuardrails(deps: GuardrailsDeps = {}): Guardrails {
     return finish(mostSevere(checks), out, checks);
   }
 
+  async function inspect(
+    direction: Direction,
+    input: string,
+    ctx: InspectContext,
+  ): Promise<GuardrailVerdict> {
+    const started = clock.now();
+    const policy: GuardrailPolicy = ctx.policy ?? defaultPolicy;
+    return conclude(direction, detect(direction, input, policy), policy, started);
+  }
+
+  async function inspectMany(
+    direction: Direction,
+    texts: readonly string[],
+    ctx: InspectContext,
+  ): Promise<GuardrailVerdict[]> {
+    const started = clock.now();
+    const policy: GuardrailPolicy = ctx.policy ?? defaultPolicy;
+    let found: Detection[];
+    if (deps.detectMany && texts.length >= DETECT_OFF_THREAD_MIN) {
+      found = await deps.detectMany({ direction, texts, policy });
+    } else {
+      found = [];
+      const slice = timeSlices();
+      for (const t of texts) {
+        await slice();
+        found.push(detect(direction, t, policy));
+      }
+    }
+    const out: GuardrailVerdict[] = [];
+    for (const f of found) out.push(await conclude(direction, f, policy, started));
+    return out;
+  }
+
   return {
     inspectInbound: (text, ctx) => inspect("inbound", text, ctx),
+    inspectInboundMany: (texts, ctx) => inspectMany("inbound", texts, ctx),
     inspectOutbound: (text, ctx) => inspect("outbound", text, ctx),
   };
 }

@@ -70,6 +70,12 @@ export type MemoryScreen = {
     content: string,
     path: string,
   ): Promise<{ content: string; quarantined: boolean; flags: unknown }>;
+  /** `inbound` for each text of a batch, in order (the first refusal throws). */
+  inboundMany(
+    actor: TenantActor,
+    contents: readonly string[],
+    paths: readonly string[],
+  ): Promise<{ content: string; quarantined: boolean; flags: unknown }[]>;
   outboundFor(
     actor: TenantActor,
   ): Promise<(content: string) => Promise<{ content: string; flagged: boolean } | null>>;
@@ -583,15 +589,15 @@ export function createMemoriesService(deps: MemoriesDeps) {
         authorizeNamespace(agent, input.namespace);
         checkContent(input.content, `${paths[i]}.content`);
       }
-      const screened: Awaited<ReturnType<typeof screenIn>>[] = [];
-      await span("store.guardrails", { tenant: agent.tenantId, count: inputs.length }, async () => {
-        // Other requests get a turn every few milliseconds of a large batch.
-        const slice = timeSlices();
-        for (const [i, input] of inputs.entries()) {
-          await slice();
-          screened.push(await screenIn(agent, input.content, `${paths[i]}.content`));
-        }
-      });
+      const screened = await span("store.guardrails", { tenant: agent.tenantId, count: inputs.length }, () =>
+        deps.screen
+          ? deps.screen.inboundMany(
+              agent,
+              inputs.map((input) => input.content),
+              paths,
+            )
+          : inputs.map((input) => ({ content: input.content, quarantined: false, flags: null as unknown })),
+      );
       const rows = inputs.map((input, i) =>
         buildRow(
           agent,
