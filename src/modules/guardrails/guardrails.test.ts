@@ -194,7 +194,7 @@ describe("a batch's detectors on the detector thread", () => {
     "Plain note about the quarterly offsite in Lisbon.",
   ];
   const policy = guardrailPolicySchema.parse({ inbound: { pii: "mask", maxLength: 150 } });
-  const strip = (v: { latencyMs: number }) => ({ ...v, latencyMs: 0 });
+  const strip = <V extends { latencyMs: number }>(v: V): V => ({ ...v, latencyMs: 0 });
 
   it("gives each text of a batch the verdict it gets alone, while the serving thread keeps running", async () => {
     const thread = createThreadCalls<DetectRequest, Detection[]>(
