@@ -4,8 +4,9 @@
  * throughput at 1 and 32 connections, and LoCoMo evidence recall@5/10/25 per category through the API.
  *
  * `node bench/run.ts recall [--sizes=1000,10000] [--quality-only] [--write]
- *   [--embeddings-url=http://127.0.0.1:11434/v1 --embeddings-model=nomic-embed-text]`: with an
- * OpenAI-compatible embeddings API, only the LoCoMo run is made, twice: lexical and hybrid (fused), side by side.
+ *   [--embeddings-url=http://127.0.0.1:11434/v1 --embeddings-model=nomic-embed-text | --embedded]`: with an
+ * OpenAI-compatible embeddings API, or with the embedded model in the process (`HYPHA_EMBEDDINGS=embedded`),
+ * only the LoCoMo run is made, twice: lexical and hybrid (fused), side by side.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -132,7 +133,8 @@ async function httpLoad(
   return { rps: done / seconds, errors, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
-type Embeddings = { url: string; model: string };
+/** An OpenAI-compatible API, or the embedded model (Universal Sentence Encoder lite) in the process. */
+type Embeddings = { url: string; model: string } | { embedded: true; model: string };
 type Found = { questions: number; found: number[]; total: number };
 
 /**
@@ -150,12 +152,15 @@ async function locomoRecall(convs: Conversation[], embeddings?: Embeddings): Pro
       logLevel: "silent",
       // Retrieval quality, not overload: the loading batches may hold the loop past the shedding threshold.
       overloadEventLoopDelayMs: 0,
-      ...(embeddings && {
-        embeddingsUrl: embeddings.url,
-        embeddingsModel: embeddings.model,
-        embeddingsTimeoutMs: 120_000,
-        egressAllow: [new URL(embeddings.url).hostname],
-      }),
+      ...(embeddings &&
+        ("url" in embeddings
+          ? {
+              embeddingsUrl: embeddings.url,
+              embeddingsModel: embeddings.model,
+              embeddingsTimeoutMs: 120_000,
+              egressAllow: [new URL(embeddings.url).hostname],
+            }
+          : { embeddings: "embedded", embeddingsTimeoutMs: 120_000 })),
     },
   );
   const hypha = await createApp({ config });
@@ -291,8 +296,10 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
 
   const arg = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const embeddingsUrl = arg("embeddings-url");
-  if (embeddingsUrl) {
-    const embeddings = { url: embeddingsUrl, model: arg("embeddings-model") ?? "default" };
+  if (embeddingsUrl || argv.includes("--embedded")) {
+    const embeddings: Embeddings = embeddingsUrl
+      ? { url: embeddingsUrl, model: arg("embeddings-model") ?? "default" }
+      : { embedded: true, model: "the embedded model (Universal Sentence Encoder lite)" };
     const lexical = await locomoRecall(convs);
     const t0 = performance.now();
     const fused = await locomoRecall(convs, embeddings);

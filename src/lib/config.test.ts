@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError, embeddingsAdapter, loadConfig } from "./config.ts";
 
 function configError(env: Record<string, string>): string {
   try {
@@ -76,6 +76,42 @@ describe("config: CIDR settings are parsed as addresses, not matched by shape", 
       HYPHA_EMBEDDINGS_MODEL: "nomic-embed-text",
     });
     assert.equal(ok.embeddingsTimeoutMs, 5000);
+  });
+
+  test("HYPHA_EMBEDDINGS picks the embedder; a combination that contradicts it is refused in one line naming HYPHA_EMBEDDINGS and the fix", () => {
+    assert.equal(embeddingsAdapter(loadConfig({})), "off");
+    assert.equal(embeddingsAdapter(loadConfig({ HYPHA_EMBEDDINGS: "embedded" })), "embedded");
+    const api = {
+      HYPHA_EMBEDDINGS_URL: "http://127.0.0.1:11434/v1",
+      HYPHA_EMBEDDINGS_MODEL: "nomic-embed-text",
+    };
+    assert.equal(embeddingsAdapter(loadConfig(api)), "api");
+    assert.equal(embeddingsAdapter(loadConfig({ ...api, HYPHA_EMBEDDINGS: "api" })), "api");
+    const extras: Record<string, string>[] = [
+      { HYPHA_EMBEDDINGS_URL: "http://127.0.0.1:11434/v1" },
+      { HYPHA_EMBEDDINGS_MODEL: "nomic-embed-text" },
+      { HYPHA_EMBEDDINGS_API_KEY: "sk-secret-value" },
+      api,
+    ];
+    for (const extra of extras) {
+      const message = configError({ HYPHA_EMBEDDINGS: "embedded", ...extra });
+      assert.equal(
+        message,
+        "invalid configuration: embeddings (HYPHA_EMBEDDINGS): HYPHA_EMBEDDINGS=embedded runs its own model in the process and takes no HYPHA_EMBEDDINGS_URL, HYPHA_EMBEDDINGS_MODEL or HYPHA_EMBEDDINGS_API_KEY: unset those, or set HYPHA_EMBEDDINGS=api to use the API",
+      );
+    }
+    assert.match(
+      configError({ HYPHA_EMBEDDINGS: "api" }),
+      /^invalid configuration: embeddings \(HYPHA_EMBEDDINGS\): HYPHA_EMBEDDINGS=api needs HYPHA_EMBEDDINGS_URL/,
+    );
+    assert.match(
+      configError({ ...api, HYPHA_EMBEDDINGS: "off" }),
+      /HYPHA_EMBEDDINGS=off contradicts HYPHA_EMBEDDINGS_URL: unset one of them$/,
+    );
+    assert.match(
+      configError({ HYPHA_EMBEDDINGS: "local" }),
+      /^invalid configuration: embeddings \(HYPHA_EMBEDDINGS\): /,
+    );
   });
 
   test("egress allowances accept CIDRs, addresses, host names and wildcard host names", () => {

@@ -133,13 +133,22 @@ export const configSchema = z
     judgeApiKey: z.string().min(1).max(4096).optional(),
     judgeTimeoutMs: intFromString(50, 60_000).default(2000),
     /**
+     * Which embedder hybrid recall uses: `off`, `api` (the API at `embeddingsUrl`) or `embedded`
+     * (Universal Sentence Encoder lite in the process, from the optional npm packages; no network).
+     * Unset: `api` when `embeddingsUrl` is set, `off` otherwise. See `embeddingsAdapter`.
+     */
+    embeddings: z.enum(["off", "api", "embedded"]).optional(),
+    /**
      * An OpenAI-compatible embeddings API (`…/v1`, `POST {url}/embeddings`) for hybrid recall; off when
      * unset. Memories are embedded after commit by a worker, never on the write path.
      */
     embeddingsUrl: z.url({ protocol: /^https?$/ }).optional(),
     embeddingsModel: z.string().min(1).max(200).optional(),
     embeddingsApiKey: z.string().min(1).max(4096).optional(),
-    /** One deadline per embeddings call (DNS, connect, answer); past it recall stays lexical. */
+    /**
+     * One deadline per embeddings call (an API's DNS, connect and answer; the embedded model's queue
+     * and computation); past it recall stays lexical.
+     */
     embeddingsTimeoutMs: intFromString(50, 120_000).default(5000),
     /** CIDRs and host names outbound webhooks may reach although the egress guard blocks them. */
     egressAllow: z
@@ -205,15 +214,42 @@ export const configSchema = z
     message: "HYPHA_JUDGE_MODEL is required with HYPHA_JUDGE_URL",
     path: ["judgeModel"],
   })
-  .refine((c) => !c.embeddingsUrl || c.embeddingsModel, {
+  .refine((c) => c.embeddings === "embedded" || !c.embeddingsUrl || c.embeddingsModel, {
     message: "HYPHA_EMBEDDINGS_MODEL is required with HYPHA_EMBEDDINGS_URL",
     path: ["embeddingsModel"],
   })
-  .refine((c) => c.embeddingsUrl || (!c.embeddingsModel && !c.embeddingsApiKey), {
+  .refine(
+    (c) => c.embeddings === "embedded" || c.embeddingsUrl || (!c.embeddingsModel && !c.embeddingsApiKey),
+    {
+      message:
+        "HYPHA_EMBEDDINGS_MODEL and HYPHA_EMBEDDINGS_API_KEY need HYPHA_EMBEDDINGS_URL (the embeddings API) beside them",
+      path: ["embeddingsUrl"],
+    },
+  )
+  .refine(
+    (c) => c.embeddings !== "embedded" || (!c.embeddingsUrl && !c.embeddingsModel && !c.embeddingsApiKey),
+    {
+      message:
+        "HYPHA_EMBEDDINGS=embedded runs its own model in the process and takes no HYPHA_EMBEDDINGS_URL, HYPHA_EMBEDDINGS_MODEL or HYPHA_EMBEDDINGS_API_KEY: unset those, or set HYPHA_EMBEDDINGS=api to use the API",
+      path: ["embeddings"],
+    },
+  )
+  .refine((c) => c.embeddings !== "api" || c.embeddingsUrl, {
     message:
-      "HYPHA_EMBEDDINGS_MODEL and HYPHA_EMBEDDINGS_API_KEY need HYPHA_EMBEDDINGS_URL (the embeddings API) beside them",
-    path: ["embeddingsUrl"],
+      "HYPHA_EMBEDDINGS=api needs HYPHA_EMBEDDINGS_URL and HYPHA_EMBEDDINGS_MODEL (the embeddings API)",
+    path: ["embeddings"],
+  })
+  .refine((c) => c.embeddings !== "off" || !c.embeddingsUrl, {
+    message: "HYPHA_EMBEDDINGS=off contradicts HYPHA_EMBEDDINGS_URL: unset one of them",
+    path: ["embeddings"],
   });
+
+/** The embedder the configuration selects: `HYPHA_EMBEDDINGS`, else `api` when a URL is set, else `off`. */
+export function embeddingsAdapter(
+  c: Pick<Config, "embeddings" | "embeddingsUrl">,
+): "off" | "api" | "embedded" {
+  return c.embeddings ?? (c.embeddingsUrl ? "api" : "off");
+}
 
 export type Config = z.infer<typeof configSchema>;
 
@@ -260,6 +296,7 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_JUDGE_MODEL: "judgeModel",
   HYPHA_JUDGE_API_KEY: "judgeApiKey",
   HYPHA_JUDGE_TIMEOUT_MS: "judgeTimeoutMs",
+  HYPHA_EMBEDDINGS: "embeddings",
   HYPHA_EMBEDDINGS_URL: "embeddingsUrl",
   HYPHA_EMBEDDINGS_MODEL: "embeddingsModel",
   HYPHA_EMBEDDINGS_API_KEY: "embeddingsApiKey",

@@ -1,7 +1,8 @@
 /**
  * The air-gapped bundle, end to end: `npm run bundle`, unpack in a scratch directory, start it with
  * `./hypha serve` inside a network namespace with no network (`unshare -n`, loopback only), then
- * store and recall over loopback. Part of `npm test` (`npm run test:bundle` alone); it needs root for
+ * store and recall over loopback, with `HYPHA_EMBEDDINGS=embedded` (the bundle carries the model's
+ * optional packages, so hybrid recall works air-gapped). Part of `npm test` (`npm run test:bundle` alone); it needs root for
  * the namespace and says so as a skip where it cannot make one.
  */
 import assert from "node:assert/strict";
@@ -34,17 +35,26 @@ const call = async (method, path, key, body) => {
 const tenant = await call("POST", "/v1/tenants", admin, { name: "airgap" });
 const key = (await call("POST", "/v1/tenants/" + tenant.id + "/keys", admin, { agent: "a", scopes: ["memories:read", "memories:write"] })).key;
 const stored = await call("POST", "/v1/memories", key, { namespace: "ops", content: "The air-gapped site rotates its backup tapes on Fridays" });
+// The embedded embedder (HYPHA_EMBEDDINGS=embedded) ships in the bundle: with vectors turned on for
+// this (encrypted) tenant, the embedding worker embeds the memory within a pass or two.
+await fetch(url + "/v1/tenants/" + tenant.id + "/policy", { method: "PUT", headers: { authorization: "Bearer " + admin, "content-type": "application/json" }, body: JSON.stringify({ embeddings: "on" }) });
+let status;
+for (let i = 0; i < 60; i++) {
+  status = await call("GET", "/v1/memories/embeddings/status", key);
+  if (status.embedded === 1) break;
+  await new Promise((ok) => setTimeout(ok, 500));
+}
 const recalled = await call("POST", "/v1/memories/recall", key, { query: "when are backup tapes rotated", k: 3 });
 let outside = "reached";
 try { await fetch("http://1.1.1.1/", { signal: AbortSignal.timeout(2000) }); } catch (err) { outside = String(err.cause?.code ?? err.name); }
 const exited = new Promise((ok) => server.on("exit", ok));
 server.kill("SIGTERM");
-console.log(JSON.stringify({ stored: stored.id, recalled: recalled.results.map((r) => r.memory.id), outside, exit: await exited, node: process.version }));
+console.log(JSON.stringify({ stored: stored.id, recalled: recalled.results.map((r) => r.memory.id), fusion: recalled.results[0]?.why.fusion ?? null, embedder: status.embedder, outside, exit: await exited, node: process.version }));
 `;
 
 const canIsolate = spawnSync("unshare", ["-n", "true"]).status === 0;
 
-test("the bundle unpacked elsewhere starts with ./hypha serve in a namespace with no network, and stores and recalls over loopback", {
+test("the bundle unpacked elsewhere starts with ./hypha serve in a namespace with no network, and stores and recalls over loopback, with hybrid recall by the embedded model it carries", {
   skip: canIsolate ? false : "needs root to make a network namespace (unshare -n)",
 }, () => {
   const tarball = execFileSync("npm", ["run", "--silent", "bundle"], { cwd: ROOT, encoding: "utf8" })
@@ -61,6 +71,7 @@ test("the bundle unpacked elsewhere starts with ./hypha serve in a namespace wit
       HYPHA_DATA_DIR: join(scratch, "data"),
       HYPHA_ADMIN_KEY: generateSecret(KEY_PREFIX.admin),
       HYPHA_LOG_LEVEL: "info",
+      HYPHA_EMBEDDINGS: "embedded",
     },
     encoding: "utf8",
     timeout: 60_000,
@@ -69,12 +80,16 @@ test("the bundle unpacked elsewhere starts with ./hypha serve in a namespace wit
   const result = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}") as {
     stored: string;
     recalled: string[];
+    fusion: { vector_rank: number | null } | null;
+    embedder: string;
     outside: string;
     exit: number;
     node: string;
   };
   assert.match(result.stored, /^mem_/);
   assert.ok(result.recalled.includes(result.stored), JSON.stringify(result));
+  assert.equal(result.embedder, "embedded:use-lite:512", "the bundle carries the embedded model");
+  assert.equal(result.fusion?.vector_rank, 1, "recall fused the embedded model's vector rank");
   assert.notEqual(result.outside, "reached", "the namespace has no network");
   assert.equal(result.exit, 0);
   assert.equal(result.node, "v24.21.0");

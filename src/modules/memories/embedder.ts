@@ -12,12 +12,15 @@ export type Embedder = {
   /** `<adapter>:<model>`: the id without the dimension (null for `off`). */
   readonly name: string | null;
   /**
-   * `<adapter>:<model>:<dimension>`, known once an answer has fixed the dimension (null before the
-   * first successful call of this process, and always for `off`).
+   * `<adapter>:<model>:<dimension>`, known once the dimension is: from the start for the embedded
+   * model, once an answer has fixed it for an API (null before the first successful call of this
+   * process), and always null for `off`.
    */
   readonly id: string | null;
   /** One vector per text, in order; rejects with EmbedderError, never returns a partial or invalid answer. */
   embed(texts: readonly string[]): Promise<Float32Array[]>;
+  /** Releases what the adapter holds (the embedded model's thread); calls after it fail. */
+  close?(): Promise<void>;
 };
 
 export type EmbedderFailure =
@@ -27,6 +30,10 @@ export type EmbedderFailure =
   | "HTTP_ERROR"
   | "BAD_RESPONSE"
   | "DIMENSION_CHANGED"
+  /** The embedded model's queue is full: the call was refused at once. */
+  | "BUSY"
+  /** The embedded model could not be loaded, or its thread died. */
+  | "UNAVAILABLE"
   | "OFF";
 
 /** An embeddings call that failed; `reason` is a code, the message never holds the key or the texts. */

