@@ -5,32 +5,12 @@ import { createApp, type HyphaApp } from "../src/app.ts";
 import { type Config, loadConfig } from "../src/lib/config.ts";
 import { EMBED_INTERVAL_MS } from "../src/modules/memories/memories.module.ts";
 import { startServer, type TestServer } from "./harness.ts";
+import { OFFSITE, OTHERS, QUESTION, type RecallResult, type Status } from "./hybrid-helpers.ts";
 
 /**
  * Hybrid recall with the embedded adapter (`HYPHA_EMBEDDINGS=embedded`) through real HTTP: the real
  * Universal Sentence Encoder lite, on its worker thread, no embeddings service anywhere.
  */
-
-type RecallResult = {
-  memory: { id: string; content: string };
-  why: {
-    bm25: number;
-    fusion?: {
-      rrf: number;
-      lexical_rank: number | null;
-      vector_rank: number | null;
-      similarity: number | null;
-    };
-  };
-};
-type Status = { embedder: string | null; enabled: boolean; embedded: number; pending: number };
-
-const OFFSITE = "The quarterly offsite will be held in Lisbon this year";
-const OTHERS = [
-  "Deploys to production happen on Tuesdays after the standup",
-  "The cafeteria serves vegetarian lunch at noon",
-];
-const QUESTION = "Where is the team retreat?";
 
 describe("hybrid recall with the embedded embedder (Universal Sentence Encoder lite in the process)", () => {
   let s: TestServer;

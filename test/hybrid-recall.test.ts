@@ -9,6 +9,7 @@ import { createApp, type HyphaApp } from "../src/app.ts";
 import { type Config, loadConfig } from "../src/lib/config.ts";
 import { EMBED_INTERVAL_MS } from "../src/modules/memories/memories.module.ts";
 import { startServer, type TestServer } from "./harness.ts";
+import { OFFSITE, OTHERS, QUESTION, type RecallResult, type Status } from "./hybrid-helpers.ts";
 
 /**
  * Hybrid recall through real HTTP, with a local OpenAI-compatible embeddings server at the edge.
@@ -103,28 +104,7 @@ function fakeEmbeddings() {
   };
 }
 
-type RecallResult = {
-  memory: { id: string; content: string };
-  why: {
-    bm25: number;
-    relevance: number;
-    fusion?: {
-      rrf: number;
-      lexical_rank: number | null;
-      vector_rank: number | null;
-      similarity: number | null;
-    };
-  };
-};
-type Status = { embedder: string | null; enabled: boolean; embedded: number; pending: number };
-
-const OFFSITE = "The quarterly offsite will be held in Lisbon this year";
-const OTHERS = [
-  "Deploys to production happen on Tuesdays after the standup",
-  "The cafeteria serves vegetarian lunch at noon",
-];
 const SEALED = "The quarterly offsite will be held in Lisbon this year for everyone";
-const QUESTION = "Where is the team retreat?";
 const API_KEY = "sk-embeddings-test-7f3a9c2e1b5d4f60";
 
 /** A second app on the same store (another process after a restart, or a reconfigured one), served over HTTP. */
