@@ -177,6 +177,8 @@ function storedFilters(codec: RowCodec, f: Filters): Filters {
 }
 
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : null);
+/** How long a batch's writes may hold the thread between turns of the event loop, inside the write lock. */
+const LOCKED_SLICE_MS = 20;
 const AUDIT_TARGETS_MAX = 100;
 
 /** Tags and entities a memory may carry (as the store and update schemas bound them). */
@@ -621,8 +623,10 @@ export function createMemoriesService(deps: MemoriesDeps) {
         /** This batch's memories as written so far, by id, for the rows after them to merge into. */
         const written = new Map<string, { row: MemoryRow; fp: Fingerprint }>();
         await span("store.insert", { tenant: agent.tenantId, count: rows.length }, async () => {
-          // Other requests get a turn every few milliseconds of a large batch (the write lock stays held meanwhile).
-          const slice = timeSlices();
+          // Other requests get a turn during a large batch, less often than outside the transaction:
+          // the write lock stays held across each turn, and the tenant's other writes (and reads'
+          // audit events) wait for it, turns included.
+          const slice = timeSlices(LOCKED_SLICE_MS);
           for (const [i, row] of rows.entries()) {
             await slice();
             const plan = dedupe?.plans[i];
