@@ -217,9 +217,11 @@ type Lists = {
   near: Int32Array;
   /** By slot: a search's scratch accumulator, all zero between searches. */
   acc: Float64Array;
-  /** By slot: the parts of `acc` from speaker terms and from feedback terms (scratch, zero between searches). */
+  /** By slot: the part of `acc` from speaker terms, and what feedback terms add (scratch, zero between searches). */
   speakerAcc: Float64Array;
   feedbackAcc: Float64Array;
+  /** By slot: 1 + the memory's place among a search's matches during feedback, else 0 (scratch). */
+  pos: Int32Array;
 
   /** Live memories. */
   live: number;
@@ -254,6 +256,7 @@ function emptyLists(gen: number): Lists {
     acc: new Float64Array(0),
     speakerAcc: new Float64Array(0),
     feedbackAcc: new Float64Array(0),
+    pos: new Int32Array(0),
     live: 0,
     contexts: new Map(),
     removed: 0,
@@ -279,6 +282,7 @@ function reserve(l: Lists, n: number): void {
   l.acc = new Float64Array(size);
   l.speakerAcc = new Float64Array(size);
   l.feedbackAcc = new Float64Array(size);
+  l.pos = new Int32Array(size);
 }
 
 /**
@@ -588,7 +592,7 @@ export const SPEAKER_WEIGHT = 2;
  * query, the best with `weight` times a query term's weight and the others in proportion, and the
  * search runs again. Memories that matched only those terms are candidates like any other.
  */
-export const FEEDBACK = { docs: 3, terms: 5, weight: 0.2, maxShare: 0.05, maxFloor: 3 } as const;
+export const FEEDBACK = { docs: 3, terms: 5, weight: 0.2, maxShare: 0.02, maxFloor: 3 } as const;
 
 export type SearchOptions = {
   /** The query's words as speaker terms (`QueryTokens.speakers`); none by default. */
@@ -629,19 +633,13 @@ type Scored = {
 };
 
 /**
- * Adds every posting of `terms` into the accumulator (on top of `before`'s own scores when given),
- * gives each match its neighbours' context, and answers the matches; the scratch arrays are zero
- * again on return. Synchronous: no other search of the tenant runs meanwhile.
+ * Adds every posting of `terms` into the accumulator, gives each match its neighbours' context, and
+ * answers the matches; the scratch arrays are zero again on return. Synchronous: no other search of
+ * the tenant runs meanwhile.
  */
-function scorePass(
-  l: Lists,
-  terms: readonly Weighted[],
-  before: Scored | null,
-  now: number,
-  stats: SearchStats,
-): Scored {
+function scorePass(l: Lists, terms: readonly Weighted[], now: number, stats: SearchStats): Scored {
   const { acc, speakerAcc, feedbackAcc, ctx, expires, near, seqs } = l;
-  const state = { touched: new Int32Array(Math.max(1024, 2 * (before?.matched ?? 0))), n: 0 };
+  const state = { touched: new Int32Array(1024), n: 0 };
   const add = (slot: number) => {
     if (state.n === state.touched.length) {
       const grown = new Int32Array(state.touched.length * 2);
@@ -650,15 +648,6 @@ function scorePass(
     }
     state.touched[state.n++] = slot;
   };
-  if (before) {
-    for (let i = 0; i < before.matched; i++) {
-      const slot = before.slots[i] ?? 0;
-      acc[slot] = before.own[i] ?? 0;
-      speakerAcc[slot] = before.speaker[i] ?? 0;
-      feedbackAcc[slot] = before.feedback[i] ?? 0;
-      add(slot);
-    }
-  }
   /** Adds a list of postings (slots with their impacts) times `w`, and into `part` when given. */
   const addPostings = (
     slots: ArrayLike<number>,
@@ -726,6 +715,104 @@ function scorePass(
     speakerAcc[slot] = 0;
     feedbackAcc[slot] = 0;
   }
+  return out;
+}
+
+/**
+ * `sc` with the feedback terms added: their postings accumulate apart, the memories they reach gain
+ * them (new matches join the end), and only those memories and their neighbours take their context
+ * again, so the pass costs the feedback terms' postings, not the first pass's matches again.
+ * Synchronous, and the scratch arrays are zero again on return.
+ */
+function feedbackPass(
+  l: Lists,
+  sc: Scored,
+  terms: readonly Weighted[],
+  now: number,
+  stats: SearchStats,
+): Scored {
+  const { feedbackAcc: added, pos, ctx, expires, near, seqs } = l;
+  for (let i = 0; i < sc.matched; i++) pos[sc.slots[i] ?? 0] = i + 1;
+  const touched: number[] = [];
+  let fresh = 0;
+  for (const t of terms) {
+    const p = l.terms.get(t.id);
+    if (!p) continue;
+    stats.terms++;
+    const visit = (slots: ArrayLike<number>, impacts: ArrayLike<number>) => {
+      for (let i = 0; i < slots.length; i++) {
+        const slot = slots[i] ?? 0;
+        if (ctx[slot] === GONE) continue;
+        const a = added[slot] ?? 0;
+        if (a === 0) {
+          touched.push(slot);
+          if (pos[slot] === 0) fresh++;
+        }
+        added[slot] = a + t.weight * (impacts[i] ?? 0);
+      }
+    };
+    visit(p.slots, p.impacts);
+    visit(p.tailSlots, p.tailImpacts);
+    stats.postingsRead += p.slots.length + p.tailSlots.length;
+  }
+  const n = sc.matched + fresh;
+  const grown = <A extends Float64Array | Int32Array>(a: A, make: (n: number) => A): A => {
+    const b = make(n);
+    b.set(a);
+    return b;
+  };
+  const f64 = (k: number) => new Float64Array(k);
+  const out: Scored = {
+    matched: n,
+    slots: grown(sc.slots, (k) => new Int32Array(k)),
+    seqs: grown(sc.seqs, f64),
+    scores: grown(sc.scores, f64),
+    own: grown(sc.own, f64),
+    lent: grown(sc.lent, f64),
+    speaker: grown(sc.speaker, f64),
+    feedback: grown(sc.feedback, f64),
+  };
+  let next = sc.matched;
+  for (const slot of touched) {
+    let i = (pos[slot] ?? 0) - 1;
+    if (i < 0) {
+      i = next++;
+      pos[slot] = i + 1;
+      out.slots[i] = slot;
+      out.seqs[i] = seqs[slot] ?? 0;
+    }
+    const a = added[slot] ?? 0;
+    out.own[i] = (out.own[i] ?? 0) + a;
+    out.feedback[i] = (out.feedback[i] ?? 0) + a;
+  }
+  /** A match's own score as a neighbour of context `c` lends it (as in `scorePass`). */
+  const lends = (other: number, c: number) =>
+    other !== NONE && ctx[other] === c && (expires[other] ?? 0) > now && (pos[other] ?? 0) > 0
+      ? (out.own[(pos[other] ?? 0) - 1] ?? 0)
+      : 0;
+  const rescore = (slot: number) => {
+    const i = (pos[slot] ?? 0) - 1;
+    if (i < 0) return;
+    const c = ctx[slot] ?? NO_CONTEXT;
+    let context = 0;
+    if (c >= 0 && (expires[slot] ?? 0) > now) {
+      const at = slot * 4;
+      context =
+        CONTEXT_WEIGHT * Math.max(lends(near[at + 1] ?? NONE, c), lends(near[at + 2] ?? NONE, c)) +
+        CONTEXT_WEIGHT ** 2 * Math.max(lends(near[at] ?? NONE, c), lends(near[at + 3] ?? NONE, c));
+    }
+    out.lent[i] = context;
+    out.scores[i] = (out.own[i] ?? 0) + context;
+  };
+  for (const slot of touched) {
+    rescore(slot);
+    for (let k = 0; k < 4; k++) {
+      const other = near[slot * 4 + k] ?? NONE;
+      if (other !== NONE) rescore(other);
+    }
+  }
+  for (const slot of touched) added[slot] = 0;
+  for (let i = 0; i < n; i++) pos[out.slots[i] ?? 0] = 0;
   return out;
 }
 
@@ -824,7 +911,7 @@ export async function impactSearch(
     weight: ((f.part === Part.Speaker ? SPEAKER_WEIGHT : 1) * idfOf(f.df, docs)) / IMPACT_SCALE,
     part: f.part,
   }));
-  let scored = scorePass(l, terms, null, now, stats);
+  let scored = scorePass(l, terms, now, stats);
   stats.matched = scored.matched;
 
   /** Rows already checked: visible ones (their ranking columns, or the whole row) and hidden ones (null). */
@@ -909,7 +996,7 @@ export async function impactSearch(
       docs,
     );
     stats.feedbackTerms = expansion.length;
-    if (expansion.length > 0) scored = scorePass(l, expansion, scored, now, stats);
+    if (expansion.length > 0) scored = feedbackPass(l, scored, expansion, now, stats);
   }
   return { candidates: await topVisible(scored, limit, CHECK_CHUNK), stats };
 }
