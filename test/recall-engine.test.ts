@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { memoriesMigrations } from "../src/modules/memories/memories.migrations.ts";
 import { startServer, type TestServer } from "./harness.ts";
 
 type Result = {
   memory: { id: string; content: string };
   score: number;
-  why: { bm25: number; context: number; matched_terms: string[] };
+  why: { bm25: number; context: number; speaker: number; feedback: number; matched_terms: string[] };
 };
 type Recall = { results: Result[] };
 
@@ -58,7 +59,7 @@ describe("recall engine", () => {
     const stars = r.results.find((x) => x.memory.content.includes("shooting stars"));
     assert.ok(stars && stars.why.context > 0, "the turn after the camping turn gains context");
     assert.ok(
-      r.results.every((x) => x.why.matched_terms.length > 0),
+      r.results.every((x) => x.why.bm25 - x.why.context > 0),
       "nothing is returned on its neighbours alone",
     );
     assert.ok(!r.results.some((x) => x.memory.content.includes("necklace")));
@@ -96,18 +97,29 @@ describe("recall engine", () => {
     assert.ok(r.results.every((x) => x.memory.content.startsWith("quince quince")));
   });
 
-  test("memories written before the recall index existed are indexed on first recall", async () => {
+  test("memories written before the recall index existed, or before its speaker terms (memories.010), are indexed on first recall", async () => {
     const { key, tenantId } = await s.seedTenant();
-    await s.storeMemory(key, { content: "the archive sits in the basement vault" });
+    await s.storeMemory(key, { content: "Melanie: the archive sits in the basement vault" });
     const db = await s.hypha.storage.tenant(tenantId);
-    // As a vault written by an earlier version holds them: rows without the index.
+    // As a vault written by an earlier version holds them: rows without the index. On SQLite the
+    // migration's own statements; on PostgreSQL the same, scoped to this tenant (the application
+    // role cannot lift row-level security as the migration's owner role does).
+    const migration = memoriesMigrations.tenant.find((m) => m.id === "memories.010");
+    assert.ok(migration);
     await db.transaction(async (tx) => {
-      await tx.run("UPDATE memories SET recall_terms = NULL");
-      await tx.run("DELETE FROM recall_terms");
-      await tx.run("DELETE FROM recall_stats");
+      const statements =
+        db.dialect === "sqlite"
+          ? migration.sqlite.split(";").filter((x) => x.trim())
+          : [
+              "UPDATE memories SET recall_terms = NULL",
+              "DELETE FROM recall_terms",
+              "DELETE FROM recall_stats",
+            ];
+      for (const sql of statements) await tx.run(sql);
     });
-    const r = await recall(key, { query: "basement archive" });
-    assert.equal(r.results[0]?.memory.content, "the archive sits in the basement vault");
+    const r = await recall(key, { query: "Where did Melanie say the archive is?" });
+    assert.equal(r.results[0]?.memory.content, "Melanie: the archive sits in the basement vault");
+    assert.ok((r.results[0]?.why.speaker ?? 0) > 0, "indexed again with its speaker term");
     const left = await db.all("SELECT seq FROM memories WHERE is_current = 1 AND recall_terms IS NULL");
     assert.deepEqual(left, []);
   });
@@ -125,4 +137,60 @@ describe("recall engine", () => {
     assert.deepEqual((await recall(key, { query: "march" })).results, []);
     assert.equal((await recall(key, { query: "june" })).results[0]?.memory.id, m.id);
   });
+
+  for (const encryption of ["none", "aes-gcm"] as const) {
+    test(`speaker, feedback and metadata dates reach recall and show in why (${encryption === "none" ? "plaintext" : "encrypted"} tenant)`, async () => {
+      const created = await s.request("POST", "/v1/tenants", {
+        body: { name: `signals-${encryption}-${Math.random().toString(36).slice(2, 8)}`, encryption },
+      });
+      assert.equal(created.status, 201, created.text);
+      const { key } = await s.createKey((created.body as { id: string }).id);
+      const turns = [
+        { content: "Caroline: Melanie, how was the pottery class?", date: "2023-05-08" },
+        { content: "Melanie: the pottery class was calming, we glazed bowls", date: "2023-05-08" },
+        { content: "Caroline: I glazed bowls with kiln ash once", date: "2023-06-20" },
+        { content: "Melanie: my kids love the beach", date: "2023-06-20" },
+        { content: "Caroline: the beach sounds fun", date: "2023-06-20" },
+      ];
+      const res = await s.request("POST", "/v1/memories", {
+        key,
+        body: {
+          memories: turns.map((t) => ({
+            namespace: "chat",
+            type: "turn",
+            content: t.content,
+            metadata: { session_date: t.date },
+          })),
+        },
+      });
+      assert.equal(res.status, 201, res.text);
+
+      const pottery = await recall(key, { query: "What did Melanie say about pottery?" });
+      const own = pottery.results.find((x) => x.memory.content.startsWith("Melanie: the pottery"));
+      const addressed = pottery.results.find((x) => x.memory.content.startsWith("Caroline: Melanie, how"));
+      assert.ok(own && own.why.speaker > 0, "Melanie's own turn gains the speaker part");
+      assert.equal(addressed?.why.speaker, 0, "a turn addressing Melanie does not");
+      assert.equal(pottery.results[0]?.memory.content, own.memory.content);
+
+      // No query word is in the kiln turn: it comes from the words it shares with the best match.
+      const kiln = pottery.results.find((x) => x.memory.content.includes("kiln"));
+      assert.ok(
+        kiln && kiln.why.feedback > 0 && kiln.why.matched_terms.length === 0,
+        JSON.stringify(kiln?.why),
+      );
+
+      // A date held in metadata (ISO) is found by a question naming it in words: that day's turns first.
+      const dated = await recall(key, { query: "what happened on 20 June 2023?", k: 10 });
+      assert.deepEqual(
+        dated.results
+          .slice(0, 3)
+          .map((x) => x.memory.content)
+          .sort(),
+        turns
+          .filter((t) => t.date === "2023-06-20")
+          .map((t) => t.content)
+          .sort(),
+      );
+    });
+  }
 });

@@ -1783,6 +1783,8 @@ export interface Operations {
           relevance: number;
           bm25: number;
           context: number;
+          speaker: number;
+          feedback: number;
           recency: number;
           importance: number;
           matched_terms: string[];

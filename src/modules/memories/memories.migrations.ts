@@ -270,5 +270,28 @@ BEGIN
     EXECUTE FUNCTION memories_vector_follows();
 END $$;`,
     },
+    {
+      // The recall index gained speaker and date terms: every current memory is indexed again, on
+      // its tenant's first recall or store after this (the partial index finds rows without terms),
+      // so memories written before rank by the same signals as new ones. The vocabulary and totals
+      // start afresh with them. On PostgreSQL the tables' owner lifts row-level security for the
+      // statements of this migration only (every tenant's rows); gateways still running the previous
+      // version keep their old in-memory lists until restarted.
+      id: "memories.010",
+      sqlite: `
+UPDATE memories SET recall_terms = NULL WHERE recall_terms IS NOT NULL;
+DELETE FROM recall_terms;
+DELETE FROM recall_stats;`,
+      postgres: `
+ALTER TABLE memories NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE recall_terms NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE recall_stats NO FORCE ROW LEVEL SECURITY;
+UPDATE memories SET recall_terms = NULL WHERE recall_terms IS NOT NULL;
+DELETE FROM recall_terms;
+DELETE FROM recall_stats;
+ALTER TABLE memories FORCE ROW LEVEL SECURITY;
+ALTER TABLE recall_terms FORCE ROW LEVEL SECURITY;
+ALTER TABLE recall_stats FORCE ROW LEVEL SECURITY;`,
+    },
   ] satisfies Migration[],
 };

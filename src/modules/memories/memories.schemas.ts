@@ -161,6 +161,10 @@ export const recallResult = z.object({
     bm25: z.number(),
     /** The part of `bm25` lent by the memories written just before and after (neighbouring turns). */
     context: z.number(),
+    /** The part of `bm25` from the query naming the memory's speaker (a leading `Name:`). */
+    speaker: z.number(),
+    /** The part of `bm25` from pseudo-relevance feedback terms (words of the best matches). */
+    feedback: z.number(),
     recency: z.number(),
     importance: z.number(),
     matched_terms: z.array(z.string()),

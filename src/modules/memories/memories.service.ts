@@ -268,6 +268,8 @@ function ownNamespace(actor: TenantActor, namespace: string): boolean {
 /** Recall ranks the best `max(MIN, k × FACTOR)` memories by BM25 (at most 500) with recency and importance. */
 export const RECALL_POOL_MIN = 50;
 export const RECALL_POOL_FACTOR = 8;
+/** Recall's signals beyond BM25 and neighbouring context (recall-index.ts `SearchOptions`). */
+const RECALL_SIGNALS = { speaker: true, feedback: true } as const;
 /** Export rows decrypted and screened between two turns of the event loop (and sent as one chunk). */
 const EXPORT_SLICE = 50;
 
@@ -980,7 +982,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
         const tenant = agent.tenantId;
         const candidates = await span("recall.search", { tenant, terms: terms.length }, () =>
           terms.length
-            ? memoriesStore.search(reader, vis, stored, queryTokensOf(codec, terms), pool)
+            ? memoriesStore.search(reader, vis, stored, queryTokensOf(codec, terms), pool, RECALL_SIGNALS)
             : memoriesStore.recentCandidates(reader, vis, stored, pool),
         );
         const qv = await queryVector;
@@ -1032,7 +1034,18 @@ export function createMemoriesService(deps: MemoriesDeps) {
             return top.flatMap((t) => {
               const row = rowsBySeq.get(t.c.seq);
               // Ranking reads plaintext columns only; just the returned memories are decrypted.
-              return row ? [{ ...t, row: codec.open(row), bm25: t.c.bm25, context: t.c.context ?? 0 }] : [];
+              return row
+                ? [
+                    {
+                      ...t,
+                      row: codec.open(row),
+                      bm25: t.c.bm25,
+                      context: t.c.context ?? 0,
+                      speaker: t.c.speaker ?? 0,
+                      feedback: t.c.feedback ?? 0,
+                    },
+                  ]
+                : [];
             });
           });
           // Outbound guardrails on content and metadata: masked text leaves, blocked text does not
@@ -1116,13 +1129,27 @@ export function createMemoriesService(deps: MemoriesDeps) {
         metrics.memoriesRecalled.inc(ranked.length);
         return {
           results: ranked.map(
-            ({ row, memory, score, relevance, recency, bm25, context: neighbours, fusion, folded }) => ({
+            ({
+              row,
+              memory,
+              score,
+              relevance,
+              recency,
+              bm25,
+              context: neighbours,
+              speaker,
+              feedback,
+              fusion,
+              folded,
+            }) => ({
               memory,
               score,
               why: {
                 relevance,
                 bm25: Math.round(bm25 * 1e4) / 1e4,
                 context: Math.round(neighbours * 1e4) / 1e4,
+                speaker: Math.round(speaker * 1e4) / 1e4,
+                feedback: Math.round(feedback * 1e4) / 1e4,
                 recency: Math.round(recency * 1e4) / 1e4,
                 importance: row.importance,
                 matched_terms: matchedTerms(terms, memory.content),

@@ -174,7 +174,12 @@ export type NewRow = Omit<MemoryRow, "seq">;
  * context is absent for candidates found otherwise (recent memories, vectors), and whose row, when
  * the search already read it, is a memory row.
  */
-export type Candidate = Omit<ScoredCandidate, "context" | "row"> & { context?: number; row?: MemoryRow };
+export type Candidate = Omit<ScoredCandidate, "context" | "speaker" | "feedback" | "row"> & {
+  context?: number;
+  speaker?: number;
+  feedback?: number;
+  row?: MemoryRow;
+};
 
 async function indexRow(tx: SqlExecutor, seq: number, index: IndexEntry) {
   for (const label of index.labels) {
@@ -366,9 +371,18 @@ export const memoriesStore = {
    * The `limit` best visible, filtered memories by BM25 for a query's tokens: the recall index
    * (recall-index.ts) scores every match in memory and checks only the best against their rows (the
    * rows read follow the pool, not the matches), on both dialects. Only the ranking columns are read;
-   * `bySeqs` loads the rows that make the final cut.
+   * `bySeqs` loads the rows that make the final cut. `signals` turns on recall's signals beyond BM25
+   * and context (`SearchOptions`): the speaker match and pseudo-relevance feedback; near-duplicate
+   * search leaves them off.
    */
-  async search(db: SqlExecutor, v: Visibility, f: Filters, tokens: QueryTokens, limit: number) {
+  async search(
+    db: SqlExecutor,
+    v: Visibility,
+    f: Filters,
+    tokens: QueryTokens,
+    limit: number,
+    signals: { speaker?: boolean; feedback?: boolean } = {},
+  ) {
     const vis = visibilityClause(v);
     const fil = filterClause(f);
     const { candidates } = await impactSearch(
@@ -377,6 +391,10 @@ export const memoriesStore = {
       { sql: `${vis.sql} AND ${fil.sql}`, params: [...vis.params, ...fil.params] },
       limit,
       v.now,
+      {
+        speakers: signals.speaker ? tokens.speakers : [],
+        feedback: signals.feedback === true,
+      },
     );
     return candidates as Candidate[];
   },

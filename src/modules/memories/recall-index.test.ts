@@ -7,7 +7,16 @@ import { migrate, openSqliteDatabase } from "../../platform/storage/sqlite.ts";
 import { memoriesMigrations } from "./memories.migrations.ts";
 import { memoriesStore, type NewRow } from "./memories.store.ts";
 import { memoryRow } from "./memory-row.fixture.ts";
-import { BM25_B, BM25_K1, CONTEXT_WEIGHT, idfOf, impactSearch } from "./recall-index.ts";
+import {
+  BM25_B,
+  BM25_K1,
+  CONTEXT_WEIGHT,
+  FEEDBACK,
+  idfOf,
+  impactSearch,
+  SPEAKER_IMPACT,
+  SPEAKER_WEIGHT,
+} from "./recall-index.ts";
 import { plainCodec } from "./row-codec.ts";
 import { recallTokens } from "./tokens.ts";
 
@@ -215,6 +224,79 @@ test("the in-memory lists follow commits: new and removed memories, never a roll
       [],
       "terms no memory uses leave the vocabulary",
     );
+  } finally {
+    done();
+  }
+});
+
+test("a query naming a memory's speaker adds the speaker part to that memory only, not to one that addresses them", async () => {
+  const { db, done } = await vault();
+  try {
+    const turns = [
+      "Melanie: we painted a sunrise by the lake",
+      "Caroline: Melanie, your sunrise painting is lovely",
+      "Melanie: thanks, painting calms me",
+      "Caroline: I went to a support group",
+    ];
+    await db.transaction(async (tx) => {
+      for (const [i, t] of turns.entries()) await memoriesStore.insert(tx, row(i + 1, t));
+    });
+    const reader = db.read ?? db;
+    const q = ["melanie", "sunrise"];
+    const where = { sql: "1", params: [] };
+    const plain = await impactSearch(reader, plainCodec.recallTokens(q), where, 10, 0);
+    const withSpeaker = await impactSearch(reader, plainCodec.recallTokens(q), where, 10, 0, {
+      speakers: plainCodec.speakerTokens(q),
+    });
+    const part = (r: typeof plain, seq: number) => r.candidates.find((c) => c.seq === seq);
+    // The speaker term "speaker:melani" is held by turns 1 and 3 of 4, with a fixed impact.
+    const want = (SPEAKER_WEIGHT * idfOf(2, 4) * SPEAKER_IMPACT) / 1000;
+    assert.ok(Math.abs((part(withSpeaker, 1)?.speaker ?? 0) - want) < 1e-9);
+    assert.ok(Math.abs((part(withSpeaker, 1)?.bm25 ?? 0) - (part(plain, 1)?.bm25 ?? 0) - want) < 1e-9);
+    assert.equal(part(withSpeaker, 2)?.speaker, 0, "turn 2 names Melanie but is Caroline's");
+    assert.ok(part(plain, 3) && part(plain, 3)?.speaker === 0, "no speaker part unless asked for");
+    assert.equal(part(withSpeaker, 4), undefined, "the speaker term alone never matches a memory");
+  } finally {
+    done();
+  }
+});
+
+test("pseudo-relevance feedback brings a memory that shares no word with the query but shares rare words with the best match", async () => {
+  const { db, done } = await vault();
+  try {
+    // Private memories: no neighbouring context, so only feedback can bring the last one.
+    const texts = [
+      "the quarterly audit found a ledger discrepancy in the zurich office",
+      "ledger discrepancy zurich reconciliation pending",
+      ...Array.from(
+        { length: 60 },
+        (_, i) => `${WORDS[i % WORDS.length]} ${WORDS[(i * 7) % WORDS.length]} note ${i}`,
+      ),
+    ];
+    await db.transaction(async (tx) => {
+      for (const [i, t] of texts.entries()) await memoriesStore.insert(tx, row(i + 1, t));
+    });
+    const reader = db.read ?? db;
+    const tokens = plainCodec.recallTokens(["quarterly", "audit"]);
+    const all = { sql: "1", params: [] };
+    const without = await impactSearch(reader, tokens, all, 10, 0);
+    assert.deepEqual(
+      without.candidates.map((c) => c.seq),
+      [1],
+    );
+    const withFeedback = await impactSearch(reader, tokens, all, 10, 0, { feedback: true });
+    const found = withFeedback.candidates.find((c) => c.seq === 2);
+    assert.ok(found, "the memory about the same ledger discrepancy is found");
+    assert.ok(found.feedback > 0 && Math.abs(found.feedback - found.bm25) < 1e-9, "all of it from feedback");
+    assert.equal(withFeedback.candidates[0]?.seq, 1, "the match itself stays first");
+    assert.ok(withFeedback.stats.feedbackTerms > 0 && withFeedback.stats.feedbackTerms <= FEEDBACK.terms);
+
+    // The best match hidden from the caller lends no feedback terms: nothing it holds leaks into the ranking.
+    const hidden = await impactSearch(reader, tokens, { sql: "m.seq <> 1", params: [] }, 10, 0, {
+      feedback: true,
+    });
+    assert.deepEqual(hidden.candidates, []);
+    assert.equal(hidden.stats.feedbackTerms, 0);
   } finally {
     done();
   }

@@ -41,7 +41,15 @@ const BUILD_PAGE = 5_000;
 /** Log lines kept behind the newest (an index older than that is rebuilt from the rows). */
 const LOG_KEEP = 50_000;
 
-export type TermBag = { content: readonly string[]; labels: readonly string[] };
+/**
+ * A memory's terms: the words of its content, the words of its labels (tags, entities, and dates of
+ * its metadata), and the speaker named at its start (`speakerTerm`s), which are held with a fixed
+ * impact (SPEAKER_IMPACT): who said something is a fact of the memory, not a share of its words.
+ */
+export type TermBag = { content: readonly string[]; labels: readonly string[]; speakers?: readonly string[] };
+
+/** The stored impact of a speaker term (a BM25 term weight of 1), whatever the memory's length. */
+export const SPEAKER_IMPACT = IMPACT_SCALE;
 
 /** BM25's saturated, length-normalised term frequency, as a stored integer (at least 1). */
 export function impactOf(tf: number, length: number, avgLength: number): number {
@@ -122,13 +130,17 @@ export async function indexMemory(tx: SqlExecutor, seq: number, bag: TermBag): P
   );
   const before = Number(totals?.docs ?? 1) - 1;
   const avg = before > 0 ? (Number(totals?.tokens ?? 0) - length) / before : length;
-  const ids = tf.size > 0 ? await countTerms(tx, [...tf.keys()]) : new Map<string, number>();
-  const pairs: [number, number][] = [];
-  for (const [term, f] of tf) {
+  const speakers = [...new Set(bag.speakers ?? [])];
+  const all = [...tf.keys(), ...speakers];
+  const ids = all.length > 0 ? await countTerms(tx, all) : new Map<string, number>();
+  const idOf = (term: string) => {
     const id = ids.get(term);
     if (id === undefined) throw new Error("term upsert returned no row");
-    pairs.push([id, impactOf(f, length, avg)]);
-  }
+    return id;
+  };
+  const pairs: [number, number][] = [];
+  for (const [term, f] of tf) pairs.push([idOf(term), impactOf(f, length, avg)]);
+  for (const term of speakers) pairs.push([idOf(term), SPEAKER_IMPACT]);
   await tx.run("UPDATE memories SET recall_terms = ? WHERE seq = ?", [encodeTerms(length, pairs), seq]);
   await logChange(tx, seq, true);
 }
@@ -205,6 +217,12 @@ type Lists = {
   near: Int32Array;
   /** By slot: a search's scratch accumulator, all zero between searches. */
   acc: Float64Array;
+  /** By slot: the part of `acc` from speaker terms, and what feedback terms add (scratch, zero between searches). */
+  speakerAcc: Float64Array;
+  feedbackAcc: Float64Array;
+  /** By slot: 1 + the memory's place among a search's matches during feedback, else 0 (scratch). */
+  pos: Int32Array;
+
   /** Live memories. */
   live: number;
   /** Context keys (namespace and type) by their number. */
@@ -236,6 +254,9 @@ function emptyLists(gen: number): Lists {
     expires: new Float64Array(0),
     near: new Int32Array(0),
     acc: new Float64Array(0),
+    speakerAcc: new Float64Array(0),
+    feedbackAcc: new Float64Array(0),
+    pos: new Int32Array(0),
     live: 0,
     contexts: new Map(),
     removed: 0,
@@ -259,6 +280,9 @@ function reserve(l: Lists, n: number): void {
   near.set(l.near);
   l.near = near;
   l.acc = new Float64Array(size);
+  l.speakerAcc = new Float64Array(size);
+  l.feedbackAcc = new Float64Array(size);
+  l.pos = new Int32Array(size);
 }
 
 /**
@@ -529,10 +553,14 @@ export type ScoredCandidate = {
   namespace: string;
   updated_at: number;
   importance: number;
-  /** BM25 with the context of neighbouring memories. */
+  /** BM25 with the context of neighbouring memories, the speaker match and feedback terms. */
   bm25: number;
   /** The part of `bm25` lent by neighbouring memories. */
   context: number;
+  /** The part of `bm25` from the query naming the memory's speaker (see SPEAKER_WEIGHT). */
+  speaker: number;
+  /** The part of `bm25` from pseudo-relevance feedback terms (see FEEDBACK). */
+  feedback: number;
   /**
    * The whole row, where the check read it (PostgreSQL: a round trip costs more than the columns,
    * so the rows that make the cut need no second statement).
@@ -542,33 +570,300 @@ export type ScoredCandidate = {
 
 /**
  * Neighbouring-turn context: memories written one after another in the same namespace and type (turns
- * of a conversation, steps of a task) share what they are about, so a memory that matches the query
- * gains this share of its best neighbour's BM25, and the square of it from two memories away. A
- * memory that matches nothing is never returned for its neighbours alone. Private and quarantined
- * memories neither lend nor borrow context, and an expired one lends none.
+ * of a conversation, steps of a task) share what they are about, so a memory gains this share of its
+ * best neighbour's BM25, and the square of it from two memories away. Private and quarantined
+ * memories neither lend nor borrow context, and an expired one lends none. A memory that matches
+ * nothing is never returned for its neighbours alone.
  */
 export const CONTEXT_WEIGHT = 0.5;
 
+/**
+ * A query word that names the speaker of a memory (`speakerTerm`, from a leading `Name:`) adds this
+ * many times the speaker term's IDF: a question about what someone said or did is most often answered
+ * by that person's own words, not by someone else addressing them.
+ */
+export const SPEAKER_WEIGHT = 2;
+
+/**
+ * Pseudo-relevance feedback (RM3-like, on the index's integers only): the terms of the best `docs`
+ * visible memories, weighted by each memory's score over the best one times the term's impact in it
+ * times its IDF, query terms left out, and only terms held by at least 2 memories and at most
+ * `maxShare` of them, or `maxFloor` in a small vault (a common term costs postings and says little); the best `terms` of them join the
+ * query, the best with `weight` times a query term's weight and the others in proportion, and the
+ * search runs again. Memories that matched only those terms are candidates like any other.
+ */
+export const FEEDBACK = { docs: 3, terms: 5, weight: 0.2, maxShare: 0.02, maxFloor: 3 } as const;
+
+export type SearchOptions = {
+  /** The query's words as speaker terms (`QueryTokens.speakers`); none by default. */
+  speakers?: readonly string[];
+  /** Pseudo-relevance feedback (see FEEDBACK); off by default. */
+  feedback?: boolean;
+};
+
 export type SearchStats = {
   terms: number;
-  /** Postings read (every posting of every query term). */
+  /** Postings read (every posting of every query term, feedback terms included). */
   postingsRead: number;
   /** Live memories holding at least one query term. */
   matched: number;
   /** Candidates checked against their rows (about the pool, not the matches). */
   rowsChecked: number;
+  /** Terms added by pseudo-relevance feedback. */
+  feedbackTerms: number;
+};
+
+/** Which part of the score a query term adds to (`ScoredCandidate.speaker`, `.feedback`). */
+const Part = { Words: 0, Speaker: 1, Feedback: 2 } as const;
+type Part = (typeof Part)[keyof typeof Part];
+/** A term of the search with its weight (IDF times the query's weight, over IMPACT_SCALE). */
+type Weighted = { id: number; weight: number; part: Part };
+
+/** One pass of scoring: the matches and their parts. */
+type Scored = {
+  matched: number;
+  slots: Int32Array;
+  seqs: Float64Array;
+  scores: Float64Array;
+  /** The memory's own BM25 (without context), and its speaker and feedback parts. */
+  own: Float64Array;
+  lent: Float64Array;
+  speaker: Float64Array;
+  feedback: Float64Array;
 };
 
 /**
- * The exact BM25 top `limit` of the visible memories for the query tokens, with the context their
- * neighbours lend. `where` is the visibility and filter clause on alias `m` (the memories row).
+ * Adds every posting of `terms` into the accumulator, gives each match its neighbours' context, and
+ * answers the matches; the scratch arrays are zero again on return. Synchronous: no other search of
+ * the tenant runs meanwhile.
+ */
+function scorePass(l: Lists, terms: readonly Weighted[], now: number, stats: SearchStats): Scored {
+  const { acc, speakerAcc, feedbackAcc, ctx, expires, near, seqs } = l;
+  const state = { touched: new Int32Array(1024), n: 0 };
+  const add = (slot: number) => {
+    if (state.n === state.touched.length) {
+      const grown = new Int32Array(state.touched.length * 2);
+      grown.set(state.touched);
+      state.touched = grown;
+    }
+    state.touched[state.n++] = slot;
+  };
+  /** Adds a list of postings (slots with their impacts) times `w`, and into `part` when given. */
+  const addPostings = (
+    slots: ArrayLike<number>,
+    impacts: ArrayLike<number>,
+    w: number,
+    part: Float64Array | null,
+  ) => {
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i] ?? 0;
+      if (ctx[slot] === GONE) continue;
+      const a = acc[slot] ?? 0;
+      if (a === 0) add(slot);
+      const x = w * (impacts[i] ?? 0);
+      acc[slot] = a + x;
+      if (part !== null) part[slot] = (part[slot] ?? 0) + x;
+    }
+  };
+  for (const t of terms) {
+    const p = l.terms.get(t.id);
+    if (!p) continue;
+    stats.terms++;
+    const part = t.part === Part.Speaker ? speakerAcc : t.part === Part.Feedback ? feedbackAcc : null;
+    addPostings(p.slots, p.impacts, t.weight, part);
+    addPostings(p.tailSlots, p.tailImpacts, t.weight, part);
+    stats.postingsRead += p.slots.length + p.tailSlots.length;
+  }
+  const n = state.n;
+  const slots = state.touched.slice(0, n);
+  const out: Scored = {
+    matched: n,
+    slots,
+    seqs: new Float64Array(n),
+    scores: new Float64Array(n),
+    own: new Float64Array(n),
+    lent: new Float64Array(n),
+    speaker: new Float64Array(n),
+    feedback: new Float64Array(n),
+  };
+  const { seqs: outSeqs, scores, own: outOwn, lent, speaker, feedback } = out;
+  /** The BM25 a neighbour lends a memory of context `c` (none across contexts, none when expired). */
+  const lends = (other: number, c: number) =>
+    other !== NONE && ctx[other] === c && (expires[other] ?? 0) > now ? (acc[other] ?? 0) : 0;
+  for (let i = 0; i < n; i++) {
+    const slot = slots[i] ?? 0;
+    outSeqs[i] = seqs[slot] ?? 0;
+    const c = ctx[slot] ?? NO_CONTEXT;
+    let context = 0;
+    // Only a memory with a context that has not expired borrows any.
+    if (c >= 0 && (expires[slot] ?? 0) > now) {
+      const at = slot * 4;
+      context =
+        CONTEXT_WEIGHT * Math.max(lends(near[at + 1] ?? NONE, c), lends(near[at + 2] ?? NONE, c)) +
+        CONTEXT_WEIGHT ** 2 * Math.max(lends(near[at] ?? NONE, c), lends(near[at + 3] ?? NONE, c));
+    }
+    const mine = acc[slot] ?? 0;
+    outOwn[i] = mine;
+    scores[i] = mine + context;
+    lent[i] = context;
+    speaker[i] = speakerAcc[slot] ?? 0;
+    feedback[i] = feedbackAcc[slot] ?? 0;
+  }
+  for (let i = 0; i < n; i++) {
+    const slot = slots[i] ?? 0;
+    acc[slot] = 0;
+    speakerAcc[slot] = 0;
+    feedbackAcc[slot] = 0;
+  }
+  return out;
+}
+
+/**
+ * `sc` with the feedback terms added: their postings accumulate apart, the memories they reach gain
+ * them (new matches join the end), and only those memories and their neighbours take their context
+ * again, so the pass costs the feedback terms' postings, not the first pass's matches again.
+ * Synchronous, and the scratch arrays are zero again on return.
+ */
+function feedbackPass(
+  l: Lists,
+  sc: Scored,
+  terms: readonly Weighted[],
+  now: number,
+  stats: SearchStats,
+): Scored {
+  const { feedbackAcc: added, pos, ctx, expires, near, seqs } = l;
+  for (let i = 0; i < sc.matched; i++) pos[sc.slots[i] ?? 0] = i + 1;
+  const touched: number[] = [];
+  let fresh = 0;
+  for (const t of terms) {
+    const p = l.terms.get(t.id);
+    if (!p) continue;
+    stats.terms++;
+    const visit = (slots: ArrayLike<number>, impacts: ArrayLike<number>) => {
+      for (let i = 0; i < slots.length; i++) {
+        const slot = slots[i] ?? 0;
+        if (ctx[slot] === GONE) continue;
+        const a = added[slot] ?? 0;
+        if (a === 0) {
+          touched.push(slot);
+          if (pos[slot] === 0) fresh++;
+        }
+        added[slot] = a + t.weight * (impacts[i] ?? 0);
+      }
+    };
+    visit(p.slots, p.impacts);
+    visit(p.tailSlots, p.tailImpacts);
+    stats.postingsRead += p.slots.length + p.tailSlots.length;
+  }
+  const n = sc.matched + fresh;
+  const grown = <A extends Float64Array | Int32Array>(a: A, make: (n: number) => A): A => {
+    const b = make(n);
+    b.set(a);
+    return b;
+  };
+  const f64 = (k: number) => new Float64Array(k);
+  const out: Scored = {
+    matched: n,
+    slots: grown(sc.slots, (k) => new Int32Array(k)),
+    seqs: grown(sc.seqs, f64),
+    scores: grown(sc.scores, f64),
+    own: grown(sc.own, f64),
+    lent: grown(sc.lent, f64),
+    speaker: grown(sc.speaker, f64),
+    feedback: grown(sc.feedback, f64),
+  };
+  let next = sc.matched;
+  for (const slot of touched) {
+    let i = (pos[slot] ?? 0) - 1;
+    if (i < 0) {
+      i = next++;
+      pos[slot] = i + 1;
+      out.slots[i] = slot;
+      out.seqs[i] = seqs[slot] ?? 0;
+    }
+    const a = added[slot] ?? 0;
+    out.own[i] = (out.own[i] ?? 0) + a;
+    out.feedback[i] = (out.feedback[i] ?? 0) + a;
+  }
+  /** A match's own score as a neighbour of context `c` lends it (as in `scorePass`). */
+  const lends = (other: number, c: number) =>
+    other !== NONE && ctx[other] === c && (expires[other] ?? 0) > now && (pos[other] ?? 0) > 0
+      ? (out.own[(pos[other] ?? 0) - 1] ?? 0)
+      : 0;
+  const rescore = (slot: number) => {
+    const i = (pos[slot] ?? 0) - 1;
+    if (i < 0) return;
+    const c = ctx[slot] ?? NO_CONTEXT;
+    let context = 0;
+    if (c >= 0 && (expires[slot] ?? 0) > now) {
+      const at = slot * 4;
+      context =
+        CONTEXT_WEIGHT * Math.max(lends(near[at + 1] ?? NONE, c), lends(near[at + 2] ?? NONE, c)) +
+        CONTEXT_WEIGHT ** 2 * Math.max(lends(near[at] ?? NONE, c), lends(near[at + 3] ?? NONE, c));
+    }
+    out.lent[i] = context;
+    out.scores[i] = (out.own[i] ?? 0) + context;
+  };
+  for (const slot of touched) {
+    rescore(slot);
+    for (let k = 0; k < 4; k++) {
+      const other = near[slot * 4 + k] ?? NONE;
+      if (other !== NONE) rescore(other);
+    }
+  }
+  for (const slot of touched) added[slot] = 0;
+  for (let i = 0; i < n; i++) pos[out.slots[i] ?? 0] = 0;
+  return out;
+}
+
+/** The feedback terms drawn from the best visible memories' stored (term, impact) pairs (see FEEDBACK). */
+function feedbackTerms(
+  l: Lists,
+  top: readonly { score: number; terms: Uint8Array }[],
+  query: ReadonlySet<number>,
+  docs: number,
+): Weighted[] {
+  const best = top[0]?.score ?? 0;
+  if (best <= 0) return [];
+  const cap = Math.max(FEEDBACK.maxShare * docs, FEEDBACK.maxFloor);
+  const weights = new Map<number, number>();
+  for (const doc of top) {
+    const buf = view(doc.terms);
+    for (let o = 4; o + 8 <= buf.length; o += 8) {
+      const id = buf.readInt32LE(o);
+      if (query.has(id)) continue;
+      const p = l.terms.get(id);
+      const df = p ? p.slots.length + p.tailSlots.length : 0;
+      if (df < 2 || df > cap) continue;
+      const w = (doc.score / best) * (buf.readInt32LE(o + 4) / IMPACT_SCALE) * idfOf(df, docs);
+      weights.set(id, (weights.get(id) ?? 0) + w);
+    }
+  }
+  const chosen = [...weights.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, FEEDBACK.terms);
+  const first = chosen[0]?.[1] ?? 0;
+  return chosen.map(([id, w]) => {
+    const p = l.terms.get(id);
+    const df = p ? p.slots.length + p.tailSlots.length : 0;
+    return {
+      id,
+      weight: (FEEDBACK.weight * (w / first) * idfOf(df, docs)) / IMPACT_SCALE,
+      part: Part.Feedback,
+    };
+  });
+}
+
+/**
+ * The exact top `limit` of the visible memories for the query tokens, by BM25 with the context their
+ * neighbours lend (and, with `options`, the speaker match and pseudo-relevance feedback). `where` is the visibility and filter clause on alias `m` (the memories
+ * row).
  *
  * Every posting of every query term is added into an accumulator indexed by slot (typed arrays: a
  * posting costs a few array reads, so even a term held by most memories costs well under a
  * millisecond at 100k); each match then gets its neighbours' context from the same array. The matches
  * are checked against their rows best first, a chunk at a time, until `limit` are visible and no
  * unchecked match can beat the last of them. Statements: one for the log since the lists'
- * generation with the query's terms and the totals, then the checks (one, for a pool that fills).
+ * generation with the query's terms and the totals, then the checks (one, for a pool that fills; with
+ * feedback, one more first for the best few, whose rows are not read again).
  */
 export async function impactSearch(
   db: SqlExecutor,
@@ -576,9 +871,11 @@ export async function impactSearch(
   where: { sql: string; params: SqlValue[] },
   limit: number,
   now: number,
+  options: SearchOptions = {},
 ): Promise<{ candidates: ScoredCandidate[]; stats: SearchStats }> {
-  const stats: SearchStats = { terms: 0, postingsRead: 0, matched: 0, rowsChecked: 0 };
+  const stats: SearchStats = { terms: 0, postingsRead: 0, matched: 0, rowsChecked: 0, feedbackTerms: 0 };
   const unique = [...new Set(tokens)];
+  const speakers = [...new Set(options.speakers ?? [])];
   if (unique.length === 0 || limit <= 0) return { candidates: [], stats };
   // One statement reads both the log since the lists' generation and the query's terms with the
   // totals (the same snapshot): log lines first, in generation order.
@@ -588,113 +885,118 @@ export async function impactSearch(
      UNION ALL
      SELECT 'term', id, df, (SELECT docs FROM recall_stats WHERE id = 1)
      FROM recall_terms WHERE term IN (SELECT value FROM json_each(?))
+     UNION ALL
+     SELECT 'speaker', id, df, (SELECT docs FROM recall_stats WHERE id = 1)
+     FROM recall_terms WHERE term IN (SELECT value FROM json_each(?))
      ORDER BY 1, 2`,
-    [held.gen, JSON.stringify(unique)],
+    [held.gen, JSON.stringify(unique), JSON.stringify(speakers)],
   );
   const changes: Change[] = [];
-  const found: { id: number; df: number; docs: number }[] = [];
+  const found: { id: number; df: number; docs: number; part: Part }[] = [];
   for (const r of read) {
     if (r.kind === "log") changes.push({ gen: Number(r.a), seq: Number(r.b), added: Number(r.c) });
-    else found.push({ id: Number(r.a), df: Number(r.b), docs: Number(r.c ?? 0) });
+    else
+      found.push({
+        id: Number(r.a),
+        df: Number(r.b),
+        docs: Number(r.c ?? 0),
+        part: r.kind === "speaker" ? Part.Speaker : Part.Words,
+      });
   }
   const l = await applyChanges(db, held, changes);
   const docs = found[0]?.docs ?? 0;
-  if (docs === 0 || found.length === 0) return { candidates: [], stats };
+  if (docs === 0 || !found.some((f) => f.part === Part.Words)) return { candidates: [], stats };
+  const terms: Weighted[] = found.map((f) => ({
+    id: f.id,
+    weight: ((f.part === Part.Speaker ? SPEAKER_WEIGHT : 1) * idfOf(f.df, docs)) / IMPACT_SCALE,
+    part: f.part,
+  }));
+  let scored = scorePass(l, terms, now, stats);
+  stats.matched = scored.matched;
 
-  // From here to the first check the work is synchronous: the shared accumulator is used and
-  // zeroed again before any other search of this tenant can run.
-  const { acc, ctx, expires, near, seqs } = l;
-  let touched = new Int32Array(1024);
-  let matched = 0;
-  for (const f of found) {
-    const p = l.terms.get(f.id);
-    if (!p) continue;
-    stats.terms++;
-    const w = idfOf(f.df, docs) / IMPACT_SCALE;
-    const visit = (slot: number, impact: number) => {
-      if (ctx[slot] === GONE) return;
-      if (acc[slot] === 0) {
-        if (matched === touched.length) {
-          const grown = new Int32Array(touched.length * 2);
-          grown.set(touched);
-          touched = grown;
-        }
-        touched[matched++] = slot;
-      }
-      acc[slot] = (acc[slot] ?? 0) + w * impact;
-    };
-    const { slots, impacts, tailSlots, tailImpacts } = p;
-    for (let i = 0; i < slots.length; i++) visit(slots[i] ?? 0, impacts[i] ?? 0);
-    for (let i = 0; i < tailSlots.length; i++) visit(tailSlots[i] ?? 0, tailImpacts[i] ?? 0);
-    stats.postingsRead += slots.length + tailSlots.length;
-  }
-  stats.matched = matched;
-  // Each match's score: its own BM25 plus the context lent by its neighbours (see CONTEXT_WEIGHT).
-  const scores = new Float64Array(matched);
-  const lent = new Float64Array(matched);
-  const matchSlots = touched.subarray(0, matched);
-  const matchSeqs = new Float64Array(matched);
-  /** The best BM25 of the neighbours at `near` offsets `a` and `b` that share context `own`. */
-  const lends = (n: number, own: number) =>
-    n !== NONE && ctx[n] === own && (expires[n] ?? 0) > now ? (acc[n] ?? 0) : 0;
-  const bestNeighbour = (slot: number, a: number, b: number, own: number) =>
-    Math.max(lends(near[slot * 4 + a] ?? NONE, own), lends(near[slot * 4 + b] ?? NONE, own));
-  for (let i = 0; i < matched; i++) {
-    const slot = matchSlots[i] ?? 0;
-    matchSeqs[i] = seqs[slot] ?? 0;
-    const c = ctx[slot] ?? NO_CONTEXT;
-    let context = 0;
-    if (c >= 0 && (expires[slot] ?? 0) > now) {
-      context =
-        CONTEXT_WEIGHT * bestNeighbour(slot, 1, 2, c) + CONTEXT_WEIGHT ** 2 * bestNeighbour(slot, 0, 3, c);
-    }
-    scores[i] = (acc[slot] ?? 0) + context;
-    lent[i] = context;
-  }
-  for (let i = 0; i < matched; i++) acc[matchSlots[i] ?? 0] = 0;
-
-  const visible: ScoredCandidate[] = [];
-  const kth = () => (visible.length >= limit ? (visible[limit - 1]?.bm25 ?? 0) : -1);
-  const check = async (batch: readonly number[]) => {
-    stats.rowsChecked += batch.length;
-    const bySeq = new Map(batch.map((i) => [matchSeqs[i] ?? 0, i]));
-    const whole = db.dialect === "postgres";
-    const q = bySeqList(db, whole ? "m.*" : "m.seq, m.id, m.namespace, m.updated_at, m.importance", [
-      ...bySeq.keys(),
-    ]);
-    const rows = await db.all<Omit<ScoredCandidate, "bm25" | "context" | "row">>(
-      `${q.sql} AND ${where.sql}`,
-      [...q.params, ...where.params],
-    );
-    for (const r of rows) {
-      const seq = Number(r.seq);
-      const i = bySeq.get(seq) ?? 0;
-      const { id, namespace, updated_at, importance } = r;
-      visible.push({
-        seq,
-        id,
-        namespace,
-        updated_at,
-        importance,
-        bm25: scores[i] ?? 0,
-        context: lent[i] ?? 0,
+  /** Rows already checked: visible ones (their ranking columns, or the whole row) and hidden ones (null). */
+  const known = new Map<number, Record<string, unknown> | null>();
+  const whole = db.dialect === "postgres";
+  const columns = whole ? "m.*" : "m.seq, m.id, m.namespace, m.updated_at, m.importance, m.recall_terms";
+  /**
+   * The best `want` visible candidates of `sc`, checked best first, `chunk` or more at a time (rows
+   * already known are not read again).
+   */
+  const topVisible = async (sc: Scored, want: number, chunk: number): Promise<ScoredCandidate[]> => {
+    const visible: ScoredCandidate[] = [];
+    const kth = () => (visible.length >= want ? (visible[want - 1]?.bm25 ?? 0) : -1);
+    /** Keeps `visible` sorted best first and at most `want` long. */
+    const accept = (i: number, r: Record<string, unknown>) => {
+      const c: ScoredCandidate = {
+        seq: Number(r.seq),
+        id: String(r.id),
+        namespace: String(r.namespace),
+        updated_at: Number(r.updated_at),
+        importance: Number(r.importance),
+        bm25: sc.scores[i] ?? 0,
+        context: sc.lent[i] ?? 0,
+        speaker: sc.speaker[i] ?? 0,
+        feedback: sc.feedback[i] ?? 0,
         ...(whole ? { row: r } : {}),
-      });
+      };
+      let at = visible.length;
+      while (at > 0) {
+        const prev = visible[at - 1];
+        if (!prev || prev.bm25 > c.bm25 || (prev.bm25 === c.bm25 && prev.seq > c.seq)) break;
+        at--;
+      }
+      if (at < want) visible.splice(at, 0, c);
+      if (visible.length > want) visible.length = want;
+    };
+    const best = new BestFirst(sc.scores, sc.seqs);
+    while (best.size > 0) {
+      const batch: number[] = [];
+      // As many as the pool still lacks in one statement (usually the only one), else a chunk.
+      const size = Math.max(chunk, want - visible.length);
+      while (batch.length < size && best.size > 0) {
+        if (visible.length >= want && best.topScore() <= kth()) break;
+        const i = best.pop();
+        const seq = sc.seqs[i] ?? 0;
+        const row = known.get(seq);
+        if (row === undefined) batch.push(i);
+        else if (row) accept(i, row);
+      }
+      if (batch.length > 0) {
+        stats.rowsChecked += batch.length;
+        const bySeq = new Map(batch.map((i) => [sc.seqs[i] ?? 0, i]));
+        const q = bySeqList(db, columns, [...bySeq.keys()]);
+        const rows = await db.all<Record<string, unknown>>(`${q.sql} AND ${where.sql}`, [
+          ...q.params,
+          ...where.params,
+        ]);
+        for (const seq of bySeq.keys()) known.set(seq, null);
+        for (const r of rows) {
+          const seq = Number(r.seq);
+          known.set(seq, r);
+          accept(bySeq.get(seq) ?? 0, r);
+        }
+      } else if (visible.length >= want && (best.size === 0 || best.topScore() <= kth())) {
+        break;
+      }
     }
-    visible.sort((a, b) => b.bm25 - a.bm25 || b.seq - a.seq);
-    if (visible.length > limit) visible.length = limit;
+    return visible;
   };
-  const best = new BestFirst(scores, matchSeqs);
-  while (best.size > 0) {
-    const batch: number[] = [];
-    // As many as the pool still lacks in one statement (usually the only one), else a chunk.
-    const size = Math.max(CHECK_CHUNK, limit - visible.length);
-    while (batch.length < size && best.size > 0) {
-      if (visible.length >= limit && best.topScore() <= kth()) break;
-      batch.push(best.pop());
-    }
-    if (batch.length === 0) break;
-    await check(batch);
+
+  if (options.feedback) {
+    // A few rows at a time: the pool's check below reads the rest, and these are not read again.
+    const top = await topVisible(scored, FEEDBACK.docs, 2 * FEEDBACK.docs);
+    const query = new Set(found.map((f) => f.id));
+    const expansion = feedbackTerms(
+      l,
+      top.flatMap((c) => {
+        const blob = known.get(c.seq)?.recall_terms;
+        return blob instanceof Uint8Array ? [{ score: c.bm25, terms: blob }] : [];
+      }),
+      query,
+      docs,
+    );
+    stats.feedbackTerms = expansion.length;
+    if (expansion.length > 0) scored = feedbackPass(l, scored, expansion, now, stats);
   }
-  return { candidates: visible, stats };
+  return { candidates: await topVisible(scored, limit, CHECK_CHUNK), stats };
 }

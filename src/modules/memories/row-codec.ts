@@ -1,7 +1,7 @@
 import type { TenantCipher } from "../../lib/crypto/index.ts";
 import { AppError } from "../../lib/errors.ts";
 import type { TermBag } from "./recall-index.ts";
-import { recallTokens } from "./tokens.ts";
+import { dateTokens, recallTokens, speakerTerm, speakerTokens } from "./tokens.ts";
 
 /** The stored fields of one memory version that the codec transforms (a subset of a memory row). */
 export type SealableRow = {
@@ -38,6 +38,8 @@ export type RowCodec = {
   metaLabel(key: string, value: string | number | boolean | null): string;
   /** The recall index's tokens for a query's terms (folded and stemmed; blind when sealed). */
   recallTokens(terms: readonly string[]): string[];
+  /** The recall index's speaker terms for a query's terms (`speakerTerm` of each token; blind when sealed). */
+  speakerTokens(terms: readonly string[]): string[];
   /** The recall index's terms of an opened row (to index rows written before the index existed). */
   terms(row: SealableRow): TermBag;
   /**
@@ -51,12 +53,22 @@ export type RowCodec = {
 
 const FIELDS = ["content", "tags", "entities", "metadata"] as const;
 
+/** The dates held in a memory's metadata values (strings, or strings in lists), as recall tokens. */
+function metadataDates(metadata: string): string[] {
+  const values = Object.values(JSON.parse(metadata) as Record<string, unknown>).flat();
+  return [...new Set(values.flatMap((v) => (typeof v === "string" ? dateTokens(v) : [])))];
+}
+
 function termBag(row: SealableRow, map: (token: string) => string = (t) => t): TermBag {
   const tags = JSON.parse(row.tags) as string[];
   const entities = JSON.parse(row.entities) as string[];
   return {
     content: recallTokens(row.content).map(map),
-    labels: [...new Set([...tags, ...entities])].flatMap(recallTokens).map(map),
+    labels: [
+      ...[...new Set([...tags, ...entities])].flatMap(recallTokens),
+      ...metadataDates(row.metadata),
+    ].map(map),
+    speakers: speakerTokens(row.content).map(speakerTerm).map(map),
   };
 }
 
@@ -73,12 +85,12 @@ export function plainIndex(row: SealableRow): IndexEntry {
   };
 }
 
-/** A query's tokens as the recall index holds them. */
-export type QueryTokens = { recall: readonly string[] };
+/** A query's tokens as the recall index holds them: its words, and the same words as speakers. */
+export type QueryTokens = { recall: readonly string[]; speakers: readonly string[] };
 
 /** The tokens a codec's index holds for a query's terms. */
 export function queryTokensOf(codec: RowCodec, terms: readonly string[]): QueryTokens {
-  return { recall: codec.recallTokens(terms) };
+  return { recall: codec.recallTokens(terms), speakers: codec.speakerTokens(terms) };
 }
 
 export const plainCodec: RowCodec = {
@@ -88,6 +100,7 @@ export const plainCodec: RowCodec = {
   label: (_kind, value) => value,
   metaLabel: (key, value) => `${key}=${JSON.stringify(value)}`,
   recallTokens: (terms) => [...new Set(terms.flatMap((t) => recallTokens(t)))],
+  speakerTokens: (terms) => [...new Set(terms.flatMap((t) => recallTokens(t)).map(speakerTerm))],
   terms: (row) => termBag(row),
   sealVector: (_row, bytes) => bytes,
   openVector: (_row, stored) => Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength),
@@ -159,6 +172,14 @@ export function encryptingCodec(cipher: TenantCipher): RowCodec {
     label: (kind, value) => cipher.blindIndex(value, kind),
     metaLabel,
     recallTokens: (terms) => [...new Set(terms.flatMap((t) => recallTokens(t)).map(blind))],
+    speakerTokens: (terms) => [
+      ...new Set(
+        terms
+          .flatMap((t) => recallTokens(t))
+          .map(speakerTerm)
+          .map(blind),
+      ),
+    ],
     terms: (row) => termBag(row, blind),
     // The ciphertext is text (`v1.<version>.<base64>`); stored as its UTF-8 bytes in the BLOB/BYTEA column.
     sealVector: (row, bytes) => Buffer.from(cipher.encrypt(recordId(row), "embedding", bytes), "utf8"),
