@@ -295,6 +295,23 @@ describe("guardrails on memory, through the routes", () => {
       },
     });
     assert.equal(batch.status, 422);
+    // A batch large enough for the detector thread: the same refusal, naming the item, nothing stored.
+    const before = await db.all("SELECT seq FROM memories");
+    const large = await s.request("POST", "/v1/memories", {
+      key,
+      body: {
+        memories: Array.from({ length: 12 }, (_, i) => ({
+          namespace: "default",
+          content: i === 7 ? `rotate ${secret} today` : `fine note ${i}`,
+        })),
+      },
+    });
+    assert.equal(large.status, 422, large.text);
+    const error = (large.body as { error: { code: string; details: { path: string }[] } }).error;
+    assert.equal(error.code, "GUARDRAIL_BLOCKED");
+    assert.equal(error.details[0]?.path, "body.memories.7.content");
+    assert.ok(!large.text.includes(secret));
+    assert.deepEqual(await db.all("SELECT seq FROM memories"), before);
     const m = await s.storeMemory(key, { content: "to be patched" });
     const patch = await s.request("PATCH", `/v1/memories/${m.id}`, {
       key,

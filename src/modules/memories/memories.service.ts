@@ -177,8 +177,6 @@ function storedFilters(codec: RowCodec, f: Filters): Filters {
 }
 
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : null);
-/** How long a batch's writes may hold the thread between turns of the event loop, inside the write lock. */
-const LOCKED_SLICE_MS = 20;
 const AUDIT_TARGETS_MAX = 100;
 
 /** Tags and entities a memory may carry (as the store and update schemas bound them). */
@@ -598,7 +596,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
           ? deps.screen.inboundMany(
               agent,
               inputs.map((input) => input.content),
-              paths,
+              paths.map((p) => `${p}.content`),
             )
           : inputs.map((input) => ({ content: input.content, quarantined: false, flags: null as unknown })),
       );
@@ -625,10 +623,9 @@ export function createMemoriesService(deps: MemoriesDeps) {
         /** This batch's memories as written so far, by id, for the rows after them to merge into. */
         const written = new Map<string, { row: MemoryRow; fp: Fingerprint }>();
         await span("store.insert", { tenant: agent.tenantId, count: rows.length }, async () => {
-          // Other requests get a turn during a large batch, less often than outside the transaction:
-          // the write lock stays held across each turn, and the tenant's other writes (and reads'
-          // audit events) wait for it, turns included.
-          const slice = timeSlices(LOCKED_SLICE_MS);
+          // Other requests get a turn every few milliseconds of a large batch (the write lock stays
+          // held meanwhile: the tenant's other writes and reads' audit events wait, turns included).
+          const slice = timeSlices();
           for (const [i, row] of rows.entries()) {
             await slice();
             const plan = dedupe?.plans[i];

@@ -40,7 +40,7 @@ test("within the budget nothing waits", async () => {
   assert.deepEqual(time.slept, []);
 });
 
-test("a busy serving thread shrinks the budget to a tenth; a quiet one gets it whole", async () => {
+test("a busy serving thread shrinks the budget to a quarter; a quiet one gets it whole", async () => {
   const quiet = fakeTime();
   const idle = createRowPacer(2_000, quiet.now, quiet.sleep, () => 0.3);
   for (let i = 0; i < 20; i++) await idle.take(500);
@@ -49,14 +49,14 @@ test("a busy serving thread shrinks the budget to a tenth; a quiet one gets it w
   const loaded = fakeTime();
   const busy = createRowPacer(2_000, loaded.now, loaded.sleep, () => 0.95);
   for (let i = 0; i < 20; i++) await busy.take(500);
-  // 10,000 rows at 200 rows/s once the first second's worth (2,000) is spent.
-  assert.equal(loaded.elapsed(), 40_000);
+  // 10,000 rows at 500 rows/s once the first second's worth (2,000) is spent.
+  assert.equal(loaded.elapsed(), 16_000);
 
   const half = fakeTime();
   const between = createRowPacer(2_000, half.now, half.sleep, () => 0.7);
   for (let i = 0; i < 20; i++) await between.take(500);
-  // Halfway between: 55% of the budget, 1,100 rows/s.
-  assert.ok(Math.abs(half.elapsed() - (8_000 / 1_100) * 1000) < 1);
+  // Halfway between: 62.5% of the budget, 1,250 rows/s.
+  assert.ok(Math.abs(half.elapsed() - (8_000 / 1_250) * 1000) < 1);
 });
 
 test("the serving thread's utilisation is read from the event loop", async () => {

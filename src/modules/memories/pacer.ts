@@ -5,7 +5,7 @@ const IDLE_BELOW = 0.5;
 /** At or above this share, exports read at the floor. */
 const BUSY_FROM = 0.9;
 /** The share of the budget exports keep however busy the thread is, so an export always ends. */
-const FLOOR = 0.1;
+const FLOOR = 0.25;
 
 /**
  * How busy the serving thread has been lately: the event loop's utilisation (the share of time it
@@ -30,7 +30,7 @@ export function loopBusy(): () => number {
  * one second's worth). An export takes its page's rows from it before reading the next page and
  * waits when it is empty, so exports together never use more than the budget, however many run.
  * The budget shrinks while the serving thread is busy with other requests (`busy`, 0–1: linearly
- * from the whole budget at half the thread's time to a tenth of it at 90%), so an export is
+ * from the whole budget at half the thread's time to a quarter of it at 90%), so an export is
  * background work: it streams at full rate on a quiet server and yields the thread on a loaded one.
  * `now`, `sleep` and `busy` are injected.
  */
