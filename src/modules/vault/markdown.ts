@@ -57,6 +57,11 @@ export function fromMarkdown(text: string): MarkdownParse {
 /** Writes `<dir>/<id>.md` atomically (temporary file, then rename): a reader never sees half a file. */
 export function writeMarkdownFile(dir: string, m: Memory): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeMarkdownFileIn(dir, m);
+}
+
+/** `writeMarkdownFile` into a folder that must exist already (ENOENT otherwise). */
+export function writeMarkdownFileIn(dir: string, m: Memory): void {
   const path = safeJoin(dir, `${m.id}.md`);
   const tmp = safeJoin(dir, `.${m.id}.${randomBytes(6).toString("hex")}.tmp`);
   writeFileSync(tmp, toMarkdown(m), { mode: 0o600, flag: "wx" });

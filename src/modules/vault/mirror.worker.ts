@@ -1,7 +1,6 @@
-import { existsSync } from "node:fs";
-import { dirname } from "node:path";
+import { mkdirSync } from "node:fs";
 import { answerThreadCalls } from "../../lib/thread-calls.ts";
-import { removeMarkdownFile, writeMarkdownFile } from "./markdown.ts";
+import { removeMarkdownFile, writeMarkdownFileIn } from "./markdown.ts";
 import type { MirrorChange } from "./vault.ts";
 
 /**
@@ -11,9 +10,33 @@ import type { MirrorChange } from "./vault.ts";
  * time on a common file system, so a batch of 50 would otherwise stall every other request.
  */
 answerThreadCalls<MirrorChange, number>((change) => {
-  // The tenant's folder is gone (the tenant was deleted meanwhile): nothing is written into a new one.
-  if (!existsSync(dirname(change.dir))) return 0;
-  if (change.op === "write") for (const m of change.memories) writeMarkdownFile(change.dir, m);
-  else for (const id of change.ids) removeMarkdownFile(change.dir, id);
-  return change.op === "write" ? change.memories.length : change.ids.length;
+  // The folder is made only inside the tenant's own, which exists while the tenant does: once the
+  // tenant is deleted (its folder removed), nothing is written and no folder is made again.
+  let done = 0;
+  try {
+    if (change.op === "write") {
+      mkdirSync(change.dir, { mode: 0o700 });
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return 0;
+    if (code !== "EEXIST") throw err;
+  }
+  try {
+    if (change.op === "write")
+      for (const m of change.memories) {
+        writeMarkdownFileIn(change.dir, m);
+        done++;
+      }
+    else
+      for (const id of change.ids) {
+        removeMarkdownFile(change.dir, id);
+        done++;
+      }
+  } catch (err) {
+    // Removed under the writes (the tenant deleted meanwhile): what is left is not written.
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return done;
+    throw err;
+  }
+  return done;
 });

@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { AppError } from "../../lib/errors.ts";
 import { safeJoin } from "../../lib/names.ts";
 import type { Telemetry } from "../telemetry.ts";
 import {
@@ -376,7 +377,11 @@ export function openSqliteStorage(
     return safeJoin(dataDir, "vaults", tenantId);
   };
 
+  // Vaults dropped by this process: a request still finishing for a deleted tenant must not create
+  // its folder and file again (tenant ids are never reused).
+  const dropped = new Set<string>();
   const tenant = (tenantId: string): Promise<Database> => {
+    if (dropped.has(tenantId)) return Promise.reject(new AppError("NOT_FOUND", "tenant not found"));
     let pending = tenants.get(tenantId);
     if (!pending) {
       const dir = vaultPath(tenantId);
@@ -404,6 +409,7 @@ export function openSqliteStorage(
     },
     async dropTenant(tenantId) {
       const dir = vaultPath(tenantId);
+      dropped.add(tenantId);
       const pending = tenants.get(tenantId);
       tenants.delete(tenantId);
       if (pending) await (await pending).close();
