@@ -248,7 +248,8 @@ describe("three hypha serve processes on one PostgreSQL database and one Redis",
     // B and C build their lists now; what A writes next reaches them only through the tenant's log.
     for (const gw of [B, C]) assert.equal((await ids(gw, "amber lighthouse")).length, 1, gw.name);
     const m = await store(A, key, "the cobalt lighthouse keeper retires in spring");
-    for (const gw of [B, C]) assert.deepEqual(await ids(gw, "cobalt keeper"), [m.id], gw.name);
+    // First by its own words (the older memory may follow it through recall's feedback terms).
+    for (const gw of [B, C]) assert.equal((await ids(gw, "cobalt keeper"))[0], m.id, gw.name);
     assert.equal((await call(A, "DELETE", `/v1/memories/${m.id}`, { key })).status, 200);
     for (const gw of [B, C]) assert.deepEqual(await ids(gw, "cobalt keeper"), [], gw.name);
   });

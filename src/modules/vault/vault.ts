@@ -38,6 +38,8 @@ export function createVault(
     "markdown mirror",
   );
   const modes = new Map<string, { encryption: EncryptionMode; storage: StorageMode }>();
+  /** Tenants deleted while this process runs (ids are never reused). */
+  const gone = new Set<string>();
   const codecs = new Map<string, RowCodec>();
   const modeOf = async (tenantId: string) => {
     let m = modes.get(tenantId);
@@ -61,15 +63,17 @@ export function createVault(
       return codec;
     },
     async written(tenantId, memories: readonly Memory[]) {
-      if ((await modeOf(tenantId)).storage !== "markdown") return;
+      if ((await modeOf(tenantId)).storage !== "markdown" || gone.has(tenantId)) return;
       await mirror.call({ op: "write", dir: markdownDir(deps.dataDir, tenantId), memories });
     },
     async removed(tenantId, ids) {
-      if (ids.length === 0 || (await modeOf(tenantId)).storage !== "markdown") return;
+      if (ids.length === 0 || (await modeOf(tenantId)).storage !== "markdown" || gone.has(tenantId)) return;
       await mirror.call({ op: "remove", dir: markdownDir(deps.dataDir, tenantId), ids });
     },
     // A deleted tenant's file changes already sent finish before its folder is removed.
     async forget(tenantId) {
+      // A write still finishing for the deleted tenant (its mode read just before) sends no files.
+      gone.add(tenantId);
       modes.delete(tenantId);
       codecs.delete(tenantId);
       await mirror.drain();
