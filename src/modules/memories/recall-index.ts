@@ -578,6 +578,28 @@ export type ScoredCandidate = {
 export const CONTEXT_WEIGHT = 0.5;
 
 /**
+ * The context a memory's neighbours lend it: CONTEXT_WEIGHT of the best one place away and its square
+ * of the best two places away, by `lends` (what a neighbour lends a memory of context `c`). Only a
+ * memory with a context that has not expired borrows any.
+ */
+function contextOf(
+  ctx: Int32Array,
+  expires: Float64Array,
+  near: Int32Array,
+  slot: number,
+  now: number,
+  lends: (other: number, c: number) => number,
+): number {
+  const c = ctx[slot] ?? NO_CONTEXT;
+  if (c < 0 || (expires[slot] ?? 0) <= now) return 0;
+  const at = slot * 4;
+  return (
+    CONTEXT_WEIGHT * Math.max(lends(near[at + 1] ?? NONE, c), lends(near[at + 2] ?? NONE, c)) +
+    CONTEXT_WEIGHT ** 2 * Math.max(lends(near[at] ?? NONE, c), lends(near[at + 3] ?? NONE, c))
+  );
+}
+
+/**
  * A query word that names the speaker of a memory (`speakerTerm`, from a leading `Name:`) adds this
  * many times the speaker term's IDF: a question about what someone said or did is most often answered
  * by that person's own words, not by someone else addressing them.
@@ -693,15 +715,7 @@ function scorePass(l: Lists, terms: readonly Weighted[], now: number, stats: Sea
   for (let i = 0; i < n; i++) {
     const slot = slots[i] ?? 0;
     outSeqs[i] = seqs[slot] ?? 0;
-    const c = ctx[slot] ?? NO_CONTEXT;
-    let context = 0;
-    // Only a memory with a context that has not expired borrows any.
-    if (c >= 0 && (expires[slot] ?? 0) > now) {
-      const at = slot * 4;
-      context =
-        CONTEXT_WEIGHT * Math.max(lends(near[at + 1] ?? NONE, c), lends(near[at + 2] ?? NONE, c)) +
-        CONTEXT_WEIGHT ** 2 * Math.max(lends(near[at] ?? NONE, c), lends(near[at + 3] ?? NONE, c));
-    }
+    const context = contextOf(ctx, expires, near, slot, now, lends);
     const mine = acc[slot] ?? 0;
     outOwn[i] = mine;
     scores[i] = mine + context;
@@ -793,14 +807,7 @@ function feedbackPass(
   const rescore = (slot: number) => {
     const i = (pos[slot] ?? 0) - 1;
     if (i < 0) return;
-    const c = ctx[slot] ?? NO_CONTEXT;
-    let context = 0;
-    if (c >= 0 && (expires[slot] ?? 0) > now) {
-      const at = slot * 4;
-      context =
-        CONTEXT_WEIGHT * Math.max(lends(near[at + 1] ?? NONE, c), lends(near[at + 2] ?? NONE, c)) +
-        CONTEXT_WEIGHT ** 2 * Math.max(lends(near[at] ?? NONE, c), lends(near[at + 3] ?? NONE, c));
-    }
+    const context = contextOf(ctx, expires, near, slot, now, lends);
     out.lent[i] = context;
     out.scores[i] = (out.own[i] ?? 0) + context;
   };
