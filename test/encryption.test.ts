@@ -326,6 +326,8 @@ describe("encryption at rest", () => {
   test("a markdown tenant's files follow its commits in order, and a deleted tenant's pending files never outlive its folder", async () => {
     const t = await tenant({ storage: "markdown" });
     const dir = join(s.dataDir, "vaults", t.id, "memories");
+    // The folder is made with the tenant (on PostgreSQL there is no vault file to make it first).
+    assert.deepEqual(readdirSync(dir), []);
     const m = await s.storeMemory(t.key, { content: "version one" });
     // Updates sent together commit one after another; the file holds the last committed version.
     const updates = await Promise.all(

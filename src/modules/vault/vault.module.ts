@@ -30,6 +30,7 @@ export const vaultModule = defineModule({
         return { encryption: row.encryption, storage: row.storage };
       },
     });
+    tenants.onCreated((tenantId) => vault.created(tenantId));
     tenants.onDeleted((tenantId) => vault.forget(tenantId));
     // The files commands read and write through the memories service, built after this module.
     const files = createVaultFiles({

@@ -1,3 +1,4 @@
+import { mkdirSync } from "node:fs";
 import type { TenantCipher } from "../../lib/crypto/index.ts";
 import { safeJoin } from "../../lib/names.ts";
 import { createThreadCalls } from "../../lib/thread-calls.ts";
@@ -30,9 +31,11 @@ export type MirrorChange =
  * their own (mirror.worker.ts), in the order the changes were committed; a write or delete answers
  * once its files are in place.
  */
-export function createVault(
-  deps: VaultDeps,
-): MemoryVault & { forget(tenantId: string): Promise<void>; close(): Promise<void> } {
+export function createVault(deps: VaultDeps): MemoryVault & {
+  created(tenantId: string): Promise<void>;
+  forget(tenantId: string): Promise<void>;
+  close(): Promise<void>;
+} {
   const mirror = createThreadCalls<MirrorChange, number>(
     new URL("./mirror.worker.ts", import.meta.url),
     "markdown mirror",
@@ -69,6 +72,13 @@ export function createVault(
     async removed(tenantId, ids) {
       if (ids.length === 0 || (await modeOf(tenantId)).storage !== "markdown" || gone.has(tenantId)) return;
       await mirror.call({ op: "remove", dir: markdownDir(deps.dataDir, tenantId), ids });
+    },
+    // A markdown tenant's folder is made with the tenant: the mirror's thread makes nothing but the
+    // memories folder inside it, so a write finishing after a deletion cannot make it again. (On
+    // SQLite the vault file's folder exists already; on PostgreSQL nothing else may have made it.)
+    async created(tenantId) {
+      if ((await modeOf(tenantId)).storage === "markdown")
+        mkdirSync(markdownDir(deps.dataDir, tenantId), { recursive: true, mode: 0o700 });
     },
     // A deleted tenant's file changes already sent finish before its folder is removed.
     async forget(tenantId) {
