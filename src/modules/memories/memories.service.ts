@@ -56,7 +56,7 @@ import {
 import { screenMemories, screenMemory } from "./outbound.ts";
 import { createRowPacer } from "./pacer.ts";
 import { blend, type Fused, formatContext, fuse, matchedTerms, queryTerms, recencyScore } from "./recall.ts";
-import { queryTokensOf, type RowCodec } from "./row-codec.ts";
+import { type IndexEntry, queryTokensOf, type RowCodec } from "./row-codec.ts";
 import { createVectorIndex } from "./vector-index.ts";
 
 /**
@@ -178,6 +178,11 @@ function storedFilters(codec: RowCodec, f: Filters): Filters {
 
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : null);
 const AUDIT_TARGETS_MAX = 100;
+/**
+ * A batch's new rows are inserted this many at a time (a few statements per chunk for the index,
+ * labels and log); between chunks, other requests may get a turn (the write lock stays held).
+ */
+const INSERT_CHUNK = 64;
 
 /** Tags and entities a memory may carry (as the store and update schemas bound them). */
 const LABELS_MAX = 32;
@@ -292,7 +297,10 @@ export function createMemoriesService(deps: MemoriesDeps) {
               tenantId,
               page.map((p) => p.seq),
             );
-            for (const row of rows) await memoriesStore.reindex(tx, row.seq, codec.terms(codec.open(row)));
+            await memoriesStore.reindex(
+              tx,
+              rows.map((row) => ({ seq: row.seq, bag: codec.terms(codec.open(row)) })),
+            );
             return page.length;
           });
           if (n === 0) return;
@@ -617,14 +625,36 @@ export function createMemoriesService(deps: MemoriesDeps) {
             dedupeCandidates(agent, db, codec, rows, policy.threshold, now),
           )
         : null;
+      // Sealing (encryption, blind tokens, the index's words) needs no lock: it is done before the
+      // write transaction, so the tenant's other writes and reads' audit events wait only for the
+      // statements. A row merged into an existing memory instead is sealed as its new version.
+      const sealed = await span("store.seal", { tenant: agent.tenantId, count: rows.length }, async () => {
+        const slice = timeSlices();
+        const out: { row: NewRow; index: IndexEntry }[] = [];
+        for (const row of rows) {
+          await slice();
+          out.push(codec.seal(row));
+        }
+        return out;
+      });
       const stored = await db.transaction(async (tx) => {
         const out: { row: MemoryRow; deduplicated?: { similarity: number; previous_version: number } }[] = [];
         const created: MemoryRow[] = [];
         /** This batch's memories as written so far, by id, for the rows after them to merge into. */
         const written = new Map<string, { row: MemoryRow; fp: Fingerprint }>();
+        /** New rows not yet inserted: written together, in order, before a merge needs their seq. */
+        const pending: { row: MemoryRow; entry: (typeof sealed)[number] }[] = [];
+        const flush = async () => {
+          const seqs = await memoriesStore.insertMany(
+            tx,
+            pending.map((p) => p.entry),
+          );
+          pending.forEach((p, k) => {
+            p.row.seq = seqs[k] ?? p.row.seq;
+          });
+          pending.length = 0;
+        };
         await span("store.insert", { tenant: agent.tenantId, count: rows.length }, async () => {
-          // Other requests get a turn every few milliseconds of a large batch (the write lock stays
-          // held meanwhile: the tenant's other writes and reads' audit events wait, turns included).
           const slice = timeSlices();
           for (const [i, row] of rows.entries()) {
             await slice();
@@ -649,6 +679,8 @@ export function createMemoriesService(deps: MemoriesDeps) {
               }
             }
             if (best) {
+              // The version it replaces may be one of this batch's new rows: they are written first.
+              await flush();
               const { current, next, similarity: sim } = best;
               const version: MemoryRow = { ...next, seq: await writeVersion(tx, codec, current.seq, next) };
               await audit(tx, agent, "memory.updated", [version.id], now, {
@@ -662,15 +694,16 @@ export function createMemoriesService(deps: MemoriesDeps) {
               if (plan) written.set(version.id, { row: version, fp: plan.fp });
               continue;
             }
-            const sealed = codec.seal(row);
-            const fresh: MemoryRow = {
-              ...row,
-              seq: await memoriesStore.insert(tx, sealed.row, sealed.index),
-            };
+            const entry = sealed[i];
+            if (!entry) throw new Error("a row of the batch was not sealed");
+            const fresh: MemoryRow = { ...row, seq: 0 };
+            pending.push({ row: fresh, entry });
+            if (pending.length >= INSERT_CHUNK) await flush();
             out.push({ row: fresh });
             created.push(fresh);
             if (plan) written.set(fresh.id, { row: fresh, fp: plan.fp });
           }
+          await flush();
         });
         if (created.length > 0) {
           await auditSpan(

@@ -4,9 +4,11 @@ import { decodeVector } from "./embedder.ts";
 import type { MemoryRow } from "./memories.schemas.ts";
 import {
   impactSearch,
-  indexMemory,
+  indexMemories,
+  logAdded,
   type ScoredCandidate,
   type TermBag,
+  termLists,
   unindexedPage,
   unindexMemory,
 } from "./recall-index.ts";
@@ -181,15 +183,22 @@ export type Candidate = Omit<ScoredCandidate, "context" | "speaker" | "feedback"
   row?: MemoryRow;
 };
 
-async function indexRow(tx: SqlExecutor, seq: number, index: IndexEntry) {
-  for (const label of index.labels) {
-    await tx.run("INSERT INTO memory_labels (seq, kind, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [
-      seq,
-      label.kind,
-      label.value,
-    ]);
+/** Label rows written per statement. */
+const LABEL_CHUNK = 200;
+
+/** The label rows of memories just written (tags, entities, metadata keys), a few statements for all. */
+async function insertLabels(tx: SqlExecutor, entries: readonly { seq: number; index: IndexEntry }[]) {
+  const labels = entries.flatMap(({ seq, index }) =>
+    index.labels.map((l) => [seq, l.kind, l.value] as const),
+  );
+  for (let i = 0; i < labels.length; i += LABEL_CHUNK) {
+    const chunk = labels.slice(i, i + LABEL_CHUNK);
+    await tx.run(
+      `INSERT INTO memory_labels (seq, kind, value) VALUES ${chunk.map(() => "(?, ?, ?)").join(", ")}
+       ON CONFLICT DO NOTHING`,
+      chunk.flat(),
+    );
   }
-  await indexMemory(tx, seq, index.terms);
 }
 
 async function unindex(tx: SqlExecutor, seq: number): Promise<void> {
@@ -274,39 +283,77 @@ async function hardDelete(tx: SqlExecutor, tenantId: string, ids: readonly strin
 export const memoriesStore = {
   /** Inserts a row as stored (sealed for encrypted tenants) with its index entry. */
   async insert(tx: SqlExecutor, row: NewRow, index: IndexEntry = plainIndex(row)): Promise<number> {
-    const r = await tx.get<{ seq: number }>(
-      `INSERT INTO memories (id, version, tenant_id, namespace, type, content, tags, entities, metadata,
-         importance, agent, key_id, created_at, updated_at, expires_at, valid_from, valid_to, is_current,
-         access, allowed_agents, owner, quarantined)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-      [
-        row.id,
-        row.version,
-        row.tenant_id,
-        row.namespace,
-        row.type,
-        row.content,
-        row.tags,
-        row.entities,
-        row.metadata,
-        row.importance,
-        row.agent,
-        row.key_id,
-        row.created_at,
-        row.updated_at,
-        row.expires_at,
-        row.valid_from,
-        row.valid_to,
-        row.is_current,
-        row.access,
-        row.allowed_agents,
-        row.owner,
-        row.quarantined,
-      ],
+    const [seq] = await memoriesStore.insertMany(tx, [{ row, index }]);
+    if (seq === undefined) throw new Error("insert returned no row");
+    return seq;
+  },
+
+  /**
+   * Inserts rows as stored, in the order given, with their index entries, and answers their
+   * sequence numbers. A current row carries its recall-index list from the start (no second write
+   * of the row); the vocabulary, totals, labels and log take a few statements for all of them.
+   */
+  async insertMany(
+    tx: SqlExecutor,
+    entries: readonly { row: NewRow; index: IndexEntry }[],
+  ): Promise<number[]> {
+    const current = entries.filter((e) => e.row.is_current === 1);
+    const lists = await termLists(
+      tx,
+      current.map((e) => e.index.terms),
     );
-    if (!r) throw new Error("insert returned no row");
-    if (row.is_current === 1) await indexRow(tx, r.seq, index);
-    return r.seq;
+    const listOf = new Map(current.map((e, i) => [e, lists[i] ?? null]));
+    const seqs: number[] = [];
+    for (const entry of entries) {
+      const { row } = entry;
+      const r = await tx.get<{ seq: number }>(
+        `INSERT INTO memories (id, version, tenant_id, namespace, type, content, tags, entities, metadata,
+           importance, agent, key_id, created_at, updated_at, expires_at, valid_from, valid_to, is_current,
+           access, allowed_agents, owner, quarantined, recall_terms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+        [
+          row.id,
+          row.version,
+          row.tenant_id,
+          row.namespace,
+          row.type,
+          row.content,
+          row.tags,
+          row.entities,
+          row.metadata,
+          row.importance,
+          row.agent,
+          row.key_id,
+          row.created_at,
+          row.updated_at,
+          row.expires_at,
+          row.valid_from,
+          row.valid_to,
+          row.is_current,
+          row.access,
+          row.allowed_agents,
+          row.owner,
+          row.quarantined,
+          listOf.get(entry) ?? null,
+        ],
+      );
+      if (!r) throw new Error("insert returned no row");
+      seqs.push(r.seq);
+    }
+    const written = entries.map((e, i) => ({
+      seq: seqs[i] ?? 0,
+      index: e.index,
+      current: e.row.is_current === 1,
+    }));
+    await insertLabels(
+      tx,
+      written.filter((w) => w.current),
+    );
+    await logAdded(
+      tx,
+      written.filter((w) => w.current).map((w) => w.seq),
+    );
+    return seqs;
   },
 
   /** Marks the current version historical and drops it from the search index. */
@@ -419,7 +466,8 @@ export const memoriesStore = {
   unindexed: (db: SqlExecutor, limit: number) => unindexedPage(db, limit),
 
   /** Adds an existing current memory to the recall index. */
-  reindex: (tx: SqlExecutor, seq: number, terms: TermBag) => indexMemory(tx, seq, terms),
+  /** Indexes existing rows again (or for the first time), in one pass for all of them. */
+  reindex: (tx: SqlExecutor, entries: readonly { seq: number; bag: TermBag }[]) => indexMemories(tx, entries),
 
   /** Most recent visible memories as candidates, for queries with no searchable terms. */
   recentCandidates(db: SqlExecutor, v: Visibility, f: Filters, limit: number) {

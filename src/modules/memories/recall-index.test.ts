@@ -80,49 +80,65 @@ async function seed(
   count: number,
   seedValue: number,
   extra: (i: number) => Partial<NewRow>,
+  /** Written in one `insertMany` instead of one insert each. */
+  together = false,
 ) {
   const r = rand(seedValue);
   const texts: string[] = [];
   const avgAtWrite: number[] = [];
   let total = 0;
+  const rows: NewRow[] = [];
+  for (let i = 0; i < count; i++) {
+    const n = 3 + Math.floor(r() * 12);
+    const text = Array.from({ length: n }, () => WORDS[Math.floor(r() ** 2 * WORDS.length)]).join(" ");
+    avgAtWrite.push(i === 0 ? recallTokens(text).length : total / i);
+    total += recallTokens(text).length;
+    texts.push(text);
+    rows.push(row(i + 1, text, extra(i)));
+  }
   await db.transaction(async (tx) => {
-    for (let i = 0; i < count; i++) {
-      const n = 3 + Math.floor(r() * 12);
-      const text = Array.from({ length: n }, () => WORDS[Math.floor(r() ** 2 * WORDS.length)]).join(" ");
-      avgAtWrite.push(i === 0 ? recallTokens(text).length : total / i);
-      total += recallTokens(text).length;
-      texts.push(text);
-      await memoriesStore.insert(tx, row(i + 1, text, extra(i)));
-    }
+    if (together)
+      await memoriesStore.insertMany(
+        tx,
+        rows.map((r) => plainCodec.seal(r)),
+      );
+    else for (const r of rows) await memoriesStore.insert(tx, r);
   });
   return { texts, avgAtWrite };
 }
 
-test("the recall index returns exactly the BM25 top k, with and without filters hiding most matches", async () => {
-  const { db, done } = await vault();
-  try {
-    const { texts, avgAtWrite } = await seed(db, 600, 7, (i) => ({ namespace: i % 10 === 0 ? "rare" : "n" }));
-    for (const q of ["alpha sigma", "rho pi xi", "beta", "omicron gamma delta lambda"]) {
-      const tokens = plainCodec.recallTokens(q.split(" "));
-      const cases: [{ sql: string; params: string[] }, (i: number) => boolean][] = [
-        [{ sql: "1", params: [] }, () => true],
-        [{ sql: "m.namespace = ?", params: ["rare"] }, (i) => i % 10 === 0],
-      ];
-      for (const [where, keep] of cases) {
-        const got = await impactSearch(db.read ?? db, tokens, where, 10, 0);
-        const want = bruteForce(texts, avgAtWrite, tokens, keep).slice(0, 10);
-        assert.deepEqual(
-          got.candidates.map((c) => Math.round(c.bm25 * 1e6)),
-          want.map((w) => Math.round(w.score * 1e6)),
-          `scores for "${q}" (${where.sql})`,
-        );
-        if (where.sql === "1") assert.ok(got.stats.rowsChecked < 600, "not every memory is checked");
+for (const together of [false, true])
+  test(`the recall index returns exactly the BM25 top k, with and without filters hiding most matches (${together ? "written as one batch" : "written one at a time"})`, async () => {
+    const { db, done } = await vault();
+    try {
+      const { texts, avgAtWrite } = await seed(
+        db,
+        600,
+        7,
+        (i) => ({ namespace: i % 10 === 0 ? "rare" : "n" }),
+        together,
+      );
+      for (const q of ["alpha sigma", "rho pi xi", "beta", "omicron gamma delta lambda"]) {
+        const tokens = plainCodec.recallTokens(q.split(" "));
+        const cases: [{ sql: string; params: string[] }, (i: number) => boolean][] = [
+          [{ sql: "1", params: [] }, () => true],
+          [{ sql: "m.namespace = ?", params: ["rare"] }, (i) => i % 10 === 0],
+        ];
+        for (const [where, keep] of cases) {
+          const got = await impactSearch(db.read ?? db, tokens, where, 10, 0);
+          const want = bruteForce(texts, avgAtWrite, tokens, keep).slice(0, 10);
+          assert.deepEqual(
+            got.candidates.map((c) => Math.round(c.bm25 * 1e6)),
+            want.map((w) => Math.round(w.score * 1e6)),
+            `scores for "${q}" (${where.sql})`,
+          );
+          if (where.sql === "1") assert.ok(got.stats.rowsChecked < 600, "not every memory is checked");
+        }
       }
+    } finally {
+      done();
     }
-  } finally {
-    done();
-  }
-});
+  });
 
 test("with neighbouring-turn context, the index still returns exactly the top k a brute force finds", async () => {
   const { db, done } = await vault();
@@ -226,6 +242,52 @@ test("the in-memory lists follow commits: new and removed memories, never a roll
     );
   } finally {
     done();
+  }
+});
+
+test("a batch written together is indexed exactly as its memories written one at a time", async () => {
+  const one = await vault();
+  const many = await vault();
+  try {
+    const next = rand(11);
+    const rows = Array.from({ length: 150 }, (_, i) => {
+      const words = Array.from(
+        { length: 2 + Math.floor(next() * 12) },
+        () => WORDS[Math.floor(next() * WORDS.length)],
+      );
+      return row(i, `${i % 3 === 0 ? "Caroline: " : ""}${words.join(" ")}`, {
+        tags: JSON.stringify(i % 4 === 0 ? ["travel"] : []),
+        entities: JSON.stringify(i % 5 === 0 ? ["lisbon", "maria"] : []),
+        is_current: i % 17 === 5 ? 0 : 1,
+      });
+    });
+    const entries = rows.map((r) => plainCodec.seal(r));
+    // Some memories exist first, so the batch's lengths are normalised against a non-empty index.
+    for (const db of [one.db, many.db])
+      await db.transaction(async (tx) => {
+        for (let i = 0; i < 20; i++)
+          await memoriesStore.insert(tx, row(1000 + i, `${WORDS[i % WORDS.length]} seed`));
+      });
+    const singly: number[] = [];
+    for (const e of entries)
+      singly.push(await one.db.transaction((tx) => memoriesStore.insert(tx, e.row, e.index)));
+    const together = await many.db.transaction((tx) => memoriesStore.insertMany(tx, entries));
+    assert.deepEqual(together, singly, "the same sequence numbers, in the order given");
+    for (const sql of [
+      "SELECT seq, is_current, hex(recall_terms) AS terms FROM memories ORDER BY seq",
+      "SELECT id, term, df FROM recall_terms ORDER BY id",
+      "SELECT docs, tokens FROM recall_stats",
+      "SELECT gen, seq, added FROM recall_log ORDER BY gen",
+      "SELECT seq, kind, value FROM memory_labels ORDER BY seq, kind, value",
+    ])
+      assert.deepEqual(await many.db.all(sql), await one.db.all(sql), sql);
+    assert.ok(
+      ((await many.db.all("SELECT 1 FROM memory_labels")) as unknown[]).length > 0,
+      "labels were written",
+    );
+  } finally {
+    one.done();
+    many.done();
   }
 });
 

@@ -92,57 +92,116 @@ async function logChange(tx: SqlExecutor, seq: number, added: boolean): Promise<
   if (r && r.gen % 1024 === 0) await tx.run("DELETE FROM recall_log WHERE gen <= ?", [r.gen - LOG_KEEP]);
 }
 
+/** Log lines written per statement when a batch is added. */
+const LOG_CHUNK = 200;
+
+/** Log lines for memories added together, numbered in the order given (their commit order). */
+export async function logAdded(tx: SqlExecutor, seqs: readonly number[]): Promise<void> {
+  if (seqs.length <= 1) {
+    for (const seq of seqs) await logChange(tx, seq, true);
+    return;
+  }
+  const top = await tx.get<{ gen: number }>("SELECT coalesce(max(gen), 0) AS gen FROM recall_log");
+  const first = Number(top?.gen ?? 0) + 1;
+  for (let i = 0; i < seqs.length; i += LOG_CHUNK) {
+    const chunk = seqs.slice(i, i + LOG_CHUNK);
+    await tx.run(
+      `INSERT INTO recall_log (gen, seq, added) VALUES ${chunk.map(() => "(?, ?, 1)").join(", ")}`,
+      chunk.flatMap((seq, k) => [first + i + k, seq]),
+    );
+  }
+  // The log is trimmed whenever its numbering passes a multiple of 1024, as one line at a time would.
+  const last = first + seqs.length - 1;
+  if (Math.floor(last / 1024) > Math.floor((first - 1) / 1024))
+    await tx.run("DELETE FROM recall_log WHERE gen <= ?", [last - LOG_KEEP]);
+}
+
 /**
- * Counts one more memory holding each of `terms` (new terms join the vocabulary) and answers each
- * term's id. One statement for all of a memory's terms. PostgreSQL's vocabulary is shared by every
- * tenant's rows, so a new term's id is the tenant's next one (safe: the tenant's writes run one at a
- * time); SQLite's rowid is that already.
+ * Counts one more memory holding each term, as many times as `counts` says (new terms join the
+ * vocabulary), and answers each term's id. One statement for a whole batch. PostgreSQL's
+ * vocabulary is shared by every tenant's rows, so a new term's id is the tenant's next one (safe:
+ * the tenant's writes run one at a time); SQLite's rowid is that already.
  */
-async function countTerms(tx: SqlExecutor, terms: readonly string[]): Promise<Map<string, number>> {
+async function countTerms(
+  tx: SqlExecutor,
+  counts: ReadonlyMap<string, number>,
+): Promise<Map<string, number>> {
   const rows = await tx.all<{ id: number; term: string }>(
     tx.dialect === "postgres"
       ? `INSERT INTO recall_terms (id, term, df)
-         SELECT (SELECT coalesce(max(id), 0) FROM recall_terms) + row_number() OVER (), value, 1 FROM json_each(?)
-         ON CONFLICT (tenant_id, term) DO UPDATE SET df = recall_terms.df + 1 RETURNING id, term`
-      : `INSERT INTO recall_terms (term, df) SELECT value, 1 FROM json_each(?) WHERE true
-         ON CONFLICT (term) DO UPDATE SET df = df + 1 RETURNING id, term`,
-    [JSON.stringify(terms)],
+         SELECT (SELECT coalesce(max(id), 0) FROM recall_terms) + row_number() OVER (), key, CAST(value AS INTEGER)
+         FROM jsonb_each_text(CAST(? AS jsonb))
+         ON CONFLICT (tenant_id, term) DO UPDATE SET df = recall_terms.df + excluded.df RETURNING id, term`
+      : `INSERT INTO recall_terms (term, df) SELECT key, value FROM json_each(?) WHERE true
+         ON CONFLICT (term) DO UPDATE SET df = df + excluded.df RETURNING id, term`,
+    [JSON.stringify(Object.fromEntries(counts))],
   );
   return new Map(rows.map((r) => [r.term, Number(r.id)]));
 }
 
-/** Adds a memory to the recall index, inside the caller's transaction. */
-export async function indexMemory(tx: SqlExecutor, seq: number, bag: TermBag): Promise<void> {
-  const tf = new Map<string, number>();
-  for (const t of bag.content) tf.set(t, (tf.get(t) ?? 0) + 1);
-  for (const t of bag.labels) tf.set(t, (tf.get(t) ?? 0) + LABEL_WEIGHT);
-  const length = bag.content.length + bag.labels.length * LABEL_WEIGHT;
-  // The totals first, answering the new ones: the average length before this memory follows from
-  // them (sums of halves, exact in floating point).
+/**
+ * Counts memories into the recall index's vocabulary and totals, and answers each one's stored list
+ * of (term id, impact) pairs, for the caller to keep in the memory's row (`recall_terms`) before it
+ * logs the additions (`logAdded`). The lists are the ones adding the memories one at a time, in the
+ * order given, would give: each memory's length is normalised by the average length of the memories
+ * before it (sums of halves, exact in floating point). Two statements, however many memories.
+ */
+export async function termLists(tx: SqlExecutor, bags: readonly TermBag[]): Promise<Uint8Array[]> {
+  if (bags.length === 0) return [];
+  const docs = bags.map((bag) => {
+    const tf = new Map<string, number>();
+    for (const t of bag.content) tf.set(t, (tf.get(t) ?? 0) + 1);
+    for (const t of bag.labels) tf.set(t, (tf.get(t) ?? 0) + LABEL_WEIGHT);
+    const length = bag.content.length + bag.labels.length * LABEL_WEIGHT;
+    return { tf, length, speakers: [...new Set(bag.speakers ?? [])] };
+  });
+  const added = docs.reduce((sum, d) => sum + d.length, 0);
   const totals = await tx.get<{ docs: number; tokens: number }>(
     tx.dialect === "postgres"
-      ? `INSERT INTO recall_stats (id, docs, tokens) VALUES (1, 1, ?)
-         ON CONFLICT (tenant_id, id) DO UPDATE SET docs = recall_stats.docs + 1, tokens = recall_stats.tokens + excluded.tokens
+      ? `INSERT INTO recall_stats (id, docs, tokens) VALUES (1, ?, ?)
+         ON CONFLICT (tenant_id, id) DO UPDATE SET docs = recall_stats.docs + excluded.docs, tokens = recall_stats.tokens + excluded.tokens
          RETURNING docs, tokens`
-      : `INSERT INTO recall_stats (id, docs, tokens) VALUES (1, 1, ?)
-         ON CONFLICT (id) DO UPDATE SET docs = docs + 1, tokens = tokens + excluded.tokens RETURNING docs, tokens`,
-    [length],
+      : `INSERT INTO recall_stats (id, docs, tokens) VALUES (1, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET docs = docs + excluded.docs, tokens = tokens + excluded.tokens RETURNING docs, tokens`,
+    [docs.length, added],
   );
-  const before = Number(totals?.docs ?? 1) - 1;
-  const avg = before > 0 ? (Number(totals?.tokens ?? 0) - length) / before : length;
-  const speakers = [...new Set(bag.speakers ?? [])];
-  const all = [...tf.keys(), ...speakers];
-  const ids = all.length > 0 ? await countTerms(tx, all) : new Map<string, number>();
+  const counts = new Map<string, number>();
+  for (const d of docs)
+    for (const t of [...d.tf.keys(), ...d.speakers]) counts.set(t, (counts.get(t) ?? 0) + 1);
+  const ids = counts.size > 0 ? await countTerms(tx, counts) : new Map<string, number>();
   const idOf = (term: string) => {
     const id = ids.get(term);
     if (id === undefined) throw new Error("term upsert returned no row");
     return id;
   };
-  const pairs: [number, number][] = [];
-  for (const [term, f] of tf) pairs.push([idOf(term), impactOf(f, length, avg)]);
-  for (const term of speakers) pairs.push([idOf(term), SPEAKER_IMPACT]);
-  await tx.run("UPDATE memories SET recall_terms = ? WHERE seq = ?", [encodeTerms(length, pairs), seq]);
-  await logChange(tx, seq, true);
+  let before = Number(totals?.docs ?? docs.length) - docs.length;
+  let tokens = Number(totals?.tokens ?? added) - added;
+  return docs.map(({ tf, length, speakers }) => {
+    const avg = before > 0 ? tokens / before : length;
+    before += 1;
+    tokens += length;
+    const pairs: [number, number][] = [];
+    for (const [term, f] of tf) pairs.push([idOf(term), impactOf(f, length, avg)]);
+    for (const term of speakers) pairs.push([idOf(term), SPEAKER_IMPACT]);
+    return encodeTerms(length, pairs);
+  });
+}
+
+/** Adds memories whose rows are written to the recall index, inside the caller's transaction. */
+export async function indexMemories(
+  tx: SqlExecutor,
+  entries: readonly { seq: number; bag: TermBag }[],
+): Promise<void> {
+  const lists = await termLists(
+    tx,
+    entries.map((e) => e.bag),
+  );
+  for (const [i, { seq }] of entries.entries())
+    await tx.run("UPDATE memories SET recall_terms = ? WHERE seq = ?", [lists[i] ?? null, seq]);
+  await logAdded(
+    tx,
+    entries.map((e) => e.seq),
+  );
 }
 
 /**
