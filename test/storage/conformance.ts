@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { tenantsStore } from "../../src/modules/tenants/tenants.store.ts";
 import type { Database, Migration, MigrationSet, Storage } from "../../src/platform/storage/port.ts";
 import { rowSecurity, TENANT_COLUMN } from "../../src/platform/storage/postgres-ddl.ts";
 
@@ -23,6 +24,25 @@ export const withConformanceTables = (m: MigrationSet): MigrationSet => ({
   control: m.control,
   tenant: [...m.tenant, CONFORMANCE_MIGRATION],
 });
+
+/**
+ * Makes the tenants exist in the control store, as the product does before any of their rows is
+ * written (PostgreSQL refuses a row of a tenant that has no `tenants` row).
+ */
+export async function addTenants(storage: Storage, ids: readonly string[]): Promise<void> {
+  await storage.control.transaction(async (tx) => {
+    for (const id of ids) {
+      await tenantsStore.insert(tx, {
+        id,
+        name: `conformance-${id}`,
+        status: "active",
+        encryption: "none",
+        storage: "sqlite",
+        created_at: Date.now(),
+      });
+    }
+  });
+}
 
 /**
  * The storage port's contract. Every adapter (embedded SQLite, PostgreSQL) runs this same suite,

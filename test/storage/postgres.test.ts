@@ -16,7 +16,7 @@ import { memoriesStore } from "../../src/modules/memories/memories.store.ts";
 import { memoryRow } from "../../src/modules/memories/memory-row.fixture.ts";
 import { migratePostgres, openPostgresStorage, toPositional } from "../../src/platform/storage/postgres.ts";
 import { APP_ROLE, freshDatabase, TEST_DATABASE_URL } from "../pg.ts";
-import { runStorageConformance, withConformanceTables } from "./conformance.ts";
+import { addTenants, runStorageConformance, withConformanceTables } from "./conformance.ts";
 import { runStoreConformance } from "./stores.ts";
 
 const skip = TEST_DATABASE_URL ? false : "HYPHA_TEST_DATABASE_URL is not set";
@@ -28,10 +28,12 @@ async function openFresh() {
     withConformanceTables(MIGRATIONS),
   );
   await storage.init();
+  const tenantIds: [string, string] = [newId("tenant"), newId("tenant")];
+  await addTenants(storage, tenantIds);
   return {
     db,
     storage,
-    tenantIds: [newId("tenant"), newId("tenant")] as [string, string],
+    tenantIds,
     async cleanup() {
       await storage.close();
       await db.drop();
@@ -75,9 +77,11 @@ let shared: Promise<Awaited<ReturnType<typeof openFresh>>> | null = null;
 async function openShared() {
   shared ??= openFresh();
   const { storage } = await shared;
+  const tenantIds: [string, string] = [newId("tenant"), newId("tenant")];
+  await addTenants(storage, tenantIds);
   return {
     storage,
-    tenantIds: [newId("tenant"), newId("tenant")] as [string, string],
+    tenantIds,
     async cleanup() {},
   };
 }
@@ -228,6 +232,7 @@ describe("storage port conformance: PostgreSQL", { skip }, () => {
         }),
       );
       const tenantId = newId("tenant");
+      await addTenants(gateways[0] as (typeof gateways)[number], [tenantId]);
       await Promise.all(
         Array.from({ length: 40 }, async (_, i) => {
           const storage = gateways[i % 2] as (typeof gateways)[number];
