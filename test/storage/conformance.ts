@@ -44,6 +44,45 @@ export async function addTenants(storage: Storage, ids: readonly string[]): Prom
   });
 }
 
+/** What deleting a tenant does to the store (`tenants.service › remove`, without keys and audit). */
+export async function deleteTenant(storage: Storage, tenantId: string): Promise<void> {
+  await storage.control.transaction(async (tx) => {
+    await storage.eraseTenantRows(tx, tenantId);
+    await tenantsStore.remove(tx, tenantId);
+  });
+  await storage.dropTenant(tenantId);
+}
+
+/**
+ * How many rows the tenant has in each of its tables that holds any: every table of the tenant
+ * schema on PostgreSQL (listed from the catalog, so a table added later is counted too); on SQLite
+ * every table of its vault, or none once the vault is gone (the store refuses to open it again).
+ */
+export async function rowsOf(storage: Storage, tenantId: string): Promise<Record<string, number>> {
+  const db = await storage.tenant(tenantId).catch((err: unknown) => {
+    if ((err as { code?: string }).code === "NOT_FOUND") return null;
+    throw err;
+  });
+  if (db === null) return {};
+  const tables = (
+    storage.control.dialect === "postgres"
+      ? await storage.control.all<{ name: string }>(
+          `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'hypha_tenant' AND c.relkind = 'r' AND c.relname <> 'schema_migrations'`,
+        )
+      : await db.all<{ name: string }>(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations'",
+        )
+  ).map((r) => r.name);
+  assert.ok(tables.length >= 20, `${tables.length} tenant tables`);
+  const held: Record<string, number> = {};
+  for (const t of tables) {
+    const n = Number((await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${t}`))?.n);
+    if (n > 0) held[t] = n;
+  }
+  return held;
+}
+
 /**
  * The storage port's contract. Every adapter (embedded SQLite, PostgreSQL) runs this same suite,
  * opened with `withConformanceTables(MIGRATIONS)`: `runStorageConformance("sqlite", open)`.
@@ -249,6 +288,27 @@ export function runStorageConformance(
     assert.equal(new Set(ids).size, ids.length);
     assert.ok(ids.includes("memories.001"));
   });
+
+  withStorage(
+    "a transaction or a single statement begun after its tenant was deleted is refused NOT_FOUND and writes nothing",
+    async (s, [t]) => {
+      await (await s.tenant(t)).run("INSERT INTO conformance (v) VALUES ('before')");
+      await deleteTenant(s, t);
+      const refused = (err: unknown) => (err as { code?: string }).code === "NOT_FOUND";
+      await assert.rejects(
+        async () =>
+          (await s.tenant(t)).transaction(async (tx) => {
+            await tx.run("INSERT INTO conformance (v) VALUES ('late')");
+          }),
+        refused,
+      );
+      await assert.rejects(
+        async () => (await s.tenant(t)).run("INSERT INTO conformance (v) VALUES ('late')"),
+        refused,
+      );
+      assert.deepEqual(await rowsOf(s, t), {});
+    },
+  );
 
   withStorage("dropping a tenant removes its data", async (s, [t]) => {
     const db = await s.tenant(t);

@@ -16,7 +16,7 @@ import { memoriesStore } from "../../src/modules/memories/memories.store.ts";
 import { memoryRow } from "../../src/modules/memories/memory-row.fixture.ts";
 import { migratePostgres, openPostgresStorage, toPositional } from "../../src/platform/storage/postgres.ts";
 import { APP_ROLE, freshDatabase, TEST_DATABASE_URL } from "../pg.ts";
-import { addTenants, runStorageConformance, withConformanceTables } from "./conformance.ts";
+import { addTenants, rowsOf, runStorageConformance, withConformanceTables } from "./conformance.ts";
 import { runStoreConformance } from "./stores.ts";
 
 const skip = TEST_DATABASE_URL ? false : "HYPHA_TEST_DATABASE_URL is not set";
@@ -178,6 +178,71 @@ describe("storage port conformance: PostgreSQL", { skip }, () => {
       for (const r of rows) assert.ok(r.relrowsecurity && r.relforcerowsecurity, r.relname);
     } finally {
       await c.end();
+      await cleanup();
+    }
+  });
+
+  test("tenant foreign keys: every table of the tenant schema (from the catalog, tables added by any later migration included) references tenants(id) ON DELETE CASCADE", async () => {
+    const { storage } = await openShared();
+    const tables = await storage.control.all<{ name: string; owned: boolean }>(
+      `SELECT c.relname AS name, EXISTS (
+         SELECT 1 FROM pg_constraint k
+         JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+         WHERE k.conrelid = c.oid AND k.contype = 'f' AND cardinality(k.conkey) = 1 AND a.attname = 'tenant_id'
+           AND k.confrelid = 'hypha_control.tenants'::regclass AND k.confdeltype = 'c') AS owned
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'hypha_tenant' AND c.relkind = 'r' AND c.relname <> 'schema_migrations'`,
+    );
+    assert.ok(tables.length >= 20, `${tables.length} tenant tables`);
+    // The suite's own tables come from a migration that declares no key: the migrator adds it.
+    assert.ok(tables.some((t) => t.name === "conformance"));
+    assert.deepEqual(
+      tables.filter((t) => !t.owned).map((t) => t.name),
+      [],
+    );
+  });
+
+  test("upgrade: rows that outlived their deleted tenant before the foreign keys existed are erased when the migrator adds them; other tenants' rows stay", async () => {
+    const { storage, db, tenantIds, cleanup } = await openFresh();
+    const [gone, kept] = tenantIds;
+    const owner = new pg.Client({ connectionString: db.migrationUrl });
+    await owner.connect();
+    try {
+      for (const t of tenantIds) {
+        const vault = await storage.tenant(t);
+        await vault.run("INSERT INTO conformance (v) VALUES ('row')");
+        await vault.run(
+          `INSERT INTO audit_events (seq, id, ts, actor_type, actor_id, action, target_ids, outcome, prev_hash, hash)
+           VALUES (1, ?, 1, 'agent', 'agent-1', 'memory.created', '[]', 'success', 'p', 'h')`,
+          [newId("event")],
+        );
+      }
+      // The schema as it was before: no tenant keys, so a deleted tenant's rows could stay behind.
+      const keys = await owner.query<{ t: string; k: string }>(
+        `SELECT conrelid::regclass::text AS t, conname AS k FROM pg_constraint
+         WHERE contype = 'f' AND confrelid = 'hypha_control.tenants'::regclass
+           AND connamespace = 'hypha_tenant'::regnamespace`,
+      );
+      for (const { t, k } of keys.rows) await owner.query(`ALTER TABLE ${t} DROP CONSTRAINT ${k}`);
+      await owner.query("DELETE FROM hypha_control.tenants WHERE id = $1", [gone]);
+      assert.deepEqual(await rowsOf(storage, gone), { audit_events: 1, conformance: 1 });
+      await migratePostgres(db.migrationUrl, withConformanceTables(MIGRATIONS), APP_ROLE);
+      assert.deepEqual(await rowsOf(storage, gone), {});
+      assert.deepEqual(await rowsOf(storage, kept), { audit_events: 1, conformance: 1 });
+      const restored = await owner.query(
+        `SELECT count(*)::int AS n FROM pg_constraint
+         WHERE contype = 'f' AND confrelid = 'hypha_control.tenants'::regclass
+           AND connamespace = 'hypha_tenant'::regnamespace`,
+      );
+      assert.equal(restored.rows[0].n, keys.rowCount);
+      const forced = await owner.query(
+        `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'hypha_tenant' AND c.relkind = 'r' AND c.relname <> 'schema_migrations'
+           AND NOT c.relforcerowsecurity`,
+      );
+      assert.equal(forced.rows[0].n, 0, "row-level security is forced again on every tenant table");
+    } finally {
+      await owner.end();
       await cleanup();
     }
   });
