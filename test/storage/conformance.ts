@@ -290,6 +290,38 @@ export function runStorageConformance(
   });
 
   withStorage(
+    "a tenant transaction still open while its tenant is deleted: afterwards none of its rows is left in any table, and the write either committed (then was erased) or was refused NOT_FOUND",
+    async (s, [t, other]) => {
+      const db = await s.tenant(t);
+      await db.run("INSERT INTO conformance (v) VALUES ('before')");
+      await (await s.tenant(other)).run("INSERT INTO conformance (v) VALUES ('another tenant')");
+      let wrote: () => void = () => {};
+      const written = new Promise<void>((r) => {
+        wrote = r;
+      });
+      let release: () => void = () => {};
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      const writing = db.transaction(async (tx) => {
+        await tx.run("INSERT INTO conformance (v) VALUES ('racing')");
+        wrote();
+        await gate;
+        await tx.run("INSERT INTO kinds (a) VALUES ('written after the deletion began')");
+      });
+      await written;
+      const deleting = deleteTenant(s, t);
+      await new Promise((r) => setTimeout(r, 100));
+      release();
+      const [write, deletion] = await Promise.allSettled([writing, deleting]);
+      assert.deepEqual(deletion, { status: "fulfilled", value: undefined });
+      if (write.status === "rejected") assert.equal((write.reason as { code?: string }).code, "NOT_FOUND");
+      assert.deepEqual(await rowsOf(s, t), {});
+      assert.deepEqual(await rowsOf(s, other), { conformance: 1 }, "another tenant's rows stay");
+    },
+  );
+
+  withStorage(
     "a transaction or a single statement begun after its tenant was deleted is refused NOT_FOUND and writes nothing",
     async (s, [t]) => {
       await (await s.tenant(t)).run("INSERT INTO conformance (v) VALUES ('before')");

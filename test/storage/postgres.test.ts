@@ -14,9 +14,20 @@ import { createLogger } from "../../src/lib/logger.ts";
 import { createAuditTrail } from "../../src/modules/audit/audit.trail.ts";
 import { memoriesStore } from "../../src/modules/memories/memories.store.ts";
 import { memoryRow } from "../../src/modules/memories/memory-row.fixture.ts";
-import { migratePostgres, openPostgresStorage, toPositional } from "../../src/platform/storage/postgres.ts";
+import {
+  migratePostgres,
+  openPostgresStorage,
+  positionalExecutor,
+  toPositional,
+} from "../../src/platform/storage/postgres.ts";
 import { APP_ROLE, freshDatabase, TEST_DATABASE_URL } from "../pg.ts";
-import { addTenants, rowsOf, runStorageConformance, withConformanceTables } from "./conformance.ts";
+import {
+  addTenants,
+  deleteTenant,
+  rowsOf,
+  runStorageConformance,
+  withConformanceTables,
+} from "./conformance.ts";
 import { runStoreConformance } from "./stores.ts";
 
 const skip = TEST_DATABASE_URL ? false : "HYPHA_TEST_DATABASE_URL is not set";
@@ -200,6 +211,58 @@ describe("storage port conformance: PostgreSQL", { skip }, () => {
       tables.filter((t) => !t.owned).map((t) => t.name),
       [],
     );
+  });
+
+  test("a write holding its tenant's row while the tenant is deleted (no transaction lock, as a single statement takes none): the deletion waits for its commit, then every row it wrote goes with the tenant", async () => {
+    const { storage, db, tenantIds, cleanup } = await openFresh();
+    const [t, other] = tenantIds;
+    const writer = new pg.Client({ connectionString: db.url });
+    await writer.connect();
+    try {
+      await (await storage.tenant(other)).run("INSERT INTO conformance (v) VALUES ('another tenant')");
+      await writer.query("SET search_path = hypha_tenant");
+      // READ COMMITTED, the server's default: the deletion sees rows committed while it waited.
+      await writer.query("BEGIN");
+      await writer.query("SELECT set_config('hypha.tenant_id', $1, true)", [t]);
+      const tx = positionalExecutor((text, values) => writer.query(text, values));
+      await tx.run("INSERT INTO conformance (v) VALUES ('racing')");
+      await memoriesStore.insert(
+        tx,
+        memoryRow(1, "racing memory", {
+          id: newId("memory"),
+          tenant_id: t,
+          tags: '["racing"]',
+          entities: '["someone"]',
+        }),
+      );
+      // An append-only table: only the erasing transaction may delete from it.
+      await tx.run(
+        `INSERT INTO audit_events (seq, id, ts, actor_type, actor_id, action, target_ids, outcome, prev_hash, hash)
+         VALUES (1, ?, 1, 'agent', 'agent-1', 'memory.created', '[]', 'success', 'p', 'h')`,
+        [newId("event")],
+      );
+      let settled = false;
+      const deleting = deleteTenant(storage, t).finally(() => {
+        settled = true;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(settled, false, "the deletion waits for the write holding the tenant's row");
+      await writer.query("COMMIT");
+      await deleting;
+      assert.deepEqual(await rowsOf(storage, t), {});
+      assert.deepEqual(await rowsOf(storage, other), { conformance: 1 });
+      // Afterwards the database itself refuses a row of the deleted tenant.
+      await writer.query("BEGIN");
+      await writer.query("SELECT set_config('hypha.tenant_id', $1, true)", [t]);
+      await assert.rejects(writer.query("INSERT INTO conformance (v) VALUES ('late')"), {
+        code: "23503",
+        constraint: "conformance_tenant_fk",
+      });
+      await writer.query("ROLLBACK");
+    } finally {
+      await writer.end();
+      await cleanup();
+    }
   });
 
   test("upgrade: rows that outlived their deleted tenant before the foreign keys existed are erased when the migrator adds them; other tenants' rows stay", async () => {

@@ -493,18 +493,27 @@ export function openPostgresStorage(
 
   const control = database(controlPool, null, compact, telemetry);
 
-  /** Deletes every row of the tenant in every tenant table, inside the given transaction. */
+  /**
+   * Deletes every row of the tenant in every tenant table, inside the given transaction. It first
+   * takes the tenant's transaction lock: a tenant transaction still open ends first (its rows are
+   * erased here), and one begun later waits for this transaction to end, then finds its tenant gone.
+   * (No tenant transaction waits for a control transaction, so this wait cannot close a cycle.)
+   * `hypha.erasing` stays set until the transaction ends: deleting the `tenants` row cascades to any
+   * row of the tenant a single statement (which takes no lock) committed meanwhile, and the
+   * append-only audit tables must let those go too.
+   */
   const eraseRows = async (tx: SqlExecutor, tenantId: string) => {
     if (!TENANT_ID_RE.test(tenantId)) throw new Error("invalid tenant id");
-    await tx.get("SELECT set_config('hypha.tenant_id', ?, true), set_config('hypha.erasing', ?, true)", [
-      tenantId,
-      tenantId,
-    ]);
+    await tx.get(
+      `SELECT set_config('hypha.tenant_id', ?, true), set_config('hypha.erasing', ?, true),
+         pg_advisory_xact_lock(hashtextextended(?, 0))`,
+      [tenantId, tenantId, lockKey(tenantId)],
+    );
     // Every table is RLS-scoped to the tenant just set.
     for (const t of eraseOrder(await tenantTables())) {
       await tx.run(`DELETE FROM ${TENANT_SCHEMA}.${t} WHERE tenant_id = ?`, [tenantId]);
     }
-    await tx.get("SELECT set_config('hypha.erasing', '', true), set_config('hypha.tenant_id', '', true)");
+    await tx.get("SELECT set_config('hypha.tenant_id', '', true)");
   };
 
   return {
