@@ -52,6 +52,31 @@ async function openFresh() {
   };
 }
 
+/** Runs `fn` on a fresh database with a client of its own, as the application role or the owner. */
+async function withClient(
+  as: "url" | "migrationUrl",
+  fn: (fresh: Awaited<ReturnType<typeof openFresh>>, client: pg.Client) => Promise<void>,
+): Promise<void> {
+  const fresh = await openFresh();
+  const client = new pg.Client({ connectionString: fresh.db[as] });
+  await client.connect();
+  try {
+    await fn(fresh, client);
+  } finally {
+    await client.end();
+    await fresh.cleanup();
+  }
+}
+
+/** A row of the append-only audit table, which gives up a tenant's rows only while it is erased. */
+const AUDIT_ROW = `INSERT INTO audit_events (seq, id, ts, actor_type, actor_id, action, target_ids, outcome, prev_hash, hash)
+  VALUES (1, ?, 1, 'agent', 'agent-1', 'memory.created', '[]', 'success', 'p', 'h')`;
+
+/** The tenant schema's foreign keys to the control schema's tenants. */
+const TENANT_KEYS = `SELECT conrelid::regclass::text AS t, conname AS k FROM pg_constraint
+  WHERE contype = 'f' AND confrelid = 'hypha_control.tenants'::regclass
+    AND connamespace = 'hypha_tenant'::regnamespace ORDER BY 1, 2`;
+
 test("placeholders become positional outside literals, identifiers and comments", () => {
   assert.equal(
     toPositional(`SELECT '?', "a?" FROM t WHERE a = ? AND b = 'it''s ?' -- ?\n AND c = ?`),
@@ -213,12 +238,9 @@ describe("storage port conformance: PostgreSQL", { skip }, () => {
     );
   });
 
-  test("a write holding its tenant's row while the tenant is deleted (no transaction lock, as a single statement takes none): the deletion waits for its commit, then every row it wrote goes with the tenant", async () => {
-    const { storage, db, tenantIds, cleanup } = await openFresh();
-    const [t, other] = tenantIds;
-    const writer = new pg.Client({ connectionString: db.url });
-    await writer.connect();
-    try {
+  test("a write holding its tenant's row while the tenant is deleted (no transaction lock, as a single statement takes none): the deletion waits for its commit, then every row it wrote goes with the tenant", () =>
+    withClient("url", async ({ storage, tenantIds }, writer) => {
+      const [t, other] = tenantIds;
       await (await storage.tenant(other)).run("INSERT INTO conformance (v) VALUES ('another tenant')");
       await writer.query("SET search_path = hypha_tenant");
       // READ COMMITTED, the server's default: the deletion sees rows committed while it waited.
@@ -226,20 +248,16 @@ describe("storage port conformance: PostgreSQL", { skip }, () => {
       await writer.query("SELECT set_config('hypha.tenant_id', $1, true)", [t]);
       const tx = positionalExecutor((text, values) => writer.query(text, values));
       await tx.run("INSERT INTO conformance (v) VALUES ('racing')");
-      await memoriesStore.insert(
-        tx,
-        memoryRow(1, "racing memory", {
-          id: newId("memory"),
-          tenant_id: t,
-          tags: '["racing"]',
-          entities: '["someone"]',
-        }),
+      const racing = memoryRow(1, "racing memory", { id: newId("memory"), tenant_id: t, tags: '["racing"]' });
+      await memoriesStore.insert(tx, racing);
+      await tx.run(AUDIT_ROW, [newId("event")]);
+      const spread = await tx.get<Record<string, number>>(
+        `SELECT (SELECT count(*) FROM memory_labels) AS labels, (SELECT count(*) FROM recall_terms) AS terms,
+           (SELECT count(*) FROM recall_stats) AS totals`,
       );
-      // An append-only table: only the erasing transaction may delete from it.
-      await tx.run(
-        `INSERT INTO audit_events (seq, id, ts, actor_type, actor_id, action, target_ids, outcome, prev_hash, hash)
-         VALUES (1, ?, 1, 'agent', 'agent-1', 'memory.created', '[]', 'success', 'p', 'h')`,
-        [newId("event")],
+      assert.ok(
+        Object.values(spread ?? {}).every((n) => n > 0),
+        "the write spans the index tables too",
       );
       let settled = false;
       const deleting = deleteTenant(storage, t).finally(() => {
@@ -259,56 +277,32 @@ describe("storage port conformance: PostgreSQL", { skip }, () => {
         constraint: "conformance_tenant_fk",
       });
       await writer.query("ROLLBACK");
-    } finally {
-      await writer.end();
-      await cleanup();
-    }
-  });
+    }));
 
-  test("upgrade: rows that outlived their deleted tenant before the foreign keys existed are erased when the migrator adds them; other tenants' rows stay", async () => {
-    const { storage, db, tenantIds, cleanup } = await openFresh();
-    const [gone, kept] = tenantIds;
-    const owner = new pg.Client({ connectionString: db.migrationUrl });
-    await owner.connect();
-    try {
+  test("upgrade: rows that outlived their deleted tenant before the foreign keys existed are erased when the migrator adds them; other tenants' rows stay", () =>
+    withClient("migrationUrl", async ({ storage, db, tenantIds }, owner) => {
+      const [gone, kept] = tenantIds;
       for (const t of tenantIds) {
         const vault = await storage.tenant(t);
         await vault.run("INSERT INTO conformance (v) VALUES ('row')");
-        await vault.run(
-          `INSERT INTO audit_events (seq, id, ts, actor_type, actor_id, action, target_ids, outcome, prev_hash, hash)
-           VALUES (1, ?, 1, 'agent', 'agent-1', 'memory.created', '[]', 'success', 'p', 'h')`,
-          [newId("event")],
-        );
+        await vault.run(AUDIT_ROW, [newId("event")]);
       }
       // The schema as it was before: no tenant keys, so a deleted tenant's rows could stay behind.
-      const keys = await owner.query<{ t: string; k: string }>(
-        `SELECT conrelid::regclass::text AS t, conname AS k FROM pg_constraint
-         WHERE contype = 'f' AND confrelid = 'hypha_control.tenants'::regclass
-           AND connamespace = 'hypha_tenant'::regnamespace`,
-      );
+      const keys = await owner.query<{ t: string; k: string }>(TENANT_KEYS);
       for (const { t, k } of keys.rows) await owner.query(`ALTER TABLE ${t} DROP CONSTRAINT ${k}`);
       await owner.query("DELETE FROM hypha_control.tenants WHERE id = $1", [gone]);
       assert.deepEqual(await rowsOf(storage, gone), { audit_events: 1, conformance: 1 });
       await migratePostgres(db.migrationUrl, withConformanceTables(MIGRATIONS), APP_ROLE);
       assert.deepEqual(await rowsOf(storage, gone), {});
       assert.deepEqual(await rowsOf(storage, kept), { audit_events: 1, conformance: 1 });
-      const restored = await owner.query(
-        `SELECT count(*)::int AS n FROM pg_constraint
-         WHERE contype = 'f' AND confrelid = 'hypha_control.tenants'::regclass
-           AND connamespace = 'hypha_tenant'::regnamespace`,
-      );
-      assert.equal(restored.rows[0].n, keys.rowCount);
+      assert.deepEqual((await owner.query(TENANT_KEYS)).rows, keys.rows);
       const forced = await owner.query(
         `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = 'hypha_tenant' AND c.relkind = 'r' AND c.relname <> 'schema_migrations'
            AND NOT c.relforcerowsecurity`,
       );
       assert.equal(forced.rows[0].n, 0, "row-level security is forced again on every tenant table");
-    } finally {
-      await owner.end();
-      await cleanup();
-    }
-  });
+    }));
 
   test("migrations: several gateways starting together apply each migration exactly once", async () => {
     const db = await freshDatabase();
