@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
-import { startServer, type TestServer } from "./harness.ts";
+import { type Res, startServer, type TestServer } from "./harness.ts";
 import { TEST_DATABASE_URL } from "./pg.ts";
 
 /**
@@ -116,5 +116,41 @@ describe("PostgreSQL at rest and after erasure", {
     );
     const key = await dba.query("SELECT 1 FROM hypha_control.tenant_keys WHERE tenant_id = $1", [t.id]);
     assert.equal(key.rowCount, 0);
+  });
+
+  test("erasure: stores racing the tenant's deletion are stored or refused as absent (404 NOT_FOUND, or 401 once its keys are gone), never a 5xx, and leave no live row of it in any table", async () => {
+    const t = await tenant({ encryption: "none" });
+    await s.storeMemory(t.key, { content: "stored before the deletion" });
+    const store = (i: number) =>
+      s.request("POST", "/v1/memories", {
+        key: t.key,
+        body: { namespace: "default", content: `racing ${i}` },
+      });
+    // Stores keep arriving, one every millisecond, until the deletion has answered: some run before
+    // it, some while it commits, some after.
+    const stores: Promise<Res>[] = [];
+    let done = false;
+    const deleted = (async () => {
+      await new Promise((r) => setTimeout(r, 10));
+      return s.request("DELETE", `/v1/tenants/${t.id}`).finally(() => {
+        done = true;
+      });
+    })();
+    for (let i = 0; !done && i < 500; i++) {
+      stores.push(store(i));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    assert.equal((await deleted).status, 200);
+    const answers = await Promise.all(stores);
+    for (const a of answers) {
+      // Stored, or refused as absent: the tenant (404) or, once its keys are gone, the key (401).
+      assert.ok([201, 401, 404].includes(a.status), `a store answered ${a.status} ${a.text}`);
+      if (a.status === 404) assert.equal((a.body as { error: { code: string } }).error.code, "NOT_FOUND");
+    }
+    await s.hypha.services.trail.flush();
+    const left = (await everyRow()).filter(
+      (r) => r.text.includes(t.id) && r.table !== "hypha_control.audit_events",
+    );
+    assert.deepEqual(left, []);
   });
 });

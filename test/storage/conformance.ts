@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { tenantsStore } from "../../src/modules/tenants/tenants.store.ts";
 import type { Database, Migration, MigrationSet, Storage } from "../../src/platform/storage/port.ts";
 import { rowSecurity, TENANT_COLUMN } from "../../src/platform/storage/postgres-ddl.ts";
 
@@ -23,6 +24,64 @@ export const withConformanceTables = (m: MigrationSet): MigrationSet => ({
   control: m.control,
   tenant: [...m.tenant, CONFORMANCE_MIGRATION],
 });
+
+/**
+ * Makes the tenants exist in the control store, as the product does before any of their rows is
+ * written (PostgreSQL refuses a row of a tenant that has no `tenants` row).
+ */
+export async function addTenants(storage: Storage, ids: readonly string[]): Promise<void> {
+  await storage.control.transaction(async (tx) => {
+    for (const id of ids) {
+      await tenantsStore.insert(tx, {
+        id,
+        name: `conformance-${id}`,
+        status: "active",
+        encryption: "none",
+        storage: "sqlite",
+        created_at: Date.now(),
+      });
+    }
+  });
+}
+
+/** What deleting a tenant does to the store (`tenants.service › remove`, without keys and audit). */
+export async function deleteTenant(storage: Storage, tenantId: string): Promise<void> {
+  await storage.control.transaction(async (tx) => {
+    await storage.eraseTenantRows(tx, tenantId);
+    await tenantsStore.remove(tx, tenantId);
+  });
+  await storage.dropTenant(tenantId);
+}
+
+/**
+ * How many rows the tenant has in each of its tables that holds any: every table of the tenant
+ * schema on PostgreSQL (listed from the catalog, so a table added later is counted too); on SQLite
+ * every table of its vault, or none once the vault is gone (the store refuses to open it again).
+ */
+export async function rowsOf(storage: Storage, tenantId: string): Promise<Record<string, number>> {
+  const db = await storage.tenant(tenantId).catch((err: unknown) => {
+    if ((err as { code?: string }).code === "NOT_FOUND") return null;
+    throw err;
+  });
+  if (db === null) return {};
+  const tables = (
+    storage.control.dialect === "postgres"
+      ? await storage.control.all<{ name: string }>(
+          `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'hypha_tenant' AND c.relkind = 'r' AND c.relname <> 'schema_migrations'`,
+        )
+      : await db.all<{ name: string }>(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations'",
+        )
+  ).map((r) => r.name);
+  assert.ok(tables.length >= 20, `${tables.length} tenant tables`);
+  const held: Record<string, number> = {};
+  for (const t of tables) {
+    const n = Number((await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${t}`))?.n);
+    if (n > 0) held[t] = n;
+  }
+  return held;
+}
 
 /**
  * The storage port's contract. Every adapter (embedded SQLite, PostgreSQL) runs this same suite,
@@ -229,6 +288,59 @@ export function runStorageConformance(
     assert.equal(new Set(ids).size, ids.length);
     assert.ok(ids.includes("memories.001"));
   });
+
+  withStorage(
+    "a tenant transaction still open while its tenant is deleted: afterwards none of its rows is left in any table, and the write either committed (then was erased) or was refused NOT_FOUND",
+    async (s, [t, other]) => {
+      const db = await s.tenant(t);
+      await db.run("INSERT INTO conformance (v) VALUES ('before')");
+      await (await s.tenant(other)).run("INSERT INTO conformance (v) VALUES ('another tenant')");
+      let wrote: () => void = () => {};
+      const written = new Promise<void>((r) => {
+        wrote = r;
+      });
+      let release: () => void = () => {};
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      const writing = db.transaction(async (tx) => {
+        await tx.run("INSERT INTO conformance (v) VALUES ('racing')");
+        wrote();
+        await gate;
+        await tx.run("INSERT INTO kinds (a) VALUES ('written after the deletion began')");
+      });
+      await written;
+      const deleting = deleteTenant(s, t);
+      await new Promise((r) => setTimeout(r, 100));
+      release();
+      const [write, deletion] = await Promise.allSettled([writing, deleting]);
+      assert.deepEqual(deletion, { status: "fulfilled", value: undefined });
+      if (write.status === "rejected") assert.equal((write.reason as { code?: string }).code, "NOT_FOUND");
+      assert.deepEqual(await rowsOf(s, t), {});
+      assert.deepEqual(await rowsOf(s, other), { conformance: 1 }, "another tenant's rows stay");
+    },
+  );
+
+  withStorage(
+    "a transaction or a single statement begun after its tenant was deleted is refused NOT_FOUND and writes nothing",
+    async (s, [t]) => {
+      await (await s.tenant(t)).run("INSERT INTO conformance (v) VALUES ('before')");
+      await deleteTenant(s, t);
+      const refused = (err: unknown) => (err as { code?: string }).code === "NOT_FOUND";
+      await assert.rejects(
+        async () =>
+          (await s.tenant(t)).transaction(async (tx) => {
+            await tx.run("INSERT INTO conformance (v) VALUES ('late')");
+          }),
+        refused,
+      );
+      await assert.rejects(
+        async () => (await s.tenant(t)).run("INSERT INTO conformance (v) VALUES ('late')"),
+        refused,
+      );
+      assert.deepEqual(await rowsOf(s, t), {});
+    },
+  );
 
   withStorage("dropping a tenant removes its data", async (s, [t]) => {
     const db = await s.tenant(t);

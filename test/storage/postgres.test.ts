@@ -14,9 +14,20 @@ import { createLogger } from "../../src/lib/logger.ts";
 import { createAuditTrail } from "../../src/modules/audit/audit.trail.ts";
 import { memoriesStore } from "../../src/modules/memories/memories.store.ts";
 import { memoryRow } from "../../src/modules/memories/memory-row.fixture.ts";
-import { migratePostgres, openPostgresStorage, toPositional } from "../../src/platform/storage/postgres.ts";
+import {
+  migratePostgres,
+  openPostgresStorage,
+  positionalExecutor,
+  toPositional,
+} from "../../src/platform/storage/postgres.ts";
 import { APP_ROLE, freshDatabase, TEST_DATABASE_URL } from "../pg.ts";
-import { runStorageConformance, withConformanceTables } from "./conformance.ts";
+import {
+  addTenants,
+  deleteTenant,
+  rowsOf,
+  runStorageConformance,
+  withConformanceTables,
+} from "./conformance.ts";
 import { runStoreConformance } from "./stores.ts";
 
 const skip = TEST_DATABASE_URL ? false : "HYPHA_TEST_DATABASE_URL is not set";
@@ -28,16 +39,43 @@ async function openFresh() {
     withConformanceTables(MIGRATIONS),
   );
   await storage.init();
+  const tenantIds: [string, string] = [newId("tenant"), newId("tenant")];
+  await addTenants(storage, tenantIds);
   return {
     db,
     storage,
-    tenantIds: [newId("tenant"), newId("tenant")] as [string, string],
+    tenantIds,
     async cleanup() {
       await storage.close();
       await db.drop();
     },
   };
 }
+
+/** Runs `fn` on a fresh database with a client of its own, as the application role or the owner. */
+async function withClient(
+  as: "url" | "migrationUrl",
+  fn: (fresh: Awaited<ReturnType<typeof openFresh>>, client: pg.Client) => Promise<void>,
+): Promise<void> {
+  const fresh = await openFresh();
+  const client = new pg.Client({ connectionString: fresh.db[as] });
+  await client.connect();
+  try {
+    await fn(fresh, client);
+  } finally {
+    await client.end();
+    await fresh.cleanup();
+  }
+}
+
+/** A row of the append-only audit table, which gives up a tenant's rows only while it is erased. */
+const AUDIT_ROW = `INSERT INTO audit_events (seq, id, ts, actor_type, actor_id, action, target_ids, outcome, prev_hash, hash)
+  VALUES (1, ?, 1, 'agent', 'agent-1', 'memory.created', '[]', 'success', 'p', 'h')`;
+
+/** The tenant schema's foreign keys to the control schema's tenants. */
+const TENANT_KEYS = `SELECT conrelid::regclass::text AS t, conname AS k FROM pg_constraint
+  WHERE contype = 'f' AND confrelid = 'hypha_control.tenants'::regclass
+    AND connamespace = 'hypha_tenant'::regnamespace ORDER BY 1, 2`;
 
 test("placeholders become positional outside literals, identifiers and comments", () => {
   assert.equal(
@@ -75,9 +113,11 @@ let shared: Promise<Awaited<ReturnType<typeof openFresh>>> | null = null;
 async function openShared() {
   shared ??= openFresh();
   const { storage } = await shared;
+  const tenantIds: [string, string] = [newId("tenant"), newId("tenant")];
+  await addTenants(storage, tenantIds);
   return {
     storage,
-    tenantIds: [newId("tenant"), newId("tenant")] as [string, string],
+    tenantIds,
     async cleanup() {},
   };
 }
@@ -178,6 +218,92 @@ describe("storage port conformance: PostgreSQL", { skip }, () => {
     }
   });
 
+  test("tenant foreign keys: every table of the tenant schema (from the catalog, tables added by any later migration included) references tenants(id) ON DELETE CASCADE", async () => {
+    const { storage } = await openShared();
+    const tables = await storage.control.all<{ name: string; owned: boolean }>(
+      `SELECT c.relname AS name, EXISTS (
+         SELECT 1 FROM pg_constraint k
+         JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+         WHERE k.conrelid = c.oid AND k.contype = 'f' AND cardinality(k.conkey) = 1 AND a.attname = 'tenant_id'
+           AND k.confrelid = 'hypha_control.tenants'::regclass AND k.confdeltype = 'c') AS owned
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'hypha_tenant' AND c.relkind = 'r' AND c.relname <> 'schema_migrations'`,
+    );
+    assert.ok(tables.length >= 20, `${tables.length} tenant tables`);
+    // The suite's own tables come from a migration that declares no key: the migrator adds it.
+    assert.ok(tables.some((t) => t.name === "conformance"));
+    assert.deepEqual(
+      tables.filter((t) => !t.owned).map((t) => t.name),
+      [],
+    );
+  });
+
+  test("a write holding its tenant's row while the tenant is deleted (no transaction lock, as a single statement takes none): the deletion waits for its commit, then every row it wrote goes with the tenant", () =>
+    withClient("url", async ({ storage, tenantIds }, writer) => {
+      const [t, other] = tenantIds;
+      await (await storage.tenant(other)).run("INSERT INTO conformance (v) VALUES ('another tenant')");
+      await writer.query("SET search_path = hypha_tenant");
+      // READ COMMITTED, the server's default: the deletion sees rows committed while it waited.
+      await writer.query("BEGIN");
+      await writer.query("SELECT set_config('hypha.tenant_id', $1, true)", [t]);
+      const tx = positionalExecutor((text, values) => writer.query(text, values));
+      await tx.run("INSERT INTO conformance (v) VALUES ('racing')");
+      const racing = memoryRow(1, "racing memory", { id: newId("memory"), tenant_id: t, tags: '["racing"]' });
+      await memoriesStore.insert(tx, racing);
+      await tx.run(AUDIT_ROW, [newId("event")]);
+      const spread = await tx.get<Record<string, number>>(
+        `SELECT (SELECT count(*) FROM memory_labels) AS labels, (SELECT count(*) FROM recall_terms) AS terms,
+           (SELECT count(*) FROM recall_stats) AS totals`,
+      );
+      assert.ok(
+        Object.values(spread ?? {}).every((n) => n > 0),
+        "the write spans the index tables too",
+      );
+      let settled = false;
+      const deleting = deleteTenant(storage, t).finally(() => {
+        settled = true;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(settled, false, "the deletion waits for the write holding the tenant's row");
+      await writer.query("COMMIT");
+      await deleting;
+      assert.deepEqual(await rowsOf(storage, t), {});
+      assert.deepEqual(await rowsOf(storage, other), { conformance: 1 });
+      // Afterwards the database itself refuses a row of the deleted tenant.
+      await writer.query("BEGIN");
+      await writer.query("SELECT set_config('hypha.tenant_id', $1, true)", [t]);
+      await assert.rejects(writer.query("INSERT INTO conformance (v) VALUES ('late')"), {
+        code: "23503",
+        constraint: "conformance_tenant_fk",
+      });
+      await writer.query("ROLLBACK");
+    }));
+
+  test("upgrade: rows that outlived their deleted tenant before the foreign keys existed are erased when the migrator adds them; other tenants' rows stay", () =>
+    withClient("migrationUrl", async ({ storage, db, tenantIds }, owner) => {
+      const [gone, kept] = tenantIds;
+      for (const t of tenantIds) {
+        const vault = await storage.tenant(t);
+        await vault.run("INSERT INTO conformance (v) VALUES ('row')");
+        await vault.run(AUDIT_ROW, [newId("event")]);
+      }
+      // The schema as it was before: no tenant keys, so a deleted tenant's rows could stay behind.
+      const keys = await owner.query<{ t: string; k: string }>(TENANT_KEYS);
+      for (const { t, k } of keys.rows) await owner.query(`ALTER TABLE ${t} DROP CONSTRAINT ${k}`);
+      await owner.query("DELETE FROM hypha_control.tenants WHERE id = $1", [gone]);
+      assert.deepEqual(await rowsOf(storage, gone), { audit_events: 1, conformance: 1 });
+      await migratePostgres(db.migrationUrl, withConformanceTables(MIGRATIONS), APP_ROLE);
+      assert.deepEqual(await rowsOf(storage, gone), {});
+      assert.deepEqual(await rowsOf(storage, kept), { audit_events: 1, conformance: 1 });
+      assert.deepEqual((await owner.query(TENANT_KEYS)).rows, keys.rows);
+      const forced = await owner.query(
+        `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'hypha_tenant' AND c.relkind = 'r' AND c.relname <> 'schema_migrations'
+           AND NOT c.relforcerowsecurity`,
+      );
+      assert.equal(forced.rows[0].n, 0, "row-level security is forced again on every tenant table");
+    }));
+
   test("migrations: several gateways starting together apply each migration exactly once", async () => {
     const db = await freshDatabase();
     try {
@@ -228,6 +354,7 @@ describe("storage port conformance: PostgreSQL", { skip }, () => {
         }),
       );
       const tenantId = newId("tenant");
+      await addTenants(gateways[0] as (typeof gateways)[number], [tenantId]);
       await Promise.all(
         Array.from({ length: 40 }, async (_, i) => {
           const storage = gateways[i % 2] as (typeof gateways)[number];

@@ -7,16 +7,18 @@ import { MIGRATIONS } from "../../src/app.ts";
 import { newId } from "../../src/lib/ids.ts";
 import { openSqliteDatabase, openSqliteStorage } from "../../src/platform/storage/sqlite.ts";
 import { createTelemetry } from "../../src/platform/telemetry.ts";
-import { runStorageConformance, withConformanceTables } from "./conformance.ts";
+import { addTenants, runStorageConformance, withConformanceTables } from "./conformance.ts";
 import { runStoreConformance } from "./stores.ts";
 
 async function openFresh() {
   const dir = mkdtempSync(join(tmpdir(), "hypha-store-"));
   const storage = openSqliteStorage(dir, withConformanceTables(MIGRATIONS));
   await storage.init();
+  const tenantIds: [string, string] = [newId("tenant"), newId("tenant")];
+  await addTenants(storage, tenantIds);
   return {
     storage,
-    tenantIds: [newId("tenant"), newId("tenant")] as [string, string],
+    tenantIds,
     async cleanup() {
       await storage.close();
       rmSync(dir, { recursive: true, force: true });

@@ -353,7 +353,8 @@ export function runStoreConformance(
     );
   });
 
-  withStorage("tenants: names are unique in the control store", async (s, [a]) => {
+  withStorage("tenants: names are unique in the control store", async (s) => {
+    const a = newId("tenant");
     const row = {
       id: a,
       name: `n-${a}`,

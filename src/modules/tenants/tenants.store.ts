@@ -19,6 +19,6 @@ export const tenantsStore = {
         limit,
       ])
     ).map((r) => r.id),
-  /** Key index rows go with it (ON DELETE CASCADE). */
+  /** Key index rows go with it (ON DELETE CASCADE), and on PostgreSQL every tenant table's rows of it. */
   remove: (tx: SqlExecutor, id: string) => tx.run("DELETE FROM tenants WHERE id = ?", [id]),
 };

@@ -56,7 +56,9 @@ export interface Storage {
   /**
    * Deletes every row the tenant holds, inside the control transaction `tx` that deletes the tenant
    * and its wrapped data key, so all of it commits (or none). A no-op where a tenant's data is a
-   * separate database (`dropTenant` removes it after commit).
+   * separate database (`dropTenant` removes it after commit). Where tenants share one, the tenant's
+   * transactions still open end first, and any row of the tenant written later goes with its
+   * `tenants` row or is refused (NOT_FOUND).
    */
   eraseTenantRows(tx: SqlExecutor, tenantId: string): Promise<void>;
   /** Removes a tenant's database and everything beside it. */

@@ -2,7 +2,8 @@
  * Building blocks of the PostgreSQL migration texts. Tenant tables are shared by every tenant: each
  * carries `tenant_id` (filled from the transaction's `hypha.tenant_id` when a statement leaves it
  * out) and row-level security, enabled and forced, so the owner is bound too and a statement
- * without a tenant set sees and writes nothing.
+ * without a tenant set sees and writes nothing. Each also references the tenant's row in the
+ * control schema (`tenantForeignKey`), added by the migrator to every tenant table.
  */
 
 /** The tenant column of every tenant table. */
@@ -20,6 +21,19 @@ CREATE POLICY ${t}_tenant ON ${t}
     )
     .join("\n");
 }
+
+/** The name of a tenant table's foreign key to `hypha_control.tenants`. */
+export const tenantForeignKey = (table: string): string => `${table}_tenant_fk`;
+
+/**
+ * A tenant table's rows belong to a tenant that exists: a row for a tenant whose `tenants` row is
+ * gone is refused (SQLSTATE 23503), and deleting the `tenants` row deletes the tenant's rows in the
+ * same transaction, including rows that a transaction racing the deletion committed meanwhile (the
+ * check locks the tenant's row `FOR KEY SHARE`, so the deletion waits for it and then cascades).
+ */
+export const ownedByTenant = (table: string): string =>
+  `ALTER TABLE ${table} ADD CONSTRAINT ${tenantForeignKey(table)}
+  FOREIGN KEY (tenant_id) REFERENCES hypha_control.tenants (id) ON DELETE CASCADE`;
 
 /**
  * SQLite's JSON helpers as the stores use them, over the TEXT columns that hold JSON: `json_each(x)`

@@ -1,6 +1,7 @@
 import { rmSync } from "node:fs";
 import pg from "pg";
 import { ConfigError } from "../../lib/config.ts";
+import { AppError } from "../../lib/errors.ts";
 import { safeJoin } from "../../lib/names.ts";
 import type { Telemetry } from "../telemetry.ts";
 import {
@@ -13,7 +14,7 @@ import {
   type Storage,
   type TransactionExecutor,
 } from "./port.ts";
-import { JSON_COMPAT } from "./postgres-ddl.ts";
+import { JSON_COMPAT, ownedByTenant, tenantForeignKey } from "./postgres-ddl.ts";
 import { TENANT_ID_RE } from "./sqlite.ts";
 
 /**
@@ -23,7 +24,9 @@ import { TENANT_ID_RE } from "./sqlite.ts";
  * tenant statement runs in a transaction that first sets `hypha.tenant_id` (SET LOCAL semantics), so
  * the stores' SQL runs unchanged and a query that forgets its tenant filter sees nothing of another
  * tenant. The server connects as an application role that owns no table and cannot bypass RLS;
- * migrations run as the owner role and grant the application role what it needs.
+ * migrations run as the owner role and grant the application role what it needs. Every tenant
+ * table references `hypha_control.tenants` (ON DELETE CASCADE), so no tenant row outlives its
+ * tenant, whichever gateway wrote it and whenever it committed.
  */
 
 export const CONTROL_SCHEMA = "hypha_control";
@@ -141,10 +144,32 @@ function executor(client: pg.PoolClient, opening: Promise<unknown>): SqlExecutor
   return positionalExecutor(async (text, values) => {
     const [opened, result] = await Promise.allSettled([opening, client.query(text, values)]);
     if (opened.status === "rejected") throw opened.reason;
-    if (result.status === "rejected") throw result.reason;
+    if (result.status === "rejected") throw tenantGone(result.reason);
     return result.value;
   });
 }
+
+const FOREIGN_KEY_VIOLATION = "23503";
+
+/**
+ * A write refused by a tenant table's foreign key to `tenants`: the tenant was deleted (before this
+ * statement, or while its transaction ran). It reads as absent, as everywhere else.
+ */
+function tenantGone(err: unknown): unknown {
+  const e = err as { code?: string; table?: string; constraint?: string };
+  return e.code === FOREIGN_KEY_VIOLATION &&
+    e.table !== undefined &&
+    e.constraint === tenantForeignKey(e.table)
+    ? new AppError("NOT_FOUND", "tenant not found", { cause: err })
+    : err;
+}
+
+/** Tenant tables that reference another tenant table: their rows go before the rows they reference. */
+const ERASE_FIRST = ["approval_votes", "outbound_deliveries", "memory_labels"];
+const eraseOrder = (tables: readonly string[]): string[] => [
+  ...ERASE_FIRST.filter((t) => tables.includes(t)),
+  ...tables.filter((t) => !ERASE_FIRST.includes(t)),
+];
 
 /** Statements that may run read-only (a WITH that writes fails there with this code, then runs again). */
 const QUERY_RE = /^\s*(?:SELECT|WITH)\b/i;
@@ -240,7 +265,7 @@ function database(
         throw opened.reason;
       }
       // A failed statement aborts its transaction; the COMMIT then ends it as a rollback.
-      if (result.status === "rejected") throw result.reason;
+      if (result.status === "rejected") throw tenantGone(result.reason);
       if (committed.status === "rejected") {
         broken = true;
         throw committed.reason;
@@ -312,8 +337,55 @@ function describe(err: unknown): string {
 }
 
 /**
+ * Gives every tenant table its foreign key to `tenants` (`ownedByTenant`). It runs after the tenant
+ * migrations, so a table that any migration adds gets it without declaring it, and a tenant table
+ * without `tenant_id` stops the start. Rows of tenants already deleted (a write that raced a
+ * deletion before the keys existed) are erased first, as the deletion would have erased them.
+ */
+async function ownTenantRows(client: pg.Client): Promise<void> {
+  const tables = (
+    await client.query<{ t: string; forced: boolean; keys: string[] }>(
+      `SELECT c.relname AS t, c.relforcerowsecurity AS forced,
+         array(SELECT k.conname::text FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f') AS keys
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relname <> 'schema_migrations'`,
+      [TENANT_SCHEMA],
+    )
+  ).rows;
+  const missing = tables.filter((r) => !r.keys.includes(tenantForeignKey(r.t)));
+  if (missing.length === 0) return;
+  // Row-level security hides every row from the owner while no tenant is set: lifted for this
+  // transaction only, so that rows of any deleted tenant are found.
+  const forced = missing.filter((r) => r.forced).map((r) => r.t);
+  await client.query("BEGIN");
+  try {
+    await client.query(`SET LOCAL search_path = ${TENANT_SCHEMA}`);
+    for (const t of forced) await client.query(`ALTER TABLE ${t} NO FORCE ROW LEVEL SECURITY`);
+    const order = eraseOrder(missing.map((r) => r.t));
+    for (const t of order) {
+      const orphans = await client.query<{ id: string }>(
+        `SELECT DISTINCT tenant_id AS id FROM ${t} r
+         WHERE NOT EXISTS (SELECT 1 FROM ${CONTROL_SCHEMA}.tenants WHERE id = r.tenant_id)`,
+      );
+      for (const { id } of orphans.rows) {
+        // The append-only tables give up a tenant's rows only while that tenant is being erased.
+        await client.query("SELECT set_config('hypha.erasing', $1, true)", [id]);
+        await client.query(`DELETE FROM ${t} WHERE tenant_id = $1`, [id]);
+      }
+    }
+    for (const t of forced) await client.query(`ALTER TABLE ${t} FORCE ROW LEVEL SECURITY`);
+    for (const t of order) await client.query(ownedByTenant(t));
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK");
+    throw new Error(`tenant foreign keys failed: ${(err as Error).message}`);
+  }
+}
+
+/**
  * Applies the migrations not yet recorded in each schema, under a session advisory lock so that
- * several gateways starting together apply each one exactly once, then grants the application role.
+ * several gateways starting together apply each one exactly once, gives every tenant table its
+ * foreign key to `tenants`, then grants the application role.
  */
 export async function migratePostgres(
   ownerUrl: string,
@@ -355,6 +427,7 @@ export async function migratePostgres(
           }
         }
       }
+      await ownTenantRows(client);
       await client.query("RESET search_path");
       if (appRole !== null) {
         const role = client.escapeIdentifier(appRole);
@@ -420,19 +493,27 @@ export function openPostgresStorage(
 
   const control = database(controlPool, null, compact, telemetry);
 
-  /** Deletes every row of the tenant in every tenant table, inside the given transaction. */
+  /**
+   * Deletes every row of the tenant in every tenant table, inside the given transaction. It first
+   * takes the tenant's transaction lock: a tenant transaction still open ends first (its rows are
+   * erased here), and one begun later waits for this transaction to end, then finds its tenant gone.
+   * (No tenant transaction waits for a control transaction, so this wait cannot close a cycle.)
+   * `hypha.erasing` stays set until the transaction ends: deleting the `tenants` row cascades to any
+   * row of the tenant a single statement (which takes no lock) committed meanwhile, and the
+   * append-only audit tables must let those go too.
+   */
   const eraseRows = async (tx: SqlExecutor, tenantId: string) => {
     if (!TENANT_ID_RE.test(tenantId)) throw new Error("invalid tenant id");
-    await tx.get("SELECT set_config('hypha.tenant_id', ?, true), set_config('hypha.erasing', ?, true)", [
-      tenantId,
-      tenantId,
-    ]);
-    // Children before parents; every table is RLS-scoped to the tenant just set.
-    const order = ["approval_votes", "outbound_deliveries", "memory_labels"];
-    const tables = await tenantTables();
-    const sorted = [...order.filter((t) => tables.includes(t)), ...tables.filter((t) => !order.includes(t))];
-    for (const t of sorted) await tx.run(`DELETE FROM ${TENANT_SCHEMA}.${t} WHERE tenant_id = ?`, [tenantId]);
-    await tx.get("SELECT set_config('hypha.erasing', '', true), set_config('hypha.tenant_id', '', true)");
+    await tx.get(
+      `SELECT set_config('hypha.tenant_id', ?, true), set_config('hypha.erasing', ?, true),
+         pg_advisory_xact_lock(hashtextextended(?, 0))`,
+      [tenantId, tenantId, lockKey(tenantId)],
+    );
+    // Every table is RLS-scoped to the tenant just set.
+    for (const t of eraseOrder(await tenantTables())) {
+      await tx.run(`DELETE FROM ${TENANT_SCHEMA}.${t} WHERE tenant_id = ?`, [tenantId]);
+    }
+    await tx.get("SELECT set_config('hypha.tenant_id', '', true)");
   };
 
   return {
