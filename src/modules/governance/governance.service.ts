@@ -389,8 +389,14 @@ export function createGovernanceService(deps: GovernanceDeps) {
         minRequests: a.error_min_requests,
         windowMs: a.error_window_seconds * 1000,
       });
-      if (r.trip) {
+      if (!r.trip) return;
+      try {
         await pauseKey(actor.tenantId, actor.id, "error_rate", { requests: r.requests, errors: r.errors });
+      } catch (err) {
+        // The tenant was deleted while the request ran (its requests fail from then on): nothing of
+        // it is left to pause.
+        if (err instanceof AppError && err.code === "NOT_FOUND") return;
+        throw err;
       }
     },
 
