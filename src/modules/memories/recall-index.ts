@@ -746,10 +746,15 @@ function scorePass(l: Lists, terms: readonly Weighted[], now: number, stats: Sea
       if (part !== null) part[slot] = (part[slot] ?? 0) + x;
     }
   };
+  // Which parts this pass adds to: the others are zero for every match and are not read.
+  let speakers = false;
+  let feedbacks = false;
   for (const t of terms) {
     const p = l.terms.get(t.id);
     if (!p) continue;
     stats.terms++;
+    if (t.part === Part.Speaker) speakers = true;
+    if (t.part === Part.Feedback) feedbacks = true;
     const part = t.part === Part.Speaker ? speakerAcc : t.part === Part.Feedback ? feedbackAcc : null;
     addPostings(p.slots, p.impacts, t.weight, part);
     addPostings(p.tailSlots, p.tailImpacts, t.weight, part);
@@ -768,9 +773,16 @@ function scorePass(l: Lists, terms: readonly Weighted[], now: number, stats: Sea
     feedback: new Float64Array(n),
   };
   const { seqs: outSeqs, scores, own: outOwn, lent, speaker, feedback } = out;
-  /** The BM25 a neighbour lends a memory of context `c` (none across contexts, none when expired). */
-  const lends = (other: number, c: number) =>
-    other !== NONE && ctx[other] === c && (expires[other] ?? 0) > now ? (acc[other] ?? 0) : 0;
+  /**
+   * The BM25 a neighbour lends a memory of context `c` (none across contexts, none when expired).
+   * Its score is read first: a neighbour that matched nothing lends nothing, and its score sits in
+   * the same stretch of memory as the borrower's (neighbours hold adjacent slots).
+   */
+  const lends = (other: number, c: number) => {
+    if (other === NONE) return 0;
+    const a = acc[other] ?? 0;
+    return a !== 0 && ctx[other] === c && (expires[other] ?? 0) > now ? a : 0;
+  };
   for (let i = 0; i < n; i++) {
     const slot = slots[i] ?? 0;
     outSeqs[i] = seqs[slot] ?? 0;
@@ -779,15 +791,12 @@ function scorePass(l: Lists, terms: readonly Weighted[], now: number, stats: Sea
     outOwn[i] = mine;
     scores[i] = mine + context;
     lent[i] = context;
-    speaker[i] = speakerAcc[slot] ?? 0;
-    feedback[i] = feedbackAcc[slot] ?? 0;
   }
-  for (let i = 0; i < n; i++) {
-    const slot = slots[i] ?? 0;
-    acc[slot] = 0;
-    speakerAcc[slot] = 0;
-    feedbackAcc[slot] = 0;
-  }
+  if (speakers) for (let i = 0; i < n; i++) speaker[i] = speakerAcc[slots[i] ?? 0] ?? 0;
+  if (feedbacks) for (let i = 0; i < n; i++) feedback[i] = feedbackAcc[slots[i] ?? 0] ?? 0;
+  for (let i = 0; i < n; i++) acc[slots[i] ?? 0] = 0;
+  if (speakers) for (let i = 0; i < n; i++) speakerAcc[slots[i] ?? 0] = 0;
+  if (feedbacks) for (let i = 0; i < n; i++) feedbackAcc[slots[i] ?? 0] = 0;
   return out;
 }
 
