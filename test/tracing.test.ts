@@ -120,6 +120,7 @@ describe("tracing: OTLP export of request and stage spans", () => {
       "recall.guardrails",
       "audit.append",
       "store.guardrails",
+      "store.seal",
       "store.insert",
       "db.commit",
       "egress.fetch",
