@@ -218,14 +218,17 @@ describe("storage port conformance: PostgreSQL", { skip }, () => {
     }
   });
 
-  test("tenant foreign keys: every table of the tenant schema (from the catalog, tables added by any later migration included) references tenants(id) ON DELETE CASCADE", async () => {
+  test("tenant foreign keys: every table of the tenant schema (from the catalog, tables added by any later migration included) references tenants(id) ON DELETE CASCADE, and has an index led by tenant_id", async () => {
     const { storage } = await openShared();
-    const tables = await storage.control.all<{ name: string; owned: boolean }>(
+    const tables = await storage.control.all<{ name: string; owned: boolean; indexed: boolean }>(
       `SELECT c.relname AS name, EXISTS (
          SELECT 1 FROM pg_constraint k
          JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
          WHERE k.conrelid = c.oid AND k.contype = 'f' AND cardinality(k.conkey) = 1 AND a.attname = 'tenant_id'
-           AND k.confrelid = 'hypha_control.tenants'::regclass AND k.confdeltype = 'c') AS owned
+           AND k.confrelid = 'hypha_control.tenants'::regclass AND k.confdeltype = 'c') AS owned,
+       EXISTS (
+         SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+         WHERE i.indrelid = c.oid AND a.attname = 'tenant_id') AS indexed
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = 'hypha_tenant' AND c.relkind = 'r' AND c.relname <> 'schema_migrations'`,
     );
@@ -234,6 +237,12 @@ describe("storage port conformance: PostgreSQL", { skip }, () => {
     assert.ok(tables.some((t) => t.name === "conformance"));
     assert.deepEqual(
       tables.filter((t) => !t.owned).map((t) => t.name),
+      [],
+    );
+    // Deleting a tenant (its erase, then the cascade) and every row-level-security filter find the
+    // tenant's rows by index, never by scanning every tenant's rows.
+    assert.deepEqual(
+      tables.filter((t) => !t.indexed).map((t) => t.name),
       [],
     );
   });
