@@ -6,11 +6,12 @@
 export class BestFirst {
   private readonly heap: Int32Array;
   private readonly scores: Float64Array;
-  private readonly seqs: ArrayLike<number>;
+  /** A match's seq, read only to break a tie. */
+  private readonly seqOf: (i: number) => number;
   size: number;
-  constructor(scores: Float64Array, seqs: ArrayLike<number>) {
+  constructor(scores: Float64Array, seqOf: (i: number) => number) {
     this.scores = scores;
-    this.seqs = seqs;
+    this.seqOf = seqOf;
     this.size = scores.length;
     this.heap = new Int32Array(this.size);
     for (let i = 0; i < this.size; i++) this.heap[i] = i;
@@ -19,7 +20,7 @@ export class BestFirst {
   private above(a: number, b: number): boolean {
     const sa = this.scores[a] ?? 0;
     const sb = this.scores[b] ?? 0;
-    return sa > sb || (sa === sb && (this.seqs[a] ?? 0) > (this.seqs[b] ?? 0));
+    return sa > sb || (sa === sb && this.seqOf(a) > this.seqOf(b));
   }
   private down(from: number): void {
     const h = this.heap;

@@ -703,8 +703,8 @@ type Weighted = { id: number; weight: number; part: Part };
 /** One pass of scoring: the matches and their parts. */
 type Scored = {
   matched: number;
+  /** Each match's slot (its seq is read from the lists only for the candidates checked). */
   slots: Int32Array;
-  seqs: Float64Array;
   scores: Float64Array;
   /** The memory's own BM25 (without context), and its speaker and feedback parts. */
   own: Float64Array;
@@ -719,7 +719,7 @@ type Scored = {
  * the tenant runs meanwhile.
  */
 function scorePass(l: Lists, terms: readonly Weighted[], now: number, stats: SearchStats): Scored {
-  const { acc, speakerAcc, feedbackAcc, ctx, expires, near, seqs } = l;
+  const { acc, speakerAcc, feedbackAcc, ctx, expires, near } = l;
   const state = { touched: new Int32Array(1024), n: 0 };
   const add = (slot: number) => {
     if (state.n === state.touched.length) {
@@ -765,14 +765,13 @@ function scorePass(l: Lists, terms: readonly Weighted[], now: number, stats: Sea
   const out: Scored = {
     matched: n,
     slots,
-    seqs: new Float64Array(n),
     scores: new Float64Array(n),
     own: new Float64Array(n),
     lent: new Float64Array(n),
     speaker: new Float64Array(n),
     feedback: new Float64Array(n),
   };
-  const { seqs: outSeqs, scores, own: outOwn, lent, speaker, feedback } = out;
+  const { scores, own: outOwn, lent, speaker, feedback } = out;
   /**
    * The BM25 a neighbour lends a memory of context `c` (none across contexts, none when expired).
    * Its score is read first: a neighbour that matched nothing lends nothing, and its score sits in
@@ -785,7 +784,6 @@ function scorePass(l: Lists, terms: readonly Weighted[], now: number, stats: Sea
   };
   for (let i = 0; i < n; i++) {
     const slot = slots[i] ?? 0;
-    outSeqs[i] = seqs[slot] ?? 0;
     const context = contextOf(ctx, expires, near, slot, now, lends);
     const mine = acc[slot] ?? 0;
     outOwn[i] = mine;
@@ -813,7 +811,7 @@ function feedbackPass(
   now: number,
   stats: SearchStats,
 ): Scored {
-  const { feedbackAcc: added, pos, ctx, expires, near, seqs } = l;
+  const { feedbackAcc: added, pos, ctx, expires, near } = l;
   for (let i = 0; i < sc.matched; i++) pos[sc.slots[i] ?? 0] = i + 1;
   const touched: number[] = [];
   let fresh = 0;
@@ -847,7 +845,6 @@ function feedbackPass(
   const out: Scored = {
     matched: n,
     slots: grown(sc.slots, (k) => new Int32Array(k)),
-    seqs: grown(sc.seqs, f64),
     scores: grown(sc.scores, f64),
     own: grown(sc.own, f64),
     lent: grown(sc.lent, f64),
@@ -861,7 +858,6 @@ function feedbackPass(
       i = next++;
       pos[slot] = i + 1;
       out.slots[i] = slot;
-      out.seqs[i] = seqs[slot] ?? 0;
     }
     const a = added[slot] ?? 0;
     out.own[i] = (out.own[i] ?? 0) + a;
@@ -1023,7 +1019,10 @@ export async function impactSearch(
       if (at < want) visible.splice(at, 0, c);
       if (visible.length > want) visible.length = want;
     };
-    const best = new BestFirst(sc.scores, sc.seqs);
+    // A slot's seq never changes (slots are not reused; the lists only grow while this search
+    // awaits its checks), so it is read here, for the few matches that are checked, not for all.
+    const seqAt = (i: number) => l.seqs[sc.slots[i] ?? 0] ?? 0;
+    const best = new BestFirst(sc.scores, seqAt);
     while (best.size > 0) {
       const batch: number[] = [];
       // As many as the pool still lacks in one statement (usually the only one), else a chunk.
@@ -1031,14 +1030,14 @@ export async function impactSearch(
       while (batch.length < size && best.size > 0) {
         if (visible.length >= want && best.topScore() <= kth()) break;
         const i = best.pop();
-        const seq = sc.seqs[i] ?? 0;
+        const seq = seqAt(i);
         const row = known.get(seq);
         if (row === undefined) batch.push(i);
         else if (row) accept(i, row);
       }
       if (batch.length > 0) {
         stats.rowsChecked += batch.length;
-        const bySeq = new Map(batch.map((i) => [sc.seqs[i] ?? 0, i]));
+        const bySeq = new Map(batch.map((i) => [seqAt(i), i]));
         const q = bySeqList(db, columns, [...bySeq.keys()]);
         const rows = await db.all<Record<string, unknown>>(`${q.sql} AND ${where.sql}`, [
           ...q.params,

@@ -198,7 +198,7 @@ export function createVectorIndex(budgetFloats = RESIDENT_FLOATS) {
       }
       const matched = hitSeqs.subarray(0, n);
       const scores = similarities.subarray(0, n);
-      const best = new BestFirst(scores, matched);
+      const best = new BestFirst(scores, (i) => matched[i] ?? 0);
       return {
         get left() {
           return best.size;
