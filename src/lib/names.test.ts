@@ -24,3 +24,12 @@ test("ids are prefixed, match their pattern and sort by creation time", () => {
   assert.ok(a < b);
   assert.ok(!idPattern("tenant").test(a));
 });
+
+test("ids made in the same millisecond are distinct, across many refills of the random pool", () => {
+  const ids = Array.from({ length: 5_000 }, () => newId("event", 1000));
+  assert.equal(new Set(ids).size, ids.length);
+  for (const id of ids) assert.match(id, idPattern("event"));
+  // The random part is not one pattern repeated: every character of the alphabet appears.
+  const chars = new Set(ids.flatMap((id) => [...id.slice(-16)]));
+  assert.equal(chars.size, 32);
+});
