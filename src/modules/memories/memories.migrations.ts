@@ -125,7 +125,7 @@ UPDATE memories SET owner = agent;`,
     },
     {
       // The recall index (recall-index.ts): the vocabulary with document frequencies, each memory's
-      // (term, impact) list in its row, totals, and a change log that keeps in-memory impact-ordered
+      // (term, impact) list in its row, totals, and a change log that keeps in-memory posting
       // lists in step with commits. Rows written before it are indexed on first recall.
       id: "memories.004",
       sqlite: `

@@ -186,6 +186,47 @@ test("with neighbouring-turn context, the index still returns exactly the top k 
   }
 });
 
+test("searches running at once answer exactly what each answers alone (no working array is shared)", async () => {
+  const { db, done } = await vault();
+  try {
+    await seed(db, 3_000, 13, (i) => ({ access: "shared", namespace: `conv-${Math.floor(i / 50) % 3}` }));
+    const reader = db.read ?? db;
+    const queries = [
+      "alpha sigma",
+      "rho pi xi",
+      "beta",
+      "omicron gamma delta lambda",
+      "kappa mu",
+      "alpha beta",
+    ];
+    // A filter hiding two matches in three: each search checks its rows in several statements, so
+    // searches run at once interleave at every one of them.
+    const where = { sql: "m.seq % 3 = 0", params: [] };
+    const search = async (q: string) => {
+      const { candidates } = await impactSearch(reader, plainCodec.recallTokens(q.split(" ")), where, 40, 0, {
+        feedback: true,
+      });
+      return candidates.map((c) => `${c.seq}:${c.bm25}:${c.context}:${c.feedback}`);
+    };
+    const alone: string[][] = [];
+    for (const q of queries) alone.push(await search(q));
+    assert.ok(alone.every((a) => a.length === 40));
+    // Started a few turns apart, so searches start and finish while others are between statements.
+    const running: Promise<string[]>[] = [];
+    for (const q of [...queries, ...queries, ...queries]) {
+      running.push(search(q));
+      for (let turn = 0; turn < 3; turn++) await Promise.resolve();
+    }
+    const together = await Promise.all(running);
+    for (const [i, got] of together.entries()) {
+      const q = i % queries.length;
+      assert.deepEqual(got, alone[q], `"${queries[q]}"`);
+    }
+  } finally {
+    done();
+  }
+});
+
 test("building a large vault's lists gives the event loop turns, and the first search is exact", async () => {
   const { db, done } = await vault();
   try {

@@ -13,7 +13,7 @@ import { BestFirst } from "./best-first.ts";
  * numbered per tenant in commit order (a tenant's write transactions run one at a time: SQLite's
  * write lock, PostgreSQL's per-tenant advisory lock, see platform/storage).
  *
- * In memory, per tenant and process (each gateway keeps its own): impact-ordered posting lists (typed
+ * In memory, per tenant and process (each gateway keeps its own): posting lists in slot order (typed
  * arrays) built from the rows on first use and kept in step with commits, whichever process made
  * them, by reading the log before each search (a rolled-back write leaves no log line, so the lists
  * only ever reflect committed data), and per-memory arrays of what ranking reads (is it live, its
@@ -21,9 +21,10 @@ import { BestFirst } from "./best-first.ts";
  * the arrays follow the tenant's size even where sequence numbers are shared by every tenant
  * (PostgreSQL). They hold integers only, never a word.
  *
- * A query adds every posting of its terms into an accumulator indexed by slot, gives each match the
- * context its neighbours lend, and checks the matches against the visibility and filter columns best
- * first, in one primary-key lookup each, until no unchecked match can enter the pool. The result is
+ * A query adds every posting of its terms into an accumulator indexed by slot, marks its matches in a
+ * bitmap, gives each match the context its neighbours lend (visiting the matches in slot order, so
+ * the per-slot arrays are read forwards), and checks the matches against the visibility and filter
+ * columns best first, in one primary-key lookup each, until no unchecked match can enter the pool. The result is
  * the exact BM25 top `limit` of the visible memories (k1 = 1.2, b = 0.75, average length taken at
  * write time), context included.
  */
@@ -241,7 +242,10 @@ export function unindexedPage(db: SqlExecutor, limit: number) {
   );
 }
 
-/** One term's postings (slots): a sorted base (impact descending) and recent additions. */
+/**
+ * One term's postings: a base and recent additions, both in slot order (slots are handed out in
+ * increasing order), so adding a term's postings walks the per-slot arrays forwards.
+ */
 type Postings = { slots: Int32Array; impacts: Uint16Array; tailSlots: number[]; tailImpacts: number[] };
 
 /** `Lists.ctx` of a slot that holds no live memory. */
@@ -281,6 +285,8 @@ type Lists = {
   feedbackAcc: Float64Array;
   /** By slot: 1 + the memory's place among a search's matches during feedback, else 0 (scratch). */
   pos: Int32Array;
+  /** By slot, one bit each: a search's scratch bitmap of matches, all zero between searches. */
+  marks: Int32Array;
 
   /** Live memories. */
   live: number;
@@ -316,6 +322,7 @@ function emptyLists(gen: number): Lists {
     speakerAcc: new Float64Array(0),
     feedbackAcc: new Float64Array(0),
     pos: new Int32Array(0),
+    marks: new Int32Array(0),
     live: 0,
     contexts: new Map(),
     removed: 0,
@@ -342,6 +349,7 @@ function reserve(l: Lists, n: number): void {
   l.speakerAcc = new Float64Array(size);
   l.feedbackAcc = new Float64Array(size);
   l.pos = new Int32Array(size);
+  l.marks = new Int32Array((size + 31) >>> 5);
 }
 
 /**
@@ -413,7 +421,7 @@ export function dropLists(db: SqlExecutor): void {
 
 /**
  * Builds a tenant's lists from its rows, a page at a time with a turn of the event loop between pages
- * and between stretches of sorting, so a large tenant's first search does not stall other requests.
+ * (reading them and filling the lists), so a large tenant's first search does not stall other requests.
  * What commits meanwhile is in the log after `head`, which the caller applies (an addition already
  * read is skipped, a removal marks the memory gone).
  */
@@ -452,7 +460,10 @@ async function buildLists(db: SqlExecutor): Promise<Lists> {
     fill.set(id, 0);
   }
   reserve(l, rows.length);
-  for (const r of rows) {
+  // Rows in seq order take increasing slots, so every term's postings are filled in slot order.
+  for (let at = 0; at < rows.length; at++) {
+    const r = rows[at];
+    if (!r) continue;
     const slot = setDoc(l, r);
     const buf = view(r.recall_terms);
     for (let o = 4; o + 8 <= buf.length; o += 8) {
@@ -464,35 +475,23 @@ async function buildLists(db: SqlExecutor): Promise<Lists> {
       p.impacts[i] = Math.min(65_535, buf.readInt32LE(o + 4));
       fill.set(id, i + 1);
     }
-  }
-  let sorted = 0;
-  for (const p of l.terms.values()) {
-    sortPostings(p, l.seqs);
-    sorted += p.slots.length;
-    if (sorted >= BUILD_PAGE * 20) {
-      sorted = 0;
-      await yieldToLoop();
-    }
+    if ((at + 1) % BUILD_PAGE === 0) await yieldToLoop();
   }
   return l;
 }
 
-/** Sorts a term's postings by impact, highest first (newest first among equals), folding in recent additions. */
-function sortPostings(p: Postings, seqs: Float64Array): void {
+/**
+ * Folds a term's recent additions into its base. Slots are handed out in increasing order, so the
+ * additions follow the base in slot order and the result stays sorted by slot.
+ */
+function foldTail(p: Postings): void {
   const n = p.slots.length + p.tailSlots.length;
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  const slotAt = (i: number) =>
-    i < p.slots.length ? (p.slots[i] ?? 0) : (p.tailSlots[i - p.slots.length] ?? 0);
-  const impAt = (i: number) =>
-    i < p.impacts.length ? (p.impacts[i] ?? 0) : (p.tailImpacts[i - p.impacts.length] ?? 0);
-  order.sort((a, b) => impAt(b) - impAt(a) || (seqs[slotAt(b)] ?? 0) - (seqs[slotAt(a)] ?? 0));
   const slots = new Int32Array(n);
   const impacts = new Uint16Array(n);
-  order.forEach((o, i) => {
-    slots[i] = slotAt(o);
-    impacts[i] = impAt(o);
-  });
+  slots.set(p.slots);
+  impacts.set(p.impacts);
+  slots.set(p.tailSlots, p.slots.length);
+  impacts.set(p.tailImpacts, p.slots.length);
   p.slots = slots;
   p.impacts = impacts;
   p.tailSlots = [];
@@ -578,7 +577,7 @@ async function applyChanges(db: SqlExecutor, l: Lists, changes: readonly Change[
     l.gen = Math.max(l.gen, c.gen);
   }
   for (const p of touched)
-    if (p.tailSlots.length > 64 && p.tailSlots.length > p.slots.length / 8) sortPostings(p, l.seqs);
+    if (p.tailSlots.length > 64 && p.tailSlots.length > p.slots.length / 8) foldTail(p);
   return l;
 }
 
@@ -711,7 +710,73 @@ type Scored = {
   lent: Float64Array;
   speaker: Float64Array;
   feedback: Float64Array;
+  /** The store behind the arrays (handed back with `release` when the search is done). */
+  buffer: ArrayBuffer;
 };
+
+/**
+ * Backing stores of finished searches' per-match arrays, kept for the next searches (at 100k memories
+ * a search's arrays take about a megabyte; allocating them anew each time had the collector run in
+ * the middle of searches). At most SPARE_BYTES are kept.
+ */
+const spare: ArrayBuffer[] = [];
+const SPARE_BYTES = 32 * 1024 * 1024;
+/** Bytes per match of a pass's arrays: five Float64 and one Int32. */
+const MATCH_BYTES = 5 * 8 + 4;
+
+/** A pass's arrays for `n` matches, over a spare backing store when one is large enough. */
+function scoredFor(n: number): Scored {
+  const bytes = Math.max(n, 1) * MATCH_BYTES;
+  let at = -1;
+  for (let i = 0; i < spare.length; i++) {
+    const b = spare[i];
+    if (b && b.byteLength >= bytes && (at < 0 || b.byteLength < (spare[at]?.byteLength ?? 0))) at = i;
+  }
+  const buffer =
+    at >= 0
+      ? (spare.splice(at, 1)[0] as ArrayBuffer)
+      : new ArrayBuffer(2 ** Math.ceil(Math.log2(Math.max(bytes, 64 * 1024))));
+  const f = (k: number) => new Float64Array(buffer, k * n * 8, n);
+  return {
+    matched: n,
+    buffer,
+    scores: f(0),
+    own: f(1),
+    lent: f(2),
+    speaker: f(3),
+    feedback: f(4),
+    slots: new Int32Array(buffer, 5 * n * 8, n),
+  };
+}
+
+/** Keeps a finished pass's backing store for later searches, within SPARE_BYTES. */
+function release(sc: Scored): void {
+  if (spare.includes(sc.buffer)) return;
+  let kept = 0;
+  for (const b of spare) kept += b.byteLength;
+  if (kept + sc.buffer.byteLength <= SPARE_BYTES) spare.push(sc.buffer);
+}
+
+/** Marks `slot` in a bitmap over slots (bit `slot & 31` of word `slot >>> 5`); answers whether it was not marked before. */
+function mark(marks: Int32Array, slot: number): boolean {
+  const bit = 1 << (slot & 31);
+  const word = marks[slot >>> 5] ?? 0;
+  if ((word & bit) !== 0) return false;
+  marks[slot >>> 5] = word | bit;
+  return true;
+}
+
+/** Writes the marked slots into `out` in increasing order and clears the bitmap; answers how many. */
+function takeMarked(marks: Int32Array, out: Int32Array): number {
+  let j = 0;
+  for (let w = 0; w < marks.length; w++) {
+    let bits = marks[w] ?? 0;
+    if (bits === 0) continue;
+    marks[w] = 0;
+    for (; bits !== 0; bits &= bits - 1) out[j++] = (w << 5) + 31 - Math.clz32(bits & -bits);
+  }
+  return j;
+}
 
 /**
  * Adds every posting of `terms` into the accumulator, gives each match its neighbours' context, and
@@ -720,15 +785,11 @@ type Scored = {
  */
 function scorePass(l: Lists, terms: readonly Weighted[], now: number, stats: SearchStats): Scored {
   const { acc, speakerAcc, feedbackAcc, ctx, expires, near } = l;
-  const state = { touched: new Int32Array(1024), n: 0 };
-  const add = (slot: number) => {
-    if (state.n === state.touched.length) {
-      const grown = new Int32Array(state.touched.length * 2);
-      grown.set(state.touched);
-      state.touched = grown;
-    }
-    state.touched[state.n++] = slot;
-  };
+  // Matches are marked in a bitmap by slot (an eighth of a byte per memory) and then visited in slot
+  // order: the per-slot arrays are read in ascending order, and a memory's neighbours (adjacent
+  // slots) are read with it, instead of one scattered read per array per match.
+  const { marks } = l;
+  let n = 0;
   /** Adds a list of postings (slots with their impacts) times `w`, and into `part` when given. */
   const addPostings = (
     slots: ArrayLike<number>,
@@ -739,10 +800,9 @@ function scorePass(l: Lists, terms: readonly Weighted[], now: number, stats: Sea
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i] ?? 0;
       if (ctx[slot] === GONE) continue;
-      const a = acc[slot] ?? 0;
-      if (a === 0) add(slot);
+      if (mark(marks, slot)) n++;
       const x = w * (impacts[i] ?? 0);
-      acc[slot] = a + x;
+      acc[slot] = (acc[slot] ?? 0) + x;
       if (part !== null) part[slot] = (part[slot] ?? 0) + x;
     }
   };
@@ -760,17 +820,11 @@ function scorePass(l: Lists, terms: readonly Weighted[], now: number, stats: Sea
     addPostings(p.tailSlots, p.tailImpacts, t.weight, part);
     stats.postingsRead += p.slots.length + p.tailSlots.length;
   }
-  const n = state.n;
-  const slots = state.touched.slice(0, n);
-  const out: Scored = {
-    matched: n,
-    slots,
-    scores: new Float64Array(n),
-    own: new Float64Array(n),
-    lent: new Float64Array(n),
-    speaker: new Float64Array(n),
-    feedback: new Float64Array(n),
-  };
+  const out = scoredFor(n);
+  const slots = out.slots;
+  takeMarked(marks, slots);
+  if (!speakers) out.speaker.fill(0);
+  if (!feedbacks) out.feedback.fill(0);
   const { scores, own: outOwn, lent, speaker, feedback } = out;
   /**
    * The BM25 a neighbour lends a memory of context `c` (none across contexts, none when expired).
@@ -813,44 +867,39 @@ function feedbackPass(
 ): Scored {
   const { feedbackAcc: added, pos, ctx, expires, near } = l;
   for (let i = 0; i < sc.matched; i++) pos[sc.slots[i] ?? 0] = i + 1;
-  const touched: number[] = [];
+  // The memories the feedback terms reach, and those whose context may change with them (they and
+  // their neighbours), are marked by slot and visited in slot order (as in `scorePass`).
+  const { marks } = l;
+  let touchedCount = 0;
   let fresh = 0;
+  const visit = (slots: ArrayLike<number>, impacts: ArrayLike<number>, w: number) => {
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i] ?? 0;
+      if (ctx[slot] === GONE) continue;
+      if (mark(marks, slot)) {
+        touchedCount++;
+        if (pos[slot] === 0) fresh++;
+      }
+      added[slot] = (added[slot] ?? 0) + w * (impacts[i] ?? 0);
+    }
+  };
   for (const t of terms) {
     const p = l.terms.get(t.id);
     if (!p) continue;
     stats.terms++;
-    const visit = (slots: ArrayLike<number>, impacts: ArrayLike<number>) => {
-      for (let i = 0; i < slots.length; i++) {
-        const slot = slots[i] ?? 0;
-        if (ctx[slot] === GONE) continue;
-        const a = added[slot] ?? 0;
-        if (a === 0) {
-          touched.push(slot);
-          if (pos[slot] === 0) fresh++;
-        }
-        added[slot] = a + t.weight * (impacts[i] ?? 0);
-      }
-    };
-    visit(p.slots, p.impacts);
-    visit(p.tailSlots, p.tailImpacts);
+    visit(p.slots, p.impacts, t.weight);
+    visit(p.tailSlots, p.tailImpacts, t.weight);
     stats.postingsRead += p.slots.length + p.tailSlots.length;
   }
+  const touched = new Int32Array(touchedCount);
+  takeMarked(marks, touched);
   const n = sc.matched + fresh;
-  const grown = <A extends Float64Array | Int32Array>(a: A, make: (n: number) => A): A => {
-    const b = make(n);
-    b.set(a);
-    return b;
-  };
-  const f64 = (k: number) => new Float64Array(k);
-  const out: Scored = {
-    matched: n,
-    slots: grown(sc.slots, (k) => new Int32Array(k)),
-    scores: grown(sc.scores, f64),
-    own: grown(sc.own, f64),
-    lent: grown(sc.lent, f64),
-    speaker: grown(sc.speaker, f64),
-    feedback: grown(sc.feedback, f64),
-  };
+  const out = scoredFor(n);
+  for (const k of ["slots", "scores", "own", "lent", "speaker", "feedback"] as const) {
+    out[k].set(sc[k]);
+    out[k].fill(0, sc.matched);
+  }
+  let toRescore = 0;
   let next = sc.matched;
   for (const slot of touched) {
     let i = (pos[slot] ?? 0) - 1;
@@ -860,29 +909,28 @@ function feedbackPass(
       out.slots[i] = slot;
     }
     const a = added[slot] ?? 0;
+    added[slot] = 0;
     out.own[i] = (out.own[i] ?? 0) + a;
     out.feedback[i] = (out.feedback[i] ?? 0) + a;
+    if (mark(marks, slot)) toRescore++;
+    for (let k = 0; k < 4; k++) {
+      const other = near[slot * 4 + k] ?? NONE;
+      if (other !== NONE && (pos[other] ?? 0) > 0 && mark(marks, other)) toRescore++;
+    }
   }
   /** A match's own score as a neighbour of context `c` lends it (as in `scorePass`). */
   const lends = (other: number, c: number) =>
     other !== NONE && ctx[other] === c && (expires[other] ?? 0) > now && (pos[other] ?? 0) > 0
       ? (out.own[(pos[other] ?? 0) - 1] ?? 0)
       : 0;
-  const rescore = (slot: number) => {
+  const rescored = new Int32Array(toRescore);
+  takeMarked(marks, rescored);
+  for (const slot of rescored) {
     const i = (pos[slot] ?? 0) - 1;
-    if (i < 0) return;
     const context = contextOf(ctx, expires, near, slot, now, lends);
     out.lent[i] = context;
     out.scores[i] = (out.own[i] ?? 0) + context;
-  };
-  for (const slot of touched) {
-    rescore(slot);
-    for (let k = 0; k < 4; k++) {
-      const other = near[slot * 4 + k] ?? NONE;
-      if (other !== NONE) rescore(other);
-    }
   }
-  for (const slot of touched) added[slot] = 0;
   for (let i = 0; i < n; i++) pos[out.slots[i] ?? 0] = 0;
   return out;
 }
@@ -930,9 +978,11 @@ function feedbackTerms(
  *
  * Every posting of every query term is added into an accumulator indexed by slot (typed arrays: a
  * posting costs a few array reads, so even a term held by most memories costs well under a
- * millisecond at 100k); each match then gets its neighbours' context from the same array. The matches
- * are checked against their rows best first, a chunk at a time, until `limit` are visible and no
- * unchecked match can beat the last of them. Statements: one for the log since the lists'
+ * millisecond at 100k); each match then gets its neighbours' context from the same array, visited in
+ * slot order. The matches are checked against their rows best first (a heap over the best few, the
+ * rest heaped only if those run out), a chunk at a time, until `limit` are visible and no unchecked
+ * match can beat the last of them. The per-match arrays live in backing stores reused by later
+ * searches. Statements: one for the log since the lists'
  * generation with the query's terms and the totals, then the checks (one, for a pool that fills; with
  * feedback, one more first for the best few, whose rows are not read again).
  */
@@ -982,7 +1032,8 @@ export async function impactSearch(
     weight: ((f.part === Part.Speaker ? SPEAKER_WEIGHT : 1) * idfOf(f.df, docs)) / IMPACT_SCALE,
     part: f.part,
   }));
-  let scored = scorePass(l, terms, now, stats);
+  const passes = [scorePass(l, terms, now, stats)];
+  let scored = passes[0] as Scored;
   stats.matched = scored.matched;
 
   /** Rows already checked: visible ones (their ranking columns, or the whole row) and hidden ones (null). */
@@ -1022,7 +1073,8 @@ export async function impactSearch(
     // A slot's seq never changes (slots are not reused; the lists only grow while this search
     // awaits its checks), so it is read here, for the few matches that are checked, not for all.
     const seqAt = (i: number) => l.seqs[sc.slots[i] ?? 0] ?? 0;
-    const best = new BestFirst(sc.scores, seqAt);
+    // Most pools fill from their first statement: a heap over the best few, the rest only if needed.
+    const best = new BestFirst(sc.scores, seqAt, 2 * want + chunk);
     while (best.size > 0) {
       const batch: number[] = [];
       // As many as the pool still lacks in one statement (usually the only one), else a chunk.
@@ -1070,7 +1122,14 @@ export async function impactSearch(
       docs,
     );
     stats.feedbackTerms = expansion.length;
-    if (expansion.length > 0) scored = feedbackPass(l, scored, expansion, now, stats);
+    if (expansion.length > 0) {
+      scored = feedbackPass(l, scored, expansion, now, stats);
+      passes.push(scored);
+    }
   }
-  return { candidates: await topVisible(scored, limit, CHECK_CHUNK), stats };
+  try {
+    return { candidates: await topVisible(scored, limit, CHECK_CHUNK), stats };
+  } finally {
+    for (const sc of passes) release(sc);
+  }
 }
