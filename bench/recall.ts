@@ -493,8 +493,8 @@ ${rows.map((r) => `| ${r.size.toLocaleString("en")} | ${r.mode} | ${lat(r.recall
 
 Against the aims at ${top.toLocaleString("en")} memories: ${verdict}. The index adds every posting of the
 question's terms into an accumulator indexed by memory (typed arrays, a few array reads per match,
-no hashing), takes each match's neighbouring context from the same array, and checks only the best
-matches against their rows (the pool, about 80 rows for k = 10); the rest of the call is the audit event,
+no hashing), takes each match's neighbouring context from the same array (visiting the matches in
+memory order), and checks only the best matches against their rows (the pool, about 80 rows for k = 10); the rest of the call is the audit event,
 guardrail screening of the results, the k rows read and decrypted and the context block.
 
 | HTTP recall (${top.toLocaleString("en")} plaintext memories, separate server process) | value |

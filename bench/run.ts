@@ -25,6 +25,7 @@ const suites: Record<string, () => Promise<unknown>> = {
  */
 const onDemand: Record<string, () => Promise<unknown>> = {
   mem0: async () => (await import("./mem0.ts")).run(),
+  "recall-ab": async () => (await import("./recall-ab.ts")).run(),
   soak: async () => (await import("./soak.ts")).run(),
 };
 
