@@ -25,6 +25,7 @@ export const vaultModule = defineModule({
       dataDir: ctx.config.dataDir,
       cipher: ctx.use("tenantKeys").cipher,
       trustCache: () => ctx.invalidation.reliable(),
+      logger: ctx.logger,
       modes: async (tenantId) => {
         const row = await tenants.requireActive(tenantId);
         return { encryption: row.encryption, storage: row.storage };

@@ -10,16 +10,18 @@ import { createVault, markdownDir } from "./vault.ts";
 
 const memory = (content: string) => memoryOf(content, { id: newId("memory") });
 
-const markdownVault = (dataDir: string) =>
+const markdownVault = (dataDir: string, warnings: unknown[][] = []) =>
   createVault({
     dataDir,
     cipher: () => Promise.reject(new Error("a plain tenant has no key")),
     modes: async () => ({ encryption: "none", storage: "markdown" }),
+    logger: { warn: (...args: unknown[]) => warnings.push(args) } as never,
   });
 
 test("the markdown mirror applies a tenant's changes in order, on its own thread, and never recreates a removed folder", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "hypha-mirror-"));
-  const vault = markdownVault(dataDir);
+  const warnings: unknown[][] = [];
+  const vault = markdownVault(dataDir, warnings);
   try {
     const tenantId = newId("tenant");
     const dir = markdownDir(dataDir, tenantId);
@@ -59,6 +61,31 @@ test("the markdown mirror applies a tenant's changes in order, on its own thread
     rmSync(join(dataDir, "vaults", tenantId), { recursive: true });
     await vault.written(tenantId, [memory("too late")]);
     assert.equal(existsSync(join(dataDir, "vaults", tenantId)), false);
+    assert.deepEqual(warnings, [], "a deleted tenant's missing files are expected, not reported");
+  } finally {
+    await vault.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("a live markdown tenant's write that leaves memories without their file is reported, not silent", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "hypha-mirror-"));
+  const warnings: unknown[][] = [];
+  const vault = markdownVault(dataDir, warnings);
+  try {
+    const tenantId = newId("tenant");
+    await vault.created(tenantId);
+    await vault.written(tenantId, [memory("kept")]);
+    assert.equal(readdirSync(markdownDir(dataDir, tenantId)).length, 1);
+    assert.deepEqual(warnings, []);
+    // Someone removes the live tenant's folder: the mirror writes nothing, and says so.
+    rmSync(join(dataDir, "vaults", tenantId), { recursive: true });
+    await vault.written(tenantId, [memory("lost one"), memory("lost two")]);
+    assert.equal(existsSync(join(dataDir, "vaults", tenantId)), false, "the folder is not made again");
+    assert.equal(warnings.length, 1);
+    const [fields, message] = warnings[0] ?? [];
+    assert.deepEqual(fields, { tenantId, written: 0, memories: 2 });
+    assert.match(String(message), /without their file/);
   } finally {
     await vault.close();
     rmSync(dataDir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import type { TenantCipher } from "../../lib/crypto/index.ts";
+import type { Logger } from "../../lib/logger.ts";
 import { safeJoin } from "../../lib/names.ts";
 import { createThreadCalls } from "../../lib/thread-calls.ts";
 import type { Memory } from "../memories/memories.schemas.ts";
@@ -14,6 +15,8 @@ export type VaultDeps = {
   modes(tenantId: string): Promise<{ encryption: EncryptionMode; storage: StorageMode }>;
   /** False while other gateways' invalidation may be missed: codecs are then rebuilt (read through). */
   trustCache?: () => boolean;
+  /** Where a live markdown tenant's write that left memories without their file is reported. */
+  logger: Pick<Logger, "warn">;
 };
 
 /** Where a markdown tenant's files live: `vaults/<tenant_id>/memories/`. */
@@ -67,7 +70,14 @@ export function createVault(deps: VaultDeps): MemoryVault & {
     },
     async written(tenantId, memories: readonly Memory[]) {
       if ((await modeOf(tenantId)).storage !== "markdown" || gone.has(tenantId)) return;
-      await mirror.call({ op: "write", dir: markdownDir(deps.dataDir, tenantId), memories });
+      const done = await mirror.call({ op: "write", dir: markdownDir(deps.dataDir, tenantId), memories });
+      // The thread writes nothing once the tenant's folder is gone, which is right after a deletion;
+      // for a tenant still live it means someone removed the folder, and the files are missing.
+      if (done < memories.length && !gone.has(tenantId))
+        deps.logger.warn(
+          { tenantId, written: done, memories: memories.length },
+          "markdown mirror: memories committed without their file (the tenant's folder is missing)",
+        );
     },
     async removed(tenantId, ids) {
       if (ids.length === 0 || (await modeOf(tenantId)).storage !== "markdown" || gone.has(tenantId)) return;
