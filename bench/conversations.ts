@@ -65,6 +65,18 @@ Tess Theo Uma Victor Vera Wei Yara Yusuf Zara Zoe`.split(/\s+/);
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
+/** A corpus turn as a user stores it: a shared conversation turn with its session date in metadata. */
+export const turnMemory = (t: { content: string; date: string }) => ({
+  namespace: "conversation",
+  type: "turn",
+  content: t.content,
+  tags: [],
+  entities: [],
+  metadata: { session_date: t.date },
+  importance: 0.5,
+  access: "shared" as const,
+});
+
 /**
  * `n` memories: the turns of every conversation in order, then again with the speakers renamed
  * (variant v gives each conversation another pair of names), until `n` are produced.

@@ -21,7 +21,7 @@ import { loadConfig } from "../src/lib/config.ts";
 import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
 import { tenantPolicySchema } from "../src/modules/governance/governance.schemas.ts";
 import type { Actor } from "../src/platform/auth/actor.ts";
-import { conversationalCorpus, loadConversations } from "./conversations.ts";
+import { conversationalCorpus, loadConversations, turnMemory } from "./conversations.ts";
 import { DIM, embeddingsServer, MODEL } from "./hash-embedder.ts";
 import { percentile, writeSection } from "./report.ts";
 
@@ -184,18 +184,7 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
     return out;
   };
   const hyphaAdd = (actor: Actor, t: (typeof corpus)[number]) =>
-    hypha.services.memories.store(actor, [
-      {
-        namespace: "conversation",
-        type: "turn",
-        content: t.content,
-        tags: [],
-        entities: [],
-        metadata: { session_date: t.date },
-        importance: 0.5,
-        access: "shared" as const,
-      },
-    ]);
+    hypha.services.memories.store(actor, [turnMemory(t)]);
   const addsStarted = performance.now();
   for (const [i, t] of corpus.entries()) {
     const [a] = await timed(addTimes.lexical, () => hyphaAdd(lexicalActor, t));

@@ -21,7 +21,7 @@ import { queryTerms } from "../src/modules/memories/recall.ts";
 import * as current from "../src/modules/memories/recall-index.ts";
 import { plainCodec, queryTokensOf } from "../src/modules/memories/row-codec.ts";
 import type { Actor } from "../src/platform/auth/actor.ts";
-import { conversationalCorpus, loadConversations } from "./conversations.ts";
+import { conversationalCorpus, loadConversations, turnMemory } from "./conversations.ts";
 import { percentile } from "./report.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -61,19 +61,7 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
     const convs = loadConversations();
     const corpus = conversationalCorpus(convs, size);
     for (let i = 0; i < corpus.length; i += 1000) {
-      await app.services.memories.store(
-        verified.actor,
-        corpus.slice(i, i + 1000).map((t) => ({
-          namespace: "conversation",
-          type: "turn",
-          content: t.content,
-          tags: [],
-          entities: [],
-          metadata: { session_date: t.date },
-          importance: 0.5,
-          access: "shared" as const,
-        })),
-      );
+      await app.services.memories.store(verified.actor, corpus.slice(i, i + 1000).map(turnMemory));
     }
     const db = await app.storage.tenant(tenant.id);
     const reader = db.read ?? db;

@@ -21,7 +21,13 @@ import { tenantPolicySchema } from "../src/modules/governance/governance.schemas
 import { queryTerms } from "../src/modules/memories/recall.ts";
 
 import type { Actor } from "../src/platform/auth/actor.ts";
-import { CATEGORY, type Conversation, conversationalCorpus, loadConversations } from "./conversations.ts";
+import {
+  CATEGORY,
+  type Conversation,
+  conversationalCorpus,
+  loadConversations,
+  turnMemory,
+} from "./conversations.ts";
 import { embeddingsServer } from "./hash-embedder.ts";
 import { percentile, writeSection } from "./report.ts";
 
@@ -373,19 +379,7 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
       const chunk = slice.slice(i, i + 1000);
       for (const mode of MODES) {
         const t0 = performance.now();
-        await app.services.memories.store(
-          actors[mode.name] as Actor,
-          chunk.map((t) => ({
-            namespace: "conversation",
-            type: "turn",
-            content: t.content,
-            tags: [],
-            entities: [],
-            metadata: { session_date: t.date },
-            importance: 0.5,
-            access: "shared" as const,
-          })),
-        );
+        await app.services.memories.store(actors[mode.name] as Actor, chunk.map(turnMemory));
         ingestMs[mode.name] = (ingestMs[mode.name] ?? 0) + performance.now() - t0;
       }
       bare.add(chunk.map((t) => t.content));
