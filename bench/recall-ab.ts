@@ -20,7 +20,7 @@ import { filterClause, visibilityClause } from "../src/modules/memories/memories
 import { queryTerms } from "../src/modules/memories/recall.ts";
 import * as current from "../src/modules/memories/recall-index.ts";
 import { plainCodec, queryTokensOf } from "../src/modules/memories/row-codec.ts";
-import type { Actor } from "../src/platform/auth/actor.ts";
+import { type Actor, authorName } from "../src/platform/auth/actor.ts";
 import { conversationalCorpus, loadConversations, turnMemory } from "./conversations.ts";
 import { percentile } from "./report.ts";
 
@@ -57,7 +57,7 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
       scopes: ["memories:write"],
     });
     const verified = await app.services.keys.verify(created.key, origin);
-    if (!verified.ok) throw new Error("bench key did not verify");
+    if (!verified.ok || verified.actor.type === "instance_admin") throw new Error("bench key did not verify");
     const convs = loadConversations();
     const corpus = conversationalCorpus(convs, size);
     for (let i = 0; i < corpus.length; i += 1000) {
@@ -71,7 +71,7 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
       tenantId: tenant.id,
       now,
       namespaces: null,
-      principal: "bench",
+      principal: authorName(verified.actor),
       mode: "read",
       grants: [],
     });

@@ -367,6 +367,8 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
   await srv.stop();
 
   const stats = (xs: Sample[]) => {
+    const refused = xs.filter((x) => x.status === 503);
+    const refusedMs = refused.map((x) => x.ms).sort((a, b) => a - b);
     const p50: Partial<Record<Op, number>> = {};
     const p99: Partial<Record<Op, number>> = {};
     for (const [op] of MIX) {
@@ -383,22 +385,9 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
       p50,
       p99,
       served: xs.filter((x) => x.status >= 200 && x.status < 300).length,
-      refused: xs.filter((x) => x.status === 503).length,
-      refusedMs: (() => {
-        const ms = xs
-          .filter((x) => x.status === 503)
-          .map((x) => x.ms)
-          .sort((a, b) => a - b);
-        return ms.length ? { p50: percentile(ms, 50), p99: percentile(ms, 99) } : null;
-      })(),
-      refusedBy: Object.fromEntries(
-        [
-          ...Map.groupBy(
-            xs.filter((x) => x.status === 503),
-            (x) => x.op,
-          ),
-        ].map(([k, v]) => [k, v.length]),
-      ),
+      refused: refused.length,
+      refusedMs: refusedMs.length ? { p50: percentile(refusedMs, 50), p99: percentile(refusedMs, 99) } : null,
+      refusedBy: Object.fromEntries([...Map.groupBy(refused, (x) => x.op)].map(([k, v]) => [k, v.length])),
       timeouts: xs.filter((x) => x.status === -1).length,
       errors: xs.filter((x) => x.status === -2 || (x.status >= 500 && x.status !== 503)).length,
       errorKinds: Object.fromEntries(

@@ -766,8 +766,8 @@ function mark(marks: Int32Array, slot: number): boolean {
   return true;
 }
 
-/** Writes the marked slots into `out` in increasing order and clears the bitmap; answers how many. */
-function takeMarked(marks: Int32Array, out: Int32Array): number {
+/** Writes the marked slots into `out` in increasing order and clears the bitmap. */
+function takeMarked(marks: Int32Array, out: Int32Array): void {
   let j = 0;
   for (let w = 0; w < marks.length; w++) {
     let bits = marks[w] ?? 0;
@@ -775,7 +775,6 @@ function takeMarked(marks: Int32Array, out: Int32Array): number {
     marks[w] = 0;
     for (; bits !== 0; bits &= bits - 1) out[j++] = (w << 5) + 31 - Math.clz32(bits & -bits);
   }
-  return j;
 }
 
 /**
