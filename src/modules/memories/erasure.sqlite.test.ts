@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -9,8 +9,6 @@ import { memoriesMigrations } from "./memories.migrations.ts";
 import { memoriesStore, type NewRow, type Visibility } from "./memories.store.ts";
 import { memoryRow } from "./memory-row.fixture.ts";
 
-/** WAL frame: a 24-byte header and a 4 KiB page (the vault's page size). */
-const FRAME = 24 + 4096;
 const SECRET = "zanthoxylumerased";
 
 const row = (i: number, content: string, entity: string): NewRow =>
@@ -67,7 +65,9 @@ async function eraseFive(size: number): Promise<{ frames: number; leftovers: str
       return memoriesStore.hardDelete(seen, "t", ids);
     });
     assert.equal(erased, 5);
-    const frames = Math.round((statSync(join(dir, "vault.db-wal")).size - 32) / FRAME);
+    // A WAL file: a 32-byte header (the page size at byte 8), then frames of a 24-byte header and a page.
+    const log = readFileSync(join(dir, "vault.db-wal"));
+    const frames = Math.round((log.length - 32) / (24 + log.readUInt32BE(8)));
     await db.compact();
     const leftovers = readdirSync(dir).filter((f) => readFileSync(join(dir, f)).includes(SECRET));
     // Every statement of the erasure (foreign-key cascades included) looks rows up through an index:
