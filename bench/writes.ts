@@ -178,28 +178,34 @@ ${lines.join("\n")}
 
 What multiplies it: SQLite writes every page a commit changed to its WAL (and once more into the
 database file at checkpoint), and one memory dirties about ten B-trees. Read off the WAL of one
-single store in this tenant: 27 pages — 12 of the recall index's vocabulary (one document-frequency
-update per distinct term, each on its own leaf), 5 of the memory's row and its four indexes, 5 of
-the audit event and its indexes, 2 of its labels, and the totals, change log and row sequence; a
-recall writes 6 (its audit event). A batch shares those pages among its memories.
-Vaults (and the control database) made since 2026-12-01 use 1 KiB pages instead of SQLite's default
-4 KiB, which a file keeps for life. Measured in this benchmark against 4 KiB pages: a single store
-writes 0.39× the bytes, an update 0.41×, a batch of 50 0.69×; an erasure 1.27× (the truncating
-checkpoint after it copies pages scattered over the file, each of which dirties a whole 4 KiB page
-of the operating system's cache whatever SQLite's page size, and the leaves its deletions empty are
-freed and zeroed). What smaller pages cost, measured in one process over two vaults of 100k LoCoMo
-turns: the recall index's search 1.04× (median of 5 passes over 400 questions), its first build from
-the rows 1.8× (2.1 → 3.7 s). Earlier, on 2026-11-30, by switching parts off: the FTS5 table that
-SQLite vaults kept beside the recall index (and that recall no longer read) was ~21 % of the bytes
-of a single store — it is gone (migration \`memories.005\`); the vocabulary's document-frequency
-updates are ~25 % (kept: erasure relies on them to drop a term no memory uses). SQLite's statement
-journals had also been spilling to temporary files on every write (~190k write calls in this
-benchmark); \`temp_store = MEMORY\` keeps them in memory now. Writes from several calls are committed
-together (group commit: the transactions that queue while one holds the write lock share its commit,
-each in its own savepoint): 16 callers at once write about a quarter of what the same stores write
-one after another. Not met: the aim of at most 10× per byte stored. A commit writes at least one page
-per B-tree it touches, about 8× a memory of ~130 bytes per B-tree with 1 KiB pages; only large
-groups or batches approach the aim.`;
+single store in this tenant (each frame's page mapped to its B-tree with SQLite's \`dbstat\`): 27
+pages of 4 KiB — 12 of the recall index's vocabulary (one document-frequency update per distinct
+term, each on its own leaf), 5 of the memory's row and its four indexes, 5 of the audit event and
+its indexes, 2 of its labels, and the totals, change log and row sequence; a recall writes 6 (its
+audit event); a batch of 50 writes 57; an erasure about 6 per memory erased (its row and indexes,
+wherever they lie). Earlier, on 2026-11-30, by switching parts off: the FTS5 table that SQLite
+vaults kept beside the recall index (and that recall no longer read) was ~21 % of the bytes of a
+single store — it is gone (migration \`memories.005\`); the vocabulary's document-frequency updates
+are ~25 % (kept: erasure relies on them to drop a term no memory uses). SQLite's statement journals
+had also been spilling to temporary files on every write (~190k write calls in this benchmark);
+\`temp_store = MEMORY\` keeps them in memory now. Writes from several calls are committed together
+(group commit: the transactions that queue while one holds the write lock share its commit, each in
+its own savepoint): 16 callers at once write about a sixth of what the same stores write one after
+another.
+
+Tried on 2026-12-01 and not adopted: smaller pages. With 1 KiB pages this benchmark measured a
+single store at 0.39× the bytes, an update 0.41×, a batch of 50 0.69×, an erasure 1.27× (the
+truncating checkpoint after it copies pages scattered over the file, and each dirties a whole 4 KiB
+page of the operating system's cache whatever SQLite's page size), and the soak at 80 requests/s for
+15 minutes 175 bytes written per byte of content against 249 (12.5 against 17.7 per byte of the data
+folder). But reads paid: in one process over two vaults of 100k turns the recall index's search took
+1.04× and its first build from the rows 1.8×, and in the soak (the two runs minutes apart) served
+recall / store p99 rose from 158 / 122 to 211 / 166 ms and requests refused other than exports from
+58 to 341; reading through a memory map to spare the read call per page made the soak worse still
+(p99 290 / 225 ms). A vault's page size is fixed when its file is made, so this is not a setting to
+try lightly; the write aim is missed either way. Not met: the aim of at most 10× per byte stored.
+With 4 KiB pages one commit writes at least one page per B-tree it touches, about 30× a memory of
+~130 bytes per B-tree; only large groups or batches approach the aim.`;
   process.stdout.write(`${md}\n`);
   writeSection("writes", md);
 }

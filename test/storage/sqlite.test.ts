@@ -2,11 +2,10 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
 import { describe, test } from "node:test";
 import { MIGRATIONS } from "../../src/app.ts";
 import { newId } from "../../src/lib/ids.ts";
-import { openSqliteDatabase, openSqliteStorage, PAGE_SIZE } from "../../src/platform/storage/sqlite.ts";
+import { openSqliteDatabase, openSqliteStorage } from "../../src/platform/storage/sqlite.ts";
 import { createTelemetry } from "../../src/platform/telemetry.ts";
 import { addTenants, runStorageConformance, withConformanceTables } from "./conformance.ts";
 import { runStoreConformance } from "./stores.ts";
@@ -143,30 +142,6 @@ describe("embedded SQLite: checkpoints on their own thread", () => {
       assert.equal(existsSync(join(dir, "control.db-wal")), false);
     } finally {
       await storage.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-});
-
-describe("embedded SQLite: page size", () => {
-  test("a database file made here has 1 KiB pages; one made with another page size keeps it and still serves", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hypha-pages-"));
-    try {
-      const made = openSqliteDatabase(join(dir, "new.db"));
-      assert.equal((await made.get<{ page_size: number }>("PRAGMA page_size"))?.page_size, PAGE_SIZE);
-      assert.equal(PAGE_SIZE, 1024);
-      await (made as unknown as { close(): Promise<void> }).close();
-
-      // A file from before (SQLite's default 4 KiB pages) is opened as it is, never rewritten.
-      const older = new DatabaseSync(join(dir, "old.db"));
-      older.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
-      older.close();
-      const opened = openSqliteDatabase(join(dir, "old.db"));
-      assert.equal((await opened.get<{ page_size: number }>("PRAGMA page_size"))?.page_size, 4096);
-      await opened.transaction((tx) => tx.run("INSERT INTO t (v) VALUES (?)", ["kept"]));
-      assert.equal((await opened.get<{ v: string }>("SELECT v FROM t"))?.v, "kept");
-      await (opened as unknown as { close(): Promise<void> }).close();
-    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -32,15 +32,12 @@ const GROUP_MS = 25;
 
 /**
  * With a checkpoint thread, a database written to is checkpointed a while after its first commit
- * since the last checkpoint. The wait adapts so that one checkpoint copies about as much log as
- * SQLite's own threshold (1,000 pages of its default 4 KiB: 4,000 of ours): halved when the last
- * one found more in the log, doubled when it found less, between a quarter of a second and eight
- * seconds. Pages rewritten within one wait are copied once, so a longer wait under light load
- * writes less.
+ * since the last checkpoint. The wait adapts so that one checkpoint copies about as many pages as
+ * SQLite's own threshold (1,000): halved when the last one found more in the log, doubled when it
+ * found fewer, between a quarter of a second and eight seconds. Pages rewritten within one wait
+ * are copied once, so a longer wait under light load writes less.
  */
-const CHECKPOINT_PAGES = 4000;
-/** Page size of a database file made by this process (SQLite's default is 4 KiB). */
-export const PAGE_SIZE = 1024;
+const CHECKPOINT_PAGES = 1000;
 const CHECKPOINT_WAIT_MS = { min: 250, start: 1000, max: 8000 };
 
 type Bindable = string | number | bigint | null | Uint8Array;
@@ -64,10 +61,6 @@ export function openSqliteDatabase(
   const created = path !== ":memory:" && !existsSync(path);
   const db = new DatabaseSync(path);
   if (created) chmodSync(path, 0o600);
-  // A commit writes every page it changed to the log, and a small write (one memory, one audit
-  // event) changes one leaf in each of about a dozen B-trees: smaller pages write less for it
-  // (docs/benchmarks.md, "Write amplification per operation"). Fixed when the file is made.
-  if (created) db.exec(`PRAGMA page_size = ${PAGE_SIZE}`);
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA foreign_keys = ON");
