@@ -286,6 +286,21 @@ test("the in-memory lists follow commits: new and removed memories, never a roll
   }
 });
 
+test("a limit that is not a positive finite number answers nothing, at once", async () => {
+  const { db, done } = await vault();
+  try {
+    await db.transaction((tx) => memoriesStore.insert(tx, row(1, "lisbon offsite")));
+    const reader = db.read ?? db;
+    const search = (limit: number) =>
+      impactSearch(reader, plainCodec.recallTokens(["lisbon"]), { sql: "1", params: [] }, limit, 0);
+    assert.equal((await search(10)).candidates.length, 1);
+    for (const limit of [Number.NaN, 0, -1, Number.POSITIVE_INFINITY])
+      assert.deepEqual((await search(limit)).candidates, [], `limit ${limit}`);
+  } finally {
+    done();
+  }
+});
+
 test("a batch written together is indexed exactly as its memories written one at a time", async () => {
   const one = await vault();
   const many = await vault();

@@ -996,7 +996,9 @@ export async function impactSearch(
   const stats: SearchStats = { terms: 0, postingsRead: 0, matched: 0, rowsChecked: 0, feedbackTerms: 0 };
   const unique = [...new Set(tokens)];
   const speakers = [...new Set(options.speakers ?? [])];
-  if (unique.length === 0 || limit <= 0) return { candidates: [], stats };
+  // A limit that is not a positive finite number (NaN from a caller's arithmetic) asks for nothing:
+  // the check below loops until it has `limit` rows or runs out, and NaN is never reached.
+  if (unique.length === 0 || !Number.isFinite(limit) || limit <= 0) return { candidates: [], stats };
   // One statement reads both the log since the lists' generation and the query's terms with the
   // totals (the same snapshot): log lines first, in generation order.
   const held = await residentLists(db);
