@@ -27,6 +27,7 @@ const onDemand: Record<string, () => Promise<unknown>> = {
   mem0: async () => (await import("./mem0.ts")).run(),
   "recall-ab": async () => (await import("./recall-ab.ts")).run(),
   soak: async () => (await import("./soak.ts")).run(),
+  "wal-pages": async () => (await import("./wal-pages.ts")).run(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("--"));

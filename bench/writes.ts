@@ -177,13 +177,14 @@ those of the memories erased (counted at 150 bytes each).
 ${lines.join("\n")}
 
 What multiplies it: SQLite writes every page a commit changed to its WAL (and once more into the
-database file at checkpoint), and one memory dirties about ten B-trees. Read off the WAL of one
-single store in this tenant (each frame's page mapped to its B-tree with SQLite's \`dbstat\`): 27
-pages of 4 KiB — 12 of the recall index's vocabulary (one document-frequency update per distinct
-term, each on its own leaf), 5 of the memory's row and its four indexes, 5 of the audit event and
-its indexes, 2 of its labels, and the totals, change log and row sequence; a recall writes 6 (its
-audit event); a batch of 50 writes 57; an erasure about 6 per memory erased (its row and indexes,
-wherever they lie). Earlier, on 2026-11-30, by switching parts off: the FTS5 table that SQLite
+database file at checkpoint), and one memory dirties about ten B-trees. Read off the WAL, each
+frame's page mapped to its B-tree with SQLite's \`dbstat\` (\`node bench/run.ts wal-pages\` prints
+them): a single store adds 23–27 pages of 4 KiB — 7–12 of the recall index's vocabulary (one
+document-frequency update per distinct term, each on its own leaf), 5 of the memory's row and its
+four indexes, 5–6 of the audit event and its indexes, 2 of its labels when it has any, and the
+totals, change log, row sequence and the file's first page (which holds its size); a recall adds 6
+(its audit event); a batch of 50 about 50; an erasure about 6 per memory erased (its row and
+indexes, wherever they lie). Earlier, on 2026-11-30, by switching parts off: the FTS5 table that SQLite
 vaults kept beside the recall index (and that recall no longer read) was ~21 % of the bytes of a
 single store — it is gone (migration \`memories.005\`); the vocabulary's document-frequency updates
 are ~25 % (kept: erasure relies on them to drop a term no memory uses). SQLite's statement journals
