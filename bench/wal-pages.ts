@@ -68,10 +68,7 @@ export async function run(): Promise<void> {
     let next = 0;
     const take = () => turnMemory(corpus[next++ % corpus.length] as (typeof corpus)[number]);
     for (let i = 0; i < PRELOAD; i += 500)
-      await app.services.memories.store(
-        agent,
-        Array.from({ length: 500 }, () => take()),
-      );
+      await app.services.memories.store(agent, Array.from({ length: 500 }, take));
     const [kept] = await app.services.memories.store(agent, [take()]);
     const question = convs[0]?.questions[0]?.question ?? "what did they talk about";
     const vault = join(dataDir, "vaults", tenant.id, "vault.db");
