@@ -1,18 +1,15 @@
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { Pool } from "undici";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/lib/config.ts";
 import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
 import { tenantPolicySchema } from "../src/modules/governance/governance.schemas.ts";
-import type { Actor } from "../src/platform/auth/actor.ts";
 import { createCorpus } from "./corpus.ts";
+import { ADMIN, benchAgent, locomoEvidenceRecall, serveProcess } from "./harness.ts";
 import { percentile, writeSection } from "./report.ts";
 
-const ROOT = resolve(import.meta.dirname, "..");
-const origin = { requestId: "req_bench", ip: "127.0.0.1", userAgent: "bench" };
 const fmt = (n: number, d = 2) => n.toFixed(d);
 const LOAD_KEYS = 400;
 
@@ -74,34 +71,22 @@ async function httpThroughput(
   return { rps: done / seconds, errors, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
-type LocomoTurn = { dia_id: string; text: string; speaker: string };
-type LocomoConv = {
-  sample_id: string;
-  conversation: Record<string, unknown>;
-  qa: { question: string; evidence?: string[]; category: number }[];
-};
-
 export async function run(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), "hypha-bench-"));
   const adminKey = generateSecret(KEY_PREFIX.admin);
   const config = loadConfig({}, { dataDir, adminKey, logLevel: "silent" });
   const app = await createApp({ config });
-  const adminActor: Actor = { type: "instance_admin", id: "instance_admin", tenantId: null, origin };
   const corpus = createCorpus();
   const queries = Array.from({ length: 1000 }, () => corpus.query());
   const batch = 1000;
 
   /** Ingests 100k memories into a fresh tenant, measuring recall at 10k and at 100k. */
   async function measure(encryption: "none" | "aes-gcm") {
-    const tenant = await app.services.tenants.create(adminActor, { name: `bench-${encryption}`, encryption });
-    const created = await app.services.keys.create(adminActor, tenant.id, {
-      agent: "bench",
-      scopes: ["memories:read", "memories:write"],
-      rate_limit_per_minute: 600,
+    const { tenantId, actor } = await benchAgent(app, {
+      name: `bench-${encryption}`,
+      encryption,
+      ratePerMinute: 600,
     });
-    const verified = await app.services.keys.verify(created.key, origin);
-    if (!verified.ok) throw new Error("bench key did not verify");
-    const actor = verified.actor;
     const recall = (query: string) =>
       app.services.memories.recall(actor, { query, k: 10, token_budget: 2000, include_quarantined: false });
     let stored = 0;
@@ -126,65 +111,14 @@ export async function run(): Promise<void> {
       }
       latency[target] = await recallLatency(recall, queries.slice(0, 500));
     }
-    return { tenant, ingestRate: stored / (ingestMs / 1000), latency };
+    return { tenantId, ingestRate: stored / (ingestMs / 1000), latency };
   }
   const plain = await measure("none");
   const sealed = await measure("aes-gcm");
-  const tenant = sealed.tenant;
+  const tenantId = sealed.tenantId;
 
   // LoCoMo: each turn a memory, one tenant per conversation; evidence recall@k.
-  const locomo = JSON.parse(
-    readFileSync(resolve(ROOT, "../shared/data/locomo/locomo-dev.json"), "utf8"),
-  ) as LocomoConv[];
-  const hits: Record<number, { found: number; total: number }> = {
-    5: { found: 0, total: 0 },
-    10: { found: 0, total: 0 },
-  };
-  let questions = 0;
-  for (const conv of locomo) {
-    const t = await app.services.tenants.create(adminActor, { name: `locomo-${conv.sample_id}` });
-    const k = await app.services.keys.create(adminActor, t.id, {
-      agent: "locomo",
-      scopes: ["memories:read", "memories:write"],
-    });
-    const v = await app.services.keys.verify(k.key, origin);
-    if (!v.ok) throw new Error("locomo key did not verify");
-    const turns = Object.entries(conv.conversation)
-      .filter(([name, value]) => /^session_\d+$/.test(name) && Array.isArray(value))
-      .flatMap(([, value]) => value as LocomoTurn[]);
-    const stored = await app.services.memories.store(
-      v.actor,
-      turns.map((turn) => ({
-        namespace: "conversation",
-        content: `${turn.speaker}: ${turn.text}`,
-        type: "turn",
-        tags: [],
-        entities: [],
-        metadata: { dia_id: turn.dia_id },
-        importance: 0.5,
-        access: "shared" as const,
-      })),
-    );
-    const idOf = new Map(stored.map((m) => [String(m.metadata.dia_id), m.id]));
-    for (const qa of conv.qa) {
-      const evidence = (qa.evidence ?? []).flatMap((e) => e.split(/[;,\s]+/)).filter((e) => idOf.has(e));
-      if (evidence.length === 0) continue;
-      questions++;
-      const r = await app.services.memories.recall(v.actor, {
-        query: qa.question,
-        k: 10,
-        token_budget: 4000,
-        include_quarantined: false,
-      });
-      const ranked = r.results.map((x) => x.memory.id);
-      for (const kk of [5, 10] as const) {
-        const top = new Set(ranked.slice(0, kk));
-        const h = hits[kk] ?? { found: 0, total: 0 };
-        h.found += evidence.filter((e) => top.has(idOf.get(e) ?? "")).length;
-        h.total += evidence.length;
-      }
-    }
-  }
+  const locomo = await locomoEvidenceRecall(app, (id) => ({ name: `locomo-${id}`, agent: "locomo" }));
   await app.close();
 
   // HTTP throughput against a separate server process on the same data.
@@ -195,7 +129,7 @@ export async function run(): Promise<void> {
     for (let i = 0; i < LOAD_KEYS; i++) {
       keys.push(
         (
-          await again.services.keys.create(adminActor, tenant.id, {
+          await again.services.keys.create(ADMIN, tenantId, {
             agent: `load-${i}`,
             scopes: ["memories:read"],
             rate_limit_per_minute: 600,
@@ -205,28 +139,13 @@ export async function run(): Promise<void> {
     }
     // The anomaly cap (100 a minute per key by default) would otherwise stop keys below their plan.
     await again.services.governance.putPolicy(
-      adminActor,
-      tenant.id,
+      ADMIN,
+      tenantId,
       tenantPolicySchema.parse({ anomaly: { max_requests_per_minute: 600 } }),
     );
     await again.close();
   }
-  const server = spawn(
-    join(ROOT, "node_modules/.bin/node"),
-    [join(ROOT, "bin/hypha.js"), "serve", "--data", dataDir, "--port", "7497"],
-    {
-      env: { PATH: process.env.PATH, HYPHA_ADMIN_KEY: adminKey, HYPHA_LOG_LEVEL: "info" },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  await new Promise<void>((res, rej) => {
-    let out = "";
-    server.stdout?.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("hypha listening")) res();
-    });
-    server.on("exit", (code) => rej(new Error(`server exited ${code}`)));
-  });
+  const server = await serveProcess({ dataDir, port: 7497, adminKey });
   const url = "http://127.0.0.1:7497";
   const http1 = await httpThroughput(url, keys, 1, 10, queries);
   const http32 = await httpThroughput(url, keys, 32, 10, queries);
@@ -236,7 +155,6 @@ export async function run(): Promise<void> {
 
   const lat = (l: { p50: number; p95: number; p99: number } | undefined) =>
     l ? `${fmt(l.p50)} / ${fmt(l.p95)} / ${fmt(l.p99)}` : "n/a";
-  const recallAt = (n: number) => (hits[n] ? hits[n].found / hits[n].total : 0);
   const md = `## Core: ingest, recall latency, HTTP throughput, retrieval quality
 
 Synthetic corpus: sentences of 8–30 words from a 30,000-word Zipf vocabulary (s = 1.05) mixed with
@@ -260,12 +178,12 @@ undici from the benchmark process; both share the machine's two cores.
 ### Retrieval quality on LoCoMo (no LLM)
 
 Each turn of the five LoCoMo conversations is a memory (one tenant per conversation); each question
-with usable evidence is a recall query (${questions} questions). Evidence recall@k = evidence turns found
+with usable evidence is a recall query (${locomo.questions} questions). Evidence recall@k = evidence turns found
 in the top k / evidence turns.
 
 | recall@5 | recall@10 |
 | --- | --- |
-| ${fmt(recallAt(5), 3)} | ${fmt(recallAt(10), 3)} |
+| ${fmt(locomo.at5, 3)} | ${fmt(locomo.at10, 3)} |
 `;
   writeSection("core", md);
   process.stdout.write(md);

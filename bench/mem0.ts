@@ -19,9 +19,9 @@ import { pathToFileURL } from "node:url";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/lib/config.ts";
 import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
-import { tenantPolicySchema } from "../src/modules/governance/governance.schemas.ts";
 import type { Actor } from "../src/platform/auth/actor.ts";
 import { conversationalCorpus, loadConversations, turnMemory } from "./conversations.ts";
+import { benchAgent } from "./harness.ts";
 import { DIM, embeddingsServer, MODEL } from "./hash-embedder.ts";
 import { percentile, writeSection } from "./report.ts";
 
@@ -37,7 +37,6 @@ const SCRATCH = join(tmpdir(), "hypha-bench-mem0");
 const K = 10;
 const PASSES = 3;
 const WARMUP = 20;
-const origin = { requestId: "req_bench", ip: "127.0.0.1", userAgent: "bench" };
 const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -142,18 +141,8 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
     },
   );
   const hypha = await createApp({ config });
-  const admin: Actor = { type: "instance_admin", id: "instance_admin", tenantId: null, origin };
-  const tenant = async (name: string, embeddings: "on" | "off") => {
-    const t = await hypha.services.tenants.create(admin, { name });
-    await hypha.services.governance.putPolicy(admin, t.id, tenantPolicySchema.parse({ embeddings }));
-    const created = await hypha.services.keys.create(admin, t.id, {
-      agent: "bench",
-      scopes: ["memories:read", "memories:write"],
-    });
-    const verified = await hypha.services.keys.verify(created.key, origin);
-    if (!verified.ok) throw new Error("bench key did not verify");
-    return verified.actor;
-  };
+  const tenant = async (name: string, embeddings: "on" | "off") =>
+    (await benchAgent(hypha, { name, policy: { embeddings } })).actor;
   const lexicalActor = await tenant("mem0-side-lexical", "off");
   const hybridActor = await tenant("mem0-side-hybrid", "on");
 

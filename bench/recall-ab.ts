@@ -15,17 +15,16 @@ import { join, resolve } from "node:path";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/lib/config.ts";
 import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
-import { tenantPolicySchema } from "../src/modules/governance/governance.schemas.ts";
 import { filterClause, visibilityClause } from "../src/modules/memories/memories.store.ts";
 import { queryTerms } from "../src/modules/memories/recall.ts";
 import * as current from "../src/modules/memories/recall-index.ts";
 import { plainCodec, queryTokensOf } from "../src/modules/memories/row-codec.ts";
-import { type Actor, authorName } from "../src/platform/auth/actor.ts";
+import { authorName } from "../src/platform/auth/actor.ts";
 import { conversationalCorpus, loadConversations, turnMemory } from "./conversations.ts";
+import { benchAgent } from "./harness.ts";
 import { percentile } from "./report.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
-const origin = { requestId: "req_bench", ip: "127.0.0.1", userAgent: "bench" };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 export async function run(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
@@ -45,33 +44,26 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
 
     const adminKey = generateSecret(KEY_PREFIX.admin);
     const app = await createApp({ config: loadConfig({}, { dataDir, adminKey, logLevel: "silent" }) });
-    const admin: Actor = { type: "instance_admin", id: "instance_admin", tenantId: null, origin };
-    const tenant = await app.services.tenants.create(admin, { name: "recall-ab", encryption: "none" });
-    await app.services.governance.putPolicy(
-      admin,
-      tenant.id,
-      tenantPolicySchema.parse({ embeddings: "off" }),
-    );
-    const created = await app.services.keys.create(admin, tenant.id, {
-      agent: "bench",
+    const { tenantId, actor } = await benchAgent(app, {
+      name: "recall-ab",
+      encryption: "none",
+      policy: { embeddings: "off" },
       scopes: ["memories:write"],
     });
-    const verified = await app.services.keys.verify(created.key, origin);
-    if (!verified.ok || verified.actor.type === "instance_admin") throw new Error("bench key did not verify");
     const convs = loadConversations();
     const corpus = conversationalCorpus(convs, size);
     for (let i = 0; i < corpus.length; i += 1000) {
-      await app.services.memories.store(verified.actor, corpus.slice(i, i + 1000).map(turnMemory));
+      await app.services.memories.store(actor, corpus.slice(i, i + 1000).map(turnMemory));
     }
-    const db = await app.storage.tenant(tenant.id);
+    const db = await app.storage.tenant(tenantId);
     const reader = db.read ?? db;
     const now = Date.now();
     // The clause recall itself builds for an agent of the tenant (memories.service `recall`).
     const vis = visibilityClause({
-      tenantId: tenant.id,
+      tenantId,
       now,
       namespaces: null,
-      principal: authorName(verified.actor),
+      principal: authorName(actor),
       mode: "read",
       grants: [],
     });

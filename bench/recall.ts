@@ -8,10 +8,9 @@
  * OpenAI-compatible embeddings API, or with the embedded model in the process (`HYPHA_EMBEDDINGS=embedded`),
  * only the LoCoMo run is made, twice: lexical and hybrid (fused), side by side.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { Pool } from "undici";
 import { createApp } from "../src/app.ts";
@@ -19,7 +18,6 @@ import { loadConfig } from "../src/lib/config.ts";
 import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
 import { tenantPolicySchema } from "../src/modules/governance/governance.schemas.ts";
 import { queryTerms } from "../src/modules/memories/recall.ts";
-
 import type { Actor } from "../src/platform/auth/actor.ts";
 import {
   CATEGORY,
@@ -28,14 +26,13 @@ import {
   loadConversations,
   turnMemory,
 } from "./conversations.ts";
+import { ADMIN, benchAgent, serveProcess } from "./harness.ts";
 import { embeddingsServer } from "./hash-embedder.ts";
 import { percentile, writeSection } from "./report.ts";
 
 /** An FTS5 query matching any of the terms; each is quoted so no term is read as syntax. */
 const ftsQuery = (terms: readonly string[]) => terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(" OR ");
 
-const ROOT = resolve(import.meta.dirname, "..");
-const origin = { requestId: "req_bench", ip: "127.0.0.1", userAgent: "bench" };
 const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
 const PASSES = 3;
 const LOAD_KEYS = 200;
@@ -197,7 +194,7 @@ async function locomoRecall(convs: Conversation[], embeddings?: Embeddings): Pro
       keys.push(String(created.key));
     }
     await hypha.services.governance.putPolicy(
-      { type: "instance_admin", id: "instance_admin", tenantId: null, origin },
+      ADMIN,
       tenantId,
       tenantPolicySchema.parse({
         anomaly: { max_requests_per_minute: 600 },
@@ -338,7 +335,6 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
     },
   );
   let app = await createApp({ config });
-  const admin: Actor = { type: "instance_admin", id: "instance_admin", tenantId: null, origin };
   const bare = bareFts(dataDir);
 
   type Row = { size: number; mode: string; recall: Lat; fts: Lat; qps: number };
@@ -352,23 +348,13 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
     { name: "encrypted, hybrid", encryption: "aes-gcm", embeddings: "on" },
   ] as const;
   for (const mode of MODES) {
-    const tenant = await app.services.tenants.create(admin, {
+    const { tenantId, actor } = await benchAgent(app, {
       name: `recall-${mode.encryption}-${mode.embeddings}`,
       encryption: mode.encryption,
+      policy: { embeddings: mode.embeddings },
     });
-    tenants[mode.name] = tenant.id;
-    await app.services.governance.putPolicy(
-      admin,
-      tenant.id,
-      tenantPolicySchema.parse({ embeddings: mode.embeddings }),
-    );
-    const created = await app.services.keys.create(admin, tenant.id, {
-      agent: "bench",
-      scopes: ["memories:read", "memories:write"],
-    });
-    const verified = await app.services.keys.verify(created.key, origin);
-    if (!verified.ok) throw new Error("bench key did not verify");
-    actors[mode.name] = verified.actor;
+    tenants[mode.name] = tenantId;
+    actors[mode.name] = actor;
   }
   let stored = 0;
   const ingestMs: Record<string, number> = {};
@@ -420,7 +406,7 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
   for (let i = 0; i < LOAD_KEYS; i++) {
     keys.push(
       (
-        await app.services.keys.create(admin, tenants.plaintext ?? "", {
+        await app.services.keys.create(ADMIN, tenants.plaintext ?? "", {
           agent: `load-${i}`,
           scopes: ["memories:read"],
           rate_limit_per_minute: 600,
@@ -429,27 +415,12 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
     );
   }
   await app.services.governance.putPolicy(
-    admin,
+    ADMIN,
     tenants.plaintext ?? "",
     tenantPolicySchema.parse({ anomaly: { max_requests_per_minute: 600 } }),
   );
   await app.close();
-  const server = spawn(
-    join(ROOT, "node_modules/.bin/node"),
-    [join(ROOT, "bin/hypha.js"), "serve", "--data", dataDir, "--port", "7498"],
-    {
-      env: { PATH: process.env.PATH, HYPHA_ADMIN_KEY: adminKey, HYPHA_LOG_LEVEL: "info" },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  await new Promise<void>((res, rej) => {
-    let out = "";
-    server.stdout?.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("hypha listening")) res();
-    });
-    server.on("exit", (code) => rej(new Error(`server exited ${code}`)));
-  });
+  const server = await serveProcess({ dataDir, port: 7498, adminKey });
   const http1 = await httpLoad("http://127.0.0.1:7498", keys, 1, 8, questions);
   const http32 = await httpLoad("http://127.0.0.1:7498", keys, 32, 8, questions);
   server.kill("SIGTERM");

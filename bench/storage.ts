@@ -1,12 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { createApp } from "../src/app.ts";
+import { join } from "node:path";
+import { createApp, type HyphaApp } from "../src/app.ts";
 import { loadConfig } from "../src/lib/config.ts";
 import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
 import type { Actor } from "../src/platform/auth/actor.ts";
 import { freshDatabase } from "../test/pg.ts";
 import { createCorpus } from "./corpus.ts";
+import { benchAgent, locomoEvidenceRecall } from "./harness.ts";
 import { percentile, writeSection } from "./report.ts";
 
 /**
@@ -15,17 +16,7 @@ import { percentile, writeSection } from "./report.ts";
  * `HYPHA_BENCH_DATABASE_URL` (a role that may create databases; default the local test server).
  * `node bench/storage.ts [--size 10000] [--write]`.
  */
-const ROOT = resolve(import.meta.dirname, "..");
-const origin = { requestId: "req_bench", ip: "127.0.0.1", userAgent: "bench" };
 const fmt = (n: number, d = 2) => n.toFixed(d);
-const admin: Actor = { type: "instance_admin", id: "instance_admin", tenantId: null, origin };
-
-type LocomoTurn = { dia_id: string; text: string; speaker: string };
-type LocomoConv = {
-  sample_id: string;
-  conversation: Record<string, unknown>;
-  qa: { question: string; evidence?: string[] }[];
-};
 
 /** One backend's app with an encrypted tenant holding `size` synthetic memories. */
 async function setUp(backend: "sqlite" | "postgres", size: number) {
@@ -44,23 +35,13 @@ async function setUp(backend: "sqlite" | "postgres", size: number) {
     },
   );
   const app = await createApp({ config });
-  const keyFor = async (name: string, encryption: "none" | "aes-gcm") => {
-    const t = await app.services.tenants.create(admin, { name, encryption });
-    const k = await app.services.keys.create(admin, t.id, {
-      agent: "bench",
-      scopes: ["memories:read", "memories:write"],
-    });
-    const v = await app.services.keys.verify(k.key, origin);
-    if (!v.ok) throw new Error("bench key did not verify");
-    return v.actor;
-  };
   const recallOf = (actor: Actor) => (query: string) =>
     app.services.memories.recall(actor, { query, k: 10, token_budget: 4000, include_quarantined: false });
 
   // Synthetic corpus: ingest rate at `size` memories, encrypted tenant (the default).
   const corpus = createCorpus();
   const queries = Array.from({ length: 300 }, () => corpus.query());
-  const actor = await keyFor("bench-synthetic", "aes-gcm");
+  const { actor } = await benchAgent(app, { name: "bench-synthetic", encryption: "aes-gcm" });
   let ingestMs = 0;
   for (let stored = 0; stored < size; stored += 1000) {
     const items = Array.from({ length: 1000 }, () => ({
@@ -85,7 +66,7 @@ async function setUp(backend: "sqlite" | "postgres", size: number) {
     recall,
     times: [] as number[],
     async quality() {
-      return locomoRecall(keyFor, recallOf, app);
+      return locomoRecall(app);
     },
     async close() {
       await app.close();
@@ -96,52 +77,13 @@ async function setUp(backend: "sqlite" | "postgres", size: number) {
 }
 
 /** LoCoMo evidence recall, plaintext and encrypted tenants. */
-async function locomoRecall(
-  keyFor: (name: string, encryption: "none" | "aes-gcm") => Promise<Actor>,
-  recallOf: (actor: Actor) => (query: string) => Promise<{ results: { memory: { id: string } }[] }>,
-  app: Awaited<ReturnType<typeof createApp>>,
-) {
-  const locomo = JSON.parse(
-    readFileSync(resolve(ROOT, "../shared/data/locomo/locomo-dev.json"), "utf8"),
-  ) as LocomoConv[];
+async function locomoRecall(app: HyphaApp) {
   const quality: Record<string, { at5: number; at10: number; questions: number }> = {};
   for (const encryption of ["none", "aes-gcm"] as const) {
-    let found5 = 0;
-    let found10 = 0;
-    let total = 0;
-    let questions = 0;
-    for (const conv of locomo) {
-      const a = await keyFor(`locomo-${encryption}-${conv.sample_id}`, encryption);
-      const turns = Object.entries(conv.conversation)
-        .filter(([name, value]) => /^session_\d+$/.test(name) && Array.isArray(value))
-        .flatMap(([, value]) => value as LocomoTurn[]);
-      const stored = await app.services.memories.store(
-        a,
-        turns.map((turn) => ({
-          namespace: "conversation",
-          content: `${turn.speaker}: ${turn.text}`,
-          type: "turn",
-          tags: [],
-          entities: [],
-          metadata: { dia_id: turn.dia_id },
-          importance: 0.5,
-          access: "shared" as const,
-        })),
-      );
-      const idOf = new Map(stored.map((m) => [String(m.metadata.dia_id), m.id]));
-      for (const qa of conv.qa) {
-        const evidence = (qa.evidence ?? []).flatMap((e) => e.split(/[;,\s]+/)).filter((e) => idOf.has(e));
-        if (evidence.length === 0) continue;
-        questions++;
-        const ranked = (await recallOf(a)(qa.question)).results.map((x) => x.memory.id);
-        const top5 = new Set(ranked.slice(0, 5));
-        const top10 = new Set(ranked.slice(0, 10));
-        found5 += evidence.filter((e) => top5.has(idOf.get(e) ?? "")).length;
-        found10 += evidence.filter((e) => top10.has(idOf.get(e) ?? "")).length;
-        total += evidence.length;
-      }
-    }
-    quality[encryption] = { at5: found5 / total, at10: found10 / total, questions };
+    quality[encryption] = await locomoEvidenceRecall(app, (id) => ({
+      name: `locomo-${encryption}-${id}`,
+      encryption,
+    }));
   }
   return quality;
 }

@@ -14,13 +14,12 @@ import { Pool } from "undici";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/lib/config.ts";
 import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
-import type { Actor } from "../src/platform/auth/actor.ts";
+import { benchAgent } from "./harness.ts";
 import { percentile, writeSection } from "./report.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const RUNS = 7;
 const RECALLS = 500;
-const origin = { requestId: "req_bench", ip: "127.0.0.1", userAgent: "bench" };
 
 type LocomoTurn = { dia_id: string; text: string; speaker: string };
 type LocomoConv = { conversation: Record<string, unknown>; qa: { question: string }[] };
@@ -116,19 +115,11 @@ export async function run(): Promise<void> {
   try {
     // Seed once: every LoCoMo turn in one sealed tenant.
     const seeded = await createApp({ config: loadConfig({}, { dataDir, adminKey, logLevel: "silent" }) });
-    const admin: Actor = { type: "instance_admin", id: "instance_admin", tenantId: null, origin };
-    const tenant = await seeded.services.tenants.create(admin, { name: "bench-tracing" });
-    const created = await seeded.services.keys.create(admin, tenant.id, {
-      agent: "bench",
-      scopes: ["memories:read", "memories:write"],
-      rate_limit_per_minute: 100_000,
-    });
-    const v = await seeded.services.keys.verify(created.key, origin);
-    if (!v.ok) throw new Error("bench key did not verify");
+    const { key, actor } = await benchAgent(seeded, { name: "bench-tracing", ratePerMinute: 100_000 });
     const { turns } = locomo();
     for (let i = 0; i < turns.length; i += 500) {
       await seeded.services.memories.store(
-        v.actor,
+        actor,
         turns.slice(i, i + 500).map((content) => ({
           namespace: "conversation",
           content,
@@ -152,7 +143,7 @@ export async function run(): Promise<void> {
     const cpuOff: number[] = [];
     for (let r = 0; r < RUNS; r++) {
       for (const mode of r % 2 === 0 ? (["off", "on"] as const) : (["on", "off"] as const)) {
-        const m = await measure(mode, dataDir, adminKey, created.key, endpoint);
+        const m = await measure(mode, dataDir, adminKey, key, endpoint);
         (mode === "on" ? on : off).push(m.p50);
         (mode === "on" ? cpuOn : cpuOff).push(m.cpuMs);
         process.stdout.write(

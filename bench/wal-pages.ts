@@ -19,10 +19,9 @@ import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/lib/config.ts";
 import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
 import { recallBody } from "../src/modules/memories/memories.schemas.ts";
-import type { Actor } from "../src/platform/auth/actor.ts";
 import { conversationalCorpus, loadConversations, turnMemory } from "./conversations.ts";
+import { benchAgent } from "./harness.ts";
 
-const origin = { requestId: "req_bench", ip: "127.0.0.1", userAgent: "bench" };
 const PRELOAD = 5_000;
 /** Longer than the checkpoint thread's longest wait after a commit (8 s). */
 const SETTLE_MS = 9_000;
@@ -53,16 +52,11 @@ export async function run(): Promise<void> {
   const adminKey = generateSecret(KEY_PREFIX.admin);
   const app = await createApp({ config: loadConfig({}, { dataDir, adminKey, logLevel: "silent" }) });
   try {
-    const admin: Actor = { type: "instance_admin", id: "instance_admin", tenantId: null, origin };
-    const tenant = await app.services.tenants.create(admin, { name: "bench-wal", encryption: "none" });
-    const created = await app.services.keys.create(admin, tenant.id, {
-      agent: "bench",
-      scopes: ["memories:read", "memories:write"],
-      rate_limit_per_minute: 1_000_000,
+    const { tenantId, actor: agent } = await benchAgent(app, {
+      name: "bench-wal",
+      encryption: "none",
+      ratePerMinute: 1_000_000,
     });
-    const verified = await app.services.keys.verify(created.key, origin);
-    if (!verified.ok) throw new Error("bench key did not verify");
-    const agent = verified.actor;
     const convs = loadConversations();
     const corpus = conversationalCorpus(convs, PRELOAD + 200);
     let next = 0;
@@ -71,7 +65,7 @@ export async function run(): Promise<void> {
       await app.services.memories.store(agent, Array.from({ length: 500 }, take));
     const [kept] = await app.services.memories.store(agent, [take()]);
     const question = convs[0]?.questions[0]?.question ?? "what did they talk about";
-    const vault = join(dataDir, "vaults", tenant.id, "vault.db");
+    const vault = join(dataDir, "vaults", tenantId, "vault.db");
 
     const calls: [string, () => Promise<unknown>][] = [
       ["store one memory", () => app.services.memories.store(agent, [take()])],

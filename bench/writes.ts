@@ -13,11 +13,10 @@ import { join, resolve } from "node:path";
 import { createApp, type HyphaApp } from "../src/app.ts";
 import { loadConfig } from "../src/lib/config.ts";
 import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
-import type { Actor } from "../src/platform/auth/actor.ts";
+import { benchAgent, verifyAgent } from "./harness.ts";
 import { writeSection } from "./report.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
-const origin = { requestId: "req_bench", ip: "127.0.0.1", userAgent: "bench" };
 /** Memories in the tenant before measuring (so indexes have their working size). */
 const PRELOAD = 5_000;
 const SINGLES = 400;
@@ -61,23 +60,14 @@ async function measureMode(encrypted: boolean, corpus: string[]): Promise<Row[]>
   const rows: Row[] = [];
   try {
     let app: HyphaApp = await open();
-    const admin: Actor = { type: "instance_admin", id: "instance_admin", tenantId: null, origin };
-    const tenant = await app.services.tenants.create(admin, {
+    const created = await benchAgent(app, {
       name: `bench-writes-${mode}`,
       ...(encrypted ? {} : { encryption: "none" as const }),
-    });
-    const created = await app.services.keys.create(admin, tenant.id, {
-      agent: "bench",
-      scopes: ["memories:read", "memories:write"],
-      rate_limit_per_minute: 1_000_000,
+      ratePerMinute: 1_000_000,
     });
     await app.persistAdminKey();
-    const actor = async () => {
-      const v = await app.services.keys.verify(created.key, origin);
-      if (!v.ok) throw new Error("bench key did not verify");
-      return v.actor;
-    };
-    let agent = await actor();
+    const actor = () => verifyAgent(app, created.key);
+    let agent = created.actor;
     let next = 0;
     const take = () => corpus[next++ % corpus.length] as string;
     for (let i = 0; i < PRELOAD; i += 500) {
