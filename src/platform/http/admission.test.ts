@@ -48,12 +48,15 @@ describe("admission (load shedding)", () => {
       t.enterTenant("tnt_hog");
       return t;
     });
-    now = 1500; // the oldest request has waited 1.5 s: pressure
+    now = 1100; // the oldest request has waited 1.1 s: older than the limit, not yet for long
+    assert.equal(a.overloaded(), null);
+    a.admit().enterTenant("tnt_hog");
+    now = 1600; // older than the limit since 1.1 s, half the limit: a standing queue, pressure
     assert.equal(a.overloaded(), null, "not yet refusing everyone");
-    // Ten in flight over two tenants: a share is five; the hog holds eight, the light tenant one.
+    // Eleven in flight over two tenants: a share is five; the hog holds nine, the light tenant one.
     assert.equal(refusal(() => a.admit().enterTenant("tnt_hog")).reason, "tenant_share");
     a.admit().enterTenant("tnt_light");
-    now = 2500; // past twice the limit
+    now = 2100; // past twice the limit
     assert.equal(a.overloaded(), "queue_time");
     assert.equal(refusal(() => a.admit()).reason, "queue_time");
     held[0]?.release();
@@ -68,6 +71,8 @@ describe("admission (load shedding)", () => {
     const a = createAdmission({ maxInFlight: 100, maxInFlightPerTenant: 100, maxQueueMs: 1000 }, () => now);
     const old = Array.from({ length: QUEUE_DEPTH }, () => a.admit());
     now = 5000;
+    assert.equal(a.overloaded(), null, "first seen old: it has yet to stand");
+    now = 5500;
     assert.equal(a.overloaded(), "queue_time");
     old[0]?.release();
     assert.equal(a.overloaded(), null);
@@ -87,11 +92,37 @@ describe("admission (load shedding)", () => {
       return t;
     });
     assert.equal(a.overloaded(), null, "the others have only just arrived");
-    now = 10_600; // the requests behind it have now waited 600 ms: a queue
+    now = 10_300; // the requests behind it have waited 300 ms: older than the limit
+    assert.equal(a.overloaded(), null);
+    now = 10_600; // and still, 300 ms on, past twice the limit: a standing queue
     assert.equal(a.overloaded(), "queue_time");
     assert.equal(refusal(() => a.admit()).reason, "queue_time");
     batch.release();
     for (const t of waiting) t.release();
+    assert.equal(a.overloaded(), null);
+  });
+
+  test("a burst that drains before it stands is served, and the next one must stand on its own", () => {
+    let now = 0;
+    const a = createAdmission({ maxInFlight: 100, maxInFlightPerTenant: 100, maxQueueMs: 250 }, () => now);
+    const burst = Array.from({ length: QUEUE_DEPTH + 4 }, () => {
+      const t = a.admit();
+      t.enterTenant("tnt_a");
+      return t;
+    });
+    now = 600; // the process was held (a sync), and the burst has waited 600 ms
+    const late = a.admit(); // first seen: past twice the limit, but not standing
+    late.enterTenant("tnt_a");
+    now = 700;
+    for (const t of burst) t.release(); // drained within half the limit's time
+    assert.equal(a.overloaded(), null);
+    const again = Array.from({ length: QUEUE_DEPTH }, () => a.admit());
+    now = 1400; // a new queue, 700 ms old when first seen
+    assert.equal(a.overloaded(), null, "the earlier stretch ended when the burst drained");
+    now = 1525;
+    assert.equal(a.overloaded(), "queue_time", "it has stood for half the limit's time");
+    late.release();
+    for (const t of again) t.release();
     assert.equal(a.overloaded(), null);
   });
 

@@ -6,10 +6,10 @@ export type AdmissionLimits = {
   /** Requests in flight for one tenant beyond which that tenant's new ones are refused. */
   maxInFlightPerTenant: number;
   /**
-   * The process is under pressure when its queue is this old: when `QUEUE_DEPTH` requests have been
-   * in flight longer than this, tenants holding more than their fair share of the slots are
-   * refused, and past twice this every new request is. 0 turns the pressure check off (the
-   * in-flight bounds still hold).
+   * The process is under pressure when its queue is this old and has been for half as long again: when
+   * `QUEUE_DEPTH` requests have been in flight longer than this, tenants holding more than their
+   * fair share of the slots are refused, and past twice this every new request is. 0 turns the
+   * pressure check off (the in-flight bounds still hold).
    */
   maxQueueMs: number;
   /** Heavy requests (exports) in flight in this process; each tenant may hold one. */
@@ -49,7 +49,9 @@ export const QUEUE_DEPTH = 4;
  * pressure a tenant holding more than its share of the slots is refused first, so one tenant
  * cannot starve the rest. The signal is the age of the queue: how long the `QUEUE_DEPTH`th oldest
  * request still in flight has been waiting. It needs no estimate of service time and recovers as
- * soon as the backlog drains.
+ * soon as the backlog drains. As in CoDel, only a standing queue counts: one that has stayed older
+ * than the limit for half as long again. A burst that drains sooner (the requests that arrived
+ * while a checkpoint's sync held the process) is served, not shed.
  */
 export function createAdmission(limits: AdmissionLimits, now: () => number = () => performance.now()) {
   // Insertion order is start order, so the first entry is the oldest request in flight. Long-lived
@@ -95,6 +97,24 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = () 
     for (const started of inFlight.values()) if (++n === QUEUE_DEPTH) return now() - started;
     return 0;
   };
+  /** Since when the queue has been older than the limit, without a look in between finding it younger. */
+  let aboveSince: number | null = null;
+  /**
+   * The age of the queue when it stands (it has been older than the limit for half the limit or
+   * more), else 0. Each look at it (an admission, a release, a readiness probe) starts or ends the
+   * stretch.
+   */
+  const standingQueueMs = (): number => {
+    if (limits.maxQueueMs <= 0) return 0;
+    const age = queueAgeMs();
+    if (age <= limits.maxQueueMs) {
+      aboveSince = null;
+      return 0;
+    }
+    const at = now();
+    aboveSince ??= at;
+    return at - aboveSince >= limits.maxQueueMs / 2 ? age : 0;
+  };
   const refuse = (reason: OverloadReason): never => {
     refused++;
     const wait = Math.max(1, Math.ceil(oldestAgeMs() / 1000));
@@ -106,7 +126,7 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = () 
   /** Why new requests would be refused now (null: admitted). */
   const overloaded = (): OverloadReason | null => {
     if (total() >= limits.maxInFlight) return "in_flight";
-    if (limits.maxQueueMs > 0 && queueAgeMs() > 2 * limits.maxQueueMs) return "queue_time";
+    if (standingQueueMs() > 2 * limits.maxQueueMs) return "queue_time";
     if (limits.maxEventLoopDelayMs && loopDelayMs > limits.maxEventLoopDelayMs) return "event_loop";
     return null;
   };
@@ -134,7 +154,7 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = () 
           const held = perTenant.get(tenantId) ?? 0;
           if (held >= limits.maxInFlightPerTenant) refuse("tenant_in_flight");
           if (opts.heavy && (heavyPerTenant.get(tenantId) ?? 0) >= 1) refuse("tenant_heavy_in_flight");
-          if (limits.maxQueueMs > 0 && queueAgeMs() > limits.maxQueueMs) {
+          if (standingQueueMs() > limits.maxQueueMs) {
             const active = perTenant.size + (perTenant.has(tenantId) ? 0 : 1);
             const share = Math.max(1, Math.floor(total() / active));
             if (held >= share) refuse("tenant_share");
@@ -147,7 +167,11 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = () 
           if (released) return;
           released = true;
           if (long) longInFlight--;
-          else inFlight.delete(id);
+          else {
+            inFlight.delete(id);
+            // A drained queue ends the stretch: a later one must stand for itself.
+            if (aboveSince !== null) standingQueueMs();
+          }
           if (opts.heavy) heavyInFlight--;
           if (tenant !== null) {
             const held = (perTenant.get(tenant) ?? 1) - 1;
