@@ -6,10 +6,10 @@ export type AdmissionLimits = {
   /** Requests in flight for one tenant beyond which that tenant's new ones are refused. */
   maxInFlightPerTenant: number;
   /**
-   * The process is under pressure when its queue is this old and has been for half as long again: when
-   * `QUEUE_DEPTH` requests have been in flight longer than this, tenants holding more than their
-   * fair share of the slots are refused, and past twice this every new request is. 0 turns the
-   * pressure check off (the in-flight bounds still hold).
+   * The process is under pressure when its queue is older than this and has stayed so for half
+   * this time: when `QUEUE_DEPTH` requests have been in flight longer than this, tenants holding
+   * more than their fair share of the slots are refused, and past twice this every new request is.
+   * 0 turns the pressure check off (the in-flight bounds still hold).
    */
   maxQueueMs: number;
   /** Heavy requests (exports) in flight in this process; each tenant may hold one. */
@@ -50,8 +50,8 @@ export const QUEUE_DEPTH = 4;
  * cannot starve the rest. The signal is the age of the queue: how long the `QUEUE_DEPTH`th oldest
  * request still in flight has been waiting. It needs no estimate of service time and recovers as
  * soon as the backlog drains. As in CoDel, only a standing queue counts: one that has stayed older
- * than the limit for half as long again. A burst that drains sooner (the requests that arrived
- * while a checkpoint's sync held the process) is served, not shed.
+ * than the limit for half the limit. A burst that drains sooner (for example the requests
+ * that arrived while a synchronous checkpoint held the process) is served, not shed.
  */
 export function createAdmission(limits: AdmissionLimits, now: () => number = () => performance.now()) {
   // Insertion order is start order, so the first entry is the oldest request in flight. Long-lived
