@@ -59,6 +59,9 @@ export const MODULES: readonly HyphaModule[] = [
 ];
 
 /** The platform's own migrations, then every module's, in list order. */
+/** How often a closing server closes the connections that went idle since it began closing. */
+const IDLE_SWEEP_MS = 100;
+
 export const MIGRATIONS: MigrationSet = withPlatform(installVocabulary(MODULES).migrations);
 
 function withPlatform(modules: MigrationSet): MigrationSet {
@@ -222,7 +225,15 @@ export async function createApp(opts: AppOptions) {
       modules.startWorkers();
     },
     async close() {
-      await app.close();
+      // Closing closes the connections idle at that moment; one still answering a request goes idle
+      // when its answer is sent, and keep-alive would then hold it (and the drain) until the client
+      // lets go. Such connections are closed as they go idle.
+      const idle = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(idle);
+      }
       admission.close();
       await modules.close();
       await events.close?.();
