@@ -71,6 +71,50 @@ describe("embedded SQLite: group commit", () => {
   });
 });
 
+describe("embedded SQLite: durable acknowledgement", () => {
+  test("a write is answered only after its log is flushed to disk, off the event loop; a group shares one flush", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hypha-flush-"));
+    const events: string[] = [];
+    const telemetry = createTelemetry((stage) => {
+      if (stage === "db.commit" || stage === "db.flush") events.push(stage);
+    });
+    const db = openSqliteDatabase(join(dir, "f.db"), telemetry);
+    try {
+      await db.run("CREATE TABLE f (id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+      events.length = 0;
+      await db.transaction((tx) => tx.run("INSERT INTO f (v) VALUES ('one')"));
+      assert.deepEqual(events, ["db.commit", "db.flush"], "the commit, then its flush, then the answer");
+      // The flush runs on the thread pool, so the event loop turns before the write is answered: a
+      // callback queued now runs first (with the flush on the serving thread, or none, the answer
+      // would come in the same turn).
+      events.length = 0;
+      let turned = false;
+      setImmediate(() => {
+        turned = true;
+      });
+      const write = db.transaction((tx) => tx.run("INSERT INTO f (v) VALUES ('two')"));
+      // Thirty more queue behind it and commit together.
+      const rest = Array.from({ length: 30 }, (_, i) =>
+        db.transaction((tx) => tx.run("INSERT INTO f (v) VALUES (?)", [`q${i}`])),
+      );
+      await write;
+      assert.equal(turned, true, "the loop turned while the log was flushed");
+      await Promise.all(rest);
+      assert.ok(events.filter((e) => e === "db.flush").length <= 2, events.join(", "));
+      assert.equal(events.at(-1), "db.flush", "every answer came after a flush");
+      // A write outside a transaction is flushed too; a statement that changes nothing is not.
+      events.length = 0;
+      await db.run("UPDATE f SET v = 'x' WHERE id = 1");
+      await db.run("UPDATE f SET v = 'x' WHERE id = -1");
+      assert.deepEqual(events, ["db.flush"]);
+      assert.equal((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM f"))?.n, 32);
+    } finally {
+      await (db as unknown as { close(): Promise<void> }).close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("embedded SQLite: group commit has a time limit", () => {
   test("a group that has run past its time takes no more transactions: a later one commits in the next group", async () => {
     const dir = mkdtempSync(join(tmpdir(), "hypha-group-"));

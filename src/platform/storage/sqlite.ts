@@ -4,6 +4,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AppError } from "../../lib/errors.ts";
 import { safeJoin } from "../../lib/names.ts";
 import type { Telemetry } from "../telemetry.ts";
+import { type FileSync, fileSync } from "./file-sync.ts";
 import {
   type Database,
   type Migration,
@@ -62,6 +63,8 @@ export function openSqliteDatabase(
   const db = new DatabaseSync(path);
   if (created) chmodSync(path, 0o600);
   db.exec("PRAGMA journal_mode = WAL");
+  // SQLite does not flush the log at each commit (NORMAL); the commit's caller waits for `walSync`
+  // instead, which flushes it on the thread pool, so the event loop never waits for the disk.
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA foreign_keys = ON");
   db.exec("PRAGMA busy_timeout = 5000");
@@ -70,6 +73,20 @@ export function openSqliteDatabase(
   // Statement journals and sort spills stay in memory: they are rewritten on every write otherwise.
   db.exec("PRAGMA temp_store = MEMORY");
   const offThread = checkpoints && path !== ":memory:" ? checkpoints : null;
+  /**
+   * The write-ahead log flushed to disk before a write is acknowledged: a commit in WAL mode is
+   * durable once its frames are on disk, and commits that end while a flush runs share the next.
+   */
+  const walSync: FileSync | null = path === ":memory:" ? null : fileSync(`${path}-wal`);
+  const durable = async (): Promise<void> => {
+    if (!walSync) return;
+    try {
+      await walSync.sync();
+    } catch (err) {
+      throw new Error(`the write-ahead log could not be flushed to disk: ${(err as Error).message}`);
+    }
+  };
+  const flushed = (): Promise<void> => (telemetry ? telemetry.span("db.flush", {}, durable) : durable());
   // The serving connection never checkpoints: the checkpoint thread does, after commits.
   if (offThread) db.exec("PRAGMA wal_autocheckpoint = 0");
 
@@ -242,6 +259,7 @@ export function openSqliteDatabase(
       if (telemetry) telemetry.span("db.commit", { transactions: done.length }, () => db.exec("COMMIT"));
       else db.exec("COMMIT");
       written();
+      if (done.length > 0) await flushed();
     } catch (err) {
       if (open === group) open = null;
       if (db.isTransaction) db.exec("ROLLBACK");
@@ -267,6 +285,7 @@ export function openSqliteDatabase(
     run: guarded(async (sql: string, params?: readonly SqlValue[]) => {
       const r = await direct.run(sql, params);
       written();
+      if (r.changes > 0) await flushed();
       return r;
     }),
     transaction: <T>(fn: (tx: TransactionExecutor) => Promise<T>) =>
@@ -311,6 +330,7 @@ export function openSqliteDatabase(
           // The checkpoint thread lets go first, so this connection is the last one and SQLite
           // checkpoints and removes the log as it closes.
           await offThread?.forget(path);
+          await walSync?.close();
           readDb?.close();
           readDb = null;
           readCache.clear();
