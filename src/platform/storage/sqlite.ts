@@ -216,14 +216,21 @@ export function openSqliteDatabase(
   // Group commit: transactions that arrive while another holds the write lock wait together and then
   // run one after the other inside a single BEGIN ... COMMIT, each in its own savepoint. One commit
   // writes the pages they share (B-tree interiors, the audit chain's head, index vocabulary) once
-  // instead of once per transaction. Each caller still learns its outcome only after the commit:
-  // nothing is acknowledged before it is durable, and a transaction that throws rolls back to its
-  // savepoint without touching the others.
+  // instead of once per transaction. Each caller still learns its outcome only after the commit and
+  // the flush of the log that holds it: nothing is acknowledged before it is durable, and a
+  // transaction that throws rolls back to its savepoint without touching the others.
   let open: TxJob[] | null = null;
   /** When the open group began to run (null: it is still waiting for the lock). */
   let openSince: number | null = null;
   const joinable = (group: TxJob[]): boolean =>
     group.length < MAX_GROUP && (openSince === null || performance.now() - openSince <= GROUP_MS);
+  /** Groups committed whose callers wait for their flush. */
+  const flushing = new Set<Promise<void>>();
+  /** Until every group committed so far has been answered. */
+  const answeredAll = async (): Promise<void> => {
+    await tail;
+    await Promise.all([...flushing]);
+  };
   const commitGroup = async (group: TxJob[]): Promise<void> => {
     try {
       db.exec("BEGIN IMMEDIATE");
@@ -259,7 +266,6 @@ export function openSqliteDatabase(
       if (telemetry) telemetry.span("db.commit", { transactions: done.length }, () => db.exec("COMMIT"));
       else db.exec("COMMIT");
       written();
-      if (done.length > 0) await flushed();
     } catch (err) {
       if (open === group) open = null;
       if (db.isTransaction) db.exec("ROLLBACK");
@@ -270,11 +276,22 @@ export function openSqliteDatabase(
       if (rest.length > 0) void exclusive(() => commitGroup(rest));
       return;
     }
-    for (const d of done) {
-      runCommitted(d.committed);
-      d.job.resolve(d.result);
-    }
-    for (const f of failed) f.job.reject(f.err);
+    const answer = () => {
+      for (const d of done) {
+        runCommitted(d.committed);
+        d.job.resolve(d.result);
+      }
+      for (const f of failed) f.job.reject(f.err);
+    };
+    if (done.length === 0) return answer();
+    // The next group runs while this one's log is flushed (the write lock is free once the commit is
+    // in the log); this group's callers hear of it only once the flush has ended.
+    const answered = flushed().then(answer, (err: unknown) => {
+      for (const d of done) d.job.reject(err);
+      for (const f of failed) f.job.reject(f.err);
+    });
+    flushing.add(answered);
+    void answered.finally(() => flushing.delete(answered));
   };
 
   return {
@@ -301,7 +318,7 @@ export function openSqliteDatabase(
         openSince = null;
         void exclusive(() => commitGroup(group));
       }),
-    settled: () => tail,
+    settled: answeredAll,
     // The whole log copied into the file and truncated (after a GDPR delete, so no erased text stays
     // in an old frame), while no transaction of this process runs. It runs here, not on the
     // checkpoint thread: a truncating checkpoint must wait until no reader uses the log, and here no
@@ -330,6 +347,7 @@ export function openSqliteDatabase(
           // The checkpoint thread lets go first, so this connection is the last one and SQLite
           // checkpoints and removes the log as it closes.
           await offThread?.forget(path);
+          await Promise.all([...flushing]);
           await walSync?.close();
           readDb?.close();
           readDb = null;
