@@ -21,6 +21,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { percentile, writeSection } from "./report.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -148,6 +149,14 @@ async function eventLoopLagP99(srv: Server): Promise<number> {
   return Number(/^hypha_nodejs_eventloop_lag_p99_seconds (\S+)/m.exec(text)?.[1] ?? Number.NaN) * 1000;
 }
 
+/** How many times a stage ran in the server (its timing histogram's count), 0 when never. */
+async function stageCount(srv: Server, stage: string): Promise<number> {
+  const r = await fetch(`${srv.url}/metrics`, { headers: { authorization: `Bearer ${srv.adminKey}` } });
+  const text = await r.text();
+  const re = new RegExp(`^hypha_stage_duration_seconds_count\\{stage="${stage}"\\} (\\S+)`, "m");
+  return Number(re.exec(text)?.[1] ?? 0);
+}
+
 /**
  * `kind` names what went wrong when the request got no answer or a 5xx other than 503, and why a
  * 503 was refused (the admission reason it names).
@@ -176,6 +185,8 @@ export type SoakResult = {
     rssMb: number;
     writeMb: number;
     lagP99Ms: number;
+    /** The load generator's own event-loop lag (p99 ms): how late it reads the answers it times. */
+    clientLagP99Ms: number;
   }[];
   overall: {
     p50: Partial<Record<Op, number>>;
@@ -197,6 +208,9 @@ export type SoakResult = {
   bytesWritten: number;
   /** The data folder's size at the end of the run. */
   folder: number;
+  /** Commits to the embedded store, and flushes of its log to disk (each write waits for one). */
+  commits: number;
+  flushes: number;
 };
 
 export async function soak(rate: number, minutes: number): Promise<SoakResult> {
@@ -314,7 +328,15 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
   const start = performance.now();
   const end = start + minutes * 60_000;
   const intervalMs = 1000 / rate;
-  const perMinuteSystem: { rssMb: number; writeMb: number; lagP99Ms: number }[] = [];
+  const perMinuteSystem: { rssMb: number; writeMb: number; lagP99Ms: number; clientLagP99Ms: number }[] = [];
+  // The load generator shares the cores: its own lag is part of every latency it reports.
+  const clientLag = monitorEventLoopDelay({ resolution: 10 });
+  clientLag.enable();
+  const takeClientLag = () => {
+    const p99 = clientLag.percentile(99) / 1e6;
+    clientLag.reset();
+    return p99;
+  };
   const io0 = procStats(srv.pid).writeBytes;
   let minuteMark = start + 60_000;
   let sent = 0;
@@ -327,6 +349,7 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
         rssMb: s.rssMb,
         writeMb: (s.writeBytes - io0) / 2 ** 20,
         lagP99Ms: await eventLoopLagP99(srv).catch(() => Number.NaN),
+        clientLagP99Ms: takeClientLag(),
       });
       minuteMark += 60_000;
     }
@@ -372,9 +395,17 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
   const s = procStats(srv.pid);
   const lastLag = await eventLoopLagP99(srv).catch(() => Number.NaN);
   if (perMinuteSystem.length < minutes)
-    perMinuteSystem.push({ rssMb: s.rssMb, writeMb: (s.writeBytes - io0) / 2 ** 20, lagP99Ms: lastLag });
+    perMinuteSystem.push({
+      rssMb: s.rssMb,
+      writeMb: (s.writeBytes - io0) / 2 ** 20,
+      lagP99Ms: lastLag,
+      clientLagP99Ms: takeClientLag(),
+    });
+  clientLag.disable();
   const bytesWritten = s.writeBytes - io0;
   const folder = folderBytes(srv.dataDir);
+  const commits = await stageCount(srv, "db.commit").catch(() => 0);
+  const flushes = await stageCount(srv, "db.flush").catch(() => 0);
   await srv.stop();
 
   const stats = (xs: Sample[]) => {
@@ -416,11 +447,26 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
   };
   const perMinute = Array.from({ length: minutes }, (_, m) => {
     const xs = samples.filter((x) => x.minute === m);
-    const sys = perMinuteSystem[m] ?? { rssMb: Number.NaN, writeMb: Number.NaN, lagP99Ms: Number.NaN };
+    const sys = perMinuteSystem[m] ?? {
+      rssMb: Number.NaN,
+      writeMb: Number.NaN,
+      lagP99Ms: Number.NaN,
+      clientLagP99Ms: Number.NaN,
+    };
     return { minute: m + 1, sent: xs.length, ...stats(xs), ...sys };
   });
   void sent;
-  return { rate, minutes, perMinute, overall: stats(samples), bytesStored, bytesWritten, folder };
+  return {
+    rate,
+    minutes,
+    perMinute,
+    overall: stats(samples),
+    bytesStored,
+    bytesWritten,
+    folder,
+    commits,
+    flushes,
+  };
 }
 
 const f = (x: number | undefined) =>
@@ -443,16 +489,25 @@ const list = (r: Record<string, number>) =>
 const refusals = (k: Record<string, number>, why: Record<string, number>) =>
   Object.keys(k).length ? ` Refused by operation: ${list(k)}; by the reason given: ${list(why)}.` : "";
 
+/**
+ * The least a durable write can cost: the operating system writes a file in pages of 4 KiB, so each
+ * flush of the log writes at least one, whatever the commits before it changed.
+ */
+const flushFloor = (r: SoakResult) =>
+  r.flushes > 0
+    ? ` Commits ${r.commits} (${(r.commits / (r.minutes * 60)).toFixed(0)}/s), log flushes ${r.flushes} (${(r.flushes / (r.minutes * 60)).toFixed(0)}/s): one 4 KiB page per flush alone would be ${((r.flushes * 4096) / Math.max(1, r.bytesStored)).toFixed(1)}× the content.`
+    : "";
+
 function table(r: SoakResult): string {
   const rows = r.perMinute.map(
     (m) =>
-      `| ${m.minute} | ${m.sent} | ${m.refused} | ${m.timeouts} | ${m.errors} | ${f(m.p50.recall)} / ${f(m.p99.recall)} | ${f(m.p50.store)} / ${f(m.p99.store)} | ${f(m.p50.batch)} / ${f(m.p99.batch)} | ${f(m.p50.erase)} / ${f(m.p99.erase)} | ${f(m.p99.export)} | ${f(m.rssMb)} | ${f(m.writeMb)} | ${f(m.lagP99Ms)} |`,
+      `| ${m.minute} | ${m.sent} | ${m.refused} | ${m.timeouts} | ${m.errors} | ${f(m.p50.recall)} / ${f(m.p99.recall)} | ${f(m.p50.store)} / ${f(m.p99.store)} | ${f(m.p50.batch)} / ${f(m.p99.batch)} | ${f(m.p50.erase)} / ${f(m.p99.erase)} | ${f(m.p99.export)} | ${f(m.rssMb)} | ${f(m.writeMb)} | ${f(m.lagP99Ms)} | ${f(m.clientLagP99Ms)} | ${m.refusedMs ? `${f(m.refusedMs.p50)} / ${f(m.refusedMs.p99)}` : "–"} |`,
   );
   return [
-    `Offered ${r.rate} requests/s for ${r.minutes} min: ${r.overall.served} served, ${r.overall.refused} refused (503), ${r.overall.timeouts} timeouts, ${r.overall.errors} errors. Overall p50 / p99 (ms): recall ${f(r.overall.p50.recall)} / ${f(r.overall.p99.recall)}, store ${f(r.overall.p50.store)} / ${f(r.overall.p99.store)}. Bytes written per byte stored: ${(r.bytesWritten / Math.max(1, r.bytesStored)).toFixed(1)} (${(r.bytesWritten / 2 ** 20).toFixed(0)} MiB written for ${(r.bytesStored / 2 ** 20).toFixed(1)} MiB of content); per byte of the data folder at the end: ${(r.bytesWritten / Math.max(1, r.folder)).toFixed(1)} (${(r.folder / 2 ** 20).toFixed(0)} MiB).${refusals(r.overall.refusedBy, r.overall.refusedFor)}${r.overall.refusedMs ? ` Refusals arrived in p50 / p99 ${f(r.overall.refusedMs.p50)} / ${f(r.overall.refusedMs.p99)} ms.` : ""}${kinds(r.overall.errorKinds)}`,
+    `Offered ${r.rate} requests/s for ${r.minutes} min: ${r.overall.served} served, ${r.overall.refused} refused (503), ${r.overall.timeouts} timeouts, ${r.overall.errors} errors. Overall p50 / p99 (ms): recall ${f(r.overall.p50.recall)} / ${f(r.overall.p99.recall)}, store ${f(r.overall.p50.store)} / ${f(r.overall.p99.store)}. Bytes written per byte stored: ${(r.bytesWritten / Math.max(1, r.bytesStored)).toFixed(1)} (${(r.bytesWritten / 2 ** 20).toFixed(0)} MiB written for ${(r.bytesStored / 2 ** 20).toFixed(1)} MiB of content); per byte of the data folder at the end: ${(r.bytesWritten / Math.max(1, r.folder)).toFixed(1)} (${(r.folder / 2 ** 20).toFixed(0)} MiB).${flushFloor(r)}${refusals(r.overall.refusedBy, r.overall.refusedFor)}${r.overall.refusedMs ? ` Refusals arrived in p50 / p99 ${f(r.overall.refusedMs.p50)} / ${f(r.overall.refusedMs.p99)} ms.` : ""}${kinds(r.overall.errorKinds)}`,
     "",
-    "| min | sent | 503 | timeouts | errors | recall p50/p99 ms | store p50/p99 | batch p50/p99 | erase p50/p99 | export p99 | RSS MiB | written MiB (cum.) | loop lag p99 ms |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| min | sent | 503 | timeouts | errors | recall p50/p99 ms | store p50/p99 | batch p50/p99 | erase p50/p99 | export p99 | RSS MiB | written MiB (cum.) | loop lag p99 ms | load generator's lag p99 ms | 503 arrived p50/p99 ms |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows,
   ].join("\n");
 }
@@ -463,7 +518,7 @@ const SHED_TOLERANCE = 0.001;
 export async function run(): Promise<void> {
   const minutes = Number(arg("minutes") ?? 15);
   const sections: string[] = [
-    "Open-loop mixed load on loopback, server and load generator on the same machine (`node bench/run.ts soak`). The mix: 50% recall, 30% store, 8% batches of 50, 5% update, 4% delete, 2% GDPR erasure by entity, 1% export over four tenants (two encrypted, one plaintext, one markdown); LoCoMo turns as content, LoCoMo questions as queries.",
+    "Open-loop mixed load on loopback, server and load generator on the same machine (`node bench/run.ts soak`). The mix: 50% recall, 30% store, 8% batches of 50, 5% update, 4% delete, 2% GDPR erasure by entity, 1% export over four tenants (two encrypted, one plaintext, one markdown); LoCoMo turns as content, LoCoMo questions as queries. Latencies are timed by the load generator, from the request sent to its answer read; its own event-loop lag (a column below) is part of them. 503s are refusals by admission control: how fast they arrived is a column too.",
   ];
   if (process.argv.includes("--search")) {
     // Doubling, then bisection, on the highest rate whose recall and store p99 stay ≤ 250 ms with
