@@ -58,10 +58,10 @@ export const MODULES: readonly HyphaModule[] = [
   healthModule,
 ];
 
-/** The platform's own migrations, then every module's, in list order. */
 /** How often a closing server closes the connections that went idle since it began closing. */
 const IDLE_SWEEP_MS = 100;
 
+/** The platform's own migrations, then every module's, in list order. */
 export const MIGRATIONS: MigrationSet = withPlatform(installVocabulary(MODULES).migrations);
 
 function withPlatform(modules: MigrationSet): MigrationSet {

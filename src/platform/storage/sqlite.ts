@@ -64,7 +64,7 @@ export function openSqliteDatabase(
   if (created) chmodSync(path, 0o600);
   db.exec("PRAGMA journal_mode = WAL");
   // SQLite does not flush the log at each commit (NORMAL); the commit's caller waits for `walSync`
-  // instead, which flushes it on the thread pool, so the event loop never waits for the disk.
+  // instead, which flushes it on the thread pool, so a commit never holds the event loop for the disk.
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA foreign_keys = ON");
   db.exec("PRAGMA busy_timeout = 5000");
