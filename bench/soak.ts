@@ -143,18 +143,21 @@ function procStats(pid: number): { rssMb: number; writeBytes: number } {
   return { rssMb: rss, writeBytes };
 }
 
-async function eventLoopLagP99(srv: Server): Promise<number> {
+/** The server's metrics, as Prometheus text. */
+async function metricsText(srv: Server): Promise<string> {
   const r = await fetch(`${srv.url}/metrics`, { headers: { authorization: `Bearer ${srv.adminKey}` } });
-  const text = await r.text();
+  return r.text();
+}
+
+async function eventLoopLagP99(srv: Server): Promise<number> {
+  const text = await metricsText(srv);
   return Number(/^hypha_nodejs_eventloop_lag_p99_seconds (\S+)/m.exec(text)?.[1] ?? Number.NaN) * 1000;
 }
 
-/** How many times a stage ran in the server (its timing histogram's count), 0 when never. */
-async function stageCount(srv: Server, stage: string): Promise<number> {
-  const r = await fetch(`${srv.url}/metrics`, { headers: { authorization: `Bearer ${srv.adminKey}` } });
-  const text = await r.text();
+/** How many times a stage ran in the server (its timing histogram's count in `metrics`), 0 when never. */
+function stageCount(metrics: string, stage: string): number {
   const re = new RegExp(`^hypha_stage_duration_seconds_count\\{stage="${stage}"\\} (\\S+)`, "m");
-  return Number(re.exec(text)?.[1] ?? 0);
+  return Number(re.exec(metrics)?.[1] ?? 0);
 }
 
 /**
@@ -404,8 +407,9 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
   clientLag.disable();
   const bytesWritten = s.writeBytes - io0;
   const folder = folderBytes(srv.dataDir);
-  const commits = await stageCount(srv, "db.commit").catch(() => 0);
-  const flushes = await stageCount(srv, "db.flush").catch(() => 0);
+  const metrics = await metricsText(srv).catch(() => "");
+  const commits = stageCount(metrics, "db.commit");
+  const flushes = stageCount(metrics, "db.flush");
   await srv.stop();
 
   const stats = (xs: Sample[]) => {
