@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
+import { after } from "node:test";
 
 export const ROOT = resolve(import.meta.dirname, "..");
 
@@ -9,6 +10,12 @@ export type Served = {
   output: () => string;
   exited: Promise<number | null>;
 };
+
+/** Servers still running. A test that fails before it stops its server must not hold its file open. */
+const running = new Set<ChildProcess>();
+after(() => {
+  for (const child of running) child.kill("SIGKILL");
+});
 
 /**
  * Starts `hypha serve --port 0` as a child process (through `command`, default the pinned Node on
@@ -31,8 +38,14 @@ export function serveProcess(
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  running.add(child);
   let out = "";
-  const exited = new Promise<number | null>((ok) => child.once("exit", (code) => ok(code)));
+  const exited = new Promise<number | null>((ok) =>
+    child.once("exit", (code) => {
+      running.delete(child);
+      ok(code);
+    }),
+  );
   child.stdout?.on("data", (chunk: Buffer) => {
     out += chunk.toString();
   });
