@@ -160,6 +160,12 @@ function stageCount(metrics: string, stage: string): number {
   return Number(re.exec(metrics)?.[1] ?? 0);
 }
 
+/** The seconds a stage took in all (its timing histogram's sum in `metrics`), 0 when never. */
+function stageSeconds(metrics: string, stage: string): number {
+  const re = new RegExp(`^hypha_stage_duration_seconds_sum\\{stage="${stage}"\\} (\\S+)`, "m");
+  return Number(re.exec(metrics)?.[1] ?? 0);
+}
+
 /**
  * `kind` names what went wrong when the request got no answer or a 5xx other than 503, and why a
  * 503 was refused (the admission reason it names).
@@ -214,6 +220,8 @@ export type SoakResult = {
   /** Commits to the embedded store, and flushes of its log to disk (each write waits for one). */
   commits: number;
   flushes: number;
+  /** Truncating checkpoints after erasures, which hold the serving thread: how many, seconds in all. */
+  compactions: { count: number; seconds: number };
 };
 
 export async function soak(rate: number, minutes: number): Promise<SoakResult> {
@@ -410,6 +418,10 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
   const metrics = await metricsText(srv).catch(() => "");
   const commits = stageCount(metrics, "db.commit");
   const flushes = stageCount(metrics, "db.flush");
+  const compactions = {
+    count: stageCount(metrics, "db.compact"),
+    seconds: stageSeconds(metrics, "db.compact"),
+  };
   await srv.stop();
 
   const stats = (xs: Sample[]) => {
@@ -470,6 +482,7 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
     folder,
     commits,
     flushes,
+    compactions,
   };
 }
 
@@ -502,13 +515,18 @@ const flushFloor = (r: SoakResult) =>
     ? ` Commits ${r.commits} (${(r.commits / (r.minutes * 60)).toFixed(0)}/s), log flushes ${r.flushes} (${(r.flushes / (r.minutes * 60)).toFixed(0)}/s): one 4 KiB page per flush alone would be ${((r.flushes * 4096) / Math.max(1, r.bytesStored)).toFixed(1)}× the content.`
     : "";
 
+const compactionLine = (r: SoakResult) =>
+  r.compactions.count > 0
+    ? ` Truncating checkpoints after erasures (on the serving thread): ${r.compactions.count}, ${r.compactions.seconds.toFixed(1)} s in all, ${((r.compactions.seconds * 1000) / r.compactions.count).toFixed(1)} ms each on average.`
+    : "";
+
 function table(r: SoakResult): string {
   const rows = r.perMinute.map(
     (m) =>
       `| ${m.minute} | ${m.sent} | ${m.refused} | ${m.timeouts} | ${m.errors} | ${f(m.p50.recall)} / ${f(m.p99.recall)} | ${f(m.p50.store)} / ${f(m.p99.store)} | ${f(m.p50.batch)} / ${f(m.p99.batch)} | ${f(m.p50.erase)} / ${f(m.p99.erase)} | ${f(m.p99.export)} | ${f(m.rssMb)} | ${f(m.writeMb)} | ${f(m.lagP99Ms)} | ${f(m.clientLagP99Ms)} | ${m.refusedMs ? `${f(m.refusedMs.p50)} / ${f(m.refusedMs.p99)}` : "–"} |`,
   );
   return [
-    `Offered ${r.rate} requests/s for ${r.minutes} min: ${r.overall.served} served, ${r.overall.refused} refused (503), ${r.overall.timeouts} timeouts, ${r.overall.errors} errors. Overall p50 / p99 (ms): recall ${f(r.overall.p50.recall)} / ${f(r.overall.p99.recall)}, store ${f(r.overall.p50.store)} / ${f(r.overall.p99.store)}. Bytes written per byte stored: ${(r.bytesWritten / Math.max(1, r.bytesStored)).toFixed(1)} (${(r.bytesWritten / 2 ** 20).toFixed(0)} MiB written for ${(r.bytesStored / 2 ** 20).toFixed(1)} MiB of content); per byte of the data folder at the end: ${(r.bytesWritten / Math.max(1, r.folder)).toFixed(1)} (${(r.folder / 2 ** 20).toFixed(0)} MiB).${flushFloor(r)}${refusals(r.overall.refusedBy, r.overall.refusedFor)}${r.overall.refusedMs ? ` Refusals arrived in p50 / p99 ${f(r.overall.refusedMs.p50)} / ${f(r.overall.refusedMs.p99)} ms.` : ""}${kinds(r.overall.errorKinds)}`,
+    `Offered ${r.rate} requests/s for ${r.minutes} min: ${r.overall.served} served, ${r.overall.refused} refused (503), ${r.overall.timeouts} timeouts, ${r.overall.errors} errors. Overall p50 / p99 (ms): recall ${f(r.overall.p50.recall)} / ${f(r.overall.p99.recall)}, store ${f(r.overall.p50.store)} / ${f(r.overall.p99.store)}. Bytes written per byte stored: ${(r.bytesWritten / Math.max(1, r.bytesStored)).toFixed(1)} (${(r.bytesWritten / 2 ** 20).toFixed(0)} MiB written for ${(r.bytesStored / 2 ** 20).toFixed(1)} MiB of content); per byte of the data folder at the end: ${(r.bytesWritten / Math.max(1, r.folder)).toFixed(1)} (${(r.folder / 2 ** 20).toFixed(0)} MiB).${flushFloor(r)}${compactionLine(r)}${refusals(r.overall.refusedBy, r.overall.refusedFor)}${r.overall.refusedMs ? ` Refusals arrived in p50 / p99 ${f(r.overall.refusedMs.p50)} / ${f(r.overall.refusedMs.p99)} ms.` : ""}${kinds(r.overall.errorKinds)}`,
     "",
     "| min | sent | 503 | timeouts | errors | recall p50/p99 ms | store p50/p99 | batch p50/p99 | erase p50/p99 | export p99 | RSS MiB | written MiB (cum.) | loop lag p99 ms | load generator's lag p99 ms | 503 arrived p50/p99 ms |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",

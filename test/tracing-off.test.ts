@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
 import { registerHooks } from "node:module";
+import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 
 // Every module resolved from here on, to show that no OpenTelemetry code loads when tracing is off.
@@ -11,6 +13,7 @@ registerHooks({
   },
 });
 delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+const ROOT = resolve(import.meta.dirname, "..");
 const { startServer } = await import("./harness.ts");
 type TestServer = Awaited<ReturnType<typeof startServer>>;
 
@@ -59,7 +62,14 @@ describe("tracing off by default; stage histograms always", () => {
   test("stage timings are Prometheus histograms, per tenant up to the cap and `other` beyond it", async () => {
     const res = await s.request("GET", "/metrics");
     assert.equal(res.status, 200);
-    for (const stage of ["auth.verify", "governance.gate", "recall.search", "recall.decrypt", "db.commit"]) {
+    for (const stage of [
+      "auth.verify",
+      "governance.gate",
+      "recall.search",
+      "recall.decrypt",
+      "db.commit",
+      "db.flush",
+    ]) {
       assert.match(
         res.text,
         new RegExp(`hypha_stage_duration_seconds_bucket\\{le="[^"]+",stage="${stage.replace(".", "\\.")}"`),
@@ -69,5 +79,19 @@ describe("tracing off by default; stage histograms always", () => {
       ...res.text.matchAll(/hypha_stage_duration_seconds_count\{stage="recall\.search",tenant="([^"]+)"\}/g),
     ].map((m) => m[1]);
     assert.deepEqual(recallTenants.sort(), [tenantA.tenantId, "other"].sort());
+  });
+
+  test("every stage the code times is named in the README's list of stages", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const list = readme.slice(readme.indexOf("  Stages: `"), readme.indexOf("A per-tenant\n  breakdown"));
+    const stages = new Set<string>();
+    for (const file of readdirSync(join(ROOT, "src"), { recursive: true, encoding: "utf8" })) {
+      if (!file.endsWith(".ts") || file.endsWith(".test.ts")) continue;
+      const text = readFileSync(join(ROOT, "src", file), "utf8");
+      for (const m of text.matchAll(/\b(?:span|mark)\(\s*"([a-z_]+\.[a-z_]+)"/g)) stages.add(m[1] as string);
+    }
+    assert.ok(stages.size >= 15, `${stages.size} stages found in src/`);
+    for (const stage of stages)
+      assert.ok(list.includes(`\`${stage}\``), `${stage} is not in the README's list`);
   });
 });

@@ -329,7 +329,9 @@ export function openSqliteDatabase(
         compacting = true;
         try {
           await checkpointing;
-          db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+          const truncate = () => db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+          if (telemetry) telemetry.span("db.compact", {}, truncate);
+          else truncate();
         } finally {
           compacting = false;
           if (dirty) checkpointLater();
