@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
 import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
+import { startHypha, stopProcess } from "./serve-process.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const NODE = join(ROOT, "node_modules", ".bin", "node");
@@ -26,34 +27,12 @@ async function serving<T>(
   extra: Record<string, string>,
   fn: (url: string, out: string) => Promise<T>,
 ): Promise<T> {
-  const child: ChildProcess = spawn(NODE, [BIN, "serve", "--data", data, "--port", "0"], {
-    env: env(extra),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stderr?.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const url = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`no listening line:\n${out}${err}`)), 30_000);
-    child.stdout?.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /"address":"(http:\/\/[^"]+)"/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        res(m[1]);
-      }
-    });
-    child.on("exit", (code) => rej(new Error(`exited ${code}:\n${out}${err}`)));
-  });
+  const p = startHypha(["serve", "--data", data, "--port", "0"], env(extra));
   try {
-    return await fn(url, out);
+    const m = await p.ready;
+    return await fn(m[1] ?? "", p.output());
   } finally {
-    await new Promise<void>((res) => {
-      child.once("exit", () => res());
-      child.kill("SIGTERM");
-    });
+    await stopProcess(p.child);
   }
 }
 

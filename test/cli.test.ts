@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
 import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
+import { startHypha, stopProcess } from "./serve-process.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const NODE = process.execPath;
@@ -20,34 +21,11 @@ function hypha(args: string[], env: Record<string, string> = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Starts `hypha serve` on a free port; resolves once it logs its address. */
+/** Starts `hypha serve` on a free port; `ready` resolves once it logs its address. */
 function serve(dataDir: string, env: Record<string, string> = {}) {
-  const child = spawn(NODE, [BIN, "serve", "--data", dataDir, "--port", "0"], {
-    env: baseEnv(env),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  const ready = new Promise<{ url: string; out: () => string }>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`no listening line:\n${out}`)), 30_000);
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /"address":"(http:\/\/[^"]+)"/.exec(out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        res({ url: m[1], out: () => out });
-      }
-    });
-    child.on("exit", (code) => rej(new Error(`exited ${code}:\n${out}`)));
-  });
-  return { child, ready };
+  const p = startHypha(["serve", "--data", dataDir, "--port", "0"], baseEnv(env));
+  return { child: p.child, ready: p.ready.then((m) => ({ url: m[1] ?? "", out: p.output })) };
 }
-
-const stop = (child: ChildProcess) =>
-  new Promise<void>((res) => {
-    if (child.exitCode !== null) return res();
-    child.once("exit", () => res());
-    child.kill("SIGTERM");
-  });
 
 describe("hypha CLI", () => {
   const dirs: string[] = [];
@@ -72,13 +50,13 @@ describe("hypha CLI", () => {
     assert.equal(statSync(join(data, "control.db")).mode & 0o777, 0o600);
     const res = await fetch(`${url}/v1/tenants`, { headers: { authorization: `Bearer ${key}` } });
     assert.equal(res.status, 200);
-    await stop(first.child);
+    await stopProcess(first.child);
     const second = serve(data);
     const again = await second.ready;
     assert.ok(!again.out().includes("hya_"), "the key is not printed again");
     const still = await fetch(`${again.url}/v1/tenants`, { headers: { authorization: `Bearer ${key}` } });
     assert.equal(still.status, 200, "the key survives a restart");
-    await stop(second.child);
+    await stopProcess(second.child);
   });
 
   test("hypha --version prints the package version and exits 0", () => {
@@ -94,7 +72,7 @@ describe("hypha CLI", () => {
     const s = serve(tmp());
     const { url } = await s.ready;
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
-    await stop(s.child);
+    await stopProcess(s.child);
   });
 
   test("a weak HYPHA_ADMIN_KEY or a bad setting stops start-up with a message that says what is wrong", () => {
@@ -164,7 +142,7 @@ describe("hypha CLI", () => {
       assert.equal(denied.code, 1);
       assert.match(denied.stderr, /CREDENTIALS_REVOKED/);
     } finally {
-      await stop(s.child);
+      await stopProcess(s.child);
     }
   });
 
@@ -175,7 +153,7 @@ describe("hypha CLI", () => {
     assert.match(missing.stdout, /FAIL .*missing/);
     const s = serve(data);
     await s.ready;
-    await stop(s.child);
+    await stopProcess(s.child);
     const ok = hypha(["doctor", "--data", data]);
     assert.equal(ok.code, 0, ok.stdout);
     assert.match(ok.stdout, /ok +control database answers/);

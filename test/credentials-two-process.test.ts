@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,6 +18,7 @@ import {
 import { bindingOf } from "../src/modules/credentials/credentials.service.ts";
 import type { CredentialRow } from "../src/modules/credentials/credentials.store.ts";
 import { startReceiver, tokenValue } from "./credentials-helpers.ts";
+import { startHypha, stopProcess } from "./serve-process.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const NODE = process.execPath;
@@ -27,32 +28,9 @@ function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
 }
 
-function start(args: string[], env: Record<string, string>, ready: RegExp) {
-  const child = spawn(NODE, [BIN, ...args], { env: baseEnv(env), stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  const started = new Promise<RegExpExecArray>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`not ready:\n${out}`)), 30_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = ready.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        res(m);
-      }
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.on("exit", (code) => rej(new Error(`exited ${code}:\n${out}`)));
-  });
-  return { child, started, out: () => out };
-}
-
-const stop = (child: ChildProcess, signal: NodeJS.Signals = "SIGTERM") =>
-  new Promise<void>((res) => {
-    if (child.exitCode !== null || child.signalCode !== null) return res();
-    child.once("exit", () => res());
-    child.kill(signal);
-  });
+/** Starts `hypha <args>`; `ready` resolves once its output matches `until`. */
+const start = (args: string[], env: Record<string, string>, until: RegExp) =>
+  startHypha(args, baseEnv(env), until);
 
 describe("two processes: hypha serve holds no credential key; hypha proxy makes every call", () => {
   const root = mkdtempSync(join(tmpdir(), "hypha-test-2p-"));
@@ -86,13 +64,13 @@ describe("two processes: hypha serve holds no credential key; hypha proxy makes 
       { HYPHA_PROXY_TOKEN: token, HYPHA_EGRESS_ALLOW: "127.0.0.1" },
       /hypha proxy listening/,
     );
-    await proxy.started;
+    await proxy.ready;
     serve = start(
       ["serve", "--data", serveDir, "--port", "0"],
       { HYPHA_ADMIN_KEY: adminKey, HYPHA_PROXY_SOCKET: socket, HYPHA_PROXY_TOKEN: token },
       /"address":"(http:\/\/[^"]+)"/,
     );
-    url = (await serve.started)[1] ?? "";
+    url = (await serve.ready)[1] ?? "";
     tenantId = (await req("POST", "/v1/tenants", { name: "two-process" })).body?.id as string;
     await req("PUT", `/v1/tenants/${tenantId}/policy`, { anomaly: { enforce: false } });
     agentKey = (
@@ -104,8 +82,8 @@ describe("two processes: hypha serve holds no credential key; hypha proxy makes 
     ).body?.key as string;
   });
   after(async () => {
-    await stop(serve.child);
-    await stop(proxy.child);
+    await stopProcess(serve.child);
+    await stopProcess(proxy.child);
     await rx.close();
     rmSync(root, { recursive: true, force: true });
   });
@@ -192,7 +170,7 @@ describe("two processes: hypha serve holds no credential key; hypha proxy makes 
   });
 
   test("proxy killed → proxy calls and credential writes answer 503 PROXY_UNAVAILABLE; everything else keeps working", async () => {
-    await stop(proxy.child, "SIGKILL");
+    await stopProcess(proxy.child, "SIGKILL");
     const res = await req(
       "POST",
       "/v1/proxy/http",

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { generateSecret, KEY_PREFIX } from "../src/lib/secrets.ts";
+import { type HyphaProcess, startHypha, stopProcess } from "./serve-process.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const NODE = join(ROOT, "node_modules", ".bin", "node");
@@ -33,37 +34,19 @@ describe("README shell blocks run as copied, in order, against a live server", (
   const work = mkdtempSync(join(tmpdir(), "hypha-readme-"));
   const data = join(work, "data");
   const admin = generateSecret(KEY_PREFIX.admin);
-  let server: ChildProcess;
+  let server: HyphaProcess | null = null;
   let url = "";
 
   before(async () => {
-    server = spawn(NODE, [BIN, "serve", "--data", data, "--port", "0"], {
-      env: { PATH: process.env.PATH ?? "", HOME: work, HYPHA_ADMIN_KEY: admin },
-      stdio: ["ignore", "pipe", "pipe"],
+    server = startHypha(["serve", "--data", data, "--port", "0"], {
+      PATH: process.env.PATH ?? "",
+      HOME: work,
+      HYPHA_ADMIN_KEY: admin,
     });
-    url = await new Promise<string>((res, rej) => {
-      let out = "";
-      const timer = setTimeout(() => rej(new Error(`server did not start:\n${out}`)), 30_000);
-      const seen = (d: Buffer) => {
-        out += d.toString();
-        const m = /"address":"(http:\/\/[^"]+)"/.exec(out);
-        if (m?.[1]) {
-          clearTimeout(timer);
-          res(m[1]);
-        }
-      };
-      server.stdout?.on("data", seen);
-      server.stderr?.on("data", seen);
-      server.on("exit", (code) => rej(new Error(`server exited ${code}:\n${out}`)));
-    });
+    url = (await server.ready)[1] ?? "";
   });
   after(async () => {
-    if (server && server.exitCode === null) {
-      await new Promise<void>((res) => {
-        server.once("exit", () => res());
-        server.kill("SIGTERM");
-      });
-    }
+    if (server) await stopProcess(server.child);
     rmSync(work, { recursive: true, force: true });
   });
 
