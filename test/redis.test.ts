@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +16,7 @@ import { connectRedis, type SharedRedis } from "../src/platform/shared/redis.ts"
 import { errorCode, startServer, type TestServer } from "./harness.ts";
 import { login, PASSWORD } from "./identity-helpers.ts";
 import { TEST_DATABASE_URL } from "./pg.ts";
+import { startHypha, stopProcess } from "./serve-process.ts";
 
 const sqliteStore = { skip: TEST_DATABASE_URL ? "two gateways on one SQLite data directory" : false };
 
@@ -408,26 +408,14 @@ describe("embedded mode: one serve per data directory", () => {
   test("a second hypha serve on the same data directory refuses with one line", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "hypha-lock-"));
     const env = { ...process.env, HYPHA_DATA_DIR: dataDir, HYPHA_LOG_LEVEL: "silent", HYPHA_PORT: "0" };
-    const first = spawn(process.execPath, ["bin/hypha.js", "serve"], {
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const first = startHypha(["serve"], env, /Instance admin key/);
     try {
-      let out = "";
-      first.stdout.on("data", (d) => {
-        out += d;
-      });
-      assert.ok(await until(() => out.includes("Instance admin key"), 30_000), "the first serve started");
-      const second = spawn(process.execPath, ["bin/hypha.js", "serve"], {
-        env,
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let err = "";
-      second.stderr.on("data", (d) => {
-        err += d;
-      });
-      const code = await new Promise<number | null>((r) => second.on("exit", r));
+      await first.ready;
+      // The second refuses before it would print that line; its exit is what the test waits for.
+      const second = startHypha(["serve"], env, /Instance admin key/);
+      const code = await second.exited;
       assert.notEqual(code, 0);
+      const err = second.errors();
       const lines = err.trim().split("\n");
       assert.equal(lines.length, 1, err);
       assert.match(
@@ -435,8 +423,7 @@ describe("embedded mode: one serve per data directory", () => {
         /^hypha: the data directory .* is in use by another hypha serve \(pid \d+/,
       );
     } finally {
-      first.kill("SIGTERM");
-      await new Promise((r) => first.on("exit", r));
+      await stopProcess(first.child);
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

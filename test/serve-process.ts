@@ -17,6 +17,8 @@ export type HyphaProcess = {
   ready: Promise<RegExpExecArray>;
   /** Its standard output and error so far, interleaved. */
   output: () => string;
+  /** Its standard error alone so far. */
+  errors: () => string;
   exited: Promise<number | null>;
 };
 
@@ -48,6 +50,10 @@ export function startHypha(
   const child = spawn(bin, [...pre, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
   running.add(child);
   let out = "";
+  let err = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    err += chunk.toString();
+  });
   const exited = new Promise<number | null>((ok) =>
     child.once("exit", (code) => {
       running.delete(child);
@@ -73,7 +79,7 @@ export function startHypha(
   });
   // A test that never awaits `ready` (it stops the process first) leaves no unhandled rejection.
   ready.catch(() => undefined);
-  return { child, ready, output: () => out, exited };
+  return { child, ready, output: () => out, errors: () => err, exited };
 }
 
 /** Sends `signal` and waits for the process to exit (at once when it already has). */
