@@ -154,15 +154,12 @@ async function eventLoopLagP99(srv: Server): Promise<number> {
   return Number(/^hypha_nodejs_eventloop_lag_p99_seconds (\S+)/m.exec(text)?.[1] ?? Number.NaN) * 1000;
 }
 
-/** How many times a stage ran in the server (its timing histogram's count in `metrics`), 0 when never. */
-function stageCount(metrics: string, stage: string): number {
-  const re = new RegExp(`^hypha_stage_duration_seconds_count\\{stage="${stage}"\\} (\\S+)`, "m");
-  return Number(re.exec(metrics)?.[1] ?? 0);
-}
-
-/** The seconds a stage took in all (its timing histogram's sum in `metrics`), 0 when never. */
-function stageSeconds(metrics: string, stage: string): number {
-  const re = new RegExp(`^hypha_stage_duration_seconds_sum\\{stage="${stage}"\\} (\\S+)`, "m");
+/**
+ * A stage's timing histogram in the server's `metrics`: how many times it ran (`count`) or the
+ * seconds it took in all (`sum`); 0 when it never ran.
+ */
+function stageTotal(metrics: string, stage: string, total: "count" | "sum"): number {
+  const re = new RegExp(`^hypha_stage_duration_seconds_${total}\\{stage="${stage}"\\} (\\S+)`, "m");
   return Number(re.exec(metrics)?.[1] ?? 0);
 }
 
@@ -416,11 +413,11 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
   const bytesWritten = s.writeBytes - io0;
   const folder = folderBytes(srv.dataDir);
   const metrics = await metricsText(srv).catch(() => "");
-  const commits = stageCount(metrics, "db.commit");
-  const flushes = stageCount(metrics, "db.flush");
+  const commits = stageTotal(metrics, "db.commit", "count");
+  const flushes = stageTotal(metrics, "db.flush", "count");
   const compactions = {
-    count: stageCount(metrics, "db.compact"),
-    seconds: stageSeconds(metrics, "db.compact"),
+    count: stageTotal(metrics, "db.compact", "count"),
+    seconds: stageTotal(metrics, "db.compact", "sum"),
   };
   await srv.stop();
 
