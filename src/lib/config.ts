@@ -81,9 +81,9 @@ export const configSchema = z
     maxInFlightPerTenant: intFromString(1, 100_000).default(256),
     /**
      * Queue age (ms: the 4th oldest request in flight) beyond which tenants above their share are
-     * refused, and past twice this every new request; 0 sheds on the bounds alone. At 250 ms a cold
-     * process under twice its sustainable load queued for 8–14 s in its first minute; at 100 ms
-     * for a third of a second, refusing about as many requests (docs/benchmarks.md, "Sustained load").
+     * refused, and past twice this every new request; 0 sheds on the bounds alone. Short, so that a
+     * cold process under overload refuses its backlog instead of queueing it (docs/benchmarks.md,
+     * "Sustained load", has the runs that chose 100 ms).
      */
     overloadQueueMs: intFromString(0, 600_000).default(100),
     /** Event-loop delay (the longest over half a second) beyond which new requests get 503; 0: off. */
