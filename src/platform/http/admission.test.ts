@@ -190,4 +190,43 @@ describe("admission (load shedding)", () => {
       a.close();
     }
   });
+
+  test("admitted requests start in arrival order, one per turn of the loop, and the loop goes round between two starts", async () => {
+    const a = createAdmission({ maxInFlight: 3, maxInFlightPerTenant: 10, maxQueueMs: 0 });
+    const order: string[] = [];
+    const tickets = [a.admit(), a.admit(), a.admit()];
+    const turns = tickets.map((t, i) =>
+      t.turn().then(() => {
+        order.push(`start ${i + 1}`);
+        // Work that arrives while this one runs (here a timer that falls due during it) is seen
+        // before the next start.
+        setTimeout(() => order.push(`arrived during ${i + 1}`), 1);
+        const until = performance.now() + 5;
+        while (performance.now() < until) {
+          // the request's synchronous work
+        }
+      }),
+    );
+    // Nothing has started yet: a request arriving in the same turn is refused before any work runs.
+    assert.deepEqual(order, []);
+    assert.equal(refusal(() => a.admit()).reason, "in_flight");
+    assert.equal(a.stats().waiting, 3);
+    await Promise.all(turns);
+    await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(order, [
+      "start 1",
+      "arrived during 1",
+      "start 2",
+      "arrived during 2",
+      "start 3",
+      "arrived during 3",
+    ]);
+    assert.equal(a.stats().waiting, 0);
+    for (const t of tickets) t.release();
+    // With nobody waiting, the next request's turn comes at the next turn of the loop.
+    const t = a.admit();
+    await t.turn();
+    t.release();
+    a.close();
+  });
 });

@@ -25,6 +25,8 @@ export type AdmissionLimits = {
 export type AdmissionTicket = {
   /** Counts the request against its tenant's bound (after authentication), or refuses it. */
   enterTenant(tenantId: string): void;
+  /** Resolves when the request may start its work: its turn (see `createAdmission`). */
+  turn(): Promise<void>;
   release(): void;
 };
 
@@ -52,6 +54,13 @@ export const QUEUE_DEPTH = 4;
  * soon as the backlog drains. As in CoDel, only a standing queue counts: one that has stayed older
  * than the limit for half the limit. A burst that drains sooner (for example the requests
  * that arrived while a synchronous checkpoint held the process) is served, not shed.
+ *
+ * Turns: an admitted request starts its work (its handler) only at its turn, in arrival order and
+ * one per turn of the event loop, each turn started from the loop's check phase. Between two starts
+ * the loop goes round once: every request that arrived meanwhile is read and admitted or refused
+ * before the next one's work begins. So a refusal waits for one request's work at most, not for all
+ * those that arrived with it, and the backlog waits here, where its age is counted, rather than
+ * unseen in the loop.
  */
 export function createAdmission(limits: AdmissionLimits, now: () => number = () => performance.now()) {
   // Insertion order is start order, so the first entry is the oldest request in flight. Long-lived
@@ -85,6 +94,16 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = () 
       loopDelayMs = Math.max(...recent);
     }, tick);
     sampler.unref();
+  };
+
+  // Admitted requests waiting for their turn, oldest first; one starts per turn of the loop.
+  const waiting: (() => void)[] = [];
+  let turning = false;
+  const nextTurn = (): void => {
+    const start = waiting.shift();
+    if (waiting.length > 0) setImmediate(nextTurn);
+    else turning = false;
+    start?.();
   };
 
   const oldestAgeMs = (): number => {
@@ -163,6 +182,14 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = () 
           if (opts.heavy) heavyPerTenant.set(tenantId, (heavyPerTenant.get(tenantId) ?? 0) + 1);
           tenant = tenantId;
         },
+        turn() {
+          return new Promise<void>((resolve) => {
+            waiting.push(resolve);
+            if (turning) return;
+            turning = true;
+            setImmediate(nextTurn);
+          });
+        },
         release() {
           if (released) return;
           released = true;
@@ -188,7 +215,14 @@ export function createAdmission(limits: AdmissionLimits, now: () => number = () 
     },
     overloaded,
     stats() {
-      return { inFlight: total(), tenants: perTenant.size, oldestAgeMs: oldestAgeMs(), refused, loopDelayMs };
+      return {
+        inFlight: total(),
+        waiting: waiting.length,
+        tenants: perTenant.size,
+        oldestAgeMs: oldestAgeMs(),
+        refused,
+        loopDelayMs,
+      };
     },
     /** Stops sampling the event loop. */
     close() {

@@ -295,6 +295,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
   });
 
   const started = new WeakMap<FastifyRequest, bigint>();
+  const tickets = new WeakMap<FastifyRequest, AdmissionTicket>();
   const telemetry = deps.telemetry ?? createTelemetry(deps.metrics.stage);
   const spans = new WeakMap<FastifyRequest, RequestSpan>();
   const routeOf = (req: FastifyRequest) => (req.is404 ? "unmatched" : (req.routeOptions.url ?? "unmatched"));
@@ -331,6 +332,7 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
     const admission = req.routeOptions.config.admission;
     if (deps.admission && admission !== "exempt") {
       ticket = deps.admission.admit({ long: admission === "long", heavy: admission === "heavy" });
+      tickets.set(req, ticket);
       reply.raw.once("close", ticket.release);
     }
     const policy = req.routeOptions.config.auth;
@@ -385,6 +387,12 @@ export async function createHttpServer(deps: ServerDeps): Promise<TypedApp> {
         });
       }
     }
+  });
+
+  // An admitted request's work waits for its turn (after its body is read and checked), so the
+  // requests that arrive meanwhile are admitted or refused first.
+  app.addHook("preHandler", async (req) => {
+    await tickets.get(req)?.turn();
   });
 
   app.addHook("onResponse", async (req, reply) => {
