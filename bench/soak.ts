@@ -289,11 +289,15 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
     const speaker = text.slice(0, text.indexOf(":")).toLowerCase();
     return speaker || pick(corpus.speakers);
   };
+  // Content the server acknowledged storing (stores, batches and updates answered 2xx): a refused
+  // write stores nothing.
   let bytesStored = 0;
   const memory = () => {
     const content = pick(corpus.turns);
-    bytesStored += Buffer.byteLength(content);
     return { namespace: "soak", content, entities: [entityOf(content)] };
+  };
+  const stored = (...contents: string[]) => {
+    for (const c of contents) bytesStored += Buffer.byteLength(c);
   };
 
   /** One operation's answer: its status, and a refusal's reason. */
@@ -302,20 +306,30 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
       case "recall":
         return api("POST", "/v1/memories/recall", t.key, { query: pick(corpus.questions), k: 10 });
       case "store": {
-        const r = await api("POST", "/v1/memories", t.key, memory());
-        if (r.status === 201) t.ids.push((r.body as { id: string }).id);
+        const m = memory();
+        const r = await api("POST", "/v1/memories", t.key, m);
+        if (r.status === 201) {
+          t.ids.push((r.body as { id: string }).id);
+          stored(m.content);
+        }
         return r;
       }
       case "batch": {
-        const r = await api("POST", "/v1/memories", t.key, { memories: Array.from({ length: 50 }, memory) });
-        if (r.status === 201)
+        const memories = Array.from({ length: 50 }, memory);
+        const r = await api("POST", "/v1/memories", t.key, { memories });
+        if (r.status === 201) {
           for (const m of (r.body as { memories: { id: string }[] }).memories) t.ids.push(m.id);
+          stored(...memories.map((m) => m.content));
+        }
         return r;
       }
       case "update": {
         const id = t.ids.length ? pick(t.ids) : null;
         if (!id) return { status: 0 };
-        return api("PATCH", `/v1/memories/${id}`, t.key, { content: pick(corpus.turns) });
+        const content = pick(corpus.turns);
+        const r = await api("PATCH", `/v1/memories/${id}`, t.key, { content });
+        if (r.status === 200) stored(content);
+        return r;
       }
       case "delete": {
         const i = Math.floor(rand() * t.ids.length);
