@@ -133,6 +133,7 @@ export async function createApp(opts: AppOptions) {
     maxHeavyInFlight: config.maxExportsInFlight,
     maxEventLoopDelayMs: config.overloadEventLoopDelayMs,
   });
+  metrics.watchAdmission(admission.stats);
   const platform = {
     gatewayId: `gw-${randomUUID()}`,
     leases: createLeases(storage.control),

@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 export type MetricsOptions = {
   /** Label stage timings by tenant too (opt-in: one series per tenant and stage). */
@@ -6,6 +6,8 @@ export type MetricsOptions = {
   /** Distinct tenants labelled before the rest are folded into `other` (bounded cardinality). */
   tenantLimit?: number;
 };
+
+export type AdmissionStats = { inFlight: number; waiting: number; oldestAgeMs: number; refused: number };
 
 /** Stage buckets reach below a millisecond: a search or an audit append is often that fast. */
 const STAGE_BUCKETS = [
@@ -78,9 +80,48 @@ export function createMetrics(opts: MetricsOptions = {}) {
     if (opts.perTenant) stageDuration.observe({ stage: name, tenant: tenantLabel(tenantId) }, seconds);
     else stageDuration.observe({ stage: name }, seconds);
   };
+  /** Load shedding's state (http/admission.ts), read at each scrape. */
+  const watchAdmission = (stats: () => AdmissionStats) => {
+    new Gauge({
+      name: "hypha_admission_in_flight",
+      help: "Requests admitted and not yet answered (live streams and exports included)",
+      registers: [registry],
+      collect() {
+        this.set(stats().inFlight);
+      },
+    });
+    new Gauge({
+      name: "hypha_admission_waiting",
+      help: "Admitted requests waiting for their turn to start (one starts per turn of the event loop)",
+      registers: [registry],
+      collect() {
+        this.set(stats().waiting);
+      },
+    });
+    new Gauge({
+      name: "hypha_admission_oldest_seconds",
+      help: "How long the oldest request in flight has waited (live streams and exports not counted)",
+      registers: [registry],
+      collect() {
+        this.set(stats().oldestAgeMs / 1000);
+      },
+    });
+    let counted = 0;
+    new Counter({
+      name: "hypha_overload_refused_total",
+      help: "Requests refused with 503 OVERLOADED by load shedding",
+      registers: [registry],
+      collect() {
+        const refused = stats().refused;
+        if (refused > counted) this.inc(refused - counted);
+        counted = refused;
+      },
+    });
+  };
   return {
     registry,
     stage,
+    watchAdmission,
     requests,
     latency,
     memoriesStored,
