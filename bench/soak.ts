@@ -199,6 +199,8 @@ export type SoakResult = {
     p99: Partial<Record<Op, number>>;
     refused: number;
     timeouts: number;
+    /** Requests unanswered after the timeout, by operation. */
+    timedOutBy: Record<string, number>;
     errors: number;
     /** Errors counted by operation and kind ("store ECONNRESET": n). */
     errorKinds: Record<string, number>;
@@ -461,6 +463,14 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
         [...Map.groupBy(refused, (x) => x.kind ?? "unnamed")].map(([k, v]) => [k, v.length]),
       ),
       timeouts: xs.filter((x) => x.status === -1).length,
+      timedOutBy: Object.fromEntries(
+        [
+          ...Map.groupBy(
+            xs.filter((x) => x.status === -1),
+            (x) => x.op,
+          ),
+        ].map(([k, v]) => [k, v.length]),
+      ),
       errors: xs.filter((x) => x.status === -2 || (x.status >= 500 && x.status !== 503)).length,
       errorKinds: Object.fromEntries(
         [
@@ -537,7 +547,7 @@ function table(r: SoakResult): string {
       `| ${m.minute} | ${m.sent} | ${m.refused} | ${m.timeouts} | ${m.errors} | ${f(m.p50.recall)} / ${f(m.p99.recall)} | ${f(m.p50.store)} / ${f(m.p99.store)} | ${f(m.p50.batch)} / ${f(m.p99.batch)} | ${f(m.p50.erase)} / ${f(m.p99.erase)} | ${f(m.p99.export)} | ${f(m.rssMb)} | ${f(m.writeMb)} | ${f(m.lagP99Ms)} | ${f(m.clientLagP99Ms)} | ${m.refusedMs ? `${f(m.refusedMs.p50)} / ${f(m.refusedMs.p99)}` : "–"} |`,
   );
   return [
-    `Offered ${r.rate} requests/s for ${r.minutes} min: ${r.overall.served} served, ${r.overall.refused} refused (503), ${r.overall.timeouts} timeouts, ${r.overall.errors} errors. Overall p50 / p99 (ms): recall ${f(r.overall.p50.recall)} / ${f(r.overall.p99.recall)}, store ${f(r.overall.p50.store)} / ${f(r.overall.p99.store)}. Bytes written per byte stored: ${(r.bytesWritten / Math.max(1, r.bytesStored)).toFixed(1)} (${(r.bytesWritten / 2 ** 20).toFixed(0)} MiB written for ${(r.bytesStored / 2 ** 20).toFixed(1)} MiB of content); per byte of the data folder at the end: ${(r.bytesWritten / Math.max(1, r.folder)).toFixed(1)} (${(r.folder / 2 ** 20).toFixed(0)} MiB).${flushFloor(r)}${compactionLine(r)}${refusals(r.overall.refusedBy, r.overall.refusedFor)}${r.overall.refusedMs ? ` Refusals arrived in p50 / p99 ${f(r.overall.refusedMs.p50)} / ${f(r.overall.refusedMs.p99)} ms.` : ""}${kinds(r.overall.errorKinds)}`,
+    `Offered ${r.rate} requests/s for ${r.minutes} min: ${r.overall.served} served, ${r.overall.refused} refused (503), ${r.overall.timeouts} timeouts${r.overall.timeouts ? ` (${list(r.overall.timedOutBy)})` : ""}, ${r.overall.errors} errors. Overall p50 / p99 (ms): recall ${f(r.overall.p50.recall)} / ${f(r.overall.p99.recall)}, store ${f(r.overall.p50.store)} / ${f(r.overall.p99.store)}. Bytes written per byte stored: ${(r.bytesWritten / Math.max(1, r.bytesStored)).toFixed(1)} (${(r.bytesWritten / 2 ** 20).toFixed(0)} MiB written for ${(r.bytesStored / 2 ** 20).toFixed(1)} MiB of content); per byte of the data folder at the end: ${(r.bytesWritten / Math.max(1, r.folder)).toFixed(1)} (${(r.folder / 2 ** 20).toFixed(0)} MiB).${flushFloor(r)}${compactionLine(r)}${refusals(r.overall.refusedBy, r.overall.refusedFor)}${r.overall.refusedMs ? ` Refusals arrived in p50 / p99 ${f(r.overall.refusedMs.p50)} / ${f(r.overall.refusedMs.p99)} ms.` : ""}${kinds(r.overall.errorKinds)}`,
     "",
     "| min | sent | 503 | timeouts | errors | recall p50/p99 ms | store p50/p99 | batch p50/p99 | erase p50/p99 | export p99 | RSS MiB | written MiB (cum.) | loop lag p99 ms | load generator's lag p99 ms | 503 arrived p50/p99 ms |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
