@@ -100,7 +100,7 @@ export function createMetrics(opts: MetricsOptions = {}) {
     });
     new Gauge({
       name: "hypha_admission_oldest_seconds",
-      help: "How long the oldest request in flight has waited (live streams and exports not counted)",
+      help: "Age of the oldest request in flight since it was admitted (live streams and exports not counted)",
       registers: [registry],
       collect() {
         this.set(stats().oldestAgeMs / 1000);
