@@ -58,9 +58,9 @@ export const QUEUE_DEPTH = 4;
  * Turns: an admitted request starts its work (its handler) only at its turn, in arrival order and
  * one per turn of the event loop, each turn started from the loop's check phase. Between two starts
  * the loop goes round once: every request that arrived meanwhile is read and admitted or refused
- * before the next one's work begins. So a refusal waits for one request's work at most, not for all
- * those that arrived with it, and the backlog waits here, where its age is counted, rather than
- * unseen in the loop.
+ * before the next one's work begins. So a refusal waits for the turn under way (one request's start
+ * and what else that turn holds), not for every request that arrived with it, and the backlog waits
+ * here, where its age is counted, rather than unseen in the loop.
  */
 export function createAdmission(limits: AdmissionLimits, now: () => number = () => performance.now()) {
   // Insertion order is start order, so the first entry is the oldest request in flight. Long-lived
