@@ -452,33 +452,21 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
         p99[op] = percentile(ms, 99);
       }
     }
+    const timedOut = xs.filter((x) => x.status === -1);
     return {
       p50,
       p99,
       served: xs.filter((x) => x.status >= 200 && x.status < 300).length,
       refused: refused.length,
       refusedMs: refusedMs.length ? { p50: percentile(refusedMs, 50), p99: percentile(refusedMs, 99) } : null,
-      refusedBy: Object.fromEntries([...Map.groupBy(refused, (x) => x.op)].map(([k, v]) => [k, v.length])),
-      refusedFor: Object.fromEntries(
-        [...Map.groupBy(refused, (x) => x.kind ?? "unnamed")].map(([k, v]) => [k, v.length]),
-      ),
-      timeouts: xs.filter((x) => x.status === -1).length,
-      timedOutBy: Object.fromEntries(
-        [
-          ...Map.groupBy(
-            xs.filter((x) => x.status === -1),
-            (x) => x.op,
-          ),
-        ].map(([k, v]) => [k, v.length]),
-      ),
+      refusedBy: countBy(refused, (x) => x.op),
+      refusedFor: countBy(refused, (x) => x.kind ?? "unnamed"),
+      timeouts: timedOut.length,
+      timedOutBy: countBy(timedOut, (x) => x.op),
       errors: xs.filter((x) => x.status === -2 || (x.status >= 500 && x.status !== 503)).length,
-      errorKinds: Object.fromEntries(
-        [
-          ...Map.groupBy(
-            xs.filter((x) => x.kind && x.status !== -1 && x.status !== 503),
-            (x) => `${x.op} ${x.kind}`,
-          ),
-        ].map(([k, v]) => [k, v.length]),
+      errorKinds: countBy(
+        xs.filter((x) => x.kind && x.status !== -1 && x.status !== 503),
+        (x) => `${x.op} ${x.kind}`,
       ),
     };
   };
@@ -506,6 +494,10 @@ export async function soak(rate: number, minutes: number): Promise<SoakResult> {
     compactions,
   };
 }
+
+/** How many of `xs` fall under each key. */
+const countBy = <T>(xs: readonly T[], key: (x: T) => string): Record<string, number> =>
+  Object.fromEntries([...Map.groupBy(xs, key)].map(([k, v]) => [k, v.length]));
 
 const f = (x: number | undefined) =>
   x === undefined || Number.isNaN(x) ? "–" : x < 10 ? x.toFixed(1) : x.toFixed(0);

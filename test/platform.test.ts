@@ -49,7 +49,7 @@ describe("platform: probes, metrics, docs, rate limits, logs, failures", () => {
     );
     assert.match(res.text, /hypha_memories_stored_total \d+/);
     assert.match(res.text, /hypha_memories_recalled_total [1-9]/);
-    // Load shedding's state: the scrape itself is in flight (probes and metrics are not exempt).
+    // Load shedding's state: the scrape itself is in flight (/metrics is admitted like any route; only probes are exempt).
     assert.match(res.text, /hypha_admission_in_flight [1-9]/);
     assert.match(res.text, /hypha_admission_waiting 0/);
     assert.match(res.text, /hypha_admission_oldest_seconds \d/);
