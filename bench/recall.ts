@@ -139,12 +139,14 @@ async function httpLoad(
 /** An OpenAI-compatible API, or the embedded model (Universal Sentence Encoder lite) in the process. */
 type Embeddings = { url: string; model: string } | { embedded: true; model: string };
 type Found = { questions: number; found: number[]; total: number };
+/** Evidence recall per question category, and the same counts per conversation. */
+type Recall = { byCategory: Map<number, Found>; byConversation: Map<string, Found> };
 
 /**
  * Evidence recall@k per category, every question asked through POST /v1/memories/recall; with an
  * embeddings API, every turn is embedded (the tenants' policy turns vectors on) before the questions.
  */
-async function locomoRecall(convs: Conversation[], embeddings?: Embeddings): Promise<Map<number, Found>> {
+async function locomoRecall(convs: Conversation[], embeddings?: Embeddings): Promise<Recall> {
   const dataDir = mkdtempSync(join(tmpdir(), "hypha-bench-locomo-"));
   const adminKey = generateSecret(KEY_PREFIX.admin);
   const config = loadConfig(
@@ -180,6 +182,23 @@ async function locomoRecall(convs: Conversation[], embeddings?: Embeddings): Pro
   };
   const KS = [5, 10, 25] as const;
   const per = new Map<number, Found>();
+  const perConversation = new Map<string, Found>();
+  const count = <K>(
+    into: Map<K, Found>,
+    key: K,
+    evidence: string[],
+    ranked: string[],
+    idOf: Map<string, string>,
+  ) => {
+    const c = into.get(key) ?? { questions: 0, found: [0, 0, 0], total: 0 };
+    c.questions++;
+    c.total += evidence.length;
+    KS.forEach((k, i) => {
+      const top = new Set(ranked.slice(0, k));
+      c.found[i] = (c.found[i] ?? 0) + evidence.filter((e) => top.has(idOf.get(e) ?? "")).length;
+    });
+    into.set(key, c);
+  };
   for (const conv of convs) {
     const tenant = await call("POST", "/v1/tenants", adminKey, { name: `locomo-${conv.id}` });
     const tenantId = String(tenant.id);
@@ -237,25 +256,26 @@ async function locomoRecall(convs: Conversation[], embeddings?: Embeddings): Pro
         results: { memory: { id: string } }[];
       };
       const ranked = r.results.map((x) => x.memory.id);
-      const cat = per.get(qa.category) ?? { questions: 0, found: [0, 0, 0], total: 0 };
-      cat.questions++;
-      cat.total += qa.evidence.length;
-      KS.forEach((k, i) => {
-        const top = new Set(ranked.slice(0, k));
-        cat.found[i] = (cat.found[i] ?? 0) + qa.evidence.filter((e) => top.has(idOf.get(e) ?? "")).length;
-      });
-      per.set(qa.category, cat);
+      count(per, qa.category, qa.evidence, ranked, idOf);
+      count(perConversation, conv.id, qa.evidence, ranked, idOf);
     }
   }
   await hypha.close();
   rmSync(dataDir, { recursive: true, force: true });
-  return per;
+  return { byCategory: per, byConversation: perConversation };
 }
 
-/** The per-category rows of one or more runs (their R@5/10/25 side by side), with the total last. */
-function recallTable(runs: { name: string; per: Map<number, Found> }[]): string {
-  const rows = (per: Map<number, Found>) => {
-    const sorted = [...per.entries()].sort((a, b) => a[0] - b[0]);
+/**
+ * The rows of one or more runs (their R@5/10/25 side by side), per category or per conversation,
+ * with the total last.
+ */
+function recallTable<K extends number | string>(
+  column: string,
+  runs: { name: string; per: Map<K, Found> }[],
+  label: (key: K) => string,
+): string {
+  const rows = (per: Map<K, Found>) => {
+    const sorted = [...per.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const all = sorted.reduce(
       (acc, [, c]) => ({
         questions: acc.questions + c.questions,
@@ -264,10 +284,7 @@ function recallTable(runs: { name: string; per: Map<number, Found> }[]): string 
       }),
       { questions: 0, total: 0, found: [0, 0, 0] },
     );
-    return [
-      ...sorted.map(([cat, c]) => [`${cat} ${CATEGORY[cat] ?? ""}`, c] as const),
-      ["**all**", all] as const,
-    ];
+    return [...sorted.map(([key, c]) => [label(key), c] as const), ["**all**", all] as const];
   };
   const tables = runs.map((r) => rows(r.per));
   const head =
@@ -275,7 +292,7 @@ function recallTable(runs: { name: string; per: Map<number, Found> }[]): string 
       ? ["R@5", "R@10", "R@25"]
       : runs.flatMap((r) => ["R@5", "R@10", "R@25"].map((k) => `${r.name} ${k}`));
   return [
-    `| category | questions | ${head.join(" | ")} |`,
+    `| ${column} | questions | ${head.join(" | ")} |`,
     `| --- | --- | ${head.map(() => "---").join(" | ")} |`,
     ...(tables[0] ?? []).map(
       ([name, c], i) =>
@@ -284,8 +301,40 @@ function recallTable(runs: { name: string; per: Map<number, Found> }[]): string 
   ].join("\n");
 }
 
+/** Both tables of one or more runs: per question category, then per conversation. */
+function recallTables(runs: { name: string; recall: Recall }[]): string {
+  const category = (cat: number) => `${cat} ${CATEGORY[cat] ?? ""}`;
+  return [
+    recallTable(
+      "category",
+      runs.map((r) => ({ name: r.name, per: r.recall.byCategory })),
+      category,
+    ),
+    recallTable(
+      "conversation",
+      runs.map((r) => ({ name: r.name, per: r.recall.byConversation })),
+      String,
+    ),
+  ].join("\n\n");
+}
+
+/** The tables of the default (lexical) configuration, and R@10 against the recall issue's aim. */
 async function locomoQuality(convs: Conversation[]): Promise<string> {
-  return recallTable([{ name: "lexical", per: await locomoRecall(convs) }]);
+  const recall = await locomoRecall(convs);
+  const r10 = (c: Found) => (c.found[1] ?? 0) / c.total;
+  const all = [...recall.byCategory.values()].reduce(
+    (acc, c) => ({
+      questions: 0,
+      total: acc.total + c.total,
+      found: [0, (acc.found[1] ?? 0) + (c.found[1] ?? 0)],
+    }),
+    { questions: 0, total: 0, found: [0, 0] },
+  );
+  const each = [...recall.byConversation.values()].map(r10);
+  const aim = 0.72;
+  return `${recallTables([{ name: "lexical", recall }])}
+
+Quality: R@10 ${fmt(r10(all), 3)} against the aim of ${aim} — ${r10(all) >= aim ? "met" : "**not met**"}; per conversation ${fmt(Math.min(...each), 3)}–${fmt(Math.max(...each), 3)}.`;
 }
 
 export async function run(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
@@ -307,10 +356,10 @@ export async function run(argv: readonly string[] = process.argv.slice(2)): Prom
     const t0 = performance.now();
     const fused = await locomoRecall(convs, embeddings);
     process.stdout.write(
-      `LoCoMo evidence recall, lexical and fused with ${embeddings.model} (fused run ${fmt((performance.now() - t0) / 1000, 0)} s with embedding)\n${recallTable(
+      `LoCoMo evidence recall, lexical and fused with ${embeddings.model} (fused run ${fmt((performance.now() - t0) / 1000, 0)} s with embedding)\n${recallTables(
         [
-          { name: "lexical", per: lexical },
-          { name: "fused", per: fused },
+          { name: "lexical", recall: lexical },
+          { name: "fused", recall: fused },
         ],
       )}\n`,
     );
