@@ -191,6 +191,19 @@ describe("recall engine", () => {
           .map((t) => t.content)
           .sort(),
       );
+
+      // And a question writing the date in another form (ISO) is read as its words too.
+      const iso = await recall(key, { query: "what happened on 2023-05-08?", k: 10 });
+      assert.deepEqual(
+        iso.results
+          .slice(0, 2)
+          .map((x) => x.memory.content)
+          .sort(),
+        turns
+          .filter((t) => t.date === "2023-05-08")
+          .map((t) => t.content)
+          .sort(),
+      );
     });
   }
 });

@@ -21,6 +21,16 @@ test("query terms drop stopwords, punctuation and duplicates, and are lowercased
   assert.deepEqual(queryTerms("2024 Q3 budget"), ["2024", "q3", "budget"]);
 });
 
+test("a date in the query is also its words, as memories hold their metadata dates", () => {
+  assert.deepEqual(queryTerms("what happened on 2023-05-08?"), ["happened", "2023", "05", "08", "8", "may"]);
+  assert.deepEqual(queryTerms("plans for May 8th, 2023"), ["plans", "may", "8th", "2023", "8"]);
+  assert.deepEqual(
+    queryTerms("the 2023-13-45 build"),
+    ["2023", "13", "45", "build"],
+    "not a date: no words added",
+  );
+});
+
 test("query terms are capped so one request cannot build an unbounded index query", () => {
   const many = Array.from({ length: 100 }, (_, i) => `word${i}`).join(" ");
   assert.equal(queryTerms(many).length, 32);

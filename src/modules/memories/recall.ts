@@ -4,6 +4,8 @@
  * run in the store and vector-index.ts; their candidate lists meet in `fuse` before `blend`.
  */
 
+import { dateWords } from "./tokens.ts";
+
 // A compact English stopword list (function words that carry no retrieval signal).
 export const STOPWORDS: ReadonlySet<string> = new Set(
   `a about above after again against all am an and any are as at be because been before being below between both but by
@@ -17,7 +19,11 @@ with would you your yours yourself yourselves ever did does tell know remember`.
 const TERM_RE = /[\p{L}\p{N}]+/gu;
 export const MAX_QUERY_TERMS = 32;
 
-/** Lowercased, de-duplicated query terms without stopwords. */
+/**
+ * Lowercased, de-duplicated query terms without stopwords, then the words of any date the query
+ * writes in another form (`2023-05-08` adds `8`, `may`, `2023`: memories hold their metadata dates
+ * as those words), at most `MAX_QUERY_TERMS` in all.
+ */
 export function queryTerms(query: string): string[] {
   const out: string[] = [];
   for (const m of query.normalize("NFKC").toLowerCase().matchAll(TERM_RE)) {
@@ -25,7 +31,11 @@ export function queryTerms(query: string): string[] {
     if (term.length < 2 && !/\p{N}/u.test(term)) continue;
     if (STOPWORDS.has(term) || out.includes(term)) continue;
     out.push(term);
+    if (out.length >= MAX_QUERY_TERMS) return out;
+  }
+  for (const word of dateWords(query)) {
     if (out.length >= MAX_QUERY_TERMS) break;
+    if (!out.includes(word)) out.push(word);
   }
   return out;
 }
