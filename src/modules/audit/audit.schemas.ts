@@ -29,8 +29,6 @@ export type AuditEventInput = {
   details?: Record<string, unknown>;
 };
 
-export const SUSPICIOUS_PREFIXES: readonly string[] = ["killswitch.", "signature."];
-
 export const auditEventSchema = z.object({
   seq: z.number().int(),
   id: z.string(),

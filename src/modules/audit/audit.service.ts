@@ -1,11 +1,6 @@
 import type { Clock } from "../../lib/clock.ts";
 import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/actor.ts";
-import {
-  type AuditEventView,
-  type AuditQuery,
-  SUSPICIOUS_PREFIXES,
-  type VerifyResponse,
-} from "./audit.schemas.ts";
+import type { AuditEventView, AuditQuery, VerifyResponse } from "./audit.schemas.ts";
 import { type AuditFilters, type AuditRow, auditStore } from "./audit.store.ts";
 import { type AuditTrail, INSTANCE_CHAIN, toView } from "./audit.trail.ts";
 
@@ -48,10 +43,7 @@ export function createAuditService(deps: {
         actorId: q.actor,
         action: q.action,
         outcome: q.outcome,
-        suspicious:
-          q.suspicious === "true"
-            ? { actions: [...deps.suspicious], prefixes: SUSPICIOUS_PREFIXES }
-            : undefined,
+        suspicious: q.suspicious === "true" ? { actions: [...deps.suspicious] } : undefined,
       };
       const db = await trail.dbOf(chain);
       const now = clock.now();

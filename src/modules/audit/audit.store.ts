@@ -27,7 +27,7 @@ export type AuditFilters = {
   /** Exact action, or a prefix when it ends in ".*". */
   action?: string | undefined;
   outcome?: string | undefined;
-  suspicious?: { actions: readonly string[]; prefixes: readonly string[] } | undefined;
+  suspicious?: { actions: readonly string[] } | undefined;
 };
 
 function filterClause(f: AuditFilters): { sql: string; params: SqlValue[] } {
@@ -64,10 +64,6 @@ function filterClause(f: AuditFilters): { sql: string; params: SqlValue[] } {
     if (f.suspicious.actions.length) {
       ors.push(`action IN (${f.suspicious.actions.map(() => "?").join(", ")})`);
       params.push(...f.suspicious.actions);
-    }
-    for (const prefix of f.suspicious.prefixes) {
-      ors.push("substr(action, 1, ?) = ?");
-      params.push(prefix.length, prefix);
     }
     parts.push(`(${ors.join(" OR ")})`);
   }
