@@ -267,11 +267,30 @@ describe("memories", () => {
 
   test("FTS syntax in a query is treated as text", async () => {
     const { key } = await s.seedTenant();
-    await s.storeMemory(key, { content: "quotes and stars" });
-    for (const query of ['"unbalanced', "a* OR NEAR(b c)", "col:value", "-- ; DROP TABLE memories"]) {
+    const target = await s.storeMemory(key, {
+      content: "unbalanced quotes near a column value; drop the table of memories",
+    });
+    await s.storeMemory(key, { content: "lunch order for friday" });
+    // Operators and punctuation are separators: each query finds the memory holding its words, and
+    // only that one (no operator widens, narrows or breaks the search).
+    for (const [query, terms] of [
+      ['"unbalanced', ["unbalanced"]],
+      ["a* OR NEAR(b c)", ["near"]],
+      ["column:value", ["column", "value"]],
+      ["-- ; DROP TABLE memories", ["drop", "table", "memories"]],
+    ] as const) {
       const res = await s.request("POST", "/v1/memories/recall", { key, body: { query } });
       assert.equal(res.status, 200, query);
+      const r = res.body as Recall;
+      assert.deepEqual(
+        r.results.map((x) => x.memory.id),
+        [target.id],
+        query,
+      );
+      assert.deepEqual(r.results[0]?.why.matched_terms, terms, query);
     }
+    const list = (await s.request("GET", "/v1/memories", { key })).body as { items: Memory[] };
+    assert.equal(list.items.length, 2, "nothing was dropped");
   });
 
   test("export streams NDJSON in id order and resumes after a cursor", async () => {
