@@ -4,6 +4,7 @@ import { after, before, describe, test } from "node:test";
 import { loadConfig } from "../src/lib/config.ts";
 import { type Action, actionsForRoles, type Role } from "../src/platform/auth/actor.ts";
 import {
+  type ConsoleRes,
   type ConsoleSession,
   consoleRequest,
   consoleSession,
@@ -123,6 +124,95 @@ describe("console: the shared security cases on every cookie-session route", () 
       const ok = sample.okStatus ? res.status === sample.okStatus : [200, 201, 303].includes(res.status);
       assert.ok(ok, `${routeName(r)} → ${res.status} ${res.text.slice(0, 300)}`);
       assert.match(res.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
+    }
+  });
+
+  /** The console's security headers on one answer; `where` names it in a failure. */
+  const assertSecurityHeaders = (res: ConsoleRes, where: string, cache = "no-store") => {
+    const raw = res.headers.get("content-security-policy") ?? "";
+    const csp = new Map(
+      raw
+        .split(";")
+        .map((d) => d.trim().split(/\s+/))
+        .map(([name, ...values]) => [name, values.join(" ")] as const),
+    );
+    assert.equal(csp.get("default-src"), "'none'", where);
+    for (const d of ["script-src", "style-src", "img-src", "connect-src", "form-action"])
+      assert.equal(csp.get(d), "'self'", `${where}: ${d}`);
+    assert.equal(csp.get("frame-ancestors"), "'none'", where);
+    assert.equal(csp.get("base-uri"), "'none'", where);
+    assert.doesNotMatch(raw, /unsafe-|\*|data:|http/, where);
+    assert.equal(res.headers.get("x-frame-options"), "DENY", where);
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff", where);
+    assert.equal(res.headers.get("referrer-policy"), "same-origin", where);
+    assert.equal(res.headers.get("cross-origin-opener-policy"), "same-origin", where);
+    assert.equal(res.headers.get("cache-control"), cache, where);
+  };
+
+  test("security headers: every console GET page (a person's, the instance admin's, the public ones) carries the strict CSP, frame-ancestors 'none', X-Frame-Options DENY, nosniff and no-store", async () => {
+    const admin = await instanceAdminSession(s);
+    // The public console pages and their samples (a new public page fails the test until listed).
+    const PUBLIC_PAGES: Record<string, string[]> = {
+      "GET /console/login": ["/console/login"],
+      "GET /console/admin/login": ["/console/admin/login"],
+      "GET /console/login/oidc": [`/console/login/oidc?tenant_id=${tenantId}`],
+      "GET /console/login/oidc/callback": ["/console/login/oidc/callback?state=none&code=none"],
+      "GET /console/assets/:name": ["htmx.min.js", "console.js", "console.css", "favicon.svg"].map(
+        (name) => `/console/assets/${name}`,
+      ),
+    };
+    const pages = s.hypha.app.routeTable.filter((r) => r.method === "GET" && r.url.startsWith("/console"));
+    assert.ok(pages.length >= 20, String(pages.length));
+    let checked = 0;
+    for (const r of pages) {
+      const route = routeName(r);
+      const visits: { path: string; cookie?: string }[] = [];
+      if ("public" in r.auth) {
+        const paths = PUBLIC_PAGES[route];
+        assert.ok(paths, `no public page sample for ${route}`);
+        for (const path of paths) visits.push({ path });
+      } else if ("accepts" in r.auth && r.auth.accepts.includes("admin_session")) {
+        const sample = INSTANCE_CONSOLE_SAMPLES[route];
+        assert.ok(sample, `no instance console sample for ${route}`);
+        visits.push({ path: sample.path({ tenantId }), cookie: admin.cookie });
+      } else {
+        const sample = sampleOf(r);
+        const who = people.get(sample.role);
+        assert.ok(who);
+        visits.push({ path: sample.path(f), cookie: who.cookie });
+        // A page that refuses the input (a memory that is not there) is a page too.
+        if (sample.crossTenant) visits.push({ path: sample.crossTenant.path(f), cookie: who.cookie });
+      }
+      for (const v of visits) {
+        const res = await consoleRequest(s, "GET", v.path, v.cookie ? { cookie: v.cookie } : {});
+        const where = `${route} (${v.path}) → ${res.status}`;
+        if (v.cookie && !v.path.includes(f.otherMemoryId)) {
+          // Past authentication: a page, or the admin's landing redirect (never to a sign-in).
+          assert.ok(res.status === 200 || (res.status === 303 && !res.location?.includes("login")), where);
+        }
+        // Static assets alone may be cached (they hold no tenant data).
+        const asset = route === "GET /console/assets/:name";
+        assertSecurityHeaders(res, where, asset ? "public, max-age=3600" : "no-store");
+        checked++;
+      }
+    }
+    assert.ok(checked >= 25, String(checked));
+  });
+
+  test("security headers: a refusal page (a role that lacks the action, the other kind of session) and the no-session redirect carry them too", async () => {
+    const viewer = people.get("VIEWER");
+    assert.ok(viewer);
+    const admin = await instanceAdminSession(s);
+    for (const [path, cookie, status] of [
+      ["/console/killswitch", viewer.cookie, 403],
+      ["/console/admin", viewer.cookie, 403],
+      ["/console", admin.cookie, 403],
+      ["/console", null, 303],
+    ] as const) {
+      const res = await consoleRequest(s, "GET", path, cookie ? { cookie } : {});
+      const where = `${path} → ${res.status}`;
+      assert.equal(res.status, status, where);
+      assertSecurityHeaders(res, where);
     }
   });
 

@@ -156,7 +156,21 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
     return { csrf: cookieValue(req, cookies.csrf) ?? "", path: req.url.split("?")[0] ?? "/console/admin" };
   };
 
+  /** Every console answer's headers: the strict CSP, no framing, no sniffing, never cached. */
+  const securityHeaders = (reply: FastifyReply) => {
+    reply.header("content-security-policy", CSP);
+    reply.header("x-frame-options", "DENY");
+    reply.header("x-content-type-options", "nosniff");
+    // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on form posts.
+    reply.header("referrer-policy", "same-origin");
+    reply.header("cross-origin-opener-policy", "same-origin");
+    reply.header("cache-control", "no-store");
+  };
+
+  // A refusal (authentication, authorization, the agent gate) is answered from the global hooks,
+  // before the console scope's own hooks run: its page gets the same headers here.
   function renderError(req: FastifyRequest, reply: FastifyReply, err: AppError): FastifyReply {
+    securityHeaders(reply);
     reply.removeHeader("www-authenticate");
     const adminPath = req.url.startsWith("/console/admin");
     if (err.status === 401 && req.method === "GET") {
@@ -210,13 +224,7 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
       },
     );
     scope.addHook("onRequest", async (_req, reply) => {
-      reply.header("content-security-policy", CSP);
-      reply.header("x-frame-options", "DENY");
-      reply.header("x-content-type-options", "nosniff");
-      // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on form posts.
-      reply.header("referrer-policy", "same-origin");
-      reply.header("cross-origin-opener-policy", "same-origin");
-      reply.header("cache-control", "no-store");
+      securityHeaders(reply);
     });
     scope.addHook("preValidation", async (req) => {
       if (req.method !== "GET" && req.method !== "HEAD") checkCsrf(req, cookies, origins);
