@@ -12,6 +12,17 @@ import { routeName } from "./security-suite.ts";
 
 describe("one authorization chokepoint", () => {
   let s: TestServer;
+  /** An HTTP server with no module on it, to see what registering a route refuses. */
+  const bareServer = () =>
+    createHttpServer({
+      logger: createLogger("silent"),
+      clock: s.clock,
+      metrics: createMetrics(),
+      rateLimiter: createRateLimiter(s.clock),
+      verifyCredential: async () => ({ ok: false, code: "INVALID_CREDENTIALS" }),
+      defaultRateLimitPerMinute: 600,
+      bodyLimitBytes: 1024,
+    });
   let t: string;
   before(async () => {
     s = await startServer();
@@ -29,15 +40,7 @@ describe("one authorization chokepoint", () => {
   });
 
   test("a signed webhook route must still name its action, or it refuses to register", async () => {
-    const app = await createHttpServer({
-      logger: createLogger("silent"),
-      clock: s.clock,
-      metrics: createMetrics(),
-      rateLimiter: createRateLimiter(s.clock),
-      verifyCredential: async () => ({ ok: false, code: "INVALID_CREDENTIALS" }),
-      defaultRateLimitPerMinute: 600,
-      bodyLimitBytes: 1024,
-    });
+    const app = await bareServer();
     assert.throws(
       () =>
         app.route({
@@ -52,15 +55,7 @@ describe("one authorization chokepoint", () => {
   });
 
   test("a route without an action refuses to register (default deny)", async () => {
-    const app = await createHttpServer({
-      logger: createLogger("silent"),
-      clock: s.clock,
-      metrics: createMetrics(),
-      rateLimiter: createRateLimiter(s.clock),
-      verifyCredential: async () => ({ ok: false, code: "INVALID_CREDENTIALS" }),
-      defaultRateLimitPerMinute: 600,
-      bodyLimitBytes: 1024,
-    });
+    const app = await bareServer();
     assert.throws(
       () =>
         app.route({
@@ -71,6 +66,41 @@ describe("one authorization chokepoint", () => {
         }),
       /declares no action/,
     );
+    await app.close();
+  });
+
+  test("a route with no auth policy at all refuses to register (default deny)", async () => {
+    const app = await bareServer();
+    // No config, a config without `auth`, and `auth` left undefined.
+    for (const [url, config] of [
+      ["/v1/no-config", undefined],
+      ["/v1/no-auth", {}],
+      ["/v1/auth-undefined", { auth: undefined }],
+    ] as const) {
+      assert.throws(
+        () =>
+          app.route({
+            method: "GET",
+            url,
+            ...(config === undefined ? {} : { config: config as never }),
+            handler: async () => ({}),
+          }),
+        new RegExp(`GET ${url} declares no auth policy`),
+      );
+    }
+    // A route that declares its policy registers on the same server, and only it is in the table.
+    app.route({
+      method: "GET",
+      url: "/v1/declared",
+      config: { auth: { accepts: ["agent_key"], action: "memories:read" } },
+      handler: async () => ({}),
+    });
+    await app.ready();
+    assert.deepEqual(
+      app.routeTable.filter((r) => r.url.startsWith("/v1/")).map((r) => r.url),
+      ["/v1/declared"],
+    );
+    assert.equal((await app.inject({ method: "GET", url: "/v1/no-config" })).statusCode, 404);
     await app.close();
   });
 

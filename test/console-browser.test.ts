@@ -4,6 +4,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { configureConsoleOidc } from "./console-helpers.ts";
 import { type OidcIssuer, startOidcIssuer } from "./fixtures/oidc-issuer.ts";
 import { startServer, type TestServer } from "./harness.ts";
 import { PASSWORD } from "./identity-helpers.ts";
@@ -321,10 +322,19 @@ describe("console in a real browser (Chromium)", () => {
     assert.ok(await health_.getByText(`ignored: ${reason}`).isVisible());
     assert.ok(await health_.getByText("MOSTLY_IGNORED").isVisible());
     await shot(page, "connectors-deliveries");
+    // Deliveries show without their payload or headers: neither the body's text nor the signature
+    // header's value (nor the secret it was made with) is anywhere in the page, markup included.
+    const neverShown = (html: string, where: string) => {
+      for (const needle of ["Keep it logically awesome", "logically awesome", sig, sig.slice(7), secret])
+        assert.ok(!html.includes(needle), `${where} shows ${needle}`);
+    };
+    assert.ok((await page.content()).includes("ping-9"), "the page checked is the deliveries page");
+    neverShown(await page.content(), "the connectors page");
     await nav(page, "Overview").click();
     const card = page.getByRole("region", { name: "Connector health" });
     assert.ok(await card.getByText("MOSTLY_IGNORED").isVisible());
     assert.match((await card.textContent()) ?? "", /pings: needs attention.*ignored 10/s);
+    neverShown(await page.content(), "the overview");
   });
 
   test("policy: an invalid policy is refused with the API's schema message; a valid one is saved", async () => {
@@ -419,15 +429,7 @@ describe("console in a real browser (Chromium)", () => {
   });
 
   test("OIDC: sign in through the provider (authorization code, PKCE, state, nonce)", async () => {
-    const put = await s.request("PUT", `/v1/tenants/${tenantId}/oidc`, {
-      body: {
-        issuer: idp.issuer,
-        client_id: "hypha-console",
-        role_mapping: { claim: "groups", map: { ops: "ADMIN" } },
-        auto_provision: true,
-      },
-    });
-    assert.equal(put.status, 200, put.text);
+    await configureConsoleOidc(s, tenantId, idp.issuer);
     idp.signInAs({ sub: "sso-1", email: "sso@example.com", email_verified: true, groups: ["ops"] }, () =>
       Math.floor(s.clock.now() / 1000),
     );

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import type { TestServer } from "./harness.ts";
 import { PASSWORD } from "./identity-helpers.ts";
 
@@ -86,4 +87,17 @@ export async function instanceAdminSession(s: TestServer): Promise<InstanceSessi
   const setCookies = res.headers.getSetCookie();
   jar = mergeCookies(jar, setCookies);
   return { cookie: jar, csrf: csrfOf(jar), setCookies };
+}
+
+/** Points the tenant's single sign-on at `issuer` for the console (group `ops` → ADMIN, auto-provisioned). */
+export async function configureConsoleOidc(s: TestServer, tenantId: string, issuer: string): Promise<void> {
+  const put = await s.request("PUT", `/v1/tenants/${tenantId}/oidc`, {
+    body: {
+      issuer,
+      client_id: "hypha-console",
+      role_mapping: { claim: "groups", map: { ops: "ADMIN" } },
+      auto_provision: true,
+    },
+  });
+  assert.equal(put.status, 200, put.text);
 }

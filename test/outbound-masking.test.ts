@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { errorCode, startServer, type TestServer } from "./harness.ts";
 import { signedInUser } from "./identity-helpers.ts";
-import { call, httpClient, ok } from "./mcp-helpers.ts";
+import { call, errorOf, httpClient, ok } from "./mcp-helpers.ts";
 
 // AWS's documented example credentials: an access key id and its 40-character secret.
 const KEY_ID = "AKIAIOSFODNN7EXAMPLE";
@@ -130,6 +130,30 @@ describe("outbound secrets policy on every read path", () => {
       });
       assert.ok(!recall.text.includes(id));
       for (const r of [get, list, history, exported, recall]) assert.deepEqual(leaked(r.text), []);
+      // MCP reads withhold it the same way: get is refused, list, history and recall leave it out.
+      const client = mcp as Client;
+      const mcpGet = await call(client, "memory_get", { id });
+      assert.equal(mcpGet.isError, true);
+      assert.equal(await errorOf(client, "memory_get", { id }), "OUTBOUND_WITHHELD");
+      const mcpReads = {
+        get: mcpGet,
+        list: await call(client, "memory_list", {}),
+        history: await call(client, "memory_history", { id }),
+        recall: await call(client, "memory_recall", { query: "deploy credentials" }),
+      };
+      for (const tool of ["list", "history", "recall"] as const) {
+        assert.equal(mcpReads[tool].isError ?? false, false, `${tool}: ${JSON.stringify(mcpReads[tool])}`);
+        assert.ok(!JSON.stringify(mcpReads[tool]).includes(id), `MCP ${tool} returns the withheld memory`);
+      }
+      assert.deepEqual(
+        Object.entries(mcpReads).map(([tool, r]) => [tool, leaked(JSON.stringify(r))]),
+        [
+          ["get", []],
+          ["list", []],
+          ["history", []],
+          ["recall", []],
+        ],
+      );
     } finally {
       await setPolicy({ guardrails: { inbound: { secrets: "allow" }, outbound: { secrets: "mask" } } });
     }

@@ -330,4 +330,34 @@ describe("shared security suite, applied to every route", async () => {
     );
     assert.ok(rows.some((r) => r.outcome === "denied" && r.details.includes("INSUFFICIENT_SCOPE")));
   });
+
+  test("a 429 from a used-up rate plan names its limit and is written as access.denied to the key's tenant trail", async () => {
+    type Event = {
+      actor: { type: string; id: string };
+      outcome: string;
+      request_id: string | null;
+      details: Record<string, unknown> | null;
+    };
+    const tenantId = await s.createTenant();
+    // The smallest rate plan a key may have is 60 a minute; the clock does not move meanwhile.
+    const { key, id: keyId } = await s.createKey(tenantId, { rate_limit_per_minute: 60 });
+    for (let i = 0; i < 60; i++) assert.equal((await s.request("GET", "/v1/memories", { key })).status, 200);
+    const limited = await s.request("GET", "/v1/memories", { key });
+    assert.equal(limited.status, 429, limited.text);
+    assert.equal(errorCode(limited), "RATE_LIMITED");
+    const error = (limited.body as { error: { requestId: string; limit: unknown } }).error;
+    assert.deepEqual(error.limit, { name: "key_rate_plan", limit: 60, window_seconds: 60 });
+
+    const page = await s.request("GET", `/v1/audit/events?tenant_id=${tenantId}&action=access.denied`);
+    assert.equal(page.status, 200, page.text);
+    const denied = (page.body as { items: Event[] }).items;
+    assert.equal(denied.length, 1, "the refused request, and none of the 60 allowed");
+    assert.deepEqual(
+      { actor: denied[0]?.actor, outcome: denied[0]?.outcome, request_id: denied[0]?.request_id },
+      { actor: { type: "agent", id: keyId }, outcome: "denied", request_id: error.requestId },
+    );
+    assert.deepEqual(denied[0]?.details, { code: "RATE_LIMITED", method: "GET", route: "/v1/memories" });
+    const verify = await s.request("GET", `/v1/audit/verify?tenant_id=${tenantId}`);
+    assert.equal((verify.body as { ok: boolean }).ok, true, verify.text);
+  });
 });

@@ -402,4 +402,47 @@ describe("storage port conformance: PostgreSQL", { skip }, () => {
     await assert.rejects(superuser.init(), /HYPHA_DATABASE_URL connects as .* superuser/);
     await superuser.close();
   });
+
+  test("start-up: a BYPASSRLS role that is not superuser is refused with one line naming HYPHA_DATABASE_URL, and nothing is migrated", async () => {
+    const role = `hypha_t_bypass_${randomBytes(4).toString("hex")}`;
+    const db = await freshDatabase();
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER BYPASSRLS NOCREATEROLE`);
+      const flags = await admin.query<{ rolsuper: boolean; rolbypassrls: boolean }>(
+        "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = $1",
+        [role],
+      );
+      assert.deepEqual(flags.rows, [{ rolsuper: false, rolbypassrls: true }]);
+      const url = new URL(db.url);
+      url.username = role;
+      // Even with a proper owner role for the migrations, the application role itself is refused.
+      const storage = openPostgresStorage({ url: url.toString(), migrationUrl: db.migrationUrl }, MIGRATIONS);
+      try {
+        await assert.rejects(storage.init(), (err: Error) => {
+          assert.ok(err instanceof ConfigError);
+          assert.match(err.message, new RegExp(`^HYPHA_DATABASE_URL connects as ${role}, a BYPASSRLS role`));
+          assert.ok(!err.message.includes("\n"));
+          return true;
+        });
+      } finally {
+        await storage.close();
+      }
+      const owner = new pg.Client({ connectionString: db.migrationUrl });
+      await owner.connect();
+      try {
+        const schemas = await owner.query(
+          "SELECT nspname FROM pg_namespace WHERE nspname IN ('hypha_control', 'hypha_tenant')",
+        );
+        assert.deepEqual(schemas.rows, [], "the start stopped before any migration");
+      } finally {
+        await owner.end();
+      }
+    } finally {
+      await db.drop();
+      await admin.query(`DROP ROLE IF EXISTS ${role}`);
+      await admin.end();
+    }
+  });
 });
