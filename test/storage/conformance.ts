@@ -171,6 +171,42 @@ export function runStorageConformance(
     },
   );
 
+  withStorage(
+    "a transaction asked only to be logged commits like any other: seen by the next read, rolled back when it throws, its afterCommit run",
+    async (s, [t]) => {
+      const db = await s.tenant(t);
+      await scratch(db);
+      const seen: string[] = [];
+      await db.transaction(
+        async (tx) => {
+          await tx.run("INSERT INTO conformance (v) VALUES (?)", ["logged"]);
+          tx.afterCommit(() => seen.push("logged"));
+        },
+        { durability: "logged" },
+      );
+      assert.deepEqual(seen, ["logged"]);
+      assert.deepEqual(
+        (await (db.read ?? db).all<{ v: string }>("SELECT v FROM conformance")).map((r) => r.v),
+        ["logged"],
+      );
+      await assert.rejects(
+        db.transaction(
+          async (tx) => {
+            await tx.run("INSERT INTO conformance (v) VALUES (?)", ["dropped"]);
+            throw new Error("boom");
+          },
+          { durability: "logged" },
+        ),
+        /boom/,
+      );
+      await db.settled();
+      assert.deepEqual(
+        (await db.all<{ v: string }>("SELECT v FROM conformance")).map((r) => r.v),
+        ["logged"],
+      );
+    },
+  );
+
   withStorage("concurrent transactions do not interleave (no lost updates)", async (s, [t]) => {
     const db = await s.tenant(t);
     await scratch(db);

@@ -198,6 +198,23 @@ describe("storage port conformance: PostgreSQL", { skip }, () => {
     assert.equal(column !== null, installed?.n === 1);
   });
 
+  test("a transaction asked only to be logged commits without waiting for its WAL flush (synchronous_commit off for it alone)", async () => {
+    const { storage, tenantIds } = await openShared();
+    const db = await storage.tenant(tenantIds[0]);
+    const setting = (durability?: "logged") =>
+      db.transaction(
+        async (tx) =>
+          (await tx.get<{ synchronous_commit: string }>("SHOW synchronous_commit"))?.synchronous_commit,
+        durability ? { durability } : undefined,
+      );
+    assert.equal(await setting("logged"), "off");
+    assert.equal(
+      await setting(),
+      "on",
+      "the default still waits for the flush, and the setting did not leak",
+    );
+  });
+
   test("RLS: every tenant table has row-level security enabled and forced", async () => {
     const { db, cleanup } = await openFresh();
     const c = new pg.Client({ connectionString: db.url });

@@ -115,6 +115,54 @@ describe("embedded SQLite: durable acknowledgement", () => {
   });
 });
 
+describe("embedded SQLite: a transaction that asks only to be logged", () => {
+  test("is answered at its commit, before the flush, which starts at once; others in its group still wait for the flush", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hypha-logged-"));
+    const events: string[] = [];
+    const telemetry = createTelemetry((stage) => {
+      if (stage === "db.commit" || stage === "db.flush") events.push(stage);
+    });
+    const db = openSqliteDatabase(join(dir, "l.db"), telemetry);
+    try {
+      await db.run("CREATE TABLE l (id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+      events.length = 0;
+      await db.transaction((tx) => tx.run("INSERT INTO l (v) VALUES ('read event')"), {
+        durability: "logged",
+      });
+      assert.deepEqual(events, ["db.commit"], "answered once committed, the flush still running");
+      assert.equal((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM l"))?.n, 1, "visible at once");
+      await db.settled();
+      assert.deepEqual(events, ["db.commit", "db.flush"], "and flushed right after, without another write");
+
+      // In one group: the logged one is answered at the commit, the default one after the flush.
+      events.length = 0;
+      let release: () => void = () => {};
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      const first = db.transaction(async (tx) => {
+        await tx.run("INSERT INTO l (v) VALUES ('first')");
+        await gate;
+      });
+      const heard: string[] = [];
+      const logged = db
+        .transaction((tx) => tx.run("INSERT INTO l (v) VALUES ('logged')"), { durability: "logged" })
+        .then(() => heard.push(`logged after ${events.join(" ") || "nothing"}`));
+      const flushed = db
+        .transaction((tx) => tx.run("INSERT INTO l (v) VALUES ('flushed')"))
+        .then(() => heard.push(`flushed after ${events.join(" ") || "nothing"}`));
+      await new Promise((r) => setImmediate(r));
+      release();
+      await Promise.all([first, logged, flushed]);
+      assert.deepEqual(heard, ["logged after db.commit", "flushed after db.commit db.flush"]);
+      assert.equal((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM l"))?.n, 4);
+    } finally {
+      await (db as unknown as { close(): Promise<void> }).close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("embedded SQLite: group commit has a time limit", () => {
   test("a group that has run past its time takes no more transactions: a later one commits in the next group", async () => {
     const dir = mkdtempSync(join(tmpdir(), "hypha-group-"));

@@ -6,7 +6,10 @@ type Job = { write: (tx: SqlExecutor) => Promise<void>; resolve: () => void; rej
  * Group commit for the audit events of reads. A read (recall) does its work on the read connection
  * and then hands its audit write here; writes that arrive while a group is committing wait for the
  * next one, so one transaction (one write-lock turn) records many reads. `commit` resolves only after
- * the transaction holding the write has committed: the event is recorded before the answer leaves.
+ * the transaction holding the write has committed to the database's log: the event is recorded
+ * before the answer leaves. It does not wait for the log's flush to disk, which starts at once: a
+ * power loss in that moment can take back the last reads' events (never a write), where waiting
+ * would add a disk flush to every recall.
  * A write that throws fails its own caller only; the others in its group still commit.
  */
 export function createGroupCommit(storage: Storage) {
@@ -23,15 +26,19 @@ export function createGroupCommit(storage: Storage) {
         const failed = new Map<Job, unknown>();
         try {
           const db = await storage.tenant(tenantId);
-          await db.transaction(async (tx) => {
-            for (const job of jobs) {
-              try {
-                await job.write(tx);
-              } catch (err) {
-                failed.set(job, err);
+          // Logged, not flushed: the answer waits for the event's commit to the log, not for the disk.
+          await db.transaction(
+            async (tx) => {
+              for (const job of jobs) {
+                try {
+                  await job.write(tx);
+                } catch (err) {
+                  failed.set(job, err);
+                }
               }
-            }
-          });
+            },
+            { durability: "logged" },
+          );
         } catch (err) {
           for (const job of jobs) if (!failed.has(job)) failed.set(job, err);
         }

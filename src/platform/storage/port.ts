@@ -24,6 +24,17 @@ export interface TransactionExecutor extends SqlExecutor {
   afterCommit(fn: () => void): void;
 }
 
+/** How soon a transaction's caller hears that it committed. */
+export type TransactionOptions = {
+  /**
+   * `flushed` (the default): once the commit is on disk, so a power loss cannot take it back.
+   * `logged`: once the commit is in the database's log — it survives the process, and the flush to
+   * disk starts at once, but a power loss before that flush ends can take it back. For records whose
+   * loss in that moment costs less than the wait: the audit events of reads.
+   */
+  durability?: "flushed" | "logged";
+};
+
 export interface Database extends SqlExecutor {
   /**
    * Reads that never wait on the write lock (SQLite: a second connection in WAL mode, seeing the last
@@ -34,7 +45,7 @@ export interface Database extends SqlExecutor {
    * Runs `fn` in one transaction: it commits when `fn` resolves and rolls back when it throws.
    * `fn` must use the `tx` it is given and must not make network calls or slow crypto.
    */
-  transaction<T>(fn: (tx: TransactionExecutor) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: TransactionExecutor) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Resolves once every transaction this process has begun or queued on this database so far has ended. */
   settled(): Promise<void>;
   /** Adapter-specific maintenance after destructive work (checkpoints, vacuum of freed pages). */

@@ -13,6 +13,7 @@ import {
   type SqlValue,
   type Storage,
   type TransactionExecutor,
+  type TransactionOptions,
 } from "./port.ts";
 import { JSON_COMPAT, ownedByTenant, tenantForeignKey } from "./postgres-ddl.ts";
 import { TENANT_ID_RE } from "./sqlite.ts";
@@ -175,11 +176,16 @@ const eraseOrder = (tables: readonly string[]): string[] => [
 const QUERY_RE = /^\s*(?:SELECT|WITH)\b/i;
 const READ_ONLY_TRANSACTION = "25006";
 
-/** `BEGIN` plus the tenant setting, in one round trip (the id is checked against its strict shape). */
-function beginFor(tenantId: string | null, lock: boolean, readOnly = false): string {
+/**
+ * `BEGIN` plus the tenant setting, in one round trip (the id is checked against its strict shape).
+ * A transaction that asks only to be logged commits without waiting for its WAL flush
+ * (`synchronous_commit` off for it alone: the WAL writer flushes it moments later).
+ */
+function beginFor(tenantId: string | null, lock: boolean, readOnly = false, logged = false): string {
   if (tenantId !== null && !TENANT_ID_RE.test(tenantId)) throw new Error("invalid tenant id");
   const scope = tenantId ?? "control";
   const parts = [readOnly ? "BEGIN READ ONLY" : "BEGIN"];
+  if (logged) parts.push("SET LOCAL synchronous_commit = off");
   if (tenantId !== null) parts.push(`SELECT set_config('hypha.tenant_id', '${tenantId}', true)`);
   if (lock) parts.push(`SELECT pg_advisory_xact_lock(hashtextextended('${lockKey(scope)}', 0))`);
   return parts.join("; ");
@@ -191,10 +197,14 @@ function database(
   compact: () => Promise<void>,
   telemetry?: Telemetry,
 ): Database {
-  const inTx = async <T>(lock: boolean, fn: (tx: TransactionExecutor) => Promise<T>): Promise<T> => {
+  const inTx = async <T>(
+    lock: boolean,
+    fn: (tx: TransactionExecutor) => Promise<T>,
+    options?: TransactionOptions,
+  ): Promise<T> => {
     const client = await pool.connect();
     let broken = false;
-    const opening = client.query(beginFor(tenantId, lock));
+    const opening = client.query(beginFor(tenantId, lock, false, options?.durability === "logged"));
     // Awaited by the first statement (or just below); a rejection is never left unhandled.
     opening.catch(() => {});
     try {
@@ -219,8 +229,11 @@ function database(
   // Transactions of this database wait their turn in the process before taking a connection (the
   // advisory lock orders them across gateways), so queued ones do not hold the pool.
   let tail: Promise<unknown> = Promise.resolve();
-  const serialTx = <T>(fn: (tx: TransactionExecutor) => Promise<T>): Promise<T> => {
-    const run = () => inTx(true, fn);
+  const serialTx = <T>(
+    fn: (tx: TransactionExecutor) => Promise<T>,
+    options?: TransactionOptions,
+  ): Promise<T> => {
+    const run = () => inTx(true, fn, options);
     const result = tail.then(run, run);
     tail = result.then(
       () => undefined,

@@ -14,6 +14,7 @@ import {
   type SqlValue,
   type Storage,
   type TransactionExecutor,
+  type TransactionOptions,
 } from "./port.ts";
 import { type Checkpoints, createCheckpoints } from "./sqlite-checkpoints.ts";
 
@@ -21,6 +22,8 @@ type TxJob = {
   fn: (tx: TransactionExecutor) => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
+  /** Answered once committed to the log, without waiting for its flush (`durability: "logged"`). */
+  logged: boolean;
 };
 
 /**
@@ -217,8 +220,9 @@ export function openSqliteDatabase(
   // run one after the other inside a single BEGIN ... COMMIT, each in its own savepoint. One commit
   // writes the pages they share (B-tree interiors, the audit chain's head, index vocabulary) once
   // instead of once per transaction. Each caller still learns its outcome only after the commit and
-  // the flush of the log that holds it: nothing is acknowledged before it is durable, and a
-  // transaction that throws rolls back to its savepoint without touching the others.
+  // the flush of the log that holds it: nothing is acknowledged before it is durable (but what asked
+  // only to be logged, which hears of it at the commit while the flush runs), and a transaction that
+  // throws rolls back to its savepoint without touching the others.
   let open: TxJob[] | null = null;
   /** When the open group began to run (null: it is still waiting for the lock). */
   let openSince: number | null = null;
@@ -276,20 +280,25 @@ export function openSqliteDatabase(
       if (rest.length > 0) void exclusive(() => commitGroup(rest));
       return;
     }
-    const answer = () => {
-      for (const d of done) {
+    for (const f of failed) f.job.reject(f.err);
+    const answer = (ds: typeof done) => {
+      for (const d of ds) {
         runCommitted(d.committed);
         d.job.resolve(d.result);
       }
-      for (const f of failed) f.job.reject(f.err);
     };
-    if (done.length === 0) return answer();
+    if (done.length === 0) return;
+    // What asked only to be logged is answered now; the flush starts at once all the same.
+    answer(done.filter((d) => d.job.logged));
+    const waiting = done.filter((d) => !d.job.logged);
     // The next group runs while this one's log is flushed (the write lock is free once the commit is
-    // in the log); this group's callers hear of it only once the flush has ended.
-    const answered = flushed().then(answer, (err: unknown) => {
-      for (const d of done) d.job.reject(err);
-      for (const f of failed) f.job.reject(f.err);
-    });
+    // in the log); this group's other callers hear of it only once the flush has ended.
+    const answered = flushed().then(
+      () => answer(waiting),
+      (err: unknown) => {
+        for (const d of waiting) d.job.reject(err);
+      },
+    );
     flushing.add(answered);
     void answered.finally(() => flushing.delete(answered));
   };
@@ -305,9 +314,14 @@ export function openSqliteDatabase(
       if (r.changes > 0) await flushed();
       return r;
     }),
-    transaction: <T>(fn: (tx: TransactionExecutor) => Promise<T>) =>
+    transaction: <T>(fn: (tx: TransactionExecutor) => Promise<T>, options?: TransactionOptions) =>
       new Promise<T>((resolve, reject) => {
-        const job: TxJob = { fn, resolve: resolve as (v: unknown) => void, reject };
+        const job: TxJob = {
+          fn,
+          resolve: resolve as (v: unknown) => void,
+          reject,
+          logged: options?.durability === "logged",
+        };
         if (open && joinable(open)) {
           open.push(job);
           return;
