@@ -83,4 +83,39 @@ describe("console pages over HTTP", () => {
     assert.equal(res.headers.get("cache-control"), "no-store");
     assert.equal(res.headers.get("x-frame-options"), "DENY");
   });
+
+  test("the keys page offers a DEVELOPER only the scopes the role may grant, and Rotate only on keys it could have created", async () => {
+    const adminKey = await s.createKey(tenantId, { agent: "root", scopes: ["admin"] });
+    const readKey = await s.createKey(tenantId, { agent: "reader", scopes: ["read"] });
+    const dev = await consoleSession(s, tenantId, ["DEVELOPER"]);
+    const page = await consoleRequest(s, "GET", "/console/agents", { cookie: dev.cookie });
+    assert.equal(page.status, 200);
+    const offered = [...page.text.matchAll(/name="scopes" value="([^"]+)"/g)].map((m) => m[1]);
+    assert.deepEqual(offered, ["read", "write", "memories:read", "memories:write"]);
+    assert.ok(page.text.includes(`/console/agents/${readKey.id}/rotate`));
+    assert.ok(!page.text.includes(`/console/agents/${adminKey.id}/rotate`), "no Rotate on an admin key");
+    const forged = await consoleRequest(s, "POST", "/console/agents", {
+      cookie: dev.cookie,
+      form: { _csrf: dev.csrf, agent: "forged", scopes: "admin" },
+    });
+    assert.equal(forged.status, 403, "the form is not the control: the service refuses");
+    const rotated = await consoleRequest(s, "POST", `/console/agents/${adminKey.id}/rotate`, {
+      cookie: dev.cookie,
+      form: { _csrf: dev.csrf, grace_seconds: "60" },
+    });
+    assert.equal(rotated.status, 403);
+    assert.ok(!/hyk_[A-Za-z0-9_-]{20,}/.test(rotated.text), "no secret in the refusal");
+    const admin = await consoleSession(s, tenantId, ["ADMIN"]);
+    const adminPage = await consoleRequest(s, "GET", "/console/agents", { cookie: admin.cookie });
+    const adminOffered = [...adminPage.text.matchAll(/name="scopes" value="([^"]+)"/g)].map((m) => m[1]);
+    assert.deepEqual(adminOffered, [
+      "read",
+      "write",
+      "admin",
+      "memories:read",
+      "memories:write",
+      "audit:read",
+    ]);
+    assert.ok(adminPage.text.includes(`/console/agents/${adminKey.id}/rotate`));
+  });
 });

@@ -165,6 +165,84 @@ describe("risk tiers and approvals", () => {
     assert.equal((await vote(dev1, a.id)).status, 200);
   });
 
+  test("no self-approval through keys made by keys: a key's owner carries over when a key creates or rotates a key", async () => {
+    await setPolicy({ approvals: { high: 1 } });
+    const mint = async (key: string, body: Record<string, unknown>) => {
+      const res = await s.request("POST", `/v1/tenants/${t}/keys`, {
+        key,
+        body: { agent: "chain", ...body },
+      });
+      assert.equal(res.status, 201, res.text);
+      return res.body as { id: string; key: string };
+    };
+    const exportAs = (key: string, headers: Record<string, string> = {}) =>
+      s.request("GET", "/v1/memories/export", { key, headers });
+    const k0 = await mint(dev2, { scopes: ["admin"], capabilities: ["keys", "memories.export"] });
+    const direct = approvalOf((await exportAs(k0.key)).body);
+    assert.equal((await vote(dev2, direct.id)).status, 403, "the person's own key");
+    const k1 = await mint(k0.key, { scopes: ["read"], capabilities: ["memories.export"] });
+    const res = await exportAs(k1.key);
+    assert.equal(res.status, 202, res.text);
+    const a = approvalOf(res.body);
+    const self = await vote(dev2, a.id);
+    assert.equal(self.status, 403, self.text);
+    assert.equal(errorCode(self), "FORBIDDEN");
+    assert.equal((await exportAs(k1.key, { "x-approval-id": a.id })).status, 409, "not approved");
+    // Rotation by a key keeps the owner too: k0 rotates k1, and itself.
+    const rotated = await s.request("POST", `/v1/tenants/${t}/keys/${k1.id}/rotate`, {
+      key: k0.key,
+      body: { grace_seconds: 0 },
+    });
+    assert.equal(rotated.status, 201, rotated.text);
+    const k1r = (rotated.body as { key: string }).key;
+    const b = approvalOf((await exportAs(k1r)).body);
+    assert.equal((await vote(dev2, b.id)).status, 403, "a rotated key keeps its owner");
+    const selfRotated = await s.request("POST", `/v1/tenants/${t}/keys/${k0.id}/rotate`, {
+      key: k0.key,
+      body: { grace_seconds: 0 },
+    });
+    assert.equal(selfRotated.status, 201, selfRotated.text);
+    const c = approvalOf((await exportAs((selfRotated.body as { key: string }).key)).body);
+    assert.equal((await vote(dev2, c.id)).status, 403);
+    // Another person decides.
+    assert.equal((await vote(dev1, a.id)).status, 200);
+    assert.equal((await exportAs(k1r, { "x-approval-id": a.id })).status, 409, "bound to the key that asked");
+    await setPolicy({});
+  });
+
+  test("a key's maker is kept with the key: the owner outlives the audit trail, and keys made before fall back to it", async () => {
+    await setPolicy({ approvals: { high: 1 } });
+    const mint = async (key: string, agentName: string, body: Record<string, unknown>) => {
+      const res = await s.request("POST", `/v1/tenants/${t}/keys`, {
+        key,
+        body: { agent: agentName, ...body },
+      });
+      assert.equal(res.status, 201, res.text);
+      return res.body as { id: string; key: string };
+    };
+    const exportAs = (key: string) => s.request("GET", "/v1/memories/export", { key });
+    const db = await s.hypha.storage.tenant(t);
+    // Made before the maker was kept (made_by null): the audit trail still names the owner.
+    const legacy0 = await mint(dev2, "legacy", {
+      scopes: ["admin"],
+      capabilities: ["keys", "memories.export"],
+    });
+    const legacy1 = await mint(legacy0.key, "legacy", {
+      scopes: ["read"],
+      capabilities: ["memories.export"],
+    });
+    await db.run("UPDATE api_keys SET made_by = NULL WHERE id IN (?, ?)", [legacy0.id, legacy1.id]);
+    const a = approvalOf((await exportAs(legacy1.key)).body);
+    assert.equal((await vote(dev2, a.id)).status, 403, "owner found through the trail");
+    // Kept with the key: the owner holds after the trail's key events are gone (retention).
+    const k0 = await mint(dev2, "kept", { scopes: ["admin"], capabilities: ["keys", "memories.export"] });
+    const k1 = await mint(k0.key, "kept", { scopes: ["read"], capabilities: ["memories.export"] });
+    await s.tamper(t, "DELETE FROM audit_events WHERE action IN ('key.created', 'key.rotated')");
+    const b = approvalOf((await exportAs(k1.key)).body);
+    assert.equal((await vote(dev2, b.id)).status, 403, "owner found through the keys");
+    await setPolicy({});
+  });
+
   test("agents, VIEWERs and the instance admin cannot vote; the ADMIN's vote counts once (no quorum bypass)", async () => {
     await setPolicy({ approvals: { medium: 2 } });
     const a = approvalOf((await store(agent.key, "two people must agree")).body);

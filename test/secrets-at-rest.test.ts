@@ -72,8 +72,9 @@ describe("secrets at rest", () => {
         assert.equal(res.status, 201, res.text);
         const tenantId = (res.body as { id: string }).id;
         const what = JSON.stringify(body);
-        // One key made by the instance admin, one by a tenant admin key, one by rotating a key.
-        const admin = await s.createKey(tenantId, { scopes: ["tenant:admin"] });
+        // One key made by the instance admin, one by an admin key, one by rotating a key (an admin
+        // key: a key grants no more than it holds, and these keys read and write memories).
+        const admin = await s.createKey(tenantId, { scopes: ["admin"] });
         const agent = await s.createKey(tenantId);
         const made = await s.request("POST", `/v1/tenants/${tenantId}/keys`, {
           key: admin.key,

@@ -103,7 +103,8 @@ export const SAMPLES: Record<string, Sample> = {
   },
   "POST /v1/tenants/:tenant_id/keys": {
     path: (f) => `/v1/tenants/${f.tenantId}/keys`,
-    body: () => ({ agent: "sec", scopes: ["memories:read"] }),
+    // A key makes keys of its own agent with no more than its own rights (test/key-grants.test.ts).
+    body: () => ({ agent: "tenant-admin", scopes: ["tenant:admin"] }),
     agentScope: "tenant:admin",
     crossTenant: { path: (f) => `/v1/tenants/${f.otherTenantId}/keys`, status: 403 },
   },
@@ -622,8 +623,13 @@ export async function buildFixture(s: TestServer): Promise<Fixture> {
   const otherTenantId = await s.createTenant();
   const { key } = await s.createKey(tenantId);
   const { id: keyId } = await s.createKey(tenantId, { agent: "spare" });
-  const { id: rotateKeyId } = await s.createKey(tenantId, { agent: "rotating" });
-  const { key: adminKey } = await s.createKey(tenantId, { scopes: ["tenant:admin"] });
+  // Rotated by the tenant:admin key and by a DEVELOPER: a key both could have created.
+  const { id: rotateKeyId } = await s.createKey(tenantId, {
+    agent: "tenant-admin",
+    scopes: ["tenant:admin"],
+    capabilities: ["keys"],
+  });
+  const { key: adminKey } = await s.createKey(tenantId, { agent: "tenant-admin", scopes: ["tenant:admin"] });
   const { key: auditKey } = await s.createKey(tenantId, { agent: "auditor", scopes: ["audit:read"] });
   const spareTenantId = await s.createTenant();
   const { key: otherKey, id: otherKeyId } = await s.createKey(otherTenantId);

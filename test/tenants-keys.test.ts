@@ -94,12 +94,19 @@ describe("tenants and keys", () => {
   test("a tenant admin key manages its own tenant's keys but not another tenant's", async () => {
     const a = await s.createTenant();
     const b = await s.createTenant();
-    const { key: adminA } = await s.createKey(a, { scopes: ["tenant:admin"] });
+    const { key: adminA } = await s.createKey(a, { agent: "ops", scopes: ["tenant:admin"] });
     const made = await s.request("POST", `/v1/tenants/${a}/keys`, {
       key: adminA,
-      body: { agent: "worker", scopes: ["memories:write"] },
+      body: { agent: "ops", scopes: ["tenant:admin"] },
     });
     assert.equal(made.status, 201);
+    // It manages keys, but never mints rights it lacks (see test/key-grants.test.ts).
+    const wider = await s.request("POST", `/v1/tenants/${a}/keys`, {
+      key: adminA,
+      body: { agent: "ops", scopes: ["memories:write"] },
+    });
+    assert.equal(wider.status, 403);
+    assert.equal(errorCode(wider), "INSUFFICIENT_SCOPE");
     assert.equal((await s.request("GET", `/v1/tenants/${a}/keys`, { key: adminA })).status, 200);
     // Another tenant's path: reads look absent, writes are forbidden.
     const read = await s.request("GET", `/v1/tenants/${b}/keys`, { key: adminA });

@@ -240,23 +240,23 @@ export function runStoreConformance(
     assert.equal((await governanceStore.policy(dbb))?.policy, "{}");
   });
 
-  withStorage(
-    "governance: the key creator is found through the audit targets (JSON array)",
-    async (s, [t]) => {
-      const db = await s.tenant(t);
-      await db.transaction(async (tx) => {
-        await auditStore.insert(tx, newId("event"), event(t, 1, "memory.stored", ["key_other"]), NOW);
-        await auditStore.insert(
-          tx,
-          newId("event"),
-          event(t, 2, "key.created", ["key_other", "key_wanted"]),
-          NOW,
-        );
-      });
-      assert.equal(await governanceStore.keyCreator(db, "key_wanted"), "user:usr_1");
-      assert.equal(await governanceStore.keyCreator(db, "key_absent"), null);
-    },
-  );
+  withStorage("governance: the key maker is found through the audit targets (JSON array)", async (s, [t]) => {
+    const db = await s.tenant(t);
+    await db.transaction(async (tx) => {
+      await auditStore.insert(tx, newId("event"), event(t, 1, "memory.stored", ["key_other"]), NOW);
+      await auditStore.insert(
+        tx,
+        newId("event"),
+        event(t, 2, "key.created", ["key_other", "key_wanted"]),
+        NOW,
+      );
+    });
+    assert.deepEqual(
+      { ...(await governanceStore.keyMaker(db, "key_wanted")) },
+      { actor_type: "user", actor_id: "usr_1" },
+    );
+    assert.equal(await governanceStore.keyMaker(db, "key_absent"), undefined);
+  });
 
   withStorage("audit: events are append-only and pages filter by action prefix", async (s, [t]) => {
     const db = await s.tenant(t);
@@ -305,9 +305,11 @@ export function runStoreConformance(
         revoked_at: null,
         last_used_at: null,
         rotated_to: null,
+        made_by: "user:usr_1",
       };
       await da.transaction((tx) => keysStore.insert(tx, row));
       assert.equal((await keysStore.byHash(da, a, row.hash))?.id, row.id);
+      assert.equal((await keysStore.byId(da, a, row.id))?.made_by, "user:usr_1", "who made it is kept");
       assert.equal(await keysStore.byId(dbb, b, row.id), undefined);
       assert.equal(
         await keysStore.byId(dbb, a, row.id),

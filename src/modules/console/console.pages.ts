@@ -1,5 +1,6 @@
 import type { AuditEventView } from "../audit/audit.schemas.ts";
 import type { Approval, Freeze } from "../governance/governance.schemas.ts";
+import { actionBeyond, grantableScopes } from "../keys/keys.policy.ts";
 import type { ApiKey } from "../keys/keys.schemas.ts";
 import type { Memory } from "../memories/memories.schemas.ts";
 import { type Html, html } from "./console.html.ts";
@@ -218,7 +219,8 @@ export function agentsPage(ctx: PageContext, keys: ApiKey[], msg?: string): Html
   const rows = keys.map((k) => {
     const live = k.revoked_at === null;
     const forms: Html[] = [];
-    if (live && can(a, "keys:rotate"))
+    // Rotation hands the caller the new secret: offered only for keys the person could have created.
+    if (live && can(a, "keys:rotate") && actionBeyond(a.actions, k.scopes, k.capabilities) === undefined)
       forms.push(html`<form class="inline" method="post" action="/console/agents/${k.id}/rotate">${csrfField(ctx.csrf)}
 <label class="inline">Grace <select name="grace_seconds" aria-label="Grace period for ${k.agent}"><option value="0">none</option><option value="3600" selected>1 hour</option><option value="86400">1 day</option></select></label>
 <button type="submit" class="secondary" aria-label="Rotate key ${k.start}">Rotate</button></form>`);
@@ -244,7 +246,12 @@ ${
 <label for="new-agent">Agent name <input id="new-agent" name="agent" required maxlength="64"></label>
 <label for="new-name">Label (optional) <input id="new-name" name="name" maxlength="100"></label>
 <fieldset><legend>Scopes</legend>
-${["read", "write", "admin", "memories:read", "memories:write", "audit:read"].map((s) => html`<label><input type="checkbox" name="scopes" value="${s}"${s === "read" ? " checked" : ""}> ${s}</label>`)}
+${grantableScopes(a.actions)
+  .filter((s) => s !== "tenant:admin")
+  .map(
+    (s) =>
+      html`<label><input type="checkbox" name="scopes" value="${s}"${s === "read" ? " checked" : ""}> ${s}</label>`,
+  )}
 </fieldset>
 <label for="new-ns">Namespaces (comma separated; empty: all) <input id="new-ns" name="namespaces"></label>
 <label for="new-exp">Expires (UTC, optional) <input id="new-exp" name="expires_at" type="datetime-local"></label>
@@ -342,6 +349,11 @@ ${next ? html`<p><a href="/console/memories?${nextQ.toString()}">More</a></p>` :
 ${
   can(ctx.actor, "memories:delete")
     ? html`<h2>Erase (GDPR)</h2>
+<p>${
+        can(ctx.actor, "memories:erase")
+          ? "Erases every version of every matching memory of the tenant, agents’ private memories included."
+          : "Erases the matching memories you may change; agents’ private memories are left: a tenant-wide erasure needs an ADMIN."
+      }</p>
 <form class="stack" method="post" action="/console/memories/erase">${csrfField(ctx.csrf)}
 <label for="erase-entity">Every memory naming this entity <input id="erase-entity" name="entity" required maxlength="128"></label>
 <button type="submit" class="danger">Count and erase…</button>

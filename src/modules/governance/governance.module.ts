@@ -118,6 +118,7 @@ export const governanceModule = defineModule({
       allTenantIds: tenants.allIds,
       audit,
       keyExists: keys.exists,
+      keyMadeBy: keys.madeBy,
       publish: (event) => {
         for (const listener of listeners) listener(event);
       },

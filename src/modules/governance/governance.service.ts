@@ -58,6 +58,11 @@ export type GovernanceDeps = {
   /** The chokepoint's limiter: the anomaly rate uses it under its own key, not a second implementation. */
   rateLimiter: RateLimiter;
   keyExists: (tenantId: string, keyId: string) => Promise<boolean>;
+  /**
+   * Who made a key, as the keys module keeps it (`user:<id>`, `key:<id>`, `instance_admin`); null
+   * for a key made before that was kept (the audit trail answers then), undefined for no such key.
+   */
+  keyMadeBy: (tenantId: string, keyId: string) => Promise<string | null | undefined>;
   /** Every tenant id (a global freeze cancels pending approvals everywhere). */
   allTenantIds: () => Promise<string[]>;
   /** The keyed audit trail's append: every change is audited in its own transaction. */
@@ -88,6 +93,9 @@ export const UNGOVERNED_OPERATIONS = new Set([
  * of the credential used); the chokepoint's hook leaves them to it.
  */
 export const SELF_ADMITTED_OPERATIONS = new Set<string>();
+
+/** How many keys-made-by-keys the owner lookup follows at most. */
+const MAX_KEY_CHAIN = 64;
 
 const requesterOf = (actor: TenantActor) => (actor.type === "agent" ? `key:${actor.id}` : `user:${actor.id}`);
 
@@ -166,6 +174,34 @@ export function createGovernanceService(deps: GovernanceDeps) {
       }
       return n;
     });
+  }
+
+  /**
+   * The person accountable for a key, as `user:<id>`: whoever made it, followed through keys made by
+   * keys (and rotations made by keys), so a key a person's key made is still that person's and they
+   * cannot approve its requests. Who made a key is kept with it; for a key made before that, the
+   * audit trail's `key.created` / `key.rotated` event says. Null when the chain ends at the instance
+   * admin or nothing records it.
+   */
+  async function keyOwner(tenantId: string, db: SqlExecutor, keyId: string): Promise<string | null> {
+    const seen = new Set<string>();
+    let current = keyId;
+    // A maker always existed before what it made, so the chain ends; the bound is for tampered data.
+    while (!seen.has(current) && seen.size < MAX_KEY_CHAIN) {
+      seen.add(current);
+      let maker = await deps.keyMadeBy(tenantId, current);
+      if (maker === null) {
+        const logged = await store.keyMaker(db, current);
+        maker =
+          logged?.actor_type === "user" || logged?.actor_type === "agent"
+            ? `${logged.actor_type === "user" ? "user" : "key"}:${logged.actor_id}`
+            : undefined;
+      }
+      if (maker?.startsWith("user:")) return maker;
+      if (!maker?.startsWith("key:")) return null;
+      current = maker.slice("key:".length);
+    }
+    return null;
   }
 
   async function pauseKey(tenantId: string, keyId: string, reason: string, details: Record<string, unknown>) {
@@ -352,6 +388,19 @@ export function createGovernanceService(deps: GovernanceDeps) {
       return { items: rows.map(toFreeze) };
     },
 
+    /**
+     * What stops this key and would not stop a successor with a new id: a pause by the anomaly
+     * detector, or a freeze set on the key itself (freezes of its agent name, tenant or everything
+     * cover the successor too). Key rotation asks before it hands one out.
+     */
+    async keyHold(tenantId: string, keyId: string): Promise<{ paused: boolean; frozen: boolean }> {
+      const [pause, freeze] = await Promise.all([
+        storage.tenant(tenantId).then((db) => store.pause(db, keyId)),
+        store.freezeOf(storage.control, freezeTarget({ scope: "agent", tenant_id: tenantId, key_id: keyId })),
+      ]);
+      return { paused: pause !== undefined, frozen: freeze !== undefined };
+    },
+
     async resume(actor: Actor, tenantId: string, keyId: string) {
       authorizeTenantPath(actor, tenantId, "write");
       authorize(actor, "keys:resume");
@@ -500,7 +549,7 @@ export function createGovernanceService(deps: GovernanceDeps) {
         return { run: true };
       }
 
-      const owner = actor.type === "agent" ? await store.keyCreator(db, actor.id) : null;
+      const owner = actor.type === "agent" ? await keyOwner(actor.tenantId, db, actor.id) : null;
       const row: ApprovalRow = {
         id: newId("approval", now),
         tenant_id: actor.tenantId,

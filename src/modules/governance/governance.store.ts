@@ -96,16 +96,19 @@ export const governanceStore = {
            ${match.keyId ? "AND key_id = ?" : ""} ${match.agent ? "AND agent = ?" : ""}`,
       [tenantId, ...(match.keyId ? [match.keyId] : []), ...(match.agent ? [match.agent] : [])],
     ),
-  /** Who created a key, from the audit trail (a person's `user:<id>`, else null). */
-  async keyCreator(db: SqlExecutor, keyId: string): Promise<string | null> {
-    const r = await db.get<{ actor_type: string; actor_id: string }>(
+  /**
+   * Who made a key (created it, or rotated its predecessor into it), from the audit trail: the
+   * caller of its first successful `key.created` / `key.rotated` event. A person, a key or the
+   * instance admin; undefined when the trail no longer holds it.
+   */
+  keyMaker: (db: SqlExecutor, keyId: string) =>
+    db.get<{ actor_type: string; actor_id: string }>(
       `SELECT actor_type, actor_id FROM audit_events
-       WHERE action IN ('key.created', 'key.rotated') AND EXISTS (SELECT 1 FROM json_each(target_ids) j WHERE j.value = ?)
+       WHERE action IN ('key.created', 'key.rotated') AND outcome = 'success'
+         AND EXISTS (SELECT 1 FROM json_each(target_ids) j WHERE j.value = ?)
        ORDER BY seq LIMIT 1`,
       [keyId],
-    );
-    return r?.actor_type === "user" ? `user:${r.actor_id}` : null;
-  },
+    ),
 
   // ---- pauses (tenant database) ----
   pause: (db: SqlExecutor, keyId: string) =>
@@ -132,6 +135,9 @@ export const governanceStore = {
     ),
   deleteFreeze: (tx: SqlExecutor, target: string) =>
     tx.run("DELETE FROM agent_freezes WHERE target = ?", [target]),
+  /** The freeze set on exactly this target (`key:<tenant>:<key>`, …), if any. */
+  freezeOf: (db: SqlExecutor, target: string) =>
+    db.get<FreezeRow>("SELECT * FROM agent_freezes WHERE target = ?", [target]),
   /** The freeze that stops this subject, if any (global, its tenant, its key or its agent name). */
   freezeFor: (db: SqlExecutor, tenantId: string, keyId: string | null, agent: string | null) =>
     db.get<FreezeRow>(

@@ -69,5 +69,12 @@ ALTER TABLE api_keys ADD COLUMN rotated_to TEXT;`,
 ALTER TABLE api_keys ADD COLUMN capabilities TEXT;
 ALTER TABLE api_keys ADD COLUMN rotated_to TEXT;`,
     },
+    {
+      // Who made a key (`user:<id>`, `key:<id>` or `instance_admin`), kept with the key so its
+      // accountable person outlives the audit trail's retention. Null: made before this column.
+      id: "keys.003",
+      sqlite: "ALTER TABLE api_keys ADD COLUMN made_by TEXT;",
+      postgres: "ALTER TABLE api_keys ADD COLUMN made_by TEXT;",
+    },
   ] satisfies Migration[],
 };

@@ -38,6 +38,8 @@ export const keysModule = defineModule({
       clock: ctx.clock,
       tenants: ctx.use("tenants"),
       audit: ctx.use("audit").append,
+      // Governance is built after keys and owns pauses; asked per rotation, once every module is built.
+      keyHold: (tenantId, keyId) => ctx.use("governance").service.keyHold(tenantId, keyId),
     });
     return { api: keys, routes: (app) => registerKeyRoutes(app, keys) };
   },

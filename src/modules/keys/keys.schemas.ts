@@ -85,6 +85,8 @@ export type KeyRow = {
   revoked_at: number | null;
   last_used_at: number | null;
   rotated_to: string | null;
+  /** Who made the key: `user:<id>`, `key:<id>` or `instance_admin` (null: made before it was kept). */
+  made_by: string | null;
 };
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

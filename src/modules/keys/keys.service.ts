@@ -7,20 +7,96 @@ import type { VerifiedCredential } from "../../platform/http/server.ts";
 import type { Storage } from "../../platform/storage/port.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
 import type { TenantLookup } from "../tenants/tenants.service.ts";
-import { actionsForKey } from "./keys.policy.ts";
+import { actionsForKey, checkGrant, type KeyGrant } from "./keys.policy.ts";
 import { type CreateKeyInput, type KeyRow, toApiKey } from "./keys.schemas.ts";
 import { keysStore } from "./keys.store.ts";
 
 const LAST_USED_GRANULARITY_MS = 60_000;
+
+/** How a key records who made it (see `KeyRow.made_by`). */
+const makerRef = (actor: Actor): string =>
+  actor.type === "user" ? `user:${actor.id}` : actor.type === "agent" ? `key:${actor.id}` : "instance_admin";
 
 export function createKeysService(deps: {
   storage: Storage;
   clock: Clock;
   tenants: TenantLookup;
   audit: AuditSink;
+  /** What stops a key that a successor would shed: a pause or a freeze of the key itself (governance owns both). */
+  keyHold: (tenantId: string, keyId: string) => Promise<{ paused: boolean; frozen: boolean }>;
 }) {
   const { storage, clock, tenants, audit } = deps;
   const lastTouched = new Map<string, number>();
+
+  const grantOf = (r: KeyRow): KeyGrant => ({
+    agent: r.agent,
+    scopes: JSON.parse(r.scopes) as string[],
+    capabilities: r.capabilities ? (JSON.parse(r.capabilities) as string[]) : null,
+    namespaces: r.namespaces ? (JSON.parse(r.namespaces) as string[]) : null,
+    rateLimitPerMinute: r.rate_limit_per_minute,
+    expiresAt: r.expires_at,
+  });
+
+  /**
+   * Refuses (403) a key that would hold more than its caller: see `checkGrant`. A person is held to
+   * what their roles allow; a key to its own actions and limits, read from its row. The refusal is
+   * audited beside the changes it guards.
+   */
+  async function authorizeGrant(
+    actor: Actor,
+    tenantId: string,
+    grant: KeyGrant,
+    action: "key.created" | "key.rotated",
+    targetIds: string[],
+  ) {
+    if (actor.type === "instance_admin") return;
+    const db = await storage.tenant(tenantId);
+    let verdict: ReturnType<typeof checkGrant>;
+    if (actor.type === "user") {
+      verdict = checkGrant({ type: "user", actions: actor.actions }, grant);
+    } else {
+      const own = await keysStore.byId(db, tenantId, actor.id);
+      if (!own) throw new AppError("INSUFFICIENT_SCOPE", "this key may not make keys");
+      verdict = checkGrant({ type: "agent", actions: actor.actions, ...grantOf(own) }, grant);
+    }
+    if (verdict.ok) return;
+    await deny(
+      actor,
+      tenantId,
+      action,
+      targetIds,
+      { agent: grant.agent, scopes: [...grant.scopes] },
+      verdict.reason,
+    );
+  }
+
+  /** Audits a refused creation or rotation (outcome `denied`, with the reason), then refuses with 403. */
+  async function deny(
+    actor: Actor,
+    tenantId: string,
+    action: "key.created" | "key.rotated",
+    targetIds: string[],
+    details: Record<string, unknown>,
+    reason: string,
+  ): Promise<never> {
+    const db = await storage.tenant(tenantId);
+    await db.transaction((tx) =>
+      audit(
+        tx,
+        {
+          tenantId,
+          actor,
+          action,
+          targetIds,
+          outcome: "denied",
+          origin: actor.origin,
+          details: { ...details, reason },
+        },
+        clock.now(),
+      ),
+    );
+    throw new AppError(actor.type === "agent" ? "INSUFFICIENT_SCOPE" : "FORBIDDEN", reason);
+  }
 
   return {
     async create(actor: Actor, tenantId: string, input: CreateKeyInput) {
@@ -34,6 +110,15 @@ export function createKeysService(deps: {
           details: [{ path: "body.expires_at", message: "must be in the future" }],
         });
       }
+      const grant: KeyGrant = {
+        agent: input.agent,
+        scopes: input.scopes,
+        capabilities: input.capabilities ?? null,
+        namespaces: input.namespaces ?? null,
+        rateLimitPerMinute: input.rate_limit_per_minute ?? null,
+        expiresAt,
+      };
+      await authorizeGrant(actor, tenantId, grant, "key.created", []);
       const key = generateSecret(KEY_PREFIX.agent);
       const row: KeyRow = {
         id: newId("key", now),
@@ -51,6 +136,7 @@ export function createKeysService(deps: {
         revoked_at: null,
         last_used_at: null,
         rotated_to: null,
+        made_by: makerRef(actor),
       };
       const db = await storage.tenant(tenantId);
       await db.transaction(async (tx) => {
@@ -116,12 +202,44 @@ export function createKeysService(deps: {
     /**
      * Replaces a key with a new one carrying the same agent, scopes, capabilities, namespaces and
      * rate plan. The old key keeps working for `graceSeconds` (both work meanwhile), then expires.
+     * The caller gets the new secret, so it must be a key the caller could have created. A key the
+     * anomaly detector paused, or one frozen by its id, is rotated only by someone who may lift that
+     * (a person with `keys:resume`, resp. `governance:override`, or the instance admin): the
+     * successor has a new id, so rotation would otherwise be a way around the pause or the freeze.
      */
     async rotate(actor: Actor, tenantId: string, keyId: string, graceSeconds: number) {
       authorizeTenantPath(actor, tenantId, "write");
       authorize(actor, "keys:rotate");
       await tenants.requireActive(tenantId);
       const db = await storage.tenant(tenantId);
+      const current = await keysStore.byId(db, tenantId, keyId);
+      if (!current) throw new AppError("NOT_FOUND", "key not found");
+      await authorizeGrant(actor, tenantId, grantOf(current), "key.rotated", [keyId]);
+      const hold = await deps.keyHold(tenantId, keyId);
+      // Only a person may lift what stops this key, so only a person (or the instance admin) who
+      // may lift it gets a successor that is not stopped.
+      const mayLift = (action: "keys:resume" | "governance:override") =>
+        actor.type === "instance_admin" || (actor.type === "user" && actor.actions.has(action));
+      if (hold.paused && !mayLift("keys:resume")) {
+        await deny(
+          actor,
+          tenantId,
+          "key.rotated",
+          [keyId],
+          { hold: "paused" },
+          "this key is paused after anomalous behaviour; only a person who may resume keys can rotate it",
+        );
+      }
+      if (hold.frozen && !mayLift("governance:override")) {
+        await deny(
+          actor,
+          tenantId,
+          "key.rotated",
+          [keyId],
+          { hold: "frozen" },
+          "this key is frozen; only a person who may lift the freeze can rotate it",
+        );
+      }
       const now = clock.now();
       const key = generateSecret(KEY_PREFIX.agent);
       const row = await db.transaction(async (tx) => {
@@ -131,6 +249,8 @@ export function createKeysService(deps: {
           throw new AppError("CONFLICT", "a revoked or expired key cannot be rotated");
         }
         if (old.rotated_to !== null) throw new AppError("CONFLICT", "this key was already rotated");
+        // The grant was checked against the row read before this transaction; a row changed since
+        // (revoked, rotated) is refused above, and its rights never change otherwise.
         const next: KeyRow = {
           ...old,
           id: newId("key", now),
@@ -139,6 +259,8 @@ export function createKeysService(deps: {
           created_at: now,
           last_used_at: null,
           rotated_to: null,
+          // The rotator receives the new secret: it is who made this key.
+          made_by: makerRef(actor),
         };
         await keysStore.insert(tx, next);
         await keysStore.markRotated(tx, tenantId, old.id, next.id, now + graceSeconds * 1000);
@@ -163,6 +285,14 @@ export function createKeysService(deps: {
     /** Whether a key id exists in the tenant (revoked or not): governance checks targets with it. */
     async exists(tenantId: string, keyId: string): Promise<boolean> {
       return (await keysStore.byId(await storage.tenant(tenantId), tenantId, keyId)) !== undefined;
+    },
+
+    /**
+     * Who made a key, as kept with it (`user:<id>`, `key:<id>`, `instance_admin`); null for a key
+     * made before that was kept, undefined for no such key. Governance follows it to the key's owner.
+     */
+    async madeBy(tenantId: string, keyId: string): Promise<string | null | undefined> {
+      return (await keysStore.byId(await storage.tenant(tenantId), tenantId, keyId))?.made_by;
     },
 
     /** Resolves an agent key to its actor. Hash lookup only: the key itself is never stored. */

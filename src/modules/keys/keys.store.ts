@@ -5,8 +5,8 @@ export const keysStore = {
   insert: (tx: SqlExecutor, r: KeyRow) =>
     tx.run(
       `INSERT INTO api_keys (id, tenant_id, agent, name, hash, start, scopes, capabilities, namespaces,
-         rate_limit_per_minute, created_at, expires_at, revoked_at, last_used_at, rotated_to)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         rate_limit_per_minute, created_at, expires_at, revoked_at, last_used_at, rotated_to, made_by)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         r.id,
         r.tenant_id,
@@ -23,6 +23,7 @@ export const keysStore = {
         r.revoked_at,
         r.last_used_at,
         r.rotated_to,
+        r.made_by,
       ],
     ),
   byId: (db: SqlExecutor, tenantId: string, id: string) =>
