@@ -67,6 +67,13 @@ export function summarize(v: GuardrailVerdict): VerdictSummary {
 /** What a write may store after inspection. */
 export type ScreenedWrite = { content: string; quarantined: boolean; flags: VerdictSummary | null };
 
+/**
+ * Where a refusal points: a request path (`body.content`), or, for a text that joins several fields
+ * (a memory's tags, entities and metadata), the path of the field at an offset of the text (null
+ * when the refusal has no offset: a known credential value).
+ */
+export type TextPath = string | ((offset: number | null) => string);
+
 export type MemoryScreen = {
   /** Inspects text entering memory: strips hidden characters, masks, quarantines or blocks (422). */
   inbound(actor: TenantActor, content: string, path: string): Promise<ScreenedWrite>;
@@ -77,7 +84,7 @@ export type MemoryScreen = {
   inboundMany(
     actor: TenantActor,
     contents: readonly string[],
-    paths: readonly string[],
+    paths: readonly TextPath[],
   ): Promise<ScreenedWrite[]>;
   /**
    * The inspection of text leaving memory, with the tenant's policy read now (so callers resolve it
@@ -165,9 +172,10 @@ export function createMemoryScreen(deps: {
   async function admitted(
     actor: TenantActor,
     content: string,
-    path: string,
+    at: TextPath,
     inspect: () => Promise<GuardrailVerdict>,
   ): Promise<ScreenedWrite> {
+    const where = (offset: number | null) => (typeof at === "string" ? at : at(offset));
     const known = await matchedValue(actor.tenantId, content);
     if (known) {
       await auditBlocked(actor, actor.tenantId, known, "write");
@@ -175,7 +183,9 @@ export function createMemoryScreen(deps: {
         "GUARDRAIL_BLOCKED",
         "the content contains the value of one of the tenant's credentials",
         {
-          details: [{ path, message: known.checks.map((c) => `${c.name}:${c.action}`).join(", ") }],
+          details: [
+            { path: where(null), message: known.checks.map((c) => `${c.name}:${c.action}`).join(", ") },
+          ],
           verdict: known,
         },
       );
@@ -184,11 +194,16 @@ export function createMemoryScreen(deps: {
     if (v.action === "block") {
       const summary = summarize(v);
       await auditBlocked(actor, actor.tenantId, summary, "write");
+      // The first finding of the first refusing check places the refusal (a joined text's field).
+      const first = v.checks.find((c) => c.action === "block")?.findings[0]?.start ?? null;
       throw new AppError("GUARDRAIL_BLOCKED", "the content was refused by the tenant's guardrails", {
-        details: [{ path, message: summary.checks.map((c) => `${c.name}:${c.action}`).join(", ") }],
+        details: [
+          { path: where(first), message: summary.checks.map((c) => `${c.name}:${c.action}`).join(", ") },
+        ],
         verdict: summary,
       });
     }
+    const path = where(null);
     if (v.text.length === 0) {
       throw new AppError(
         "VALIDATION_FAILED",

@@ -61,7 +61,7 @@ async function eraseFive(size: number): Promise<{ frames: number; leftovers: str
         get: (sql, params) => tx.get(sql, noted(sql, params)),
         run: (sql, params) => tx.run(sql, noted(sql, params)),
       };
-      const ids = await memoriesStore.idsForDelete(seen, vis, { entity: "erase-me" });
+      const ids = (await memoriesStore.idsForDelete(seen, vis, { entity: "erase-me" })).map((r) => r.id);
       return memoriesStore.hardDelete(seen, "t", ids);
     });
     assert.equal(erased, 5);

@@ -17,6 +17,13 @@ export const memoriesActions = {
   "memories:export": rule("read", "memories.export", READERS),
   "memories:write": rule("write", "memories.write", ["DEVELOPER"]),
   "memories:delete": rule("write", "memories.delete", ["DEVELOPER"]),
+  /**
+   * GDPR erasure tenant-wide: a bulk delete by entity or creation range that reaches every matching
+   * memory of the caller's namespaces, agents' private ones included. An ADMIN person or a key with
+   * the `admin` scope (whose capabilities, if listed, cover `memories.erase`); a DEVELOPER or a
+   * `write` key erases only what it may change.
+   */
+  "memories:erase": rule("admin", "memories.erase"),
   "vault:export": rule("instance", "vault.export"),
   "vault:import": rule("instance", "vault.import"),
 } as const satisfies Record<string, ActionRule>;

@@ -29,6 +29,14 @@ import {
   similarity,
 } from "./dedupe.ts";
 import { type Embedder, EmbedderError, encodeVector, offEmbedder } from "./embedder.ts";
+import {
+  type FieldLeaf,
+  fieldGroups,
+  fieldLeaves,
+  type MemoryFields,
+  splitBack,
+  withValues,
+} from "./fields.ts";
 import { createGroupCommit } from "./group-commit.ts";
 import {
   type BulkDelete,
@@ -70,11 +78,14 @@ export type MemoryScreen = {
     content: string,
     path: string,
   ): Promise<{ content: string; quarantined: boolean; flags: unknown }>;
-  /** `inbound` for each text of a batch, in order (the first refusal throws). */
+  /**
+   * `inbound` for each text of a batch, in order (the first refusal throws). A path is a request
+   * path, or names the field at an offset of a text that joins a memory's fields (`fields.ts`).
+   */
   inboundMany(
     actor: TenantActor,
     contents: readonly string[],
-    paths: readonly string[],
+    paths: readonly (string | ((offset: number | null) => string))[],
   ): Promise<{ content: string; quarantined: boolean; flags: unknown }[]>;
   outboundFor(
     actor: TenantActor,
@@ -82,6 +93,19 @@ export type MemoryScreen = {
   /** The size of a recall answer about to leave (the anomaly detector watches each key's volume). */
   recalled(actor: TenantActor, bytes: number): Promise<void>;
 };
+
+/** The texts of one write the guardrails judge: its content and fields, each when written. */
+type WriteTexts = {
+  /** The request path of the memory (`body`, `body.memories.3`). */
+  path: string;
+  content?: string | undefined;
+  tags?: readonly string[] | undefined;
+  entities?: readonly string[] | undefined;
+  metadata?: Record<string, unknown> | undefined;
+};
+
+/** What of a write may be stored, whether it is quarantined, and the verdicts to audit as flagged. */
+type AdmittedWrite = WriteTexts & { quarantined: boolean; flags: unknown[] };
 
 /** Who a system writer's memories are attributed to (a connector: its name, id and owner tag). */
 export type SystemAuthor = { agent: string; keyId: string; owner: string };
@@ -460,18 +484,94 @@ export function createMemoriesService(deps: MemoriesDeps) {
   const auditSpan = (...args: Parameters<typeof audit>) =>
     span("audit.append", { tenant: args[1].tenantId }, () => audit(...args));
 
-  /** Content as the guardrails let it in; `flags` go into the audit event of the write. */
-  const screenIn = async (actor: TenantActor, content: string, path: string) =>
-    deps.screen
-      ? deps.screen.inbound(actor, content, path)
-      : { content, quarantined: false, flags: null as unknown };
+  /**
+   * What the guardrails let in of each write, in one batch of texts: its content (when written) and
+   * its tags, entities and metadata strings (those written), each judged as content is — refused (the
+   * first refusal throws 422 naming the field), masked, or stored with its flags. A field's
+   * suspected injection quarantines the memory as one in its content does. The fields of a memory
+   * are one text (`fields.ts`: one detector pass and one judge call per memory, not per label).
+   */
+  const screenWrites = async (actor: TenantActor, items: readonly WriteTexts[]): Promise<AdmittedWrite[]> => {
+    const screen = deps.screen;
+    if (!screen) {
+      return items.map((item) => ({ ...item, quarantined: false, flags: [] }));
+    }
+    const texts: string[] = [];
+    const paths: (string | ((offset: number | null) => string))[] = [];
+    const plans = items.map((item) => {
+      let contentAt: number | null = null;
+      if (item.content !== undefined) {
+        contentAt = texts.push(item.content) - 1;
+        paths.push(`${item.path}.content`);
+      }
+      const given: MemoryFields = {
+        tags: item.tags ?? [],
+        entities: item.entities ?? [],
+        metadata: item.metadata ?? {},
+      };
+      const leaves = fieldLeaves(given, item.path);
+      const groups = fieldGroups(leaves).map((g) => {
+        paths.push(g.locate);
+        return { g, at: texts.push(g.text) - 1 };
+      });
+      return { contentAt, given, leaves, groups };
+    });
+    const screened = texts.length > 0 ? await screen.inboundMany(actor, texts, paths) : [];
+    const out: AdmittedWrite[] = [];
+    for (const [i, item] of items.entries()) {
+      const plan = plans[i];
+      if (!plan) throw new Error("a write was not planned");
+      const content = plan.contentAt === null ? undefined : screened[plan.contentAt];
+      let quarantined = content?.quarantined ?? false;
+      const flags: unknown[] = content?.flags ? [content.flags] : [];
+      const values = new Map<FieldLeaf, string>();
+      for (const { g, at } of plan.groups) {
+        const verdict = screened[at];
+        if (!verdict) throw new Error("a field text was not screened");
+        if (verdict.quarantined) quarantined = true;
+        if (verdict.flags) flags.push(verdict.flags);
+        let got = splitBack(g, verdict.content);
+        if (got === null) {
+          // A mask across two lines (or over a field's name): the fields one by one, for their text.
+          const alone = await screen.inboundMany(
+            actor,
+            g.leaves.map((l) => l.prefix + l.value),
+            g.leaves.map((l) => l.path),
+          );
+          got = alone.map((a, k) => {
+            if (a.quarantined) quarantined = true;
+            const prefix = g.leaves[k]?.prefix ?? "";
+            return a.content.startsWith(prefix) ? a.content.slice(prefix.length) : a.content;
+          });
+        }
+        g.leaves.forEach((leaf, k) => {
+          values.set(leaf, got[k] ?? leaf.value);
+        });
+      }
+      const fields = withValues(
+        plan.given,
+        plan.leaves,
+        plan.leaves.map((l) => values.get(l) ?? l.value),
+      );
+      out.push({
+        path: item.path,
+        content: content?.content ?? item.content,
+        tags: item.tags === undefined ? undefined : fields.tags,
+        entities: item.entities === undefined ? undefined : fields.entities,
+        metadata: item.metadata === undefined ? undefined : fields.metadata,
+        quarantined,
+        flags,
+      });
+    }
+    return out;
+  };
 
   function buildRow(
     actor: TenantActor,
     input: MemoryInput,
     now: number,
     path: string,
-    screened: { content: string; quarantined: boolean },
+    screened: AdmittedWrite,
   ): NewRow {
     authorizeNamespace(actor, input.namespace);
     checkContent(input.content, `${path}.content`);
@@ -488,10 +588,10 @@ export function createMemoriesService(deps: MemoriesDeps) {
       tenant_id: actor.tenantId,
       namespace: input.namespace,
       type: input.type,
-      content: screened.content,
-      tags: JSON.stringify([...new Set(input.tags)]),
-      entities: JSON.stringify([...new Set(input.entities)]),
-      metadata: JSON.stringify(input.metadata),
+      content: screened.content ?? input.content,
+      tags: JSON.stringify([...new Set(screened.tags ?? input.tags)]),
+      entities: JSON.stringify([...new Set(screened.entities ?? input.entities)]),
+      metadata: JSON.stringify(screened.metadata ?? input.metadata),
       importance: input.importance,
       agent: authorName(actor),
       key_id: actor.type === "agent" ? actor.id : null,
@@ -600,23 +700,22 @@ export function createMemoriesService(deps: MemoriesDeps) {
         checkContent(input.content, `${paths[i]}.content`);
       }
       const screened = await span("store.guardrails", { tenant: agent.tenantId, count: inputs.length }, () =>
-        deps.screen
-          ? deps.screen.inboundMany(
-              agent,
-              inputs.map((input) => input.content),
-              paths.map((p) => `${p}.content`),
-            )
-          : inputs.map((input) => ({ content: input.content, quarantined: false, flags: null as unknown })),
-      );
-      const rows = inputs.map((input, i) =>
-        buildRow(
+        screenWrites(
           agent,
-          input,
-          now,
-          paths[i] ?? "body",
-          screened[i] ?? { content: input.content, quarantined: false },
+          inputs.map((input, i) => ({
+            path: paths[i] ?? "body",
+            content: input.content,
+            tags: input.tags,
+            entities: input.entities,
+            metadata: input.metadata,
+          })),
         ),
       );
+      const rows = inputs.map((input, i) => {
+        const admitted = screened[i];
+        if (!admitted) throw new Error("a memory of the batch was not screened");
+        return buildRow(agent, input, now, paths[i] ?? "body", admitted);
+      });
       const db = await storage.tenant(agent.tenantId);
       const codec = await deps.vault.codec(agent.tenantId);
       const policy = await dedupeOf(agent.tenantId);
@@ -716,7 +815,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
           );
         }
         const flagged = screened.flatMap((s, i) =>
-          s.flags ? [{ id: out[i]?.row.id, verdict: s.flags }] : [],
+          s.flags.length > 0 ? [{ id: out[i]?.row.id, verdicts: s.flags }] : [],
         );
         if (flagged.length > 0) {
           await audit(
@@ -727,7 +826,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
             now,
             {
               source: "write",
-              verdicts: flagged.slice(0, 20).map((f) => f.verdict),
+              verdicts: flagged.flatMap((f) => f.verdicts).slice(0, 20),
             },
           );
         }
@@ -819,12 +918,29 @@ export function createMemoriesService(deps: MemoriesDeps) {
       authorize(actor, "memories:write");
       const agent = requireTenantActor(actor);
       if (patch.content !== undefined) checkContent(patch.content, "body.content");
-      const screened =
-        patch.content !== undefined ? await screenIn(agent, patch.content, "body.content") : null;
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
       const vis = await visibility(agent, now, "write");
       const codec = await deps.vault.codec(agent.tenantId);
+      // New content may release a quarantine only if the whole new version passes: the fields it
+      // keeps are judged again with it (read before the transaction, which must not wait on the
+      // guardrails; used only if that version is still the current one).
+      const keepsFields =
+        patch.tags === undefined || patch.entities === undefined || patch.metadata === undefined;
+      const kept =
+        deps.screen && patch.content !== undefined && keepsFields
+          ? await memoriesStore.get(db.read ?? db, vis, id).then((r) => (r ? toMemory(codec.open(r)) : null))
+          : null;
+      const [screened] = await screenWrites(agent, [
+        {
+          path: "body",
+          content: patch.content,
+          tags: patch.tags ?? kept?.tags,
+          entities: patch.entities ?? kept?.entities,
+          metadata: patch.metadata ?? kept?.metadata,
+        },
+      ]);
+      if (!screened) throw new Error("the patch was not screened");
       const row = await db.transaction(async (tx) => {
         const found = await memoriesStore.get(tx, vis, id);
         if (!found) throw new AppError("NOT_FOUND", "memory not found");
@@ -846,15 +962,24 @@ export function createMemoriesService(deps: MemoriesDeps) {
             details: [{ path: "body.expires_at", message: "must be in the future" }],
           });
         }
+        // A field is written as judged when the patch gives it, or when it was judged from this very
+        // version (kept); otherwise it stays as stored.
+        const fresh = kept !== null && kept.version === current.version;
+        const judged = (field: "tags" | "entities" | "metadata") =>
+          (patch[field] !== undefined || fresh) && screened[field] !== undefined;
+        const wholeJudged = judged("tags") && judged("entities") && judged("metadata");
+        const quarantined =
+          screened.quarantined ||
+          (current.quarantined === 1 && (patch.content === undefined || !wholeJudged));
         const next: NewRow = {
           ...current,
           version: current.version + 1,
-          content: screened?.content ?? current.content,
-          quarantined: screened ? (screened.quarantined ? 1 : 0) : current.quarantined,
+          content: screened.content ?? current.content,
+          quarantined: quarantined ? 1 : 0,
           type: patch.type ?? current.type,
-          tags: patch.tags ? JSON.stringify([...new Set(patch.tags)]) : current.tags,
-          entities: patch.entities ? JSON.stringify([...new Set(patch.entities)]) : current.entities,
-          metadata: patch.metadata ? JSON.stringify(patch.metadata) : current.metadata,
+          tags: judged("tags") ? JSON.stringify([...new Set(screened.tags)]) : current.tags,
+          entities: judged("entities") ? JSON.stringify([...new Set(screened.entities)]) : current.entities,
+          metadata: judged("metadata") ? JSON.stringify(screened.metadata) : current.metadata,
           importance: patch.importance ?? current.importance,
           agent: authorName(agent),
           key_id: agent.type === "agent" ? agent.id : null,
@@ -873,10 +998,10 @@ export function createMemoriesService(deps: MemoriesDeps) {
         };
         const seq = await writeVersion(tx, codec, current.seq, next);
         await audit(tx, agent, "memory.updated", [id], now, { version: next.version });
-        if (screened?.flags) {
+        if (screened.flags.length > 0) {
           await audit(tx, agent, "guardrail.flagged", [id], now, {
             source: "write",
-            verdicts: [screened.flags],
+            verdicts: screened.flags,
           });
         }
         return { ...next, seq };
@@ -929,10 +1054,17 @@ export function createMemoriesService(deps: MemoriesDeps) {
      * checkpointed so no trace stays in the database files. The erased memories' own terms leave the
      * recall index's vocabulary and the database runs with `secure_delete`, so freed pages are zeroed
      * by the delete itself: the cost follows what is erased, not the size of the tenant's index.
+     *
+     * Who it reaches: by entity or creation range, a caller allowed `memories:erase` (an ADMIN
+     * person, an `admin` key) erases every matching memory of its namespaces (all of them for a
+     * person), agents' private memories included — a tenant-wide erasure; anyone else allowed
+     * `memories:delete` erases only the matching memories it may change. By ids, always the latter
+     * (as `remove`). The audit event records which (`scope`), how many and how many were private.
      */
     async bulkDelete(actor: Actor, selector: BulkDelete): Promise<{ deleted: number }> {
       authorize(actor, "memories:delete");
       const agent = requireTenantActor(actor);
+      const tenantWide = !("ids" in selector) && agent.actions.has("memories:erase");
       const now = clock.now();
       const db = await storage.tenant(agent.tenantId);
       const codec = await deps.vault.codec(agent.tenantId);
@@ -945,12 +1077,17 @@ export function createMemoriesService(deps: MemoriesDeps) {
                 createdAfter: Date.parse(selector.created_after),
                 createdBefore: Date.parse(selector.created_before),
               };
-      const vis = await visibility(agent, now, "write");
+      const writable = await visibility(agent, now, "write");
+      // Tenant-wide: no principal, so private memories match too; a key's namespaces still bound it.
+      const vis: Visibility = tenantWide ? { ...writable, principal: null } : writable;
       const removed = await db.transaction(async (tx) => {
-        const ids = await memoriesStore.idsForDelete(tx, vis, sel);
+        const found = await memoriesStore.idsForDelete(tx, vis, sel);
+        const ids = found.map((f) => f.id);
         const n = await memoriesStore.hardDelete(tx, agent.tenantId, ids);
         await audit(tx, agent, "memory.bulk_deleted", ids, now, {
           count: n,
+          private: found.filter((f) => f.private).length,
+          scope: tenantWide ? "tenant" : "caller",
           selector: "ids" in selector ? "ids" : "entity" in selector ? "entity" : "created_range",
         });
         if (n > 0) {

@@ -27,7 +27,7 @@ export type Visibility = {
   namespaces: readonly string[] | null;
   /**
    * The caller as memories name authors (agent name, or `user:<id>`); null only for the operator's
-   * whole-vault export, which sees private memories too.
+   * whole-vault export and a tenant-wide GDPR erasure, which reach private memories too.
    */
   principal: string | null;
   /** `read` lets grants and public memories widen the namespaces; `write` never does. */
@@ -496,36 +496,40 @@ export const memoriesStore = {
     (await db.get("SELECT 1 AS x FROM memories WHERE tenant_id = ? AND id = ? LIMIT 1", [tenantId, id])) !==
     undefined,
 
-  /** Ids (visible to the caller) matching a GDPR delete selector, over every version. */
+  /**
+   * Memories (visible to the caller) matching a GDPR delete selector, over every version, each with
+   * whether its current version is private. A visibility without a principal (a tenant-wide
+   * erasure) reaches private memories too, within its namespaces.
+   */
   async idsForDelete(
     db: SqlExecutor,
     v: Visibility,
     selector: { ids?: readonly string[]; entity?: string; createdAfter?: number; createdBefore?: number },
-  ): Promise<string[]> {
+  ): Promise<{ id: string; private: boolean }[]> {
     // Every version counts (an entity named only in history is still erased), expired ones too.
     const vis = visibilityClause(v, "m", { history: true, expired: true });
-    const base = `SELECT DISTINCT m.id FROM memories m WHERE ${vis.sql}`;
+    const base = `SELECT DISTINCT m.id, EXISTS (SELECT 1 FROM memories p WHERE p.tenant_id = m.tenant_id AND p.id = m.id AND p.is_current = 1 AND p.access = 'private') AS is_private FROM memories m WHERE ${vis.sql}`;
+    let rows: { id: string; is_private: unknown }[];
     if (selector.ids) {
-      const rows = await db.all<{ id: string }>(
-        `${base} AND m.id IN (${selector.ids.map(() => "?").join(", ")})`,
-        [...vis.params, ...selector.ids],
-      );
-      return rows.map((r) => r.id);
-    }
-    if (selector.entity !== undefined) {
-      const rows = await db.all<{ id: string }>(
+      rows = await db.all(`${base} AND m.id IN (${selector.ids.map(() => "?").join(", ")})`, [
+        ...vis.params,
+        ...selector.ids,
+      ]);
+    } else if (selector.entity !== undefined) {
+      rows = await db.all(
         // Driven from the label index: the entity's rows are looked up, never every memory scanned.
         `${base} AND m.seq IN (SELECT l.seq FROM memory_labels l WHERE l.kind = 'entity' AND l.value = ?)`,
         [...vis.params, selector.entity],
       );
-      return rows.map((r) => r.id);
+    } else {
+      rows = await db.all(`${base} AND m.created_at >= ? AND m.created_at < ?`, [
+        ...vis.params,
+        selector.createdAfter ?? 0,
+        selector.createdBefore ?? 0,
+      ]);
     }
-    const rows = await db.all<{ id: string }>(`${base} AND m.created_at >= ? AND m.created_at < ?`, [
-      ...vis.params,
-      selector.createdAfter ?? 0,
-      selector.createdBefore ?? 0,
-    ]);
-    return rows.map((r) => r.id);
+    // SQLite answers 0/1, PostgreSQL a boolean.
+    return rows.map((r) => ({ id: r.id, private: r.is_private === true || Number(r.is_private) === 1 }));
   },
 
   // ---- vectors (hybrid recall) ------------------------------------------------------------------

@@ -52,6 +52,17 @@ describe("screenMemory: the outbound policy on content and metadata", () => {
     });
   });
 
+  test("tags and entities are screened as metadata is: masked in place, or the memory withheld", async () => {
+    const token = `ghp_${"a1B2c3D4e5".repeat(4)}`;
+    const m = memoryOf("plain", { tags: ["ops", token], entities: [token, "carol"], metadata: { n: 1 } });
+    const out = await screenMemory(inspector(), m);
+    assert.deepEqual(
+      [out?.memory.tags, out?.memory.entities, out?.memory.metadata, out?.flagged],
+      [["ops", "[REDACTED:github_token]"], ["[REDACTED:github_token]", "carol"], { n: 1 }, true],
+    );
+    assert.equal(await screenMemory(inspector({ outbound: { secrets: "block" } }), m), null);
+  });
+
   test("clean memories come back unchanged and unflagged", async () => {
     const m = memory("met Ada at the conference", { speaker: "Ada", session: "s1" });
     assert.deepEqual(await screenMemory(inspector(), m), { memory: m, flagged: false });
