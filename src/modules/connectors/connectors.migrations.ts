@@ -4,8 +4,8 @@ import { rowSecurity, TENANT_COLUMN } from "../../platform/storage/postgres-ddl.
 /**
  * Connector tables live in each tenant's vault. `webhook_deliveries` is the durable inbox: a verified
  * delivery is committed here before the sender gets its 202, and the worker moves it to `done`,
- * `ignored` or `dead` (the dead-letter store). `webhook_replay` remembers delivery ids for the replay
- * window. `outbound_*` hold outbound webhook subscriptions and their persisted delivery queue.
+ * `ignored` or `dead` (the dead-letter store). `webhook_replay` remembers replay keys for the replay
+ * window, or for good when nothing signed ages a delivery (see `replay.ts`). `outbound_*` hold outbound webhook subscriptions and their persisted delivery queue.
  */
 export const connectorsMigrations = {
   control: [] satisfies Migration[],

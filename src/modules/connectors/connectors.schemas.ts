@@ -152,7 +152,10 @@ const common = {
   secret: z.string().min(16).max(1024).optional(),
   /** Name of the environment variable holding the secret. */
   secretEnv: z.string().regex(ENV_NAME_RE, "an environment variable name").optional(),
-  /** How long a delivery id is remembered; must outlast every timestamp tolerance. */
+  /**
+   * How long a delivery id is remembered; must outlast every timestamp tolerance. Content keys of
+   * deliveries without a signed timestamp are kept for good, a JWT's until it expires (`replay.ts`).
+   */
   replayWindowSec: z
     .number()
     .int()

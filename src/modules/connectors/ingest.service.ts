@@ -42,7 +42,7 @@ function keptHeaders(headers: InboundHeaders): Record<string, string> {
 
 /**
  * Verified webhook ingestion. The order is fixed: raw body, secret, signature check, and only then
- * JSON parsing, delivery id, replay check. A verified delivery is committed to the tenant's inbox (with
+ * JSON parsing, delivery id, replay check (on keys from signed data only, see `replay.ts`). A verified delivery is committed to the tenant's inbox (with
  * its replay record, in one transaction) before it is acknowledged; turning it into memories is the
  * worker's job. The raw payload is kept sealed with the tenant cipher.
  */
@@ -112,17 +112,7 @@ export function createIngestService(deps: {
       const challenge = config.source === "slack" ? slackChallenge(payload) : undefined;
       if (challenge !== undefined) return { kind: "challenge", challenge };
 
-      const id = deliveryIdFor({
-        source: config.source,
-        verified,
-        headers,
-        body,
-        payload,
-        ...(config.source === "generic_hmac" ? { signatureHeader: config.options.header } : {}),
-        ...(config.source === "jwt" && config.options.header !== undefined
-          ? { signatureHeader: config.options.header }
-          : {}),
-      });
+      const id = deliveryIdFor({ source: config.source, verified, body, payload });
       if (!id.ok) return { kind: "unidentified" };
 
       const deliveryRowId = newId("delivery", now);
@@ -130,7 +120,7 @@ export function createIngestService(deps: {
       const latencyMs = Number(process.hrtime.bigint() - input.startedAt) / 1e6;
       const accepted = await db.transaction(async (tx) => {
         const guard = createReplayGuard({ store: sqlReplayStore(tx, now), clock });
-        const replay = await guard.check(tenantId, connectorId, id.deliveryId, replayWindowSecFor(config));
+        const replay = await guard.checkAll(tenantId, connectorId, id.replayKeys, replayWindowSecFor(config));
         const inserted =
           replay.ok &&
           (await connectorsStore.insertDelivery(tx, {

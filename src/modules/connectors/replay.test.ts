@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { manualClock } from "../../lib/clock.ts";
-import { createMemoryReplayStore, createReplayGuard, deliveryIdFor } from "./replay.ts";
+import { createMemoryReplayStore, createReplayGuard, deliveryIdFor, KEEP_FOREVER_MS } from "./replay.ts";
 
 const body = Buffer.from("{}");
 
@@ -56,92 +56,182 @@ describe("replay guard", () => {
   });
 });
 
+const DIGEST = "a".repeat(64);
+
 describe("delivery ids per source", () => {
-  test("a verifier-provided id (GitHub delivery, webhook-id, jti) is used as given", () => {
+  test("a verifier-provided id (GitHub delivery, webhook-id, jti) names the delivery", () => {
     const r = deliveryIdFor({
-      source: "github",
-      verified: { ok: true, deliveryId: "72d3162e" },
-      headers: {},
+      source: "standard",
+      verified: { ok: true, deliveryId: "msg_72d3162e" },
       body,
       payload: {},
     });
-    assert.deepEqual(r, { ok: true, deliveryId: "72d3162e", derived: false });
+    assert.deepEqual(r, {
+      ok: true,
+      deliveryId: "msg_72d3162e",
+      derived: false,
+      replayKeys: [{ key: "msg_72d3162e" }],
+    });
+  });
+
+  test("GitHub: the unsigned X-GitHub-Delivery names the row, the body digest is a second key kept for good", () => {
+    const a = deliveryIdFor({
+      source: "github",
+      verified: { ok: true, deliveryId: "72d3162e", signedDigest: DIGEST },
+      body,
+      payload: {},
+    });
+    const b = deliveryIdFor({
+      source: "github",
+      verified: { ok: true, deliveryId: "forged-new-id", signedDigest: DIGEST },
+      body,
+      payload: {},
+    });
+    assert.ok(a.ok && b.ok);
+    assert.equal(a.deliveryId, "72d3162e");
+    assert.equal(a.replayKeys.length, 2);
+    assert.deepEqual(a.replayKeys[1], b.replayKeys[1]);
+    assert.equal(a.replayKeys[1]?.keepUntilMs, KEEP_FOREVER_MS);
   });
 
   test("GitHub without X-GitHub-Delivery has no safe id", () => {
-    const r = deliveryIdFor({ source: "github", verified: { ok: true }, headers: {}, body, payload: {} });
+    const r = deliveryIdFor({
+      source: "github",
+      verified: { ok: true, signedDigest: DIGEST },
+      body,
+      payload: {},
+    });
     assert.deepEqual(r, { ok: false, reason: "DELIVERY_ID_MISSING" });
   });
 
   test("Slack uses the body's event_id, so a retry with a new signature and timestamp is still a replay", () => {
-    const headers1 = { "x-slack-signature": "v0=aa", "x-slack-request-timestamp": "1" };
-    const headers2 = { "x-slack-signature": "v0=bb", "x-slack-request-timestamp": "2" };
     const payload = { event_id: "Ev0PV52K21" };
-    const a = deliveryIdFor({ source: "slack", verified: { ok: true }, headers: headers1, body, payload });
-    const b = deliveryIdFor({ source: "slack", verified: { ok: true }, headers: headers2, body, payload });
-    assert.deepEqual(a, { ok: true, deliveryId: "Ev0PV52K21", derived: false });
+    const a = deliveryIdFor({ source: "slack", verified: { ok: true, signedDigest: DIGEST }, body, payload });
+    const b = deliveryIdFor({
+      source: "slack",
+      verified: { ok: true, signedDigest: "b".repeat(64) },
+      body,
+      payload,
+    });
+    assert.deepEqual(a, {
+      ok: true,
+      deliveryId: "Ev0PV52K21",
+      derived: false,
+      replayKeys: [{ key: "Ev0PV52K21" }],
+    });
     assert.deepEqual(a, b);
   });
 
-  test("Slack bodies without event_id (slash commands) use a hash of signature and timestamp", () => {
-    const headers = { "x-slack-signature": "v0=aa", "x-slack-request-timestamp": "1" };
-    const a = deliveryIdFor({ source: "slack", verified: { ok: true }, headers, body, payload: undefined });
+  test("Slack bodies without event_id (slash commands) are keyed by the digest of the signed content, not the header text", () => {
+    const a = deliveryIdFor({
+      source: "slack",
+      verified: { ok: true, signedDigest: DIGEST },
+      body,
+      payload: undefined,
+    });
     const b = deliveryIdFor({
       source: "slack",
-      verified: { ok: true },
-      headers: { ...headers, "x-slack-request-timestamp": "2" },
+      verified: { ok: true, signedDigest: "b".repeat(64) },
       body,
       payload: undefined,
     });
     assert.ok(a.ok && b.ok);
     assert.match(a.deliveryId, /^sha256:[0-9a-f]{64}$/);
     assert.notEqual(a.deliveryId, b.deliveryId);
+    assert.equal(
+      a.replayKeys[0]?.keepUntilMs,
+      undefined,
+      "a signed timestamp bounds it: the window is enough",
+    );
   });
 
   test("Stripe uses the event id from the verified body", () => {
-    const r = deliveryIdFor({
-      source: "stripe",
-      verified: { ok: true },
-      headers: {},
-      body,
-      payload: { id: "evt_1" },
-    });
-    assert.deepEqual(r, { ok: true, deliveryId: "evt_1", derived: false });
-    const none = deliveryIdFor({ source: "stripe", verified: { ok: true }, headers: {}, body, payload: [] });
+    const r = deliveryIdFor({ source: "stripe", verified: { ok: true }, body, payload: { id: "evt_1" } });
+    assert.deepEqual(r, { ok: true, deliveryId: "evt_1", derived: false, replayKeys: [{ key: "evt_1" }] });
+    const none = deliveryIdFor({ source: "stripe", verified: { ok: true }, body, payload: [] });
     assert.equal(none.ok, false);
   });
 
-  test("generic HMAC without a delivery-id header falls back to a hash of the signature header", () => {
+  test("generic HMAC without a signed timestamp is keyed by the content digest, kept for good", () => {
     const r = deliveryIdFor({
       source: "generic_hmac",
-      verified: { ok: true },
-      headers: { "x-sig": "abc" },
+      verified: { ok: true, signedDigest: DIGEST },
       body,
       payload: {},
-      signatureHeader: "x-sig",
     });
     assert.ok(r.ok);
     assert.equal(r.derived, true);
     assert.match(r.deliveryId, /^sha256:/);
+    assert.deepEqual(r.replayKeys, [{ key: r.deliveryId, keepUntilMs: KEEP_FOREVER_MS }]);
+  });
+
+  test("generic HMAC with a delivery-id header: the header names the row, the content digest is checked too", () => {
+    const r = deliveryIdFor({
+      source: "generic_hmac",
+      verified: { ok: true, deliveryId: "d-1", timestamp: 1_700_000_000, signedDigest: DIGEST },
+      body,
+      payload: {},
+    });
+    assert.ok(r.ok);
+    assert.equal(r.deliveryId, "d-1");
+    assert.equal(r.replayKeys.length, 2);
+    assert.equal(r.replayKeys[1]?.keepUntilMs, undefined);
+  });
+
+  test("JWT without jti: the signing-input digest, kept at least until the token expires", () => {
+    const r = deliveryIdFor({
+      source: "jwt",
+      verified: { ok: true, claims: { exp: 2_000_000_000 }, signedDigest: DIGEST },
+      body,
+      payload: {},
+    });
+    assert.ok(r.ok);
+    assert.deepEqual(r.replayKeys, [{ key: r.deliveryId, keepUntilMs: 2_000_000_000_000 }]);
+    const far = deliveryIdFor({
+      source: "jwt",
+      verified: { ok: true, claims: { exp: 1e20 }, signedDigest: DIGEST },
+      body,
+      payload: {},
+    });
+    assert.ok(far.ok);
+    assert.equal(
+      far.replayKeys[0]?.keepUntilMs,
+      KEEP_FOREVER_MS,
+      "an absurd exp is clamped to a storable time",
+    );
   });
 
   test("an overlong or non-printable sender id is stored as its hash, never verbatim", () => {
     const long = deliveryIdFor({
       source: "stripe",
       verified: { ok: true },
-      headers: {},
       body,
       payload: { id: "x".repeat(300) },
     });
-    const ctl = deliveryIdFor({
-      source: "stripe",
-      verified: { ok: true },
-      headers: {},
-      body,
-      payload: { id: "a\nb" },
-    });
+    const ctl = deliveryIdFor({ source: "stripe", verified: { ok: true }, body, payload: { id: "a\nb" } });
     assert.ok(long.ok && ctl.ok);
     assert.match(long.deliveryId, /^sha256:[0-9a-f]{64}$/);
     assert.match(ctl.deliveryId, /^sha256:[0-9a-f]{64}$/);
+  });
+});
+
+describe("replay guard over several keys", () => {
+  test("a delivery is REPLAYED when any of its keys was seen, and every key is recorded", async () => {
+    const clock = manualClock();
+    const guard = createReplayGuard({ store: createMemoryReplayStore({ clock }), clock });
+    assert.deepEqual(await guard.checkAll("t", "c", [{ key: "id-1" }, { key: "body" }], 600), { ok: true });
+    assert.deepEqual(await guard.checkAll("t", "c", [{ key: "id-2" }, { key: "body" }], 600), {
+      ok: false,
+      reason: "REPLAYED",
+    });
+    assert.deepEqual(await guard.check("t", "c", "id-2", 600), { ok: false, reason: "REPLAYED" });
+  });
+
+  test("a key kept for good outlives the replay window", async () => {
+    const clock = manualClock();
+    const guard = createReplayGuard({ store: createMemoryReplayStore({ clock }), clock });
+    await guard.checkAll("t", "c", [{ key: "body", keepUntilMs: KEEP_FOREVER_MS }], 600);
+    clock.advance(365 * 86_400_000);
+    assert.deepEqual(await guard.check("t", "c", "body", 600), { ok: false, reason: "REPLAYED" });
   });
 });

@@ -46,9 +46,22 @@ export type VerifySuccess = {
   timestamp?: number;
   /** Verified JWT claims (jwt scheme only). */
   claims?: JWTPayload;
+  /**
+   * Hex SHA-256 of exactly what the signature covers (for a JWT, its signing input `header.payload`).
+   * It is the same for every spelling of one signed request — hex case, base64 alphabet, `Bearer`
+   * spacing, an unsigned delivery-id header — so replay keys are derived from it (see `replay.ts`).
+   */
+  signedDigest?: string;
 };
 
 export type VerifyResult = VerifySuccess | { ok: false; reason: VerifyFailureReason };
+
+/** Hex SHA-256 over the concatenation of `parts`: the `signedDigest` of an HMAC scheme. */
+function digestOf(...parts: (string | Buffer)[]): string {
+  const h = createHash("sha256");
+  for (const part of parts) h.update(part);
+  return h.digest("hex");
+}
 
 /** Upper bound on signature entries in one header, so a header cannot make us run many HMAC compares. */
 const MAX_SIGNATURE_ENTRIES = 8;
@@ -108,8 +121,9 @@ export type TimedHmacInput = HmacInput & {
 };
 
 /**
- * GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`. GitHub signs no timestamp,
- * so replay protection rests entirely on the `X-GitHub-Delivery` id (returned as `deliveryId`).
+ * GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`. GitHub signs neither a
+ * timestamp nor the `X-GitHub-Delivery` id (returned as `deliveryId`), so that id cannot stop a
+ * replay on its own: the body's digest is the key that does (see `replay.ts`).
  */
 export function verifyGithub(input: HmacInput): VerifyResult {
   if (noSecret(input.secret)) return fail("NO_SECRET_CONFIGURED");
@@ -121,7 +135,8 @@ export function verifyGithub(input: HmacInput): VerifyResult {
   const expected = hmacSha256(input.secret ?? "", input.body);
   if (!equalBytes(expected, given)) return fail("SIGNATURE_MISMATCH");
   const deliveryId = optionalDeliveryId(input.headers, "x-github-delivery");
-  return deliveryId === undefined ? { ok: true } : { ok: true, deliveryId };
+  const signedDigest = digestOf(input.body);
+  return deliveryId === undefined ? { ok: true, signedDigest } : { ok: true, deliveryId, signedDigest };
 }
 
 /**
@@ -144,7 +159,7 @@ export function verifySlack(input: TimedHmacInput): VerifyResult {
   if (!equalBytes(expected, given)) return fail("SIGNATURE_MISMATCH");
   const window = checkWindow(timestamp, input.nowMs, input.toleranceSec ?? DEFAULT_TOLERANCE_SEC);
   if (!window.ok) return window;
-  return { ok: true, timestamp };
+  return { ok: true, timestamp, signedDigest: digestOf(`v0:${tsHeader.value}:`, input.body) };
 }
 
 export type StripeSignatureHeader = { timestamp: string; v1: string[] };
@@ -272,7 +287,8 @@ export type GenericHmacOptions = {
 
 /**
  * Generic HMAC-SHA256 for senders without a named scheme. Without a timestamp header a captured
- * request stays valid forever, so replay protection then depends on the delivery-id store alone.
+ * request stays valid forever, so replay protection then rests on remembering the body's digest for
+ * good; the delivery-id header is not signed, so it only adds a key, never replaces one.
  */
 export function verifyGenericHmac(input: TimedHmacInput & { options: GenericHmacOptions }): VerifyResult {
   const { options } = input;
@@ -286,16 +302,17 @@ export function verifyGenericHmac(input: TimedHmacInput & { options: GenericHmac
   if (given === undefined) return fail("MALFORMED_HEADER");
 
   let timestamp: number | undefined;
-  let expected: Buffer;
+  let signed: (string | Buffer)[];
   if (options.timestampHeader !== undefined) {
     const tsHeader = requiredHeader(input.headers, options.timestampHeader);
     if (!tsHeader.ok) return tsHeader;
     timestamp = parseUnixSeconds(tsHeader.value);
     if (timestamp === undefined) return fail("MALFORMED_HEADER");
-    expected = hmacSha256(input.secret ?? "", `${tsHeader.value}.`, input.body);
+    signed = [`${tsHeader.value}.`, input.body];
   } else {
-    expected = hmacSha256(input.secret ?? "", input.body);
+    signed = [input.body];
   }
+  const expected = hmacSha256(input.secret ?? "", ...signed);
   if (!equalBytes(expected, given)) return fail("SIGNATURE_MISMATCH");
   if (timestamp !== undefined) {
     const window = checkWindow(timestamp, input.nowMs, input.toleranceSec ?? DEFAULT_TOLERANCE_SEC);
@@ -307,6 +324,7 @@ export function verifyGenericHmac(input: TimedHmacInput & { options: GenericHmac
       : optionalDeliveryId(input.headers, options.deliveryIdHeader);
   return {
     ok: true,
+    signedDigest: digestOf(...signed),
     ...(deliveryId === undefined ? {} : { deliveryId }),
     ...(timestamp === undefined ? {} : { timestamp }),
   };
@@ -434,9 +452,13 @@ export async function verifyJwt(input: {
   const deliveryId =
     typeof payload.jti === "string" && DELIVERY_ID_RE.test(payload.jti) ? payload.jti : undefined;
   const timestamp = typeof payload.iat === "number" ? payload.iat : undefined;
+  // The signing input, not the whole token: the signature segment is malleable (an ECDSA signature
+  // (r, s) also verifies as (r, n - s)), the two segments it covers are not.
+  const signingInput = token.value.slice(0, token.value.lastIndexOf("."));
   return {
     ok: true,
     claims: payload,
+    signedDigest: digestOf(signingInput),
     ...(deliveryId === undefined ? {} : { deliveryId }),
     ...(timestamp === undefined ? {} : { timestamp }),
   };

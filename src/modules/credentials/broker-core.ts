@@ -170,17 +170,38 @@ export function hostAllowed(patterns: readonly string[], url: URL): boolean {
   });
 }
 
-/** Every form of a secret that an echoing service could send back. */
+/** The ways a JSON encoder may write `text` inside a string: as JSON.stringify does, with `\/`, with `\uXXXX`. */
+function jsonEscapedForms(text: string): string[] {
+  const escaped = JSON.stringify(text).slice(1, -1);
+  const slashes = escaped.replaceAll("/", "\\/");
+  const ascii = slashes.replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  return [escaped, slashes, ascii];
+}
+
+/**
+ * Every form of a secret that an echoing service could send back: raw, percent-encoded as
+ * `encodeURIComponent` and as `URLSearchParams` write it (the query injection uses the latter, which
+ * also encodes `! ' ( ) ~` and writes a space as `+`), either with lower-case hex digits, base64 (and
+ * the Basic credential), and each of those as it reads inside a JSON string (a `"` or `\` escaped).
+ */
 function needlesOf(secrets: Secrets, injection: Injection): string[] {
   const values = [secrets.secret, secrets.access_token, secrets.refresh_token, secrets.client_secret].filter(
     (v): v is string => typeof v === "string" && v.length > 0,
   );
   const out = new Set<string>();
   for (const v of values) {
-    out.add(v);
-    out.add(encodeURIComponent(v));
-    out.add(Buffer.from(v).toString("base64"));
-    if (injection.type === "basic") out.add(Buffer.from(`${injection.username}:${v}`).toString("base64"));
+    const forms = [v, Buffer.from(v).toString("base64")];
+    for (const encoded of [encodeURIComponent(v), new URLSearchParams({ v }).toString().slice("v=".length)]) {
+      forms.push(
+        encoded,
+        encoded.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()),
+      );
+    }
+    if (injection.type === "basic") forms.push(Buffer.from(`${injection.username}:${v}`).toString("base64"));
+    for (const form of forms) for (const written of [form, ...jsonEscapedForms(form)]) out.add(written);
   }
   return [...out].filter((n) => n.length > 0).sort((a, b) => b.length - a.length);
 }
