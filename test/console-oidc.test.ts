@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { configureConsoleOidc, mergeCookies } from "./console-helpers.ts";
 import { type OidcIssuer, startOidcIssuer } from "./fixtures/oidc-issuer.ts";
@@ -43,6 +45,18 @@ describe("console OIDC sign-in over HTTP: state, its browser binding and the non
     const users = await s.request("GET", `/v1/tenants/${tenantId}/users`);
     return (users.body as { items: { email: string }[] }).items.some((u) => u.email === email);
   };
+
+  /** Drives a whole sign-in as far as it goes: whether a session came of it. */
+  async function attempt(): Promise<{ started: number; signedIn: boolean }> {
+    const start = await fetch(`${s.url}/console/login/oidc?tenant_id=${tenantId}`, { redirect: "manual" });
+    const page = await start.text();
+    if (start.status !== 200) return { started: start.status, signedIn: false };
+    const jar = mergeCookies("", start.headers.getSetCookie());
+    const authorize = /content="0;url=([^"]+)"/.exec(page)?.[1]?.replaceAll("&amp;", "&") ?? "";
+    const back = await fetch(authorize, { redirect: "manual" });
+    const res = await finish(back.headers.get("location") ?? "", jar);
+    return { started: start.status, signedIn: res.signedIn };
+  }
 
   before(async () => {
     s = await startServer({ consoleInsecureHttp: true, oidcAllowInsecureLocal: true });
@@ -104,5 +118,153 @@ describe("console OIDC sign-in over HTTP: state, its browser binding and the non
     const again = await toCallback();
     assert.ok((await finish(again.callback, again.jar)).signedIn);
     assert.equal(await provisioned(stranger.email), true);
+  });
+
+  test("OIDC: oidcAllowInsecureLocal opens the issuer's host only: a token_endpoint on another loopback host is never sent the code", async () => {
+    const seen: string[] = [];
+    const elsewhere: Server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("{}");
+    });
+    await new Promise<void>((ok) => elsewhere.listen(0, "127.0.0.2", ok));
+    const { port } = elsewhere.address() as AddressInfo;
+    try {
+      idp.signInAs(person, () => Math.floor(s.clock.now() / 1000));
+      for (const token of [
+        `http://127.0.0.2:${port}/token`,
+        `http://[::ffff:127.0.0.2]:${port}/token`,
+        `http://localhost:${port}/token`,
+      ]) {
+        idp.setDiscovery({ token_endpoint: token });
+        const r = await attempt();
+        assert.ok(!r.signedIn, token);
+      }
+      assert.deepEqual(seen, [], "nothing reached the other host");
+    } finally {
+      idp.setDiscovery({});
+      await new Promise<void>((ok) => elsewhere.close(() => ok()));
+    }
+    // The issuer's own endpoints still work: only the foreign one was refused.
+    assert.ok((await attempt()).signedIn);
+  });
+
+  test("OIDC: the token endpoint must be on the issuer's origin (as the identity module requires of jwks_uri): the provider is not asked to redeem anything", async () => {
+    idp.signInAs(person, () => Math.floor(s.clock.now() / 1000));
+    const origin = new URL(idp.issuer);
+    const otherPort = `http://127.0.0.1:${Number(origin.port) === 65535 ? 1 : Number(origin.port) + 1}/token`;
+    for (const token of [otherPort, "https://idp.example/token", "ftp://127.0.0.1/token"]) {
+      idp.setDiscovery({ token_endpoint: token });
+      const before_ = idp.tokenRequests().length;
+      const r = await attempt();
+      assert.ok(!r.signedIn, token);
+      assert.notEqual(r.started, 200, `${token}: refused when the sign-in starts`);
+      assert.equal(idp.tokenRequests().length, before_);
+    }
+    idp.setDiscovery({});
+  });
+
+  test("OIDC: a discovery document naming another issuer is refused when the sign-in starts", async () => {
+    idp.signInAs(person, () => Math.floor(s.clock.now() / 1000));
+    idp.setDiscovery({ issuer: "https://someone-else.example" });
+    try {
+      const r = await attempt();
+      assert.notEqual(r.started, 200);
+      assert.ok(!r.signedIn);
+    } finally {
+      idp.setDiscovery({});
+    }
+  });
+});
+
+describe("console OIDC sign-in over https: the binding cookie cannot be planted by a sibling host", () => {
+  let s: TestServer;
+  let idp: OidcIssuer;
+  let tenantId: string;
+
+  before(async () => {
+    s = await startServer({ oidcAllowInsecureLocal: true });
+    idp = await startOidcIssuer();
+    tenantId = await s.createTenant();
+    await configureConsoleOidc(s, tenantId, idp.issuer);
+  });
+  after(async () => {
+    await s?.close();
+    await idp?.close();
+  });
+
+  test("OIDC: served over https, the binding cookie is __Host- prefixed (Secure, Path=/, no Domain), and the callback reads it", async () => {
+    idp.signInAs({ sub: "sso-h", email: "host@example.com", email_verified: true, groups: ["ops"] }, () =>
+      Math.floor(s.clock.now() / 1000),
+    );
+    const start = await fetch(`${s.url}/console/login/oidc?tenant_id=${tenantId}`, { redirect: "manual" });
+    const page = await start.text();
+    assert.equal(start.status, 200, page);
+    const line = start.headers.getSetCookie().find((c) => c.includes("hypha_console_oidc=")) ?? "";
+    assert.match(line, /^__Host-hypha_console_oidc=[A-Za-z0-9_-]{43};/);
+    assert.match(line, /; Path=\/;/);
+    assert.match(line, /; Secure;/);
+    assert.match(line, /SameSite=Lax/);
+    assert.doesNotMatch(line, /domain=/i);
+    const jar = mergeCookies("", start.headers.getSetCookie());
+    const authorize = /content="0;url=([^"]+)"/.exec(page)?.[1]?.replaceAll("&amp;", "&") ?? "";
+    const back = await fetch(authorize, { redirect: "manual" });
+    // The test talks plain http to the server the browser would reach over https.
+    const callback = (back.headers.get("location") ?? "").replace(/^https:/, "http:");
+    // A cookie of the old name (what a sibling host could set with a Domain) binds nothing.
+    const planted = jar.replace("__Host-hypha_console_oidc", "__Secure-hypha_console_oidc");
+    const refused = await fetch(callback, { redirect: "manual", headers: { cookie: planted } });
+    assert.equal(refused.status, 403, await refused.text());
+    const again = await fetch(`${s.url}/console/login/oidc?tenant_id=${tenantId}`, { redirect: "manual" });
+    const page2 = await again.text();
+    const jar2 = mergeCookies("", again.headers.getSetCookie());
+    const authorize2 = /content="0;url=([^"]+)"/.exec(page2)?.[1]?.replaceAll("&amp;", "&") ?? "";
+    const back2 = await fetch(authorize2, { redirect: "manual" });
+    const callback2 = (back2.headers.get("location") ?? "").replace(/^https:/, "http:");
+    const done = await fetch(callback2, { redirect: "manual", headers: { cookie: jar2 } });
+    assert.equal(done.status, 200, await done.text());
+    assert.ok(
+      done.headers.getSetCookie().some((c) => c.startsWith("__Host-hypha_console=") && !/max-age=0/i.test(c)),
+    );
+    const cleared = done.headers.getSetCookie().find((c) => c.startsWith("__Host-hypha_console_oidc=")) ?? "";
+    assert.match(cleared, /Max-Age=0/);
+    assert.match(cleared, /; Path=\/;/);
+  });
+});
+
+describe("console OIDC sign-in: one client address cannot fill the sign-ins in progress", () => {
+  let s: TestServer;
+  let idp: OidcIssuer;
+  let tenantId: string;
+
+  before(async () => {
+    s = await startServer({
+      consoleInsecureHttp: true,
+      oidcAllowInsecureLocal: true,
+      trustedProxies: ["127.0.0.1/32"],
+      loginMaxPerAddress: 4,
+    });
+    idp = await startOidcIssuer();
+    tenantId = await s.createTenant();
+    await configureConsoleOidc(s, tenantId, idp.issuer);
+  });
+  after(async () => {
+    await s?.close();
+    await idp?.close();
+  });
+
+  const start = (ip: string) =>
+    fetch(`${s.url}/console/login/oidc?tenant_id=${tenantId}`, {
+      redirect: "manual",
+      headers: { "x-forwarded-for": ip },
+    }).then(async (r) => ({ status: r.status, text: await r.text() }));
+
+  test("OIDC: past its allowance (HYPHA_LOGIN_MAX_PER_ADDRESS) an address is refused with 429; other addresses still start, and the place frees when the flows expire", async () => {
+    for (let i = 0; i < 4; i++) assert.equal((await start("203.0.113.7")).status, 200);
+    const over = await start("203.0.113.7");
+    assert.equal(over.status, 429, over.text);
+    assert.equal((await start("198.51.100.1")).status, 200, "another address is not locked out");
+    s.clock.advance(10 * 60_000 + 1000);
+    assert.equal((await start("203.0.113.7")).status, 200, "expired flows free their place");
   });
 });

@@ -258,3 +258,51 @@ describe("console passkeys over HTTP: single-use challenges, five-minute expiry,
     assert.equal(after_?.last_used_at, 1);
   });
 });
+
+describe("console passkey sign-in: one client address cannot lock out everyone's ceremonies", () => {
+  let s: TestServer;
+
+  before(async () => {
+    s = await startServer({
+      consoleInsecureHttp: true,
+      trustedProxies: ["127.0.0.1/32"],
+      loginMaxPerAddress: 5,
+    });
+  });
+  after(() => s.close());
+
+  /** A fresh browser (its own pre-session cookie) asking for a sign-in challenge from `ip`. */
+  const options = async (ip: string) => {
+    const page = await fetch(`${s.url}/console/login`);
+    const jar = mergeCookies("", page.headers.getSetCookie());
+    const res = await fetch(`${s.url}/console/login/passkey/options`, {
+      method: "POST",
+      headers: { cookie: jar, "content-type": "application/x-www-form-urlencoded", "x-forwarded-for": ip },
+      body: new URLSearchParams({ _csrf: csrfOf(jar) }),
+    });
+    return { status: res.status, text: await res.text(), retryAfter: res.headers.get("retry-after") };
+  };
+
+  test("passkeys: fresh cookies from one address stop at its allowance of ceremonies in progress (429); other addresses still get challenges", async () => {
+    for (let i = 0; i < 5; i++) assert.equal((await options("203.0.113.9")).status, 200);
+    const over = await options("203.0.113.9");
+    assert.equal(over.status, 429, over.text);
+    assert.match(over.text, /RATE_LIMITED/);
+    assert.ok(Number(over.retryAfter) > 0, "a Retry-After says when a place frees");
+    assert.equal((await options("198.51.100.1")).status, 200, "another address is not locked out");
+  });
+
+  test("passkeys: an IPv6 client's /64 counts as one address (rotating within it gains nothing)", async () => {
+    for (let i = 1; i <= 5; i++) assert.equal((await options(`2001:db8:1:2::${i.toString(16)}`)).status, 200);
+    assert.equal((await options("2001:db8:1:2:ffff::1")).status, 429);
+    assert.equal((await options("2001:db8:1:3::1")).status, 200, "the next /64 is another address");
+  });
+
+  test("passkeys: expired ceremonies free their address's place", async () => {
+    const ip = "192.0.2.44";
+    for (let i = 0; i < 5; i++) assert.equal((await options(ip)).status, 200);
+    assert.equal((await options(ip)).status, 429);
+    s.clock.advance(FIVE_MINUTES + 1000);
+    assert.equal((await options(ip)).status, 200);
+  });
+});

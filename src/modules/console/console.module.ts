@@ -1,6 +1,6 @@
-import { createEgressGuard } from "../../lib/egress/egress-guard.ts";
 import { type ActionRule, type RequestOrigin, rule } from "../../platform/auth/actor.ts";
 import { defineModule } from "../../platform/module.ts";
+import { oidcEgressGuard } from "../identity/oidc-fetch.ts";
 import { type AdminSessions, createAdminSessions } from "./console.admin.ts";
 import { consoleMigrations } from "./console.migrations.ts";
 import { createOidcSignIn } from "./console.oidc.ts";
@@ -68,18 +68,16 @@ export const consoleModule = defineModule({
         audit: audit.append,
         auth: identity.auth,
         requireTenant: (tenantId) => tenants.requireActive(tenantId),
+        maxPerClient: ctx.config.loginMaxPerAddress,
       }),
       oidc: createOidcSignIn({
         clock: ctx.clock,
         auth: identity.auth,
-        // Tenant-supplied provider URLs: loopback and private addresses only for local providers.
-        egress: createEgressGuard({
-          timeoutMs: 5000,
-          maxResponseBytes: 256 * 1024,
-          allow: ctx.config.oidcAllowInsecureLocal
-            ? { cidrs: ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] }
-            : {},
-        }),
+        // The identity module's policy for tenant-supplied provider URLs, not a second one: public
+        // addresses, plus the issuer's own host when the operator allows local providers.
+        egressFor: (issuer) => oidcEgressGuard(issuer, { allowLocal: ctx.config.oidcAllowInsecureLocal }),
+        allowLoopbackHttp: ctx.config.oidcAllowInsecureLocal,
+        maxPerClient: ctx.config.loginMaxPerAddress,
       }),
       tenants,
       adminSessions: createAdminSessions({ clock: ctx.clock, verifyAdminKey: (k) => ctx.adminKey.verify(k) }),

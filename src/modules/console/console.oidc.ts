@@ -6,6 +6,7 @@ import { isId } from "../../lib/ids.ts";
 import { constantTimeEqual } from "../../lib/secrets.ts";
 import type { RequestOrigin } from "../../platform/auth/actor.ts";
 import type { AuthService, IssuedSession } from "../identity/auth.service.ts";
+import { createCeremonies } from "./console.ceremonies.ts";
 
 const FLOW_MS = 10 * 60_000;
 const MAX_FLOWS = 10_000;
@@ -13,6 +14,7 @@ const random = () => randomBytes(32).toString("base64url");
 
 type Flow = {
   tenantId: string;
+  issuer: string;
   binding: string;
   nonce: string;
   verifier: string;
@@ -20,28 +22,62 @@ type Flow = {
   tokenEndpoint: string;
   clientId: string;
   next: string;
-  expires: number;
 };
 
 /**
+ * The identity verifier's rule for a provider URL (`oidc.ts`): https, or plain http to a loopback
+ * host only when the operator allows local providers; never with credentials in it.
+ */
+function providerUrl(value: unknown, allowLoopbackHttp: boolean): URL | null {
+  if (typeof value !== "string" || value.length > 2000) return null;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return null;
+  }
+  if (url.username !== "" || url.password !== "") return null;
+  if (url.protocol === "https:") return url;
+  const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+  return allowLoopbackHttp && url.protocol === "http:" && loopback ? url : null;
+}
+
+/**
  * OIDC sign-in for the console: the authorization-code flow with PKCE (S256), `state` and `nonce`.
- * The browser visits the provider; the server fetches discovery and redeems the code through the
- * egress guard, checks the ID token's nonce, and hands the token to the identity module's OIDC
- * sign-in (which verifies signature, issuer, audience and expiry and maps roles). `state` is bound to
- * a cookie of the browser that started the flow, so a code cannot be planted in another browser.
+ * The browser visits the provider; the server fetches discovery and redeems the code, checks the ID
+ * token's nonce, and hands the token to the identity module's OIDC sign-in (which verifies
+ * signature, issuer, audience and expiry and maps roles). `state` is bound to a cookie of the
+ * browser that started the flow, so a code cannot be planted in another browser.
+ *
+ * The provider is held to the identity module's policy: every request goes through its egress
+ * guard for this issuer (`oidcEgressGuard`: with `oidcAllowInsecureLocal`, the issuer's own host
+ * and no other local address), discovery must name this issuer, and the code is redeemed only at a
+ * token endpoint on the issuer's origin (as `jwks_uri` must be), so a discovery document cannot
+ * send the code, the PKCE verifier or a request anywhere else. Flows in progress are capped per
+ * client address (`createCeremonies`).
  */
 export function createOidcSignIn(deps: {
   clock: Clock;
   auth: Pick<AuthService, "oidcClient" | "oidcLogin">;
-  egress: EgressGuard;
+  /** The egress guard for one issuer: the identity module's `oidcEgressGuard`. */
+  egressFor: (issuer: string) => EgressGuard;
+  /** `oidcAllowInsecureLocal`: plain http to a loopback issuer is allowed. */
+  allowLoopbackHttp: boolean;
+  /** Flows one client address may have in progress (the sign-in allowance per address). */
+  maxPerClient: number;
 }) {
-  const flows = new Map<string, Flow>();
+  const flows = createCeremonies<Flow>(deps.clock, {
+    ttlMs: FLOW_MS,
+    max: MAX_FLOWS,
+    maxPerClient: deps.maxPerClient,
+  });
 
   async function getJson(
+    issuer: string,
     url: string,
     init?: { method: string; body: string },
   ): Promise<Record<string, unknown>> {
-    const res = await deps.egress.fetch(url, {
+    const res = await deps.egressFor(issuer).fetch(url, {
       method: init?.method ?? "GET",
       headers: {
         accept: "application/json",
@@ -62,8 +98,8 @@ export function createOidcSignIn(deps: {
     throw new AppError("INVALID_CREDENTIALS", "the identity provider answered something else than JSON");
   }
 
-  const httpUrl = (v: unknown): string | null =>
-    typeof v === "string" && /^https?:\/\/[^\s]+$/.test(v) && v.length <= 2000 ? v : null;
+  const own = (document: Record<string, unknown>, key: string): unknown =>
+    Object.hasOwn(document, key) ? document[key] : undefined;
 
   return {
     /** Starts a flow: the provider URL to send the browser to, and the binding for its cookie. */
@@ -71,32 +107,42 @@ export function createOidcSignIn(deps: {
       tenantId: string,
       redirectUri: string,
       next: string,
+      origin: RequestOrigin,
     ): Promise<{ url: string; binding: string }> {
+      // Refused before anything is looked up or fetched: a client over its cap costs nothing.
+      flows.admit(origin.ip);
       const client = isId("tenant", tenantId) ? await deps.auth.oidcClient(tenantId) : null;
       if (!client) throw new AppError("NOT_FOUND", "this tenant has no OIDC sign-in");
-      const discovery = await getJson(`${client.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`);
-      const authorize = httpUrl(discovery.authorization_endpoint);
-      const token = httpUrl(discovery.token_endpoint);
+      const issuer = providerUrl(client.issuer, deps.allowLoopbackHttp);
+      if (!issuer) throw new AppError("INVALID_CREDENTIALS", "the provider's issuer URL is not allowed");
+      const discovery = await getJson(
+        client.issuer,
+        `${client.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`,
+      );
+      if (own(discovery, "issuer") !== client.issuer)
+        throw new AppError("INVALID_CREDENTIALS", "the provider's discovery names another issuer");
+      const authorize = providerUrl(own(discovery, "authorization_endpoint"), deps.allowLoopbackHttp);
+      const token = providerUrl(own(discovery, "token_endpoint"), deps.allowLoopbackHttp);
       if (!authorize || !token)
         throw new AppError("INVALID_CREDENTIALS", "the provider's discovery lacks endpoints");
-      const now = deps.clock.now();
-      if (flows.size >= MAX_FLOWS) {
-        for (const [k, f] of flows) if (f.expires <= now) flows.delete(k);
-        if (flows.size >= MAX_FLOWS) throw new AppError("RATE_LIMITED", "too many sign-ins in progress");
-      }
+      if (token.origin !== issuer.origin)
+        throw new AppError(
+          "INVALID_CREDENTIALS",
+          "the provider's token endpoint is not on the issuer's origin",
+        );
       const state = random();
       const flow: Flow = {
         tenantId,
+        issuer: client.issuer,
         binding: random(),
         nonce: random(),
         verifier: random(),
         redirectUri,
-        tokenEndpoint: token,
+        tokenEndpoint: token.toString(),
         clientId: client.clientId,
         next,
-        expires: now + FLOW_MS,
       };
-      flows.set(state, flow);
+      flows.put(state, origin.ip, flow);
       const url = new URL(authorize);
       url.search = new URLSearchParams({
         response_type: "code",
@@ -118,15 +164,14 @@ export function createOidcSignIn(deps: {
       binding: string | null,
       origin: RequestOrigin,
     ): Promise<{ issued: IssuedSession; next: string }> {
-      const flow = flows.get(state);
-      flows.delete(state);
-      if (!flow || flow.expires <= deps.clock.now()) {
+      const flow = flows.take(state);
+      if (!flow) {
         throw new AppError("INVALID_CREDENTIALS", "this sign-in expired or was already used: start again");
       }
       if (binding === null || !constantTimeEqual(binding, flow.binding)) {
         throw new AppError("FORBIDDEN", "this sign-in was started in another browser");
       }
-      const tokens = await getJson(flow.tokenEndpoint, {
+      const tokens = await getJson(flow.issuer, flow.tokenEndpoint, {
         method: "POST",
         body: new URLSearchParams({
           grant_type: "authorization_code",

@@ -6,6 +6,7 @@ import { authorize, type RequestOrigin, type UserActor } from "../../platform/au
 import type { Storage } from "../../platform/storage/port.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
 import type { AuthService, IssuedSession } from "../identity/auth.service.ts";
+import { createCeremonies } from "./console.ceremonies.ts";
 import { consoleStore } from "./console.store.ts";
 
 /** The relying party: this server as the browser sees it (`rpID` is its host name). */
@@ -19,7 +20,8 @@ const MAX_CEREMONIES = 10_000;
 /**
  * Passkeys (WebAuthn) for the console: a signed-in person registers one, then signs in with it
  * alone (a discoverable credential; the tenant id names where to look it up). Challenges live in
- * memory for five minutes and are spent by their first use.
+ * memory for five minutes and are spent by their first use; one client address holds at most
+ * `maxPerClient` of them at a time (see `createCeremonies`).
  */
 export function createPasskeys(deps: {
   storage: Storage;
@@ -28,25 +30,21 @@ export function createPasskeys(deps: {
   auth: Pick<AuthService, "passkeyLogin">;
   /** Throws unless the tenant exists and is active (no vault is opened for an unknown tenant). */
   requireTenant: (tenantId: string) => Promise<unknown>;
+  /** Ceremonies one client address may have in progress (the sign-in allowance per address). */
+  maxPerClient: number;
 }) {
   const { storage, clock } = deps;
-  const ceremonies = new Map<string, { challenge: string; expires: number }>();
+  const ceremonies = createCeremonies<string>(clock, {
+    ttlMs: CEREMONY_MS,
+    max: MAX_CEREMONIES,
+    maxPerClient: deps.maxPerClient,
+  });
 
-  function remember(key: string, challenge: string) {
-    const now = clock.now();
-    if (ceremonies.size >= MAX_CEREMONIES) {
-      for (const [k, v] of ceremonies) if (v.expires <= now) ceremonies.delete(k);
-      if (ceremonies.size >= MAX_CEREMONIES)
-        throw new AppError("RATE_LIMITED", "too many sign-ins in progress");
-    }
-    ceremonies.set(key, { challenge, expires: now + CEREMONY_MS });
-  }
   function spend(key: string): string {
-    const c = ceremonies.get(key);
-    ceremonies.delete(key);
-    if (!c || c.expires <= clock.now())
+    const challenge = ceremonies.take(key);
+    if (challenge === null)
       throw new AppError("INVALID_CREDENTIALS", "the passkey ceremony expired: try again");
-    return c.challenge;
+    return challenge;
   }
 
   return {
@@ -73,7 +71,7 @@ export function createPasskeys(deps: {
         excludeCredentials: existing.map((p) => ({ id: p.id })),
         authenticatorSelection: { residentKey: "required", userVerification: "required" },
       });
-      remember(`reg:${actor.tenantId}:${actor.id}`, options.challenge);
+      ceremonies.put(`reg:${actor.tenantId}:${actor.id}`, actor.origin.ip, options.challenge);
       return options;
     },
 
@@ -145,12 +143,12 @@ export function createPasskeys(deps: {
     },
 
     /** Sign-in, step 1: a challenge for any passkey of this server (the browser offers its own). */
-    async authenticationOptions(ceremony: string, rp: RelyingParty) {
+    async authenticationOptions(ceremony: string, rp: RelyingParty, origin: RequestOrigin) {
       const options = await (await webauthn()).generateAuthenticationOptions({
         rpID: rp.id,
         userVerification: "required",
       });
-      remember(`auth:${ceremony}`, options.challenge);
+      ceremonies.put(`auth:${ceremony}`, origin.ip, options.challenge);
       return options;
     },
 

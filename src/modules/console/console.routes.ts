@@ -816,7 +816,7 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
             pages.confirmPage(
               ctx,
               "Erase",
-              `${count} memor${count === 1 ? "y matches" : "ies match"} ${what}. Erase ${count === 1 ? "it" : "them"} with every version and index entry? This cannot be undone.`,
+              `${count} memor${count === 1 ? "y matches" : "ies match"} ${what}. Erase ${count === 1 ? "it" : "them"} with every version and index entry?${can(ctx.actor, "memories:erase") ? " Agents’ private memories that match are erased too (this count leaves them out)." : ""} This cannot be undone.`,
               "/console/memories/erase",
               "entity" in selector
                 ? { entity: selector.entity }
@@ -1081,7 +1081,7 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
       config: open,
       schema: { hide: true, body: form({}) },
       handler: async (req, reply) =>
-        reply.send(await deps.passkeys.authenticationOptions(ceremonyOf(req), relyingParty(req))),
+        reply.send(await deps.passkeys.authenticationOptions(ceremonyOf(req), relyingParty(req), req.origin)),
     });
 
     scope.route({
@@ -1310,10 +1310,11 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
 
     // ---- OIDC sign-in (authorization code + PKCE) -------------------------------------------
 
-    // SameSite=Lax: the provider sends the browser back with a cross-site navigation.
-    const oidcCookie = `${cookies.secure ? "__Secure-" : ""}hypha_console_oidc`;
+    // SameSite=Lax: the provider sends the browser back with a cross-site navigation. `__Host-`
+    // (Secure, Path=/, no Domain) like the session cookies: no sibling host can plant a binding.
+    const oidcCookie = cookies.oidc;
     const oidcCookieLine = (value: string, maxAge: number) =>
-      `${oidcCookie}=${value}; Path=/console/login/oidc; Max-Age=${maxAge}; HttpOnly;${cookies.secure ? " Secure;" : ""} SameSite=Lax`;
+      `${oidcCookie}=${value}; Path=/; Max-Age=${maxAge}; HttpOnly;${cookies.secure ? " Secure;" : ""} SameSite=Lax`;
 
     scope.route({
       method: "GET",
@@ -1329,6 +1330,7 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
           req.query.tenant_id.trim(),
           `${rp.origin}/console/login/oidc/callback`,
           safeNext(req.query.next),
+          req.origin,
         );
         reply.header("set-cookie", oidcCookieLine(binding, 600));
         // A page, not a redirect: the CSP's form-action would refuse a form redirected off-site.

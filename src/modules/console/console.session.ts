@@ -5,7 +5,8 @@
  * HTTP chokepoint like a bearer token), the refresh token of the session family (exchanged for a new
  * access token when it expires) and the CSRF token. Every state-changing form carries the CSRF token
  * in a hidden `_csrf` field; a POST whose field does not equal the cookie, or whose Origin is another
- * site, is refused with 403. Served over https the cookies are `Secure` and `__Host-` prefixed (no
+ * site, is refused with 403. An OIDC sign-in in progress adds a fourth, SameSite=Lax, binding its
+ * `state` to the browser. Served over https every cookie is `Secure` and `__Host-` prefixed (no
  * Domain, Path=/, so no sibling host can plant one); `consoleInsecureHttp` drops both, on loopback only.
  */
 import { randomBytes } from "node:crypto";
@@ -19,6 +20,8 @@ export type ConsoleCookies = {
   readonly access: string;
   readonly refresh: string;
   readonly csrf: string;
+  /** Binds an OIDC sign-in to the browser that started it (SameSite=Lax, ten minutes). */
+  readonly oidc: string;
   readonly secure: boolean;
 };
 
@@ -28,6 +31,7 @@ export function consoleCookies(insecureHttp: boolean): ConsoleCookies {
     access: `${prefix}hypha_console`,
     refresh: `${prefix}hypha_console_refresh`,
     csrf: `${prefix}hypha_console_csrf`,
+    oidc: `${prefix}hypha_console_oidc`,
     secure: !insecureHttp,
   };
 }

@@ -1,6 +1,6 @@
 import ipaddr from "ipaddr.js";
 import { parseIpLiteral } from "../../lib/egress/classify.ts";
-import { createEgressGuard } from "../../lib/egress/egress-guard.ts";
+import { createEgressGuard, type EgressGuard } from "../../lib/egress/egress-guard.ts";
 
 /** The ranges a local provider may sit in when the operator allows them. */
 const LOCAL_RANGES = ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"].map((c) =>
@@ -29,6 +29,23 @@ function localAllowance(issuer: string): { cidrs?: string[]; hosts?: string[] } 
 }
 
 /**
+ * The egress guard for one tenant's OIDC provider: public addresses only, plus, when the operator
+ * allows local providers, the issuer's own host (see `localAllowance`). Every request the server
+ * makes to a provider goes through one: the verifier's discovery and JWKS, the console's discovery
+ * and token exchange.
+ */
+export function oidcEgressGuard(
+  issuer: string,
+  opts: { allowLocal: boolean; timeoutMs?: number },
+): EgressGuard {
+  return createEgressGuard({
+    timeoutMs: opts.timeoutMs ?? 5000,
+    maxResponseBytes: 256 * 1024,
+    allow: opts.allowLocal ? localAllowance(issuer) : {},
+  });
+}
+
+/**
  * A `fetch` for one tenant's OIDC verifier that goes through the egress guard: the issuer (and an
  * explicitly configured JWKS URL) are tenant-supplied, so they may not reach loopback, private or
  * metadata addresses. When the operator allows local providers (`oidcAllowInsecureLocal`), the
@@ -44,11 +61,7 @@ export function oidcFetch(opts: {
   timeoutMs?: number;
 }): (issuer: string) => typeof fetch {
   return (issuer) => {
-    const guard = createEgressGuard({
-      timeoutMs: opts.timeoutMs ?? 5000,
-      maxResponseBytes: 256 * 1024,
-      allow: opts.allowLocal ? localAllowance(issuer) : {},
-    });
+    const guard = oidcEgressGuard(issuer, opts);
     const guarded = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
       const url = typeof input === "string" || input instanceof URL ? input : input.url;
       const headers: Record<string, string> = {};
