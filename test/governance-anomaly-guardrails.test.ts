@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import type { GovernanceEvent } from "../src/modules/governance/governance.service.ts";
 import { errorCode, startServer, type TestServer } from "./harness.ts";
 import { signedInUser } from "./identity-helpers.ts";
-import { httpClient, ok } from "./mcp-helpers.ts";
+import { errorOf, httpClient, ok } from "./mcp-helpers.ts";
 
 type Recall = {
   results: { memory: { id: string; content: string; quarantined: boolean } }[];
@@ -115,6 +115,55 @@ describe("anomaly detection (manual clock)", () => {
       trail.map((r) => r.action),
       ["agent.paused", "agent.resumed"],
     );
+  });
+
+  test("failing MCP tool calls count toward the error rate once each, like REST: NOT_FOUND from memory_get pauses the key", async () => {
+    const { key, id } = await s.createKey(t, { scopes: ["write"] });
+    const missing = "mem_01M802E5JD4FJMYM7SYYST5T6W";
+    const client = await httpClient(s.url, key);
+    try {
+      // 9 failed calls (plus the handshake) stay under the 20-request minimum: each counts once.
+      for (let i = 0; i < 9; i++)
+        assert.equal(await errorOf(client, "memory_get", { id: missing }), "NOT_FOUND");
+      assert.equal((await s.request("GET", "/v1/memories", { key })).status, 200, "not paused yet");
+      let answered = 9;
+      let refused: unknown;
+      for (let i = 9; i < 40 && refused === undefined; i++) {
+        try {
+          assert.equal(await errorOf(client, "memory_get", { id: missing }), "NOT_FOUND");
+          answered++;
+        } catch (err) {
+          refused = err;
+        }
+      }
+      assert.ok(refused, "the key was paused before 40 failing tool calls");
+      assert.match(String(refused), /423|AGENT_PAUSED/);
+      assert.ok(answered < 40, `paused after ${answered} failing calls`);
+    } finally {
+      await client.close();
+    }
+    const rest = await s.request("GET", "/v1/memories", { key });
+    assert.equal(rest.status, 423);
+    assert.equal(errorCode(rest), "AGENT_PAUSED");
+    assert.ok(events.some((e) => e.type === "agent.paused" && e.data.key_id === id));
+  });
+
+  test("successful MCP tool calls count as successes: half failing over MCP does not pause", async () => {
+    const { key } = await s.createKey(t, { scopes: ["write"] });
+    const client = await httpClient(s.url, key);
+    try {
+      for (let i = 0; i < 30; i++) {
+        if (i % 2) await ok(client, "memory_list", {});
+        else
+          assert.equal(
+            await errorOf(client, "memory_get", { id: "mem_01M802E5JD4FJMYM7SYYST5T6W" }),
+            "NOT_FOUND",
+          );
+      }
+    } finally {
+      await client.close();
+    }
+    assert.equal((await s.request("GET", "/v1/memories", { key })).status, 200);
   });
 
   test("errors spread beyond the window do not pause; exactly 50 % does not pause", async () => {

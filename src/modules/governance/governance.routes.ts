@@ -67,6 +67,7 @@ export function registerGovernanceHooks(app: TypedApp, governance: GovernanceSer
       return reply.status(202).send({ status: "approval_required", approval: decision.approval });
   });
 
+  // A hijacked reply skips onSend: /mcp records each request's outcome itself (mcp.routes.ts).
   app.addHook("onSend", async (req, reply, payload) => {
     const actor = req.actor;
     // Before the answer leaves, so the caller's next request already meets a pause.

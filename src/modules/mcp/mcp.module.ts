@@ -33,6 +33,7 @@ export const mcpModule = defineModule({
           memories,
           recordDenial,
           tools: () => tools,
+          recordOutcome: (actor, status) => governance.recordOutcome(actor, status),
           // A tool whose REST operation needs approval is refused, as its route would be.
           gate: async (actor, tool) => {
             if (actor.type === "agent")

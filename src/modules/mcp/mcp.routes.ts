@@ -9,6 +9,7 @@ import type { TypedApp } from "../../platform/http/server.ts";
 import type { DenialAudit } from "../audit/denials.ts";
 import type { MemoriesService } from "../memories/memories.service.ts";
 import { describeError, serviceBackend, type ToolGate } from "./mcp.backend.ts";
+import { answerStatus } from "./mcp.outcome.ts";
 import { createMemoryMcpServer } from "./mcp.tools.ts";
 
 export type McpRouteDeps = {
@@ -19,6 +20,11 @@ export type McpRouteDeps = {
   gate?: ToolGate;
   /** Tools other modules add (e.g. `http_request`), registered on each request's server. */
   tools?: () => readonly McpToolProvider[];
+  /**
+   * The anomaly detector's view of agent traffic (governance's error rate). The reply is hijacked,
+   * so the onSend hook that counts REST outcomes never sees MCP: each request reports its own, once.
+   */
+  recordOutcome: (actor: AgentActor, status: number) => Promise<void>;
 };
 
 /**
@@ -94,6 +100,25 @@ export function registerMcpRoutes(app: TypedApp, deps: McpRouteDeps): void {
         sessionIdGenerator: undefined,
         enableJsonResponse: true,
       });
+      // Each request counts once toward the error rate, as a REST request would: a tool call as the
+      // status its REST operation would have had (a tool error carrying NOT_FOUND is a 404), recorded
+      // before the answer leaves so the caller's next request already meets a pause; anything the
+      // transport answers itself (notifications, refusals, failures) by its HTTP status once sent.
+      let counted = false;
+      const count = async (status: number) => {
+        if (counted) return;
+        counted = true;
+        await deps
+          .recordOutcome(actor, status)
+          .catch((err: unknown) => req.log.error({ err }, "anomaly detector failed"));
+      };
+      const send = transport.send.bind(transport);
+      transport.send = async (message, options) => {
+        const status = answerStatus(message, req.body.id);
+        if (status !== undefined) await count(status);
+        return send(message, options);
+      };
+      reply.raw.once("finish", () => void count(reply.raw.statusCode));
       // The SDK writes the response itself; carry over what the chokepoint set (request id, rate limits).
       reply.hijack();
       for (const [name, value] of Object.entries(reply.getHeaders())) {

@@ -1,5 +1,6 @@
 import { type ActionRule, rule } from "../../platform/auth/actor.ts";
 import { defineModule } from "../../platform/module.ts";
+import { createStandingCheck, registerStandingHook, STANDING_CHECK_MS } from "./standing.ts";
 import { registerStreamRoutes } from "./stream.routes.ts";
 
 export const streamActions = {
@@ -11,15 +12,30 @@ declare module "../../platform/auth/actor.ts" {
   interface ActionRegistry extends Record<keyof typeof streamActions, ActionRule> {}
 }
 
-/** The live tenant stream: Server-Sent Events over the event bus, resumable by `Last-Event-ID`. */
+/**
+ * The live tenant stream: Server-Sent Events over the event bus, resumable by `Last-Event-ID`. Long
+ * answers (this stream, NDJSON exports) end once their caller is frozen, paused or revoked.
+ */
 export const streamModule = defineModule({
   name: "stream",
   actions: streamActions,
   create(ctx) {
     const tenants = ctx.use("tenants");
+    const governance = ctx.use("governance").service;
+    const standing = createStandingCheck({
+      verifyCredential: ctx.use("identity").verifyCredential,
+      checkAgentAllowed: (subject) => governance.checkAgentAllowed(subject),
+    });
     return {
       api: undefined,
-      routes: (app) => registerStreamRoutes(app, { events: ctx.events, tenants }),
+      hooks: (app) => registerStandingHook(app, standing, STANDING_CHECK_MS),
+      routes: (app) =>
+        registerStreamRoutes(app, {
+          events: ctx.events,
+          tenants,
+          standing,
+          standingCheckMs: STANDING_CHECK_MS,
+        }),
     };
   },
 });

@@ -1,17 +1,22 @@
 import type { ServerResponse } from "node:http";
 import { z } from "zod";
+import { AppError } from "../../lib/errors.ts";
 import { type Actor, authorize, authorizeTenantPath } from "../../platform/auth/actor.ts";
 import type { BusEvent, EventBus } from "../../platform/events/bus.ts";
 import { actorOf, authErrors } from "../../platform/http/contracts.ts";
 import type { TypedApp } from "../../platform/http/server.ts";
 import { tenantIdSchema } from "../tenants/tenants.schemas.ts";
 import type { TenantLookup } from "../tenants/tenants.service.ts";
+import type { StandingCheck } from "./standing.ts";
 
 const SEQ_RE = /^\d{1,15}$/;
 
 function frame(e: BusEvent): string {
   return `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ type: e.type, at: new Date(e.at).toISOString(), ...e.data })}\n\n`;
 }
+
+/** Events after which a stream asks at once whether its caller is still admitted (freeze, pause). */
+const STANDING_EVENTS = new Set<BusEvent["type"]>(["killswitch.changed", "agent.paused"]);
 
 /** Bytes a client may leave unread in the server's buffer before it is dropped. */
 export const STREAM_MAX_BUFFERED_BYTES = 1024 * 1024;
@@ -25,10 +30,22 @@ export const STREAM_MAX_BUFFERED_BYTES = 1024 * 1024;
  * Backpressure: events are published synchronously to every subscriber, so a client that stops
  * reading would make the server buffer without limit. Once a client's unsent bytes pass
  * `maxBufferedBytes` it is dropped; it reconnects with `Last-Event-ID` like after any break.
+ *
+ * Standing: the chokepoint admits a stream once; the stream then asks `standing` again every
+ * `standingCheckMs` and at once after a freeze or pause event, and ends with an `ended` event naming
+ * the refusal (AGENT_FROZEN, AGENT_PAUSED, CREDENTIALS_REVOKED, FORBIDDEN…) when its caller is no
+ * longer admitted. A reconnect then meets the same refusal at the chokepoint.
  */
 export function registerStreamRoutes(
   app: TypedApp,
-  deps: { events: EventBus; tenants: TenantLookup; heartbeatMs?: number; maxBufferedBytes?: number },
+  deps: {
+    events: EventBus;
+    tenants: TenantLookup;
+    standing: StandingCheck;
+    standingCheckMs: number;
+    heartbeatMs?: number;
+    maxBufferedBytes?: number;
+  },
 ): void {
   const open = new Set<ServerResponse>();
   const heartbeatMs = deps.heartbeatMs ?? 15_000;
@@ -77,6 +94,7 @@ export function registerStreamRoutes(
       let live = false;
       const early: BusEvent[] = [];
       let push: (e: BusEvent) => void = () => {};
+      let recheck = () => {};
       const unsubscribe = follow
         ? deps.events.subscribe(tenantId, (e) => {
             if (!live) early.push(e);
@@ -84,6 +102,7 @@ export function registerStreamRoutes(
               sentUpTo = e.seq;
               push(e);
             }
+            if (STANDING_EVENTS.has(e.type)) recheck();
           })
         : () => {};
 
@@ -130,10 +149,61 @@ export function registerStreamRoutes(
       };
       push = (e) => send(frame(e));
       live = true;
+
+      // Asks whether the caller is still admitted; checks never overlap, and one asked for while
+      // another runs follows it (so a check starts after the event that asked for it committed).
+      let ended = false;
+      let checking = false;
+      let again = false;
+      const refusalOf = async (): Promise<AppError | null> => {
+        const standing = await deps.standing(req);
+        if (!standing.ok) return standing.error;
+        try {
+          await authorizeStream(standing.actor, tenantId);
+          return null;
+        } catch (err) {
+          if (err instanceof AppError) return err;
+          throw err;
+        }
+      };
+      recheck = () => {
+        if (ended) return;
+        if (checking) {
+          again = true;
+          return;
+        }
+        checking = true;
+        void (async () => {
+          do {
+            again = false;
+            let refusal: AppError | null;
+            try {
+              refusal = await refusalOf();
+            } catch (err) {
+              // A check that fails for any reason ends the stream; the client reconnects.
+              req.log.error({ err }, "stream standing check failed");
+              refusal = new AppError("INTERNAL", "internal error");
+            }
+            if (refusal && !ended && !res.destroyed) {
+              ended = true;
+              res.end(
+                `event: ended\ndata: ${JSON.stringify({ code: refusal.code, message: refusal.message })}\n\n`,
+              );
+            }
+          } while (again && !ended);
+          checking = false;
+        })();
+      };
       const beat = setInterval(() => send(": heartbeat\n\n"), heartbeatMs);
       beat.unref();
+      const standingTimer = setInterval(recheck, deps.standingCheckMs);
+      standingTimer.unref();
+      // Whatever happened between the chokepoint's check and now.
+      recheck();
       const cleanup = () => {
+        ended = true;
         clearInterval(beat);
+        clearInterval(standingTimer);
         unsubscribe();
         open.delete(res);
       };
