@@ -5,6 +5,7 @@ import { sign } from "@octokit/webhooks-methods";
 import { Webhook } from "standardwebhooks";
 import Stripe from "stripe";
 import { mapGithub } from "../src/modules/connectors/mappings.ts";
+import { connectorClient } from "./connector-helpers.ts";
 import { GITHUB_CORPUS, SLACK_CASES, STRIPE_CASES, stripeEvent } from "./fixtures/webhook-events.ts";
 import { errorCode, startServer, type TestServer } from "./harness.ts";
 
@@ -34,14 +35,10 @@ describe("connectors carry meaning: real payload corpora through the ingest rout
   });
   after(() => s.close());
 
-  async function connector(name: string, config: Record<string, unknown>) {
-    const res = await s.request("POST", `/v1/tenants/${tenantId}/connectors`, { body: { name, config } });
-    assert.equal(res.status, 201, res.text);
-    return res.body as { id: string; ingest_path: string };
-  }
-
-  const post = (path: string, body: string, headers: Record<string, string>, type = "application/json") =>
-    s.request("POST", path, { key: null, rawBody: body, headers: { "content-type": type, ...headers } });
+  const { connector, post } = connectorClient(
+    () => s,
+    () => tenantId,
+  );
 
   async function health(id: string): Promise<Health> {
     const res = await s.request("GET", `/v1/tenants/${tenantId}/connectors/${id}/health`);

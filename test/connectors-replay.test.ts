@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { SignJWT } from "jose";
+import { connectorClient, signatureVector } from "./connector-helpers.ts";
 import { startServer, type TestServer } from "./harness.ts";
 
 /**
@@ -12,19 +11,7 @@ import { startServer, type TestServer } from "./harness.ts";
  * duplicate, stored once.
  */
 
-const vectors = (
-  JSON.parse(
-    readFileSync(
-      resolve(import.meta.dirname, "../..", "shared/data/webhooks/webhook-signature-vectors.json"),
-      "utf8",
-    ),
-  ) as { vectors: Record<string, unknown>[] }
-).vectors;
-const vector = (id: string) => {
-  const v = vectors.find((x) => x.id === id);
-  assert.ok(v, id);
-  return v as { secret: string; body: string; timestamp: string; expected_header: Record<string, string> };
-};
+const vector = signatureVector;
 
 const SECRET = "rK7vQ2mXw9LpT4zN8cYb3HfJ6sDg1aEu";
 const START = Date.parse("2026-06-01T12:00:00Z");
@@ -47,14 +34,10 @@ describe("replay keys come from signed data only", () => {
   });
   after(() => s.close());
 
-  async function connector(name: string, config: Record<string, unknown>) {
-    const res = await s.request("POST", `/v1/tenants/${tenantId}/connectors`, { body: { name, config } });
-    assert.equal(res.status, 201, res.text);
-    return res.body as { id: string; ingest_path: string };
-  }
-
-  const post = (path: string, body: string, headers: Record<string, string>, type = "application/json") =>
-    s.request("POST", path, { key: null, rawBody: body, headers: { "content-type": type, ...headers } });
+  const { connector, post } = connectorClient(
+    () => s,
+    () => tenantId,
+  );
 
   async function memoriesIn(namespace: string) {
     await s.hypha.services.connectors.worker.drain();

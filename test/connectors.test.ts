@@ -1,23 +1,10 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { signatureVector } from "./connector-helpers.ts";
 import { errorCode, startServer, type TestServer } from "./harness.ts";
 
-const vectors = (
-  JSON.parse(
-    readFileSync(
-      resolve(import.meta.dirname, "../..", "shared/data/webhooks/webhook-signature-vectors.json"),
-      "utf8",
-    ),
-  ) as { vectors: Record<string, unknown>[] }
-).vectors;
-const vector = (id: string) => {
-  const v = vectors.find((x) => x.id === id);
-  assert.ok(v, id);
-  return v as { secret: string; body: string; timestamp?: string; expected_header: Record<string, string> };
-};
+const vector = signatureVector;
 
 const GITHUB_SECRET = "gh-secret-0123456789abcdef";
 const hex = (secret: string, ...parts: string[]) => {
