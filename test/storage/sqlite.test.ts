@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { MIGRATIONS } from "../../src/app.ts";
 import { newId } from "../../src/lib/ids.ts";
-import { openSqliteDatabase, openSqliteStorage } from "../../src/platform/storage/sqlite.ts";
+import { LOGGED_FLUSH_MS, openSqliteDatabase, openSqliteStorage } from "../../src/platform/storage/sqlite.ts";
 import { createTelemetry } from "../../src/platform/telemetry.ts";
 import { addTenants, runStorageConformance, withConformanceTables } from "./conformance.ts";
 import { runStoreConformance } from "./stores.ts";
@@ -116,23 +116,41 @@ describe("embedded SQLite: durable acknowledgement", () => {
 });
 
 describe("embedded SQLite: a transaction that asks only to be logged", () => {
-  test("is answered at its commit, before the flush, which starts at once; others in its group still wait for the flush", async () => {
+  test("is answered at its commit; its flush comes within LOGGED_FLUSH_MS, one for every such commit meanwhile, or with the next write's; others in its group still wait for the flush", async () => {
     const dir = mkdtempSync(join(tmpdir(), "hypha-logged-"));
     const events: string[] = [];
     const telemetry = createTelemetry((stage) => {
       if (stage === "db.commit" || stage === "db.flush") events.push(stage);
     });
     const db = openSqliteDatabase(join(dir, "l.db"), telemetry);
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const logRead = () =>
+      db.transaction((tx) => tx.run("INSERT INTO l (v) VALUES ('read event')"), { durability: "logged" });
     try {
       await db.run("CREATE TABLE l (id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
       events.length = 0;
-      await db.transaction((tx) => tx.run("INSERT INTO l (v) VALUES ('read event')"), {
-        durability: "logged",
-      });
-      assert.deepEqual(events, ["db.commit"], "answered once committed, the flush still running");
+      const t0 = performance.now();
+      await logRead();
+      assert.deepEqual(events, ["db.commit"], "answered once committed, before any flush");
       assert.equal((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM l"))?.n, 1, "visible at once");
+      for (let i = 0; i < 9; i++) await logRead();
       await db.settled();
-      assert.deepEqual(events, ["db.commit", "db.flush"], "and flushed right after, without another write");
+      assert.equal(events.filter((e) => e === "db.flush").length, 0, "ten read events, no flush yet");
+      while (!events.includes("db.flush") && performance.now() - t0 < 5_000) await sleep(10);
+      assert.ok(performance.now() - t0 >= LOGGED_FLUSH_MS - 5, "not flushed before its window");
+      await sleep(LOGGED_FLUSH_MS * 2);
+      assert.deepEqual(
+        events.filter((e) => e === "db.flush"),
+        ["db.flush"],
+        "one flush for the ten commits, without another write",
+      );
+
+      // A write's own flush covers the logged commits before it: no second flush follows.
+      events.length = 0;
+      await logRead();
+      await db.transaction((tx) => tx.run("INSERT INTO l (v) VALUES ('write')"));
+      await sleep(LOGGED_FLUSH_MS * 2);
+      assert.deepEqual(events, ["db.commit", "db.commit", "db.flush"]);
 
       // In one group: the logged one is answered at the commit, the default one after the flush.
       events.length = 0;
@@ -155,9 +173,30 @@ describe("embedded SQLite: a transaction that asks only to be logged", () => {
       release();
       await Promise.all([first, logged, flushed]);
       assert.deepEqual(heard, ["logged after db.commit", "flushed after db.commit db.flush"]);
-      assert.equal((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM l"))?.n, 4);
+      assert.equal((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM l"))?.n, 15);
     } finally {
       await (db as unknown as { close(): Promise<void> }).close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("closing the database flushes a logged commit still waiting for its flush", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hypha-logged-close-"));
+    const events: string[] = [];
+    const telemetry = createTelemetry((stage) => {
+      if (stage === "db.flush") events.push(stage);
+    });
+    const db = openSqliteDatabase(join(dir, "l.db"), telemetry);
+    try {
+      await db.run("CREATE TABLE l (id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+      events.length = 0;
+      await db.transaction((tx) => tx.run("INSERT INTO l (v) VALUES ('read event')"), {
+        durability: "logged",
+      });
+      assert.deepEqual(events, []);
+      await (db as unknown as { close(): Promise<void> }).close();
+      assert.deepEqual(events, ["db.flush"], "flushed at close, not left to the timer");
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

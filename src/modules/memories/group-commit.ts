@@ -7,9 +7,9 @@ type Job = { write: (tx: SqlExecutor) => Promise<void>; resolve: () => void; rej
  * and then hands its audit write here; writes that arrive while a group is committing wait for the
  * next one, so one transaction (one write-lock turn) records many reads. `commit` resolves only after
  * the transaction holding the write has committed to the database's log: the event is recorded
- * before the answer leaves. It does not wait for the log's flush to disk, which starts at once: a
- * power loss in that moment can take back the last reads' events (never a write), where waiting
- * would add a disk flush to every recall.
+ * before the answer leaves. It does not wait for the log's flush to disk, which follows within a
+ * bounded window shared by every read meanwhile: a power loss in that window can take back the last
+ * reads' events (never a write), where waiting would add a disk flush to every recall.
  * A write that throws fails its own caller only; the others in its group still commit.
  */
 export function createGroupCommit(storage: Storage) {

@@ -28,9 +28,10 @@ export interface TransactionExecutor extends SqlExecutor {
 export type TransactionOptions = {
   /**
    * `flushed` (the default): once the commit is on disk, so a power loss cannot take it back.
-   * `logged`: once the commit is in the database's log — it survives the process, and the flush to
-   * disk starts at once, but a power loss before that flush ends can take it back. For records whose
-   * loss in that moment costs less than the wait: the audit events of reads.
+   * `logged`: once the commit is in the database's log — it survives the process, and it is flushed
+   * to disk within a bounded window (SQLite: `LOGGED_FLUSH_MS`, shared by every such commit meanwhile;
+   * PostgreSQL: its WAL writer's), but a power loss before that flush ends can take it back. For
+   * records whose loss in that window costs less than the wait: the audit events of reads.
    */
   durability?: "flushed" | "logged";
 };

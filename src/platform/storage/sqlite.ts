@@ -35,6 +35,14 @@ const MAX_GROUP = 64;
 const GROUP_MS = 25;
 
 /**
+ * A group whose transactions all asked only to be logged is flushed to disk within this long, by
+ * one flush shared with every such group meanwhile (and sooner, by the next write's own flush), as
+ * PostgreSQL's WAL writer flushes asynchronous commits. A read's audit event then costs no flush of
+ * its own.
+ */
+export const LOGGED_FLUSH_MS = 200;
+
+/**
  * With a checkpoint thread, a database written to is checkpointed a while after its first commit
  * since the last checkpoint. The wait adapts so that one checkpoint copies about as many pages as
  * SQLite's own threshold (1,000): halved when the last one found more in the log, doubled when it
@@ -89,7 +97,25 @@ export function openSqliteDatabase(
       throw new Error(`the write-ahead log could not be flushed to disk: ${(err as Error).message}`);
     }
   };
-  const flushed = (): Promise<void> => (telemetry ? telemetry.span("db.flush", {}, durable) : durable());
+  /** A flush pending for commits that asked only to be logged (see LOGGED_FLUSH_MS). */
+  let loggedFlush: ReturnType<typeof setTimeout> | null = null;
+  const flushed = (): Promise<void> => {
+    // A flush that starts now covers every commit so far, the logged ones waiting for theirs too.
+    if (loggedFlush) {
+      clearTimeout(loggedFlush);
+      loggedFlush = null;
+    }
+    return telemetry ? telemetry.span("db.flush", {}, durable) : durable();
+  };
+  const flushLoggedSoon = (): void => {
+    if (loggedFlush || !walSync) return;
+    loggedFlush = setTimeout(() => {
+      loggedFlush = null;
+      // Nobody waits for it: a failure shows again at the next write's own flush.
+      flushed().catch(() => undefined);
+    }, LOGGED_FLUSH_MS);
+    loggedFlush.unref();
+  };
   // The serving connection never checkpoints: the checkpoint thread does, after commits.
   if (offThread) db.exec("PRAGMA wal_autocheckpoint = 0");
 
@@ -288,9 +314,13 @@ export function openSqliteDatabase(
       }
     };
     if (done.length === 0) return;
-    // What asked only to be logged is answered now; the flush starts at once all the same.
+    // What asked only to be logged is answered now; a group of those only is flushed within the window.
     answer(done.filter((d) => d.job.logged));
     const waiting = done.filter((d) => !d.job.logged);
+    if (waiting.length === 0) {
+      flushLoggedSoon();
+      return;
+    }
     // The next group runs while this one's log is flushed (the write lock is free once the commit is
     // in the log); this group's other callers hear of it only once the flush has ended.
     const answered = flushed().then(
@@ -360,6 +390,11 @@ export function openSqliteDatabase(
           if (closed) return;
           closed = true;
           if (checkpointDue) clearTimeout(checkpointDue);
+          if (loggedFlush) {
+            clearTimeout(loggedFlush);
+            loggedFlush = null;
+            await flushed().catch(() => undefined);
+          }
           // The checkpoint thread lets go first, so this connection is the last one and SQLite
           // checkpoints and removes the log as it closes.
           await offThread?.forget(path);
