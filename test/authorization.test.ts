@@ -143,6 +143,16 @@ describe("one authorization chokepoint", () => {
     const adminKey = (await s.createKey(t, { scopes: ["admin"] })).key;
     const mem = await s.storeMemory(adminKey, { content: "role table" });
     const spareKey = async () => (await s.createKey(t, { agent: "spare" })).id;
+    // A key a DEVELOPER made: one a DEVELOPER may rotate (not one under an agent another made).
+    let developerAgents = 0;
+    const developersKey = async () => {
+      const res = await s.request("POST", `/v1/tenants/${t}/keys`, {
+        key: tokens.DEVELOPER ?? "",
+        body: { agent: `spare-dev-${++developerAgents}`, scopes: ["read"] },
+      });
+      assert.equal(res.status, 201, res.text);
+      return (res.body as { id: string }).id;
+    };
     const targetUser = await s.createUser(t, { roles: ["VIEWER"] });
     const connectorBody = (name: string) => ({
       name,
@@ -160,6 +170,7 @@ describe("one authorization chokepoint", () => {
       name: string;
       method: string;
       path: () => Promise<string> | string;
+      /** The body, or the body each role sends. */
       body?: unknown;
       allowed: string[];
     };
@@ -216,7 +227,8 @@ describe("one authorization chokepoint", () => {
         name: "create keys",
         method: "POST",
         path: P(`/v1/tenants/${t}/keys`),
-        body: { agent: "k", scopes: ["read"] },
+        // Each role names its own agent: a DEVELOPER may not name an agent whose keys another made.
+        body: (role: string) => ({ agent: `k-${role.toLowerCase()}`, scopes: ["read"] }),
         allowed: ["ADMIN", "DEVELOPER"],
       },
       {
@@ -228,7 +240,7 @@ describe("one authorization chokepoint", () => {
       {
         name: "rotate keys",
         method: "POST",
-        path: async () => `/v1/tenants/${t}/keys/${await spareKey()}/rotate`,
+        path: async () => `/v1/tenants/${t}/keys/${await developersKey()}/rotate`,
         body: {},
         allowed: ["ADMIN", "DEVELOPER"],
       },
@@ -351,7 +363,8 @@ describe("one authorization chokepoint", () => {
     for (const c of cases) {
       for (const role of ["ADMIN", "AUDIT_ADMIN", "DEVELOPER", "VIEWER"]) {
         const path = await c.path();
-        const res = await s.request(c.method, path, { key: tokens[role] ?? "", body: c.body });
+        const body = typeof c.body === "function" ? (c.body as (role: string) => unknown)(role) : c.body;
+        const res = await s.request(c.method, path, { key: tokens[role] ?? "", body });
         const allowed = c.allowed.includes(role);
         if (allowed)
           assert.ok(

@@ -12,7 +12,7 @@ import {
   mergeCookies,
 } from "./console-helpers.ts";
 import { startServer, type TestServer } from "./harness.ts";
-import { signedInUser } from "./identity-helpers.ts";
+import { login, signedInUser } from "./identity-helpers.ts";
 import {
   CONSOLE_SAMPLES,
   type ConsoleFixture,
@@ -90,6 +90,16 @@ describe("console: the shared security cases on every cookie-session route", () 
       });
       return ((await res.json()) as { id: string }).id;
     };
+    // The DEVELOPER rotates a key they made (not one under an agent another person made).
+    const developersKey = async () => {
+      const signed = await login(s, tenantId, people.get("DEVELOPER")?.email ?? "");
+      const res = await s.request("POST", `/v1/tenants/${tenantId}/keys`, {
+        key: (signed.body as { access_token: string }).access_token,
+        body: { agent: "rotating", scopes: ["read"] },
+      });
+      assert.equal(res.status, 201, res.text);
+      return (res.body as { id: string }).id;
+    };
     f = {
       deliveryId: await delivery(tenantId),
       otherDeliveryId: await delivery(other),
@@ -101,7 +111,7 @@ describe("console: the shared security cases on every cookie-session route", () 
       otherApprovalId: await pending(other, otherAgent.key),
       keyId: agent.id,
       revokeKeyId: (await s.createKey(tenantId, { agent: "spare" })).id,
-      rotateKeyId: (await s.createKey(tenantId, { agent: "rotating" })).id,
+      rotateKeyId: await developersKey(),
       otherKeyId: otherAgent.id,
       memoryId: (await s.storeMemory(agentKey, { content: "own memory", entities: ["acme"] })).id,
       otherMemoryId: (await s.storeMemory(otherAgent.key, { content: "other memory" })).id,

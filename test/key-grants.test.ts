@@ -125,6 +125,64 @@ describe("key grants: a new or rotated key never holds more than its caller", ()
     created(await mint(root.key, { agent: "bob-bot", scopes: ["read"] }));
   });
 
+  test("agent names: a DEVELOPER cannot make or rotate a key under another person's agent (it would read that agent's private memories); an ADMIN can", async () => {
+    const other = (await signedInUser(s, t, ["DEVELOPER"])).token;
+    const carol = created(await mint(other, { agent: "carol-bot", scopes: ["write"] }));
+    const secret = await s.request("POST", "/v1/memories", {
+      key: carol.key,
+      body: { namespace: "people", content: "carol's private note about the launch date", access: "private" },
+    });
+    assert.equal(secret.status, 201, secret.text);
+    const keysOf = async (agent: string) =>
+      (
+        (await s.request("GET", `/v1/tenants/${t}/keys?limit=100`, { key: admin })).body as {
+          items: Created[];
+        }
+      ).items
+        .filter((k) => k.agent === agent)
+        .map((k) => k.id);
+    const before = await keysOf("carol-bot");
+
+    for (const attempt of [
+      () => mint(dev, { agent: "carol-bot", scopes: ["read"] }),
+      () => rotate(dev, carol.id),
+    ]) {
+      const res = await attempt();
+      assert.equal(res.status, 403, res.text);
+      assert.equal(errorCode(res), "FORBIDDEN");
+      assert.match(res.text, /carol-bot/);
+    }
+    assert.deepEqual(await keysOf("carol-bot"), before, "no key was made, the rotated one untouched");
+    // A revoked key still names its agent: its private memories outlive it.
+    assert.equal(
+      (await s.request("DELETE", `/v1/tenants/${t}/keys/${carol.id}`, { key: other })).status,
+      200,
+    );
+    assert.equal((await mint(dev, { agent: "carol-bot", scopes: ["read"] })).status, 403);
+    const db = await s.hypha.storage.tenant(t);
+    const denied = await db.all<{ details: string }>(
+      "SELECT details FROM audit_events WHERE action IN ('key.created', 'key.rotated') AND outcome = 'denied' AND details LIKE '%carol-bot%'",
+    );
+    assert.equal(denied.length, 3, "each refusal audited");
+
+    // A new name is anyone's; one whose keys the DEVELOPER made (also through their own keys) stays theirs.
+    const maker = created(
+      await mint(dev, { agent: "dev-agent", scopes: ["admin"], capabilities: ["keys", "memories.read"] }),
+    );
+    created(await mint(maker.key, { agent: "dev-agent", scopes: ["read"], capabilities: ["memories.read"] }));
+    const mine = created(await mint(dev, { agent: "dev-agent", scopes: ["read"] }));
+    created(await rotate(dev, mine.id));
+    assert.equal((await mint(other, { agent: "dev-agent", scopes: ["read"] })).status, 403);
+
+    // An ADMIN names any agent, and the new key reads the agent's private memory as the agent.
+    const byAdmin = created(await mint(admin, { agent: "carol-bot", scopes: ["read"] }));
+    const listed = await s.request("GET", "/v1/memories", { key: byAdmin.key });
+    assert.equal(listed.status, 200);
+    assert.match(listed.text, /launch date/);
+    // From then on the name has an ADMIN-made key: the DEVELOPER who began it is held too.
+    assert.equal((await mint(other, { agent: "carol-bot", scopes: ["read"] })).status, 403);
+  });
+
   test("a DEVELOPER cannot rotate an ADMIN's admin key to obtain its secret; the key stays as it was", async () => {
     const adminKey = created(await mint(admin, { agent: "root", scopes: ["admin"] }));
     const res = await rotate(dev, adminKey.id);

@@ -9,6 +9,11 @@ export const keysActions = {
   "keys:read": rule("admin", "keys.read", ["DEVELOPER"]),
   "keys:revoke": rule("admin", "keys.revoke", ["DEVELOPER"]),
   "keys:rotate": rule("admin", "keys.rotate", ["DEVELOPER"]),
+  /**
+   * Making or rotating a key under an agent name whose keys another person made (such a key reads
+   * that agent's private memories): ADMIN only. Keys are held to their own agent name instead.
+   */
+  "keys:any_agent": rule("admin", "agents.any"),
 } as const satisfies Record<string, ActionRule>;
 
 export const keysEvents = ["key.created", "key.revoked", "key.rotated", "key.listed"] as const;

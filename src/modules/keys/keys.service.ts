@@ -4,7 +4,7 @@ import { newId } from "../../lib/ids.ts";
 import { displayStart, generateSecret, KEY_PREFIX, sha256Hex } from "../../lib/secrets.ts";
 import { type Actor, authorize, authorizeTenantPath, type RequestOrigin } from "../../platform/auth/actor.ts";
 import type { VerifiedCredential } from "../../platform/http/server.ts";
-import type { Storage } from "../../platform/storage/port.ts";
+import type { SqlExecutor, Storage } from "../../platform/storage/port.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
 import type { TenantLookup } from "../tenants/tenants.service.ts";
 import { actionsForKey, checkGrant, type KeyGrant } from "./keys.policy.ts";
@@ -12,6 +12,8 @@ import { type CreateKeyInput, type KeyRow, toApiKey } from "./keys.schemas.ts";
 import { keysStore } from "./keys.store.ts";
 
 const LAST_USED_GRANULARITY_MS = 60_000;
+/** How far a chain of keys made by keys is followed (a maker existed before what it made; the bound is for tampered data). */
+const MAX_KEY_CHAIN = 64;
 
 /** How a key records who made it (see `KeyRow.made_by`). */
 const makerRef = (actor: Actor): string =>
@@ -70,6 +72,61 @@ export function createKeysService(deps: {
     );
   }
 
+  /**
+   * Who answers for an agent name: for every key ever made under it (revoked and expired ones too,
+   * as the agent's private memories outlive its keys), the person who made it, followed through
+   * keys made by keys, as `user:<id>`; `instance_admin`; or null where the key does not record it (a
+   * key made before `made_by` was kept).
+   */
+  async function agentOwners(db: SqlExecutor, tenantId: string, agent: string): Promise<Set<string | null>> {
+    const rows = await keysStore.makersOfAgent(db, tenantId, agent);
+    const makers = new Map(rows.map((r) => [r.id, r.made_by]));
+    const owners = new Set<string | null>();
+    for (const r of rows) {
+      let maker = r.made_by;
+      const seen = new Set<string>();
+      while (maker?.startsWith("key:")) {
+        const id = maker.slice("key:".length);
+        if (seen.has(id) || seen.size >= MAX_KEY_CHAIN) {
+          maker = null;
+          break;
+        }
+        seen.add(id);
+        maker = makers.has(id)
+          ? (makers.get(id) ?? null)
+          : ((await keysStore.byId(db, tenantId, id))?.made_by ?? null);
+      }
+      owners.add(maker);
+    }
+    return owners;
+  }
+
+  /**
+   * Refuses (403) a person without `keys:any_agent` who would make or rotate a key under an agent
+   * name whose keys are not all theirs: that key would read the agent's private memories and speak
+   * as it. A new name is anyone's. Keys are held to their own agent name by `checkGrant`.
+   */
+  async function authorizeAgentName(
+    actor: Actor,
+    tenantId: string,
+    agent: string,
+    action: "key.created" | "key.rotated",
+    targetIds: string[],
+  ) {
+    if (actor.type !== "user" || actor.actions.has("keys:any_agent")) return;
+    const owners = await agentOwners(await storage.tenant(tenantId), tenantId, agent);
+    const mine = `user:${actor.id}`;
+    if ([...owners].every((o) => o === mine)) return;
+    await deny(
+      actor,
+      tenantId,
+      action,
+      targetIds,
+      { agent },
+      `the agent ${agent} has keys someone else made; a key under its name would read its private memories, so only an ADMIN can make or rotate one`,
+    );
+  }
+
   /** Audits a refused creation or rotation (outcome `denied`, with the reason), then refuses with 403. */
   async function deny(
     actor: Actor,
@@ -119,6 +176,7 @@ export function createKeysService(deps: {
         expiresAt,
       };
       await authorizeGrant(actor, tenantId, grant, "key.created", []);
+      await authorizeAgentName(actor, tenantId, grant.agent, "key.created", []);
       const key = generateSecret(KEY_PREFIX.agent);
       const row: KeyRow = {
         id: newId("key", now),
@@ -215,6 +273,7 @@ export function createKeysService(deps: {
       const current = await keysStore.byId(db, tenantId, keyId);
       if (!current) throw new AppError("NOT_FOUND", "key not found");
       await authorizeGrant(actor, tenantId, grantOf(current), "key.rotated", [keyId]);
+      await authorizeAgentName(actor, tenantId, current.agent, "key.rotated", [keyId]);
       const hold = await deps.keyHold(tenantId, keyId);
       // Only a person may lift what stops this key, so only a person (or the instance admin) who
       // may lift it gets a successor that is not stopped.

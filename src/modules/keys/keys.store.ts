@@ -28,6 +28,12 @@ export const keysStore = {
     ),
   byId: (db: SqlExecutor, tenantId: string, id: string) =>
     db.get<KeyRow>("SELECT * FROM api_keys WHERE tenant_id = ? AND id = ?", [tenantId, id]),
+  /** Every key ever made under an agent name (revoked and expired ones too): who made each. */
+  makersOfAgent: (db: SqlExecutor, tenantId: string, agent: string) =>
+    db.all<{ id: string; made_by: string | null }>(
+      "SELECT id, made_by FROM api_keys WHERE tenant_id = ? AND agent = ?",
+      [tenantId, agent],
+    ),
   byHash: (db: SqlExecutor, tenantId: string, hash: string) =>
     db.get<KeyRow>("SELECT * FROM api_keys WHERE tenant_id = ? AND hash = ?", [tenantId, hash]),
   list: (db: SqlExecutor, tenantId: string, afterId: string, limit: number) =>
