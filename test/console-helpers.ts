@@ -33,6 +33,16 @@ export async function consoleSession(
 ): Promise<ConsoleSession> {
   const email = `c-${Math.random().toString(36).slice(2, 10)}@example.com`;
   const userId = await s.createUser(tenantId, { email, password: PASSWORD, roles });
+  return consoleSignIn(s, tenantId, email, userId);
+}
+
+/** An existing person signs in to the console again, in a new browser (a new session family). */
+export async function consoleSignIn(
+  s: TestServer,
+  tenantId: string,
+  email: string,
+  userId: string,
+): Promise<ConsoleSession> {
   const page = await fetch(`${s.url}/console/login`);
   let jar = mergeCookies("", page.headers.getSetCookie());
   const res = await fetch(`${s.url}/console/login`, {

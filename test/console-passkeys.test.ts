@@ -3,7 +3,13 @@ import { createHash, generateKeyPairSync, randomBytes, sign } from "node:crypto"
 import { after, before, describe, test } from "node:test";
 import { isoCBOR } from "@simplewebauthn/server/helpers";
 import { consoleStore } from "../src/modules/console/console.store.ts";
-import { type ConsoleSession, consoleSession, csrfOf, mergeCookies } from "./console-helpers.ts";
+import {
+  type ConsoleSession,
+  consoleSession,
+  consoleSignIn,
+  csrfOf,
+  mergeCookies,
+} from "./console-helpers.ts";
 import { startServer, type TestServer } from "./harness.ts";
 
 /** The console's challenge lifetime (console.passkeys.ts CEREMONY_MS). */
@@ -171,6 +177,40 @@ describe("console passkeys over HTTP: single-use challenges, five-minute expiry,
     const second = await register(who, authenticator(rpId, s.url).create(challenge, who.userId));
     assert.equal(second.status, 401, second.text);
     assert.match(second.text, /INVALID_CREDENTIALS/);
+    assert.equal((await passkeyRows(who.userId)).length, 1);
+  });
+
+  test("passkeys: one is added only within ten minutes of signing in, proven by the session's refresh cookie; a new sign-in may add it", async () => {
+    const who = await consoleSession(s, tenantId, ["DEVELOPER"]);
+    const page = async (cookie: string) =>
+      (await fetch(`${s.url}/console/passkeys`, { headers: { cookie } })).text();
+    assert.match(await page(who.cookie), /data-passkey-register/);
+    // The access cookie alone (a stolen token) proves no sign-in time.
+    const accessOnly = who.cookie
+      .split("; ")
+      .filter((c) => !c.startsWith("hypha_console_refresh="))
+      .join("; ");
+    const bare = await post("/console/passkeys/options", accessOnly, { _csrf: who.csrf });
+    assert.equal(bare.status, 403, bare.text);
+    // Nine minutes after signing in a ceremony starts; eleven minutes after, it is refused.
+    s.clock.advance(9 * 60_000);
+    const challenge = await registrationChallenge(who);
+    s.clock.advance(2 * 60_000);
+    const late = await register(who, authenticator(rpId, s.url).create(challenge, who.userId));
+    assert.equal(late.status, 403, late.text);
+    assert.match(late.text, /within 10 minutes of signing in/);
+    assert.equal((await post("/console/passkeys/options", who.cookie, { _csrf: who.csrf })).status, 403);
+    assert.equal((await passkeyRows(who.userId)).length, 0, "nothing stored");
+    const stale = await page(who.cookie);
+    assert.doesNotMatch(stale, /data-passkey-register/);
+    assert.match(stale, /sign out, sign in again/);
+    // Signing in again (a new session family) opens the window.
+    const again = await consoleSignIn(s, tenantId, who.email, who.userId);
+    const ok = await register(
+      again,
+      authenticator(rpId, s.url).create(await registrationChallenge(again), who.userId),
+    );
+    assert.equal(ok.status, 201, ok.text);
     assert.equal((await passkeyRows(who.userId)).length, 1);
   });
 

@@ -643,6 +643,7 @@ ${
 export function passkeysPage(
   ctx: PageContext,
   keys: { id: string; created_at: string; last_used_at: string | null }[],
+  adding: { mayAdd: boolean; windowMinutes: number },
 ): Html {
   return layout(
     ctx,
@@ -660,7 +661,12 @@ ${table(
   ),
   "You have no passkey yet.",
 )}
-<p><button type="button" data-passkey-register>Add a passkey</button></p>
+${
+  adding.mayAdd
+    ? html`<p><button type="button" data-passkey-register>Add a passkey</button></p>`
+    : html`<p>A passkey is added within ${String(adding.windowMinutes)} minutes of signing in. To add one, sign out, sign in again and come back to this page.</p>
+<form class="inline" method="post" action="/console/logout">${csrfField(ctx.csrf)}<button type="submit">Sign out</button></form>`
+}
 <p id="passkey-status" role="status" aria-live="polite"></p>`,
   );
 }

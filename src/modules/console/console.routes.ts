@@ -44,7 +44,7 @@ export type ConsoleDeps = {
     action: "admin_session.started" | "admin_session.ended",
     origin: RequestOrigin,
   ) => Promise<unknown>;
-  auth: Pick<AuthService, "login" | "refresh" | "logout">;
+  auth: Pick<AuthService, "login" | "refresh" | "logout" | "signedInWithin">;
   governance: Pick<GovernanceService, "list" | "decide" | "listOverrides" | "setOverride" | "resume">;
   audit: Pick<AuditService, "events" | "verify">;
   keys: Pick<KeysService, "list" | "create" | "revoke" | "rotate">;
@@ -88,6 +88,9 @@ const ASSETS: Record<string, { type: string; body: Buffer }> = {
     body: readFileSync(new URL("./assets/console.css", import.meta.url)),
   },
 };
+
+/** How soon after signing in a person may add a passkey. */
+export const PASSKEY_SIGN_IN_WINDOW_MS = 10 * 60_000;
 
 /** Form fields arrive as strings (repeated fields as arrays); the CSRF field rides along. */
 const form = <T extends z.ZodRawShape>(shape: T) => z.object({ _csrf: z.string().max(200), ...shape });
@@ -1006,6 +1009,28 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
       if (!/^[a-z0-9.-]{1,253}$/.test(id)) throw new AppError("BAD_REQUEST", "passkeys need a host name");
       return { id, origin: `${cookies.secure ? "https" : "http"}://${host}` };
     };
+    /**
+     * A passkey is added only within PASSKEY_SIGN_IN_WINDOW_MS of signing in, proven by the
+     * session family's refresh token (an access token alone proves no sign-in time): a stolen
+     * 15-minute token, or a browser left signed in, cannot become a lasting way in.
+     */
+    const signedInRecently = (req: FastifyRequest): Promise<boolean> => {
+      const actor = person(req);
+      return deps.auth.signedInWithin(
+        cookieValue(req, cookies.refresh),
+        actor.tenantId,
+        actor.id,
+        PASSKEY_SIGN_IN_WINDOW_MS,
+      );
+    };
+    const requireRecentSignIn = async (req: FastifyRequest): Promise<void> => {
+      if (!(await signedInRecently(req))) {
+        throw new AppError(
+          "FORBIDDEN",
+          `a passkey is added within ${PASSKEY_SIGN_IN_WINDOW_MS / 60_000} minutes of signing in: sign out, sign in again and add it`,
+        );
+      }
+    };
     const credentialJson = z.string().max(64 * 1024);
     const parseCredential = (text: string) => {
       try {
@@ -1024,7 +1049,13 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
       schema: { hide: true, operationId: "consoleListPasskeys" },
       handler: async (req, reply) => {
         const ctx = pageContext(req);
-        return sendHtml(reply, pages.passkeysPage(ctx, await deps.passkeys.list(ctx.actor)));
+        return sendHtml(
+          reply,
+          pages.passkeysPage(ctx, await deps.passkeys.list(ctx.actor), {
+            mayAdd: await signedInRecently(req),
+            windowMinutes: PASSKEY_SIGN_IN_WINDOW_MS / 60_000,
+          }),
+        );
       },
     });
 
@@ -1033,8 +1064,10 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
       url: "/console/passkeys/options",
       config: session("passkeys:manage"),
       schema: { hide: true, operationId: "consolePasskeyOptions", body: form({}) },
-      handler: async (req, reply) =>
-        reply.send(await deps.passkeys.registrationOptions(person(req), relyingParty(req))),
+      handler: async (req, reply) => {
+        await requireRecentSignIn(req);
+        return reply.send(await deps.passkeys.registrationOptions(person(req), relyingParty(req)));
+      },
     });
 
     scope.route({
@@ -1047,6 +1080,7 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
         body: form({ credential: credentialJson }),
       },
       handler: async (req, reply) => {
+        await requireRecentSignIn(req);
         const response = parseCredential(req.body.credential) as Parameters<Passkeys["register"]>[2];
         return reply.status(201).send(await deps.passkeys.register(person(req), relyingParty(req), response));
       },

@@ -378,6 +378,29 @@ export function createAuthService(deps: AuthDeps) {
     },
 
     /** Ends the session family of the presented refresh token. Unknown tokens end nothing. */
+    /**
+     * Whether the person holding this refresh token signed in (password, passkey or OIDC) at most
+     * `withinMs` ago: the start of its session family, which refreshes keep. False unless the token
+     * is a live, unspent session of `userId` in `tenantId` (an access token alone proves no sign-in time).
+     */
+    async signedInWithin(
+      token: string | null,
+      tenantId: string,
+      userId: string,
+      withinMs: number,
+    ): Promise<boolean> {
+      const parts = refreshParts(token);
+      if (!parts || parts.tenantId !== tenantId) return false;
+      const db = await activeVault(parts.tenantId);
+      if (!db) return false;
+      const row = await identityStore.sessionByHash(db, parts.hash);
+      const now = clock.now();
+      if (!row || row.user_id !== userId || row.revoked_at !== null || row.used_at !== null) return false;
+      if (row.expires_at <= now) return false;
+      const at = await identityStore.familyStartedAt(db, row.family_id);
+      return at !== null && now - at <= withinMs;
+    },
+
     async logout(token: string | null, csrf: string | null, origin: RequestOrigin): Promise<void> {
       const parts = refreshParts(token);
       if (!parts) return;

@@ -83,6 +83,13 @@ export const identityStore = {
     ),
   sessionByHash: (db: SqlExecutor, hash: string) =>
     db.get<SessionRow>("SELECT * FROM sessions WHERE token_hash = ?", [hash]),
+  /** When a session family began: its person's sign-in (each refresh adds a row to the family). */
+  familyStartedAt: async (db: SqlExecutor, familyId: string): Promise<number | null> =>
+    (
+      await db.get<{ at: number | null }>("SELECT MIN(created_at) AS at FROM sessions WHERE family_id = ?", [
+        familyId,
+      ])
+    )?.at ?? null,
   markSessionUsed: (tx: SqlExecutor, id: string, at: number) =>
     tx.run("UPDATE sessions SET used_at = ? WHERE id = ? AND used_at IS NULL", [at, id]),
   revokeFamily: (tx: SqlExecutor, familyId: string, at: number) =>
