@@ -17,7 +17,8 @@ async function postForm(url, fields) {
     headers: { "content-type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams(fields),
   });
-  if (res.status === 403) throw new Error("refused (403); reload the page, and sign in again if it asks you to");
+  if (res.status === 403)
+    throw new Error("refused (403); reload the page, and sign in again if it asks you to");
   if (!res.ok) throw new Error(`refused (${res.status})`);
   return res.json();
 }
