@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { connectorClient } from "./connector-helpers.ts";
 import { errorCode, type Res, startServer, type TestServer } from "./harness.ts";
 import { signedInUser } from "./identity-helpers.ts";
 
@@ -291,5 +293,92 @@ describe("outbound guardrails screen tags and entities as they screen metadata",
     } finally {
       await setPolicy({ guardrails: { inbound: { secrets: "allow" }, outbound: { secrets: "mask" } } });
     }
+  });
+});
+
+describe("connector deliveries: the tags, entities and metadata a mapping makes are screened as content is", () => {
+  let s: TestServer;
+  let t: string;
+  let admin: string;
+  const SIGNING = "s".repeat(32);
+  const client = connectorClient(
+    () => s,
+    () => t,
+  );
+  before(async () => {
+    s = await startServer();
+    t = await s.createTenant();
+    admin = (await signedInUser(s, t, ["ADMIN"])).token;
+  });
+  after(() => s.close());
+
+  /** A signed GitHub "issue opened" delivery whose labels become the memory's tags. */
+  const deliver = async (path: string, id: string, labels: string[]) => {
+    // Replays are told by the signed body: each delivery is another issue.
+    const number = Number(id.replace(/\D/g, ""));
+    const body = JSON.stringify({
+      action: "opened",
+      issue: {
+        number,
+        title: "deploy fails",
+        body: "the pipeline stops at the deploy step",
+        labels: labels.map((name) => ({ name })),
+        user: { login: "octo" },
+        html_url: `https://github.com/acme/app/issues/${number}`,
+      },
+      repository: { full_name: "acme/app" },
+      sender: { login: "octo" },
+    });
+    const res = await client.post(path, body, {
+      "x-github-event": "issues",
+      "x-github-delivery": id,
+      "x-hub-signature-256": `sha256=${createHmac("sha256", SIGNING).update(body).digest("hex")}`,
+    });
+    assert.equal(res.status, 202, res.text);
+  };
+  const stored = async () => {
+    const db = await s.hypha.storage.tenant(t);
+    const rows = await db.all<{ id: string }>("SELECT id FROM memories WHERE namespace = 'github'");
+    const out: Mem[] = [];
+    for (const r of rows) {
+      out.push((await s.request("GET", `/v1/memories/${r.id}`, { key: admin })).body as Mem);
+    }
+    return out;
+  };
+
+  test("a secret in a label dead-letters the delivery (GUARDRAIL_BLOCKED, never the text); under a mask policy it is stored masked", async () => {
+    const c = await client.connector("gh-fields", {
+      source: "github",
+      secret: SIGNING,
+      mapping: { namespace: "github" },
+    });
+    await deliver(c.ingest_path, "fields-1", ["bug", GH_TOKEN]);
+    await s.hypha.services.connectors.worker.drain();
+    const dead = (await s.request("GET", `/admin/webhooks/dead-letters/${t}`)).body as {
+      items: { error: string }[];
+    };
+    assert.equal(dead.items.length, 1);
+    assert.match(
+      dead.items[0]?.error ?? "",
+      /^GUARDRAIL_BLOCKED: draft 0 tags, entities or metadata blocked by secrets/,
+    );
+    assert.ok(!(dead.items[0]?.error ?? "").includes(GH_TOKEN));
+    assert.deepEqual(await stored(), [], "nothing stored");
+
+    const policy = await s.request("PUT", `/v1/tenants/${t}/policy`, {
+      key: admin,
+      body: { guardrails: { inbound: { secrets: "mask" }, outbound: { secrets: "allow" } } },
+    });
+    assert.equal(policy.status, 200, policy.text);
+    await deliver(c.ingest_path, "fields-2", ["bug", GH_TOKEN]);
+    await s.hypha.services.connectors.worker.drain();
+    const [m, ...rest] = await stored();
+    assert.equal(rest.length, 0);
+    assert.ok(m?.tags.includes("label:bug"), JSON.stringify(m?.tags));
+    assert.ok(m?.tags.includes("label:[REDACTED:github_token]"), JSON.stringify(m?.tags));
+    assert.ok(
+      !JSON.stringify(m).includes(GH_TOKEN),
+      "outbound allows secrets: the token is not in the row either",
+    );
   });
 });

@@ -1,3 +1,4 @@
+import type { z } from "zod";
 import type { Clock } from "../../lib/clock.ts";
 import type { Logger } from "../../lib/logger.ts";
 import { createSerialRunner } from "../../lib/serial.ts";
@@ -5,6 +6,7 @@ import type { EventBus } from "../../platform/events/bus.ts";
 import type { Database, Storage } from "../../platform/storage/port.ts";
 import type { Telemetry } from "../../platform/telemetry.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
+import { inspectFields } from "../memories/fields.ts";
 import { memoryInput } from "../memories/memories.schemas.ts";
 import type { MemoriesService } from "../memories/memories.service.ts";
 import { storedConfig } from "./connectors.contracts.ts";
@@ -50,6 +52,9 @@ export type IngestScreen = (
 >;
 
 const BATCH = 100;
+
+/** A memory a delivery maps to, checked against the memory schema. */
+type Draft = z.output<typeof memoryInput>;
 
 /** The health and stream name of an ignore reason: `EVENT_UNSUPPORTED` is `event_unsupported`. */
 function outcomeReason(reason: string | undefined): string {
@@ -129,6 +134,45 @@ export function createDeliveryWorker(deps: {
     return { checked, ignored: result.ignored };
   }
 
+  /**
+   * A draft through the guardrails as a memory written through the API is: its content, then its
+   * tags, entities and metadata strings (`memories/fields.ts`: one text for the single-line ones).
+   * A refusal dead-letters the delivery naming what was refused; a mask rewrites the value; a
+   * suspected injection anywhere quarantines the memory.
+   */
+  async function screenDraft(
+    tenantId: string,
+    d: Draft,
+    i: number,
+  ): Promise<{ draft: Draft; quarantined: boolean }> {
+    const screen = deps.screen;
+    if (!screen) return { draft: d, quarantined: false };
+    const admit = async (text: string, what: string) => {
+      const s = await screen(tenantId, text);
+      if ("blocked" in s) {
+        const checks = s.blocked.checks
+          .filter((c) => c.action === "block")
+          .map((c) => c.name)
+          .join(", ");
+        throw new DeliveryError(
+          `GUARDRAIL_BLOCKED: draft ${i} ${what} blocked by ${checks || "guardrails"}`,
+          {
+            final: true,
+          },
+        );
+      }
+      return s;
+    };
+    const content = await admit(d.content, "content");
+    let quarantined = content.quarantined;
+    const fields = await inspectFields(d, async (text, where) => {
+      const s = await admit(text, where);
+      if (s.quarantined) quarantined = true;
+      return s.content;
+    });
+    return { draft: { ...(fields ?? d), content: content.content }, quarantined };
+  }
+
   async function processOne(db: Database, row: DeliveryRow): Promise<void> {
     const now = clock.now();
     try {
@@ -137,22 +181,8 @@ export function createDeliveryWorker(deps: {
       const body = openField(await deps.cipher(row.tenant_id), row.id, "payload", row.body);
       // Mapping needs the config only: the signing secret stays sealed.
       const { checked, ignored } = drafts(row, storedConfig(connector, null), body);
-      const screened: { content: string; quarantined: boolean }[] = [];
-      for (const [i, d] of checked.entries()) {
-        const s = deps.screen
-          ? await deps.screen(row.tenant_id, d.content)
-          : { content: d.content, quarantined: false };
-        if ("blocked" in s) {
-          const checks = s.blocked.checks
-            .filter((c) => c.action === "block")
-            .map((c) => c.name)
-            .join(", ");
-          throw new DeliveryError(`GUARDRAIL_BLOCKED: draft ${i} blocked by ${checks || "guardrails"}`, {
-            final: true,
-          });
-        }
-        screened.push(s);
-      }
+      const screened: { draft: Draft; quarantined: boolean }[] = [];
+      for (const [i, d] of checked.entries()) screened.push(await screenDraft(row.tenant_id, d, i));
       const writer = await deps.memories.writer(row.tenant_id, {
         agent: `connector:${connector.name}`,
         // By id: names can be changed and reused.
@@ -161,8 +191,7 @@ export function createDeliveryWorker(deps: {
       });
       const write = writer.prepare(
         checked.map((d, i) => ({
-          ...d,
-          content: screened[i]?.content ?? d.content,
+          ...(screened[i]?.draft ?? d),
           quarantined: screened[i]?.quarantined === true,
         })),
         now,

@@ -138,3 +138,41 @@ export function withValues<T extends MemoryFields>(
   });
   return { ...f, tags, entities, metadata } as T;
 }
+
+/**
+ * `f` with its strings as `inspect` keeps them: a group's text at a time (one call for the single-line
+ * leaves), and leaf by leaf for a group whose answer does not split back line for line (a mask across
+ * two lines, or over a field's name). `where` names what is inspected: a leaf's path, or "tags,
+ * entities or metadata" for a group of several. `inspect` answers the text to keep, or null to give
+ * up, and then so does this.
+ */
+export async function inspectFields<T extends MemoryFields>(
+  f: T,
+  inspect: (text: string, where: string) => Promise<string | null>,
+): Promise<T | null> {
+  const leaves = fieldLeaves(f);
+  if (leaves.length === 0) return f;
+  const kept = new Map<FieldLeaf, string>();
+  for (const g of fieldGroups(leaves)) {
+    const where = g.leaves.length === 1 ? (g.leaves[0]?.path ?? "") : "tags, entities or metadata";
+    const out = await inspect(g.text, where);
+    if (out === null) return null;
+    let values = splitBack(g, out);
+    if (values === null) {
+      values = [];
+      for (const leaf of g.leaves) {
+        const one = await inspect(leaf.prefix + leaf.value, leaf.path);
+        if (one === null) return null;
+        values.push(one.startsWith(leaf.prefix) ? one.slice(leaf.prefix.length) : one);
+      }
+    }
+    g.leaves.forEach((leaf, i) => {
+      kept.set(leaf, values[i] ?? leaf.value);
+    });
+  }
+  return withValues(
+    f,
+    leaves,
+    leaves.map((l) => kept.get(l) ?? l.value),
+  );
+}

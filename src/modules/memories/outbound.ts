@@ -1,4 +1,4 @@
-import { type FieldLeaf, fieldGroups, fieldLeaves, splitBack, withValues } from "./fields.ts";
+import { inspectFields } from "./fields.ts";
 import type { Memory } from "./memories.schemas.ts";
 
 /** The tenant's outbound inspection of one text: what may leave, or null to withhold it. */
@@ -26,34 +26,12 @@ export async function screenMemory(
   const content = await inspect(memory.content);
   if (content === null) return null;
   let flagged = content.flagged;
-  const leaves = fieldLeaves(memory);
-  if (leaves.length === 0) return { memory: { ...memory, content: content.content }, flagged };
-  const screened = new Map<FieldLeaf, string>();
-  for (const g of fieldGroups(leaves)) {
-    const out = await inspect(g.text);
-    if (out === null) return null;
-    if (out.flagged) flagged = true;
-    let values = splitBack(g, out.content);
-    if (values === null) {
-      values = [];
-      for (const leaf of g.leaves) {
-        const one = await inspect(leaf.prefix + leaf.value);
-        if (one === null) return null;
-        if (one.flagged) flagged = true;
-        values.push(
-          one.content.startsWith(leaf.prefix) ? one.content.slice(leaf.prefix.length) : one.content,
-        );
-      }
-    }
-    g.leaves.forEach((leaf, i) => {
-      screened.set(leaf, values[i] ?? leaf.value);
-    });
-  }
-  const fields = withValues(
-    memory,
-    leaves,
-    leaves.map((l) => screened.get(l) ?? l.value),
-  );
+  const fields = await inspectFields(memory, async (text) => {
+    const out = await inspect(text);
+    if (out?.flagged) flagged = true;
+    return out === null ? null : out.content;
+  });
+  if (fields === null) return null;
   return { memory: { ...fields, content: content.content }, flagged };
 }
 
