@@ -149,11 +149,22 @@ describe("GDPR erasure reaches every matching memory the eraser is entitled to, 
     assert.equal((await s.request("GET", `/v1/memories/${f.priv}`, { key: f.bot })).status, 200);
   });
 
-  test("the console's erase form, used by an ADMIN, erases the private memory too", async () => {
+  test("the console's erase form, used by an ADMIN, counts and erases the private memory too; a DEVELOPER's count is what they may erase", async () => {
     const f = await seeded("hank");
     const person = await consoleSession(s, f.t, ["ADMIN"]);
     const page = await consoleRequest(s, "GET", "/console/memories", { cookie: person.cookie });
     assert.match(page.text, /agents’ private memories/);
+    const preview = (who: { cookie: string; csrf: string }) =>
+      consoleRequest(s, "POST", "/console/memories/erase", {
+        cookie: who.cookie,
+        form: { _csrf: who.csrf, entity: "hank" },
+      });
+    const asked = await preview(person);
+    assert.equal(asked.status, 200, asked.text);
+    assert.match(asked.text, /2 memories match the entity “hank” \(1 of them agents’ private memories\)/);
+    const developer = await consoleSession(s, f.t, ["DEVELOPER"]);
+    assert.match((await preview(developer)).text, /1 memory matches the entity “hank”\. Erase it/);
+    assert.equal(await versionsOf(f.t, f.priv), 2, "a preview erases nothing");
     const erase = await consoleRequest(s, "POST", "/console/memories/erase", {
       cookie: person.cookie,
       form: { _csrf: person.csrf, entity: "hank", confirm: "yes" },

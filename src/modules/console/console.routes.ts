@@ -48,7 +48,7 @@ export type ConsoleDeps = {
   governance: Pick<GovernanceService, "list" | "decide" | "listOverrides" | "setOverride" | "resume">;
   audit: Pick<AuditService, "events" | "verify">;
   keys: Pick<KeysService, "list" | "create" | "revoke" | "rotate">;
-  memories: Pick<MemoriesService, "list" | "recall" | "history" | "bulkDelete">;
+  memories: Pick<MemoriesService, "list" | "recall" | "history" | "bulkDelete" | "bulkDeleteCount">;
   connectors: Pick<ConnectorsApi, "connectors" | "deadLetters" | "outbound">;
   policy: Pick<GovernanceService, "getPolicy" | "putPolicy">;
   users: Pick<UsersService, "list" | "create" | "update">;
@@ -795,31 +795,14 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
               ? `a creation time from ${selector.created_after} to ${selector.created_before}`
               : "the selected ids";
         if (b.confirm !== "yes") {
-          // Count first: every current memory the selector covers, as the person can see them.
-          const filter =
-            "entity" in selector
-              ? { entity: selector.entity }
-              : "created_after" in selector
-                ? { created_after: selector.created_after, created_before: selector.created_before }
-                : {};
-          let count = 0;
-          let cursor: string | undefined;
-          for (let i = 0; i < 100; i++) {
-            const page = await deps.memories.list(ctx.actor, {
-              ...filter,
-              limit: 200,
-              ...(cursor ? { cursor } : {}),
-            });
-            count += page.items.length;
-            if (!page.next_cursor) break;
-            cursor = page.next_cursor;
-          }
+          // Count first: exactly what the erasure would reach (agents' private memories too, for an ADMIN).
+          const { count, private: hidden } = await deps.memories.bulkDeleteCount(ctx.actor, selector);
           return sendHtml(
             reply,
             pages.confirmPage(
               ctx,
               "Erase",
-              `${count} memor${count === 1 ? "y matches" : "ies match"} ${what}. Erase ${count === 1 ? "it" : "them"} with every version and index entry?${can(ctx.actor, "memories:erase") ? " Agents’ private memories that match are erased too (this count leaves them out)." : ""} This cannot be undone.`,
+              `${count} memor${count === 1 ? "y matches" : "ies match"} ${what}${hidden > 0 ? ` (${hidden} of them agents’ private memories)` : ""}. Erase ${count === 1 ? "it" : "them"} with every version and index entry? This cannot be undone.`,
               "/console/memories/erase",
               "entity" in selector
                 ? { entity: selector.entity }

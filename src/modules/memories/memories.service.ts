@@ -566,6 +566,29 @@ export function createMemoriesService(deps: MemoriesDeps) {
     return out;
   };
 
+  /** Who a GDPR erasure reaches and what it selects (see `bulkDelete`). */
+  async function erasureOf(actor: Actor, selector: BulkDelete) {
+    authorize(actor, "memories:delete");
+    const agent = requireTenantActor(actor);
+    const tenantWide = !("ids" in selector) && agent.actions.has("memories:erase");
+    const now = clock.now();
+    const db = await storage.tenant(agent.tenantId);
+    const codec = await deps.vault.codec(agent.tenantId);
+    const sel =
+      "ids" in selector
+        ? { ids: selector.ids }
+        : "entity" in selector
+          ? { entity: codec.label("entity", selector.entity) }
+          : {
+              createdAfter: Date.parse(selector.created_after),
+              createdBefore: Date.parse(selector.created_before),
+            };
+    const writable = await visibility(agent, now, "write");
+    // Tenant-wide: no principal, so private memories match too; a key's namespaces still bound it.
+    const vis: Visibility = tenantWide ? { ...writable, principal: null } : writable;
+    return { agent, tenantWide, now, db, sel, vis };
+  }
+
   function buildRow(
     actor: TenantActor,
     input: MemoryInput,
@@ -1062,24 +1085,7 @@ export function createMemoriesService(deps: MemoriesDeps) {
      * (as `remove`). The audit event records which (`scope`), how many and how many were private.
      */
     async bulkDelete(actor: Actor, selector: BulkDelete): Promise<{ deleted: number }> {
-      authorize(actor, "memories:delete");
-      const agent = requireTenantActor(actor);
-      const tenantWide = !("ids" in selector) && agent.actions.has("memories:erase");
-      const now = clock.now();
-      const db = await storage.tenant(agent.tenantId);
-      const codec = await deps.vault.codec(agent.tenantId);
-      const sel =
-        "ids" in selector
-          ? { ids: selector.ids }
-          : "entity" in selector
-            ? { entity: codec.label("entity", selector.entity) }
-            : {
-                createdAfter: Date.parse(selector.created_after),
-                createdBefore: Date.parse(selector.created_before),
-              };
-      const writable = await visibility(agent, now, "write");
-      // Tenant-wide: no principal, so private memories match too; a key's namespaces still bound it.
-      const vis: Visibility = tenantWide ? { ...writable, principal: null } : writable;
+      const { agent, tenantWide, now, db, sel, vis } = await erasureOf(actor, selector);
       const removed = await db.transaction(async (tx) => {
         const found = await memoriesStore.idsForDelete(tx, vis, sel);
         const ids = found.map((f) => f.id);
@@ -1102,6 +1108,16 @@ export function createMemoriesService(deps: MemoriesDeps) {
       await deps.vault.removed(agent.tenantId, removed.ids);
       const deleted = removed.n;
       return { deleted };
+    },
+
+    /**
+     * What `bulkDelete` would erase now, without erasing: how many memories, how many of them
+     * private (the console's confirmation shows both before the erasure).
+     */
+    async bulkDeleteCount(actor: Actor, selector: BulkDelete): Promise<{ count: number; private: number }> {
+      const { db, sel, vis } = await erasureOf(actor, selector);
+      const found = await memoriesStore.idsForDelete(db, vis, sel);
+      return { count: found.length, private: found.filter((f) => f.private).length };
     },
 
     async recall(actor: Actor, input: RecallInput): Promise<RecallResponse> {
