@@ -355,6 +355,31 @@ describe("the kill switch in embedded MCP mode (hypha mcp --data)", () => {
   });
 });
 
+describe("the error-rate pause in embedded MCP mode (hypha mcp --data)", () => {
+  test("failing tool calls count toward the error rate as over HTTP: NOT_FOUND from memory_get pauses the embedded key", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hypha-mcp-errors-"));
+    try {
+      const client = await stdioClient(["--data", dir]);
+      try {
+        const missing = "mem_01M802E5JD4FJMYM7SYYST5T6W";
+        let failed = 0;
+        let code = "NOT_FOUND";
+        while (code === "NOT_FOUND" && failed < 60) {
+          code = await errorOf(client, "memory_get", { id: missing });
+          if (code === "NOT_FOUND") failed++;
+        }
+        assert.equal(code, "AGENT_PAUSED", `after ${failed} failing calls`);
+        assert.ok(failed >= 10 && failed < 40, `paused after ${failed} failing calls`);
+        assert.equal(await errorOf(client, "memory_list", {}), "AGENT_PAUSED", "every tool is refused");
+      } finally {
+        await client.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("guardrails on ingested deliveries (ingest threshold 0.5)", () => {
   let s: TestServer;
   before(async () => {

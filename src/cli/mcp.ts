@@ -1,4 +1,5 @@
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { createApp, type HyphaApp } from "../app.ts";
 import { createHyphaClient } from "../client/index.ts";
 import type { Config } from "../lib/config.ts";
@@ -8,6 +9,7 @@ import { createLogger } from "../lib/logger.ts";
 import { actionsForKey } from "../modules/keys/keys.policy.ts";
 import type { ApiKey } from "../modules/keys/keys.schemas.ts";
 import { clientBackend, describeError, serviceBackend, type ToolGate } from "../modules/mcp/mcp.backend.ts";
+import { answerStatus } from "../modules/mcp/mcp.outcome.ts";
 import { createMemoryMcpServer } from "../modules/mcp/mcp.tools.ts";
 import type { Tenant } from "../modules/tenants/tenants.schemas.ts";
 import type { Actor, AgentActor, RequestOrigin } from "../platform/auth/actor.ts";
@@ -128,6 +130,18 @@ export async function serveStdioEmbedded(opts: {
     describeError: async (err) => describeError(err, app.logger, () => requestId),
   });
   const transport = new StdioServerTransport();
+  // Each answer counts toward the error-rate detector as its REST request would (a tool error
+  // carrying NOT_FOUND is a 404), recorded before it is sent so the next call already meets a pause.
+  const send = transport.send.bind(transport);
+  transport.send = async (message: JSONRPCMessage) => {
+    const status = answerStatus(message, "id" in message ? message.id : undefined);
+    if (status !== undefined) {
+      await app.services.governance
+        .recordOutcome({ ...identity, origin: origin() }, status)
+        .catch((err: unknown) => app.logger.error({ err }, "anomaly detector failed"));
+    }
+    return send(message);
+  };
   transport.onclose = () => void app.close();
   await server.connect(transport);
 }
