@@ -175,6 +175,93 @@ describe("console OIDC sign-in over HTTP: state, its browser binding and the non
       idp.setDiscovery({});
     }
   });
+
+  test("OIDC: a confidential client at a token endpoint elsewhere (as Google's): the configured token_endpoint gets the code with the client secret as HTTP Basic; the secret is never shown and is stored sealed", async () => {
+    const SECRET = "GOCSPX-test-client-secret/+=%";
+    const hits: string[] = [];
+    // Another origin (another port) that forwards to the provider's own /token, as Google's
+    // oauth2.googleapis.com answers for accounts.google.com.
+    const elsewhere: Server = createServer((req, res) => {
+      let raw = "";
+      req.on("data", (c: Buffer) => {
+        raw += c.toString("utf8");
+      });
+      req.on("end", () => {
+        hits.push(`${req.method} ${req.url}`);
+        fetch(`${idp.issuer}/token`, {
+          method: "POST",
+          headers: {
+            "content-type": req.headers["content-type"] ?? "",
+            ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+          },
+          body: raw,
+        })
+          .then(async (r) => {
+            res.writeHead(r.status, { "content-type": "application/json" });
+            res.end(await r.text());
+          })
+          .catch(() => {
+            res.writeHead(502);
+            res.end();
+          });
+      });
+    });
+    await new Promise<void>((ok) => elsewhere.listen(0, "127.0.0.1", ok));
+    const { port } = elsewhere.address() as AddressInfo;
+    const configure = (extra: Record<string, unknown>) =>
+      s.request("PUT", `/v1/tenants/${tenantId}/oidc`, {
+        body: {
+          issuer: idp.issuer,
+          client_id: "hypha-console",
+          token_endpoint: `http://127.0.0.1:${port}/token`,
+          role_mapping: { claim: "groups", map: { ops: "ADMIN" } },
+          auto_provision: true,
+          ...extra,
+        },
+      });
+    idp.requireClientSecret(SECRET);
+    try {
+      idp.signInAs(person, () => Math.floor(s.clock.now() / 1000));
+      const set = await configure({ client_secret: SECRET });
+      assert.equal(set.status, 200, set.text);
+      assert.equal((set.body as { client_secret_configured: boolean }).client_secret_configured, true);
+      const shown = await s.request("GET", `/v1/tenants/${tenantId}/oidc`);
+      assert.equal((shown.body as { client_secret_configured: boolean }).client_secret_configured, true);
+      for (const text of [set.text, shown.text]) {
+        assert.ok(!text.includes("GOCSPX") && !text.includes('"client_secret"'), text);
+      }
+      const db = await s.hypha.storage.tenant(tenantId);
+      const rows = [
+        ...(await db.all<{ v: string }>("SELECT config AS v FROM oidc_config")),
+        ...(await db.all<{ v: string }>("SELECT COALESCE(details, '') AS v FROM audit_events")),
+      ];
+      assert.ok(
+        rows.length > 1 && rows.every((r) => !r.v.includes("GOCSPX")),
+        "sealed at rest, never audited",
+      );
+
+      const before_ = idp.tokenRequests().length;
+      assert.ok((await attempt()).signedIn, "signed in through the configured endpoint");
+      assert.deepEqual(hits, ["POST /token"]);
+      assert.equal(idp.tokenRequests().length, before_ + 1);
+      const [id, secret] = (idp.tokenRequests().at(-1)?.basic ?? "")
+        .split(":")
+        .map((p) => new URLSearchParams(`v=${p}`).get("v"));
+      assert.deepEqual([id, secret], ["hypha-console", SECRET], "form-encoded, then Basic");
+
+      // Omitted on a later PUT for the same client: kept. null: removed, and the provider refuses.
+      assert.equal((await configure({})).status, 200);
+      assert.ok((await attempt()).signedIn, "the stored secret was kept");
+      const removed = await configure({ client_secret: null });
+      assert.equal((removed.body as { client_secret_configured: boolean }).client_secret_configured, false);
+      assert.ok(!(await attempt()).signedIn, "without the secret the provider redeems nothing");
+      assert.equal(idp.tokenRequests().at(-1)?.basic, null);
+    } finally {
+      idp.requireClientSecret(null);
+      await configureConsoleOidc(s, tenantId, idp.issuer);
+      await new Promise<void>((ok) => elsewhere.close(() => ok()));
+    }
+  });
 });
 
 describe("console OIDC sign-in over https: the binding cookie cannot be planted by a sibling host", () => {

@@ -906,6 +906,7 @@ export interface Operations {
       issuer: string;
       jwks_uri?: string;
       client_id: string;
+      token_endpoint?: string;
       audience?: string;
       role_mapping: {
         claim: ("roles" | "groups" | "realm_access.roles") | string;
@@ -915,6 +916,7 @@ export interface Operations {
       };
       default_role?: ("ADMIN" | "AUDIT_ADMIN" | "DEVELOPER" | "VIEWER") | null;
       auto_provision: boolean;
+      client_secret_configured: boolean;
       updated_at: string;
     };
   };
@@ -1605,6 +1607,8 @@ export interface Operations {
       issuer: string;
       jwks_uri?: string;
       client_id: string;
+      token_endpoint?: string;
+      client_secret?: string | null;
       audience?: string;
       role_mapping: {
         claim: ("roles" | "groups" | "realm_access.roles") | string;
@@ -1619,6 +1623,7 @@ export interface Operations {
       issuer: string;
       jwks_uri?: string;
       client_id: string;
+      token_endpoint?: string;
       audience?: string;
       role_mapping: {
         claim: ("roles" | "groups" | "realm_access.roles") | string;
@@ -1628,6 +1633,7 @@ export interface Operations {
       };
       default_role?: ("ADMIN" | "AUDIT_ADMIN" | "DEVELOPER" | "VIEWER") | null;
       auto_provision: boolean;
+      client_secret_configured: boolean;
       updated_at: string;
     };
   };

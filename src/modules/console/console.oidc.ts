@@ -51,10 +51,12 @@ function providerUrl(value: unknown, allowLoopbackHttp: boolean): URL | null {
  *
  * The provider is held to the identity module's policy: every request goes through its egress
  * guard for this issuer (`oidcEgressGuard`: with `oidcAllowInsecureLocal`, the issuer's own host
- * and no other local address), discovery must name this issuer, and the code is redeemed only at a
- * token endpoint on the issuer's origin (as `jwks_uri` must be), so a discovery document cannot
- * send the code, the PKCE verifier or a request anywhere else. Flows in progress are capped per
- * client address (`createCeremonies`).
+ * and no other local address), discovery must name this issuer, and the code is redeemed only at the
+ * token endpoint the tenant configured or, without one, at discovery's on the issuer's origin (as
+ * `jwks_uri` must be), so a discovery document cannot send the code, the PKCE verifier or a request
+ * anywhere else. A confidential client's secret (sealed in the tenant's vault) is sent with the
+ * code only, as HTTP Basic authentication. Flows in progress are capped per client address
+ * (`createCeremonies`).
  */
 export function createOidcSignIn(deps: {
   clock: Clock;
@@ -75,13 +77,14 @@ export function createOidcSignIn(deps: {
   async function getJson(
     issuer: string,
     url: string,
-    init?: { method: string; body: string },
+    init?: { method: string; body: string; authorization?: string },
   ): Promise<Record<string, unknown>> {
     const res = await deps.egressFor(issuer).fetch(url, {
       method: init?.method ?? "GET",
       headers: {
         accept: "application/json",
         ...(init ? { "content-type": "application/x-www-form-urlencoded" } : {}),
+        ...(init?.authorization ? { authorization: init.authorization } : {}),
       },
       ...(init ? { body: init.body } : {}),
     });
@@ -122,13 +125,18 @@ export function createOidcSignIn(deps: {
       if (own(discovery, "issuer") !== client.issuer)
         throw new AppError("INVALID_CREDENTIALS", "the provider's discovery names another issuer");
       const authorize = providerUrl(own(discovery, "authorization_endpoint"), deps.allowLoopbackHttp);
-      const token = providerUrl(own(discovery, "token_endpoint"), deps.allowLoopbackHttp);
+      // The configured endpoint is trusted as given (as a configured `jwks_uri` is); discovery's only
+      // on the issuer's origin.
+      const token = providerUrl(
+        client.tokenEndpoint ?? own(discovery, "token_endpoint"),
+        deps.allowLoopbackHttp,
+      );
       if (!authorize || !token)
         throw new AppError("INVALID_CREDENTIALS", "the provider's discovery lacks endpoints");
-      if (token.origin !== issuer.origin)
+      if (client.tokenEndpoint === null && token.origin !== issuer.origin)
         throw new AppError(
           "INVALID_CREDENTIALS",
-          "the provider's token endpoint is not on the issuer's origin",
+          "the provider's token endpoint is not on the issuer's origin: set token_endpoint in the tenant's OIDC configuration",
         );
       const state = random();
       const flow: Flow = {
@@ -171,8 +179,19 @@ export function createOidcSignIn(deps: {
       if (binding === null || !constantTimeEqual(binding, flow.binding)) {
         throw new AppError("FORBIDDEN", "this sign-in was started in another browser");
       }
+      // The secret is read for this exchange only (never held with the flow).
+      const client = await deps.auth.oidcClient(flow.tenantId);
+      if (!client || client.issuer !== flow.issuer || client.clientId !== flow.clientId)
+        throw new AppError("INVALID_CREDENTIALS", "the tenant's sign-in changed meanwhile: start again");
+      // RFC 6749 §2.3.1: each part form-encoded, then HTTP Basic.
+      const basic = (v: string) => new URLSearchParams({ v }).toString().slice(2);
       const tokens = await getJson(flow.issuer, flow.tokenEndpoint, {
         method: "POST",
+        ...(client.clientSecret !== null
+          ? {
+              authorization: `Basic ${Buffer.from(`${basic(client.clientId)}:${basic(client.clientSecret)}`).toString("base64")}`,
+            }
+          : {}),
         body: new URLSearchParams({
           grant_type: "authorization_code",
           code,

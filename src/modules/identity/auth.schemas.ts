@@ -38,6 +38,22 @@ export const oidcConfigBody = z
       .max(512)
       .optional(),
     client_id: z.string().min(1).max(256),
+    /**
+     * Where the console redeems its sign-in codes. Unset: the discovery document's
+     * `token_endpoint`, which must then be on the issuer's origin. Set it for a provider whose token
+     * endpoint is elsewhere (Google: `https://oauth2.googleapis.com/token`).
+     */
+    token_endpoint: z
+      .url({ protocol: /^https?$/ })
+      .max(512)
+      .optional(),
+    /**
+     * The client's secret, for a provider that redeems codes only for confidential clients (Google's
+     * web clients). Write-only: stored sealed, never returned (`client_secret_configured` says
+     * whether one is set). Omitted on a later PUT for the same issuer and client: the stored one is
+     * kept; `null` removes it.
+     */
+    client_secret: z.string().min(8).max(512).nullable().optional(),
     audience: z.string().min(1).max(256).optional(),
     role_mapping: z
       .object({
@@ -53,6 +69,9 @@ export const oidcConfigBody = z
   })
   .strict();
 export type OidcConfigInput = z.infer<typeof oidcConfigBody>;
-export const oidcConfigSchema = oidcConfigBody.extend({ updated_at: z.string() });
+export const oidcConfigSchema = oidcConfigBody
+  .omit({ client_secret: true })
+  .extend({ client_secret_configured: z.boolean(), updated_at: z.string() });
+export type OidcConfigView = z.infer<typeof oidcConfigSchema>;
 
 export const jwtRotatedSchema = z.object({ version: z.string(), rotated_at: z.string() });

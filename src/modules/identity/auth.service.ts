@@ -17,7 +17,7 @@ import type { Database, SqlExecutor, Storage } from "../../platform/storage/port
 import type { AuditEventInput } from "../audit/audit.schemas.ts";
 import type { AuditSink } from "../audit/audit.trail.ts";
 import type { TenantLookup } from "../tenants/tenants.service.ts";
-import type { LoginInput, OidcConfigInput, Session } from "./auth.schemas.ts";
+import type { LoginInput, OidcConfigInput, OidcConfigView, Session } from "./auth.schemas.ts";
 import { identityStore, type JwtSecretRow, type SessionRow } from "./identity.store.ts";
 import type { LoginThrottle } from "./login-throttle.ts";
 import { createOidcVerifier, type OidcVerifier } from "./oidc.ts";
@@ -56,6 +56,21 @@ export type IssuedSession = { session: Session; refreshToken: string };
 
 const ANONYMOUS = { type: "anonymous" as const, id: "anonymous" };
 const invalid = () => new AppError("INVALID_CREDENTIALS", "invalid credentials");
+
+/** A tenant's OIDC configuration as stored: the client secret only sealed. */
+type StoredOidc = Omit<OidcConfigInput, "client_secret"> & { client_secret_sealed?: string };
+const OIDC_RECORD = "oidc";
+const CLIENT_SECRET_FIELD = "client_secret";
+
+/** What the API shows of a stored configuration: never the secret, only whether there is one. */
+function oidcView(stored: StoredOidc, updatedAt: number): OidcConfigView {
+  const { client_secret_sealed, ...rest } = stored;
+  return {
+    ...rest,
+    client_secret_configured: client_secret_sealed !== undefined,
+    updated_at: new Date(updatedAt).toISOString(),
+  };
+}
 
 /** Associated data of a sealed signing secret: the tenant (bound by the cipher), its version, the field. */
 const secretRecord = (version: string) => `jwt:${version}`;
@@ -428,13 +443,35 @@ export function createAuthService(deps: AuthDeps) {
      * What a browser sign-in needs to start an authorization-code flow: the tenant's issuer and
      * client id (public values), or null when the tenant is unknown, inactive or has no OIDC.
      */
-    async oidcClient(tenantId: string): Promise<{ issuer: string; clientId: string } | null> {
+    async oidcClient(tenantId: string): Promise<{
+      issuer: string;
+      clientId: string;
+      /** The configured token endpoint (else discovery's, on the issuer's origin). */
+      tokenEndpoint: string | null;
+      /** The client secret, opened for this one exchange; null for a public client. */
+      clientSecret: string | null;
+    } | null> {
       const db = await activeVault(tenantId);
       if (!db) return null;
       const row = await identityStore.oidcConfig(db);
       if (!row) return null;
-      const config = JSON.parse(row.config) as OidcConfigInput;
-      return { issuer: config.issuer, clientId: config.client_id };
+      const config = JSON.parse(row.config) as StoredOidc;
+      let clientSecret: string | null = null;
+      if (config.client_secret_sealed !== undefined) {
+        const opened = (await deps.cipher(tenantId)).decryptString(
+          OIDC_RECORD,
+          CLIENT_SECRET_FIELD,
+          config.client_secret_sealed,
+        );
+        if (!opened.ok) throw new AppError("INTERNAL", "the OIDC client secret cannot be opened");
+        clientSecret = opened.plaintext;
+      }
+      return {
+        issuer: config.issuer,
+        clientId: config.client_id,
+        tokenEndpoint: config.token_endpoint ?? null,
+        clientSecret,
+      };
     },
 
     async getOidc(actor: Actor, tenantId: string) {
@@ -443,10 +480,7 @@ export function createAuthService(deps: AuthDeps) {
       await tenants.requireActive(tenantId);
       const row = await identityStore.oidcConfig(await storage.tenant(tenantId));
       if (!row) throw new AppError("NOT_FOUND", "OIDC is not configured for this tenant");
-      return {
-        ...(JSON.parse(row.config) as OidcConfigInput),
-        updated_at: new Date(row.updated_at).toISOString(),
-      };
+      return oidcView(JSON.parse(row.config) as StoredOidc, row.updated_at);
     },
 
     async putOidc(actor: Actor, tenantId: string, input: OidcConfigInput) {
@@ -454,20 +488,51 @@ export function createAuthService(deps: AuthDeps) {
       authorize(actor, "oidc:configure");
       await tenants.requireActive(tenantId);
       const db = await storage.tenant(tenantId);
+      const cipher = await deps.cipher(tenantId);
       const now = clock.now();
-      await db.transaction(async (tx) => {
-        await identityStore.putOidcConfig(tx, JSON.stringify(input), now);
+      const { client_secret, ...rest } = input;
+      const stored = await db.transaction(async (tx) => {
+        const before = await identityStore.oidcConfig(tx);
+        const previous = before ? (JSON.parse(before.config) as StoredOidc) : null;
+        // Omitted: the stored secret stays, for the same issuer and client only.
+        const kept =
+          previous?.issuer === input.issuer && previous.client_id === input.client_id
+            ? previous.client_secret_sealed
+            : undefined;
+        const sealed =
+          typeof client_secret === "string"
+            ? cipher.encrypt(OIDC_RECORD, CLIENT_SECRET_FIELD, client_secret)
+            : client_secret === null
+              ? undefined
+              : kept;
+        const next: StoredOidc = {
+          ...rest,
+          ...(sealed !== undefined ? { client_secret_sealed: sealed } : {}),
+        };
+        await identityStore.putOidcConfig(tx, JSON.stringify(next), now);
         await audit(tx, {
           tenantId,
           actor,
           action: "oidc.configured",
           targetIds: [tenantId],
           origin: actor.origin,
-          details: { issuer: input.issuer, client_id: input.client_id },
+          details: {
+            issuer: input.issuer,
+            client_id: input.client_id,
+            client_secret:
+              typeof client_secret === "string"
+                ? "set"
+                : sealed !== undefined
+                  ? "kept"
+                  : previous?.client_secret_sealed !== undefined
+                    ? "removed"
+                    : "none",
+          },
         });
+        return next;
       });
       verifiers.delete(tenantId);
-      return { ...input, updated_at: new Date(now).toISOString() };
+      return oidcView(stored, now);
     },
 
     /**
