@@ -297,6 +297,37 @@ describe("console passkeys over HTTP: single-use challenges, five-minute expiry,
     assert.equal(after_?.counter, 9);
     assert.equal(after_?.last_used_at, 1);
   });
+
+  test("passkeys: account recovery: an ADMIN removes another person's passkeys from the People page, and they sign in no more; a DEVELOPER cannot", async () => {
+    const { who, key } = await enrolled();
+    const admin = await consoleSession(s, tenantId, ["ADMIN"]);
+    const people = await (
+      await fetch(`${s.url}/console/people`, { headers: { cookie: admin.cookie } })
+    ).text();
+    assert.match(people, new RegExp(`/console/people/${who.userId}/passkeys/remove`));
+    const remove = (by: ConsoleSession) =>
+      post(`/console/people/${who.userId}/passkeys/remove`, by.cookie, { _csrf: by.csrf });
+    const developer = await consoleSession(s, tenantId, ["DEVELOPER"]);
+    assert.equal((await remove(developer)).status, 403);
+    assert.equal((await passkeyRows(who.userId)).length, 1, "a refusal removes nothing");
+    const done = await remove(admin);
+    assert.equal(done.status, 303, done.text);
+    assert.equal((await passkeyRows(who.userId)).length, 0);
+    const jar = await signInBrowser();
+    assert.ok(
+      !signedIn(await signIn(jar, key.get(await signInChallenge(jar), 5))),
+      "the passkey signs in no more",
+    );
+    const db = await s.hypha.storage.tenant(tenantId);
+    const audited = await db.all<{ actor_id: string; details: string }>(
+      "SELECT actor_id, details FROM audit_events WHERE action = 'passkey.removed' AND target_ids LIKE ?",
+      [`%${who.userId}%`],
+    );
+    assert.deepEqual(
+      audited.map((a) => [a.actor_id, JSON.parse(a.details)]),
+      [[admin.userId, { count: 1, all: true }]],
+    );
+  });
 });
 
 describe("console passkey sign-in: one client address cannot lock out everyone's ceremonies", () => {

@@ -541,6 +541,12 @@ export const CONSOLE_SAMPLES: Record<string, ConsoleSample> = {
     role: "ADMIN",
     crossTenant: { path: (f) => `/console/people/${f.otherUserId}`, status: 404 },
   },
+  "POST /console/people/:user_id/passkeys/remove": {
+    path: (f) => `/console/people/${f.userId}/passkeys/remove`,
+    form: () => ({}),
+    role: "ADMIN",
+    crossTenant: { path: (f) => `/console/people/${f.otherUserId}/passkeys/remove`, status: 404 },
+  },
   "GET /console/passkeys": { path: () => "/console/passkeys", role: "VIEWER" },
   "POST /console/passkeys/options": {
     path: () => "/console/passkeys/options",

@@ -19,6 +19,8 @@ export const MESSAGES: Readonly<Record<string, string>> = {
   replayed: "Replayed: the delivery is back in the inbox.",
   policy: "The policy is saved.",
   person: "Saved.",
+  passkeys:
+    "The person's passkeys are removed. If their account was taken over, also set a new password: that ends their sessions.",
 };
 
 function freezesTable(ctx: PageContext, items: readonly Freeze[], withLift: boolean): Html {
@@ -601,7 +603,12 @@ type UserView = {
 };
 const ROLE_NAMES = ["ADMIN", "AUDIT_ADMIN", "DEVELOPER", "VIEWER"] as const;
 
-export function peoplePage(ctx: PageContext, users: UserView[], msg?: string): Html {
+export function peoplePage(
+  ctx: PageContext,
+  users: UserView[],
+  passkeys: ReadonlyMap<string, number>,
+  msg?: string,
+): Html {
   const manage = can(ctx.actor, "users:update");
   return layout(
     ctx,
@@ -609,10 +616,17 @@ export function peoplePage(ctx: PageContext, users: UserView[], msg?: string): H
     html`${notice(msg)}
 ${table(
   "People",
-  ["Email", "Roles", "State", "Sign-in", "Last sign-in", ...(manage ? ["Change"] : [])],
+  ["Email", "Roles", "State", "Sign-in", "Passkeys", "Last sign-in", ...(manage ? ["Change"] : [])],
   users.map(
     (u) =>
-      html`<tr>${td("Email", u.email)}${td("Roles", u.roles.join(", "))}${td("State", html`<span class="${u.status === "active" ? "ok" : "bad"}">${u.status}</span>`)}${td("Sign-in", u.sign_in)}${td("Last sign-in", when(u.last_login_at))}${
+      html`<tr>${td("Email", u.email)}${td("Roles", u.roles.join(", "))}${td("State", html`<span class="${u.status === "active" ? "ok" : "bad"}">${u.status}</span>`)}${td("Sign-in", u.sign_in)}${td(
+        "Passkeys",
+        html`${String(passkeys.get(u.id) ?? 0)}${
+          manage && (passkeys.get(u.id) ?? 0) > 0 && u.id !== ctx.actor.id
+            ? html` <form class="inline" method="post" action="/console/people/${u.id}/passkeys/remove">${csrfField(ctx.csrf)}<button type="submit" class="danger" aria-label="Remove the passkeys of ${u.email}">Remove</button></form>`
+            : ""
+        }`,
+      )}${td("Last sign-in", when(u.last_login_at))}${
         manage
           ? td(
               "Change",

@@ -142,6 +142,38 @@ export function createPasskeys(deps: {
       if (!removed) throw new AppError("NOT_FOUND", "passkey not found");
     },
 
+    /** How many passkeys each person of the caller's tenant has (the People page shows it). */
+    async counts(actor: UserActor): Promise<Map<string, number>> {
+      authorize(actor, "users:read");
+      return consoleStore.passkeyCounts(await storage.tenant(actor.tenantId));
+    },
+
+    /**
+     * Account recovery: removes every passkey of another person of the tenant (one an attacker may
+     * have registered), audited with the count. The caller has checked the person is of the tenant.
+     */
+    async removeAllOf(actor: UserActor, userId: string): Promise<number> {
+      authorize(actor, "users:update");
+      const db = await storage.tenant(actor.tenantId);
+      const now = clock.now();
+      return db.transaction(async (tx) => {
+        const { changes } = await consoleStore.removePasskeysOf(tx, userId);
+        await deps.audit(
+          tx,
+          {
+            tenantId: actor.tenantId,
+            actor,
+            action: "passkey.removed",
+            targetIds: [userId],
+            origin: actor.origin,
+            details: { count: changes, all: true },
+          },
+          now,
+        );
+        return changes;
+      });
+    },
+
     /** Sign-in, step 1: a challenge for any passkey of this server (the browser offers its own). */
     async authenticationOptions(ceremony: string, rp: RelyingParty, origin: RequestOrigin) {
       const options = await (await webauthn()).generateAuthenticationOptions({

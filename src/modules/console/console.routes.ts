@@ -51,7 +51,7 @@ export type ConsoleDeps = {
   memories: Pick<MemoriesService, "list" | "recall" | "history" | "bulkDelete" | "bulkDeleteCount">;
   connectors: Pick<ConnectorsApi, "connectors" | "deadLetters" | "outbound">;
   policy: Pick<GovernanceService, "getPolicy" | "putPolicy">;
-  users: Pick<UsersService, "list" | "create" | "update">;
+  users: Pick<UsersService, "list" | "get" | "create" | "update">;
   passkeys: Passkeys;
   oidc: OidcSignIn;
   cookies: ConsoleCookies;
@@ -938,7 +938,8 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
       handler: async (req, reply) => {
         const ctx = pageContext(req);
         const { items } = await deps.users.list(ctx.actor, ctx.actor.tenantId, { limit: 200 });
-        return sendHtml(reply, pages.peoplePage(ctx, items, message(req.query.msg)));
+        const passkeys = await deps.passkeys.counts(ctx.actor);
+        return sendHtml(reply, pages.peoplePage(ctx, items, passkeys, message(req.query.msg)));
       },
     });
 
@@ -981,6 +982,24 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
         });
         await deps.users.update(actor, actor.tenantId, req.params.user_id, input);
         return reply.redirect("/console/people?msg=person", 303);
+      },
+    });
+    scope.route({
+      method: "POST",
+      url: "/console/people/:user_id/passkeys/remove",
+      config: session("users:update"),
+      schema: {
+        hide: true,
+        operationId: "removeUserPasskeys",
+        params: z.object({ user_id: userIdSchema }),
+        body: form({}),
+      },
+      handler: async (req, reply) => {
+        const actor = person(req);
+        // A person of another tenant reads as absent (404), as everywhere.
+        await deps.users.get(actor, actor.tenantId, req.params.user_id);
+        await deps.passkeys.removeAllOf(actor, req.params.user_id);
+        return reply.redirect("/console/people?msg=passkeys", 303);
       },
     });
     // ---- passkeys -------------------------------------------------------------------------

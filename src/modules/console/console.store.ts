@@ -31,4 +31,15 @@ export const consoleStore = {
     ]),
   removePasskey: (tx: SqlExecutor, userId: string, id: string) =>
     tx.run("DELETE FROM console_passkeys WHERE id = ? AND user_id = ?", [id, userId]),
+  removePasskeysOf: (tx: SqlExecutor, userId: string) =>
+    tx.run("DELETE FROM console_passkeys WHERE user_id = ?", [userId]),
+  /** How many passkeys each person of the vault has (people without any are absent). */
+  passkeyCounts: async (db: SqlExecutor): Promise<Map<string, number>> =>
+    new Map(
+      (
+        await db.all<{ user_id: string; n: number }>(
+          "SELECT user_id, COUNT(*) AS n FROM console_passkeys GROUP BY user_id",
+        )
+      ).map((r) => [r.user_id, Number(r.n)]),
+    ),
 };
