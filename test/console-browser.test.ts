@@ -457,7 +457,7 @@ describe("console in a real browser (Chromium)", () => {
     await page.getByRole("button", { name: "Sign in with single sign-on" }).click();
     await page.waitForURL(/\/console$/);
     assert.ok(await page.getByText("sso@example.com").isVisible());
-    assert.deepEqual(idp.tokenRequests(), [{ pkce: true }]);
+    assert.deepEqual(idp.tokenRequests(), [{ pkce: true, basic: null }]);
     await context.close();
     // The callback works once: replaying it is refused (state spent), here or in another browser.
     const replay = await fetch(callback, { redirect: "manual" });
