@@ -256,6 +256,11 @@ describe("console OIDC sign-in over HTTP: state, its browser binding and the non
       assert.equal((removed.body as { client_secret_configured: boolean }).client_secret_configured, false);
       assert.ok(!(await attempt()).signedIn, "without the secret the provider redeems nothing");
       assert.equal(idp.tokenRequests().at(-1)?.basic, null);
+      // A configured endpoint in clear text off loopback is refused before anything is sent.
+      assert.equal((await configure({ token_endpoint: "http://tokens.example.com/token" })).status, 200);
+      const plain = idp.tokenRequests().length;
+      assert.notEqual((await attempt()).started, 200);
+      assert.equal(idp.tokenRequests().length, plain);
     } finally {
       idp.requireClientSecret(null);
       await configureConsoleOidc(s, tenantId, idp.issuer);

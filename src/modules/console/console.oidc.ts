@@ -131,6 +131,11 @@ export function createOidcSignIn(deps: {
         client.tokenEndpoint ?? own(discovery, "token_endpoint"),
         deps.allowLoopbackHttp,
       );
+      if (client.tokenEndpoint !== null && !token)
+        throw new AppError(
+          "INVALID_CREDENTIALS",
+          "the configured token_endpoint is not allowed (https, or http on loopback with oidcAllowInsecureLocal)",
+        );
       if (!authorize || !token)
         throw new AppError("INVALID_CREDENTIALS", "the provider's discovery lacks endpoints");
       if (client.tokenEndpoint === null && token.origin !== issuer.origin)
