@@ -501,7 +501,7 @@ describe("secret rotation with a grace period, end to end", () => {
     const env = await s.request("POST", `/v1/tenants/${tenantId}/connectors`, {
       body: {
         name: "env",
-        config: { source: "github", secretEnv: "HYPHA_GH_SECRET", mapping: { namespace: "gh" } },
+        config: { source: "github", secretEnv: "GH_WEBHOOK_SECRET_UNSET", mapping: { namespace: "gh" } },
       },
     });
     const envId = (env.body as { id: string }).id;

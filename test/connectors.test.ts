@@ -234,11 +234,43 @@ describe("webhook ingestion through the route", () => {
     }
     const env = await connector("envsecret", {
       source: "github",
-      secretEnv: "HYPHA_TEST_UNSET_SECRET",
+      secretEnv: "TEST_UNSET_WEBHOOK_SECRET",
       mapping: { namespace: "g" },
     });
     const res = await post(env.ingest_path, body, ghHeaders(body, "d-4"));
     assert.equal(res.status, 401);
+  });
+
+  test("secretEnv may not name a server setting (HYPHA_…): create and PATCH are refused 422 naming the field, nothing stored", async () => {
+    for (const name of ["HYPHA_ADMIN_KEY", "HYPHA_DATABASE_URL"]) {
+      const res = await s.request("POST", `/v1/tenants/${tenantId}/connectors`, {
+        body: {
+          name: `env-${name.toLowerCase()}`,
+          config: { source: "github", secretEnv: name, mapping: { namespace: "g" } },
+        },
+      });
+      assert.equal(res.status, 422, res.text);
+      assert.equal(errorCode(res), "VALIDATION_FAILED");
+      assert.match(res.text, /body\.config\.secretEnv/);
+    }
+    const c = await connector("env-patch", {
+      source: "github",
+      secret: GITHUB_SECRET,
+      mapping: { namespace: "g" },
+    });
+    const patched = await s.request("PATCH", `/v1/tenants/${tenantId}/connectors/${c.id}`, {
+      body: { config: { source: "github", secretEnv: "HYPHA_ADMIN_KEY", mapping: { namespace: "g" } } },
+    });
+    assert.equal(patched.status, 422, patched.text);
+    const list = (await s.request("GET", `/v1/tenants/${tenantId}/connectors`)).body as {
+      items: { name: string; secret_env: string | null }[];
+    };
+    assert.ok(!list.items.some((i) => i.name.startsWith("env-hypha")), "no connector was created");
+    assert.equal(
+      list.items.find((i) => i.name === "env-patch")?.secret_env,
+      null,
+      "the PATCH changed nothing",
+    );
   });
 
   test("the secret is never returned and never logged", async () => {
@@ -343,5 +375,43 @@ describe("webhook ingestion through the route", () => {
     assert.equal(h.dead_letters_pending, 0);
     assert.equal(h.last_delivery_at, new Date(s.clock.now()).toISOString());
     assert.equal(typeof h.mean_ingest_latency_ms, "number");
+  });
+});
+
+describe("connectorSecretEnvPrefix: the operator names which variables connectors may read", () => {
+  let s: TestServer;
+  let tenantId: string;
+  before(async () => {
+    s = await startServer({ connectorSecretEnvPrefix: "HOOKS_" });
+    tenantId = await s.createTenant();
+  });
+  after(() => {
+    delete process.env.HOOKS_TEST_GITHUB;
+    return s.close();
+  });
+
+  test("a name outside the prefix is refused; one under it verifies deliveries with the variable's value", async () => {
+    const create = (name: string, secretEnv: string) =>
+      s.request("POST", `/v1/tenants/${tenantId}/connectors`, {
+        body: { name, config: { source: "github", secretEnv, mapping: { namespace: "g" } } },
+      });
+    const outside = await create("outside", "GITHUB_WEBHOOK_SECRET");
+    assert.equal(outside.status, 422, outside.text);
+    assert.match(outside.text, /HOOKS_/);
+    process.env.HOOKS_TEST_GITHUB = GITHUB_SECRET;
+    const inside = await create("inside", "HOOKS_TEST_GITHUB");
+    assert.equal(inside.status, 201, inside.text);
+    const body = JSON.stringify({ zen: "prefix" });
+    const res = await s.request("POST", (inside.body as { ingest_path: string }).ingest_path, {
+      key: null,
+      rawBody: body,
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "ping",
+        "x-github-delivery": "prefix-1",
+        "x-hub-signature-256": `sha256=${hex(GITHUB_SECRET, body)}`,
+      },
+    });
+    assert.equal(res.status, 202, res.text);
   });
 });

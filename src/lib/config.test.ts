@@ -57,6 +57,16 @@ describe("config: CIDR settings are parsed as addresses, not matched by shape", 
     });
   }
 
+  test("HYPHA_CONNECTOR_SECRET_ENV_PREFIX: read from the environment; HYPHA_ alone or a malformed prefix is refused in one line naming the setting", () => {
+    assert.equal(loadConfig({ HYPHA_CONNECTOR_SECRET_ENV_PREFIX: "HOOKS_" }).connectorSecretEnvPrefix, "HOOKS_");
+    assert.equal(loadConfig({}).connectorSecretEnvPrefix, undefined);
+    for (const bad of ["HYPHA_", "hooks_", "HOOKS-"]) {
+      const line = configError({ HYPHA_CONNECTOR_SECRET_ENV_PREFIX: bad });
+      assert.match(line, /connectorSecretEnvPrefix \(HYPHA_CONNECTOR_SECRET_ENV_PREFIX\)/, bad);
+      assert.doesNotMatch(line, /\n/);
+    }
+  });
+
   test("HYPHA_EMBEDDINGS_URL without HYPHA_EMBEDDINGS_MODEL, or a model or key without the URL, is refused in one line naming the setting", () => {
     const noModel = configError({ HYPHA_EMBEDDINGS_URL: "http://127.0.0.1:11434/v1" });
     assert.match(noModel, /embeddingsModel \(HYPHA_EMBEDDINGS_MODEL\): HYPHA_EMBEDDINGS_MODEL is required/);

@@ -75,6 +75,15 @@ export const configSchema = z
     rateLimitPerMinute: intFromString(1, 100_000).default(600),
     bodyLimitBytes: intFromString(1024, 64 * 1024 * 1024).default(1024 * 1024),
     maxContentBytes: intFromString(16, 1024 * 1024).default(32 * 1024),
+    /** The names a connector's `secretEnv` may take (unset: any but the server's own `HYPHA_…`). */
+    connectorSecretEnvPrefix: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]{0,63}$/, "upper-case letters, digits and _, as environment variable names")
+      .refine(
+        (p) => p !== "HYPHA_",
+        "HYPHA_ alone would open the server's own settings: name a narrower prefix",
+      )
+      .optional(),
     sweepIntervalSeconds: intFromString(1, 60).default(30),
     /** Load shedding: requests in flight per process and per tenant beyond which new ones get 503. */
     maxInFlight: intFromString(1, 100_000).default(512),
@@ -269,6 +278,7 @@ export const ENV_KEYS: Record<string, keyof Config> = {
   HYPHA_RATE_LIMIT_PER_MINUTE: "rateLimitPerMinute",
   HYPHA_BODY_LIMIT_BYTES: "bodyLimitBytes",
   HYPHA_MAX_CONTENT_BYTES: "maxContentBytes",
+  HYPHA_CONNECTOR_SECRET_ENV_PREFIX: "connectorSecretEnvPrefix",
   HYPHA_SWEEP_INTERVAL_SECONDS: "sweepIntervalSeconds",
   HYPHA_MAX_IN_FLIGHT: "maxInFlight",
   HYPHA_MAX_IN_FLIGHT_PER_TENANT: "maxInFlightPerTenant",

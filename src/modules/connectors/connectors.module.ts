@@ -97,7 +97,14 @@ export const connectorsModule = defineModule({
       "connectors",
     );
 
-    const connectors = createConnectorsService({ storage, clock, tenants, audit, cipher });
+    const connectors = createConnectorsService({
+      storage,
+      clock,
+      tenants,
+      audit,
+      cipher,
+      secretEnvPrefix: config.connectorSecretEnvPrefix,
+    });
     const worker = createDeliveryWorker({
       storage,
       clock,
@@ -129,6 +136,7 @@ export const connectorsModule = defineModule({
       events,
       logger,
       env: process.env,
+      secretEnvPrefix: config.connectorSecretEnvPrefix,
       cipher,
       onAccepted: (tenantId) => worker.notify(tenantId),
     });

@@ -6,6 +6,7 @@ import {
   jsonPointerSchema,
   replayWindowSecFor,
   resolveConnectorSecret,
+  secretEnvAllowed,
 } from "./connectors.schemas.ts";
 
 const mapping = { namespace: "inbox" };
@@ -126,11 +127,25 @@ describe("connector config schema", () => {
 
 describe("resolveConnectorSecret", () => {
   test("reads the inline secret, else the named env var; empty or unset is undefined (fail closed)", () => {
-    assert.equal(resolveConnectorSecret({ secret: "inline" }, {}), "inline");
-    assert.equal(resolveConnectorSecret({ secretEnv: "HOOK" }, { HOOK: "from-env" }), "from-env");
-    assert.equal(resolveConnectorSecret({ secretEnv: "HOOK" }, { HOOK: "" }), undefined);
-    assert.equal(resolveConnectorSecret({ secretEnv: "HOOK" }, {}), undefined);
-    assert.equal(resolveConnectorSecret({}, { HOOK: "x" }), undefined);
+    assert.equal(resolveConnectorSecret({ secret: "inline" }, {}, undefined), "inline");
+    assert.equal(resolveConnectorSecret({ secretEnv: "HOOK" }, { HOOK: "from-env" }, undefined), "from-env");
+    assert.equal(resolveConnectorSecret({ secretEnv: "HOOK" }, { HOOK: "" }, undefined), undefined);
+    assert.equal(resolveConnectorSecret({ secretEnv: "HOOK" }, {}, undefined), undefined);
+    assert.equal(resolveConnectorSecret({}, { HOOK: "x" }, undefined), undefined);
+  });
+
+  test("never reads a server setting (HYPHA_…), and only names under the operator's prefix when one is set", () => {
+    const env = { HYPHA_ADMIN_KEY: "hyp_admin_secret", HOOKS_GITHUB: "gh", GITHUB: "plain" };
+    assert.equal(resolveConnectorSecret({ secretEnv: "HYPHA_ADMIN_KEY" }, env, undefined), undefined);
+    assert.equal(resolveConnectorSecret({ secretEnv: "GITHUB" }, env, undefined), "plain");
+    assert.equal(resolveConnectorSecret({ secretEnv: "GITHUB" }, env, "HOOKS_"), undefined);
+    assert.equal(resolveConnectorSecret({ secretEnv: "HOOKS_GITHUB" }, env, "HOOKS_"), "gh");
+    assert.equal(resolveConnectorSecret({ secretEnv: "HOOKS_" }, { HOOKS_: "x" }, "HOOKS_"), undefined);
+    assert.equal(
+      secretEnvAllowed("HYPHA_CONNECTOR_GITHUB", "HYPHA_CONNECTOR_"),
+      true,
+      "the operator's choice",
+    );
   });
 });
 

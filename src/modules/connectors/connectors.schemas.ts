@@ -286,15 +286,35 @@ export function defaultMappingKind(source: ConnectorSource): "builtin" | "generi
 }
 
 /**
+ * Whether a connector may name the environment variable `name` as its secret. A tenant's admin
+ * chooses the name, so never one of the server's own settings (`HYPHA_…`: the admin key, database
+ * URLs, API keys), whose value a connector would otherwise let them test guesses against; and, when
+ * the operator sets `connectorSecretEnvPrefix`, only names under it (then a `HYPHA_…` prefix is the
+ * operator's choice).
+ *
+ * @example
+ * secretEnvAllowed("GITHUB_WEBHOOK_SECRET", undefined) // true
+ * secretEnvAllowed("HYPHA_ADMIN_KEY", undefined)       // false
+ * secretEnvAllowed("GITHUB_WEBHOOK_SECRET", "HOOKS_")  // false
+ */
+export function secretEnvAllowed(name: string, prefix: string | undefined): boolean {
+  if (prefix !== undefined) return name.length > prefix.length && name.startsWith(prefix);
+  return !name.startsWith("HYPHA_");
+}
+
+/**
  * The secret a connector verifies with: inline, or read from the named environment variable. An empty
- * or unset variable is `undefined`, which every verifier treats as "reject".
+ * or unset variable, or one the connector may not name (`secretEnvAllowed`), is `undefined`, which
+ * every verifier treats as "reject".
  */
 export function resolveConnectorSecret(
   config: Pick<ConnectorConfig, "secret" | "secretEnv">,
   env: Readonly<Record<string, string | undefined>>,
+  secretEnvPrefix: string | undefined,
 ): string | undefined {
   if (config.secret !== undefined) return config.secret;
-  if (config.secretEnv === undefined) return undefined;
+  if (config.secretEnv === undefined || !secretEnvAllowed(config.secretEnv, secretEnvPrefix))
+    return undefined;
   const value = env[config.secretEnv];
   return value === undefined || value === "" ? undefined : value;
 }

@@ -15,7 +15,12 @@ import {
   toHealth,
   type UpdateConnectorInput,
 } from "./connectors.contracts.ts";
-import { bodyLimitFor, type ConnectorConfig, connectorConfigSchema } from "./connectors.schemas.ts";
+import {
+  bodyLimitFor,
+  type ConnectorConfig,
+  connectorConfigSchema,
+  secretEnvAllowed,
+} from "./connectors.schemas.ts";
 import { type CipherOf, openField, sealField } from "./connectors.sealing.ts";
 import { type ConnectorRow, connectorsStore } from "./connectors.store.ts";
 
@@ -45,8 +50,24 @@ export function createConnectorsService(deps: {
   tenants: TenantLookup;
   audit: AuditSink;
   cipher: CipherOf;
+  /** `connectorSecretEnvPrefix`: the names `secretEnv` may take (see `secretEnvAllowed`). */
+  secretEnvPrefix: string | undefined;
 }) {
   const { storage, clock, tenants } = deps;
+
+  /** Refuses (422) a `secretEnv` the connector may not name, before anything is stored. */
+  const checkSecretEnv = (config: { secretEnv?: string | undefined }) => {
+    if (config.secretEnv === undefined || secretEnvAllowed(config.secretEnv, deps.secretEnvPrefix)) return;
+    throw validationError([
+      {
+        path: ["secretEnv"],
+        message:
+          deps.secretEnvPrefix === undefined
+            ? "a connector may not name the server's own settings (HYPHA_…)"
+            : `the operator allows only variables named ${deps.secretEnvPrefix}…`,
+      },
+    ]);
+  };
 
   const sealSecret = async (tenantId: string, connectorId: string, secret: string | null) =>
     secret === null ? null : sealField(await deps.cipher(tenantId), connectorId, "secret", secret);
@@ -102,6 +123,7 @@ export function createConnectorsService(deps: {
       authorizeTenantPath(actor, tenantId, "write");
       authorize(actor, "connectors:manage");
       await tenants.requireActive(tenantId);
+      checkSecretEnv(input.config);
       const now = clock.now();
       const { json, secret } = split(input.config);
       const id = newId("connector", now);
@@ -180,6 +202,7 @@ export function createConnectorsService(deps: {
             current !== null;
           const parsed = connectorConfigSchema.safeParse(keepSecret ? { ...given, secret: current } : given);
           if (!parsed.success) throw validationError(parsed.error.issues);
+          checkSecretEnv(parsed.data);
           const { json, secret } = split(parsed.data);
           rotated = secret !== current;
           next.config = json;

@@ -54,6 +54,8 @@ export function createIngestService(deps: {
   events: EventBus;
   logger: Logger;
   env: Readonly<Record<string, string | undefined>>;
+  /** `connectorSecretEnvPrefix` (see `secretEnvAllowed`): a stored name outside it verifies nothing. */
+  secretEnvPrefix: string | undefined;
   /** The tenant cipher that seals each raw payload in the inbox. */
   cipher: CipherOf;
   /** Called after a delivery is committed (wakes the worker). */
@@ -82,7 +84,7 @@ export function createIngestService(deps: {
       const resolved = await connectors.resolve(tenantId, connectorId);
       if (!resolved) return { kind: "rejected" };
       const { config } = resolved;
-      const secret = resolveConnectorSecret(config, deps.env);
+      const secret = resolveConnectorSecret(config, deps.env, deps.secretEnvPrefix);
       let verified = await verifier.verify({ config, secret, headers, body });
       // While a rotation's grace period runs, a delivery the sender signed with the secret being
       // replaced still verifies; only a signature mismatch is worth a second try.
