@@ -58,7 +58,10 @@ describe("config: CIDR settings are parsed as addresses, not matched by shape", 
   }
 
   test("HYPHA_CONNECTOR_SECRET_ENV_PREFIX: read from the environment; HYPHA_ alone or a malformed prefix is refused in one line naming the setting", () => {
-    assert.equal(loadConfig({ HYPHA_CONNECTOR_SECRET_ENV_PREFIX: "HOOKS_" }).connectorSecretEnvPrefix, "HOOKS_");
+    assert.equal(
+      loadConfig({ HYPHA_CONNECTOR_SECRET_ENV_PREFIX: "HOOKS_" }).connectorSecretEnvPrefix,
+      "HOOKS_",
+    );
     assert.equal(loadConfig({}).connectorSecretEnvPrefix, undefined);
     for (const bad of ["HYPHA_", "hooks_", "HOOKS-"]) {
       const line = configError({ HYPHA_CONNECTOR_SECRET_ENV_PREFIX: bad });
