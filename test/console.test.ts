@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { consoleRequest, consoleSession } from "./console-helpers.ts";
 import { startServer, type TestServer } from "./harness.ts";
+import { login } from "./identity-helpers.ts";
 
 describe("console pages over HTTP", () => {
   let s: TestServer;
@@ -85,15 +86,30 @@ describe("console pages over HTTP", () => {
   });
 
   test("the keys page offers a DEVELOPER only the scopes the role may grant, and Rotate only on keys it could have created", async () => {
-    const adminKey = await s.createKey(tenantId, { agent: "root", scopes: ["admin"] });
-    const readKey = await s.createKey(tenantId, { agent: "reader", scopes: ["read"] });
     const dev = await consoleSession(s, tenantId, ["DEVELOPER"]);
+    const devToken = ((await login(s, tenantId, dev.email)).body as { access_token: string }).access_token;
+    const made = await s.request("POST", `/v1/tenants/${tenantId}/keys`, {
+      key: devToken,
+      body: { agent: "dev-reader", scopes: ["read"] },
+    });
+    assert.equal(made.status, 201, made.text);
+    const readKey = made.body as { id: string };
+    const adminKey = await s.createKey(tenantId, { agent: "dev-reader", scopes: ["admin"] });
+    const othersKey = await s.createKey(tenantId, { agent: "reader", scopes: ["read"] });
     const page = await consoleRequest(s, "GET", "/console/agents", { cookie: dev.cookie });
     assert.equal(page.status, 200);
     const offered = [...page.text.matchAll(/name="scopes" value="([^"]+)"/g)].map((m) => m[1]);
     assert.deepEqual(offered, ["read", "write", "memories:read", "memories:write"]);
-    assert.ok(page.text.includes(`/console/agents/${readKey.id}/rotate`));
     assert.ok(!page.text.includes(`/console/agents/${adminKey.id}/rotate`), "no Rotate on an admin key");
+    assert.ok(!page.text.includes(`/console/agents/${othersKey.id}/rotate`), "none under another's agent");
+    // The admin key the instance admin made under the DEVELOPER's agent makes the name no longer theirs alone.
+    assert.ok(!page.text.includes(`/console/agents/${readKey.id}/rotate`));
+    const mine = await s.request("POST", `/v1/tenants/${tenantId}/keys`, {
+      key: devToken,
+      body: { agent: "dev-only", scopes: ["read"] },
+    });
+    const again = await consoleRequest(s, "GET", "/console/agents", { cookie: dev.cookie });
+    assert.ok(again.text.includes(`/console/agents/${(mine.body as { id: string }).id}/rotate`));
     const forged = await consoleRequest(s, "POST", "/console/agents", {
       cookie: dev.cookie,
       form: { _csrf: dev.csrf, agent: "forged", scopes: "admin" },

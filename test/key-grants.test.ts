@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { consoleRequest, consoleSession } from "./console-helpers.ts";
 import { errorCode, startServer, type TestServer } from "./harness.ts";
-import { signedInUser } from "./identity-helpers.ts";
+import { login, signedInUser } from "./identity-helpers.ts";
 
 type Created = { id: string; key: string; agent: string; scopes: string[]; namespaces: string[] | null };
 
@@ -181,6 +182,23 @@ describe("key grants: a new or rotated key never holds more than its caller", ()
     assert.match(listed.text, /launch date/);
     // From then on the name has an ADMIN-made key: the DEVELOPER who began it is held too.
     assert.equal((await mint(other, { agent: "carol-bot", scopes: ["read"] })).status, 403);
+  });
+
+  test("the console offers rotation only of keys the person may rotate: not under another person's agent, unless an ADMIN", async () => {
+    const other = (await signedInUser(s, t, ["DEVELOPER"])).token;
+    const theirs = created(await mint(other, { agent: "their-bot", scopes: ["read"] }));
+    const person = await consoleSession(s, t, ["DEVELOPER"]);
+    const token = ((await login(s, t, person.email)).body as { access_token: string }).access_token;
+    const mine = created(await mint(token, { agent: "my-bot", scopes: ["read"] }));
+    const rotateOf = (id: string) => new RegExp(`/console/agents/${id}/rotate`);
+    const page = (await consoleRequest(s, "GET", "/console/agents", { cookie: person.cookie })).text;
+    assert.match(page, rotateOf(mine.id));
+    assert.doesNotMatch(page, rotateOf(theirs.id));
+    const administrator = await consoleSession(s, t, ["ADMIN"]);
+    const adminPage = (await consoleRequest(s, "GET", "/console/agents", { cookie: administrator.cookie }))
+      .text;
+    assert.match(adminPage, rotateOf(mine.id));
+    assert.match(adminPage, rotateOf(theirs.id));
   });
 
   test("a DEVELOPER cannot rotate an ADMIN's admin key to obtain its secret; the key stays as it was", async () => {

@@ -216,13 +216,24 @@ ${Object.entries(fields).map(([k, v]) => (v === undefined || v === "" ? "" : htm
   );
 }
 
-export function agentsPage(ctx: PageContext, keys: ApiKey[], msg?: string): Html {
+export function agentsPage(
+  ctx: PageContext,
+  keys: ApiKey[],
+  keyable: ReadonlySet<string>,
+  msg?: string,
+): Html {
   const a = ctx.actor;
   const rows = keys.map((k) => {
     const live = k.revoked_at === null;
     const forms: Html[] = [];
-    // Rotation hands the caller the new secret: offered only for keys the person could have created.
-    if (live && can(a, "keys:rotate") && actionBeyond(a.actions, k.scopes, k.capabilities) === undefined)
+    // Rotation hands the caller the new secret: offered only for keys the person could have created
+    // (rights they hold, under an agent whose keys are theirs unless they are an ADMIN).
+    if (
+      live &&
+      can(a, "keys:rotate") &&
+      keyable.has(k.agent) &&
+      actionBeyond(a.actions, k.scopes, k.capabilities) === undefined
+    )
       forms.push(html`<form class="inline" method="post" action="/console/agents/${k.id}/rotate">${csrfField(ctx.csrf)}
 <label class="inline">Grace <select name="grace_seconds" aria-label="Grace period for ${k.agent}"><option value="0">none</option><option value="3600" selected>1 hour</option><option value="86400">1 day</option></select></label>
 <button type="submit" class="secondary" aria-label="Rotate key ${k.start}">Rotate</button></form>`);

@@ -47,7 +47,7 @@ export type ConsoleDeps = {
   auth: Pick<AuthService, "login" | "refresh" | "logout" | "signedInWithin">;
   governance: Pick<GovernanceService, "list" | "decide" | "listOverrides" | "setOverride" | "resume">;
   audit: Pick<AuditService, "events" | "verify">;
-  keys: Pick<KeysService, "list" | "create" | "revoke" | "rotate">;
+  keys: Pick<KeysService, "list" | "create" | "revoke" | "rotate" | "agentsKeyableBy">;
   memories: Pick<MemoriesService, "list" | "recall" | "history" | "bulkDelete" | "bulkDeleteCount">;
   connectors: Pick<ConnectorsApi, "connectors" | "deadLetters" | "outbound">;
   policy: Pick<GovernanceService, "getPolicy" | "putPolicy">;
@@ -549,7 +549,12 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
       handler: async (req, reply) => {
         const ctx = pageContext(req);
         const { items } = await deps.keys.list(ctx.actor, ctx.actor.tenantId, { limit: 200 });
-        return sendHtml(reply, pages.agentsPage(ctx, items, message(req.query.msg)));
+        const keyable = await deps.keys.agentsKeyableBy(
+          ctx.actor,
+          ctx.actor.tenantId,
+          items.filter((k) => k.revoked_at === null).map((k) => k.agent),
+        );
+        return sendHtml(reply, pages.agentsPage(ctx, items, keyable, message(req.query.msg)));
       },
     });
 

@@ -341,6 +341,22 @@ export function createKeysService(deps: {
       return { ...toApiKey(row), key };
     },
 
+    /**
+     * Of `agents`, the names `actor` may make or rotate keys under (see `authorizeAgentName`): all
+     * of them for whoever holds `keys:any_agent` or is not a person; the console offers rotation by it.
+     */
+    async agentsKeyableBy(actor: Actor, tenantId: string, agents: readonly string[]): Promise<Set<string>> {
+      const names = new Set(agents);
+      if (actor.type !== "user" || actor.actions.has("keys:any_agent")) return names;
+      const db = await storage.tenant(tenantId);
+      const mine = `user:${actor.id}`;
+      const out = new Set<string>();
+      for (const agent of names) {
+        if ([...(await agentOwners(db, tenantId, agent))].every((o) => o === mine)) out.add(agent);
+      }
+      return out;
+    },
+
     /** Whether a key id exists in the tenant (revoked or not): governance checks targets with it. */
     async exists(tenantId: string, keyId: string): Promise<boolean> {
       return (await keysStore.byId(await storage.tenant(tenantId), tenantId, keyId)) !== undefined;
