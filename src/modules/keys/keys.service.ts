@@ -101,6 +101,13 @@ export function createKeysService(deps: {
     return owners;
   }
 
+  /** Whether `actor` may make or rotate keys under `agent`: see `authorizeAgentName`. */
+  async function keyable(actor: Actor, db: SqlExecutor, tenantId: string, agent: string): Promise<boolean> {
+    if (actor.type !== "user" || actor.actions.has("keys:any_agent")) return true;
+    const mine = `user:${actor.id}`;
+    return [...(await agentOwners(db, tenantId, agent))].every((o) => o === mine);
+  }
+
   /**
    * Refuses (403) a person without `keys:any_agent` who would make or rotate a key under an agent
    * name whose keys are not all theirs: that key would read the agent's private memories and speak
@@ -113,10 +120,7 @@ export function createKeysService(deps: {
     action: "key.created" | "key.rotated",
     targetIds: string[],
   ) {
-    if (actor.type !== "user" || actor.actions.has("keys:any_agent")) return;
-    const owners = await agentOwners(await storage.tenant(tenantId), tenantId, agent);
-    const mine = `user:${actor.id}`;
-    if ([...owners].every((o) => o === mine)) return;
+    if (await keyable(actor, await storage.tenant(tenantId), tenantId, agent)) return;
     await deny(
       actor,
       tenantId,
@@ -346,14 +350,9 @@ export function createKeysService(deps: {
      * of them for whoever holds `keys:any_agent` or is not a person; the console offers rotation by it.
      */
     async agentsKeyableBy(actor: Actor, tenantId: string, agents: readonly string[]): Promise<Set<string>> {
-      const names = new Set(agents);
-      if (actor.type !== "user" || actor.actions.has("keys:any_agent")) return names;
       const db = await storage.tenant(tenantId);
-      const mine = `user:${actor.id}`;
       const out = new Set<string>();
-      for (const agent of names) {
-        if ([...(await agentOwners(db, tenantId, agent))].every((o) => o === mine)) out.add(agent);
-      }
+      for (const agent of new Set(agents)) if (await keyable(actor, db, tenantId, agent)) out.add(agent);
       return out;
     },
 
