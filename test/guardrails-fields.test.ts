@@ -178,6 +178,9 @@ describe("inbound guardrails screen tags, entities and metadata values as they s
       ).body as Mem;
       assert.deepEqual(masked.tags, ["[EMAIL]"]);
       assert.deepEqual(masked.metadata, { contact: "write to [EMAIL]" });
+      // A card number typed as a JSON number is a card number all the same; the count beside it stays.
+      const card = (await store({ metadata: { card: 4111111111111111, seats: 3 } })).body as Mem;
+      assert.deepEqual(card.metadata, { card: "[CREDIT_CARD]", seats: 3 });
     } finally {
       await setPolicy({});
     }

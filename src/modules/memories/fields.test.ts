@@ -9,7 +9,7 @@ const fields = {
 };
 
 describe("a memory's fields as texts for the guardrails", () => {
-  test("every string becomes a `name: value` line with its request path; numbers, booleans and null are left out", () => {
+  test("every string and metadata number becomes a `name: value` line with its request path; booleans and null are left out", () => {
     const leaves = fieldLeaves(fields, "body.memories.2");
     assert.deepEqual(
       leaves.map((l) => [l.path, l.prefix + l.value]),
@@ -19,7 +19,9 @@ describe("a memory's fields as texts for the guardrails", () => {
         ["body.memories.2.entities.0", "entity: carol"],
         ["body.memories.2.metadata.note", "note: two\nlines"],
         ["body.memories.2.metadata.list.0", "list: a"],
+        ["body.memories.2.metadata.list.1", "list: 7"],
         ["body.memories.2.metadata.list.2", "list: b"],
+        ["body.memories.2.metadata.count", "count: 3"],
         ["body.memories.2.metadata.due", "due: 2026-07-01"],
       ],
     );
@@ -29,7 +31,10 @@ describe("a memory's fields as texts for the guardrails", () => {
     const groups = fieldGroups(fieldLeaves(fields, "body"));
     assert.deepEqual(
       groups.map((g) => g.text),
-      ["tag: ops\ntag: deploy\nentity: carol\nlist: a\nlist: b\ndue: 2026-07-01", "note: two\nlines"],
+      [
+        "tag: ops\ntag: deploy\nentity: carol\nlist: a\nlist: 7\nlist: b\ncount: 3\ndue: 2026-07-01",
+        "note: two\nlines",
+      ],
     );
     const [joined] = groups;
     assert.ok(joined);
@@ -44,11 +49,24 @@ describe("a memory's fields as texts for the guardrails", () => {
     assert.ok(joined && alone);
     const masked = joined.text.replace("carol", "[PERSON]");
     const values = splitBack(joined, masked);
-    assert.deepEqual(values, ["ops", "deploy", "[PERSON]", "a", "b", "2026-07-01"]);
+    assert.deepEqual(values, ["ops", "deploy", "[PERSON]", "a", "7", "b", "3", "2026-07-01"]);
     assert.equal(splitBack(joined, "tag: ops [REDACTED:x] deploy"), null, "a mask across lines");
     assert.deepEqual(splitBack(alone, "[REDACTED:password_assignment]"), ["[REDACTED:password_assignment]"]);
     const back = withValues(fields, [...joined.leaves, ...alone.leaves], [...(values ?? []), "two\nlines"]);
-    assert.deepEqual(back, { ...fields, entities: ["[PERSON]"] });
+    assert.deepEqual(
+      back,
+      { ...fields, entities: ["[PERSON]"] },
+      "numbers whose text is unchanged stay numbers",
+    );
     assert.deepEqual(fields.entities, ["carol"], "the input is not mutated");
+  });
+
+  test("a metadata number is inspected as its text: a card number typed as a number is found, and a mask replaces it with text", () => {
+    const card = { tags: [], entities: [], metadata: { card: 4111111111111111, seats: 3 } };
+    const leaves = fieldLeaves(card);
+    const [g] = fieldGroups(leaves);
+    assert.equal(g?.text, "card: 4111111111111111\nseats: 3");
+    const back = withValues(card, leaves, ["[REDACTED:credit_card]", "3"]);
+    assert.deepEqual(back.metadata, { card: "[REDACTED:credit_card]", seats: 3 });
   });
 });

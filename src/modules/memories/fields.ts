@@ -2,8 +2,10 @@
  * A memory's tags, entities and metadata strings as texts for the guardrails, and back. Each string
  * is inspected as a `name: value` line (`tag: …`, `entity: …`, `<metadata key>: …` for a metadata
  * value or list item), so a secret whose shape is only recognisable by its name (`password`,
- * `aws_secret_access_key`) is found as it is in content. Numbers, booleans and null are not text:
- * they are kept as given, never inspected nor rewritten (a date, a count or an id stays what it was).
+ * `aws_secret_access_key`) is found as it is in content. A metadata number is inspected as its
+ * decimal text too (`card: 4111111111111111` is a card number however it is typed) and stays the
+ * number it was unless the inspection rewrites it (then the masked text takes its place). Booleans
+ * and null are not text: kept as given, never inspected.
  */
 
 /** What a memory carries besides its content. */
@@ -25,6 +27,8 @@ export type FieldLeaf = {
   path: string;
   /** What the value is inspected after (`tag: `, `note: `). */
   prefix: string;
+  /** The metadata number `value` spells, kept as a number unless its text is rewritten. */
+  number?: number;
 };
 
 const LINE_BREAK = /[\r\n\u2028\u2029\u0085]/;
@@ -40,15 +44,23 @@ export function fieldLeaves(f: MemoryFields, path = ""): FieldLeaf[] {
     const leaf = { kind: "entity", key: "entity", index, value, path: at("entities", index) } as const;
     out.push({ ...leaf, prefix: "entity: " });
   });
+  /** A metadata string, or a finite number as its decimal text; anything else is not inspected. */
+  const text = (v: unknown): { value: string; number?: number } | null =>
+    typeof v === "string"
+      ? { value: v }
+      : typeof v === "number" && Number.isFinite(v)
+        ? { value: String(v), number: v }
+        : null;
   for (const [key, value] of Object.entries(f.metadata)) {
     const prefix = `${key}: `;
-    if (typeof value === "string") {
-      out.push({ kind: "metadata", key, index: null, value, path: at("metadata", key), prefix });
-    } else if (Array.isArray(value)) {
+    if (Array.isArray(value)) {
       value.forEach((item, index) => {
-        if (typeof item !== "string") return;
-        out.push({ kind: "metadata", key, index, value: item, path: at("metadata", key, index), prefix });
+        const t = text(item);
+        if (t) out.push({ kind: "metadata", key, index, ...t, path: at("metadata", key, index), prefix });
       });
+    } else {
+      const t = text(value);
+      if (t) out.push({ kind: "metadata", key, index: null, ...t, path: at("metadata", key), prefix });
     }
   }
   return out;
@@ -130,9 +142,11 @@ export function withValues<T extends MemoryFields>(
     if (Array.isArray(v)) metadata[key] = [...v];
   }
   leaves.forEach((leaf, i) => {
-    const value = values[i] ?? leaf.value;
-    if (leaf.kind === "tag") tags[leaf.index ?? 0] = value;
-    else if (leaf.kind === "entity") entities[leaf.index ?? 0] = value;
+    const given = values[i] ?? leaf.value;
+    // A number whose text came back unchanged stays a number.
+    const value = leaf.number !== undefined && given === leaf.value ? leaf.number : given;
+    if (leaf.kind === "tag") tags[leaf.index ?? 0] = value as string;
+    else if (leaf.kind === "entity") entities[leaf.index ?? 0] = value as string;
     else if (leaf.index === null) metadata[leaf.key] = value;
     else (metadata[leaf.key] as unknown[])[leaf.index] = value;
   });
