@@ -353,6 +353,58 @@ describe("users, sign-in and sessions", () => {
     );
   });
 
+  test("signing a person out everywhere refuses their access and refresh tokens at once; a new sign-in works; audited", async () => {
+    const u = await signedInUser(s, tenantId, ["DEVELOPER"]);
+    const { email } = (await s.request("GET", `/v1/tenants/${tenantId}/users/${u.userId}`)).body as {
+      email: string;
+    };
+    const second = await login(s, tenantId, email);
+    assert.equal((await s.request("GET", "/v1/memories", { key: u.token })).status, 200);
+    s.clock.advance(1000);
+    const ended = await s.request("DELETE", `/v1/tenants/${tenantId}/users/${u.userId}/sessions`);
+    assert.equal(ended.status, 200, ended.text);
+    assert.deepEqual(ended.body, { ended: 2 });
+    for (const token of [u.token, (second.body as { access_token: string }).access_token]) {
+      const res = await s.request("GET", "/v1/memories", { key: token });
+      assert.equal(res.status, 401, "an access token issued before is refused before it expires");
+      assert.equal(errorCode(res), "CREDENTIALS_REVOKED");
+    }
+    assert.equal((await refresh(s, u.refresh, u.csrf)).status, 401, "the refresh token is revoked");
+    // Signing in again, even within the same second, works.
+    const again = await login(s, tenantId, email);
+    assert.equal(again.status, 200, again.text);
+    const token = (again.body as { access_token: string }).access_token;
+    assert.equal((await s.request("GET", "/v1/memories", { key: token })).status, 200);
+    const db = await s.hypha.storage.tenant(tenantId);
+    const audited = await db.all<{ details: string }>(
+      "SELECT details FROM audit_events WHERE action = 'user.sessions_ended' AND target_ids LIKE ?",
+      [`%${u.userId}%`],
+    );
+    assert.deepEqual(
+      audited.map((a) => JSON.parse(a.details)),
+      [{ sessions: 2 }],
+    );
+    // A person of another tenant reads as absent.
+    const other = await s.createTenant();
+    const stranger = await s.createUser(other, { roles: ["VIEWER"] });
+    assert.equal(
+      (await s.request("DELETE", `/v1/tenants/${tenantId}/users/${stranger}/sessions`)).status,
+      404,
+    );
+  });
+
+  test("a new password set by an ADMIN refuses the person's earlier access tokens at once, not when they expire", async () => {
+    const u = await signedInUser(s, tenantId, ["VIEWER"]);
+    s.clock.advance(1000);
+    const set = await s.request("PATCH", `/v1/tenants/${tenantId}/users/${u.userId}`, {
+      body: { password: "a fresh and long passphrase 42" },
+    });
+    assert.equal(set.status, 200, set.text);
+    const res = await s.request("GET", "/v1/memories", { key: u.token });
+    assert.equal(res.status, 401);
+    assert.equal(errorCode(res), "CREDENTIALS_REVOKED");
+  });
+
   test("an admin cannot disable themself or change their own roles", async () => {
     const u = await signedInUser(s, tenantId, ["ADMIN"]);
     const res = await s.request("PATCH", `/v1/tenants/${tenantId}/users/${u.userId}`, {

@@ -146,6 +146,11 @@ export const SAMPLES: Record<string, Sample> = {
     agentScope: "tenant:admin",
     crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/users/${f.otherUserId}`, status: 404 },
   },
+  "DELETE /v1/tenants/:tenant_id/users/:user_id/sessions": {
+    path: (f) => `/v1/tenants/${f.tenantId}/users/${f.userId}/sessions`,
+    agentScope: "tenant:admin",
+    crossTenant: { path: (f) => `/v1/tenants/${f.tenantId}/users/${f.otherUserId}/sessions`, status: 404 },
+  },
   "POST /v1/tenants/:tenant_id/jwt/rotate": {
     path: (f) => `/v1/tenants/${f.tenantId}/jwt/rotate`,
     agentScope: "tenant:admin",
@@ -540,6 +545,12 @@ export const CONSOLE_SAMPLES: Record<string, ConsoleSample> = {
     form: () => ({ roles: "VIEWER" }),
     role: "ADMIN",
     crossTenant: { path: (f) => `/console/people/${f.otherUserId}`, status: 404 },
+  },
+  "POST /console/people/:user_id/sessions/end": {
+    path: (f) => `/console/people/${f.userId}/sessions/end`,
+    form: () => ({}),
+    role: "ADMIN",
+    crossTenant: { path: (f) => `/console/people/${f.otherUserId}/sessions/end`, status: 404 },
   },
   "POST /console/people/:user_id/passkeys/remove": {
     path: (f) => `/console/people/${f.userId}/passkeys/remove`,

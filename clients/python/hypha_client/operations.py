@@ -23,6 +23,7 @@ OPERATION_IDS = (
     "deleteTenant",
     "deleteWebhook",
     "endConnectorSecretRotation",
+    "endUserSessions",
     "exportMemories",
     "getApproval",
     "getConnector",
@@ -160,6 +161,10 @@ class Operations:
     def end_connector_secret_rotation(self, tenant_id: str, connector_id: str) -> Any:
         """End a rotation now: the previous secret stops verifying (endConnectorSecretRotation)."""
         return self._request("DELETE", "/v1/tenants/{tenant_id}/connectors/{connector_id}/secret/previous", params={"tenant_id": tenant_id, "connector_id": connector_id})
+
+    def end_user_sessions(self, tenant_id: str, user_id: str) -> Any:
+        """Sign a user out everywhere: refresh tokens revoked, access tokens issued before now refused at once (endUserSessions)."""
+        return self._request("DELETE", "/v1/tenants/{tenant_id}/users/{user_id}/sessions", params={"tenant_id": tenant_id, "user_id": user_id})
 
     def export_memories(self, query: Optional[Query] = None) -> Any:
         """Stream memories as NDJSON in id order; resume with ?cursor=<last id> (exportMemories)."""

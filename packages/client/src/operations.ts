@@ -729,6 +729,20 @@ export interface Operations {
       };
     };
   };
+  /** Sign a user out everywhere: refresh tokens revoked, access tokens issued before now refused at once */
+  endUserSessions: {
+    method: "DELETE";
+    path: "/v1/tenants/{tenant_id}/users/{user_id}/sessions";
+    params: {
+      tenant_id: string;
+      user_id: string;
+    };
+    query: never;
+    body: never;
+    response: {
+      ended: number;
+    };
+  };
   /** Stream memories as NDJSON in id order; resume with ?cursor=<last id> */
   exportMemories: {
     method: "GET";

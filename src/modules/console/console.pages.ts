@@ -19,8 +19,8 @@ export const MESSAGES: Readonly<Record<string, string>> = {
   replayed: "Replayed: the delivery is back in the inbox.",
   policy: "The policy is saved.",
   person: "Saved.",
-  passkeys:
-    "The person's passkeys are removed. If their account was taken over, also set a new password: that ends their sessions.",
+  passkeys: "The person's passkeys are removed. If their account was taken over, also sign them out.",
+  signedout: "The person is signed out everywhere: their sessions and tokens no longer work.",
 };
 
 function freezesTable(ctx: PageContext, items: readonly Freeze[], withLift: boolean): Html {
@@ -644,7 +644,8 @@ ${table(
               html`<form method="post" action="/console/people/${u.id}">${csrfField(ctx.csrf)}
 <fieldset><legend>Roles of ${u.email}</legend>${ROLE_NAMES.map((r) => html`<label><input type="checkbox" name="roles" value="${r}"${u.roles.includes(r) ? " checked" : ""}> ${r}</label>`)}</fieldset>
 <label><span><input type="checkbox" name="disabled" value="true"${u.status === "disabled" ? " checked" : ""}> Disabled</span></label>
-<button type="submit" class="secondary">Save ${u.email}</button></form>`,
+<button type="submit" class="secondary">Save ${u.email}</button></form>
+<form class="inline" method="post" action="/console/people/${u.id}/sessions/end">${csrfField(ctx.csrf)}<button type="submit" class="secondary" aria-label="Sign ${u.email} out everywhere">Sign out everywhere</button></form>`,
             )
           : ""
       }</tr>`,

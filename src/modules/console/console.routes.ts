@@ -51,7 +51,7 @@ export type ConsoleDeps = {
   memories: Pick<MemoriesService, "list" | "recall" | "history" | "bulkDelete" | "bulkDeleteCount">;
   connectors: Pick<ConnectorsApi, "connectors" | "deadLetters" | "outbound">;
   policy: Pick<GovernanceService, "getPolicy" | "putPolicy">;
-  users: Pick<UsersService, "list" | "get" | "create" | "update">;
+  users: Pick<UsersService, "list" | "get" | "create" | "update" | "endSessions">;
   passkeys: Passkeys;
   oidc: OidcSignIn;
   cookies: ConsoleCookies;
@@ -989,6 +989,23 @@ export function registerConsoleRoutes(app: TypedApp, deps: ConsoleDeps): void {
         return reply.redirect("/console/people?msg=person", 303);
       },
     });
+    scope.route({
+      method: "POST",
+      url: "/console/people/:user_id/sessions/end",
+      config: session("users:update"),
+      schema: {
+        hide: true,
+        operationId: "endUserSessions",
+        params: z.object({ user_id: userIdSchema }),
+        body: form({}),
+      },
+      handler: async (req, reply) => {
+        const actor = person(req);
+        await deps.users.endSessions(actor, actor.tenantId, req.params.user_id);
+        return reply.redirect("/console/people?msg=signedout", 303);
+      },
+    });
+
     scope.route({
       method: "POST",
       url: "/console/people/:user_id/passkeys/remove",

@@ -694,6 +694,10 @@ export function createAuthService(deps: AuthDeps) {
       const user = db ? await identityStore.userById(db, tid, sub) : undefined;
       if (!user) return { ok: false, code: "INVALID_CREDENTIALS" };
       if (user.status !== "active") return { ok: false, code: "CREDENTIALS_REVOKED" };
+      // Issued before the person's sessions were ended (signed out everywhere, new password).
+      if (user.sessions_ended_at != null && result.claims.iat * 1000 < user.sessions_ended_at) {
+        return { ok: false, code: "CREDENTIALS_REVOKED" };
+      }
       const current = rolesOf(user);
       const roles = result.claims.roles.filter((r) => current.includes(r));
       // What both the token's roles and the user's current roles allow.

@@ -114,5 +114,12 @@ CREATE TABLE jwt_secrets (
 );
 ${rowSecurity("jwt_secrets")}`,
     },
+    {
+      // When a person's sessions were last ended (a sign-out everywhere, a new password, a disable),
+      // to the second: access tokens issued before it are refused at once, not when they expire.
+      id: "identity.003",
+      sqlite: "ALTER TABLE users ADD COLUMN sessions_ended_at INTEGER;",
+      postgres: "ALTER TABLE users ADD COLUMN sessions_ended_at BIGINT;",
+    },
   ] satisfies Migration[],
 };

@@ -22,6 +22,7 @@ export const identityActions = {
 export const identityEvents = [
   "user.created",
   "user.updated",
+  "user.sessions_ended",
   "auth.login",
   "auth.refreshed",
   "auth.refresh_reused",
@@ -69,6 +70,7 @@ export const identityModule = defineModule({
     "auth.locked",
     "user.created",
     "user.updated",
+    "user.sessions_ended",
     "auth.refresh_reused",
     "auth.jwt_rotated",
     "oidc.configured",

@@ -53,7 +53,16 @@ export const identityStore = {
     tenantId: string,
     id: string,
     set: Partial<
-      Pick<UserRow, "roles" | "status" | "password_hash" | "oidc_subject" | "locked_until" | "last_login_at">
+      Pick<
+        UserRow,
+        | "roles"
+        | "status"
+        | "password_hash"
+        | "oidc_subject"
+        | "locked_until"
+        | "last_login_at"
+        | "sessions_ended_at"
+      >
     >,
     now: number,
   ) => {
@@ -94,8 +103,24 @@ export const identityStore = {
     tx.run("UPDATE sessions SET used_at = ? WHERE id = ? AND used_at IS NULL", [at, id]),
   revokeFamily: (tx: SqlExecutor, familyId: string, at: number) =>
     tx.run("UPDATE sessions SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL", [at, familyId]),
-  revokeUserSessions: (tx: SqlExecutor, userId: string, at: number) =>
-    tx.run("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", [at, userId]),
+  /**
+   * Ends every session of a person: their refresh tokens are revoked, and access tokens issued
+   * before this second stop verifying (`sessions_ended_at`; to the second, as tokens carry `iat`).
+   * Returns how many sessions were live (a refresh token neither spent, revoked nor expired).
+   */
+  endUserSessions: async (tx: SqlExecutor, tenantId: string, userId: string, at: number): Promise<number> => {
+    const live = await tx.get<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND used_at IS NULL AND expires_at > ?",
+      [userId, at],
+    );
+    await tx.run("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", [at, userId]);
+    await tx.run("UPDATE users SET sessions_ended_at = ? WHERE tenant_id = ? AND id = ?", [
+      Math.floor(at / 1000) * 1000,
+      tenantId,
+      userId,
+    ]);
+    return Number(live?.n ?? 0);
+  },
   /** Spent and expired rows are kept a day for reuse detection, then dropped. */
   pruneSessions: (tx: SqlExecutor, before: number) =>
     tx.run("DELETE FROM sessions WHERE expires_at < ?", [before]),

@@ -70,4 +70,19 @@ export function registerUserRoutes(app: TypedApp, users: UsersService): void {
     },
     handler: async (req) => users.update(actorOf(req), req.params.tenant_id, req.params.user_id, req.body),
   });
+
+  app.route({
+    method: "DELETE",
+    url: "/v1/tenants/:tenant_id/users/:user_id/sessions",
+    config: { auth: { accepts: ACCEPTS, action: "users:update" } },
+    schema: {
+      operationId: "endUserSessions",
+      tags: ["users"],
+      summary:
+        "Sign a user out everywhere: refresh tokens revoked, access tokens issued before now refused at once",
+      params: userParams,
+      response: { 200: z.object({ ended: z.number().int() }), ...authErrors },
+    },
+    handler: async (req) => users.endSessions(actorOf(req), req.params.tenant_id, req.params.user_id),
+  });
 }

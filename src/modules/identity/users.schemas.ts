@@ -59,6 +59,8 @@ export type UserRow = {
   created_at: number;
   updated_at: number;
   last_login_at: number | null;
+  /** When the person's sessions were last ended, to the second (access tokens issued before are refused). */
+  sessions_ended_at?: number | null;
 };
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

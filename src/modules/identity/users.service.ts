@@ -102,7 +102,37 @@ export function createUsersService(deps: {
       return toUser(row);
     },
 
-    /** Changes roles, status or password. Disabling revokes every session of the user at once. */
+    /**
+     * Signs a person out everywhere: every refresh token revoked and every access token issued
+     * before now refused at once (`endUserSessions`), audited with how many sessions were live.
+     */
+    async endSessions(actor: Actor, tenantId: string, userId: string): Promise<{ ended: number }> {
+      authorizeTenantPath(actor, tenantId, "write");
+      authorize(actor, "users:update");
+      await tenants.requireActive(tenantId);
+      const now = clock.now();
+      const db = await storage.tenant(tenantId);
+      return db.transaction(async (tx) => {
+        if (!(await identityStore.userById(tx, tenantId, userId)))
+          throw new AppError("NOT_FOUND", "user not found");
+        const ended = await identityStore.endUserSessions(tx, tenantId, userId, now);
+        await audit(
+          tx,
+          {
+            tenantId,
+            actor,
+            action: "user.sessions_ended",
+            targetIds: [userId],
+            origin: actor.origin,
+            details: { sessions: ended },
+          },
+          now,
+        );
+        return { ended };
+      });
+    },
+
+    /** Changes roles, status or password. Disabling or a new password ends every session at once. */
     async update(actor: Actor, tenantId: string, userId: string, input: UpdateUserInput): Promise<User> {
       authorizeTenantPath(actor, tenantId, "write");
       authorize(actor, "users:update");
@@ -130,7 +160,7 @@ export function createUsersService(deps: {
         if (input.status === "active" || passwordHash !== undefined) set.locked_until = null;
         await identityStore.updateUser(tx, tenantId, userId, set, now);
         if (input.status === "disabled" || passwordHash !== undefined) {
-          await identityStore.revokeUserSessions(tx, userId, now);
+          await identityStore.endUserSessions(tx, tenantId, userId, now);
         }
         await audit(
           tx,
