@@ -55,6 +55,8 @@ describe("typed client: identity and access", () => {
     );
     await admin.updateUser(tenantId, user.id, { roles: ["VIEWER"] });
     assert.deepEqual((await admin.getUser(tenantId, user.id)).roles, ["VIEWER"]);
+    const signedOut = await admin.endUserSessions(tenantId, user.id);
+    assert.equal(typeof signedOut.ended, "number");
   });
 
   test("key rotation, grants, OIDC configuration and JWT rotation through the client", async () => {

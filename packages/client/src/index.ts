@@ -95,6 +95,7 @@ export type StreamEvent = { id: string | null; event: string; data: Record<strin
 export type User = Res<"getUser">;
 export type CreateUserRequest = Body<"createUser">;
 export type UpdateUserRequest = Body<"updateUser">;
+export type EndedSessions = Res<"endUserSessions">;
 export type LoginRequest = Body<"login">;
 export type OidcLoginRequest = Body<"loginOidc">;
 export type Session = Res<"login">;
@@ -288,6 +289,8 @@ export interface HyphaClient {
   listUsers(tenantId: string, page?: PageQuery): Promise<Page<User>>;
   getUser(tenantId: string, userId: string): Promise<User>;
   updateUser(tenantId: string, userId: string, input: UpdateUserRequest): Promise<User>;
+  /** Signs a user out everywhere: refresh tokens revoked, earlier access tokens refused at once. */
+  endUserSessions(tenantId: string, userId: string): Promise<EndedSessions>;
   /**
    * Signs a person in. No API key is sent. `refresh_token` is read from the Set-Cookie answer (null
    * where the platform hides it); pass it with `csrf_token` to `refreshSession` and `logout`.
@@ -743,6 +746,8 @@ export function createHyphaClient(opts: HyphaClientOptions): HyphaClient {
       json<User>({ method: "GET", path: tenantPath(tenantId, "users", userId) }),
     updateUser: (tenantId: string, userId: string, input: UpdateUserRequest) =>
       json<User>({ method: "PATCH", path: tenantPath(tenantId, "users", userId), body: input }),
+    endUserSessions: (tenantId: string, userId: string) =>
+      json<EndedSessions>({ method: "DELETE", path: tenantPath(tenantId, "users", userId, "sessions") }),
     login: (input: LoginRequest) => signIn("/v1/auth/login", { body: JSON.stringify(input), headers: {} }),
     loginOidc: (input: OidcLoginRequest) =>
       signIn("/v1/auth/oidc", { body: JSON.stringify(input), headers: {} }),
