@@ -55,8 +55,15 @@ describe("typed client: identity and access", () => {
     );
     await admin.updateUser(tenantId, user.id, { roles: ["VIEWER"] });
     assert.deepEqual((await admin.getUser(tenantId, user.id)).roles, ["VIEWER"]);
-    const signedOut = await admin.endUserSessions(tenantId, user.id);
-    assert.equal(typeof signedOut.ended, "number");
+    const live = await anonymous.login({ tenant_id: tenantId, email: user.email, password: PASSWORD });
+    assert.deepEqual(await admin.endUserSessions(tenantId, user.id), { ended: 1 }, "one live session ended");
+    await assert.rejects(
+      anonymous.refreshSession({
+        refresh_token: live.refresh_token ?? "",
+        csrf_token: live.csrf_token ?? "",
+      }),
+      (e: unknown) => e instanceof HyphaError && e.status === 401,
+    );
   });
 
   test("key rotation, grants, OIDC configuration and JWT rotation through the client", async () => {
